@@ -1,0 +1,17 @@
+# Writes OUT: a C array NAME of {version, sql} pairs from the SQL files in FILES
+# (their names start with the version number, e.g. 001_base.sql).
+set(body "/* generated from src/server/store/schema by cmake/embed_sql.cmake */\n#include <stddef.h>\n")
+string(APPEND body "struct schema_migration { int version; const char *name; const char *sql; };\n")
+string(APPEND body "const struct schema_migration ${NAME}[] = {\n")
+foreach(f ${FILES})
+  get_filename_component(fname ${f} NAME)
+  string(REGEX MATCH "^[0-9]+" ver ${fname})
+  math(EXPR ver "${ver}")
+  file(READ ${f} sql)
+  string(REPLACE "\\" "\\\\" sql "${sql}")
+  string(REPLACE "\"" "\\\"" sql "${sql}")
+  string(REPLACE "\n" "\\n\"\n\"" sql "${sql}")
+  string(APPEND body "{${ver}, \"${fname}\", \"${sql}\"},\n")
+endforeach()
+string(APPEND body "{0, NULL, NULL}\n};\n")
+file(WRITE ${OUT} "${body}")
