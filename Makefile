@@ -1,0 +1,69 @@
+# Entry points for people: `make run` and `make test` (see README.md). CMake does the build.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+PYTHON     ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test unit e2e asan fuzz-smoke fuzz bench clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/mcapid serve --dev
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+e2e: build
+	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMCAPI_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MCAPI_E2E_SLOW=1 \
+		MCAPID=$(CURDIR)/$(ASAN_BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(ASAN_BUILD)/mcapi \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
+
+# Builds the libFuzzer targets with clang and runs each briefly from the committed corpus.
+fuzz-smoke: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMCAPI_FUZZ=ON -DMCAPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+		c=tests/fuzz/corpus/$$(basename $$f | sed 's/^fuzz_//'); w=$$(mktemp -d); \
+		$$f -runs=20000 -max_len=4096 $$w $$c >/dev/null 2>$$w.log || { tail -30 $$w.log; exit 1; }; \
+		echo "$$(basename $$f): 20000 runs, no crash"; rm -rf $$w $$w.log; done
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMCAPI_FUZZ=ON -DMCAPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
+	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+		c=tests/fuzz/corpus/$$(basename $$f | sed 's/^fuzz_//'); w=$$(mktemp -d); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $$w $$c; done
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz-smoke
+
+bench: build
+	./bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

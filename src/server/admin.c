@@ -1,0 +1,1231 @@
+/* `mcapid admin ...`: a command table (git.c style) of group, verb, handler and the options
+ * each command allows and requires; one generic parser turns `--name value` and
+ * `--name=value` into a per-command option array, so every command reports unknown,
+ * repeated and missing options the same way. Handlers validate, run their change and its
+ * audit row in one transaction, and print one JSON value. Exit codes: 0 ok, 1 runtime error
+ * (store, not found, conflict), 2 usage error (unknown command or option, missing or
+ * malformed value). */
+#include "admin.h"
+
+#include "auth/password.h"
+#include "perm.h"
+#include "store/store.h"
+
+#include "common/b64.h"
+#include "common/crypto.h"
+#include "common/date.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+#define ADMIN_USER "admin-cli"
+#define BOOTSTRAP_USER "mcapid-bootstrap"
+#define DEV_EMAIL "admin@dev.mcapi.local"
+#define DEFAULT_REGION "eu"
+#define DEFAULT_MAX_BINDINGS 100
+#define DEFAULT_TTL_MS (3 * 86400000LL)
+#define DEFAULT_PACKAGES "[\"Mimecast Gateway [1004]\"]"
+#define DEFAULT_MAX_RETENTION 30
+#define SECRET_BYTES 32
+#define ACCESS_KEY_BYTES 32 /* 43 base64url characters */
+#define MAX_TTL_MS (3650 * 86400000LL)
+
+enum admin_opt {
+	OPT_NAME,
+	OPT_REGION,
+	OPT_ADMIN_EMAIL,
+	OPT_DOMAIN,
+	OPT_ACCOUNT,
+	OPT_APP_ID,
+	OPT_EMAIL,
+	OPT_PASSWORD,
+	OPT_PASSWORD_STDIN,
+	OPT_PERMS,
+	OPT_TTL,
+	OPT_EXTEND,
+	OPT_ACCESS_KEY,
+	OPT_HELP,
+	OPT_COUNT
+};
+
+static const struct {
+	const char *name;
+	int has_value;
+} opt_defs[OPT_COUNT] = {
+	[OPT_NAME] = {"name", 1},
+	[OPT_REGION] = {"region", 1},
+	[OPT_ADMIN_EMAIL] = {"admin-email", 1},
+	[OPT_DOMAIN] = {"domain", 1},
+	[OPT_ACCOUNT] = {"account", 1},
+	[OPT_APP_ID] = {"app-id", 1},
+	[OPT_EMAIL] = {"email", 1},
+	[OPT_PASSWORD] = {"password", 1},
+	[OPT_PASSWORD_STDIN] = {"password-stdin", 0},
+	[OPT_PERMS] = {"perms", 1},
+	[OPT_TTL] = {"ttl", 1},
+	[OPT_EXTEND] = {"extend-on-validate", 0},
+	[OPT_ACCESS_KEY] = {"access-key", 1},
+	[OPT_HELP] = {"help", 0},
+};
+
+struct admin_ctx {
+	struct store *st;
+	const struct admin_defaults *defs;
+	const char *opt[OPT_COUNT]; /* NULL = not given; "" for a given flag */
+	struct err e;
+	int64_t now;
+};
+
+struct admin_cmd {
+	const char *group, *verb;
+	int (*run)(struct admin_ctx *cx);
+	uint32_t allowed, required;
+	const char *usage;
+};
+
+#define O(x) (1u << (x))
+
+static const char usage_text[] =
+	"usage: mcapid admin <command> [options]\n"
+	"\n"
+	"  account create --name N [--region R] [--admin-email E] [--domain D]\n"
+	"  account list\n"
+	"  app create --account CODE [--name N]\n"
+	"  app list [--account CODE]\n"
+	"  app revoke --app-id ID\n"
+	"  user create --account CODE --email E [--name N] [--password P | --password-stdin]\n"
+	"              [--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default]\n"
+	"              [--extend-on-validate]\n"
+	"  user list [--account CODE]\n"
+	"  keys create --email E --app-id ID [--ttl 3d|72h|90m|MS|never]\n"
+	"  keys list --email E\n"
+	"  keys revoke --access-key K\n"
+	"  help\n"
+	"\n"
+	"Options take a value as '--name value' or '--name=value'. Output is JSON on stdout.\n"
+	"Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
+
+/* ---- output and errors ---- */
+
+static int failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int failf(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mcapid: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* A store failure: exit 1 with the store's message. */
+static int fail_store(struct admin_ctx *cx)
+{
+	return failf(EXIT_RUNTIME, "%s", cx->e.msg[0] ? cx->e.msg : err_name(cx->e.code));
+}
+
+static int print_json(json_t *j)
+{
+	if (!j)
+		return failf(EXIT_RUNTIME, "out of memory");
+	if (json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
+		json_decref(j);
+		return failf(EXIT_RUNTIME, "cannot write the output");
+	}
+	json_decref(j);
+	fputc('\n', stdout);
+	fflush(stdout);
+	return EXIT_OK;
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char iso[DATE_ISO_LEN];
+
+	if (!ms)
+		return json_null();
+	date_format_iso(ms, iso);
+	return json_string(iso);
+}
+
+/* "never", "default", or the largest unit that divides exactly: "3d", "72h", "1500ms". */
+static void format_ttl(int64_t ms, char *dst, size_t size)
+{
+	static const struct {
+		int64_t ms;
+		const char *unit;
+	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+
+	if (ms == STORE_TTL_NEVER) {
+		snprintf(dst, size, "never");
+		return;
+	}
+	if (ms == 0) {
+		snprintf(dst, size, "default");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms % units[i].ms == 0) {
+			snprintf(dst, size, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+			return;
+		}
+	}
+	snprintf(dst, size, "%lldms", (long long)ms);
+}
+
+/* Parses "never", "default" (if allow_default), or digits with an optional unit ms, s, m,
+ * h, d (bare digits are milliseconds) into *ms. 0 or -1 on a malformed or out-of-range
+ * value. */
+static int parse_ttl(const char *s, int allow_default, int64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	char *end = NULL;
+	long long v;
+
+	if (strcmp(s, "never") == 0) {
+		*ms = STORE_TTL_NEVER;
+		return 0;
+	}
+	if (allow_default && strcmp(s, "default") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || v <= 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > MAX_TTL_MS / units[i].ms)
+				return -1;
+			*ms = v * units[i].ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static json_t *perms_json(uint32_t set)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < 32 && a; i++) {
+		const char *k = perm_key(1u << i);
+		if ((set & (1u << i)) && k)
+			json_array_append_new(a, json_string(k));
+	}
+	return a;
+}
+
+static json_t *account_json(const struct account *a)
+{
+	json_t *packages = json_loads(a->packages, 0, NULL);
+
+	if (!packages)
+		packages = json_string(a->packages);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o?, s:i, s:o?}", "account_code",
+			 a->code, "name", a->name, "region", a->region, "admin_email",
+			 a->admin_email, "mimecast_id", a->mimecast_id, "type", a->type, "domain",
+			 a->domain, "packages", packages, "max_retention", (int)a->max_retention,
+			 "created", time_json(a->created));
+}
+
+static json_t *app_json(const struct application *app, const char *account_code, int with_key)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:o?, s:o?}", "app_id", app->app_id, "name",
+			      app->name, "account_code", account_code, "created",
+			      time_json(app->created), "revoked", time_json(app->revoked));
+
+	if (j && with_key)
+		json_object_set_new(j, "app_key", json_string(app->app_key));
+	return j;
+}
+
+static json_t *user_json(const struct user *u, const char *account_code)
+{
+	char ttl[32];
+
+	format_ttl(u->binding_ttl_ms, ttl, sizeof(ttl));
+	return json_pack("{s:s, s:s, s:s, s:o?, s:s, s:b, s:b, s:i, s:o?, s:o?, s:o?}", "email",
+			 u->email, "name", u->name, "account_code", account_code, "perms",
+			 perms_json(u->perms), "binding_ttl", ttl, "extend_on_validate",
+			 u->extend_on_validate != 0, "has_password", u->password_hash[0] != '\0',
+			 "failed_logins", (int)u->failed_logins, "locked_until",
+			 time_json(u->locked_until), "created", time_json(u->created), "disabled",
+			 time_json(u->disabled));
+}
+
+static json_t *key_json(const struct binding *b, const char *app_id, int64_t now)
+{
+	char ttl[32];
+
+	format_ttl(b->ttl_ms, ttl, sizeof(ttl));
+	return json_pack("{s:s, s:s, s:o?, s:o?, s:s, s:b, s:b}", "access_key", b->access_key,
+			 "app_id", app_id, "created", time_json(b->created), "expires",
+			 time_json(b->expires), "ttl", ttl, "extend_on_validate",
+			 b->extend_on_validate != 0, "expired", b->expires && b->expires <= now);
+}
+
+/* ---- shared steps ---- */
+
+static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
+		 const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
+		 const char *type, const char *fmt, ...)
+{
+	struct audit_event ev;
+	char info[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(info, sizeof(info), fmt, ap);
+	va_end(ap);
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	ev.time = cx->now;
+	return store_audit_add(cx->st, &ev, &cx->e);
+}
+
+/* Copies an option value into a fixed field: 0, or a usage error naming the option. */
+static int copy_opt(const char *v, enum admin_opt o, char *dst, size_t size)
+{
+	size_t n = strlen(v);
+
+	if (n >= size)
+		return failf(EXIT_USAGE, "option '--%s' is longer than %zu bytes", opt_defs[o].name,
+			     size - 1);
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static void lower_ascii(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* A plausible address: one '@' with text on both sides, no spaces or control bytes. */
+static int email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (!at || at == s || !at[1] || strchr(at + 1, '@'))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int copy_email(const char *v, enum admin_opt o, char *dst, size_t size)
+{
+	int rc = copy_opt(v, o, dst, size);
+
+	if (rc)
+		return rc;
+	lower_ascii(dst);
+	if (!email_ok(dst))
+		return failf(EXIT_USAGE, "option '--%s': '%s' is not an e-mail address",
+			     opt_defs[o].name, v);
+	return 0;
+}
+
+/* Runs inside a transaction: looks the account up by code; exit code. */
+static int find_account(struct admin_ctx *cx, const char *code, struct account *a)
+{
+	int rc = store_account_get_by_code(cx->st, code, a, &cx->e);
+
+	if (rc == MC_ERR_NOT_FOUND)
+		return failf(EXIT_RUNTIME, "no account '%s'", code);
+	return rc ? fail_store(cx) : 0;
+}
+
+static int find_user(struct admin_ctx *cx, const char *email, struct user *u)
+{
+	int rc = store_user_get_by_email(cx->st, email, u, &cx->e);
+
+	if (rc == MC_ERR_NOT_FOUND)
+		return failf(EXIT_RUNTIME, "no user '%s'", email);
+	return rc ? fail_store(cx) : 0;
+}
+
+static int find_app(struct admin_ctx *cx, const char *app_id, struct application *app)
+{
+	int rc = store_app_get(cx->st, app_id, app, &cx->e);
+
+	if (rc == MC_ERR_NOT_FOUND)
+		return failf(EXIT_RUNTIME, "no application '%s'", app_id);
+	return rc ? fail_store(cx) : 0;
+}
+
+static int begin(struct admin_ctx *cx)
+{
+	return store_tx_begin(cx->st, &cx->e) ? fail_store(cx) : 0;
+}
+
+static int commit(struct admin_ctx *cx)
+{
+	return store_tx_commit(cx->st, &cx->e) ? fail_store(cx) : 0;
+}
+
+/* A list callback's state: the array and a one-entry cache of account codes by id. */
+struct list_state {
+	struct admin_ctx *cx;
+	json_t *arr;
+	int64_t account_id;
+	char account_code[32];
+};
+
+static const char *account_code_of(struct list_state *ls, int64_t account_id)
+{
+	struct account a;
+
+	if (ls->account_id != account_id) {
+		if (store_account_get(ls->cx->st, account_id, &a, NULL) != 0)
+			return "";
+		ls->account_id = account_id;
+		memcpy(ls->account_code, a.code, sizeof(ls->account_code));
+	}
+	return ls->account_code;
+}
+
+static int append(struct list_state *ls, json_t *j)
+{
+	if (!j || json_array_append_new(ls->arr, j) != 0)
+		return err_set(&ls->cx->e, MC_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/* ---- account ---- */
+
+static int cmd_account_create(struct admin_ctx *cx)
+{
+	struct account a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, a.name, sizeof(a.name))))
+		return rc;
+	if (!a.name[0])
+		return failf(EXIT_USAGE, "option '--name' is empty");
+	rc = copy_opt(cx->opt[OPT_REGION] ? cx->opt[OPT_REGION]
+			  : cx->defs && cx->defs->region ? cx->defs->region
+							 : DEFAULT_REGION,
+		      OPT_REGION, a.region, sizeof(a.region));
+	if (rc)
+		return rc;
+	lower_ascii(a.region);
+	if (cx->opt[OPT_ADMIN_EMAIL] &&
+	    (rc = copy_email(cx->opt[OPT_ADMIN_EMAIL], OPT_ADMIN_EMAIL, a.admin_email,
+			     sizeof(a.admin_email))))
+		return rc;
+	if (cx->opt[OPT_DOMAIN]) {
+		if ((rc = copy_opt(cx->opt[OPT_DOMAIN], OPT_DOMAIN, a.domain, sizeof(a.domain))))
+			return rc;
+		lower_ascii(a.domain);
+	}
+	memcpy(a.type, "full", 5);
+	memcpy(a.packages, DEFAULT_PACKAGES, sizeof(DEFAULT_PACKAGES));
+	a.max_retention = DEFAULT_MAX_RETENTION;
+	if ((rc = begin(cx)))
+		return rc;
+	if (store_account_create(cx->st, &a, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Created",
+		  "account '%s' (%s) created", a.code, a.name) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	return rc ? rc : print_json(account_json(&a));
+}
+
+static int account_list_one(void *arg, const struct account *a)
+{
+	return append(arg, account_json(a));
+}
+
+static int cmd_account_list(struct admin_ctx *cx)
+{
+	struct list_state ls = {cx, json_array(), 0, ""};
+
+	if (!ls.arr)
+		return failf(EXIT_RUNTIME, "out of memory");
+	if (store_account_list(cx->st, account_list_one, &ls, &cx->e) != 0) {
+		json_decref(ls.arr);
+		return fail_store(cx);
+	}
+	return print_json(ls.arr);
+}
+
+/* ---- app ---- */
+
+static int cmd_app_create(struct admin_ctx *cx)
+{
+	struct application app;
+	struct account a;
+	int rc;
+
+	memset(&app, 0, sizeof(app));
+	if (cx->opt[OPT_NAME] && (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, app.name,
+						  sizeof(app.name))))
+		return rc;
+	if ((rc = begin(cx)))
+		return rc;
+	if ((rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+		goto out;
+	app.account_id = a.id;
+	if (store_app_create(cx->st, &app, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Created",
+		  "application '%s' (%s) created", app.app_id, app.name) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(app_json(&app, a.code, 1));
+	secure_zero(&app, sizeof(app));
+	return rc;
+}
+
+static int app_list_one(void *arg, const struct application *app)
+{
+	struct list_state *ls = arg;
+
+	return append(ls, app_json(app, account_code_of(ls, app->account_id), 0));
+}
+
+static int cmd_app_list(struct admin_ctx *cx)
+{
+	struct list_state ls = {cx, NULL, 0, ""};
+	struct account a;
+	int rc;
+
+	if (cx->opt[OPT_ACCOUNT] && (rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+		return rc;
+	ls.arr = json_array();
+	if (!ls.arr)
+		return failf(EXIT_RUNTIME, "out of memory");
+	if (store_app_list(cx->st, cx->opt[OPT_ACCOUNT] ? a.id : 0, app_list_one, &ls, &cx->e)) {
+		json_decref(ls.arr);
+		return fail_store(cx);
+	}
+	return print_json(ls.arr);
+}
+
+static int cmd_app_revoke(struct admin_ctx *cx)
+{
+	struct application app;
+	struct account a;
+	int rc;
+
+	if ((rc = begin(cx)))
+		return rc;
+	if ((rc = find_app(cx, cx->opt[OPT_APP_ID], &app)))
+		goto out;
+	if (store_account_get(cx->st, app.account_id, &a, &cx->e) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	if (app.revoked) /* nothing changes, nothing to audit */
+		goto out;
+	app.revoked = cx->now;
+	if (store_app_revoke(cx->st, app.app_id, cx->now, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Revoked",
+		  "application '%s' (%s) revoked", app.app_id, app.name) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(app_json(&app, a.code, 0));
+	secure_zero(&app, sizeof(app));
+	return rc;
+}
+
+/* ---- user ---- */
+
+/* Reads one line (the password) from stdin, without its line end, into dst. */
+static int read_password_stdin(char *dst, size_t size)
+{
+	size_t n;
+
+	if (!fgets(dst, (int)size, stdin))
+		return failf(EXIT_USAGE, "option '--password-stdin': no password on stdin");
+	n = strlen(dst);
+	if (n && dst[n - 1] == '\n')
+		dst[--n] = '\0';
+	else if (n == size - 1)
+		return failf(EXIT_USAGE, "option '--password-stdin': the password is longer than "
+					 "%d bytes",
+			     PASSWORD_MAX);
+	if (n && dst[n - 1] == '\r')
+		dst[--n] = '\0';
+	return 0;
+}
+
+static int cmd_user_create(struct admin_ctx *cx)
+{
+	char pw[PASSWORD_MAX + 2];
+	char perms_text[256];
+	struct account a;
+	struct user u;
+	const char *password = NULL;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	pw[0] = '\0';
+	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, u.email, sizeof(u.email))))
+		return rc;
+	if (cx->opt[OPT_NAME] &&
+	    (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, u.name, sizeof(u.name))))
+		return rc;
+	if (cx->opt[OPT_PERMS] && perm_parse(cx->opt[OPT_PERMS], &u.perms, &cx->e) != 0)
+		return failf(EXIT_USAGE, "option '--perms': %s", cx->e.msg);
+	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 1, &u.binding_ttl_ms) != 0)
+		return failf(EXIT_USAGE, "option '--ttl': '%s' is not a duration like 3d, 72h, "
+					 "90m, 1500 (ms), never or default",
+			     cx->opt[OPT_TTL]);
+	u.extend_on_validate = cx->opt[OPT_EXTEND] != NULL;
+	if (cx->opt[OPT_PASSWORD] && cx->opt[OPT_PASSWORD_STDIN])
+		return failf(EXIT_USAGE, "options '--password' and '--password-stdin' exclude "
+					 "each other");
+	if (cx->opt[OPT_PASSWORD_STDIN]) {
+		if ((rc = read_password_stdin(pw, sizeof(pw))))
+			goto wipe;
+		password = pw;
+	} else if (cx->opt[OPT_PASSWORD]) {
+		password = cx->opt[OPT_PASSWORD];
+	}
+	/* hash before the transaction: it takes ~0.1 s and the write lock would wait */
+	if (password && password_hash(password, strlen(password), u.password_hash, &cx->e) != 0) {
+		rc = failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
+			   cx->e.msg);
+		goto wipe;
+	}
+	perm_format(u.perms, perms_text, sizeof(perms_text));
+	if ((rc = begin(cx)))
+		goto wipe;
+	if ((rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+		goto out;
+	u.account_id = a.id;
+	u.created = cx->now;
+	rc = store_user_create(cx->st, &u, &cx->e);
+	if (rc == MC_ERR_EXISTS) {
+		rc = failf(EXIT_RUNTIME, "user '%s' exists already", u.email);
+		goto out;
+	}
+	if (rc || audit(cx, ADMIN_USER, a.id, "user_account_and_role_logs", "User Created",
+			"user '%s' created with permissions '%s'", u.email, perms_text) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(user_json(&u, a.code));
+wipe:
+	secure_zero(pw, sizeof(pw));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
+static int user_list_one(void *arg, const struct user *u)
+{
+	struct list_state *ls = arg;
+
+	return append(ls, user_json(u, account_code_of(ls, u->account_id)));
+}
+
+static int cmd_user_list(struct admin_ctx *cx)
+{
+	struct list_state ls = {cx, NULL, 0, ""};
+	struct account a;
+	int rc;
+
+	if (cx->opt[OPT_ACCOUNT] && (rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+		return rc;
+	ls.arr = json_array();
+	if (!ls.arr)
+		return failf(EXIT_RUNTIME, "out of memory");
+	if (store_user_list(cx->st, cx->opt[OPT_ACCOUNT] ? a.id : 0, user_list_one, &ls, &cx->e)) {
+		json_decref(ls.arr);
+		return fail_store(cx);
+	}
+	return print_json(ls.arr);
+}
+
+/* ---- keys ---- */
+
+static int first_binding(void *arg, const struct binding *b)
+{
+	*(struct binding *)arg = *b;
+	return 1;
+}
+
+/* Inside a transaction: revokes the user's oldest keys until one more fits under the
+ * limit, auditing each. 0 or an exit code. */
+static int make_room(struct admin_ctx *cx, const struct user *u, const char *who)
+{
+	int max = cx->defs && cx->defs->max_bindings > 0 ? cx->defs->max_bindings
+							  : DEFAULT_MAX_BINDINGS;
+	int64_t count = 0;
+
+	if (store_binding_count(cx->st, u->id, &count, &cx->e) != 0)
+		return fail_store(cx);
+	for (; count >= max; count--) {
+		struct binding old;
+		memset(&old, 0, sizeof(old));
+		if (store_binding_list(cx->st, u->id, first_binding, &old, &cx->e) != 1)
+			return fail_store(cx);
+		if (store_binding_revoke(cx->st, old.id, cx->now, &cx->e) != 0 ||
+		    audit(cx, who, u->account_id, "integrations_and_apis", "API Key Revoked",
+			  "key '%s' of user '%s' revoked: the limit of %d keys was reached",
+			  old.access_key, u->email, max) != 0) {
+			secure_zero(&old, sizeof(old));
+			return fail_store(cx);
+		}
+		secure_zero(&old, sizeof(old));
+	}
+	return 0;
+}
+
+/* Mints a binding of u for app with ttl (STORE_TTL_NEVER or > 0); secret_b64 gets the
+ * base64 secret (B64_ENCODED_SIZE(SECRET_BYTES)). Store error code. */
+static int mint_binding(struct admin_ctx *cx, const struct user *u, const struct application *app,
+			int64_t ttl, struct binding *b, char *secret_b64)
+{
+	memset(b, 0, sizeof(*b));
+	b->user_id = u->id;
+	b->app_row_id = app->id;
+	random_token(ACCESS_KEY_BYTES, b->access_key, sizeof(b->access_key));
+	random_bytes(b->secret, SECRET_BYTES);
+	b->secret_len = SECRET_BYTES;
+	b64_encode(b->secret, SECRET_BYTES, secret_b64);
+	b->created = cx->now;
+	b->ttl_ms = ttl;
+	b->expires = ttl == STORE_TTL_NEVER ? 0 : cx->now + ttl;
+	b->extend_on_validate = u->extend_on_validate;
+	return store_binding_create(cx->st, b, &cx->e);
+}
+
+static int cmd_keys_create(struct admin_ctx *cx)
+{
+	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)];
+	struct application app;
+	struct binding b;
+	struct user u;
+	int64_t ttl = 0;
+	json_t *j;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	memset(&app, 0, sizeof(app));
+	secret_b64[0] = '\0';
+	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 0, &ttl) != 0)
+		return failf(EXIT_USAGE, "option '--ttl': '%s' is not a duration like 3d, 72h, "
+					 "90m, 1500 (ms) or never",
+			     cx->opt[OPT_TTL]);
+	if ((rc = begin(cx)))
+		return rc;
+	if ((rc = find_user(cx, cx->opt[OPT_EMAIL], &u)) ||
+	    (rc = find_app(cx, cx->opt[OPT_APP_ID], &app)))
+		goto out;
+	if (app.revoked) {
+		rc = failf(EXIT_RUNTIME, "application '%s' is revoked", app.app_id);
+		goto out;
+	}
+	if (app.account_id != u.account_id) {
+		rc = failf(EXIT_RUNTIME, "application '%s' belongs to another account than user '%s'",
+			   app.app_id, u.email);
+		goto out;
+	}
+	if (u.disabled) {
+		rc = failf(EXIT_RUNTIME, "user '%s' is disabled", u.email);
+		goto out;
+	}
+	if (!ttl)
+		ttl = u.binding_ttl_ms ? u.binding_ttl_ms
+		      : cx->defs && cx->defs->default_ttl_ms > 0 ? cx->defs->default_ttl_ms
+								 : DEFAULT_TTL_MS;
+	if ((rc = make_room(cx, &u, ADMIN_USER)))
+		goto out;
+	if (mint_binding(cx, &u, &app, ttl, &b, secret_b64) != 0 ||
+	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Created",
+		  "key '%s' created for user '%s' and application '%s'", b.access_key, u.email,
+		  app.app_id) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc) {
+		j = key_json(&b, app.app_id, cx->now);
+		if (j) {
+			json_object_set_new(j, "secret_key", json_string(secret_b64));
+			json_object_set_new(j, "email", json_string(u.email));
+		}
+		rc = print_json(j);
+	}
+	secure_zero(secret_b64, sizeof(secret_b64));
+	secure_zero(&b, sizeof(b));
+	secure_zero(&app, sizeof(app));
+	return rc;
+}
+
+struct keys_state {
+	struct list_state ls;
+	int64_t app_row_id;
+	char app_id[64];
+};
+
+static int keys_list_one(void *arg, const struct binding *b)
+{
+	struct keys_state *ks = arg;
+	struct application app;
+
+	if (ks->app_row_id != b->app_row_id) {
+		if (store_app_get_by_id(ks->ls.cx->st, b->app_row_id, &app, NULL) == 0)
+			memcpy(ks->app_id, app.app_id, sizeof(ks->app_id));
+		else
+			ks->app_id[0] = '\0';
+		secure_zero(&app, sizeof(app));
+		ks->app_row_id = b->app_row_id;
+	}
+	return append(&ks->ls, key_json(b, ks->app_id, ks->ls.cx->now));
+}
+
+static int cmd_keys_list(struct admin_ctx *cx)
+{
+	struct keys_state ks;
+	struct user u;
+	int rc;
+
+	memset(&ks, 0, sizeof(ks));
+	ks.ls.cx = cx;
+	if ((rc = find_user(cx, cx->opt[OPT_EMAIL], &u)))
+		return rc;
+	ks.ls.arr = json_array();
+	if (!ks.ls.arr)
+		return failf(EXIT_RUNTIME, "out of memory");
+	if (store_binding_list(cx->st, u.id, keys_list_one, &ks, &cx->e) != 0) {
+		json_decref(ks.ls.arr);
+		return fail_store(cx);
+	}
+	return print_json(ks.ls.arr);
+}
+
+static int cmd_keys_revoke(struct admin_ctx *cx)
+{
+	const char *key = cx->opt[OPT_ACCESS_KEY];
+	struct binding b;
+	struct user u;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	if ((rc = begin(cx)))
+		return rc;
+	rc = store_binding_get(cx->st, key, &b, &cx->e);
+	if (rc == MC_ERR_NOT_FOUND) {
+		rc = failf(EXIT_RUNTIME, "no key '%s'", key);
+		goto out;
+	}
+	if (rc || store_user_get(cx->st, b.user_id, &u, &cx->e) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	if (b.revoked) /* nothing changes, nothing to audit */
+		goto out;
+	b.revoked = cx->now;
+	if (store_binding_revoke(cx->st, b.id, cx->now, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Revoked",
+		  "key '%s' of user '%s' revoked", b.access_key, u.email) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(json_pack("{s:s, s:s, s:o?}", "access_key", b.access_key, "email",
+					  u.email, "revoked", time_json(b.revoked)));
+	secure_zero(&b, sizeof(b));
+	return rc;
+}
+
+/* ---- command table and parsing ---- */
+
+static const struct admin_cmd commands[] = {
+	{"account", "create", cmd_account_create,
+	 O(OPT_NAME) | O(OPT_REGION) | O(OPT_ADMIN_EMAIL) | O(OPT_DOMAIN), O(OPT_NAME),
+	 "account create --name N [--region R] [--admin-email E] [--domain D]"},
+	{"account", "list", cmd_account_list, 0, 0, "account list"},
+	{"app", "create", cmd_app_create, O(OPT_ACCOUNT) | O(OPT_NAME), O(OPT_ACCOUNT),
+	 "app create --account CODE [--name N]"},
+	{"app", "list", cmd_app_list, O(OPT_ACCOUNT), 0, "app list [--account CODE]"},
+	{"app", "revoke", cmd_app_revoke, O(OPT_APP_ID), O(OPT_APP_ID), "app revoke --app-id ID"},
+	{"user", "create", cmd_user_create,
+	 O(OPT_ACCOUNT) | O(OPT_EMAIL) | O(OPT_NAME) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN) |
+		 O(OPT_PERMS) | O(OPT_TTL) | O(OPT_EXTEND),
+	 O(OPT_ACCOUNT) | O(OPT_EMAIL),
+	 "user create --account CODE --email E [--name N] [--password P | --password-stdin] "
+	 "[--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default] [--extend-on-validate]"},
+	{"user", "list", cmd_user_list, O(OPT_ACCOUNT), 0, "user list [--account CODE]"},
+	{"keys", "create", cmd_keys_create, O(OPT_EMAIL) | O(OPT_APP_ID) | O(OPT_TTL),
+	 O(OPT_EMAIL) | O(OPT_APP_ID), "keys create --email E --app-id ID [--ttl 3d|72h|MS|never]"},
+	{"keys", "list", cmd_keys_list, O(OPT_EMAIL), O(OPT_EMAIL), "keys list --email E"},
+	{"keys", "revoke", cmd_keys_revoke, O(OPT_ACCESS_KEY), O(OPT_ACCESS_KEY),
+	 "keys revoke --access-key K"},
+};
+
+static int usage_fail(const char *fmt, const char *arg)
+{
+	fputs("mcapid: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+/* Fills cx->opt from argv[0..argc) for cmd: 0 or EXIT_USAGE with the reason printed. */
+static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *eq, *value;
+		size_t n;
+		int o;
+
+		if (strncmp(arg, "--", 2) != 0 || !arg[2])
+			return failf(EXIT_USAGE, "unexpected argument '%s'\nusage: mcapid admin %s",
+				     arg, cmd->usage);
+		eq = strchr(arg + 2, '=');
+		n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (o = 0; o < OPT_COUNT; o++)
+			if (strlen(opt_defs[o].name) == n && memcmp(opt_defs[o].name, arg + 2, n) == 0)
+				break;
+		if (o == OPT_COUNT || (o != OPT_HELP && !(cmd->allowed & O(o))))
+			return failf(EXIT_USAGE, "unknown option '%.*s' for '%s %s'\nusage: mcapid "
+						 "admin %s",
+				     (int)n + 2, arg, cmd->group, cmd->verb, cmd->usage);
+		if (cx->opt[o])
+			return failf(EXIT_USAGE, "option '--%s' given twice", opt_defs[o].name);
+		if (!opt_defs[o].has_value) {
+			if (eq)
+				return failf(EXIT_USAGE, "option '--%s' takes no value",
+					     opt_defs[o].name);
+			value = "";
+		} else if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			return failf(EXIT_USAGE, "option '--%s' needs a value", opt_defs[o].name);
+		}
+		if (opt_defs[o].has_value) {
+			json_t *probe = json_string(value); /* jansson checks UTF-8 */
+			if (!probe)
+				return failf(EXIT_USAGE, "option '--%s' is not valid UTF-8",
+					     opt_defs[o].name);
+			json_decref(probe);
+		}
+		cx->opt[o] = value;
+	}
+	if (cx->opt[OPT_HELP])
+		return 0;
+	for (int o = 0; o < OPT_COUNT; o++)
+		if ((cmd->required & O(o)) && !cx->opt[o])
+			return failf(EXIT_USAGE, "missing required option '--%s'\nusage: mcapid admin %s",
+				     opt_defs[o].name, cmd->usage);
+	return 0;
+}
+
+int admin_main(struct store *st, const struct admin_defaults *defs, int argc, char **argv)
+{
+	struct admin_ctx cx;
+	int group_known = 0, rc;
+
+	if (argc < 1)
+		return usage_fail("%s", "no command given");
+	if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "--help") == 0 ||
+	    strcmp(argv[0], "-h") == 0) {
+		fputs(usage_text, stdout);
+		fflush(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct admin_cmd *cmd = &commands[i];
+		if (strcmp(argv[0], cmd->group) != 0)
+			continue;
+		group_known = 1;
+		if (argc < 2 || strcmp(argv[1], cmd->verb) != 0)
+			continue;
+		memset(&cx, 0, sizeof(cx));
+		cx.st = st;
+		cx.defs = defs;
+		cx.now = now_ms();
+		if ((rc = parse_opts(&cx, cmd, argc - 2, argv + 2)))
+			return rc;
+		if (cx.opt[OPT_HELP]) {
+			printf("usage: mcapid admin %s\n", cmd->usage);
+			fflush(stdout);
+			return EXIT_OK;
+		}
+		return cmd->run(&cx);
+	}
+	if (!group_known)
+		return usage_fail("unknown command '%s'", argv[0]);
+	if (argc < 2)
+		return usage_fail("'%s' needs a subcommand", argv[0]);
+	fputs("mcapid: ", stderr);
+	fprintf(stderr, "unknown command '%s %s'\n", argv[0], argv[1]);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+/* ---- development bootstrap ---- */
+
+static int stop_at_first(void *arg, const struct account *a)
+{
+	(void)a;
+	*(int *)arg = 1;
+	return 1;
+}
+
+static int store_is_empty(struct store *st, int *empty, struct err *e)
+{
+	int found = 0;
+	int rc = store_account_list(st, stop_at_first, &found, e);
+
+	if (rc < 0)
+		return rc;
+	*empty = !found;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = !slash ? strdup(".") : slash == path ? strdup("/")
+							: strndup(path, (size_t)(slash - path));
+	int fd;
+
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+/* Writes text to a new private temporary file beside path; *tmp_out gets its name. */
+static int write_temp(const char *path, const char *text, char **tmp_out, struct err *e)
+{
+	size_t n = strlen(path) + 16;
+	char *tmp = malloc(n);
+	int fd;
+
+	*tmp_out = NULL;
+	if (!tmp)
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		free(tmp);
+		return err_set(e, MC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+	}
+	if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return err_set(e, MC_ERR_IO, "cannot write '%s': %s", path, strerror(saved));
+	}
+	close(fd);
+	*tmp_out = tmp;
+	return 0;
+}
+
+int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
+			const char *cred_path, int *created, char **out_json, struct err *e)
+{
+	char password[B64_ENCODED_SIZE(18)];
+	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)];
+	struct admin_ctx cx;
+	struct account a;
+	struct application app;
+	struct user u;
+	struct binding b;
+	json_t *j = NULL;
+	char *text = NULL, *tmp = NULL;
+	int empty = 0, in_tx = 0, rc;
+
+	*created = 0;
+	*out_json = NULL;
+	memset(&cx, 0, sizeof(cx));
+	memset(&a, 0, sizeof(a));
+	memset(&app, 0, sizeof(app));
+	memset(&u, 0, sizeof(u));
+	memset(&b, 0, sizeof(b));
+	cx.st = st;
+	cx.defs = defs;
+	cx.now = now_ms();
+	secret_b64[0] = '\0';
+	/* a cheap look first, so a normal start does not pay for the password hash */
+	rc = store_is_empty(st, &empty, e);
+	if (rc || !empty)
+		return rc;
+	random_token(18, password, sizeof(password));
+	rc = password_hash(password, strlen(password), u.password_hash, e);
+	if (rc)
+		goto out;
+	rc = store_tx_begin(st, e);
+	if (rc)
+		goto out;
+	in_tx = 1;
+	rc = store_is_empty(st, &empty, e); /* again, under the write lock */
+	if (rc || !empty)
+		goto out;
+
+	snprintf(a.name, sizeof(a.name), "Development");
+	snprintf(a.region, sizeof(a.region), "%s", defs && defs->region ? defs->region
+									 : DEFAULT_REGION);
+	snprintf(a.admin_email, sizeof(a.admin_email), DEV_EMAIL);
+	snprintf(a.type, sizeof(a.type), "full");
+	snprintf(a.packages, sizeof(a.packages), DEFAULT_PACKAGES);
+	a.max_retention = DEFAULT_MAX_RETENTION;
+	rc = store_account_create(st, &a, e);
+	if (rc)
+		goto out;
+	app.account_id = a.id;
+	snprintf(app.name, sizeof(app.name), "Development");
+	rc = store_app_create(st, &app, e);
+	if (rc)
+		goto out;
+	u.account_id = a.id;
+	snprintf(u.email, sizeof(u.email), DEV_EMAIL);
+	snprintf(u.name, sizeof(u.name), "Development Administrator");
+	u.perms = PERM_ALL;
+	u.created = cx.now;
+	rc = store_user_create(st, &u, e);
+	if (rc)
+		goto out;
+	rc = mint_binding(&cx, &u, &app, STORE_TTL_NEVER, &b, secret_b64);
+	if (rc) {
+		err_set(e, rc, "%s", cx.e.msg);
+		goto out;
+	}
+	if ((rc = audit(&cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
+			"account '%s' (%s) created", a.code, a.name)) ||
+	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "Application Created",
+			"application '%s' (%s) created", app.app_id, app.name)) ||
+	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs", "User Created",
+			"user '%s' created with permissions 'admin'", u.email)) ||
+	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
+			"key '%s' created for user '%s' and application '%s'", b.access_key,
+			u.email, app.app_id))) {
+		err_set(e, rc, "%s", cx.e.msg);
+		goto out;
+	}
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "base_url",
+		      base_url ? base_url : "", "account_code", a.code, "app_id", app.app_id,
+		      "app_key", app.app_key, "access_key", b.access_key, "secret_key", secret_b64,
+		      "email", u.email, "password", password);
+	text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	if (!text) {
+		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (cred_path) {
+		rc = write_temp(cred_path, text, &tmp, e);
+		if (rc)
+			goto out;
+	}
+	rc = store_tx_commit(st, e);
+	in_tx = 0;
+	if (rc)
+		goto out;
+	if (tmp) {
+		if (rename(tmp, cred_path) != 0) {
+			rc = err_set(e, MC_ERR_IO, "cannot write '%s': %s (the credentials are in '%s')",
+				     cred_path, strerror(errno), tmp);
+			free(tmp);
+			tmp = NULL;
+			goto out;
+		}
+		free(tmp);
+		tmp = NULL;
+		fsync_dir_of(cred_path);
+	}
+	*created = 1;
+	*out_json = text;
+	text = NULL;
+out:
+	if (in_tx)
+		store_tx_rollback(st);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	if (text) {
+		secure_zero(text, strlen(text));
+		free(text);
+	}
+	json_decref(j);
+	secure_zero(password, sizeof(password));
+	secure_zero(secret_b64, sizeof(secret_b64));
+	secure_zero(&app, sizeof(app));
+	secure_zero(&b, sizeof(b));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}

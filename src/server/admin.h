@@ -1,0 +1,38 @@
+/* Administration outside the public API (API §11): `mcapid admin account|app|user|keys
+ * create|list|revoke ...` against the store, with JSON on stdout, and the development
+ * bootstrap that fills an empty store with one account, application, administrator and
+ * never-expiring key. Every change is audited in the same transaction, as user
+ * "admin-cli" (or "mcapid-bootstrap"). */
+#ifndef MCAPI_SERVER_ADMIN_H
+#define MCAPI_SERVER_ADMIN_H
+
+#include <stdint.h>
+
+struct err;
+struct store;
+
+struct admin_defaults {
+	const char *region;     /* region of new accounts; NULL = "eu" */
+	int64_t default_ttl_ms; /* binding TTL of users whose profile says "server default" */
+	int max_bindings;       /* per user; minting one more revokes the oldest; <= 0 = 100 */
+};
+
+/* Runs `mcapid admin ARGS...` (argv[0] = "account"|"app"|"user"|"keys"|"help"). Prints JSON
+ * on stdout; errors as "mcapid: <message>" on stderr. Returns the process exit code:
+ * 0 ok, 1 runtime error (store, not found), 2 usage error. */
+int admin_main(struct store *st, const struct admin_defaults *defs, int argc, char **argv);
+
+/* On an empty store (no account), in development mode: creates one account ("Development",
+ * region defs->region), one application, one administrator (all permissions, email
+ * admin@dev.mcapi.local, random password) and one never-expiring binding; writes them as
+ * JSON to cred_path with mode 0600 (atomically: temp file + rename) with the keys
+ * {"base_url","account_code","app_id","app_key","access_key","secret_key","email","password"}
+ * (secret_key = standard base64 of 32 random bytes, access_key = random URL-safe 43 chars),
+ * sets *created = 1 and fills *out_json with the same JSON text (caller frees with free()).
+ * On a non-empty store does nothing (*created = 0, *out_json = NULL). The file is written
+ * before the transaction commits and renamed into place after, so a failure leaves either
+ * nothing or both. cred_path NULL: no file. Returns 0 or an error code with e filled. */
+int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
+			const char *cred_path, int *created, char **out_json, struct err *e);
+
+#endif

@@ -1,0 +1,30 @@
+/* Handlers of the API functions, one file per area (account.c, domain.c, login.c,
+ * audit.c). Each takes the parsed request and fills the response; see request.h. */
+#ifndef MCAPI_SERVER_API_API_H
+#define MCAPI_SERVER_API_API_H
+
+#include "server/http/response.h"
+#include "server/request.h"
+
+/* account.c */
+int api_account_get(struct request *req, struct response *res);
+
+/* domain.c */
+int api_domain_create(struct request *req, struct response *res);
+int api_domain_get_pending(struct request *req, struct response *res);
+int api_domain_get_verification_code(struct request *req, struct response *res);
+int api_domain_verify(struct request *req, struct response *res);
+int api_domain_get_provision_status(struct request *req, struct response *res);
+int api_domain_get_internal(struct request *req, struct response *res);
+int api_domain_delete_pending(struct request *req, struct response *res);
+
+/* login.c */
+int api_login_discover(struct request *req, struct response *res);
+int api_login_login(struct request *req, struct response *res);
+int api_login_logout(struct request *req, struct response *res);
+
+/* audit.c */
+int api_audit_get_events(struct request *req, struct response *res);
+int api_audit_get_categories(struct request *req, struct response *res);
+
+#endif

@@ -1,0 +1,140 @@
+/* Authentication of signed calls; see auth.h. Every failure takes the same code path
+ * shape regardless of which secret was wrong, and signatures are compared in constant
+ * time (sig.c). Secrets never reach a log line. */
+#include "auth.h"
+
+#include "common/b64.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/auth/replay.h"
+#include "server/auth/sig.h"
+#include "server/config.h"
+#include "server/server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
+{
+	struct server *srv = req->srv;
+	const char *app_id = request_header(req, "x-mc-app-id");
+	int rc;
+
+	if (!app_id || !*app_id) {
+		snprintf(msg, msg_size, "App ID is invalid: ");
+		return API_DEVELOPER_KEY;
+	}
+	rc = store_app_get(srv->store, app_id, &req->who.app, NULL);
+	if (rc == MC_ERR_NOT_FOUND || (rc == 0 && req->who.app.revoked)) {
+		char q[96];
+		snprintf(msg, msg_size, "App ID is invalid: %.64s", app_id);
+		log_debug("req_id=%s auth=app_unknown app_id=%s", req->req_id,
+			  log_quote(app_id, q, sizeof(q)));
+		return API_DEVELOPER_KEY;
+	}
+	if (rc)
+		return api_error_from_mc(rc);
+	return API_OK;
+}
+
+enum api_error auth_app(struct request *req, char *msg, size_t msg_size)
+{
+	enum api_error ae = load_app(req, msg, msg_size);
+	int rc;
+
+	if (ae != API_OK)
+		return ae;
+	rc = store_account_get(req->srv->store, req->who.app.account_id, &req->who.account, NULL);
+	if (rc)
+		return api_error_from_mc(rc);
+	return API_OK;
+}
+
+static int empty(const char *s)
+{
+	return !s || !*s;
+}
+
+enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
+{
+	struct server *srv = req->srv;
+	struct principal *who = &req->who;
+	const char *authz, *date, *req_id;
+	struct sig_slice ak, sig;
+	char ak_buf[sizeof(who->binding.access_key)];
+	int64_t date_ms, now = now_ms();
+	enum api_error ae;
+	int rc;
+
+	msg[0] = '\0';
+	if ((ae = load_app(req, msg, msg_size)) != API_OK)
+		return ae;
+
+	authz = request_header(req, "authorization");
+	date = request_header(req, "x-mc-date");
+	req_id = request_header(req, "x-mc-req-id");
+	if (empty(authz) || empty(date) || empty(req_id))
+		return API_CREDENTIALS_MISSING;
+
+	if (date_parse_rfc1123(date, strlen(date), &date_ms) != 0) {
+		snprintf(msg, msg_size,
+			 "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
+		return API_DATE_INVALID;
+	}
+	int64_t skew = (int64_t)srv->cfg->skew * 1000;
+	if (date_ms < now - skew || date_ms > now + skew) {
+		snprintf(msg, msg_size,
+			 "x-mc-date is %s the server time by more than %d seconds; check the clock",
+			 date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
+		return API_DATE_INVALID;
+	}
+
+	if (sig_parse_authorization(authz, &ak, &sig) != 0 || ak.n >= sizeof(ak_buf))
+		return API_INVALID_SIGNATURE;
+	memcpy(ak_buf, ak.p, ak.n);
+	ak_buf[ak.n] = '\0';
+	rc = store_binding_get(srv->store, ak_buf, &who->binding, NULL);
+	if (rc == MC_ERR_NOT_FOUND)
+		return API_INVALID_SIGNATURE;
+	if (rc == MC_ERR_UNAVAILABLE)
+		return API_UNAVAILABLE;
+	if (rc) /* e.g. a secret that does not open with this server key */
+		return API_INVALID_SIGNATURE;
+	if (who->binding.app_row_id != who->app.id)
+		return API_INVALID_SIGNATURE;
+	if (!sig_verify(who->binding.secret, who->binding.secret_len, date, req_id, req->path,
+			req->query, who->app.app_key, sig))
+		return API_INVALID_SIGNATURE;
+
+	if (who->binding.revoked || (who->binding.expires && who->binding.expires <= now))
+		return API_BINDING_EXPIRED;
+
+	rc = store_user_get(srv->store, who->binding.user_id, &who->user, NULL);
+	if (rc == 0 && who->user.disabled)
+		return API_BINDING_EXPIRED;
+	if (rc == 0)
+		rc = store_account_get(srv->store, who->user.account_id, &who->account, NULL);
+	if (rc)
+		return api_error_from_mc(rc);
+
+	rc = replay_check_insert(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000);
+	if (rc == MC_ERR_EXISTS)
+		return API_REPLAYED;
+	if (rc)
+		return API_UNAVAILABLE;
+
+	/* extendOnValidate: move the expiry to now + TTL, but write only when it moves by
+	 * at least 1% of the TTL (or a second), not on every call. */
+	if (who->binding.extend_on_validate && who->binding.ttl_ms > 0 && who->binding.expires) {
+		int64_t want = now + who->binding.ttl_ms;
+		int64_t step = who->binding.ttl_ms / 100 > 1000 ? who->binding.ttl_ms / 100 : 1000;
+		if (want - who->binding.expires >= step &&
+		    store_binding_set_expiry(srv->store, who->binding.id, want, NULL) == 0)
+			who->binding.expires = want;
+	}
+	req->authenticated = 1;
+	return API_OK;
+}

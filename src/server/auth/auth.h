@@ -1,0 +1,19 @@
+/* Request authentication, API.md §2.2, checks in the table's order: application id,
+ * credentials present, date within the skew window, signature (access key, binding's
+ * application, app key, HMAC), binding expiry, replay. Rate limits and permissions come
+ * after, in the pipeline. Nothing is written on failure; on success the binding's expiry
+ * may be extended (extendOnValidate). */
+#ifndef MCAPI_SERVER_AUTH_AUTH_H
+#define MCAPI_SERVER_AUTH_AUTH_H
+
+#include "server/http/response.h"
+#include "server/request.h"
+
+/* Authenticates a signed call. Returns API_OK and fills req->who (req->authenticated = 1),
+ * or the call-level error with a message in msg (size msg_size). */
+enum api_error auth_signed(struct request *req, char *msg, size_t msg_size);
+
+/* Checks x-mc-app-id only (login, discovery); fills req->who.app and req->who.account. */
+enum api_error auth_app(struct request *req, char *msg, size_t msg_size);
+
+#endif

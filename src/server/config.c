@@ -1,0 +1,338 @@
+/* The configuration table and its loaders; see config.h. */
+#include "config.h"
+
+#include "common/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/banned.h"
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_I64, CFG_BOOL };
+
+struct cfg_opt {
+	const char *name;
+	enum cfg_type type;
+	size_t off, size;
+	const char *def;
+	int64_t min, max;
+	const char *help;
+};
+
+#define S(f, d, h) {#f, CFG_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), d, 0, 0, h}
+#define I(f, d, lo, hi, h) {#f, CFG_INT, offsetof(struct config, f), sizeof(int), d, lo, hi, h}
+#define L(f, d, lo, hi, h) {#f, CFG_I64, offsetof(struct config, f), sizeof(int64_t), d, lo, hi, h}
+#define B(f, d, h) {#f, CFG_BOOL, offsetof(struct config, f), sizeof(int), d, 0, 1, h}
+
+static const struct cfg_opt opts[] = {
+	S(config_file, "", "configuration file (name = value lines)"),
+	S(listen, "127.0.0.1:8080", "address and port to listen on"),
+	S(data_dir, "./var", "directory for the store, server key and dev credentials"),
+	S(store, "sqlite", "store backend: sqlite or postgres"),
+	S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
+	S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
+	S(key_file, "", "server key file, kept outside the database (default <data_dir>/server.key)"),
+	S(log_level, "info", "error, warn, info or debug"),
+	B(access_log, "1", "write one access-log line per request"),
+	B(dev, "0", "development mode: create and print credentials on an empty store"),
+	I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
+	L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
+	L(conn_memory, "32768", 4096, 1048576, "memory per connection; bounds the header block (431 above)"),
+	I(conn_timeout, "30", 1, 3600, "seconds an idle or slow connection is kept"),
+	I(max_connections, "4096", 16, 1000000, "most concurrent connections"),
+	I(per_ip_connections, "0", 0, 1000000, "most concurrent connections per client IP (0 = no limit)"),
+	I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
+	I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
+	I(replay_max, "1000000", 1000, 100000000, "request ids remembered for replay detection"),
+	S(region, "eu", "region code this server serves"),
+	S(public_base_url, "", "public base URL of this server (default http://<listen>)"),
+	S(regions, "", "region table for discovery: code=url,code=url (this region is added)"),
+	I(pending_ttl_days, "30", 1, 3650, "days a pending domain can be verified"),
+	I(purge_after_days, "30", 0, 3650, "days after expiry an expired pending domain is kept"),
+	S(dns_servers, "", "DNS servers for verification: ip[:port],... (default: the system's)"),
+	I(dns_timeout_ms, "5000", 100, 60000, "timeout of one TXT lookup"),
+	I(rate_limit, "800", 1, 1000000, "calls per user bucket (X-RateLimit-Limit)"),
+	I(rate_refill_ms, "100", 1, 3600000, "one call is added back every N ms"),
+	S(rate_overrides, "", "per-endpoint limits: /api/area/function=limit:refill_ms,..."),
+	I(ip_limit, "20", 1, 1000000, "unauthenticated calls and failed authentications per IP per minute"),
+	S(binding_ttl, "3d", "default binding TTL: 3d, 72h, 15m, never, or milliseconds"),
+	I(max_bindings, "100", 1, 100000, "bindings per user; one more removes the oldest"),
+	I(lockout_failures, "5", 1, 1000, "consecutive failed logins before a lock-out"),
+	I(lockout_minutes, "15", 1, 100000, "minutes a locked user stays locked"),
+	S(cred_file, "", "development credentials file (default <data_dir>/dev-credentials.json)"),
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct cfg_opt *find(const char *name, size_t n)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const char *a = opts[i].name;
+		size_t j;
+		if (strlen(a) != n)
+			continue;
+		for (j = 0; j < n; j++) {
+			char c = name[j] == '-' ? '_' : (char)tolower((unsigned char)name[j]);
+			if (c != a[j])
+				break;
+		}
+		if (j == n)
+			return &opts[i];
+	}
+	return NULL;
+}
+
+static int set(struct config *cfg, const struct cfg_opt *o, const char *val, const char *from,
+	       struct err *e)
+{
+	char *p = (char *)cfg + o->off;
+	long long v;
+	char *end;
+
+	switch (o->type) {
+	case CFG_STR:
+		if (strlen(val) >= o->size)
+			return err_set(e, MC_ERR_INVALID, "%s: '%s' is too long", from, o->name);
+		memcpy(p, val, strlen(val) + 1);
+		return 0;
+	case CFG_BOOL:
+		if (!strcmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
+		    !strcasecmp(val, "on"))
+			*(int *)p = 1;
+		else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
+			 !strcasecmp(val, "off"))
+			*(int *)p = 0;
+		else
+			return err_set(e, MC_ERR_INVALID, "%s: '%s' must be true or false, not '%s'",
+				       from, o->name, val);
+		return 0;
+	case CFG_INT:
+	case CFG_I64:
+		errno = 0;
+		v = strtoll(val, &end, 10);
+		if (errno || end == val || *end || v < o->min || v > o->max)
+			return err_set(e, MC_ERR_INVALID,
+				       "%s: '%s' must be a whole number from %lld to %lld, not '%s'", from,
+				       o->name, (long long)o->min, (long long)o->max, val);
+		if (o->type == CFG_INT)
+			*(int *)p = (int)v;
+		else
+			*(int64_t *)p = v;
+		return 0;
+	}
+	return MC_ERR_INTERNAL;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NOPTS; i++)
+		set(cfg, &opts[i], opts[i].def, "default", NULL);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, const char *path, struct err *e)
+{
+	char line[4096], where[600];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, rc = 0;
+
+	if (!f)
+		return err_set(e, MC_ERR_IO, "cannot open config file '%s': %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq;
+		const struct cfg_opt *o;
+		lineno++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			rc = err_set(e, MC_ERR_INVALID, "%s:%d: expected 'name = value'", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		char *name = trim(s), *val = trim(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		o = find(name, strlen(name));
+		if (!o) {
+			rc = err_set(e, MC_ERR_INVALID, "%s:%d: unknown option '%s'", path, lineno, name);
+			break;
+		}
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if ((rc = set(cfg, o, val, where, e)) != 0)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+static int load_env(struct config *cfg, struct err *e)
+{
+	char name[96], where[128];
+
+	for (size_t i = 0; i < NOPTS; i++) {
+		size_t j, n = strlen(opts[i].name);
+		memcpy(name, "MCAPID_", 7);
+		for (j = 0; j < n && j + 8 < sizeof(name); j++)
+			name[7 + j] = (char)toupper((unsigned char)opts[i].name[j]);
+		name[7 + j] = '\0';
+		const char *v = getenv(name);
+		if (!v || opts[i].off == offsetof(struct config, config_file))
+			continue;
+		snprintf(where, sizeof(where), "environment %s", name);
+		int rc = set(cfg, &opts[i], v, where, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Fills a path option from data_dir when it was left empty. */
+static int derive(char *dst, size_t size, const char *dir, const char *file, struct err *e)
+{
+	if (*dst)
+		return 0;
+	int n = snprintf(dst, size, "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= size)
+		return err_set(e, MC_ERR_INVALID, "data_dir '%s' is too long", dir);
+	return 0;
+}
+
+int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct err *e)
+{
+	int i, rc;
+	const char *file = getenv("MCAPID_CONFIG_FILE");
+
+	/* The file comes first, whichever position --config has among the flags. */
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			file = argv[i] + 9;
+	}
+	if (file && *file) {
+		if ((rc = set(cfg, &opts[0], file, "flag --config", e)) != 0)
+			return rc;
+		if ((rc = load_file(cfg, file, e)) != 0)
+			return rc;
+	}
+	if ((rc = load_env(cfg, e)) != 0)
+		return rc;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *val, *eq;
+		const struct cfg_opt *o;
+		char where[128];
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			break;
+		a += 2;
+		eq = strchr(a, '=');
+		o = find(a, eq ? (size_t)(eq - a) : strlen(a));
+		if (!o)
+			return err_set(e, MC_ERR_INVALID, "unknown option '--%.*s' (see --help)",
+				       (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+		if (eq) {
+			val = eq + 1;
+		} else if (o->type == CFG_BOOL) {
+			val = "1"; /* a bare boolean flag means true; --name=false to unset */
+		} else {
+			if (i + 1 >= argc)
+				return err_set(e, MC_ERR_INVALID, "option '--%s' needs a value", o->name);
+			val = argv[++i];
+		}
+		snprintf(where, sizeof(where), "flag --%s", o->name);
+		if ((rc = set(cfg, o, val, where, e)) != 0)
+			return rc;
+	}
+	if (consumed)
+		*consumed = i;
+	if (strcmp(cfg->log_level, "error") && strcmp(cfg->log_level, "warn") &&
+	    strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug"))
+		return err_set(e, MC_ERR_INVALID, "log_level must be error, warn, info or debug, not '%s'",
+			       cfg->log_level);
+	if (strcmp(cfg->store, "sqlite") != 0 && strcmp(cfg->store, "postgres") != 0)
+		return err_set(e, MC_ERR_INVALID, "store must be sqlite or postgres, not '%s'", cfg->store);
+	int64_t ttl;
+	if (config_parse_ttl(cfg->binding_ttl, &ttl) != 0)
+		return err_set(e, MC_ERR_INVALID, "binding_ttl '%s' is not a duration (3d, 72h, never, ms)",
+			       cfg->binding_ttl);
+	if ((rc = derive(cfg->db_path, sizeof(cfg->db_path), cfg->data_dir, "mcapid.db", e)) ||
+	    (rc = derive(cfg->key_file, sizeof(cfg->key_file), cfg->data_dir, "server.key", e)) ||
+	    (rc = derive(cfg->cred_file, sizeof(cfg->cred_file), cfg->data_dir, "dev-credentials.json", e)))
+		return rc;
+	if (!*cfg->public_base_url)
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s", cfg->listen);
+	return 0;
+}
+
+int config_parse_ttl(const char *s, int64_t *ms)
+{
+	char *end;
+	long long v;
+
+	if (!strcasecmp(s, "never")) {
+		*ms = -1;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return MC_ERR_INVALID;
+	int64_t mult = 1;
+	if (!*end || !strcmp(end, "ms"))
+		mult = 1;
+	else if (!strcmp(end, "s"))
+		mult = 1000;
+	else if (!strcmp(end, "m"))
+		mult = 60000;
+	else if (!strcmp(end, "h"))
+		mult = 3600000;
+	else if (!strcmp(end, "d"))
+		mult = 86400000;
+	else
+		return MC_ERR_INVALID;
+	if (v > INT64_MAX / mult)
+		return MC_ERR_INVALID;
+	*ms = v * mult;
+	return 0;
+}
+
+void config_usage(FILE *f)
+{
+	fprintf(f, "options (flag --name value, environment MCAPID_NAME, or 'name = value' in --config "
+		   "FILE, with _ for -):\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char flag[64];
+		size_t j;
+		for (j = 0; opts[i].name[j] && j + 1 < sizeof(flag); j++)
+			flag[j] = opts[i].name[j] == '_' ? '-' : opts[i].name[j];
+		flag[j] = '\0';
+		fprintf(f, "  --%-20s %s", flag, opts[i].help);
+		if (*opts[i].def)
+			fprintf(f, " [%s]", opts[i].def);
+		fputc('\n', f);
+	}
+}

@@ -1,0 +1,66 @@
+/* Server configuration: one table (name, type, default, bounds, help) drives the config
+ * file, MCAPID_* environment variables, command-line flags, --help and validation.
+ * Precedence: defaults < file (--config FILE) < environment < flags. Read-only after
+ * start-up: every thread reads the same struct config without locks. */
+#ifndef MCAPI_SERVER_CONFIG_H
+#define MCAPI_SERVER_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct err;
+
+struct config {
+	char config_file[512];
+	char listen[128];          /* host:port */
+	char data_dir[512];
+	char store[16];            /* sqlite | postgres */
+	char db_path[512];         /* default <data_dir>/mcapid.db */
+	char pg_dsn[512];
+	char key_file[512];        /* default <data_dir>/server.key */
+	char log_level[16];
+	int access_log;
+	int dev;                   /* development mode: bootstrap credentials on an empty store */
+	int threads;               /* 0 = one per core */
+	int64_t max_body;          /* bytes */
+	int64_t conn_memory;       /* per-connection memory (header block limit) */
+	int conn_timeout;          /* seconds of idleness before a connection is closed */
+	int max_connections;
+	int per_ip_connections;
+	int shutdown_grace;        /* seconds to finish in-flight requests */
+	int skew;                  /* seconds: x-mc-date window */
+	int replay_max;            /* entries in the replay cache */
+	char region[16];
+	char public_base_url[256];
+	char regions[2048];        /* code=url,code=url */
+	int pending_ttl_days;
+	int purge_after_days;
+	char dns_servers[512];
+	int dns_timeout_ms;
+	int rate_limit;            /* bucket size per user */
+	int rate_refill_ms;        /* one call back every N ms */
+	char rate_overrides[2048]; /* /api/x/y=limit:refill_ms,... */
+	int ip_limit;              /* unauthenticated/failed calls per client IP per minute */
+	char binding_ttl[32];      /* default authentication profile TTL: 3d, 72h, never, ms */
+	int max_bindings;
+	int lockout_failures;
+	int lockout_minutes;
+	char cred_file[512];       /* default <data_dir>/dev-credentials.json */
+};
+
+/* Fills cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Applies the file named by --config (if any), the environment and the flags in argv
+ * (argv[0..argc) are the arguments after the subcommand). Unknown flags and values out
+ * of bounds are errors (MC_ERR_INVALID, message in e). *consumed gets the number of argv
+ * entries read: parsing stops at the first non-flag argument or "--". */
+int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct err *e);
+
+/* Prints the option table (name, default, help) to f. */
+void config_usage(FILE *f);
+
+/* Parses a TTL: "never" → -1, "72h", "3d", "15m", "30s", or plain milliseconds. */
+int config_parse_ttl(const char *s, int64_t *ms);
+
+#endif

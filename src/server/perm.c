@@ -1,0 +1,102 @@
+/* Permission names and parsing; see perm.h. */
+#include "perm.h"
+
+#include "common/err.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/banned.h"
+
+static const struct {
+	uint32_t bit;
+	const char *key;
+	const char *name;
+} perms[] = {
+	{PERM_ACCOUNT_DASHBOARD_READ, "account.dashboard.read", "Account | Dashboard | Read"},
+	{PERM_ACCOUNT_LOGS_READ, "account.logs.read", "Account | Logs | Read"},
+	{PERM_DIR_INTERNAL_READ, "dir.internal.read", "Directories | Internal | Read"},
+	{PERM_DIR_INTERNAL_REGISTER, "dir.internal.register", "Directories | Internal | Register New Domain"},
+	{PERM_ACCOUNT_SETTINGS_EDIT, "account.settings.edit", "Account | Settings | Edit"},
+};
+
+const char *perm_name(uint32_t bit)
+{
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++)
+		if (perms[i].bit == bit)
+			return perms[i].name;
+	return NULL;
+}
+
+const char *perm_key(uint32_t bit)
+{
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++)
+		if (perms[i].bit == bit)
+			return perms[i].key;
+	return NULL;
+}
+
+static int match_one(const char *s, size_t n, uint32_t *set)
+{
+	if (n == 5 && strncasecmp(s, "admin", 5) == 0) {
+		*set |= PERM_ALL;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++) {
+		if ((strlen(perms[i].key) == n && strncasecmp(s, perms[i].key, n) == 0) ||
+		    (strlen(perms[i].name) == n && strncasecmp(s, perms[i].name, n) == 0)) {
+			*set |= perms[i].bit;
+			return 0;
+		}
+	}
+	return MC_ERR_INVALID;
+}
+
+int perm_parse(const char *list, uint32_t *out, struct err *e)
+{
+	uint32_t set = 0;
+	const char *p = list ? list : "";
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *s = p;
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n && match_one(s, n, &set) != 0)
+			return err_set(e, MC_ERR_INVALID, "unknown permission '%.*s'", (int)n, s);
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	*out = set;
+	return 0;
+}
+
+void perm_format(uint32_t set, char *dst, size_t size)
+{
+	size_t used = 0;
+
+	if (size)
+		dst[0] = '\0';
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++) {
+		if (!(set & perms[i].bit))
+			continue;
+		int n = snprintf(dst + used, size - used, "%s%s", used ? "," : "", perms[i].key);
+		if (n < 0 || (size_t)n >= size - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+uint32_t perm_effective(uint32_t set)
+{
+	if (set & PERM_DIR_INTERNAL_REGISTER)
+		set |= PERM_DIR_INTERNAL_READ;
+	return set;
+}

@@ -1,0 +1,37 @@
+/* Permissions of the Mimecast administrator model ("Area | Section | Level") as a
+ * bit set. Endpoints declare the bit they need; users carry a set. Implications
+ * (Register New Domain implies Internal Read) are applied by perm_effective(). */
+#ifndef MCAPI_SERVER_PERM_H
+#define MCAPI_SERVER_PERM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum perm {
+	PERM_NONE = 0,
+	PERM_ACCOUNT_DASHBOARD_READ = 1u << 0,  /* Account | Dashboard | Read */
+	PERM_ACCOUNT_LOGS_READ = 1u << 1,       /* Account | Logs | Read */
+	PERM_DIR_INTERNAL_READ = 1u << 2,       /* Directories | Internal | Read */
+	PERM_DIR_INTERNAL_REGISTER = 1u << 3,   /* Directories | Internal | Register New Domain */
+	PERM_ACCOUNT_SETTINGS_EDIT = 1u << 4,   /* Account | Settings | Edit */
+	PERM_ALL = (1u << 5) - 1,
+};
+
+/* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */
+const char *perm_name(uint32_t bit);
+
+/* The short name of one bit used in config and admin commands ("dir.internal.read"), or NULL. */
+const char *perm_key(uint32_t bit);
+
+/* Parses a comma-separated list of short names or display names, or the role "admin"
+ * (all permissions), into *out. Returns 0 or MC_ERR_INVALID (unknown name in e). */
+struct err;
+int perm_parse(const char *list, uint32_t *out, struct err *e);
+
+/* Formats a set as a comma-separated list of short names into dst (always terminated). */
+void perm_format(uint32_t set, char *dst, size_t size);
+
+/* The set with implied permissions added. */
+uint32_t perm_effective(uint32_t set);
+
+#endif

@@ -1,0 +1,149 @@
+/* The request pipeline; see pipeline.h. Read top to bottom: this is what every API call
+ * goes through. */
+#include "pipeline.h"
+
+#include "common/buf.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/pyjson.h"
+#include "server/auth/auth.h"
+#include "server/config.h"
+#include "server/perm.h"
+#include "server/ratelimit.h"
+#include "server/router.h"
+#include "server/server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+static int is_form_body(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++, n--;
+	return n && *p != '{' && *p != '[' && memchr(p, '=', n) != NULL;
+}
+
+enum api_error pipeline_parse_body(struct request *req, const char *body, size_t len, char *msg,
+				   size_t msg_size)
+{
+	struct buf out;
+	struct err e;
+	json_error_t je;
+	json_t *root = NULL, *data, *meta;
+	enum api_error ae = API_MALFORMED_BODY;
+	size_t i;
+
+	buf_init(&out, len * 6 + 64);
+	if (req->route && (req->route->flags & ROUTE_FORM_BODY_OK) && is_form_body(body, len))
+		len = 0; /* a form-encoded logout body means "no body" */
+	if (len && pyjson_normalise(body, len, PYJSON_MAX_DEPTH, &out, &e) != 0) {
+		snprintf(msg, msg_size, "the request body is not valid JSON: %s", e.msg);
+		goto out;
+	}
+	if (out.len == 0)
+		root = json_pack("{s:[]}", "data");
+	else
+		root = json_loadb(out.data, out.len, JSON_DECODE_ANY, &je);
+	if (!root) {
+		snprintf(msg, msg_size, "the request body is not valid JSON: %s", je.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		snprintf(msg, msg_size, "the request body must be a JSON object");
+		goto out;
+	}
+	json_strip_nulls(root);
+	meta = json_object_get(root, "meta");
+	if (meta && !json_is_object(meta)) {
+		snprintf(msg, msg_size, "'meta' must be an object");
+		goto out;
+	}
+	data = json_object_get(root, "data");
+	if (!data) {
+		data = json_array();
+		json_object_set_new(root, "data", data);
+	}
+	if (!json_is_array(data)) {
+		snprintf(msg, msg_size, "'data' must be an array");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(data); i++) {
+		if (!json_is_object(json_array_get(data, i))) {
+			snprintf(msg, msg_size, "item %zu of 'data' must be an object", i);
+			goto out;
+		}
+	}
+	req->body = root;
+	req->meta = meta;
+	req->data = data;
+	root = NULL;
+	ae = API_OK;
+out:
+	json_decref(root);
+	buf_release(&out);
+	return ae;
+}
+
+static void rate_headers(struct response *res, const struct rl_verdict *v)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", (long long)v->limit);
+	response_header(res, "X-RateLimit-Limit", num);
+	snprintf(num, sizeof(num), "%lld", (long long)v->remaining);
+	response_header(res, "X-RateLimit-Remaining", num);
+	snprintf(num, sizeof(num), "%lld", (long long)v->reset_ms);
+	response_header(res, "X-RateLimit-Reset", num);
+}
+
+/* Failed authentications count against the client IP; store trouble does not. */
+static int is_auth_failure(enum api_error ae)
+{
+	return ae != API_INTERNAL && ae != API_UNAVAILABLE;
+}
+
+int pipeline_run(struct request *req, const char *body, size_t body_len, struct response *res)
+{
+	struct server *srv = req->srv;
+	const struct route *r = req->route;
+	int64_t now = mono_ms();
+	struct rl_verdict v;
+	enum api_error ae;
+	char msg[256] = "";
+
+	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
+		goto fail;
+	if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
+		ae = API_TOO_MANY_FAILURES;
+		goto fail;
+	}
+	if (r->auth == ROUTE_APP_ONLY) {
+		iplimit_count(srv->ipl, req->client_ip, now);
+		if ((ae = auth_app(req, msg, sizeof(msg))) != API_OK)
+			goto fail;
+		return r->fn(req, res);
+	}
+	if ((ae = auth_signed(req, msg, sizeof(msg))) != API_OK) {
+		if (is_auth_failure(ae))
+			iplimit_count(srv->ipl, req->client_ip, now);
+		goto fail;
+	}
+	ratelimit_take(srv->rl, req->who.user.id, req->path, now, &v);
+	rate_headers(res, &v);
+	if (!v.allowed) {
+		ae = API_RATE_LIMITED;
+		goto fail;
+	}
+	if (r->perm && !(perm_effective(req->who.user.perms) & r->perm)) {
+		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'", perm_name(r->perm));
+		ae = API_FORBIDDEN;
+		goto fail;
+	}
+	return r->fn(req, res);
+fail:
+	response_call_error(res, ae, msg[0] ? msg : NULL);
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* The endpoint table; see router.h. Each row declares its permission (API.md §5, §9,
+ * §12); the pipeline checks it before the handler runs. */
+#include "router.h"
+
+#include "server/api/api.h"
+#include "server/perm.h"
+
+#include <string.h>
+
+#include "common/banned.h"
+
+static const struct route routes[] = {
+	{"/api/account/get-account", ROUTE_SIGNED, PERM_ACCOUNT_DASHBOARD_READ, 0, api_account_get},
+	{"/api/domain/create-domain", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0, api_domain_create},
+	{"/api/domain/get-pending-domain", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0,
+	 api_domain_get_pending},
+	{"/api/domain/get-verification-code", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0,
+	 api_domain_get_verification_code},
+	{"/api/domain/verify-domain", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0, api_domain_verify},
+	{"/api/domain/get-provision-status", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0,
+	 api_domain_get_provision_status},
+	{"/api/domain/get-internal-domain", ROUTE_SIGNED, PERM_DIR_INTERNAL_READ, 0,
+	 api_domain_get_internal},
+	{"/api/domain/delete-pending-domain", ROUTE_SIGNED, PERM_DIR_INTERNAL_REGISTER, 0,
+	 api_domain_delete_pending},
+	{"/api/login/discover-authentication", ROUTE_APP_ONLY, PERM_NONE, 0, api_login_discover},
+	{"/api/login/login", ROUTE_APP_ONLY, PERM_NONE, 0, api_login_login},
+	{"/api/login/logout", ROUTE_SIGNED, PERM_NONE, ROUTE_FORM_BODY_OK, api_login_logout},
+	{"/api/audit/get-audit-events", ROUTE_SIGNED, PERM_ACCOUNT_LOGS_READ, 0, api_audit_get_events},
+	{"/api/audit/get-categories", ROUTE_SIGNED, PERM_ACCOUNT_LOGS_READ, 0, api_audit_get_categories},
+	{NULL, 0, 0, 0, NULL},
+};
+
+const struct route *router_match(const char *path, size_t len)
+{
+	for (const struct route *r = routes; r->path; r++)
+		if (strlen(r->path) == len && memcmp(r->path, path, len) == 0)
+			return r;
+	return NULL;
+}
+
+const struct route *router_table(void)
+{
+	return routes;
+}

@@ -1,0 +1,28 @@
+/* The server context: everything a request needs that lives as long as the process.
+ * Built by main.c before the HTTP front starts and read-only afterwards (the objects it
+ * points to are thread-safe themselves). */
+#ifndef MCAPI_SERVER_SERVER_H
+#define MCAPI_SERVER_SERVER_H
+
+#include <stdint.h>
+
+struct config;
+struct store;
+struct dns;
+struct replay;
+struct ratelimit;
+struct iplimit;
+
+struct server {
+	const struct config *cfg;
+	struct store *store;
+	struct dns *dns;            /* TXT lookups for verify-domain; may be NULL in unit tests */
+	struct replay *replay;      /* accepted (access key, request id) pairs */
+	struct ratelimit *rl;       /* per-user buckets */
+	struct iplimit *ipl;        /* per-client-IP limit of unauthenticated and failed calls */
+	unsigned char page_key[32]; /* MAC key of page tokens, derived from the server key */
+	unsigned char id_key[32];   /* key for opaque ids, derived from the server key */
+	int64_t default_ttl_ms;     /* parsed cfg->binding_ttl */
+};
+
+#endif

@@ -1,0 +1,314 @@
+/* The public store functions: pick a backend at open, then dispatch through its ops table.
+ * What every backend would do alike happens here, before the call: generated identifiers
+ * (account code "C" + 5 Crockford base32 characters; mimecastId of 24 decimal digits; app
+ * id and app key as random GUIDs), retried on the rare clash; e-mails lower-cased;
+ * creation times; text fields checked to be terminated within their arrays. */
+#include "store_int.h"
+
+#include "common/crypto.h"
+#include "common/date.h"
+#include "common/err.h"
+
+#include <string.h>
+
+#include "common/banned.h"
+
+#define GEN_ATTEMPTS 8
+
+int store_open(const struct store_config *cfg, struct store **out, struct err *e)
+{
+	const char *backend = cfg && cfg->backend && *cfg->backend ? cfg->backend : "sqlite";
+
+	*out = NULL;
+	if (!cfg || !cfg->key)
+		return err_set(e, MC_ERR_INVALID, "no server key given to the store");
+	if (crypto_init() != 0)
+		return err_set(e, MC_ERR_CRYPTO, "cannot initialise libsodium");
+	if (strcmp(backend, "sqlite") == 0)
+		return sqlite_store_open(cfg, out, e);
+	if (strcmp(backend, "postgres") == 0)
+		return err_set(e, MC_ERR_INVALID, "postgres backend not built");
+	return err_set(e, MC_ERR_INVALID, "unknown store backend '%s'", backend);
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+int store_ping(struct store *st)
+{
+	return st->ops->ping(st);
+}
+
+int store_schema_version(struct store *st)
+{
+	return st->ops->schema_version(st);
+}
+
+int store_tx_begin(struct store *st, struct err *e)
+{
+	return st->ops->tx_begin(st, e);
+}
+
+int store_tx_commit(struct store *st, struct err *e)
+{
+	return st->ops->tx_commit(st, e);
+}
+
+void store_tx_rollback(struct store *st)
+{
+	st->ops->tx_rollback(st);
+}
+
+/* 0 if s is NUL-terminated within size bytes, else MC_ERR_INVALID naming the field. */
+static int check_text(const char *s, size_t size, const char *field, struct err *e)
+{
+	if (memchr(s, '\0', size))
+		return 0;
+	return err_set(e, MC_ERR_INVALID, "field '%s' is not terminated", field);
+}
+
+#define CHECK_TEXT(rec, field)                                                                     \
+	do {                                                                                       \
+		int rc_ = check_text((rec)->field, sizeof((rec)->field), #field, e);               \
+		if (rc_)                                                                           \
+			return rc_;                                                                \
+	} while (0)
+
+static void lower_ascii(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static void gen_account_code(char *dst, size_t size)
+{
+	static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	unsigned char r[5];
+
+	random_bytes(r, sizeof(r));
+	if (size < 7)
+		return;
+	dst[0] = 'C';
+	for (size_t i = 0; i < sizeof(r); i++)
+		dst[1 + i] = crockford[r[i] & 31];
+	dst[6] = '\0';
+}
+
+static void gen_digits(char *dst, size_t ndigits)
+{
+	size_t i = 0;
+
+	while (i < ndigits) {
+		unsigned char r[32];
+		random_bytes(r, sizeof(r));
+		for (size_t j = 0; j < sizeof(r) && i < ndigits; j++)
+			if (r[j] < 250) /* rejection keeps the digits uniform */
+				dst[i++] = (char)('0' + r[j] % 10);
+	}
+	dst[i] = '\0';
+}
+
+int store_account_create(struct store *st, struct account *a, struct err *e)
+{
+	int gen_code = !a->code[0], gen_mcid = !a->mimecast_id[0];
+	int rc = MC_ERR_EXISTS;
+
+	CHECK_TEXT(a, code);
+	CHECK_TEXT(a, name);
+	CHECK_TEXT(a, region);
+	CHECK_TEXT(a, admin_email);
+	CHECK_TEXT(a, mimecast_id);
+	CHECK_TEXT(a, type);
+	CHECK_TEXT(a, domain);
+	CHECK_TEXT(a, packages);
+	if (!a->name[0])
+		return err_set(e, MC_ERR_INVALID, "an account needs a name");
+	if (!a->packages[0])
+		memcpy(a->packages, "[]", 3);
+	lower_ascii(a->admin_email);
+	a->created = now_ms();
+	for (int i = 0; i < GEN_ATTEMPTS && rc == MC_ERR_EXISTS; i++) {
+		if (gen_code)
+			gen_account_code(a->code, sizeof(a->code));
+		if (gen_mcid)
+			gen_digits(a->mimecast_id, 24);
+		rc = st->ops->account_create(st, a, e);
+		if (!gen_code && !gen_mcid)
+			break;
+	}
+	return rc;
+}
+
+int store_account_get(struct store *st, int64_t id, struct account *out, struct err *e)
+{
+	return st->ops->account_get(st, id, out, e);
+}
+
+int store_account_get_by_code(struct store *st, const char *code, struct account *out,
+			      struct err *e)
+{
+	return st->ops->account_get_by_code(st, code, out, e);
+}
+
+int store_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
+		       struct err *e)
+{
+	return st->ops->account_list(st, fn, arg, e);
+}
+
+int store_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e)
+{
+	return st->ops->account_user_count(st, account_id, count, e);
+}
+
+int store_app_create(struct store *st, struct application *app, struct err *e)
+{
+	int gen_id = !app->app_id[0], gen_key = !app->app_key[0];
+	int rc = MC_ERR_EXISTS;
+
+	CHECK_TEXT(app, app_id);
+	CHECK_TEXT(app, app_key);
+	CHECK_TEXT(app, name);
+	if (gen_key)
+		random_guid(app->app_key);
+	app->created = now_ms();
+	app->revoked = 0;
+	for (int i = 0; i < GEN_ATTEMPTS && rc == MC_ERR_EXISTS; i++) {
+		if (gen_id)
+			random_guid(app->app_id);
+		rc = st->ops->app_create(st, app, e);
+		if (!gen_id)
+			break;
+	}
+	return rc;
+}
+
+int store_app_get(struct store *st, const char *app_id, struct application *out, struct err *e)
+{
+	return st->ops->app_get(st, app_id, out, e);
+}
+
+int store_app_get_by_id(struct store *st, int64_t id, struct application *out, struct err *e)
+{
+	return st->ops->app_get_by_id(st, id, out, e);
+}
+
+int store_app_list(struct store *st, int64_t account_id,
+		   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e)
+{
+	return st->ops->app_list(st, account_id, fn, arg, e);
+}
+
+int store_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e)
+{
+	return st->ops->app_revoke(st, app_id, now, e);
+}
+
+static int check_user(const struct user *u, struct err *e)
+{
+	CHECK_TEXT(u, email);
+	CHECK_TEXT(u, name);
+	CHECK_TEXT(u, password_hash);
+	if (u->binding_ttl_ms < 0 && u->binding_ttl_ms != STORE_TTL_NEVER)
+		return err_set(e, MC_ERR_INVALID, "binding ttl %lld out of range",
+			       (long long)u->binding_ttl_ms);
+	return 0;
+}
+
+int store_user_create(struct store *st, struct user *u, struct err *e)
+{
+	int rc = check_user(u, e);
+
+	if (rc)
+		return rc;
+	if (!u->email[0])
+		return err_set(e, MC_ERR_INVALID, "a user needs an e-mail address");
+	lower_ascii(u->email);
+	if (!u->created)
+		u->created = now_ms();
+	return st->ops->user_create(st, u, e);
+}
+
+int store_user_get(struct store *st, int64_t id, struct user *out, struct err *e)
+{
+	return st->ops->user_get(st, id, out, e);
+}
+
+int store_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e)
+{
+	char lower[sizeof(out->email)];
+	size_t n = strlen(email);
+
+	if (n >= sizeof(lower))
+		return err_set(e, MC_ERR_NOT_FOUND, "no user with that e-mail address");
+	memcpy(lower, email, n + 1);
+	lower_ascii(lower);
+	return st->ops->user_get_by_email(st, lower, out, e);
+}
+
+int store_user_list(struct store *st, int64_t account_id,
+		    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	return st->ops->user_list(st, account_id, fn, arg, e);
+}
+
+int store_user_update(struct store *st, const struct user *u, struct err *e)
+{
+	int rc = check_user(u, e);
+
+	return rc ? rc : st->ops->user_update(st, u, e);
+}
+
+int store_binding_create(struct store *st, struct binding *b, struct err *e)
+{
+	CHECK_TEXT(b, access_key);
+	if (!b->access_key[0])
+		return err_set(e, MC_ERR_INVALID, "a binding needs an access key");
+	if (b->secret_len == 0 || b->secret_len > sizeof(b->secret))
+		return err_set(e, MC_ERR_INVALID, "binding secret of %zu bytes out of range",
+			       b->secret_len);
+	if (b->ttl_ms <= 0 && b->ttl_ms != STORE_TTL_NEVER)
+		return err_set(e, MC_ERR_INVALID, "binding ttl %lld out of range",
+			       (long long)b->ttl_ms);
+	if (!b->created)
+		b->created = now_ms();
+	return st->ops->binding_create(st, b, e);
+}
+
+int store_binding_get(struct store *st, const char *access_key, struct binding *out,
+		      struct err *e)
+{
+	return st->ops->binding_get(st, access_key, out, e);
+}
+
+int store_binding_set_expiry(struct store *st, int64_t id, int64_t expires, struct err *e)
+{
+	return st->ops->binding_set_expiry(st, id, expires, e);
+}
+
+int store_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e)
+{
+	return st->ops->binding_revoke(st, id, now, e);
+}
+
+int store_binding_list(struct store *st, int64_t user_id,
+		       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e)
+{
+	return st->ops->binding_list(st, user_id, fn, arg, e);
+}
+
+int store_binding_count(struct store *st, int64_t user_id, int64_t *count, struct err *e)
+{
+	return st->ops->binding_count(st, user_id, count, e);
+}
+
+int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e)
+{
+	if (!ev->audit_type || !*ev->audit_type || !ev->category || !*ev->category)
+		return err_set(e, MC_ERR_INVALID, "an audit event needs a type and a category");
+	return st->ops->audit_add(st, ev, e);
+}

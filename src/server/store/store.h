@@ -1,0 +1,169 @@
+/* The store: every piece of persistent state behind one interface, so that handlers
+ * never see SQL and a PostgreSQL backend can replace SQLite without touching them.
+ *
+ * A struct store is shared by all threads. Each backend keeps one connection per
+ * calling thread internally, so a transaction begun with store_tx_begin() belongs to
+ * the calling thread and covers every store call that thread makes until commit or
+ * rollback. Calls made outside a transaction are each atomic on their own.
+ *
+ * Times are int64 milliseconds since the Unix epoch, UTC. Text fields are fixed-size
+ * arrays in the records so callers copy records by value and own nothing.
+ * Secrets (application keys, binding secret keys) are given and returned in clear;
+ * the backend encrypts them at rest with the server key (keyfile.h), so a copy of the
+ * database alone cannot sign requests.
+ *
+ * Errors: 0 on success; MC_ERR_NOT_FOUND when the record does not exist;
+ * MC_ERR_EXISTS on a unique-key clash; MC_ERR_UNAVAILABLE when the database is busy
+ * or unreachable (retryable); MC_ERR_STORE for anything else, with the message in e. */
+#ifndef MCAPI_SERVER_STORE_H
+#define MCAPI_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct store;
+
+#define STORE_KEY_LEN 32 /* the server key: 32 random bytes */
+
+struct store_config {
+	const char *backend;   /* "sqlite" (default) or "postgres" */
+	const char *path;      /* sqlite: database file */
+	const char *dsn;       /* postgres: connection string */
+	const unsigned char *key; /* STORE_KEY_LEN bytes; copied */
+	int busy_timeout_ms;   /* how long a writer waits for the lock */
+};
+
+/* Opens (creating and migrating as needed) the store. *out owned by the caller:
+ * release with store_close(). */
+int store_open(const struct store_config *cfg, struct store **out, struct err *e);
+
+/* Closes every connection (checkpointing SQLite's WAL) and frees st. NULL is fine.
+ * No other thread may use st during or after the call. */
+void store_close(struct store *st);
+
+/* 0 if the store answers a trivial query, MC_ERR_UNAVAILABLE otherwise. */
+int store_ping(struct store *st);
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* Transactions of the calling thread (see above). Begin takes the write lock at once
+ * (SQLite BEGIN IMMEDIATE), so a transaction that reads then writes cannot deadlock.
+ * Nesting is not supported: MC_ERR_INTERNAL. rollback is safe without a transaction. */
+int store_tx_begin(struct store *st, struct err *e);
+int store_tx_commit(struct store *st, struct err *e);
+void store_tx_rollback(struct store *st);
+
+/* ---- accounts ---- */
+struct account {
+	int64_t id;
+	char code[32];          /* accountCode, e.g. "C0A0B1"; unique */
+	char name[128];         /* accountName */
+	char region[16];        /* region code, e.g. "eu" */
+	char admin_email[256];  /* adminEmail */
+	char mimecast_id[64];   /* mimecastId; unique */
+	char type[32];          /* e.g. "full" */
+	char domain[256];       /* the account's primary domain, may be "" */
+	char packages[1024];    /* JSON array text, e.g. ["Mimecast Gateway [1004]"] */
+	int32_t max_retention;  /* days */
+	int64_t created;
+};
+
+/* Creates a; fills a->id and a->created (and code/mimecast_id if empty). */
+int store_account_create(struct store *st, struct account *a, struct err *e);
+int store_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
+int store_account_get_by_code(struct store *st, const char *code, struct account *out, struct err *e);
+/* Calls fn for each account, oldest first; a non-zero return from fn stops and is returned. */
+int store_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
+		       struct err *e);
+int store_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
+
+/* ---- applications (app id + app key, registered per account) ---- */
+struct application {
+	int64_t id;
+	int64_t account_id;
+	char app_id[64];        /* x-mc-app-id, a GUID; unique */
+	char app_key[128];      /* the application key (secret) in clear */
+	char name[128];
+	int64_t created;
+	int64_t revoked;        /* 0 = active */
+};
+
+/* Creates app; fills id, created (and app_id/app_key with fresh GUIDs if empty). */
+int store_app_create(struct store *st, struct application *app, struct err *e);
+/* By x-mc-app-id; revoked applications are returned too (check ->revoked). */
+int store_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);
+int store_app_get_by_id(struct store *st, int64_t id, struct application *out, struct err *e);
+int store_app_list(struct store *st, int64_t account_id /* 0 = all */,
+		   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
+int store_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e);
+
+/* ---- users ---- */
+#define STORE_TTL_NEVER (-1) /* binding_ttl_ms: bindings never expire */
+
+struct user {
+	int64_t id;
+	int64_t account_id;
+	char email[256];        /* lower-case; unique across the store */
+	char name[128];
+	uint32_t perms;         /* enum perm bits */
+	char password_hash[256];/* Argon2id encoded string, "" = no password (no login) */
+	int64_t binding_ttl_ms; /* authentication profile: 0 = server default, STORE_TTL_NEVER */
+	int32_t extend_on_validate; /* profile: each accepted call extends the binding */
+	int32_t failed_logins;  /* consecutive failures */
+	int64_t locked_until;   /* 0 = not locked */
+	int64_t created;
+	int64_t disabled;       /* 0 = enabled */
+};
+
+int store_user_create(struct store *st, struct user *u, struct err *e);
+int store_user_get(struct store *st, int64_t id, struct user *out, struct err *e);
+/* email compared case-insensitively (stored lower-case). */
+int store_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
+int store_user_list(struct store *st, int64_t account_id /* 0 = all */,
+		    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+/* Writes every mutable field of u (name, perms, password_hash, binding_ttl_ms,
+ * extend_on_validate, failed_logins, locked_until, disabled) by u->id. */
+int store_user_update(struct store *st, const struct user *u, struct err *e);
+
+/* ---- bindings (access key + secret key of one user for one application) ---- */
+struct binding {
+	int64_t id;
+	int64_t user_id;
+	int64_t app_row_id;     /* applications.id */
+	char access_key[96];    /* unique */
+	unsigned char secret[64]; /* the secret key, raw bytes (clients get base64 of it) */
+	size_t secret_len;
+	int64_t created;
+	int64_t expires;        /* 0 = never */
+	int64_t ttl_ms;         /* STORE_TTL_NEVER or the TTL used for extensions */
+	int32_t extend_on_validate;
+	int64_t revoked;        /* 0 = active; set by logout or admin revoke */
+};
+
+/* Creates b; fills id. */
+int store_binding_create(struct store *st, struct binding *b, struct err *e);
+int store_binding_get(struct store *st, const char *access_key, struct binding *out, struct err *e);
+int store_binding_set_expiry(struct store *st, int64_t id, int64_t expires, struct err *e);
+int store_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e);
+/* Active (not revoked) bindings of a user, oldest first. */
+int store_binding_list(struct store *st, int64_t user_id,
+		       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
+int store_binding_count(struct store *st, int64_t user_id, int64_t *count, struct err *e);
+
+/* ---- audit events (written in the same transaction as the change they record) ---- */
+struct audit_event {
+	int64_t account_id;
+	const char *user;       /* e-mail of the acting user (or the attempted login name) */
+	const char *audit_type; /* e.g. "Logon Authentication Failed" */
+	const char *category;   /* authentication_logs | account_logs | integrations_and_apis |
+				   user_account_and_role_logs */
+	const char *info;       /* eventInfo text */
+	int64_t time;           /* eventTime */
+};
+
+/* Appends ev; the backend gives it an opaque id. */
+int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e);
+
+#endif

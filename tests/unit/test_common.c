@@ -1,0 +1,103 @@
+/* Unit tests for b64, crypto, date and log quoting. */
+#include "common/b64.h"
+#include "common/crypto.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "tap.h"
+
+#include <stdio.h>
+
+static void test_b64(void)
+{
+	char out[64];
+	unsigned char raw[64];
+	size_t n;
+
+	b64_encode((const unsigned char *)"SecretKey", 9, out);
+	CHECK_STR(out, "U2VjcmV0S2V5");
+	b64_encode((const unsigned char *)"ab", 2, out);
+	CHECK_STR(out, "YWI=");
+	b64url_encode((const unsigned char *)"\xfb\xff", 2, out);
+	CHECK_STR(out, "-_8");
+	CHECK_INT(b64_decode("YWI=", 4, raw, sizeof(raw), &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(b64_decode("YWI", 3, raw, sizeof(raw), &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(b64_decode("Y", 1, raw, sizeof(raw), &n), MC_ERR_INVALID);
+	CHECK_INT(b64_decode("YW I", 4, raw, sizeof(raw), &n), MC_ERR_INVALID);
+	CHECK_INT(b64_decode("YWJj", 4, raw, 2, &n), MC_ERR_TOO_LARGE);
+	CHECK_INT(b64url_decode("-_8", 3, raw, sizeof(raw), &n), 0);
+	CHECK(n == 2 && raw[0] == 0xfb && raw[1] == 0xff);
+}
+
+static void test_crypto(void)
+{
+	unsigned char mac[HMAC_SHA1_LEN];
+	char out[64], guid[GUID_STR_LEN], tok[64];
+	const char *msg = "Sun, 21 Aug 2022 13:49:40 UTC:3d796b76-4180-40e5-8f7c-6e0fd643b1a9:"
+			  "/api/test/some-url:ApplicationKey";
+
+	CHECK_INT(hmac_sha1((const unsigned char *)"SecretKey", 9, msg, strlen(msg), mac), 0);
+	b64_encode(mac, sizeof(mac), out);
+	CHECK_STR(out, "WOywLsnZlsE+D6bp/ug6uch5kxc=");
+	CHECK(ct_equal("abc", 3, "abc", 3));
+	CHECK(!ct_equal("abc", 3, "abd", 3));
+	CHECK(!ct_equal("abc", 3, "ab", 2));
+	random_guid(guid);
+	CHECK_INT(strlen(guid), 36);
+	CHECK(guid[14] == '4');
+	CHECK_INT(random_token(32, tok, sizeof(tok)), 43);
+}
+
+static void test_date(void)
+{
+	int64_t ms, ms2;
+	char out[64];
+
+	CHECK_INT(date_parse_rfc1123("Tue, 24 Nov 2015 12:50:11 UTC", 29, &ms), 0);
+	CHECK_INT(ms, 1448369411000LL);
+	date_format_iso(ms, out);
+	CHECK_STR(out, "2015-11-24T12:50:11+0000");
+	date_format_rfc1123(ms, out, sizeof(out));
+	CHECK_STR(out, "Tue, 24 Nov 2015 12:50:11 UTC");
+	CHECK_INT(date_parse_rfc1123("Tue,  4 Nov 2025 09:05:01 UTC", 29, &ms), 0);
+	CHECK_INT(date_parse_rfc1123("Tue, 04 Nov 2025 09:05:01 GMT", 29, &ms2), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_rfc1123("Tue, 4 Nov 2025 09:05:01 gmt", 28, &ms2), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_rfc1123("4 Nov 2025 09:05:01 UTC", 23, &ms2), 0);
+	CHECK_INT(date_parse_rfc1123("Tue, 31 Nov 2025 09:05:01 UTC", 29, &ms2), MC_ERR_INVALID);
+	CHECK_INT(date_parse_rfc1123("Tue, 04 Nov 2025 09:05:01 CET", 29, &ms2), MC_ERR_INVALID);
+	CHECK_INT(date_parse_rfc1123("yesterday", 9, &ms2), MC_ERR_INVALID);
+	CHECK_INT(date_parse_rfc1123("", 0, &ms2), MC_ERR_INVALID);
+
+	CHECK_INT(date_parse_iso("2015-04-02T15:58:47+0000", 24, &ms), 0);
+	CHECK_INT(date_parse_iso("2015-04-02T15:58:47Z", 20, &ms2), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_iso("2015-04-02T15:58:47+00:00", 25, &ms2), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_iso("2015-04-02T16:58:47.250+01:00", 29, &ms2), 0);
+	CHECK_INT(ms + 250, ms2);
+	CHECK_INT(date_parse_iso("2015-04-02", 10, &ms2), 0);
+	CHECK_INT(date_parse_iso("2015-04-02T15:58:47+0000x", 25, &ms2), MC_ERR_INVALID);
+	CHECK_INT(date_parse_iso("2015-13-02T15:58:47Z", 20, &ms2), MC_ERR_INVALID);
+}
+
+static void test_log(void)
+{
+	char out[64];
+	CHECK_STR(log_quote("abc", out, sizeof(out)), "abc");
+	CHECK_STR(log_quote("a b\"", out, sizeof(out)), "\"a b\\\"\"");
+	CHECK_STR(log_quote("", out, sizeof(out)), "\"\"");
+	CHECK_STR(log_quote("a\nb", out, sizeof(out)), "\"a\\x0ab\"");
+}
+
+int main(void)
+{
+	test_b64();
+	test_crypto();
+	test_date();
+	test_log();
+	return tap_done();
+}
