@@ -28,21 +28,21 @@
 
 #include "common/banned.h"
 
-#define EXIT_OK 0
+#define EXIT_OK      0
 #define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 
-#define ADMIN_USER "admin-cli"
-#define BOOTSTRAP_USER "mcapid-bootstrap"
-#define DEV_EMAIL "admin@dev.mcapi.local"
-#define DEFAULT_REGION "eu"
-#define DEFAULT_MAX_BINDINGS 100
-#define DEFAULT_TTL_MS (3 * 86400000LL)
-#define DEFAULT_PACKAGES "[\"Mimecast Gateway [1004]\"]"
+#define ADMIN_USER            "admin-cli"
+#define BOOTSTRAP_USER        "mcapid-bootstrap"
+#define DEV_EMAIL             "admin@dev.mcapi.local"
+#define DEFAULT_REGION        "eu"
+#define DEFAULT_MAX_BINDINGS  100
+#define DEFAULT_TTL_MS        (3 * 86400000LL)
+#define DEFAULT_PACKAGES      "[\"Mimecast Gateway [1004]\"]"
 #define DEFAULT_MAX_RETENTION 30
-#define SECRET_BYTES 32
-#define ACCESS_KEY_BYTES 32 /* 43 base64url characters */
-#define MAX_TTL_MS (3650 * 86400000LL)
+#define SECRET_BYTES          32
+#define ACCESS_KEY_BYTES      32 /* 43 base64url characters */
+#define MAX_TTL_MS            (3650 * 86400000LL)
 
 enum admin_opt {
 	OPT_NAME,
@@ -66,20 +66,20 @@ static const struct {
 	const char *name;
 	int has_value;
 } opt_defs[OPT_COUNT] = {
-	[OPT_NAME] = {"name", 1},
-	[OPT_REGION] = {"region", 1},
-	[OPT_ADMIN_EMAIL] = {"admin-email", 1},
-	[OPT_DOMAIN] = {"domain", 1},
-	[OPT_ACCOUNT] = {"account", 1},
-	[OPT_APP_ID] = {"app-id", 1},
-	[OPT_EMAIL] = {"email", 1},
-	[OPT_PASSWORD] = {"password", 1},
-	[OPT_PASSWORD_STDIN] = {"password-stdin", 0},
-	[OPT_PERMS] = {"perms", 1},
-	[OPT_TTL] = {"ttl", 1},
-	[OPT_EXTEND] = {"extend-on-validate", 0},
-	[OPT_ACCESS_KEY] = {"access-key", 1},
-	[OPT_HELP] = {"help", 0},
+        [OPT_NAME] = {"name", 1},
+        [OPT_REGION] = {"region", 1},
+        [OPT_ADMIN_EMAIL] = {"admin-email", 1},
+        [OPT_DOMAIN] = {"domain", 1},
+        [OPT_ACCOUNT] = {"account", 1},
+        [OPT_APP_ID] = {"app-id", 1},
+        [OPT_EMAIL] = {"email", 1},
+        [OPT_PASSWORD] = {"password", 1},
+        [OPT_PASSWORD_STDIN] = {"password-stdin", 0},
+        [OPT_PERMS] = {"perms", 1},
+        [OPT_TTL] = {"ttl", 1},
+        [OPT_EXTEND] = {"extend-on-validate", 0},
+        [OPT_ACCESS_KEY] = {"access-key", 1},
+        [OPT_HELP] = {"help", 0},
 };
 
 struct admin_ctx {
@@ -100,24 +100,24 @@ struct admin_cmd {
 #define O(x) (1u << (x))
 
 static const char usage_text[] =
-	"usage: mcapid admin <command> [options]\n"
-	"\n"
-	"  account create --name N [--region R] [--admin-email E] [--domain D]\n"
-	"  account list\n"
-	"  app create --account CODE [--name N]\n"
-	"  app list [--account CODE]\n"
-	"  app revoke --app-id ID\n"
-	"  user create --account CODE --email E [--name N] [--password P | --password-stdin]\n"
-	"              [--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default]\n"
-	"              [--extend-on-validate]\n"
-	"  user list [--account CODE]\n"
-	"  keys create --email E --app-id ID [--ttl 3d|72h|90m|MS|never]\n"
-	"  keys list --email E\n"
-	"  keys revoke --access-key K\n"
-	"  help\n"
-	"\n"
-	"Options take a value as '--name value' or '--name=value'. Output is JSON on stdout.\n"
-	"Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
+        "usage: mcapid admin <command> [options]\n"
+        "\n"
+        "  account create --name N [--region R] [--admin-email E] [--domain D]\n"
+        "  account list\n"
+        "  app create --account CODE [--name N]\n"
+        "  app list [--account CODE]\n"
+        "  app revoke --app-id ID\n"
+        "  user create --account CODE --email E [--name N] [--password P | --password-stdin]\n"
+        "              [--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default]\n"
+        "              [--extend-on-validate]\n"
+        "  user list [--account CODE]\n"
+        "  keys create --email E --app-id ID [--ttl 3d|72h|90m|MS|never]\n"
+        "  keys list --email E\n"
+        "  keys revoke --access-key K\n"
+        "  help\n"
+        "\n"
+        "Options take a value as '--name value' or '--name=value'. Output is JSON on stdout.\n"
+        "Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
 
 /* ---- output and errors ---- */
 
@@ -198,7 +198,8 @@ static int parse_ttl(const char *s, int allow_default, int64_t *ms)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	} units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
+	             {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
 	char *end = NULL;
 	long long v;
 
@@ -246,17 +247,17 @@ static json_t *account_json(const struct account *a)
 	if (!packages)
 		packages = json_string(a->packages);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o?, s:i, s:o?}", "account_code",
-			 a->code, "name", a->name, "region", a->region, "admin_email",
-			 a->admin_email, "mimecast_id", a->mimecast_id, "type", a->type, "domain",
-			 a->domain, "packages", packages, "max_retention", (int)a->max_retention,
-			 "created", time_json(a->created));
+	                 a->code, "name", a->name, "region", a->region, "admin_email",
+	                 a->admin_email, "mimecast_id", a->mimecast_id, "type", a->type, "domain",
+	                 a->domain, "packages", packages, "max_retention", (int)a->max_retention,
+	                 "created", time_json(a->created));
 }
 
 static json_t *app_json(const struct application *app, const char *account_code, int with_key)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:o?, s:o?}", "app_id", app->app_id, "name",
-			      app->name, "account_code", account_code, "created",
-			      time_json(app->created), "revoked", time_json(app->revoked));
+	                      app->name, "account_code", account_code, "created",
+	                      time_json(app->created), "revoked", time_json(app->revoked));
 
 	if (j && with_key)
 		json_object_set_new(j, "app_key", json_string(app->app_key));
@@ -269,12 +270,12 @@ static json_t *user_json(const struct user *u, const char *account_code)
 
 	format_ttl(u->binding_ttl_ms, ttl, sizeof(ttl));
 	return json_pack("{s:s, s:s, s:s, s:o?, s:s, s:b, s:b, s:i, s:o?, s:o?, s:o?}", "email",
-			 u->email, "name", u->name, "account_code", account_code, "perms",
-			 perms_json(u->perms), "binding_ttl", ttl, "extend_on_validate",
-			 u->extend_on_validate != 0, "has_password", u->password_hash[0] != '\0',
-			 "failed_logins", (int)u->failed_logins, "locked_until",
-			 time_json(u->locked_until), "created", time_json(u->created), "disabled",
-			 time_json(u->disabled));
+	                 u->email, "name", u->name, "account_code", account_code, "perms",
+	                 perms_json(u->perms), "binding_ttl", ttl, "extend_on_validate",
+	                 u->extend_on_validate != 0, "has_password", u->password_hash[0] != '\0',
+	                 "failed_logins", (int)u->failed_logins, "locked_until",
+	                 time_json(u->locked_until), "created", time_json(u->created), "disabled",
+	                 time_json(u->disabled));
 }
 
 static json_t *key_json(const struct binding *b, const char *app_id, int64_t now)
@@ -283,18 +284,18 @@ static json_t *key_json(const struct binding *b, const char *app_id, int64_t now
 
 	format_ttl(b->ttl_ms, ttl, sizeof(ttl));
 	return json_pack("{s:s, s:s, s:o?, s:o?, s:s, s:b, s:b}", "access_key", b->access_key,
-			 "app_id", app_id, "created", time_json(b->created), "expires",
-			 time_json(b->expires), "ttl", ttl, "extend_on_validate",
-			 b->extend_on_validate != 0, "expired", b->expires && b->expires <= now);
+	                 "app_id", app_id, "created", time_json(b->created), "expires",
+	                 time_json(b->expires), "ttl", ttl, "extend_on_validate",
+	                 b->extend_on_validate != 0, "expired", b->expires && b->expires <= now);
 }
 
 /* ---- shared steps ---- */
 
 static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
-		 const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                 const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
-		 const char *type, const char *fmt, ...)
+                 const char *type, const char *fmt, ...)
 {
 	struct audit_event ev;
 	char info[512];
@@ -319,7 +320,7 @@ static int copy_opt(const char *v, enum admin_opt o, char *dst, size_t size)
 
 	if (n >= size)
 		return failf(EXIT_USAGE, "option '--%s' is longer than %zu bytes", opt_defs[o].name,
-			     size - 1);
+		             size - 1);
 	memcpy(dst, v, n + 1);
 	return 0;
 }
@@ -353,7 +354,7 @@ static int copy_email(const char *v, enum admin_opt o, char *dst, size_t size)
 	lower_ascii(dst);
 	if (!email_ok(dst))
 		return failf(EXIT_USAGE, "option '--%s': '%s' is not an e-mail address",
-			     opt_defs[o].name, v);
+		             opt_defs[o].name, v);
 	return 0;
 }
 
@@ -435,16 +436,15 @@ static int cmd_account_create(struct admin_ctx *cx)
 		return rc;
 	if (!a.name[0])
 		return failf(EXIT_USAGE, "option '--name' is empty");
-	rc = copy_opt(cx->opt[OPT_REGION] ? cx->opt[OPT_REGION]
-			  : cx->defs && cx->defs->region ? cx->defs->region
-							 : DEFAULT_REGION,
-		      OPT_REGION, a.region, sizeof(a.region));
+	rc = copy_opt(cx->opt[OPT_REGION]            ? cx->opt[OPT_REGION]
+	              : cx->defs && cx->defs->region ? cx->defs->region
+	                                             : DEFAULT_REGION,
+	              OPT_REGION, a.region, sizeof(a.region));
 	if (rc)
 		return rc;
 	lower_ascii(a.region);
-	if (cx->opt[OPT_ADMIN_EMAIL] &&
-	    (rc = copy_email(cx->opt[OPT_ADMIN_EMAIL], OPT_ADMIN_EMAIL, a.admin_email,
-			     sizeof(a.admin_email))))
+	if (cx->opt[OPT_ADMIN_EMAIL] && (rc = copy_email(cx->opt[OPT_ADMIN_EMAIL], OPT_ADMIN_EMAIL,
+	                                                 a.admin_email, sizeof(a.admin_email))))
 		return rc;
 	if (cx->opt[OPT_DOMAIN]) {
 		if ((rc = copy_opt(cx->opt[OPT_DOMAIN], OPT_DOMAIN, a.domain, sizeof(a.domain))))
@@ -458,7 +458,7 @@ static int cmd_account_create(struct admin_ctx *cx)
 		return rc;
 	if (store_account_create(cx->st, &a, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Created",
-		  "account '%s' (%s) created", a.code, a.name) != 0) {
+	          "account '%s' (%s) created", a.code, a.name) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -495,8 +495,8 @@ static int cmd_app_create(struct admin_ctx *cx)
 	int rc;
 
 	memset(&app, 0, sizeof(app));
-	if (cx->opt[OPT_NAME] && (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, app.name,
-						  sizeof(app.name))))
+	if (cx->opt[OPT_NAME] &&
+	    (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, app.name, sizeof(app.name))))
 		return rc;
 	if ((rc = begin(cx)))
 		return rc;
@@ -505,7 +505,7 @@ static int cmd_app_create(struct admin_ctx *cx)
 	app.account_id = a.id;
 	if (store_app_create(cx->st, &app, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Created",
-		  "application '%s' (%s) created", app.app_id, app.name) != 0) {
+	          "application '%s' (%s) created", app.app_id, app.name) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -562,7 +562,7 @@ static int cmd_app_revoke(struct admin_ctx *cx)
 	app.revoked = cx->now;
 	if (store_app_revoke(cx->st, app.app_id, cx->now, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Revoked",
-		  "application '%s' (%s) revoked", app.app_id, app.name) != 0) {
+	          "application '%s' (%s) revoked", app.app_id, app.name) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -588,9 +588,10 @@ static int read_password_stdin(char *dst, size_t size)
 	if (n && dst[n - 1] == '\n')
 		dst[--n] = '\0';
 	else if (n == size - 1)
-		return failf(EXIT_USAGE, "option '--password-stdin': the password is longer than "
-					 "%d bytes",
-			     PASSWORD_MAX);
+		return failf(EXIT_USAGE,
+		             "option '--password-stdin': the password is longer than "
+		             "%d bytes",
+		             PASSWORD_MAX);
 	if (n && dst[n - 1] == '\r')
 		dst[--n] = '\0';
 	return 0;
@@ -615,13 +616,14 @@ static int cmd_user_create(struct admin_ctx *cx)
 	if (cx->opt[OPT_PERMS] && perm_parse(cx->opt[OPT_PERMS], &u.perms, &cx->e) != 0)
 		return failf(EXIT_USAGE, "option '--perms': %s", cx->e.msg);
 	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 1, &u.binding_ttl_ms) != 0)
-		return failf(EXIT_USAGE, "option '--ttl': '%s' is not a duration like 3d, 72h, "
-					 "90m, 1500 (ms), never or default",
-			     cx->opt[OPT_TTL]);
+		return failf(EXIT_USAGE,
+		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		             "90m, 1500 (ms), never or default",
+		             cx->opt[OPT_TTL]);
 	u.extend_on_validate = cx->opt[OPT_EXTEND] != NULL;
 	if (cx->opt[OPT_PASSWORD] && cx->opt[OPT_PASSWORD_STDIN])
 		return failf(EXIT_USAGE, "options '--password' and '--password-stdin' exclude "
-					 "each other");
+		                         "each other");
 	if (cx->opt[OPT_PASSWORD_STDIN]) {
 		if ((rc = read_password_stdin(pw, sizeof(pw))))
 			goto wipe;
@@ -632,7 +634,7 @@ static int cmd_user_create(struct admin_ctx *cx)
 	/* hash before the transaction: it takes ~0.1 s and the write lock would wait */
 	if (password && password_hash(password, strlen(password), u.password_hash, &cx->e) != 0) {
 		rc = failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
-			   cx->e.msg);
+		           cx->e.msg);
 		goto wipe;
 	}
 	perm_format(u.perms, perms_text, sizeof(perms_text));
@@ -648,7 +650,7 @@ static int cmd_user_create(struct admin_ctx *cx)
 		goto out;
 	}
 	if (rc || audit(cx, ADMIN_USER, a.id, "user_account_and_role_logs", "User Created",
-			"user '%s' created with permissions '%s'", u.email, perms_text) != 0) {
+	                "user '%s' created with permissions '%s'", u.email, perms_text) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -701,7 +703,7 @@ static int first_binding(void *arg, const struct binding *b)
 static int make_room(struct admin_ctx *cx, const struct user *u, const char *who)
 {
 	int max = cx->defs && cx->defs->max_bindings > 0 ? cx->defs->max_bindings
-							  : DEFAULT_MAX_BINDINGS;
+	                                                 : DEFAULT_MAX_BINDINGS;
 	int64_t count = 0;
 
 	if (store_binding_count(cx->st, u->id, &count, &cx->e) != 0)
@@ -713,8 +715,8 @@ static int make_room(struct admin_ctx *cx, const struct user *u, const char *who
 			return fail_store(cx);
 		if (store_binding_revoke(cx->st, old.id, cx->now, &cx->e) != 0 ||
 		    audit(cx, who, u->account_id, "integrations_and_apis", "API Key Revoked",
-			  "key '%s' of user '%s' revoked: the limit of %d keys was reached",
-			  old.access_key, u->email, max) != 0) {
+		          "key '%s' of user '%s' revoked: the limit of %d keys was reached",
+		          old.access_key, u->email, max) != 0) {
 			secure_zero(&old, sizeof(old));
 			return fail_store(cx);
 		}
@@ -726,7 +728,7 @@ static int make_room(struct admin_ctx *cx, const struct user *u, const char *who
 /* Mints a binding of u for app with ttl (STORE_TTL_NEVER or > 0); secret_b64 gets the
  * base64 secret (B64_ENCODED_SIZE(SECRET_BYTES)). Store error code. */
 static int mint_binding(struct admin_ctx *cx, const struct user *u, const struct application *app,
-			int64_t ttl, struct binding *b, char *secret_b64)
+                        int64_t ttl, struct binding *b, char *secret_b64)
 {
 	memset(b, 0, sizeof(*b));
 	b->user_id = u->id;
@@ -756,9 +758,10 @@ static int cmd_keys_create(struct admin_ctx *cx)
 	memset(&app, 0, sizeof(app));
 	secret_b64[0] = '\0';
 	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 0, &ttl) != 0)
-		return failf(EXIT_USAGE, "option '--ttl': '%s' is not a duration like 3d, 72h, "
-					 "90m, 1500 (ms) or never",
-			     cx->opt[OPT_TTL]);
+		return failf(EXIT_USAGE,
+		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		             "90m, 1500 (ms) or never",
+		             cx->opt[OPT_TTL]);
 	if ((rc = begin(cx)))
 		return rc;
 	if ((rc = find_user(cx, cx->opt[OPT_EMAIL], &u)) ||
@@ -769,8 +772,9 @@ static int cmd_keys_create(struct admin_ctx *cx)
 		goto out;
 	}
 	if (app.account_id != u.account_id) {
-		rc = failf(EXIT_RUNTIME, "application '%s' belongs to another account than user '%s'",
-			   app.app_id, u.email);
+		rc = failf(EXIT_RUNTIME,
+		           "application '%s' belongs to another account than user '%s'", app.app_id,
+		           u.email);
 		goto out;
 	}
 	if (u.disabled) {
@@ -778,15 +782,17 @@ static int cmd_keys_create(struct admin_ctx *cx)
 		goto out;
 	}
 	if (!ttl)
-		ttl = u.binding_ttl_ms ? u.binding_ttl_ms
-		      : cx->defs && cx->defs->default_ttl_ms > 0 ? cx->defs->default_ttl_ms
-								 : DEFAULT_TTL_MS;
+		ttl = u.binding_ttl_ms;
+	if (!ttl && cx->defs)
+		ttl = cx->defs->default_ttl_ms; /* the server default: > 0 or STORE_TTL_NEVER */
+	if (!ttl || (ttl < 0 && ttl != STORE_TTL_NEVER))
+		ttl = DEFAULT_TTL_MS;
 	if ((rc = make_room(cx, &u, ADMIN_USER)))
 		goto out;
 	if (mint_binding(cx, &u, &app, ttl, &b, secret_b64) != 0 ||
 	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Created",
-		  "key '%s' created for user '%s' and application '%s'", b.access_key, u.email,
-		  app.app_id) != 0) {
+	          "key '%s' created for user '%s' and application '%s'", b.access_key, u.email,
+	          app.app_id) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -873,7 +879,7 @@ static int cmd_keys_revoke(struct admin_ctx *cx)
 	b.revoked = cx->now;
 	if (store_binding_revoke(cx->st, b.id, cx->now, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Revoked",
-		  "key '%s' of user '%s' revoked", b.access_key, u.email) != 0) {
+	          "key '%s' of user '%s' revoked", b.access_key, u.email) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -882,7 +888,7 @@ out:
 	store_tx_rollback(cx->st);
 	if (!rc)
 		rc = print_json(json_pack("{s:s, s:s, s:o?}", "access_key", b.access_key, "email",
-					  u.email, "revoked", time_json(b.revoked)));
+		                          u.email, "revoked", time_json(b.revoked)));
 	secure_zero(&b, sizeof(b));
 	return rc;
 }
@@ -890,26 +896,26 @@ out:
 /* ---- command table and parsing ---- */
 
 static const struct admin_cmd commands[] = {
-	{"account", "create", cmd_account_create,
-	 O(OPT_NAME) | O(OPT_REGION) | O(OPT_ADMIN_EMAIL) | O(OPT_DOMAIN), O(OPT_NAME),
-	 "account create --name N [--region R] [--admin-email E] [--domain D]"},
-	{"account", "list", cmd_account_list, 0, 0, "account list"},
-	{"app", "create", cmd_app_create, O(OPT_ACCOUNT) | O(OPT_NAME), O(OPT_ACCOUNT),
-	 "app create --account CODE [--name N]"},
-	{"app", "list", cmd_app_list, O(OPT_ACCOUNT), 0, "app list [--account CODE]"},
-	{"app", "revoke", cmd_app_revoke, O(OPT_APP_ID), O(OPT_APP_ID), "app revoke --app-id ID"},
-	{"user", "create", cmd_user_create,
-	 O(OPT_ACCOUNT) | O(OPT_EMAIL) | O(OPT_NAME) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN) |
-		 O(OPT_PERMS) | O(OPT_TTL) | O(OPT_EXTEND),
-	 O(OPT_ACCOUNT) | O(OPT_EMAIL),
-	 "user create --account CODE --email E [--name N] [--password P | --password-stdin] "
-	 "[--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default] [--extend-on-validate]"},
-	{"user", "list", cmd_user_list, O(OPT_ACCOUNT), 0, "user list [--account CODE]"},
-	{"keys", "create", cmd_keys_create, O(OPT_EMAIL) | O(OPT_APP_ID) | O(OPT_TTL),
-	 O(OPT_EMAIL) | O(OPT_APP_ID), "keys create --email E --app-id ID [--ttl 3d|72h|MS|never]"},
-	{"keys", "list", cmd_keys_list, O(OPT_EMAIL), O(OPT_EMAIL), "keys list --email E"},
-	{"keys", "revoke", cmd_keys_revoke, O(OPT_ACCESS_KEY), O(OPT_ACCESS_KEY),
-	 "keys revoke --access-key K"},
+        {"account", "create", cmd_account_create,
+         O(OPT_NAME) | O(OPT_REGION) | O(OPT_ADMIN_EMAIL) | O(OPT_DOMAIN), O(OPT_NAME),
+         "account create --name N [--region R] [--admin-email E] [--domain D]"},
+        {"account", "list", cmd_account_list, 0, 0, "account list"},
+        {"app", "create", cmd_app_create, O(OPT_ACCOUNT) | O(OPT_NAME), O(OPT_ACCOUNT),
+         "app create --account CODE [--name N]"},
+        {"app", "list", cmd_app_list, O(OPT_ACCOUNT), 0, "app list [--account CODE]"},
+        {"app", "revoke", cmd_app_revoke, O(OPT_APP_ID), O(OPT_APP_ID), "app revoke --app-id ID"},
+        {"user", "create", cmd_user_create,
+         O(OPT_ACCOUNT) | O(OPT_EMAIL) | O(OPT_NAME) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN) |
+                 O(OPT_PERMS) | O(OPT_TTL) | O(OPT_EXTEND),
+         O(OPT_ACCOUNT) | O(OPT_EMAIL),
+         "user create --account CODE --email E [--name N] [--password P | --password-stdin] "
+         "[--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default] [--extend-on-validate]"},
+        {"user", "list", cmd_user_list, O(OPT_ACCOUNT), 0, "user list [--account CODE]"},
+        {"keys", "create", cmd_keys_create, O(OPT_EMAIL) | O(OPT_APP_ID) | O(OPT_TTL),
+         O(OPT_EMAIL) | O(OPT_APP_ID), "keys create --email E --app-id ID [--ttl 3d|72h|MS|never]"},
+        {"keys", "list", cmd_keys_list, O(OPT_EMAIL), O(OPT_EMAIL), "keys list --email E"},
+        {"keys", "revoke", cmd_keys_revoke, O(OPT_ACCESS_KEY), O(OPT_ACCESS_KEY),
+         "keys revoke --access-key K"},
 };
 
 static int usage_fail(const char *fmt, const char *arg)
@@ -931,22 +937,24 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 
 		if (strncmp(arg, "--", 2) != 0 || !arg[2])
 			return failf(EXIT_USAGE, "unexpected argument '%s'\nusage: mcapid admin %s",
-				     arg, cmd->usage);
+			             arg, cmd->usage);
 		eq = strchr(arg + 2, '=');
 		n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 		for (o = 0; o < OPT_COUNT; o++)
-			if (strlen(opt_defs[o].name) == n && memcmp(opt_defs[o].name, arg + 2, n) == 0)
+			if (strlen(opt_defs[o].name) == n &&
+			    memcmp(opt_defs[o].name, arg + 2, n) == 0)
 				break;
 		if (o == OPT_COUNT || (o != OPT_HELP && !(cmd->allowed & O(o))))
-			return failf(EXIT_USAGE, "unknown option '%.*s' for '%s %s'\nusage: mcapid "
-						 "admin %s",
-				     (int)n + 2, arg, cmd->group, cmd->verb, cmd->usage);
+			return failf(EXIT_USAGE,
+			             "unknown option '%.*s' for '%s %s'\nusage: mcapid "
+			             "admin %s",
+			             (int)n + 2, arg, cmd->group, cmd->verb, cmd->usage);
 		if (cx->opt[o])
 			return failf(EXIT_USAGE, "option '--%s' given twice", opt_defs[o].name);
 		if (!opt_defs[o].has_value) {
 			if (eq)
 				return failf(EXIT_USAGE, "option '--%s' takes no value",
-					     opt_defs[o].name);
+				             opt_defs[o].name);
 			value = "";
 		} else if (eq) {
 			value = eq + 1;
@@ -959,7 +967,7 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 			json_t *probe = json_string(value); /* jansson checks UTF-8 */
 			if (!probe)
 				return failf(EXIT_USAGE, "option '--%s' is not valid UTF-8",
-					     opt_defs[o].name);
+				             opt_defs[o].name);
 			json_decref(probe);
 		}
 		cx->opt[o] = value;
@@ -968,8 +976,9 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 		return 0;
 	for (int o = 0; o < OPT_COUNT; o++)
 		if ((cmd->required & O(o)) && !cx->opt[o])
-			return failf(EXIT_USAGE, "missing required option '--%s'\nusage: mcapid admin %s",
-				     opt_defs[o].name, cmd->usage);
+			return failf(EXIT_USAGE,
+			             "missing required option '--%s'\nusage: mcapid admin %s",
+			             opt_defs[o].name, cmd->usage);
 	return 0;
 }
 
@@ -1053,8 +1062,9 @@ static int write_all(int fd, const char *p, size_t n)
 static void fsync_dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = !slash ? strdup(".") : slash == path ? strdup("/")
-							: strndup(path, (size_t)(slash - path));
+	char *dir = !slash          ? strdup(".")
+	            : slash == path ? strdup("/")
+	                            : strndup(path, (size_t)(slash - path));
 	int fd;
 
 	if (!dir)
@@ -1096,7 +1106,7 @@ static int write_temp(const char *path, const char *text, char **tmp_out, struct
 }
 
 int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
-			const char *cred_path, int *created, char **out_json, struct err *e)
+                        const char *cred_path, int *created, char **out_json, struct err *e)
 {
 	char password[B64_ENCODED_SIZE(18)];
 	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)];
@@ -1137,8 +1147,8 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 		goto out;
 
 	snprintf(a.name, sizeof(a.name), "Development");
-	snprintf(a.region, sizeof(a.region), "%s", defs && defs->region ? defs->region
-									 : DEFAULT_REGION);
+	snprintf(a.region, sizeof(a.region), "%s",
+	         defs && defs->region ? defs->region : DEFAULT_REGION);
 	snprintf(a.admin_email, sizeof(a.admin_email), DEV_EMAIL);
 	snprintf(a.type, sizeof(a.type), "full");
 	snprintf(a.packages, sizeof(a.packages), DEFAULT_PACKAGES);
@@ -1165,22 +1175,22 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 		goto out;
 	}
 	if ((rc = audit(&cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
-			"account '%s' (%s) created", a.code, a.name)) ||
+	                "account '%s' (%s) created", a.code, a.name)) ||
 	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "Application Created",
-			"application '%s' (%s) created", app.app_id, app.name)) ||
+	                "application '%s' (%s) created", app.app_id, app.name)) ||
 	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs", "User Created",
-			"user '%s' created with permissions 'admin'", u.email)) ||
+	                "user '%s' created with permissions 'admin'", u.email)) ||
 	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
-			"key '%s' created for user '%s' and application '%s'", b.access_key,
-			u.email, app.app_id))) {
+	                "key '%s' created for user '%s' and application '%s'", b.access_key,
+	                u.email, app.app_id))) {
 		err_set(e, rc, "%s", cx.e.msg);
 		goto out;
 	}
 
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "base_url",
-		      base_url ? base_url : "", "account_code", a.code, "app_id", app.app_id,
-		      "app_key", app.app_key, "access_key", b.access_key, "secret_key", secret_b64,
-		      "email", u.email, "password", password);
+	              base_url ? base_url : "", "account_code", a.code, "app_id", app.app_id,
+	              "app_key", app.app_key, "access_key", b.access_key, "secret_key", secret_b64,
+	              "email", u.email, "password", password);
 	text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 	if (!text) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
@@ -1197,8 +1207,9 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 		goto out;
 	if (tmp) {
 		if (rename(tmp, cred_path) != 0) {
-			rc = err_set(e, MC_ERR_IO, "cannot write '%s': %s (the credentials are in '%s')",
-				     cred_path, strerror(errno), tmp);
+			rc = err_set(e, MC_ERR_IO,
+			             "cannot write '%s': %s (the credentials are in '%s')",
+			             cred_path, strerror(errno), tmp);
 			free(tmp);
 			tmp = NULL;
 			goto out;

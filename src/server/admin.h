@@ -13,7 +13,8 @@ struct store;
 
 struct admin_defaults {
 	const char *region;     /* region of new accounts; NULL = "eu" */
-	int64_t default_ttl_ms; /* binding TTL of users whose profile says "server default" */
+	int64_t default_ttl_ms; /* TTL for profiles saying "server default": > 0 ms or
+	                           STORE_TTL_NEVER; 0 = 3 days */
 	int max_bindings;       /* per user; minting one more revokes the oldest; <= 0 = 100 */
 };
 
@@ -33,6 +34,6 @@ int admin_main(struct store *st, const struct admin_defaults *defs, int argc, ch
  * before the transaction commits and renamed into place after, so a failure leaves either
  * nothing or both. cred_path NULL: no file. Returns 0 or an error code with e filled. */
 int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
-			const char *cred_path, int *created, char **out_json, struct err *e);
+                        const char *cred_path, int *created, char **out_json, struct err *e);
 
 #endif

@@ -1,11 +1,13 @@
-/* Token buckets; see ratelimit.h. A bucket is (tokens, last refill time); refilling adds
- * whole calls only and keeps the remainder of elapsed time, so X-RateLimit-Reset is exact.
- * Buckets sit in a sharded chained hash table keyed by a 64-bit key. */
+/* Token buckets; see ratelimit.h. Refilling adds whole calls only and keeps the remainder
+ * of elapsed time, so X-RateLimit-Reset is exact: a call made that many milliseconds
+ * later finds a token. The memory backend is a sharded chained hash table keyed by a
+ * 64-bit key (user id and endpoint, or a hash of the client address). */
 #include "ratelimit.h"
 
 #include "common/err.h"
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,56 @@
 
 #define SHARDS 64
 #define SHARD_BUCKETS 1024
-#define SHARD_MAX_ENTRIES 16384
+#define SHARD_MAX_ENTRIES 16384 /* ~1M buckets in all, ~48 MiB at most */
+#define MAX_OVERRIDES 32
+#define RATE_MAX 1000000        /* bounds of rate_limit and rate_refill_ms in config.c */
+#define REFILL_MAX 3600000
+
+int rl_bucket_step(struct rl_bucket *b, int64_t limit, int64_t refill_ms, int take, int64_t now,
+		   struct rl_verdict *v)
+{
+	int allowed;
+
+	if (limit < 1)
+		limit = 1;
+	if (refill_ms < 1)
+		refill_ms = 1;
+	if (b->tokens > limit)
+		b->tokens = limit; /* the limit was lowered */
+	if (b->tokens >= limit || now < b->last) {
+		if (b->tokens >= limit)
+			b->last = now;
+	} else {
+		int64_t add = (now - b->last) / refill_ms;
+		if (add >= limit - b->tokens) {
+			b->tokens = limit;
+			b->last = now;
+		} else if (add > 0) {
+			b->tokens += add;
+			b->last += add * refill_ms;
+		}
+	}
+	allowed = b->tokens > 0;
+	if (allowed && take)
+		b->tokens--;
+	if (v) {
+		v->allowed = allowed;
+		v->limit = limit;
+		v->remaining = b->tokens;
+		v->reset_ms = 0;
+		if (b->tokens < limit) {
+			int64_t since = now > b->last ? now - b->last : 0;
+			v->reset_ms = since < refill_ms ? refill_ms - since : 0;
+		}
+	}
+	return allowed;
+}
+
+/* ---- the memory backend ---- */
 
 struct bucket {
 	uint64_t key;
-	int64_t tokens;
-	int64_t last;
+	struct rl_bucket s;
 	int64_t limit, refill;
 	struct bucket *next;
 };
@@ -32,17 +78,20 @@ struct table {
 	} shard[SHARDS];
 };
 
-static struct table *table_new(void)
+static uint64_t mix(uint64_t x)
 {
-	struct table *t = calloc(1, sizeof(*t));
-	if (t)
-		for (int i = 0; i < SHARDS; i++)
-			pthread_mutex_init(&t->shard[i].mu, NULL);
-	return t;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
 }
 
-static void table_free(struct table *t)
+static void table_free(void *state)
 {
+	struct table *t = state;
+
 	if (!t)
 		return;
 	for (int i = 0; i < SHARDS; i++) {
@@ -58,43 +107,15 @@ static void table_free(struct table *t)
 	free(t);
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static void refill(struct bucket *b, int64_t now)
-{
-	if (b->tokens >= b->limit) {
-		b->last = now;
-		return;
-	}
-	int64_t add = (now - b->last) / b->refill;
-	if (add <= 0)
-		return;
-	if (b->tokens + add >= b->limit) {
-		b->tokens = b->limit;
-		b->last = now;
-	} else {
-		b->tokens += add;
-		b->last += add * b->refill;
-	}
-}
-
-/* Drops buckets that have refilled completely: they carry no state. */
+/* Drops the shard's buckets that have refilled completely: they carry no state. */
 static void evict_full(struct table *t, int si, int64_t now)
 {
 	for (int j = 0; j < SHARD_BUCKETS; j++) {
 		struct bucket **pp = &t->shard[si].slots[j];
 		while (*pp) {
 			struct bucket *b = *pp;
-			refill(b, now);
-			if (b->tokens >= b->limit) {
+			rl_bucket_step(&b->s, b->limit, b->refill, 0, now, NULL);
+			if (b->s.tokens >= b->limit) {
 				*pp = b->next;
 				free(b);
 				t->shard[si].count--;
@@ -105,11 +126,10 @@ static void evict_full(struct table *t, int si, int64_t now)
 	}
 }
 
-/* Runs one operation on the bucket of key under its shard lock. take: 1 to take a call,
- * 0 to look only. Returns 1 if allowed. */
-static int table_op(struct table *t, uint64_t key, int64_t limit, int64_t refill_ms, int take,
+static int table_op(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
 		    int64_t now, struct rl_verdict *v)
 {
+	struct table *t = state;
 	uint64_t h = mix(key);
 	int si = (int)(h % SHARDS);
 	size_t bi = (size_t)((h / SHARDS) % SHARD_BUCKETS);
@@ -122,41 +142,54 @@ static int table_op(struct table *t, uint64_t key, int64_t limit, int64_t refill
 	if (!b && take) {
 		if (t->shard[si].count >= SHARD_MAX_ENTRIES)
 			evict_full(t, si, now);
-		b = calloc(1, sizeof(*b));
+		if (t->shard[si].count < SHARD_MAX_ENTRIES)
+			b = calloc(1, sizeof(*b));
 		if (b) {
 			b->key = key;
-			b->tokens = limit;
-			b->last = now;
+			b->s.tokens = limit;
+			b->s.last = now;
 			b->next = t->shard[si].slots[bi];
 			t->shard[si].slots[bi] = b;
 			t->shard[si].count++;
 		}
 	}
 	if (!b) {
-		/* Unknown key on a look, or no memory: the bucket is full. */
-		allowed = 1;
-		if (v)
-			*v = (struct rl_verdict){1, limit, take ? limit - 1 : limit, 0};
-		pthread_mutex_unlock(&t->shard[si].mu);
-		return allowed;
-	}
-	b->limit = limit;
-	b->refill = refill_ms;
-	refill(b, now);
-	allowed = b->tokens > 0;
-	if (allowed && take)
-		b->tokens--;
-	if (v) {
-		v->allowed = allowed;
-		v->limit = limit;
-		v->remaining = b->tokens;
-		v->reset_ms = b->tokens >= limit ? 0 : b->refill - (now - b->last);
-		if (v->reset_ms < 0)
-			v->reset_ms = 0;
+		/* No state (a look at an unknown key, or the table is at its bound): a full
+		 * bucket. Refusing instead would let a flood of new keys lock everyone out. */
+		struct rl_bucket tmp = {limit, now};
+		allowed = rl_bucket_step(&tmp, limit, refill_ms, take, now, v);
+	} else {
+		b->limit = limit;
+		b->refill = refill_ms;
+		allowed = rl_bucket_step(&b->s, limit, refill_ms, take, now, v);
 	}
 	pthread_mutex_unlock(&t->shard[si].mu);
 	return allowed;
 }
+
+int rl_memory_backend(struct rl_backend *out)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	memset(out, 0, sizeof(*out));
+	if (!t)
+		return MC_ERR_NOMEM;
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&t->shard[i].mu, NULL);
+	out->op = table_op;
+	out->free = table_free;
+	out->state = t;
+	return 0;
+}
+
+static void backend_release(struct rl_backend *b)
+{
+	if (b->free)
+		b->free(b->state);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- per-user limits ---- */
 
 struct override {
 	char path[128];
@@ -164,58 +197,105 @@ struct override {
 };
 
 struct ratelimit {
-	struct table *t;
+	struct rl_backend b;
 	int64_t limit, refill;
 	int noverrides;
-	struct override overrides[32];
+	struct override overrides[MAX_OVERRIDES];
 };
 
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Parses a decimal in [1, max] from s[0..n); 0 or MC_ERR_INVALID. */
+static int parse_num(const char *s, size_t n, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	while (n && is_space(*s))
+		s++, n--;
+	while (n && is_space(s[n - 1]))
+		n--;
+	if (n == 0 || n > 10)
+		return MC_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return MC_ERR_INVALID;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < 1 || v > max)
+		return MC_ERR_INVALID;
+	*out = v;
+	return 0;
+}
+
+/* "/api/area/function=limit[:refill_ms],..." with spaces around items allowed. */
 static int parse_overrides(struct ratelimit *rl, const char *spec, struct err *e)
 {
 	const char *p = spec;
 
 	while (p && *p) {
 		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char item[256], *eq, *colon, *x;
+		const char *a = p, *z = end ? end : p + strlen(p), *eq, *colon;
 		struct override *o;
 
-		if (n == 0 || n >= sizeof(item))
-			return err_set(e, MC_ERR_INVALID, "rate_overrides: bad entry near '%.20s'", p);
-		memcpy(item, p, n);
-		item[n] = '\0';
-		eq = strchr(item, '=');
-		if (!eq || eq == item || (size_t)(eq - item) >= sizeof(o->path) ||
-		    rl->noverrides >= (int)(sizeof(rl->overrides) / sizeof(rl->overrides[0])))
+		p = end ? end + 1 : z;
+		while (a < z && is_space(*a))
+			a++;
+		while (z > a && is_space(z[-1]))
+			z--;
+		if (a == z)
+			continue;
+		eq = memchr(a, '=', (size_t)(z - a));
+		const char *pe = eq;
+		while (pe && pe > a && is_space(pe[-1]))
+			pe--;
+		if (!eq || pe - a < 6 || strncmp(a, "/api/", 5) != 0 ||
+		    (size_t)(pe - a) >= sizeof(o->path) || memchr(a, ' ', (size_t)(pe - a)))
 			return err_set(e, MC_ERR_INVALID,
-				       "rate_overrides: '%s' is not /api/area/function=limit:refill_ms", item);
+				       "rate_overrides: '%.*s' is not /api/area/function=limit[:refill_ms]",
+				       (int)(z - a), a);
+		if (rl->noverrides >= MAX_OVERRIDES)
+			return err_set(e, MC_ERR_INVALID, "rate_overrides: more than %d endpoints",
+				       MAX_OVERRIDES);
 		o = &rl->overrides[rl->noverrides];
-		memcpy(o->path, item, (size_t)(eq - item));
-		o->path[eq - item] = '\0';
-		o->limit = strtoll(eq + 1, &colon, 10);
-		if (o->limit <= 0 || (*colon != ':' && *colon != '\0'))
-			return err_set(e, MC_ERR_INVALID, "rate_overrides: bad limit in '%s'", item);
+		memcpy(o->path, a, (size_t)(pe - a));
+		o->path[pe - a] = '\0';
+		for (int i = 0; i < rl->noverrides; i++)
+			if (strcmp(rl->overrides[i].path, o->path) == 0)
+				return err_set(e, MC_ERR_INVALID,
+					       "rate_overrides: '%s' is given twice", o->path);
+		eq++;
+		while (eq < z && is_space(*eq))
+			eq++;
+		colon = memchr(eq, ':', (size_t)(z - eq));
 		o->refill = rl->refill;
-		if (*colon == ':') {
-			o->refill = strtoll(colon + 1, &x, 10);
-			if (o->refill <= 0 || *x)
-				return err_set(e, MC_ERR_INVALID, "rate_overrides: bad refill in '%s'", item);
-		}
+		if (parse_num(eq, (size_t)((colon ? colon : z) - eq), RATE_MAX, &o->limit) != 0)
+			return err_set(e, MC_ERR_INVALID,
+				       "rate_overrides: bad limit in '%.*s' (1 to %d)", (int)(z - a), a,
+				       RATE_MAX);
+		if (colon && parse_num(colon + 1, (size_t)(z - colon - 1), REFILL_MAX, &o->refill) != 0)
+			return err_set(e, MC_ERR_INVALID,
+				       "rate_overrides: bad refill in '%.*s' (1 to %d ms)", (int)(z - a),
+				       a, REFILL_MAX);
 		rl->noverrides++;
-		p = end ? end + 1 : NULL;
 	}
 	return 0;
 }
 
-struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e)
+struct ratelimit *ratelimit_new_backend(const struct config *cfg, const struct rl_backend *b,
+					struct err *e)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
-	if (!rl || !(rl->t = table_new())) {
-		free(rl);
+	if (!rl) {
+		struct rl_backend tmp = *b;
+		backend_release(&tmp);
 		err_set(e, MC_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
+	rl->b = *b;
 	rl->limit = cfg->rate_limit;
 	rl->refill = cfg->rate_refill_ms;
 	if (parse_overrides(rl, cfg->rate_overrides, e) != 0) {
@@ -225,11 +305,22 @@ struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e)
 	return rl;
 }
 
+struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e)
+{
+	struct rl_backend b;
+
+	if (rl_memory_backend(&b) != 0) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	return ratelimit_new_backend(cfg, &b, e);
+}
+
 void ratelimit_free(struct ratelimit *rl)
 {
 	if (!rl)
 		return;
-	table_free(rl->t);
+	backend_release(&rl->b);
 	free(rl);
 }
 
@@ -237,7 +328,7 @@ void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int
 		    struct rl_verdict *out)
 {
 	int64_t limit = rl->limit, refill_ms = rl->refill;
-	uint64_t key = (uint64_t)user_id << 8;
+	uint64_t key = (uint64_t)user_id << 8; /* low byte: 0 = main bucket, i + 1 = override i */
 
 	for (int i = 0; i < rl->noverrides; i++) {
 		if (strcmp(rl->overrides[i].path, path) == 0) {
@@ -247,11 +338,13 @@ void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int
 			break;
 		}
 	}
-	table_op(rl->t, key, limit, refill_ms, 1, now, out);
+	rl->b.op(rl->b.state, key, limit, refill_ms, 1, now, out);
 }
 
+/* ---- per-client-IP limits ---- */
+
 struct iplimit {
-	struct table *t;
+	struct rl_backend b;
 	int64_t limit, refill;
 };
 
@@ -259,10 +352,12 @@ struct iplimit *iplimit_new(int per_minute)
 {
 	struct iplimit *l = calloc(1, sizeof(*l));
 
-	if (!l || !(l->t = table_new())) {
+	if (!l || rl_memory_backend(&l->b) != 0) {
 		free(l);
 		return NULL;
 	}
+	if (per_minute < 1)
+		per_minute = 1;
 	l->limit = per_minute;
 	l->refill = 60000 / per_minute > 0 ? 60000 / per_minute : 1;
 	return l;
@@ -272,24 +367,35 @@ void iplimit_free(struct iplimit *l)
 {
 	if (!l)
 		return;
-	table_free(l->t);
+	backend_release(&l->b);
 	free(l);
 }
 
+/* FNV-1a of the address bytes, then mixed. IPv6 counts per /64 (IPv4-mapped addresses
+ * per address); anything unparsable is hashed as text. */
 static uint64_t ip_key(const char *ip)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a, then mixed */
-	for (const unsigned char *p = (const unsigned char *)ip; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return mix(h);
+	unsigned char a[16];
+	const unsigned char *p = (const unsigned char *)ip;
+	size_t n = strlen(ip);
+	uint64_t h = 1469598103934665603ULL;
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (strchr(ip, ':') && inet_pton(AF_INET6, ip, a) == 1) {
+		p = a;
+		n = memcmp(a, mapped, sizeof(mapped)) == 0 ? 16 : 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return mix(h ^ n);
 }
 
 int iplimit_allowed(struct iplimit *l, const char *ip, int64_t now)
 {
-	return table_op(l->t, ip_key(ip), l->limit, l->refill, 0, now, NULL);
+	return l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 0, now, NULL);
 }
 
 void iplimit_count(struct iplimit *l, const char *ip, int64_t now)
 {
-	table_op(l->t, ip_key(ip), l->limit, l->refill, 1, now, NULL);
+	l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 1, now, NULL);
 }

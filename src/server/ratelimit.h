@@ -1,11 +1,16 @@
 /* Token buckets (API.md §7). Two users of one mechanism:
  *  - the per-user limit of authenticated calls: a bucket of `rate_limit` calls refilled
- *    one call per `rate_refill_ms`, shared by all bindings of the user; endpoints listed in
- *    `rate_overrides` get a bucket of their own with their own numbers;
+ *    one call per `rate_refill_ms`, shared by all bindings of the user; an endpoint listed
+ *    in `rate_overrides` gets a bucket of its own with its own numbers (calls to it do not
+ *    draw on the user's main bucket);
  *  - the per-client-IP limit of unauthenticated calls and failed authentications
- *    (`ip_limit` per minute).
- * State lives in memory behind this interface, so a shared (PostgreSQL) implementation can
- * replace it. Memory is bounded: idle (full) buckets are evicted when a shard fills up. */
+ *    (`ip_limit` per minute; IPv6 addresses count per /64, as one host usually holds one).
+ *
+ * The arithmetic is rl_bucket_step(), a pure function on (tokens, last refill time). The
+ * state lives behind struct rl_backend: the default keeps buckets in process memory
+ * (bounded: idle, full buckets are evicted; past the bound new keys are admitted without
+ * state rather than refused); a shared backend (e.g. PostgreSQL, for several mcapid
+ * processes) loads the bucket, calls rl_bucket_step and writes it back atomically. */
 #ifndef MCAPI_SERVER_RATELIMIT_H
 #define MCAPI_SERVER_RATELIMIT_H
 
@@ -18,18 +23,47 @@ struct ratelimit;
 struct iplimit;
 
 struct rl_verdict {
-	int allowed;      /* 1 if the call may run */
-	int64_t limit;    /* X-RateLimit-Limit */
-	int64_t remaining;/* X-RateLimit-Remaining after this call */
-	int64_t reset_ms; /* X-RateLimit-Reset: ms until one call is added back (0 if full) */
+	int allowed;       /* 1 if the call may run */
+	int64_t limit;     /* X-RateLimit-Limit */
+	int64_t remaining; /* X-RateLimit-Remaining after this call */
+	int64_t reset_ms;  /* X-RateLimit-Reset: ms until one call is added back (0 if full) */
 };
 
-/* Builds the limiter from cfg (rate_limit, rate_refill_ms, rate_overrides). NULL + e on a
- * malformed override list. */
+/* One bucket's state. A new bucket is {limit, now}. */
+struct rl_bucket {
+	int64_t tokens;
+	int64_t last; /* time of the last refill step; elapsed time below one refill is kept */
+};
+
+/* Refills b for the time up to now (whole calls only), then takes one call if take and
+ * one is left. Fills v (may be NULL) and returns 1 if the call is allowed. Clocks that go
+ * backwards refill nothing. limit >= 1 and refill_ms >= 1. */
+int rl_bucket_step(struct rl_bucket *b, int64_t limit, int64_t refill_ms, int take, int64_t now,
+		   struct rl_verdict *v);
+
+/* Where buckets live. op runs rl_bucket_step on the bucket of key (creating it full) under
+ * whatever exclusion the backend needs; take = 0 only looks. free releases state. */
+struct rl_backend {
+	int (*op)(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
+		  int64_t now, struct rl_verdict *v);
+	void (*free)(void *state);
+	void *state;
+};
+
+/* The in-memory backend (what ratelimit_new and iplimit_new use). 0 or MC_ERR_NOMEM. */
+int rl_memory_backend(struct rl_backend *out);
+
+/* Builds the limiter from cfg (rate_limit, rate_refill_ms, rate_overrides) on the memory
+ * backend. NULL + e on a malformed override list or no memory. Free with ratelimit_free. */
 struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e);
+
+/* The same on backend b (taken over: freed with the limiter, also on failure). */
+struct ratelimit *ratelimit_new_backend(const struct config *cfg, const struct rl_backend *b,
+					struct err *e);
 void ratelimit_free(struct ratelimit *rl);
 
-/* Takes one call from the bucket of user for endpoint path (now: monotonic ms). */
+/* Takes one call from the bucket of user for endpoint path (now: the clock of the
+ * backend, monotonic ms for the memory one). Fills out; out->allowed = 0 means 429. */
 void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
 		    struct rl_verdict *out);
 

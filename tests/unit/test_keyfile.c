@@ -69,14 +69,15 @@ static void test_keyfile(void)
 	write_file(other, "abcdef\n", 0600);
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), MC_ERR_INVALID);
 	CHECK(strstr(e.msg, "64 hex digits") != NULL);
-	write_file(other, "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", 0600);
+	write_file(other, "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+	           0600);
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), MC_ERR_INVALID);
 	write_file(other, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0600);
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), 0);
 	CHECK_INT(k2[0], 0x01);
 	CHECK_INT(k2[31], 0xef);
 	write_file(other, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n",
-		   0600);
+	           0600);
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), MC_ERR_INVALID);
 
 	path_in(other, sizeof(other), "nodir/x.key");
@@ -111,7 +112,7 @@ static void test_seal(void)
 	for (size_t i = 0; i < b.len; i++) {
 		b.data[i] ^= 0x04;
 		CHECK_INT(unseal(key, "binding:AK1", b.data, b.len, out, sizeof(out), &n),
-			  MC_ERR_CRYPTO);
+		          MC_ERR_CRYPTO);
 		b.data[i] ^= 0x04;
 	}
 	CHECK_INT(unseal(key, "binding:AK1", b.data, b.len, out, sizeof(out), &n), 0);

@@ -1,14 +1,625 @@
-/* The Login area (API.md §6). Placeholder handlers until login lands. */
+/* The Login area (API.md §6): discover-authentication and login (both unsigned, with a
+ * valid x-mc-app-id) and logout (signed). Login answers a wrong password and an unknown
+ * user alike, in the same time: an unknown name is verified against a dummy Argon2id hash
+ * and counts towards a lock-out of its own (store_login.h), so neither the answer, the
+ * time, nor a lock-out tells whether an address exists. The Argon2id work happens before
+ * the write transaction, so the store's write lock is never held for it. Every outcome is
+ * audited in the transaction that records it. */
 #include "api.h"
+
+#include "common/b64.h"
+#include "common/crypto.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "server/auth/password.h"
+#include "server/config.h"
+#include "server/region.h"
+#include "server/server.h"
+#include "server/store/store.h"
+#include "server/store/store_login.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "common/banned.h"
 
-static int not_yet(struct response *res)
+#define SCHEME "Basic-Cloud"
+#define ACCESS_KEY_BYTES 32  /* 43 base64url characters */
+#define SECRET_BYTES 32      /* clients get standard base64: 44 characters */
+#define DEFAULT_TTL_MS (3 * 86400000LL)
+#define EMAIL_MAX 255
+#define ACCESS_KEY_MAX sizeof(((struct binding *)0)->access_key)
+#define CRED_MAX (EMAIL_MAX + 1 + PASSWORD_MAX + 1)
+
+#define CAT_AUTH "authentication_logs"
+#define CAT_API "integrations_and_apis"
+#define TYPE_LOGIN_OK "Logon Authentication Successful"
+#define TYPE_LOGIN_FAILED "Logon Authentication Failed"
+#define TYPE_LOCKED "Logon Account Locked"
+#define TYPE_LOGOFF "Logoff"
+#define TYPE_KEY_CREATED "API Key Created"
+#define TYPE_KEY_REFRESHED "API Key Refreshed"
+#define TYPE_KEY_REVOKED "API Key Revoked"
+
+static void lower_ascii(char *s)
 {
-	response_call_error(res, API_NOT_FOUND, "not implemented yet");
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
+		 const char *type, int64_t now, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
+		 const char *type, int64_t now, const char *fmt, ...)
+{
+	struct audit_event ev;
+	char info[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(info, sizeof(info), fmt, ap);
+	va_end(ap);
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	ev.time = now;
+	return store_audit_add(req->srv->store, &ev, NULL);
+}
+
+/* The first characters of an access key, enough to tell keys apart in an audit row. */
+static const char *key_hint(const char *ak, char dst[16])
+{
+	snprintf(dst, 16, "%.8s...", ak);
+	return dst;
+}
+
+/* ---- discover-authentication ---- */
+
+/* A stable opaque token for an address: keyed BLAKE2b of the lower-cased address, the
+ * same for addresses that exist and ones that do not. */
+static void email_token(const struct request *req, const char *email, char dst[48])
+{
+	unsigned char h[24];
+	char lower[EMAIL_MAX + 1];
+
+	snprintf(lower, sizeof(lower), "%s", email);
+	lower_ascii(lower);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)lower, strlen(lower),
+			   req->srv->id_key, sizeof(req->srv->id_key));
+	b64url_encode(h, sizeof(h), dst);
+}
+
+int api_login_discover(struct request *req, struct response *res)
+{
+	const struct config *cfg = req->srv->cfg;
+	struct region_table regions;
+	struct err e = {0};
+	const char *url, *code;
+	size_t i;
+	json_t *item;
+
+	if (region_table_parse(&regions, cfg->regions, cfg->region, cfg->public_base_url, &e) != 0) {
+		log_error("req_id=%s msg=\"bad region table\" err=\"%s\"", req->req_id, e.msg);
+		return MC_ERR_INTERNAL;
+	}
+	/* Users log in through an application of their own account (see login below), so
+	 * the application's account is the account whose region answers: the same for every
+	 * address, known or not. */
+	code = req->who.account.region[0] ? req->who.account.region : cfg->region;
+	url = region_url(&regions, code, NULL);
+	json_array_foreach(req->data, i, item) {
+		json_t *v = json_get_ci(item, "emailAddress");
+		const char *email;
+		char tok[48];
+
+		if (!v) {
+			response_fail_item(res, item, "err_validation_null", "emailAddress is required",
+					   "emailAddress", 0);
+			continue;
+		}
+		if (!json_is_string(v) || json_string_length(v) > EMAIL_MAX) {
+			response_fail_item(res, item, "err_validation_invalid_value",
+					   "emailAddress must be an e-mail address", "emailAddress", 0);
+			continue;
+		}
+		email = json_string_value(v);
+		if (!*email) {
+			response_fail_item(res, item, "err_validation_blank",
+					   "emailAddress is empty", "emailAddress", 0);
+			continue;
+		}
+		email_token(req, email, tok);
+		json_t *out = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s}}", "emailAddress", email,
+					"emailToken", tok, "authenticate", SCHEME, "region", "code",
+					code, "api", url);
+		if (!out)
+			return MC_ERR_NOMEM;
+		response_add_data(res, out);
+	}
 	return 0;
 }
 
-int api_login_discover(struct request *req, struct response *res) { (void)req; return not_yet(res); }
-int api_login_login(struct request *req, struct response *res) { (void)req; return not_yet(res); }
-int api_login_logout(struct request *req, struct response *res) { (void)req; return not_yet(res); }
+/* ---- login ---- */
+
+struct login {
+	struct request *req;
+	int64_t now;
+	char email[EMAIL_MAX + 1];     /* lower-cased */
+	char name_key[LOGIN_KEY_SIZE]; /* counter key of a name that is not a user */
+	int known;                     /* a user of the application's account */
+	struct user user;
+	const char *access_key;        /* refresh this binding, or NULL */
+	json_t *item;                  /* the request item (for fail entries), or NULL */
+};
+
+/* Splits "Basic-Cloud base64" into the scheme and the trimmed credentials. */
+static void split_authorization(const char *h, const char **scheme, size_t *scheme_n,
+				const char **cred, size_t *cred_n)
+{
+	const char *p = h, *end;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*scheme = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	*scheme_n = (size_t)(p - *scheme);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	*cred = p;
+	*cred_n = (size_t)(end - p);
+}
+
+static void name_key(const struct request *req, const char *email, char dst[LOGIN_KEY_SIZE])
+{
+	unsigned char h[32];
+	static const char ctx[] = "login-failures:";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, req->srv->id_key, sizeof(req->srv->id_key), sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)ctx, sizeof(ctx) - 1);
+	crypto_generichash_update(&st, (const unsigned char *)email, strlen(email));
+	crypto_generichash_final(&st, h, sizeof(h));
+	b64url_encode(h, sizeof(h), dst);
+}
+
+static int64_t profile_ttl(const struct request *req, const struct user *u)
+{
+	int64_t ttl = u->binding_ttl_ms ? u->binding_ttl_ms : req->srv->default_ttl_ms;
+
+	if (ttl == 0 || (ttl < 0 && ttl != STORE_TTL_NEVER))
+		ttl = DEFAULT_TTL_MS;
+	return ttl;
+}
+
+static int first_binding(void *arg, const struct binding *b)
+{
+	*(struct binding *)arg = *b;
+	return 1;
+}
+
+/* Inside the transaction: revokes the user's oldest bindings until one more fits. */
+static int make_room(struct login *lg)
+{
+	struct request *req = lg->req;
+	int max = req->srv->cfg->max_bindings > 0 ? req->srv->cfg->max_bindings : 100;
+	int64_t count = 0;
+	char hint[16];
+	int rc;
+
+	rc = store_binding_count(req->srv->store, lg->user.id, &count, NULL);
+	for (; rc == 0 && count >= max; count--) {
+		struct binding old;
+		memset(&old, 0, sizeof(old));
+		rc = store_binding_list(req->srv->store, lg->user.id, first_binding, &old, NULL);
+		if (rc != 1) {
+			rc = rc ? rc : MC_ERR_STORE;
+			break;
+		}
+		rc = store_binding_revoke(req->srv->store, old.id, lg->now, NULL);
+		if (!rc)
+			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_REVOKED,
+				   lg->now, "key %s of %s revoked: the limit of %d keys was reached",
+				   key_hint(old.access_key, hint), lg->user.email, max);
+		secure_zero(&old, sizeof(old));
+	}
+	return rc;
+}
+
+/* Inside the transaction: a new binding, or the refreshed one, into b. 0, an error, or 1
+ * when the access key to refresh is not a live binding of this user and application. */
+static int issue_binding(struct login *lg, struct binding *b)
+{
+	struct request *req = lg->req;
+	struct store *st = req->srv->store;
+	const struct application *app = &req->who.app;
+	char hint[16];
+	int rc;
+
+	if (lg->access_key) {
+		rc = store_binding_get(st, lg->access_key, b, NULL);
+		if (rc == MC_ERR_NOT_FOUND || (rc == 0 && (b->user_id != lg->user.id ||
+							    b->app_row_id != app->id || b->revoked)))
+			return 1;
+		if (rc)
+			return rc;
+		b->expires = b->ttl_ms > 0 ? lg->now + b->ttl_ms : 0;
+		rc = store_binding_set_expiry(st, b->id, b->expires, NULL);
+		if (!rc)
+			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_REFRESHED,
+				   lg->now, "key %s of %s for application %s refreshed by login%s",
+				   key_hint(b->access_key, hint), lg->user.email, app->app_id,
+				   b->expires ? "" : "; it never expires");
+		return rc;
+	}
+	rc = make_room(lg);
+	if (rc)
+		return rc;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		int64_t ttl = profile_ttl(req, &lg->user);
+		memset(b, 0, sizeof(*b));
+		b->user_id = lg->user.id;
+		b->app_row_id = app->id;
+		random_token(ACCESS_KEY_BYTES, b->access_key, sizeof(b->access_key));
+		random_bytes(b->secret, SECRET_BYTES);
+		b->secret_len = SECRET_BYTES;
+		b->created = lg->now;
+		b->ttl_ms = ttl;
+		b->expires = ttl > 0 ? lg->now + ttl : 0;
+		b->extend_on_validate = lg->user.extend_on_validate ? 1 : 0;
+		rc = store_binding_create(st, b, NULL);
+		if (rc != MC_ERR_EXISTS)
+			break;
+	}
+	if (!rc)
+		rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_CREATED, lg->now,
+			   "key %s of %s for application %s created by login%s",
+			   key_hint(b->access_key, hint), lg->user.email, app->app_id,
+			   b->expires ? "" : "; it never expires");
+	return rc;
+}
+
+static int answer_binding(struct login *lg, const struct binding *b, struct response *res)
+{
+	char secret[B64_ENCODED_SIZE(sizeof(b->secret))];
+	json_t *out;
+
+	b64_encode(b->secret, b->secret_len, secret);
+	out = json_pack("{s:s, s:s, s:I, s:s, s:b, s:s}", "accessKey", b->access_key, "secretKey",
+			secret, "duration", (json_int_t)(b->ttl_ms > 0 ? b->ttl_ms : 0),
+			"bindingType", "one_step", "extendOnValidate", b->extend_on_validate ? 1 : 0,
+			"username", lg->user.email);
+	secure_zero(secret, sizeof(secret));
+	if (!out)
+		return MC_ERR_NOMEM;
+	response_add_data(res, out);
+	return 0;
+}
+
+/* The outcome of a correct password: one transaction that clears the failure counter,
+ * issues or refreshes the binding and audits both. new_hash: a rehash to store, or "". */
+static int login_ok(struct login *lg, const char *new_hash, struct response *res)
+{
+	struct request *req = lg->req;
+	struct store *st = req->srv->store;
+	struct binding b;
+	struct user u;
+	int rc, bad_key = 0;
+
+	memset(&b, 0, sizeof(b));
+	if ((rc = store_tx_begin(st, NULL)) != 0)
+		return rc;
+	rc = store_user_get(st, lg->user.id, &u, NULL);
+	if (rc)
+		goto out;
+	if (u.failed_logins || u.locked_until || *new_hash) {
+		u.failed_logins = 0;
+		u.locked_until = 0;
+		if (*new_hash)
+			snprintf(u.password_hash, sizeof(u.password_hash), "%s", new_hash);
+		if ((rc = store_user_update(st, &u, NULL)) != 0)
+			goto out;
+	}
+	lg->user = u;
+	rc = issue_binding(lg, &b);
+	if (rc == 1) {
+		bad_key = 1;
+		rc = 0;
+	} else if (!rc) {
+		rc = audit(req, u.account_id, u.email, CAT_AUTH, TYPE_LOGIN_OK, lg->now,
+			   "Successful authentication for %s, IP: %s, Application: %s (%s), "
+			   "Method: " SCHEME "%s",
+			   u.email, req->client_ip, req->who.app.name, req->who.app.app_id,
+			   lg->access_key ? ", refreshing a key" : "");
+	}
+	if (!rc)
+		rc = store_tx_commit(st, NULL);
+out:
+	if (rc) {
+		store_tx_rollback(st);
+	} else if (bad_key) {
+		response_fail_item(res, lg->item, "err_validation_invalid_value",
+				   "accessKey is not a live key of this user and application; log in "
+				   "without it for a new key",
+				   "accessKey", 0);
+	} else {
+		log_info("req_id=%s login=ok user_id=%lld refresh=%d", req->req_id,
+			 (long long)u.id, lg->access_key != NULL);
+		rc = answer_binding(lg, &b, res);
+	}
+	secure_zero(&b, sizeof(b));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
+/* The outcome of a wrong password or an unknown name: counts the failure (locking when it
+ * reaches lockout_failures) and audits it, in one transaction. */
+static int login_failed(struct login *lg, struct response *res)
+{
+	struct request *req = lg->req;
+	const struct config *cfg = req->srv->cfg;
+	struct store *st = req->srv->store;
+	int64_t lock_ms = (int64_t)cfg->lockout_minutes * 60000;
+	int32_t failures;
+	int locked = 0, rc;
+
+	if ((rc = store_tx_begin(st, NULL)) != 0)
+		return rc;
+	if (lg->known) {
+		struct user u;
+		rc = store_user_get(st, lg->user.id, &u, NULL);
+		if (rc)
+			goto out;
+		if (u.locked_until && u.locked_until <= lg->now)
+			u.failed_logins = 0, u.locked_until = 0; /* a lock that ran out starts afresh */
+		failures = ++u.failed_logins;
+		if (failures >= cfg->lockout_failures && !u.locked_until) {
+			u.locked_until = lg->now + lock_ms;
+			locked = 1;
+		}
+		rc = store_user_update(st, &u, NULL);
+		secure_zero(&u, sizeof(u));
+	} else {
+		struct login_failure f;
+		rc = store_login_failure_get(st, lg->name_key, &f, NULL);
+		if (rc)
+			goto out;
+		if (f.locked_until && f.locked_until <= lg->now)
+			f.failures = 0, f.locked_until = 0;
+		failures = ++f.failures;
+		if (failures >= cfg->lockout_failures && !f.locked_until) {
+			f.locked_until = lg->now + lock_ms;
+			locked = 1;
+		}
+		f.updated = lg->now;
+		rc = store_login_failure_put(st, lg->name_key, &f, lg->now - lock_ms - 86400000, NULL);
+	}
+	if (rc)
+		goto out;
+	rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH, TYPE_LOGIN_FAILED,
+		   lg->now,
+		   "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
+		   ", Reason: %s, consecutive failures: %d of %d",
+		   lg->email, req->client_ip, req->who.app.name, req->who.app.app_id,
+		   lg->known ? "wrong password" : "unknown user", (int)failures,
+		   cfg->lockout_failures);
+	if (!rc && locked)
+		rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH, TYPE_LOCKED,
+			   lg->now, "%s locked for %d minutes after %d failed logins, IP: %s",
+			   lg->email, cfg->lockout_minutes, (int)failures, req->client_ip);
+	if (!rc)
+		rc = store_tx_commit(st, NULL);
+out:
+	if (rc) {
+		store_tx_rollback(st);
+		return rc;
+	}
+	log_info("req_id=%s login=failed known=%d failures=%d locked=%d", req->req_id, lg->known,
+		 (int)failures, locked);
+	response_call_error(res, API_AUTH_FAILED, NULL);
+	return 0;
+}
+
+/* A login while locked: audited, not counted, and no password is checked. */
+static int login_locked(struct login *lg, struct response *res)
+{
+	struct request *req = lg->req;
+	int rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH,
+		       TYPE_LOGIN_FAILED, lg->now,
+		       "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
+		       ", Reason: account locked",
+		       lg->email, req->client_ip, req->who.app.name, req->who.app.app_id);
+
+	if (rc)
+		return rc;
+	response_call_error(res, API_ACCOUNT_LOCKED, NULL);
+	return 0;
+}
+
+/* Reads the request item: userName (any case) and accessKey. 0, or 1 when a fail entry
+ * was added. */
+static int read_item(struct login *lg, struct response *res, int *mismatch)
+{
+	json_t *item = json_array_size(lg->req->data) ? json_array_get(lg->req->data, 0) : NULL;
+	json_t *v;
+
+	lg->item = item;
+	*mismatch = 0;
+	if (!item)
+		return 0;
+	v = json_get_ci(item, "userName");
+	if (v && !json_is_string(v)) {
+		response_fail_item(res, item, "err_validation_invalid_value",
+				   "userName must be a string", "userName", 0);
+		return 1;
+	}
+	if (v && json_string_length(v) && strcasecmp(json_string_value(v), lg->email) != 0)
+		*mismatch = 1;
+	v = json_get_ci(item, "accessKey");
+	if (v && (!json_is_string(v) || json_string_length(v) >= ACCESS_KEY_MAX)) {
+		response_fail_item(res, item, "err_validation_invalid_value",
+				   "accessKey must be an access key", "accessKey", 0);
+		return 1;
+	}
+	if (v && json_string_length(v))
+		lg->access_key = json_string_value(v);
+	return 0;
+}
+
+int api_login_login(struct request *req, struct response *res)
+{
+	struct store *st = req->srv->store;
+	const char *h = request_header(req, "authorization"), *scheme, *cred, *colon;
+	char new_hash[PASSWORD_HASH_MAX] = "";
+	unsigned char plain[CRED_MAX];
+	size_t scheme_n, cred_n, plain_n = 0, email_n;
+	struct login lg;
+	int rc, mismatch, locked, ok;
+
+	memset(&lg, 0, sizeof(lg));
+	lg.req = req;
+	if (!h) {
+		response_call_error(res, API_CREDENTIALS_MISSING, NULL);
+		return 0;
+	}
+	split_authorization(h, &scheme, &scheme_n, &cred, &cred_n);
+	if (scheme_n == 0 || cred_n == 0) {
+		response_call_error(res, API_CREDENTIALS_MISSING, NULL);
+		return 0;
+	}
+	if (scheme_n != strlen(SCHEME) || strncasecmp(scheme, SCHEME, scheme_n) != 0) {
+		response_call_error(res, API_AUTH_TYPE_UNSUPPORTED, NULL);
+		return 0;
+	}
+	if (b64_decode(cred, cred_n, plain, sizeof(plain) - 1, &plain_n) != 0 ||
+	    !(colon = memchr(plain, ':', plain_n)) ||
+	    (email_n = (size_t)((const unsigned char *)colon - plain)) == 0 || email_n > EMAIL_MAX ||
+	    memchr(plain, '\0', email_n)) {
+		secure_zero(plain, sizeof(plain));
+		response_call_error(res, API_AUTH_FAILED,
+				    "the Authorization header must be 'Basic-Cloud "
+				    "base64(email:password)'");
+		return 0;
+	}
+	memcpy(lg.email, plain, email_n);
+	lg.email[email_n] = '\0';
+	lower_ascii(lg.email);
+	const char *pw = colon + 1;
+	size_t pw_n = plain_n - email_n - 1;
+
+	if (read_item(&lg, res, &mismatch) != 0) {
+		rc = 0;
+		goto out;
+	}
+	lg.now = now_ms();
+	rc = mismatch ? MC_ERR_NOT_FOUND : store_user_get_by_email(st, lg.email, &lg.user, NULL);
+	if (rc && rc != MC_ERR_NOT_FOUND)
+		goto out;
+	lg.known = rc == 0 && !lg.user.disabled && lg.user.account_id == req->who.app.account_id;
+	if (!lg.known) {
+		memset(&lg.user, 0, sizeof(lg.user));
+		name_key(req, lg.email, lg.name_key);
+		struct login_failure f;
+		rc = store_login_failure_get(st, lg.name_key, &f, NULL);
+		if (rc)
+			goto out;
+		locked = f.locked_until > lg.now;
+	} else {
+		locked = lg.user.locked_until > lg.now;
+	}
+	if (locked) {
+		rc = login_locked(&lg, res);
+		goto out;
+	}
+	ok = password_verify(lg.known ? lg.user.password_hash : NULL, pw, pw_n) == 0 && lg.known;
+	if (ok && password_needs_rehash(lg.user.password_hash) &&
+	    password_hash(pw, pw_n, new_hash, NULL) != 0)
+		new_hash[0] = '\0'; /* keep the old hash; it still verifies */
+	rc = ok ? login_ok(&lg, new_hash, res) : login_failed(&lg, res);
+out:
+	secure_zero(plain, sizeof(plain));
+	secure_zero(new_hash, sizeof(new_hash));
+	secure_zero(&lg.user, sizeof(lg.user));
+	return rc;
+}
+
+/* ---- logout ---- */
+
+/* Ends binding b (of the caller's user) in one transaction with its audit row. */
+static int end_binding(struct request *req, const struct binding *b, int64_t now)
+{
+	struct store *st = req->srv->store;
+	const struct user *u = &req->who.user;
+	char hint[16];
+	int rc;
+
+	if (b->revoked)
+		return 0; /* logged out already: nothing changes, nothing to audit */
+	if ((rc = store_tx_begin(st, NULL)) != 0)
+		return rc;
+	rc = store_binding_revoke(st, b->id, now, NULL);
+	if (!rc)
+		rc = audit(req, u->account_id, u->email, CAT_AUTH, TYPE_LOGOFF, now,
+			   "%s logged off key %s, IP: %s, Application: %s (%s)", u->email,
+			   key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
+			   req->who.app.app_id);
+	if (!rc)
+		rc = store_tx_commit(st, NULL);
+	if (rc)
+		store_tx_rollback(st);
+	return rc;
+}
+
+int api_login_logout(struct request *req, struct response *res)
+{
+	int64_t now = now_ms();
+	struct binding b;
+	size_t i;
+	json_t *item;
+	int rc = 0;
+
+	if (json_array_size(req->data) == 0)
+		return end_binding(req, &req->who.binding, now);
+	json_array_foreach(req->data, i, item) {
+		json_t *v = json_get_ci(item, "accessKey");
+		const char *ak;
+
+		if (!v) {
+			rc = end_binding(req, &req->who.binding, now);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!json_is_string(v) || !*(ak = json_string_value(v))) {
+			response_fail_item(res, item, "err_validation_invalid_value",
+					   "accessKey must be an access key", "accessKey", 0);
+			continue;
+		}
+		rc = store_binding_get(req->srv->store, ak, &b, NULL);
+		if (rc == MC_ERR_NOT_FOUND || (rc == 0 && b.user_id != req->who.user.id)) {
+			response_fail_item(res, item, "err_validation_invalid_value",
+					   "accessKey is not a key of this user", "accessKey", 0);
+			rc = 0;
+			continue;
+		}
+		if (!rc)
+			rc = end_binding(req, &b, now);
+		secure_zero(&b, sizeof(b));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

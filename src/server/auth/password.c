@@ -26,7 +26,7 @@ int password_hash(const char *pw, size_t n, char out[PASSWORD_HASH_MAX], struct 
 		return err_set(e, MC_ERR_INVALID, "the password is empty");
 	if (n > PASSWORD_MAX)
 		return err_set(e, MC_ERR_TOO_LARGE, "the password is longer than %d bytes",
-			       PASSWORD_MAX);
+		               PASSWORD_MAX);
 	if (crypto_init() != 0 ||
 	    crypto_pwhash_str_alg(out, pw, n, OPS, MEM, crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		out[0] = '\0';
@@ -41,7 +41,7 @@ static void make_dummy(void)
 
 	random_bytes(pw, sizeof(pw));
 	if (crypto_pwhash_str_alg(dummy_hash, pw, sizeof(pw), OPS, MEM,
-				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+	                          crypto_pwhash_ALG_ARGON2ID13) != 0)
 		dummy_hash[0] = '\0';
 	secure_zero(pw, sizeof(pw));
 }

@@ -9,8 +9,8 @@
 
 struct err;
 
-#define PASSWORD_HASH_MAX 128 /* crypto_pwhash_STRBYTES, including the NUL */
-#define PASSWORD_MAX 1024     /* longer passwords are refused, not truncated */
+#define PASSWORD_HASH_MAX 128  /* crypto_pwhash_STRBYTES, including the NUL */
+#define PASSWORD_MAX      1024 /* longer passwords are refused, not truncated */
 
 /* Hashes pw[0..n) with a fresh salt into out (NUL-terminated). Returns 0; MC_ERR_INVALID
  * for an empty password; MC_ERR_TOO_LARGE over PASSWORD_MAX; MC_ERR_CRYPTO if hashing

@@ -382,7 +382,8 @@ static void dns_fail_list(struct dns *d, struct dns_list *l)
 }
 
 /* Fails with DNS_ERROR the queries waiting for room in c-ares, those taken from the queue (fresh),
- * those still in it and those c-ares holds, then destroys the channel. After stopping is set no query can join the queue. */
+ * those still in it and those c-ares holds, then destroys the channel. Once stopping is set, no
+ * query can join the queue. */
 static void dns_shutdown(struct dns *d, struct dns_list *fresh)
 {
 	struct dns_list rest;
@@ -567,7 +568,7 @@ static void dns_destroy(struct dns *d)
 
 struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 {
-	struct dns *d = NULL;
+	struct dns *d = NULL, *ret = NULL;
 	struct ares_options opts;
 	struct epoll_event ev;
 	sigset_t all, old;
@@ -577,40 +578,35 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 	if (timeout_ms < DNS_TIMEOUT_MIN_MS || timeout_ms > DNS_TIMEOUT_MAX_MS) {
 		err_set(e, MC_ERR_INVALID, "dns timeout %d ms out of range (%d-%d)", timeout_ms,
 			DNS_TIMEOUT_MIN_MS, DNS_TIMEOUT_MAX_MS);
-		goto fail;
+		goto out;
 	}
 	if (dns_servers_csv(servers, &csv, e) < 0)
-		goto fail;
+		goto out;
 	pthread_once(&dns_once, dns_lib_init);
 	if (dns_lib_status != ARES_SUCCESS) {
 		err_set(e, MC_ERR_IO, "cannot initialise c-ares: %s", ares_strerror(dns_lib_status));
-		goto fail;
+		goto out;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
 	d->efd = d->epfd = -1;
 	d->timeout_ms = timeout_ms;
-	if (pthread_mutex_init(&d->lock, NULL) != 0) {
-		free(d);
-		d = NULL;
-		err_set(e, MC_ERR_IO, "cannot create dns mutex");
-		goto fail;
-	}
+	pthread_mutex_init(&d->lock, NULL); /* cannot fail with default attributes on Linux */
 	d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->efd < 0 || d->epfd < 0) {
 		err_set(e, MC_ERR_IO, "cannot create dns event loop: %s", strerror(errno));
-		goto fail;
+		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.fd = d->efd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->efd, &ev) < 0) {
 		err_set(e, MC_ERR_IO, "cannot watch dns eventfd: %s", strerror(errno));
-		goto fail;
+		goto out;
 	}
 
 	/* Tries t then 2t per server: with one server, c-ares gives up near timeout_ms too.
@@ -630,7 +626,7 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 	if (rc != ARES_SUCCESS) {
 		err_set(e, rc == ARES_ENOMEM ? MC_ERR_NOMEM : MC_ERR_IO, "cannot initialise resolver: %s",
 			ares_strerror(rc));
-		goto fail;
+		goto out;
 	}
 	d->channel_ok = 1;
 	if (csv) {
@@ -638,7 +634,7 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 		if (rc != ARES_SUCCESS) {
 			err_set(e, rc == ARES_ENOMEM ? MC_ERR_NOMEM : MC_ERR_INVALID,
 				"cannot use dns servers '%s': %s", csv, ares_strerror(rc));
-			goto fail;
+			goto out;
 		}
 	}
 
@@ -649,17 +645,16 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		err_set(e, MC_ERR_IO, "cannot start dns thread: %s", strerror(rc));
-		goto fail;
+		goto out;
 	}
 	d->thread_started = 1;
-	free(csv);
-	return d;
-
-fail:
+	ret = d;
+	d = NULL;
+out:
 	if (d)
 		dns_destroy(d);
 	free(csv);
-	return NULL;
+	return ret;
 }
 
 int dns_txt_lookup(struct dns *d, const char *name, dns_txt_cb cb, void *arg)

@@ -13,8 +13,9 @@
 #define DNS_TIMEOUT_MIN_MS 10
 #define DNS_TIMEOUT_MAX_MS 600000
 
-/* Lookups a resolver holds at once (submitted and not yet released by c-ares); beyond it
- * dns_txt_lookup fails with MC_ERR_UNAVAILABLE instead of growing without bound. */
+/* Lookups a resolver holds at once (submitted and not yet released by c-ares, which keeps a timed
+ * out query until its own tries end); beyond it dns_txt_lookup fails with MC_ERR_UNAVAILABLE
+ * instead of growing without bound. */
 #define DNS_MAX_PENDING 10000
 
 struct dns; /* opaque resolver */
@@ -28,11 +29,14 @@ enum dns_status {
 	DNS_ERROR,     /* anything else (bad name, connection refused, shutdown, out of memory) */
 };
 
+/* count TXT records, each the concatenation of its character-strings (RFC 7208 §3.3), in the
+ * order of the answer; records[i] is NUL-terminated and lengths[i] bytes long (records may hold
+ * NUL bytes in theory). Owned by the module, valid only during the callback. */
 struct dns_txt_result {
 	enum dns_status status;
-	size_t count;     /* TXT records, each the concatenation of its character-strings (RFC 7208 §3.3) */
-	char **records;   /* count NUL-terminated strings, owned by the module, valid only during the callback */
-	size_t *lengths;  /* byte length of each (records may contain NUL bytes in theory) */
+	size_t count;
+	char **records;
+	size_t *lengths;
 };
 
 /* Receives the outcome of one lookup. Runs on the resolver thread and must be short (record the
@@ -42,11 +46,13 @@ typedef void (*dns_txt_cb)(void *arg, const struct dns_txt_result *res);
 
 /* Creates a resolver and starts its thread. servers: NULL or "" (whitespace only counts as empty)
  * = the system's resolv.conf; otherwise a comma-separated list of "ip", "ip:port", "[ipv6]" or
- * "[ipv6]:port" (a bare IPv6 address takes no port), e.g. "127.0.0.1:5353, [::1]:53"; servers are
- * tried in order. timeout_ms (DNS_TIMEOUT_MIN_MS..DNS_TIMEOUT_MAX_MS) bounds each lookup in total,
- * from submission to callback, retries and time in the queue included. The caller owns the result
- * and releases it with dns_free. Returns NULL and fills e on failure (MC_ERR_INVALID for bad
- * arguments, MC_ERR_NOMEM, MC_ERR_IO when a system or c-ares resource cannot be set up). */
+ * "[ipv6]:port" (a bare IPv6 address takes no port), e.g. "127.0.0.1:5353, [::1]:53". Servers are
+ * tried in order: one that does not answer in time or is unreachable passes the lookup on to the
+ * next, but a SERVFAIL or REFUSED answer is final. timeout_ms (DNS_TIMEOUT_MIN_MS to
+ * DNS_TIMEOUT_MAX_MS) bounds each lookup in total, from submission to callback, retries and time
+ * in the queue included. The caller owns the result and releases it with dns_free. Returns NULL
+ * and fills e on failure: MC_ERR_INVALID for bad arguments, MC_ERR_NOMEM, or MC_ERR_IO when a
+ * system or c-ares resource cannot be set up. */
 struct dns *dns_new(const char *servers, int timeout_ms, struct err *e);
 
 /* Starts a lookup of the TXT records of name (an A-label domain, one trailing dot allowed) and

@@ -20,12 +20,12 @@
 #include "common/banned.h"
 
 #define SEAL_FORMAT 0x01
-#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define HEX_LEN (STORE_KEY_LEN * 2)
+#define NONCE_LEN   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define HEX_LEN     (STORE_KEY_LEN * 2)
 
 _Static_assert(SEAL_OVERHEAD == 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-				   crypto_aead_xchacha20poly1305_ietf_ABYTES,
-	       "SEAL_OVERHEAD matches the construction");
+                                        crypto_aead_xchacha20poly1305_ietf_ABYTES,
+               "SEAL_OVERHEAD matches the construction");
 _Static_assert(STORE_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
 
 static int read_key(int fd, const char *path, unsigned char key[STORE_KEY_LEN], struct err *e)
@@ -36,21 +36,22 @@ static int read_key(int fd, const char *path, unsigned char key[STORE_KEY_LEN], 
 	int rc;
 
 	if (fstat(fd, &sb) != 0)
-		return err_set(e, MC_ERR_IO, "cannot stat key file '%s': %s", path, strerror(errno));
+		return err_set(e, MC_ERR_IO, "cannot stat key file '%s': %s", path,
+		               strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return err_set(e, MC_ERR_INVALID, "key file '%s' is not a regular file", path);
 	if (sb.st_mode & 077)
 		return err_set(e, MC_ERR_INVALID,
-			       "key file '%s' is accessible by group or others (mode %04o); "
-			       "run chmod 600 on it",
-			       path, (unsigned)(sb.st_mode & 07777));
+		               "key file '%s' is accessible by group or others (mode %04o); "
+		               "run chmod 600 on it",
+		               path, (unsigned)(sb.st_mode & 07777));
 	while (got < sizeof(text)) {
 		ssize_t n = read(fd, text + got, sizeof(text) - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return err_set(e, MC_ERR_IO, "cannot read key file '%s': %s", path,
-				       strerror(errno));
+			               strerror(errno));
 		if (n == 0)
 			break;
 		got += (size_t)n;
@@ -124,7 +125,8 @@ static int create_key(const char *path, unsigned char key[STORE_KEY_LEN], struct
 	snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
 	fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT|O_EXCL, mode 0600 */
 	if (fd < 0) {
-		rc = err_set(e, MC_ERR_IO, "cannot create key file '%s': %s", path, strerror(errno));
+		rc = err_set(e, MC_ERR_IO, "cannot create key file '%s': %s", path,
+		             strerror(errno));
 		tmp[0] = '\0';
 		goto out;
 	}
@@ -139,13 +141,13 @@ static int create_key(const char *path, unsigned char key[STORE_KEY_LEN], struct
 	fd = -1;
 	if (link(tmp, path) != 0) {
 		rc = errno == EEXIST ? MC_ERR_EXISTS
-				     : err_set(e, MC_ERR_IO, "cannot create key file '%s': %s", path,
-					       strerror(errno));
+		                     : err_set(e, MC_ERR_IO, "cannot create key file '%s': %s",
+		                               path, strerror(errno));
 		goto out;
 	}
 	if (fsync_dir_of(path) != 0) {
 		rc = err_set(e, MC_ERR_IO, "cannot sync the directory of key file '%s': %s", path,
-			     strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -178,7 +180,7 @@ int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], s
 		}
 		if (errno != ENOENT)
 			return err_set(e, MC_ERR_IO, "cannot open key file '%s': %s", path,
-				       strerror(errno));
+			               strerror(errno));
 		rc = create_key(path, key, e);
 		if (rc != MC_ERR_EXISTS)
 			return rc;
@@ -188,7 +190,7 @@ int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], s
 }
 
 int seal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *plain, size_t n,
-	 struct buf *out)
+         struct buf *out)
 {
 	unsigned char *blob = NULL;
 	unsigned long long clen = 0;
@@ -204,9 +206,9 @@ int seal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *pla
 		return MC_ERR_NOMEM;
 	blob[0] = SEAL_FORMAT;
 	random_bytes(blob + 1, NONCE_LEN);
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(blob + 1 + NONCE_LEN, &clen, plain, n,
-						       (const unsigned char *)ad, ad ? strlen(ad) : 0,
-						       NULL, blob + 1, key) != 0 ||
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+	            blob + 1 + NONCE_LEN, &clen, plain, n, (const unsigned char *)ad,
+	            ad ? strlen(ad) : 0, NULL, blob + 1, key) != 0 ||
 	    clen + 1 + NONCE_LEN != total) {
 		rc = MC_ERR_CRYPTO;
 		goto out;
@@ -219,7 +221,7 @@ out:
 }
 
 int unseal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *blob, size_t n,
-	   unsigned char *plain, size_t cap, size_t *plain_len)
+           unsigned char *plain, size_t cap, size_t *plain_len)
 {
 	const unsigned char *b = blob;
 	unsigned long long mlen = 0;
@@ -230,8 +232,8 @@ int unseal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *b
 	if (n - SEAL_OVERHEAD > cap)
 		return MC_ERR_TOO_LARGE;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, b + 1 + NONCE_LEN,
-						       n - 1 - NONCE_LEN, (const unsigned char *)ad,
-						       ad ? strlen(ad) : 0, b + 1, key) != 0)
+	                                               n - 1 - NONCE_LEN, (const unsigned char *)ad,
+	                                               ad ? strlen(ad) : 0, b + 1, key) != 0)
 		goto bad;
 	*plain_len = (size_t)mlen;
 	return 0;

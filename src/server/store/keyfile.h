@@ -31,13 +31,13 @@ int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], s
  * (n + SEAL_OVERHEAD bytes). ad is the NUL-terminated additional data. Returns 0,
  * MC_ERR_TOO_LARGE past out's cap, MC_ERR_NOMEM or MC_ERR_CRYPTO. */
 int seal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *plain, size_t n,
-	 struct buf *out);
+         struct buf *out);
 
 /* Opens blob[0..n) sealed by seal() with the same key and ad into plain (capacity cap) and
  * sets *plain_len. Returns 0; MC_ERR_CRYPTO if the blob is malformed, was sealed with
  * another key or another ad, or was altered; MC_ERR_TOO_LARGE if cap is too small. On
  * error plain is zeroed up to cap. */
 int unseal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *blob, size_t n,
-	   unsigned char *plain, size_t cap, size_t *plain_len);
+           unsigned char *plain, size_t cap, size_t *plain_len);
 
 #endif

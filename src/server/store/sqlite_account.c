@@ -16,19 +16,19 @@
 /* ---- accounts ---- */
 
 #define ACCOUNT_COLS                                                                               \
-	"id, code, name, region, admin_email, mimecast_id, type, domain, packages, max_retention, " \
-	"created"
+	"id, code, name, region, admin_email, mimecast_id, type, domain, packages, "               \
+	"max_retention, created"
 
 static const char sql_account_insert[] =
-	"INSERT INTO accounts(code, name, region, admin_email, mimecast_id, type, domain, packages, "
-	"max_retention, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        "INSERT INTO accounts(code, name, region, admin_email, mimecast_id, type, domain, "
+        "packages, max_retention, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_account_by_id[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?1";
 static const char sql_account_by_code[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE code = ?1";
 static const char sql_account_list[] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id";
 static const char sql_account_user_count[] = "SELECT count(*) FROM users WHERE account_id = ?1";
 
 #define BIND_FIELD(q, i, rec, field) sqlite_bind_text((q), (i), (rec)->field, sizeof((rec)->field))
-#define COL_FIELD(q, i, rec, field) sqlite_col_text((q), (i), (rec)->field, sizeof((rec)->field))
+#define COL_FIELD(q, i, rec, field)  sqlite_col_text((q), (i), (rec)->field, sizeof((rec)->field))
 
 static void account_row(struct sqlite_q *q, struct account *a)
 {
@@ -64,7 +64,7 @@ int sqlite_account_create(struct store *st, struct account *a, struct err *e)
 	rc = sqlite_q_exec(&q, "create account", e);
 	if (rc == MC_ERR_EXISTS)
 		err_set(e, rc, "account code '%s' or mimecast id '%s' exists already", a->code,
-			a->mimecast_id);
+		        a->mimecast_id);
 	if (!rc)
 		a->id = sqlite3_last_insert_rowid(q.db);
 out:
@@ -73,7 +73,7 @@ out:
 }
 
 static int account_get_one(struct store *st, const char *sql, int64_t id, const char *code,
-			   struct account *out, struct err *e)
+                           struct account *out, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -91,7 +91,7 @@ static int account_get_one(struct store *st, const char *sql, int64_t id, const 
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = code ? err_set(e, MC_ERR_NOT_FOUND, "no account '%s'", code)
-			  : err_set(e, MC_ERR_NOT_FOUND, "no account with id %lld", (long long)id);
+		          : err_set(e, MC_ERR_NOT_FOUND, "no account with id %lld", (long long)id);
 	} else {
 		rc = sqlite_fail(q.db, rc, "get account", e);
 	}
@@ -106,13 +106,13 @@ int sqlite_account_get(struct store *st, int64_t id, struct account *out, struct
 }
 
 int sqlite_account_get_by_code(struct store *st, const char *code, struct account *out,
-			       struct err *e)
+                               struct err *e)
 {
 	return account_get_one(st, sql_account_by_code, 0, code, out, e);
 }
 
-int sqlite_account_list(struct store *st, int (*fn)(void *arg, const struct account *a),
-			void *arg, struct err *e)
+int sqlite_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
+                        struct err *e)
 {
 	struct sqlite_q q;
 	struct account a;
@@ -133,7 +133,7 @@ out:
 }
 
 static int count_one(struct store *st, const char *sql, int64_t id, int64_t *count,
-		     const char *what, struct err *e)
+                     const char *what, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -154,8 +154,7 @@ out:
 	return rc;
 }
 
-int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count,
-			      struct err *e)
+int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e)
 {
 	return count_one(st, sql_account_user_count, account_id, count, "count users", e);
 }
@@ -165,14 +164,15 @@ int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *cou
 #define APP_COLS "id, account_id, app_id, app_key, name, created, revoked"
 
 static const char sql_app_insert[] = "INSERT INTO applications(account_id, app_id, app_key, name, "
-				     "created, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+                                     "created, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char sql_app_by_app_id[] = "SELECT " APP_COLS " FROM applications WHERE app_id = ?1";
 static const char sql_app_by_id[] = "SELECT " APP_COLS " FROM applications WHERE id = ?1";
 static const char sql_app_list_all[] = "SELECT " APP_COLS " FROM applications ORDER BY id";
 static const char sql_app_list_account[] =
-	"SELECT " APP_COLS " FROM applications WHERE account_id = ?1 ORDER BY id";
-static const char sql_app_revoke[] = "UPDATE applications SET revoked = "
-				     "CASE WHEN revoked = 0 THEN ?2 ELSE revoked END WHERE app_id = ?1";
+        "SELECT " APP_COLS " FROM applications WHERE account_id = ?1 ORDER BY id";
+static const char sql_app_revoke[] =
+        "UPDATE applications SET revoked = "
+        "CASE WHEN revoked = 0 THEN ?2 ELSE revoked END WHERE app_id = ?1";
 
 static int app_row(struct store *st, struct sqlite_q *q, struct application *a, struct err *e)
 {
@@ -188,11 +188,12 @@ static int app_row(struct store *st, struct sqlite_q *q, struct application *a, 
 	a->created = sqlite3_column_int64(q->s, 5);
 	a->revoked = sqlite3_column_int64(q->s, 6);
 	sqlite_ad(ad, sizeof(ad), STORE_AD_APP, a->app_id);
-	rc = unseal(st->key, ad, sqlite3_column_blob(q->s, 3), (size_t)sqlite3_column_bytes(q->s, 3),
-		    (unsigned char *)a->app_key, sizeof(a->app_key) - 1, &key_len);
+	rc = unseal(st->key, ad, sqlite3_column_blob(q->s, 3),
+	            (size_t)sqlite3_column_bytes(q->s, 3), (unsigned char *)a->app_key,
+	            sizeof(a->app_key) - 1, &key_len);
 	if (rc)
 		return err_set(e, MC_ERR_CRYPTO, "cannot unseal the key of application '%s'",
-			       a->app_id);
+		               a->app_id);
 	a->app_key[key_len] = '\0';
 	return 0;
 }
@@ -235,7 +236,7 @@ out:
 }
 
 static int app_get_one(struct store *st, const char *sql, int64_t id, const char *app_id,
-		       struct application *out, struct err *e)
+                       struct application *out, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -252,8 +253,8 @@ static int app_get_one(struct store *st, const char *sql, int64_t id, const char
 		rc = app_row(st, &q, out, e);
 	else if (rc == SQLITE_DONE)
 		rc = app_id ? err_set(e, MC_ERR_NOT_FOUND, "no application '%s'", app_id)
-			    : err_set(e, MC_ERR_NOT_FOUND, "no application with id %lld",
-				      (long long)id);
+		            : err_set(e, MC_ERR_NOT_FOUND, "no application with id %lld",
+		                      (long long)id);
 	else
 		rc = sqlite_fail(q.db, rc, "get application", e);
 out:
@@ -261,8 +262,7 @@ out:
 	return rc;
 }
 
-int sqlite_app_get(struct store *st, const char *app_id, struct application *out,
-		   struct err *e)
+int sqlite_app_get(struct store *st, const char *app_id, struct application *out, struct err *e)
 {
 	return app_get_one(st, sql_app_by_app_id, 0, app_id, out, e);
 }
@@ -273,7 +273,7 @@ int sqlite_app_get_by_id(struct store *st, int64_t id, struct application *out, 
 }
 
 int sqlite_app_list(struct store *st, int64_t account_id,
-		    int (*fn)(void *arg, const struct application *a), void *arg, struct err *e)
+                    int (*fn)(void *arg, const struct application *a), void *arg, struct err *e)
 {
 	struct sqlite_q q;
 	struct application a;
@@ -321,22 +321,22 @@ out:
 /* ---- users ---- */
 
 #define USER_COLS                                                                                  \
-	"id, account_id, email, name, perms, password_hash, binding_ttl_ms, extend_on_validate, "   \
+	"id, account_id, email, name, perms, password_hash, binding_ttl_ms, extend_on_validate, "  \
 	"failed_logins, locked_until, created, disabled"
 
 static const char sql_user_insert[] =
-	"INSERT INTO users(account_id, email, name, perms, password_hash, binding_ttl_ms, "
-	"extend_on_validate, failed_logins, locked_until, created, disabled) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        "INSERT INTO users(account_id, email, name, perms, password_hash, binding_ttl_ms, "
+        "extend_on_validate, failed_logins, locked_until, created, disabled) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sql_user_by_id[] = "SELECT " USER_COLS " FROM users WHERE id = ?1";
 static const char sql_user_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = ?1";
 static const char sql_user_list_all[] = "SELECT " USER_COLS " FROM users ORDER BY id";
 static const char sql_user_list_account[] =
-	"SELECT " USER_COLS " FROM users WHERE account_id = ?1 ORDER BY id";
+        "SELECT " USER_COLS " FROM users WHERE account_id = ?1 ORDER BY id";
 static const char sql_user_update[] =
-	"UPDATE users SET name = ?2, perms = ?3, password_hash = ?4, binding_ttl_ms = ?5, "
-	"extend_on_validate = ?6, failed_logins = ?7, locked_until = ?8, disabled = ?9 "
-	"WHERE id = ?1";
+        "UPDATE users SET name = ?2, perms = ?3, password_hash = ?4, binding_ttl_ms = ?5, "
+        "extend_on_validate = ?6, failed_logins = ?7, locked_until = ?8, disabled = ?9 "
+        "WHERE id = ?1";
 
 static void user_row(struct sqlite_q *q, struct user *u)
 {
@@ -392,7 +392,7 @@ out:
 }
 
 static int user_get_one(struct store *st, const char *sql, int64_t id, const char *email,
-			struct user *out, struct err *e)
+                        struct user *out, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -410,7 +410,7 @@ static int user_get_one(struct store *st, const char *sql, int64_t id, const cha
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = email ? err_set(e, MC_ERR_NOT_FOUND, "no user '%s'", email)
-			   : err_set(e, MC_ERR_NOT_FOUND, "no user with id %lld", (long long)id);
+		           : err_set(e, MC_ERR_NOT_FOUND, "no user with id %lld", (long long)id);
 	} else {
 		rc = sqlite_fail(q.db, rc, "get user", e);
 	}
@@ -424,18 +424,18 @@ int sqlite_user_get(struct store *st, int64_t id, struct user *out, struct err *
 	return user_get_one(st, sql_user_by_id, id, NULL, out, e);
 }
 
-int sqlite_user_get_by_email(struct store *st, const char *email, struct user *out,
-			     struct err *e)
+int sqlite_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e)
 {
 	return user_get_one(st, sql_user_by_email, 0, email, out, e);
 }
 
 int sqlite_user_list(struct store *st, int64_t account_id,
-		     int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+                     int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
 {
 	struct sqlite_q q;
 	struct user u;
-	int rc = sqlite_q_prepare(st, account_id ? sql_user_list_account : sql_user_list_all, &q, e);
+	int rc =
+	        sqlite_q_prepare(st, account_id ? sql_user_list_account : sql_user_list_all, &q, e);
 
 	if (rc)
 		goto out;

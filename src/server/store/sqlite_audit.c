@@ -13,8 +13,8 @@
 #define AUDIT_ID_BYTES 16
 
 static const char sql_audit_insert[] =
-	"INSERT INTO audit_events(public_id, account_id, event_time, user_name, audit_type, "
-	"category, info) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        "INSERT INTO audit_events(public_id, account_id, event_time, user_name, audit_type, "
+        "category, info) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 int sqlite_audit_add(struct store *st, const struct audit_event *ev, struct err *e)
 {
@@ -29,7 +29,7 @@ int sqlite_audit_add(struct store *st, const struct audit_event *ev, struct err 
 		random_token(AUDIT_ID_BYTES, id, sizeof(id));
 		if (sqlite3_bind_text(q.s, 1, id, -1, SQLITE_STATIC) ||
 		    (ev->account_id ? sqlite3_bind_int64(q.s, 2, ev->account_id)
-				    : sqlite3_bind_null(q.s, 2)) ||
+		                    : sqlite3_bind_null(q.s, 2)) ||
 		    sqlite3_bind_int64(q.s, 3, ev->time ? ev->time : now_ms()) ||
 		    sqlite3_bind_text(q.s, 4, ev->user ? ev->user : "", -1, SQLITE_STATIC) ||
 		    sqlite3_bind_text(q.s, 5, ev->audit_type, -1, SQLITE_STATIC) ||

@@ -19,16 +19,18 @@
 	"extend_on_validate, revoked"
 
 static const char sql_binding_insert[] =
-	"INSERT INTO bindings(user_id, app_row_id, access_key, secret, created, expires, ttl_ms, "
-	"extend_on_validate, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-static const char sql_binding_by_key[] = "SELECT " BINDING_COLS " FROM bindings WHERE access_key = ?1";
+        "INSERT INTO bindings(user_id, app_row_id, access_key, secret, created, expires, ttl_ms, "
+        "extend_on_validate, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char sql_binding_by_key[] =
+        "SELECT " BINDING_COLS " FROM bindings WHERE access_key = ?1";
 static const char sql_binding_expiry[] = "UPDATE bindings SET expires = ?2 WHERE id = ?1";
-static const char sql_binding_revoke[] = "UPDATE bindings SET revoked = "
-					 "CASE WHEN revoked = 0 THEN ?2 ELSE revoked END WHERE id = ?1";
+static const char sql_binding_revoke[] =
+        "UPDATE bindings SET revoked = "
+        "CASE WHEN revoked = 0 THEN ?2 ELSE revoked END WHERE id = ?1";
 static const char sql_binding_list[] = "SELECT " BINDING_COLS " FROM bindings "
-				       "WHERE user_id = ?1 AND revoked = 0 ORDER BY created, id";
+                                       "WHERE user_id = ?1 AND revoked = 0 ORDER BY created, id";
 static const char sql_binding_count[] =
-	"SELECT count(*) FROM bindings WHERE user_id = ?1 AND revoked = 0";
+        "SELECT count(*) FROM bindings WHERE user_id = ?1 AND revoked = 0";
 
 static int binding_row(struct store *st, struct sqlite_q *q, struct binding *b, struct err *e)
 {
@@ -45,8 +47,9 @@ static int binding_row(struct store *st, struct sqlite_q *q, struct binding *b, 
 	b->extend_on_validate = sqlite3_column_int(q->s, 8);
 	b->revoked = sqlite3_column_int64(q->s, 9);
 	sqlite_ad(ad, sizeof(ad), STORE_AD_BINDING, b->access_key);
-	rc = unseal(st->key, ad, sqlite3_column_blob(q->s, 4), (size_t)sqlite3_column_bytes(q->s, 4),
-		    b->secret, sizeof(b->secret), &b->secret_len);
+	rc = unseal(st->key, ad, sqlite3_column_blob(q->s, 4),
+	            (size_t)sqlite3_column_bytes(q->s, 4), b->secret, sizeof(b->secret),
+	            &b->secret_len);
 	if (rc)
 		return err_set(e, MC_ERR_CRYPTO, "cannot unseal the secret of a binding");
 	return 0;
@@ -84,7 +87,7 @@ int sqlite_binding_create(struct store *st, struct binding *b, struct err *e)
 		err_set(e, rc, "access key exists already");
 	else if (rc == MC_ERR_NOT_FOUND)
 		err_set(e, rc, "no user %lld or application %lld", (long long)b->user_id,
-			(long long)b->app_row_id);
+		        (long long)b->app_row_id);
 	if (!rc)
 		b->id = sqlite3_last_insert_rowid(q.db);
 out:
@@ -93,8 +96,7 @@ out:
 	return rc;
 }
 
-int sqlite_binding_get(struct store *st, const char *access_key, struct binding *out,
-		       struct err *e)
+int sqlite_binding_get(struct store *st, const char *access_key, struct binding *out, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_binding_by_key, &q, e);
@@ -116,7 +118,7 @@ out:
 }
 
 static int update_one(struct store *st, const char *sql, int64_t id, int64_t v, const char *what,
-		      struct err *e)
+                      struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -146,7 +148,7 @@ int sqlite_binding_revoke(struct store *st, int64_t id, int64_t now, struct err 
 }
 
 int sqlite_binding_list(struct store *st, int64_t user_id,
-			int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e)
+                        int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e)
 {
 	struct sqlite_q q;
 	struct binding b;

@@ -58,35 +58,32 @@ void sqlite_ad(char *dst, size_t size, const char *ad_prefix, const char *key);
 int sqlite_account_create(struct store *st, struct account *a, struct err *e);
 int sqlite_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
 int sqlite_account_get_by_code(struct store *st, const char *code, struct account *out,
-			       struct err *e);
-int sqlite_account_list(struct store *st, int (*fn)(void *arg, const struct account *a),
-			void *arg, struct err *e);
-int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count,
-			      struct err *e);
+                               struct err *e);
+int sqlite_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
+                        struct err *e);
+int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
 
 int sqlite_app_create(struct store *st, struct application *app, struct err *e);
-int sqlite_app_get(struct store *st, const char *app_id, struct application *out,
-		   struct err *e);
+int sqlite_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);
 int sqlite_app_get_by_id(struct store *st, int64_t id, struct application *out, struct err *e);
 int sqlite_app_list(struct store *st, int64_t account_id,
-		    int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
+                    int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
 int sqlite_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e);
 
 int sqlite_user_create(struct store *st, struct user *u, struct err *e);
 int sqlite_user_get(struct store *st, int64_t id, struct user *out, struct err *e);
-int sqlite_user_get_by_email(struct store *st, const char *email, struct user *out,
-			     struct err *e);
+int sqlite_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
 int sqlite_user_list(struct store *st, int64_t account_id,
-		     int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+                     int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
 int sqlite_user_update(struct store *st, const struct user *u, struct err *e);
 
 int sqlite_binding_create(struct store *st, struct binding *b, struct err *e);
 int sqlite_binding_get(struct store *st, const char *access_key, struct binding *out,
-		       struct err *e);
+                       struct err *e);
 int sqlite_binding_set_expiry(struct store *st, int64_t id, int64_t expires, struct err *e);
 int sqlite_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e);
 int sqlite_binding_list(struct store *st, int64_t user_id,
-			int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
+                        int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
 int sqlite_binding_count(struct store *st, int64_t user_id, int64_t *count, struct err *e);
 
 int sqlite_audit_add(struct store *st, const struct audit_event *ev, struct err *e);

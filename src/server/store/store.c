@@ -149,13 +149,13 @@ int store_account_get(struct store *st, int64_t id, struct account *out, struct 
 }
 
 int store_account_get_by_code(struct store *st, const char *code, struct account *out,
-			      struct err *e)
+                              struct err *e)
 {
 	return st->ops->account_get_by_code(st, code, out, e);
 }
 
 int store_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
-		       struct err *e)
+                       struct err *e)
 {
 	return st->ops->account_list(st, fn, arg, e);
 }
@@ -198,7 +198,7 @@ int store_app_get_by_id(struct store *st, int64_t id, struct application *out, s
 }
 
 int store_app_list(struct store *st, int64_t account_id,
-		   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e)
+                   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e)
 {
 	return st->ops->app_list(st, account_id, fn, arg, e);
 }
@@ -215,7 +215,7 @@ static int check_user(const struct user *u, struct err *e)
 	CHECK_TEXT(u, password_hash);
 	if (u->binding_ttl_ms < 0 && u->binding_ttl_ms != STORE_TTL_NEVER)
 		return err_set(e, MC_ERR_INVALID, "binding ttl %lld out of range",
-			       (long long)u->binding_ttl_ms);
+		               (long long)u->binding_ttl_ms);
 	return 0;
 }
 
@@ -251,7 +251,7 @@ int store_user_get_by_email(struct store *st, const char *email, struct user *ou
 }
 
 int store_user_list(struct store *st, int64_t account_id,
-		    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+                    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
 {
 	return st->ops->user_list(st, account_id, fn, arg, e);
 }
@@ -270,17 +270,16 @@ int store_binding_create(struct store *st, struct binding *b, struct err *e)
 		return err_set(e, MC_ERR_INVALID, "a binding needs an access key");
 	if (b->secret_len == 0 || b->secret_len > sizeof(b->secret))
 		return err_set(e, MC_ERR_INVALID, "binding secret of %zu bytes out of range",
-			       b->secret_len);
+		               b->secret_len);
 	if (b->ttl_ms <= 0 && b->ttl_ms != STORE_TTL_NEVER)
 		return err_set(e, MC_ERR_INVALID, "binding ttl %lld out of range",
-			       (long long)b->ttl_ms);
+		               (long long)b->ttl_ms);
 	if (!b->created)
 		b->created = now_ms();
 	return st->ops->binding_create(st, b, e);
 }
 
-int store_binding_get(struct store *st, const char *access_key, struct binding *out,
-		      struct err *e)
+int store_binding_get(struct store *st, const char *access_key, struct binding *out, struct err *e)
 {
 	return st->ops->binding_get(st, access_key, out, e);
 }
@@ -296,7 +295,7 @@ int store_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *
 }
 
 int store_binding_list(struct store *st, int64_t user_id,
-		       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e)
+                       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e)
 {
 	return st->ops->binding_list(st, user_id, fn, arg, e);
 }

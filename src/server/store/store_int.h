@@ -14,8 +14,8 @@
 #include "server/store/store.h"
 
 /* Additional data that binds a sealed secret to its row: the prefix plus the row's key. */
-#define STORE_AD_APP "app:"         /* + app_id: applications.app_key */
-#define STORE_AD_BINDING "binding:" /* + access_key: bindings.secret */
+#define STORE_AD_APP       "app:"     /* + app_id: applications.app_key */
+#define STORE_AD_BINDING   "binding:" /* + access_key: bindings.secret */
 #define STORE_AD_KEY_CHECK "store-key-check"
 
 struct store_ops {
@@ -30,40 +30,43 @@ struct store_ops {
 	int (*account_create)(struct store *st, struct account *a, struct err *e);
 	int (*account_get)(struct store *st, int64_t id, struct account *out, struct err *e);
 	int (*account_get_by_code)(struct store *st, const char *code, struct account *out,
-				   struct err *e);
+	                           struct err *e);
 	int (*account_list)(struct store *st, int (*fn)(void *arg, const struct account *a),
-			    void *arg, struct err *e);
+	                    void *arg, struct err *e);
 	int (*account_user_count)(struct store *st, int64_t account_id, int64_t *count,
-				  struct err *e);
+	                          struct err *e);
 
 	int (*app_create)(struct store *st, struct application *app, struct err *e);
 	int (*app_get)(struct store *st, const char *app_id, struct application *out,
-		       struct err *e);
+	               struct err *e);
 	int (*app_get_by_id)(struct store *st, int64_t id, struct application *out, struct err *e);
 	int (*app_list)(struct store *st, int64_t account_id,
-			int (*fn)(void *arg, const struct application *a), void *arg,
-			struct err *e);
+	                int (*fn)(void *arg, const struct application *a), void *arg,
+	                struct err *e);
 	int (*app_revoke)(struct store *st, const char *app_id, int64_t now, struct err *e);
 
 	int (*user_create)(struct store *st, struct user *u, struct err *e);
 	int (*user_get)(struct store *st, int64_t id, struct user *out, struct err *e);
 	int (*user_get_by_email)(struct store *st, const char *email, struct user *out,
-				 struct err *e);
+	                         struct err *e);
 	int (*user_list)(struct store *st, int64_t account_id,
-			 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+	                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
 	int (*user_update)(struct store *st, const struct user *u, struct err *e);
 
 	int (*binding_create)(struct store *st, struct binding *b, struct err *e);
 	int (*binding_get)(struct store *st, const char *access_key, struct binding *out,
-			   struct err *e);
+	                   struct err *e);
 	int (*binding_set_expiry)(struct store *st, int64_t id, int64_t expires, struct err *e);
 	int (*binding_revoke)(struct store *st, int64_t id, int64_t now, struct err *e);
 	int (*binding_list)(struct store *st, int64_t user_id,
-			    int (*fn)(void *arg, const struct binding *b), void *arg,
-			    struct err *e);
+	                    int (*fn)(void *arg, const struct binding *b), void *arg,
+	                    struct err *e);
 	int (*binding_count)(struct store *st, int64_t user_id, int64_t *count, struct err *e);
 
 	int (*audit_add)(struct store *st, const struct audit_event *ev, struct err *e);
+
+	const struct store_domain_ops *domain; /* store_domain_int.h */
+	const struct store_login_ops *login;   /* store_login_int.h */
 };
 
 /* The base of every backend's store. */

@@ -1,0 +1,193 @@
+/* Page sizes and sealed keyset page tokens; see paginate.h. A token is
+ * base64url(nonce || secretbox(json)), the JSON compact with its keys in a fixed order. */
+#include "paginate.h"
+
+#include "common/b64.h"
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "server/server.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+#define TOKEN_VERSION 1
+#define BOX_OVERHEAD (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+
+char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t account,
+		      json_t *filters, json_t *cursor)
+{
+	json_t *obj = NULL;
+	char *plain = NULL, *token = NULL;
+	unsigned char *box = NULL;
+	size_t plain_len, box_len;
+
+	if (crypto_init() != 0)
+		return NULL;
+	obj = json_pack("{s:i, s:s, s:I, s:O, s:O}", "v", TOKEN_VERSION, "e", endpoint, "a",
+			(json_int_t)account, "f", filters ? filters : json_null(), "c",
+			cursor ? cursor : json_null());
+	if (!obj)
+		goto out;
+	plain = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!plain)
+		goto out;
+	plain_len = strlen(plain);
+	box_len = BOX_OVERHEAD + plain_len;
+	if (B64_ENCODED_SIZE(box_len) > PAGE_TOKEN_MAX + 1)
+		goto out; /* would not be accepted back */
+	box = malloc(box_len);
+	token = malloc(B64_ENCODED_SIZE(box_len));
+	if (!box || !token) {
+		free(token);
+		token = NULL;
+		goto out;
+	}
+	random_bytes(box, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain,
+			      plain_len, box, key);
+	b64url_encode(box, box_len, token);
+out:
+	free(box);
+	free(plain);
+	json_decref(obj);
+	return token;
+}
+
+int page_token_open(const unsigned char key[32], const char *endpoint, int64_t account,
+		    const char *token, size_t len, json_t **filters, json_t **cursor)
+{
+	unsigned char *box = NULL, *plain = NULL;
+	size_t box_len = 0, plain_len;
+	json_t *obj = NULL, *v, *f, *c;
+	int rc = MC_ERR_INVALID;
+
+	*filters = *cursor = NULL;
+	if (len == 0 || len > PAGE_TOKEN_MAX || crypto_init() != 0)
+		return MC_ERR_INVALID;
+	box = malloc(len);
+	if (!box)
+		return MC_ERR_NOMEM;
+	if (b64url_decode(token, len, box, len, &box_len) != 0 || box_len <= BOX_OVERHEAD)
+		goto out;
+	plain_len = box_len - BOX_OVERHEAD;
+	plain = malloc(plain_len + 1);
+	if (!plain) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
+				       box_len - crypto_secretbox_NONCEBYTES, box, key) != 0)
+		goto out;
+	obj = json_loadb((const char *)plain, plain_len, 0, NULL);
+	if (!json_is_object(obj))
+		goto out;
+	v = json_object_get(obj, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != TOKEN_VERSION)
+		goto out;
+	v = json_object_get(obj, "e");
+	if (!json_is_string(v) || strcmp(json_string_value(v), endpoint) != 0)
+		goto out;
+	v = json_object_get(obj, "a");
+	if (!json_is_integer(v) || json_integer_value(v) != account)
+		goto out;
+	f = json_object_get(obj, "f");
+	c = json_object_get(obj, "c");
+	if (!json_is_array(f) || !c)
+		goto out;
+	*filters = json_incref(f);
+	*cursor = json_is_null(c) ? NULL : json_incref(c);
+	rc = 0;
+out:
+	json_decref(obj);
+	free(plain);
+	free(box);
+	return rc;
+}
+
+static int bad(struct response *res, json_t *key, const char *field, const char *message)
+{
+	response_fail_item(res, key, "err_validation_invalid_value", message, field, 0);
+	return 1;
+}
+
+int page_begin(struct request *req, struct response *res, struct page *pg)
+{
+	json_t *pag = req->meta ? json_object_get(req->meta, "pagination") : NULL;
+	json_t *tok, *filters = NULL, *cursor = NULL;
+	int64_t size = PAGE_SIZE_DEFAULT;
+	int got, rc;
+
+	memset(pg, 0, sizeof(*pg));
+	if (pag && !json_is_object(pag))
+		return bad(res, pag, "pagination", "'pagination' must be an object");
+	if (pag) {
+		got = json_get_int(pag, "pageSize", &size);
+		if (got == 0)
+			got = json_get_int(pag, "page_size", &size);
+		if (got < 0)
+			return bad(res, pag, "pageSize", "'pageSize' must be an integer");
+		if (got > 0)
+			size = size < PAGE_SIZE_MIN ? PAGE_SIZE_MIN
+			       : size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX : size;
+	}
+	pg->size = (int)size;
+	tok = pag ? json_object_get(pag, "pageToken") : NULL;
+	if (tok && !json_is_string(tok))
+		return bad(res, pag, "pageToken", "'pageToken' must be a string");
+	if (tok && json_string_length(tok) > 0) {
+		rc = page_token_open(req->srv->page_key, req->path, req->who.account.id,
+				     json_string_value(tok), json_string_length(tok), &filters,
+				     &cursor);
+		if (rc == MC_ERR_NOMEM)
+			return rc;
+		if (rc)
+			return bad(res, pag, "pageToken",
+				   "the page token is not valid for this call; start again "
+				   "without it");
+		pg->after = cursor;
+	}
+	if (filters && json_array_size(req->data) == 0) {
+		pg->filters = filters;
+	} else {
+		json_decref(filters);
+		pg->filters = json_incref(req->data ? req->data : json_array());
+	}
+	return pg->filters ? 0 : MC_ERR_NOMEM;
+}
+
+int page_finish(struct request *req, struct response *res, struct page *pg, size_t returned,
+		json_t *next_cursor, int64_t total)
+{
+	json_t *p = json_object();
+	char *token = NULL;
+
+	if (!p)
+		return MC_ERR_NOMEM;
+	json_object_set_new(p, "pageSize", json_integer((json_int_t)returned));
+	if (total >= 0)
+		json_object_set_new(p, "totalCount", json_integer((json_int_t)total));
+	if (next_cursor) {
+		token = page_token_make(req->srv->page_key, req->path, req->who.account.id,
+					pg->filters, next_cursor);
+		if (!token) {
+			json_decref(p);
+			return MC_ERR_CRYPTO;
+		}
+		json_object_set_new(p, "next", json_string(token));
+		free(token);
+	}
+	json_decref(res->pagination);
+	res->pagination = p;
+	return 0;
+}
+
+void page_release(struct page *pg)
+{
+	json_decref(pg->filters);
+	json_decref(pg->after);
+	memset(pg, 0, sizeof(*pg));
+}
