@@ -86,6 +86,10 @@ static int decode(int url, const char *src, size_t n, unsigned char *dst, size_t
 			acc &= (1u << bits) - 1;
 		}
 	}
+	/* Canonical encodings only: the bits left over after the last byte must be zero, so
+	 * every byte string has exactly one accepted encoding (tokens are tamper-evident). */
+	if (acc != 0)
+		return MC_ERR_INVALID;
 	*out_len = o;
 	return 0;
 }

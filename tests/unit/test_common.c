@@ -27,6 +27,8 @@ static void test_b64(void)
 	CHECK_INT(b64_decode("Y", 1, raw, sizeof(raw), &n), MC_ERR_INVALID);
 	CHECK_INT(b64_decode("YW I", 4, raw, sizeof(raw), &n), MC_ERR_INVALID);
 	CHECK_INT(b64_decode("YWJj", 4, raw, 2, &n), MC_ERR_TOO_LARGE);
+	CHECK_INT(b64_decode("YWJ=", 4, raw, sizeof(raw), &n), MC_ERR_INVALID); /* non-canonical */
+	CHECK_INT(b64url_decode("-_9", 3, raw, sizeof(raw), &n), MC_ERR_INVALID);
 	CHECK_INT(b64url_decode("-_8", 3, raw, sizeof(raw), &n), 0);
 	CHECK(n == 2 && raw[0] == 0xfb && raw[1] == 0xff);
 }
