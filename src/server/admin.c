@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ enum admin_opt {
 	OPT_PERMS,
 	OPT_TTL,
 	OPT_EXTEND,
+	OPT_EXTEND_BOOL,
 	OPT_ACCESS_KEY,
 	OPT_HELP,
 	OPT_COUNT
@@ -78,6 +80,7 @@ static const struct {
         [OPT_PERMS] = {"perms", 1},
         [OPT_TTL] = {"ttl", 1},
         [OPT_EXTEND] = {"extend-on-validate", 0},
+        [OPT_EXTEND_BOOL] = {"extend-on-validate", 1}, /* user profile: true|false */
         [OPT_ACCESS_KEY] = {"access-key", 1},
         [OPT_HELP] = {"help", 0},
 };
@@ -111,6 +114,9 @@ static const char usage_text[] =
         "              [--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default]\n"
         "              [--extend-on-validate]\n"
         "  user list [--account CODE]\n"
+        "  user passwd --email E (--password P | --password-stdin)\n"
+        "  user profile --email E [--ttl 3d|72h|90m|MS|never|default]\n"
+        "              [--extend-on-validate true|false]\n"
         "  keys create --email E --app-id ID [--ttl 3d|72h|90m|MS|never]\n"
         "  keys list --email E\n"
         "  keys revoke --access-key K\n"
@@ -188,6 +194,22 @@ static void format_ttl(int64_t ms, char *dst, size_t size)
 		}
 	}
 	snprintf(dst, size, "%lldms", (long long)ms);
+}
+
+/* A boolean option value: true/yes/on/1 → 1, false/no/off/0 → 0 (any case); 0, or -1 for
+ * anything else. */
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	return -1;
 }
 
 /* Parses "never", "default" (if allow_default), or digits with an optional unit ms, s, m,
@@ -690,6 +712,117 @@ static int cmd_user_list(struct admin_ctx *cx)
 	return print_json(ls.arr);
 }
 
+/* `user passwd`: a new password (Argon2id, hashed before the transaction). It also clears
+ * a lock-out and the failure counter: an administrator who sets a password vouches for
+ * the next login. Keys the user holds stay valid. */
+static int cmd_user_passwd(struct admin_ctx *cx)
+{
+	char pw[PASSWORD_MAX + 2], hash[PASSWORD_HASH_MAX], email[256];
+	const char *password;
+	struct account a;
+	struct user u;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	pw[0] = hash[0] = '\0';
+	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
+		return rc;
+	if (!!cx->opt[OPT_PASSWORD] == !!cx->opt[OPT_PASSWORD_STDIN])
+		return failf(EXIT_USAGE, "give one of '--password' and '--password-stdin'");
+	if (cx->opt[OPT_PASSWORD_STDIN]) {
+		if ((rc = read_password_stdin(pw, sizeof(pw))))
+			goto wipe;
+		password = pw;
+	} else {
+		password = cx->opt[OPT_PASSWORD];
+	}
+	if (password_hash(password, strlen(password), hash, &cx->e) != 0) {
+		rc = failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
+		           cx->e.msg);
+		goto wipe;
+	}
+	if ((rc = begin(cx)))
+		goto wipe;
+	if ((rc = find_user(cx, email, &u)))
+		goto out;
+	memcpy(u.password_hash, hash, sizeof(hash));
+	u.failed_logins = 0;
+	u.locked_until = 0;
+	if (store_user_update(cx->st, &u, &cx->e) != 0 ||
+	    store_account_get(cx->st, u.account_id, &a, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
+	          "User Password Changed", "password of user '%s' set by an administrator",
+	          u.email) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(user_json(&u, a.code));
+wipe:
+	secure_zero(pw, sizeof(pw));
+	secure_zero(hash, sizeof(hash));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
+/* `user profile`: the authentication profile (binding TTL, extendOnValidate) of one user.
+ * It applies to keys made from now on; existing keys keep the TTL they were made with. */
+static int cmd_user_profile(struct admin_ctx *cx)
+{
+	char email[256], before[32], after[32];
+	int64_t ttl = 0;
+	int extend = 0, rc;
+	struct account a;
+	struct user u;
+
+	memset(&u, 0, sizeof(u));
+	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
+		return rc;
+	if (!cx->opt[OPT_TTL] && !cx->opt[OPT_EXTEND_BOOL])
+		return failf(EXIT_USAGE, "give '--ttl' or '--extend-on-validate' (or both)\n"
+		                         "usage: mcapid admin user profile --email E [--ttl "
+		                         "3d|72h|90m|MS|never|default] [--extend-on-validate "
+		                         "true|false]");
+	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 1, &ttl) != 0)
+		return failf(EXIT_USAGE,
+		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		             "90m, 1500 (ms), never or default",
+		             cx->opt[OPT_TTL]);
+	if (cx->opt[OPT_EXTEND_BOOL] && parse_bool(cx->opt[OPT_EXTEND_BOOL], &extend) != 0)
+		return failf(EXIT_USAGE, "option '--extend-on-validate': '%s' is not true or false",
+		             cx->opt[OPT_EXTEND_BOOL]);
+	if ((rc = begin(cx)))
+		return rc;
+	if ((rc = find_user(cx, email, &u)))
+		goto out;
+	format_ttl(u.binding_ttl_ms, before, sizeof(before));
+	if (cx->opt[OPT_TTL])
+		u.binding_ttl_ms = ttl;
+	if (cx->opt[OPT_EXTEND_BOOL])
+		u.extend_on_validate = extend;
+	format_ttl(u.binding_ttl_ms, after, sizeof(after));
+	if (store_user_update(cx->st, &u, &cx->e) != 0 ||
+	    store_account_get(cx->st, u.account_id, &a, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
+	          "User Authentication Profile Changed",
+	          "authentication profile of user '%s': binding TTL %s (was %s), "
+	          "extendOnValidate %s",
+	          u.email, after, before, u.extend_on_validate ? "true" : "false") != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	if (!rc)
+		rc = print_json(user_json(&u, a.code));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
 /* ---- keys ---- */
 
 static int first_binding(void *arg, const struct binding *b)
@@ -911,6 +1044,13 @@ static const struct admin_cmd commands[] = {
          "user create --account CODE --email E [--name N] [--password P | --password-stdin] "
          "[--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default] [--extend-on-validate]"},
         {"user", "list", cmd_user_list, O(OPT_ACCOUNT), 0, "user list [--account CODE]"},
+        {"user", "passwd", cmd_user_passwd,
+         O(OPT_EMAIL) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN), O(OPT_EMAIL),
+         "user passwd --email E (--password P | --password-stdin)"},
+        {"user", "profile", cmd_user_profile, O(OPT_EMAIL) | O(OPT_TTL) | O(OPT_EXTEND_BOOL),
+         O(OPT_EMAIL),
+         "user profile --email E [--ttl 3d|72h|90m|MS|never|default] "
+         "[--extend-on-validate true|false]"},
         {"keys", "create", cmd_keys_create, O(OPT_EMAIL) | O(OPT_APP_ID) | O(OPT_TTL),
          O(OPT_EMAIL) | O(OPT_APP_ID), "keys create --email E --app-id ID [--ttl 3d|72h|MS|never]"},
         {"keys", "list", cmd_keys_list, O(OPT_EMAIL), O(OPT_EMAIL), "keys list --email E"},
@@ -940,9 +1080,12 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 			             arg, cmd->usage);
 		eq = strchr(arg + 2, '=');
 		n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		/* one name may stand for different options in different commands (a bare
+		 * flag in one, a valued option in another): take the one cmd allows */
 		for (o = 0; o < OPT_COUNT; o++)
 			if (strlen(opt_defs[o].name) == n &&
-			    memcmp(opt_defs[o].name, arg + 2, n) == 0)
+			    memcmp(opt_defs[o].name, arg + 2, n) == 0 &&
+			    (o == OPT_HELP || (cmd->allowed & O(o))))
 				break;
 		if (o == OPT_COUNT || (o != OPT_HELP && !(cmd->allowed & O(o))))
 			return failf(EXIT_USAGE,

@@ -106,6 +106,8 @@ static int serve(struct config *cfg)
 
 	srv.cfg = cfg;
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
+	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) != 0)
+		goto out;
 	if (open_store(cfg, &srv, &e) != 0)
 		goto out;
 	if (cfg->dev) {

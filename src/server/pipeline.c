@@ -116,19 +116,27 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 
 	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
 		goto fail;
-	if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
-		ae = API_TOO_MANY_FAILURES;
-		goto fail;
-	}
 	if (r->auth == ROUTE_APP_ONLY) {
+		/* login and discovery: every call counts against the client IP */
+		if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
+			ae = API_TOO_MANY_FAILURES;
+			goto fail;
+		}
 		iplimit_count(srv->ipl, req->client_ip, now);
 		if ((ae = auth_app(req, msg, sizeof(msg))) != API_OK)
 			goto fail;
 		return r->fn(req, res);
 	}
 	if ((ae = auth_signed(req, msg, sizeof(msg))) != API_OK) {
-		if (is_auth_failure(ae))
+		/* Only failures count; a correctly signed call is never refused for its IP, so
+		 * integrations sharing an address with a misconfigured one keep working. */
+		if (is_auth_failure(ae)) {
+			if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
+				ae = API_TOO_MANY_FAILURES;
+				msg[0] = '\0';
+			}
 			iplimit_count(srv->ipl, req->client_ip, now);
+		}
 		goto fail;
 	}
 	ratelimit_take(srv->rl, req->who.user.id, req->path, now, &v);
@@ -142,6 +150,7 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		ae = API_FORBIDDEN;
 		goto fail;
 	}
+	auth_extend(req);
 	return r->fn(req, res);
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);

@@ -14,15 +14,15 @@
 
 #include "common/banned.h"
 
-#define SHARDS 64
-#define SHARD_BUCKETS 1024
+#define SHARDS            64
+#define SHARD_BUCKETS     1024
 #define SHARD_MAX_ENTRIES 16384 /* ~1M buckets in all, ~48 MiB at most */
-#define MAX_OVERRIDES 32
-#define RATE_MAX 1000000        /* bounds of rate_limit and rate_refill_ms in config.c */
-#define REFILL_MAX 3600000
+#define MAX_OVERRIDES     32
+#define RATE_MAX          1000000 /* bounds of rate_limit and rate_refill_ms in config.c */
+#define REFILL_MAX        3600000
 
 int rl_bucket_step(struct rl_bucket *b, int64_t limit, int64_t refill_ms, int take, int64_t now,
-		   struct rl_verdict *v)
+                   struct rl_verdict *v)
 {
 	int allowed;
 
@@ -127,7 +127,7 @@ static void evict_full(struct table *t, int si, int64_t now)
 }
 
 static int table_op(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
-		    int64_t now, struct rl_verdict *v)
+                    int64_t now, struct rl_verdict *v)
 {
 	struct table *t = state;
 	uint64_t h = mix(key);
@@ -254,18 +254,19 @@ static int parse_overrides(struct ratelimit *rl, const char *spec, struct err *e
 		if (!eq || pe - a < 6 || strncmp(a, "/api/", 5) != 0 ||
 		    (size_t)(pe - a) >= sizeof(o->path) || memchr(a, ' ', (size_t)(pe - a)))
 			return err_set(e, MC_ERR_INVALID,
-				       "rate_overrides: '%.*s' is not /api/area/function=limit[:refill_ms]",
-				       (int)(z - a), a);
+			               "rate_overrides: '%.*s' is not "
+			               "/api/area/function=limit[:refill_ms]",
+			               (int)(z - a), a);
 		if (rl->noverrides >= MAX_OVERRIDES)
 			return err_set(e, MC_ERR_INVALID, "rate_overrides: more than %d endpoints",
-				       MAX_OVERRIDES);
+			               MAX_OVERRIDES);
 		o = &rl->overrides[rl->noverrides];
 		memcpy(o->path, a, (size_t)(pe - a));
 		o->path[pe - a] = '\0';
 		for (int i = 0; i < rl->noverrides; i++)
 			if (strcmp(rl->overrides[i].path, o->path) == 0)
 				return err_set(e, MC_ERR_INVALID,
-					       "rate_overrides: '%s' is given twice", o->path);
+				               "rate_overrides: '%s' is given twice", o->path);
 		eq++;
 		while (eq < z && is_space(*eq))
 			eq++;
@@ -273,19 +274,20 @@ static int parse_overrides(struct ratelimit *rl, const char *spec, struct err *e
 		o->refill = rl->refill;
 		if (parse_num(eq, (size_t)((colon ? colon : z) - eq), RATE_MAX, &o->limit) != 0)
 			return err_set(e, MC_ERR_INVALID,
-				       "rate_overrides: bad limit in '%.*s' (1 to %d)", (int)(z - a), a,
-				       RATE_MAX);
-		if (colon && parse_num(colon + 1, (size_t)(z - colon - 1), REFILL_MAX, &o->refill) != 0)
+			               "rate_overrides: bad limit in '%.*s' (1 to %d)",
+			               (int)(z - a), a, RATE_MAX);
+		if (colon &&
+		    parse_num(colon + 1, (size_t)(z - colon - 1), REFILL_MAX, &o->refill) != 0)
 			return err_set(e, MC_ERR_INVALID,
-				       "rate_overrides: bad refill in '%.*s' (1 to %d ms)", (int)(z - a),
-				       a, REFILL_MAX);
+			               "rate_overrides: bad refill in '%.*s' (1 to %d ms)",
+			               (int)(z - a), a, REFILL_MAX);
 		rl->noverrides++;
 	}
 	return 0;
 }
 
 struct ratelimit *ratelimit_new_backend(const struct config *cfg, const struct rl_backend *b,
-					struct err *e)
+                                        struct err *e)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
@@ -325,7 +327,7 @@ void ratelimit_free(struct ratelimit *rl)
 }
 
 void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
-		    struct rl_verdict *out)
+                    struct rl_verdict *out)
 {
 	int64_t limit = rl->limit, refill_ms = rl->refill;
 	uint64_t key = (uint64_t)user_id << 8; /* low byte: 0 = main bucket, i + 1 = override i */

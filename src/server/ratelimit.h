@@ -39,13 +39,13 @@ struct rl_bucket {
  * one is left. Fills v (may be NULL) and returns 1 if the call is allowed. Clocks that go
  * backwards refill nothing. limit >= 1 and refill_ms >= 1. */
 int rl_bucket_step(struct rl_bucket *b, int64_t limit, int64_t refill_ms, int take, int64_t now,
-		   struct rl_verdict *v);
+                   struct rl_verdict *v);
 
 /* Where buckets live. op runs rl_bucket_step on the bucket of key (creating it full) under
  * whatever exclusion the backend needs; take = 0 only looks. free releases state. */
 struct rl_backend {
 	int (*op)(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
-		  int64_t now, struct rl_verdict *v);
+	          int64_t now, struct rl_verdict *v);
 	void (*free)(void *state);
 	void *state;
 };
@@ -59,13 +59,13 @@ struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e);
 
 /* The same on backend b (taken over: freed with the limiter, also on failure). */
 struct ratelimit *ratelimit_new_backend(const struct config *cfg, const struct rl_backend *b,
-					struct err *e);
+                                        struct err *e);
 void ratelimit_free(struct ratelimit *rl);
 
 /* Takes one call from the bucket of user for endpoint path (now: the clock of the
  * backend, monotonic ms for the memory one). Fills out; out->allowed = 0 means 429. */
 void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
-		    struct rl_verdict *out);
+                    struct rl_verdict *out);
 
 /* per_minute calls per client IP. NULL on allocation failure. */
 struct iplimit *iplimit_new(int per_minute);

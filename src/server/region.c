@@ -10,8 +10,8 @@
 
 #include "common/banned.h"
 
-static const char *const mimecast_regions[] = {"eu", "de", "us", "usb", "ca", "za", "au", "je",
-						"api"};
+static const char *const mimecast_regions[] = {"eu", "de", "us", "usb", "ca",
+                                               "za", "au", "je", "api"};
 
 int region_is_mimecast(const char *code)
 {
@@ -85,7 +85,7 @@ static int is_space(char c)
 }
 
 int region_table_parse(struct region_table *t, const char *spec, const char *self_code,
-		       const char *self_url, struct err *e)
+                       const char *self_url, struct err *e)
 {
 	const char *p = spec ? spec : "";
 	char code[REGION_CODE_MAX];
@@ -114,16 +114,17 @@ int region_table_parse(struct region_table *t, const char *spec, const char *sel
 		    take_code(a, (size_t)(ce - a), t->r[t->n].code) != 0 ||
 		    take_url(us, (size_t)(b - us), t->r[t->n].url) != 0)
 			return err_set(e, MC_ERR_INVALID,
-				       "regions: '%.*s' is not code=http(s)://host[:port]%s", (int)(b - a),
-				       a, t->n >= REGION_TABLE_MAX ? " (too many regions)" : "");
+			               "regions: '%.*s' is not code=http(s)://host[:port]%s",
+			               (int)(b - a), a,
+			               t->n >= REGION_TABLE_MAX ? " (too many regions)" : "");
 		if (find(t, t->r[t->n].code) >= 0)
 			return err_set(e, MC_ERR_INVALID, "regions: region '%s' is given twice",
-				       t->r[t->n].code);
+			               t->r[t->n].code);
 		t->n++;
 	}
 	if (take_code(self_code, strlen(self_code), code) != 0)
-		return err_set(e, MC_ERR_INVALID, "region '%s' is not a region code ([a-z0-9-], 1-15)",
-			       self_code);
+		return err_set(e, MC_ERR_INVALID,
+		               "region '%s' is not a region code ([a-z0-9-], 1-15)", self_code);
 	t->self = find(t, code);
 	if (t->self >= 0)
 		return 0;
@@ -132,7 +133,7 @@ int region_table_parse(struct region_table *t, const char *spec, const char *sel
 	memcpy(t->r[t->n].code, code, sizeof(code));
 	if (take_url(self_url, strlen(self_url), t->r[t->n].url) != 0)
 		return err_set(e, MC_ERR_INVALID, "public_base_url '%s' is not an http(s) URL",
-			       self_url);
+		               self_url);
 	t->self = t->n++;
 	return 0;
 }

@@ -13,13 +13,13 @@
 
 struct err;
 
-#define REGION_CODE_MAX 16  /* bytes, including the NUL */
-#define REGION_URL_MAX 256
+#define REGION_CODE_MAX  16 /* bytes, including the NUL */
+#define REGION_URL_MAX   256
 #define REGION_TABLE_MAX 32
 
 struct region_table {
 	int n;
-	int self;               /* index of this server's region */
+	int self; /* index of this server's region */
 	struct {
 		char code[REGION_CODE_MAX];
 		char url[REGION_URL_MAX];
@@ -32,7 +32,7 @@ struct region_table {
  * '/'. A code given twice, too many entries, or a malformed item → MC_ERR_INVALID with the
  * item named in e. */
 int region_table_parse(struct region_table *t, const char *spec, const char *self_code,
-		       const char *self_url, struct err *e);
+                       const char *self_url, struct err *e);
 
 /* The base URL for region code (case-insensitive); this server's URL if the code is not
  * in the table (*known = 0 then, if known is not NULL). Never NULL. */

@@ -4,6 +4,8 @@
 #ifndef MCAPI_SERVER_SERVER_H
 #define MCAPI_SERVER_SERVER_H
 
+#include "server/region.h"
+
 #include <stdint.h>
 
 struct config;
@@ -23,6 +25,7 @@ struct server {
 	unsigned char page_key[32]; /* MAC key of page tokens, derived from the server key */
 	unsigned char id_key[32];   /* key for opaque ids, derived from the server key */
 	int64_t default_ttl_ms;     /* parsed cfg->binding_ttl */
+	struct region_table regions;/* parsed cfg->regions + this server's region (§10) */
 };
 
 #endif

@@ -59,14 +59,15 @@ static void test_per_user(void)
 	cfg.rate_limit = 5;
 	cfg.rate_refill_ms = 1000;
 	snprintf(cfg.rate_overrides, sizeof(cfg.rate_overrides),
-		 " /api/domain/verify-domain = 2 : 60000 , /api/audit/get-audit-events=3");
+	         " /api/domain/verify-domain = 2 : 60000 , /api/audit/get-audit-events=3");
 	rl = ratelimit_new(&cfg, &e);
 	CHECK(rl != NULL);
 	if (!rl)
 		return;
 	/* the bucket is the user's, whichever path (except overrides) and binding */
 	for (int i = 0; i < 5; i++) {
-		ratelimit_take(rl, 7, i % 2 ? "/api/account/get-account" : "/api/login/logout", 10, &v);
+		ratelimit_take(rl, 7, i % 2 ? "/api/account/get-account" : "/api/login/logout", 10,
+		               &v);
 		CHECK(v.allowed);
 		CHECK_INT(v.remaining, 4 - i);
 		CHECK_INT(v.limit, 5);
@@ -93,9 +94,17 @@ static void test_per_user(void)
 static void test_override_errors(void)
 {
 	static const char *bad[] = {
-		"/api/x/y=zz", "/api/x/y=0", "/api/x/y=5:0", "/api/x/y=5:", "api/x/y=5",
-		"/api/x/y", "=5", "/api/x/y=5,/api/x/y=6", "/api/x/y=99999999999",
-		"/api/x/y=5:3600001", "/api/x y=5",
+	        "/api/x/y=zz",
+	        "/api/x/y=0",
+	        "/api/x/y=5:0",
+	        "/api/x/y=5:",
+	        "api/x/y=5",
+	        "/api/x/y",
+	        "=5",
+	        "/api/x/y=5,/api/x/y=6",
+	        "/api/x/y=99999999999",
+	        "/api/x/y=5:3600001",
+	        "/api/x y=5",
 	};
 	struct config cfg;
 	struct err e;
@@ -121,7 +130,7 @@ static int calls;
 static struct rl_backend inner;
 
 static int counting_op(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
-		       int64_t now, struct rl_verdict *v)
+                       int64_t now, struct rl_verdict *v)
 {
 	(void)state;
 	calls++;

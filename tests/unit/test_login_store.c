@@ -45,7 +45,7 @@ static int collect(void *arg, const struct audit_record *r)
 }
 
 static int add(struct store *st, int64_t account, const char *user, const char *type,
-	       const char *cat, const char *info, int64_t t)
+               const char *cat, const char *info, int64_t t)
 {
 	struct audit_event ev = {account, user, type, cat, info, t};
 	return store_audit_add(st, &ev, NULL);
@@ -62,15 +62,16 @@ static void test_audit(struct store *st, int64_t a1, int64_t a2)
 		char info[64];
 		snprintf(info, sizeof(info), "event number %d", i);
 		CHECK_INT(add(st, a1, i % 2 ? "Alice@Example.com" : "bob@example.com",
-			      i % 3 ? "Logon Authentication Failed" : "Domain Created",
-			      i % 3 ? "authentication_logs" : "account_logs", info, 1000 + i / 2),
-			  0);
+		              i % 3 ? "Logon Authentication Failed" : "Domain Created",
+		              i % 3 ? "authentication_logs" : "account_logs", info, 1000 + i / 2),
+		          0);
 	}
 	for (i = 0; i < 3; i++)
-		CHECK_INT(add(st, a2, "eve@other.test", "Logoff", "authentication_logs", "x", 1005), 0);
+		CHECK_INT(add(st, a2, "eve@other.test", "Logoff", "authentication_logs", "x", 1005),
+		          0);
 	CHECK_INT(add(st, 0, "nobody@x", "Logon Authentication Failed", "authentication_logs",
-		      "unknown", 1005),
-		  0);
+	              "unknown", 1005),
+	          0);
 
 	memset(&q, 0, sizeof(q));
 	q.account_id = a1;

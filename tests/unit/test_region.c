@@ -22,8 +22,8 @@ static void test_parse(void)
 	CHECK_STR(region_code(&t, "US"), "eu");
 
 	CHECK_INT(region_table_parse(&t, " US = https://us.example.test/ ,de=http://de.test:81,, ",
-				     "EU", "https://eu.example.test//", &e),
-		  0);
+	                             "EU", "https://eu.example.test//", &e),
+	          0);
 	CHECK_INT(t.n, 3);
 	CHECK_STR(region_url(&t, "us", NULL), "https://us.example.test");
 	CHECK_STR(region_url(&t, "De", &known), "http://de.test:81");
@@ -33,7 +33,8 @@ static void test_parse(void)
 	CHECK_STR(t.r[t.self].code, "eu");
 
 	/* the table may name this server's region itself: the table wins */
-	CHECK_INT(region_table_parse(&t, "eu=https://eu.lb.test", "eu", "http://127.0.0.1:1", &e), 0);
+	CHECK_INT(region_table_parse(&t, "eu=https://eu.lb.test", "eu", "http://127.0.0.1:1", &e),
+	          0);
 	CHECK_INT(t.n, 1);
 	CHECK_STR(region_url(&t, "eu", NULL), "https://eu.lb.test");
 }
@@ -41,21 +42,22 @@ static void test_parse(void)
 static void test_parse_errors(void)
 {
 	static const char *bad[] = {
-		"eu",                      /* no url */
-		"=https://x.test",         /* no code */
-		"e u=https://x.test",      /* space in code */
-		"eu=ftp://x.test",         /* scheme */
-		"eu=https://",             /* no host */
-		"eu=https://x .test",      /* space in url */
-		"eu=https://a.test,EU=https://b.test", /* twice */
-		"abcdefghijklmnop=https://x.test",     /* code too long */
+	        "eu",                                  /* no url */
+	        "=https://x.test",                     /* no code */
+	        "e u=https://x.test",                  /* space in code */
+	        "eu=ftp://x.test",                     /* scheme */
+	        "eu=https://",                         /* no host */
+	        "eu=https://x .test",                  /* space in url */
+	        "eu=https://a.test,EU=https://b.test", /* twice */
+	        "abcdefghijklmnop=https://x.test",     /* code too long */
 	};
 	struct region_table t;
 	struct err e = {0};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err_clear(&e);
-		CHECK_INT(region_table_parse(&t, bad[i], "eu", "http://127.0.0.1:1", &e), MC_ERR_INVALID);
+		CHECK_INT(region_table_parse(&t, bad[i], "eu", "http://127.0.0.1:1", &e),
+		          MC_ERR_INVALID);
 		CHECK(strstr(e.msg, "regions") != NULL);
 	}
 	CHECK_INT(region_table_parse(&t, "", "e/u", "http://127.0.0.1:1", &e), MC_ERR_INVALID);

@@ -25,10 +25,10 @@
 static const struct {
 	const char *code, *name;
 } categories[AUDIT_CATEGORIES_MAX] = {
-	{"authentication_logs", "Authentication Logs"},
-	{"account_logs", "Account Logs"},
-	{"integrations_and_apis", "Integrations and APIs"},
-	{"user_account_and_role_logs", "User Account and Role Logs"},
+        {"authentication_logs", "Authentication Logs"},
+        {"account_logs", "Account Logs"},
+        {"integrations_and_apis", "Integrations and APIs"},
+        {"user_account_and_role_logs", "User Account and Role Logs"},
 };
 
 int api_audit_get_categories(struct request *req, struct response *res)
@@ -36,7 +36,7 @@ int api_audit_get_categories(struct request *req, struct response *res)
 	(void)req;
 	for (size_t i = 0; i < AUDIT_CATEGORIES_MAX; i++) {
 		json_t *item = json_pack("{s:s, s:s}", "code", categories[i].code, "name",
-					 categories[i].name);
+		                         categories[i].name);
 		if (!item)
 			return MC_ERR_NOMEM;
 		response_add_data(res, item);
@@ -51,7 +51,7 @@ struct filter {
 };
 
 static int invalid(struct response *res, json_t *item, const char *code, const char *field,
-		   const char *message)
+                   const char *message)
 {
 	response_fail_item(res, item, code, message, field, 0);
 	return 1;
@@ -66,19 +66,21 @@ static int read_date(struct response *res, json_t *item, const char *field, int6
 
 	if (!v)
 		return invalid(res, item, "err_validation_null", field,
-			       strcmp(field, "startDateTime") == 0 ? "startDateTime is required"
-								   : "endDateTime is required");
+		               strcmp(field, "startDateTime") == 0 ? "startDateTime is required"
+		                                                   : "endDateTime is required");
 	if (!json_is_string(v))
 		return invalid(res, item, "err_validation_invalid_value", field,
-			       "a date must be a string like 2015-11-24T12:50:11+0000");
+		               "a date must be a string like 2015-11-24T12:50:11+0000");
 	s = json_string_value(v);
 	while (*s == ' ')
 		s++;
 	if (!*s)
 		return invalid(res, item, "err_validation_blank", field, "the date is empty");
 	if (date_parse_iso(s, strlen(s), ms) != 0) {
-		snprintf(msg, sizeof(msg), "'%.40s' is not an ISO 8601 date like "
-					   "2015-11-24T12:50:11+0000", s);
+		snprintf(msg, sizeof(msg),
+		         "'%.40s' is not an ISO 8601 date like "
+		         "2015-11-24T12:50:11+0000",
+		         s);
 		return invalid(res, item, "err_validation_invalid_value", field, msg);
 	}
 	return 0;
@@ -123,7 +125,8 @@ static int read_categories(struct response *res, json_t *item, struct filter *f)
 			p = end ? end + 1 : p + strlen(p);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, c) {
+		json_array_foreach(v, i, c)
+		{
 			if (!json_is_string(c) ||
 			    add_category(f, json_string_value(c), json_string_length(c)) != 0)
 				bad = 1;
@@ -133,8 +136,8 @@ static int read_categories(struct response *res, json_t *item, struct filter *f)
 	}
 	if (bad)
 		return invalid(res, item, "err_validation_invalid_value", "categories",
-			       "categories must be a list of: authentication_logs, account_logs, "
-			       "integrations_and_apis, user_account_and_role_logs");
+		               "categories must be a list of: authentication_logs, account_logs, "
+		               "integrations_and_apis, user_account_and_role_logs");
 	return 0;
 }
 
@@ -151,18 +154,18 @@ static int read_filters(struct response *res, json_t *filters, int64_t now, stru
 	item = json_array_get(filters, 0);
 	if (json_array_size(filters) > 1)
 		return invalid(res, item, "err_validation_invalid_value", NULL,
-			       "get-audit-events takes one item: {startDateTime, endDateTime, "
-			       "query, categories}");
+		               "get-audit-events takes one item: {startDateTime, endDateTime, "
+		               "query, categories}");
 	if (read_date(res, item, "startDateTime", &f->start) ||
 	    read_date(res, item, "endDateTime", &f->end))
 		return 1;
 	if (f->start > f->end)
 		return invalid(res, item, "err_validation_invalid_value", "endDateTime",
-			       "endDateTime is before startDateTime");
+		               "endDateTime is before startDateTime");
 	v = json_get_ci(item, "query");
 	if (v && (!json_is_string(v) || json_string_length(v) > QUERY_MAX))
 		return invalid(res, item, "err_validation_invalid_value", "query",
-			       "query must be a string of at most 256 characters");
+		               "query must be a string of at most 256 characters");
 	if (v)
 		snprintf(f->text, sizeof(f->text), "%s", json_string_value(v));
 	return read_categories(res, item, f);
@@ -182,7 +185,7 @@ static json_t *normalised(const struct filter *f)
 	for (size_t i = 0; cats && i < AUDIT_CATEGORIES_MAX && f->cats[i]; i++)
 		json_array_append_new(cats, json_string(f->cats[i]));
 	item = json_pack("{s:s, s:s, s:s, s:o}", "startDateTime", s, "endDateTime", e, "query",
-			 f->text, "categories", cats);
+	                 f->text, "categories", cats);
 	return item ? json_pack("[o]", item) : NULL;
 }
 
@@ -206,8 +209,8 @@ static int collect(void *arg, const struct audit_record *r)
 	}
 	date_format_iso(r->time, when);
 	item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", r->id, "auditType", r->audit_type,
-			 "user", r->user, "eventTime", when, "eventInfo", r->info, "category",
-			 r->category);
+	                 "user", r->user, "eventTime", when, "eventInfo", r->info, "category",
+	                 r->category);
 	if (!item || json_array_append_new(c->data, item) != 0)
 		return MC_ERR_NOMEM;
 	c->got++;
@@ -247,7 +250,8 @@ int api_audit_get_events(struct request *req, struct response *res)
 		if (!json_is_integer(json_object_get(pg.after, "t")) || !json_is_string(v) ||
 		    json_string_length(v) >= AUDIT_ID_SIZE) {
 			response_fail_item(res, NULL, "err_validation_invalid_value",
-					   "the page token is not valid for this call", "pageToken", 0);
+			                   "the page token is not valid for this call", "pageToken",
+			                   0);
 			rc = 0;
 			goto out;
 		}

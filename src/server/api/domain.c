@@ -136,10 +136,10 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 					  "domain '%s' created as internal under the internal "
 					  "parent '%s'",
 					  d.name, parent);
-		return rc ? rc : add_item(res, domain_json_created(&d));
+		return rc ? rc : add_item(res, domain_json_created(req, &d));
 	}
 	if (found && d.expiry >= now)
-		return add_item(res, domain_json_created(&d)); /* rule 4: a safe retry */
+		return add_item(res, domain_json_created(req, &d)); /* rule 4: a safe retry */
 	if (!found) {
 		memset(&d, 0, sizeof(d));
 		d.account_id = acct;
@@ -158,7 +158,7 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 					  "expired; pending verification"
 					: "domain '%s' registered; pending verification",
 				  d.name);
-	return rc ? rc : add_item(res, domain_json_created(&d));
+	return rc ? rc : add_item(res, domain_json_created(req, &d));
 }
 
 int api_domain_create(struct request *req, struct response *res)
@@ -211,6 +211,7 @@ out:
 enum shape { SHAPE_PENDING, SHAPE_INTERNAL, SHAPE_STATUS };
 
 struct lister {
+	struct request *req;
 	struct response *res;
 	enum shape shape;
 	int64_t now;
@@ -228,9 +229,9 @@ static int lister_add(void *arg, const struct domain *d)
 		l->more = 1;
 		return 1; /* stop: one record past the page says there is a next page */
 	}
-	item = l->shape == SHAPE_PENDING    ? domain_json_pending(d)
-	       : l->shape == SHAPE_INTERNAL ? domain_json_internal(d)
-					    : domain_json_status(d, l->now);
+	item = l->shape == SHAPE_PENDING    ? domain_json_pending(l->req, d)
+	       : l->shape == SHAPE_INTERNAL ? domain_json_internal(l->req, d)
+					    : domain_json_status(l->req, d, l->now);
 	if (!item)
 		return MC_ERR_NOMEM;
 	response_add_data(l->res, item);
@@ -323,6 +324,7 @@ static int list_domains(struct request *req, struct response *res, enum domain_w
 		return rc == 1 ? 0 : rc;
 	}
 	memset(&l, 0, sizeof(l));
+	l.req = req;
 	l.res = res;
 	l.shape = shape;
 	l.now = now_ms();
@@ -387,7 +389,7 @@ int api_domain_get_provision_status(struct request *req, struct response *res)
 				domain_fail(res, a.key, E_NOT_FOUND, "domain",
 					    "'%s' is not a domain of this account", a.name);
 			} else if (rc == 0) {
-				rc = add_item(res, domain_json_status(&d, now));
+				rc = add_item(res, domain_json_status(req, &d, now));
 			}
 		}
 		domain_arg_release(&a);
@@ -441,11 +443,17 @@ static int delete_one(struct request *req, struct response *res, struct domain_a
 {
 	struct store *st = req->srv->store;
 	const char *field = a->id[0] ? "id" : "domain";
+	char id[DOMAIN_ID_SIZE];
 	struct domain d;
+	int64_t row = 0;
 	int rc;
 
-	rc = a->id[0] ? store_domain_get_by_id(st, req->who.account.id, a->id, &d, e)
-		      : store_domain_get(st, req->who.account.id, a->name, &d, e);
+	if (a->id[0] && domain_id_decode(req->srv->id_key, a->id, strlen(a->id), &row) != 0)
+		rc = MC_ERR_NOT_FOUND;
+	else if (a->id[0])
+		rc = store_domain_get_by_row(st, req->who.account.id, row, &d, e);
+	else
+		rc = store_domain_get(st, req->who.account.id, a->name, &d, e);
 	if (rc == 0 && domain_is_purged(&d, hide))
 		rc = MC_ERR_NOT_FOUND;
 	if (rc == MC_ERR_NOT_FOUND) {
@@ -467,9 +475,11 @@ static int delete_one(struct request *req, struct response *res, struct domain_a
 	rc = store_domain_delete(st, d.row, e);
 	if (!rc)
 		rc = domain_audit(req, now, e, AUDIT_DELETED, "pending domain '%s' deleted", d.name);
-	if (!rc)
-		rc = add_item(res, json_pack("{s:s, s:s, s:b}", "id", d.id, "domain", d.name,
+	if (!rc) {
+		domain_id_of(req, &d, id);
+		rc = add_item(res, json_pack("{s:s, s:s, s:b}", "id", id, "domain", d.name,
 					     "deleted", 1));
+	}
 	return rc;
 }
 

@@ -172,37 +172,54 @@ static json_t *date_json(int64_t ms)
 	return json_string(s);
 }
 
-json_t *domain_json_pending(const struct domain *d)
+void domain_id_of(const struct request *req, const struct domain *d, char out[DOMAIN_ID_SIZE])
 {
+	domain_id_encode(req->srv->id_key, d->row, out);
+}
+
+json_t *domain_json_pending(const struct request *req, const struct domain *d)
+{
+	char id[DOMAIN_ID_SIZE];
+
+	domain_id_of(req, d, id);
 	return json_pack("{s:s, s:o, s:s, s:s, s:o}", "domain", d->name, "expiry",
-			 date_json(d->expiry), "id", d->id, "token", d->token, "created",
+			 date_json(d->expiry), "id", id, "token", d->token, "created",
 			 date_json(d->created));
 }
 
-json_t *domain_json_internal(const struct domain *d)
+json_t *domain_json_internal(const struct request *req, const struct domain *d)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:s}", "id", d->id, "domain", d->name, "sendOnly",
+	char id[DOMAIN_ID_SIZE];
+
+	domain_id_of(req, d, id);
+	return json_pack("{s:s, s:s, s:b, s:b, s:s}", "id", id, "domain", d->name, "sendOnly",
 			 d->send_only != 0, "local", d->local != 0, "inboundType", d->inbound_type);
 }
 
-json_t *domain_json_created(const struct domain *d)
+json_t *domain_json_created(const struct request *req, const struct domain *d)
 {
+	char id[DOMAIN_ID_SIZE];
+
+	domain_id_of(req, d, id);
 	if (d->state == DOMAIN_INTERNAL)
-		return json_pack("{s:s, s:s, s:o}", "id", d->id, "domain", d->name, "created",
+		return json_pack("{s:s, s:s, s:o}", "id", id, "domain", d->name, "created",
 				 date_json(d->created));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", d->id, "domain", d->name, "token",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", id, "domain", d->name, "token",
 			 d->token, "created", date_json(d->created), "expiry",
 			 date_json(d->expiry));
 }
 
-json_t *domain_json_status(const struct domain *d, int64_t now)
+json_t *domain_json_status(const struct request *req, const struct domain *d, int64_t now)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "id", d->id, "domain", d->name, "status",
-			      d->state == DOMAIN_INTERNAL ? "verified"
-			      : d->expiry < now	   ? "expired"
-						   : "pending",
-			      "created", date_json(d->created));
+	char id[DOMAIN_ID_SIZE];
+	json_t *o;
 
+	domain_id_of(req, d, id);
+	o = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "domain", d->name, "status",
+		      d->state == DOMAIN_INTERNAL ? "verified"
+		      : d->expiry < now	   ? "expired"
+					   : "pending",
+		      "created", date_json(d->created));
 	if (!o)
 		return NULL;
 	if (d->state == DOMAIN_INTERNAL)

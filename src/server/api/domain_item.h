@@ -4,6 +4,7 @@
 #ifndef MCAPI_SERVER_API_DOMAIN_ITEM_H
 #define MCAPI_SERVER_API_DOMAIN_ITEM_H
 
+#include "server/api/domain_id.h"
 #include "server/api/domain_name.h"
 #include "server/http/response.h"
 #include "server/request.h"
@@ -61,11 +62,14 @@ void domain_arg_fail(struct response *res, const struct domain_arg *a);
 void domain_fail(struct response *res, json_t *key, const char *code, const char *field,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* JSON shapes (new references, NULL when out of memory). */
-json_t *domain_json_pending(const struct domain *d);  /* domain, expiry, id, token, created */
-json_t *domain_json_internal(const struct domain *d); /* id, domain, sendOnly, local, inboundType */
-json_t *domain_json_created(const struct domain *d);  /* create-domain's answer */
-json_t *domain_json_status(const struct domain *d, int64_t now); /* get-provision-status */
+/* JSON shapes (new references, NULL when out of memory); req gives the id key. */
+json_t *domain_json_pending(const struct request *req, const struct domain *d);
+json_t *domain_json_internal(const struct request *req, const struct domain *d);
+json_t *domain_json_created(const struct request *req, const struct domain *d);
+json_t *domain_json_status(const struct request *req, const struct domain *d, int64_t now);
+
+/* The opaque id of d for this server. */
+void domain_id_of(const struct request *req, const struct domain *d, char out[DOMAIN_ID_SIZE]);
 
 /* Pending records whose expiry is before this time are purged (hidden from every call). */
 int64_t domain_hide_before(const struct request *req, int64_t now);

@@ -104,7 +104,7 @@ static int succeed(struct request *req, struct response *res, struct domain *d, 
 	rc = domain_audit(req, now, NULL, AUDIT_VERIFIED, "domain '%s' %s", d->name, how);
 	if (rc)
 		return rc;
-	item = domain_json_internal(d);
+	item = domain_json_internal(req, d);
 	if (!item)
 		return MC_ERR_NOMEM;
 	response_add_data(res, item);

@@ -28,23 +28,23 @@
 
 #include "common/banned.h"
 
-#define SCHEME "Basic-Cloud"
-#define ACCESS_KEY_BYTES 32  /* 43 base64url characters */
-#define SECRET_BYTES 32      /* clients get standard base64: 44 characters */
-#define DEFAULT_TTL_MS (3 * 86400000LL)
-#define EMAIL_MAX 255
-#define ACCESS_KEY_MAX sizeof(((struct binding *)0)->access_key)
-#define CRED_MAX (EMAIL_MAX + 1 + PASSWORD_MAX + 1)
+#define SCHEME           "Basic-Cloud"
+#define ACCESS_KEY_BYTES 32 /* 43 base64url characters */
+#define SECRET_BYTES     32 /* clients get standard base64: 44 characters */
+#define DEFAULT_TTL_MS   (3 * 86400000LL)
+#define EMAIL_MAX        255
+#define ACCESS_KEY_MAX   sizeof(((struct binding *)0)->access_key)
+#define CRED_MAX         (EMAIL_MAX + 1 + PASSWORD_MAX + 1)
 
-#define CAT_AUTH "authentication_logs"
-#define CAT_API "integrations_and_apis"
-#define TYPE_LOGIN_OK "Logon Authentication Successful"
-#define TYPE_LOGIN_FAILED "Logon Authentication Failed"
-#define TYPE_LOCKED "Logon Account Locked"
-#define TYPE_LOGOFF "Logoff"
-#define TYPE_KEY_CREATED "API Key Created"
+#define CAT_AUTH           "authentication_logs"
+#define CAT_API            "integrations_and_apis"
+#define TYPE_LOGIN_OK      "Logon Authentication Successful"
+#define TYPE_LOGIN_FAILED  "Logon Authentication Failed"
+#define TYPE_LOCKED        "Logon Account Locked"
+#define TYPE_LOGOFF        "Logoff"
+#define TYPE_KEY_CREATED   "API Key Created"
 #define TYPE_KEY_REFRESHED "API Key Refreshed"
-#define TYPE_KEY_REVOKED "API Key Revoked"
+#define TYPE_KEY_REVOKED   "API Key Revoked"
 
 static void lower_ascii(char *s)
 {
@@ -54,11 +54,11 @@ static void lower_ascii(char *s)
 }
 
 static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
-		 const char *type, int64_t now, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
+                 const char *type, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 
 static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
-		 const char *type, int64_t now, const char *fmt, ...)
+                 const char *type, int64_t now, const char *fmt, ...)
 {
 	struct audit_event ev;
 	char info[768];
@@ -95,53 +95,50 @@ static void email_token(const struct request *req, const char *email, char dst[4
 	snprintf(lower, sizeof(lower), "%s", email);
 	lower_ascii(lower);
 	crypto_generichash(h, sizeof(h), (const unsigned char *)lower, strlen(lower),
-			   req->srv->id_key, sizeof(req->srv->id_key));
+	                   req->srv->id_key, sizeof(req->srv->id_key));
 	b64url_encode(h, sizeof(h), dst);
 }
 
 int api_login_discover(struct request *req, struct response *res)
 {
 	const struct config *cfg = req->srv->cfg;
-	struct region_table regions;
-	struct err e = {0};
+	const struct region_table *regions = &req->srv->regions;
 	const char *url, *code;
 	size_t i;
 	json_t *item;
 
-	if (region_table_parse(&regions, cfg->regions, cfg->region, cfg->public_base_url, &e) != 0) {
-		log_error("req_id=%s msg=\"bad region table\" err=\"%s\"", req->req_id, e.msg);
-		return MC_ERR_INTERNAL;
-	}
 	/* Users log in through an application of their own account (see login below), so
 	 * the application's account is the account whose region answers: the same for every
 	 * address, known or not. */
 	code = req->who.account.region[0] ? req->who.account.region : cfg->region;
-	url = region_url(&regions, code, NULL);
-	json_array_foreach(req->data, i, item) {
+	url = region_url(regions, code, NULL);
+	json_array_foreach(req->data, i, item)
+	{
 		json_t *v = json_get_ci(item, "emailAddress");
 		const char *email;
 		char tok[48];
 
 		if (!v) {
-			response_fail_item(res, item, "err_validation_null", "emailAddress is required",
-					   "emailAddress", 0);
+			response_fail_item(res, item, "err_validation_null",
+			                   "emailAddress is required", "emailAddress", 0);
 			continue;
 		}
 		if (!json_is_string(v) || json_string_length(v) > EMAIL_MAX) {
 			response_fail_item(res, item, "err_validation_invalid_value",
-					   "emailAddress must be an e-mail address", "emailAddress", 0);
+			                   "emailAddress must be an e-mail address", "emailAddress",
+			                   0);
 			continue;
 		}
 		email = json_string_value(v);
 		if (!*email) {
 			response_fail_item(res, item, "err_validation_blank",
-					   "emailAddress is empty", "emailAddress", 0);
+			                   "emailAddress is empty", "emailAddress", 0);
 			continue;
 		}
 		email_token(req, email, tok);
 		json_t *out = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s}}", "emailAddress", email,
-					"emailToken", tok, "authenticate", SCHEME, "region", "code",
-					code, "api", url);
+		                        "emailToken", tok, "authenticate", SCHEME, "region", "code",
+		                        code, "api", url);
 		if (!out)
 			return MC_ERR_NOMEM;
 		response_add_data(res, out);
@@ -158,13 +155,13 @@ struct login {
 	char name_key[LOGIN_KEY_SIZE]; /* counter key of a name that is not a user */
 	int known;                     /* a user of the application's account */
 	struct user user;
-	const char *access_key;        /* refresh this binding, or NULL */
-	json_t *item;                  /* the request item (for fail entries), or NULL */
+	const char *access_key; /* refresh this binding, or NULL */
+	json_t *item;           /* the request item (for fail entries), or NULL */
 };
 
 /* Splits "Basic-Cloud base64" into the scheme and the trimmed credentials. */
 static void split_authorization(const char *h, const char **scheme, size_t *scheme_n,
-				const char **cred, size_t *cred_n)
+                                const char **cred, size_t *cred_n)
 {
 	const char *p = h, *end;
 
@@ -231,9 +228,10 @@ static int make_room(struct login *lg)
 		}
 		rc = store_binding_revoke(req->srv->store, old.id, lg->now, NULL);
 		if (!rc)
-			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_REVOKED,
-				   lg->now, "key %s of %s revoked: the limit of %d keys was reached",
-				   key_hint(old.access_key, hint), lg->user.email, max);
+			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
+			           TYPE_KEY_REVOKED, lg->now,
+			           "key %s of %s revoked: the limit of %d keys was reached",
+			           key_hint(old.access_key, hint), lg->user.email, max);
 		secure_zero(&old, sizeof(old));
 	}
 	return rc;
@@ -252,17 +250,18 @@ static int issue_binding(struct login *lg, struct binding *b)
 	if (lg->access_key) {
 		rc = store_binding_get(st, lg->access_key, b, NULL);
 		if (rc == MC_ERR_NOT_FOUND || (rc == 0 && (b->user_id != lg->user.id ||
-							    b->app_row_id != app->id || b->revoked)))
+		                                           b->app_row_id != app->id || b->revoked)))
 			return 1;
 		if (rc)
 			return rc;
 		b->expires = b->ttl_ms > 0 ? lg->now + b->ttl_ms : 0;
 		rc = store_binding_set_expiry(st, b->id, b->expires, NULL);
 		if (!rc)
-			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_REFRESHED,
-				   lg->now, "key %s of %s for application %s refreshed by login%s",
-				   key_hint(b->access_key, hint), lg->user.email, app->app_id,
-				   b->expires ? "" : "; it never expires");
+			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
+			           TYPE_KEY_REFRESHED, lg->now,
+			           "key %s of %s for application %s refreshed by login%s",
+			           key_hint(b->access_key, hint), lg->user.email, app->app_id,
+			           b->expires ? "" : "; it never expires");
 		return rc;
 	}
 	rc = make_room(lg);
@@ -285,10 +284,10 @@ static int issue_binding(struct login *lg, struct binding *b)
 			break;
 	}
 	if (!rc)
-		rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_CREATED, lg->now,
-			   "key %s of %s for application %s created by login%s",
-			   key_hint(b->access_key, hint), lg->user.email, app->app_id,
-			   b->expires ? "" : "; it never expires");
+		rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_CREATED,
+		           lg->now, "key %s of %s for application %s created by login%s",
+		           key_hint(b->access_key, hint), lg->user.email, app->app_id,
+		           b->expires ? "" : "; it never expires");
 	return rc;
 }
 
@@ -299,9 +298,9 @@ static int answer_binding(struct login *lg, const struct binding *b, struct resp
 
 	b64_encode(b->secret, b->secret_len, secret);
 	out = json_pack("{s:s, s:s, s:I, s:s, s:b, s:s}", "accessKey", b->access_key, "secretKey",
-			secret, "duration", (json_int_t)(b->ttl_ms > 0 ? b->ttl_ms : 0),
-			"bindingType", "one_step", "extendOnValidate", b->extend_on_validate ? 1 : 0,
-			"username", lg->user.email);
+	                secret, "duration", (json_int_t)(b->ttl_ms > 0 ? b->ttl_ms : 0),
+	                "bindingType", "one_step", "extendOnValidate",
+	                b->extend_on_validate ? 1 : 0, "username", lg->user.email);
 	secure_zero(secret, sizeof(secret));
 	if (!out)
 		return MC_ERR_NOMEM;
@@ -340,10 +339,10 @@ static int login_ok(struct login *lg, const char *new_hash, struct response *res
 		rc = 0;
 	} else if (!rc) {
 		rc = audit(req, u.account_id, u.email, CAT_AUTH, TYPE_LOGIN_OK, lg->now,
-			   "Successful authentication for %s, IP: %s, Application: %s (%s), "
-			   "Method: " SCHEME "%s",
-			   u.email, req->client_ip, req->who.app.name, req->who.app.app_id,
-			   lg->access_key ? ", refreshing a key" : "");
+		           "Successful authentication for %s, IP: %s, Application: %s (%s), "
+		           "Method: " SCHEME "%s",
+		           u.email, req->client_ip, req->who.app.name, req->who.app.app_id,
+		           lg->access_key ? ", refreshing a key" : "");
 	}
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
@@ -351,13 +350,14 @@ out:
 	if (rc) {
 		store_tx_rollback(st);
 	} else if (bad_key) {
-		response_fail_item(res, lg->item, "err_validation_invalid_value",
-				   "accessKey is not a live key of this user and application; log in "
-				   "without it for a new key",
-				   "accessKey", 0);
+		response_fail_item(
+		        res, lg->item, "err_validation_invalid_value",
+		        "accessKey is not a live key of this user and application; log in "
+		        "without it for a new key",
+		        "accessKey", 0);
 	} else {
-		log_info("req_id=%s login=ok user_id=%lld refresh=%d", req->req_id,
-			 (long long)u.id, lg->access_key != NULL);
+		log_info("req_id=%s login=ok user_id=%lld refresh=%d", req->req_id, (long long)u.id,
+		         lg->access_key != NULL);
 		rc = answer_binding(lg, &b, res);
 	}
 	secure_zero(&b, sizeof(b));
@@ -384,7 +384,8 @@ static int login_failed(struct login *lg, struct response *res)
 		if (rc)
 			goto out;
 		if (u.locked_until && u.locked_until <= lg->now)
-			u.failed_logins = 0, u.locked_until = 0; /* a lock that ran out starts afresh */
+			u.failed_logins = 0,
+			u.locked_until = 0; /* a lock that ran out starts afresh */
 		failures = ++u.failed_logins;
 		if (failures >= cfg->lockout_failures && !u.locked_until) {
 			u.locked_until = lg->now + lock_ms;
@@ -405,21 +406,23 @@ static int login_failed(struct login *lg, struct response *res)
 			locked = 1;
 		}
 		f.updated = lg->now;
-		rc = store_login_failure_put(st, lg->name_key, &f, lg->now - lock_ms - 86400000, NULL);
+		rc = store_login_failure_put(st, lg->name_key, &f, lg->now - lock_ms - 86400000,
+		                             NULL);
 	}
 	if (rc)
 		goto out;
 	rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH, TYPE_LOGIN_FAILED,
-		   lg->now,
-		   "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
-		   ", Reason: %s, consecutive failures: %d of %d",
-		   lg->email, req->client_ip, req->who.app.name, req->who.app.app_id,
-		   lg->known ? "wrong password" : "unknown user", (int)failures,
-		   cfg->lockout_failures);
+	           lg->now,
+	           "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
+	           ", Reason: %s, consecutive failures: %d of %d",
+	           lg->email, req->client_ip, req->who.app.name, req->who.app.app_id,
+	           lg->known ? "wrong password" : "unknown user", (int)failures,
+	           cfg->lockout_failures);
 	if (!rc && locked)
-		rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH, TYPE_LOCKED,
-			   lg->now, "%s locked for %d minutes after %d failed logins, IP: %s",
-			   lg->email, cfg->lockout_minutes, (int)failures, req->client_ip);
+		rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH,
+		           TYPE_LOCKED, lg->now,
+		           "%s locked for %d minutes after %d failed logins, IP: %s", lg->email,
+		           cfg->lockout_minutes, (int)failures, req->client_ip);
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
 out:
@@ -428,7 +431,7 @@ out:
 		return rc;
 	}
 	log_info("req_id=%s login=failed known=%d failures=%d locked=%d", req->req_id, lg->known,
-		 (int)failures, locked);
+	         (int)failures, locked);
 	response_call_error(res, API_AUTH_FAILED, NULL);
 	return 0;
 }
@@ -438,10 +441,10 @@ static int login_locked(struct login *lg, struct response *res)
 {
 	struct request *req = lg->req;
 	int rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH,
-		       TYPE_LOGIN_FAILED, lg->now,
-		       "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
-		       ", Reason: account locked",
-		       lg->email, req->client_ip, req->who.app.name, req->who.app.app_id);
+	               TYPE_LOGIN_FAILED, lg->now,
+	               "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
+	               ", Reason: account locked",
+	               lg->email, req->client_ip, req->who.app.name, req->who.app.app_id);
 
 	if (rc)
 		return rc;
@@ -463,7 +466,7 @@ static int read_item(struct login *lg, struct response *res, int *mismatch)
 	v = json_get_ci(item, "userName");
 	if (v && !json_is_string(v)) {
 		response_fail_item(res, item, "err_validation_invalid_value",
-				   "userName must be a string", "userName", 0);
+		                   "userName must be a string", "userName", 0);
 		return 1;
 	}
 	if (v && json_string_length(v) && strcasecmp(json_string_value(v), lg->email) != 0)
@@ -471,7 +474,7 @@ static int read_item(struct login *lg, struct response *res, int *mismatch)
 	v = json_get_ci(item, "accessKey");
 	if (v && (!json_is_string(v) || json_string_length(v) >= ACCESS_KEY_MAX)) {
 		response_fail_item(res, item, "err_validation_invalid_value",
-				   "accessKey must be an access key", "accessKey", 0);
+		                   "accessKey must be an access key", "accessKey", 0);
 		return 1;
 	}
 	if (v && json_string_length(v))
@@ -506,12 +509,12 @@ int api_login_login(struct request *req, struct response *res)
 	}
 	if (b64_decode(cred, cred_n, plain, sizeof(plain) - 1, &plain_n) != 0 ||
 	    !(colon = memchr(plain, ':', plain_n)) ||
-	    (email_n = (size_t)((const unsigned char *)colon - plain)) == 0 || email_n > EMAIL_MAX ||
-	    memchr(plain, '\0', email_n)) {
+	    (email_n = (size_t)((const unsigned char *)colon - plain)) == 0 ||
+	    email_n > EMAIL_MAX || memchr(plain, '\0', email_n)) {
 		secure_zero(plain, sizeof(plain));
 		response_call_error(res, API_AUTH_FAILED,
-				    "the Authorization header must be 'Basic-Cloud "
-				    "base64(email:password)'");
+		                    "the Authorization header must be 'Basic-Cloud "
+		                    "base64(email:password)'");
 		return 0;
 	}
 	memcpy(lg.email, plain, email_n);
@@ -573,9 +576,9 @@ static int end_binding(struct request *req, const struct binding *b, int64_t now
 	rc = store_binding_revoke(st, b->id, now, NULL);
 	if (!rc)
 		rc = audit(req, u->account_id, u->email, CAT_AUTH, TYPE_LOGOFF, now,
-			   "%s logged off key %s, IP: %s, Application: %s (%s)", u->email,
-			   key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
-			   req->who.app.app_id);
+		           "%s logged off key %s, IP: %s, Application: %s (%s)", u->email,
+		           key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
+		           req->who.app.app_id);
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
 	if (rc)
@@ -593,7 +596,8 @@ int api_login_logout(struct request *req, struct response *res)
 
 	if (json_array_size(req->data) == 0)
 		return end_binding(req, &req->who.binding, now);
-	json_array_foreach(req->data, i, item) {
+	json_array_foreach(req->data, i, item)
+	{
 		json_t *v = json_get_ci(item, "accessKey");
 		const char *ak;
 
@@ -605,13 +609,13 @@ int api_login_logout(struct request *req, struct response *res)
 		}
 		if (!json_is_string(v) || !*(ak = json_string_value(v))) {
 			response_fail_item(res, item, "err_validation_invalid_value",
-					   "accessKey must be an access key", "accessKey", 0);
+			                   "accessKey must be an access key", "accessKey", 0);
 			continue;
 		}
 		rc = store_binding_get(req->srv->store, ak, &b, NULL);
 		if (rc == MC_ERR_NOT_FOUND || (rc == 0 && b.user_id != req->who.user.id)) {
 			response_fail_item(res, item, "err_validation_invalid_value",
-					   "accessKey is not a key of this user", "accessKey", 0);
+			                   "accessKey is not a key of this user", "accessKey", 0);
 			rc = 0;
 			continue;
 		}

@@ -126,15 +126,22 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	if (rc)
 		return API_UNAVAILABLE;
 
-	/* extendOnValidate: move the expiry to now + TTL, but write only when it moves by
-	 * at least 1% of the TTL (or a second), not on every call. */
-	if (who->binding.extend_on_validate && who->binding.ttl_ms > 0 && who->binding.expires) {
-		int64_t want = now + who->binding.ttl_ms;
-		int64_t step = who->binding.ttl_ms / 100 > 1000 ? who->binding.ttl_ms / 100 : 1000;
-		if (want - who->binding.expires >= step &&
-		    store_binding_set_expiry(srv->store, who->binding.id, want, NULL) == 0)
-			who->binding.expires = want;
-	}
 	req->authenticated = 1;
 	return API_OK;
+}
+
+void auth_extend(struct request *req)
+{
+	struct binding *b = &req->who.binding;
+	int64_t want, step;
+
+	if (!req->authenticated || !b->extend_on_validate || b->ttl_ms <= 0 || !b->expires)
+		return;
+	/* Write only when the expiry moves by at least 1% of the TTL (or a second), not on
+	 * every call. */
+	want = now_ms() + b->ttl_ms;
+	step = b->ttl_ms / 100 > 1000 ? b->ttl_ms / 100 : 1000;
+	if (want - b->expires >= step &&
+	    store_binding_set_expiry(req->srv->store, b->id, want, NULL) == 0)
+		b->expires = want;
 }

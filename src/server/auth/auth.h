@@ -1,8 +1,8 @@
 /* Request authentication, API.md §2.2, checks in the table's order: application id,
  * credentials present, date within the skew window, signature (access key, binding's
  * application, app key, HMAC), binding expiry, replay. Rate limits and permissions come
- * after, in the pipeline. Nothing is written on failure; on success the binding's expiry
- * may be extended (extendOnValidate). */
+ * after, in the pipeline. Nothing is written here; auth_extend() applies extendOnValidate
+ * once the pipeline has let the call through. */
 #ifndef MCAPI_SERVER_AUTH_AUTH_H
 #define MCAPI_SERVER_AUTH_AUTH_H
 
@@ -12,6 +12,10 @@
 /* Authenticates a signed call. Returns API_OK and fills req->who (req->authenticated = 1),
  * or the call-level error with a message in msg (size msg_size). */
 enum api_error auth_signed(struct request *req, char *msg, size_t msg_size);
+
+/* extendOnValidate (§6.3): moves the binding's expiry to now + TTL once the call has passed
+ * every check (rate limit and permission included), so a refused call changes nothing. */
+void auth_extend(struct request *req);
 
 /* Checks x-mc-app-id only (login, discovery); fills req->who.app and req->who.account. */
 enum api_error auth_app(struct request *req, char *msg, size_t msg_size);

@@ -12,17 +12,17 @@
 #include "common/banned.h"
 
 #define COLS                                                                                       \
-	"id, public_id, account_id, name, state, inbound_type, token, created, expiry, "          \
-	"verified, send_only, local, last_check, last_result"
+	"id, account_id, name, state, inbound_type, token, created, expiry, verified, send_only, " \
+	"local, last_check, last_result"
 
 static const char sql_get[] = "SELECT " COLS " FROM domains WHERE account_id = ?1 AND name = ?2";
-static const char sql_get_by_id[] =
-	"SELECT " COLS " FROM domains WHERE public_id = ?2 AND account_id = ?1";
+static const char sql_get_by_row[] =
+	"SELECT " COLS " FROM domains WHERE id = ?2 AND account_id = ?1";
 static const char sql_owner[] = "SELECT account_id FROM domains WHERE name = ?1 AND state = 1";
 static const char sql_insert[] =
-	"INSERT INTO domains(public_id, account_id, name, state, inbound_type, token, created, "
-	"expiry, verified, send_only, local, last_check, last_result) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	"INSERT INTO domains(account_id, name, state, inbound_type, token, created, expiry, "
+	"verified, send_only, local, last_check, last_result) "
+	"VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 static const char sql_update[] =
 	"UPDATE domains SET state = ?2, inbound_type = ?3, token = ?4, created = ?5, expiry = ?6, "
 	"verified = ?7, send_only = ?8, local = ?9, last_check = ?10, last_result = ?11 "
@@ -45,19 +45,18 @@ static void read_row(struct sqlite_q *q, struct domain *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->row = sqlite3_column_int64(q->s, 0);
-	sqlite_col_text(q, 1, d->id, sizeof(d->id));
-	d->account_id = sqlite3_column_int64(q->s, 2);
-	sqlite_col_text(q, 3, d->name, sizeof(d->name));
-	d->state = sqlite3_column_int(q->s, 4);
-	sqlite_col_text(q, 5, d->inbound_type, sizeof(d->inbound_type));
-	sqlite_col_text(q, 6, d->token, sizeof(d->token));
-	d->created = sqlite3_column_int64(q->s, 7);
-	d->expiry = sqlite3_column_int64(q->s, 8);
-	d->verified = sqlite3_column_int64(q->s, 9);
-	d->send_only = sqlite3_column_int(q->s, 10);
-	d->local = sqlite3_column_int(q->s, 11);
-	d->last_check = sqlite3_column_int64(q->s, 12);
-	sqlite_col_text(q, 13, d->last_result, sizeof(d->last_result));
+	d->account_id = sqlite3_column_int64(q->s, 1);
+	sqlite_col_text(q, 2, d->name, sizeof(d->name));
+	d->state = sqlite3_column_int(q->s, 3);
+	sqlite_col_text(q, 4, d->inbound_type, sizeof(d->inbound_type));
+	sqlite_col_text(q, 5, d->token, sizeof(d->token));
+	d->created = sqlite3_column_int64(q->s, 6);
+	d->expiry = sqlite3_column_int64(q->s, 7);
+	d->verified = sqlite3_column_int64(q->s, 8);
+	d->send_only = sqlite3_column_int(q->s, 9);
+	d->local = sqlite3_column_int(q->s, 10);
+	d->last_check = sqlite3_column_int64(q->s, 11);
+	sqlite_col_text(q, 12, d->last_result, sizeof(d->last_result));
 }
 
 /* Steps q expecting at most one row into out. */
@@ -98,15 +97,15 @@ out:
 	return rc;
 }
 
-static int dom_get_by_id(struct store *st, int64_t account_id, const char *id, struct domain *out,
-			 struct err *e)
+static int dom_get_by_row(struct store *st, int64_t account_id, int64_t row, struct domain *out,
+			  struct err *e)
 {
 	struct sqlite_q q;
-	int rc = sqlite_q_prepare(st, sql_get_by_id, &q, e);
+	int rc = sqlite_q_prepare(st, sql_get_by_row, &q, e);
 
 	if (rc)
 		goto out;
-	if (sqlite3_bind_int64(q.s, 1, account_id) || sqlite_bind_text(&q, 2, id, 256)) {
+	if (sqlite3_bind_int64(q.s, 1, account_id) || sqlite3_bind_int64(q.s, 2, row)) {
 		rc = bind_fail(&q, "get domain", e);
 		goto out;
 	}
@@ -149,8 +148,7 @@ static int dom_create(struct store *st, struct domain *d, struct err *e)
 
 	if (rc)
 		goto out;
-	if (sqlite_bind_text(&q, 1, d->id, sizeof(d->id)) ||
-	    sqlite3_bind_int64(q.s, 2, d->account_id) ||
+	if (sqlite3_bind_int64(q.s, 2, d->account_id) ||
 	    sqlite_bind_text(&q, 3, d->name, sizeof(d->name)) ||
 	    sqlite3_bind_int(q.s, 4, d->state) ||
 	    sqlite_bind_text(&q, 5, d->inbound_type, sizeof(d->inbound_type)) ||
@@ -290,7 +288,7 @@ out:
 
 const struct store_domain_ops sqlite_domain_ops = {
 	.get = dom_get,
-	.get_by_id = dom_get_by_id,
+	.get_by_row = dom_get_by_row,
 	.internal_owner = dom_internal_owner,
 	.create = dom_create,
 	.update = dom_update,

@@ -12,24 +12,24 @@
 #include "common/banned.h"
 
 static const char sql_audit_page[] =
-	"SELECT public_id, event_time, user_name, audit_type, category, info FROM audit_events "
-	"WHERE account_id = ?1 AND event_time >= ?2 AND event_time <= ?3 "
-	"AND (?4 IS NULL OR event_time < ?4 OR public_id < ?5) "
-	"AND (?6 IS NULL OR instr(lower(user_name), ?6) > 0 OR instr(lower(audit_type), ?6) > 0 "
-	"OR instr(lower(info), ?6) > 0) "
-	"AND (?7 IS NULL OR category IN (?7, ?8, ?9, ?10)) "
-	"ORDER BY event_time DESC, public_id DESC LIMIT ?11";
+        "SELECT public_id, event_time, user_name, audit_type, category, info FROM audit_events "
+        "WHERE account_id = ?1 AND event_time >= ?2 AND event_time <= ?3 "
+        "AND (?4 IS NULL OR event_time < ?4 OR public_id < ?5) "
+        "AND (?6 IS NULL OR instr(lower(user_name), ?6) > 0 OR instr(lower(audit_type), ?6) > 0 "
+        "OR instr(lower(info), ?6) > 0) "
+        "AND (?7 IS NULL OR category IN (?7, ?8, ?9, ?10)) "
+        "ORDER BY event_time DESC, public_id DESC LIMIT ?11";
 
 static const char sql_failure_get[] =
-	"SELECT failures, locked_until, updated FROM login_failures WHERE name_key = ?1";
+        "SELECT failures, locked_until, updated FROM login_failures WHERE name_key = ?1";
 static const char sql_failure_put[] =
-	"INSERT INTO login_failures(name_key, failures, locked_until, updated) "
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name_key) DO UPDATE SET "
-	"failures = excluded.failures, locked_until = excluded.locked_until, "
-	"updated = excluded.updated";
+        "INSERT INTO login_failures(name_key, failures, locked_until, updated) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name_key) DO UPDATE SET "
+        "failures = excluded.failures, locked_until = excluded.locked_until, "
+        "updated = excluded.updated";
 static const char sql_failure_del[] = "DELETE FROM login_failures WHERE name_key = ?1";
 static const char sql_failure_purge[] =
-	"DELETE FROM login_failures WHERE updated < ?1 AND locked_until < ?1";
+        "DELETE FROM login_failures WHERE updated < ?1 AND locked_until < ?1";
 
 /* ASCII lower-case copy of s into dst (size bytes, truncated). */
 static void lower_copy(const char *s, char *dst, size_t size)
@@ -42,8 +42,7 @@ static void lower_copy(const char *s, char *dst, size_t size)
 }
 
 static int audit_query(struct store *st, const struct audit_query *q,
-		       int (*fn)(void *arg, const struct audit_record *r), void *arg,
-		       struct err *e)
+                       int (*fn)(void *arg, const struct audit_record *r), void *arg, struct err *e)
 {
 	struct audit_record r;
 	struct sqlite_q sq;
@@ -91,8 +90,7 @@ out:
 	return rc;
 }
 
-static int failure_get(struct store *st, const char *key, struct login_failure *out,
-		       struct err *e)
+static int failure_get(struct store *st, const char *key, struct login_failure *out, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_failure_get, &q, e);
@@ -119,7 +117,7 @@ out:
 }
 
 static int failure_put(struct store *st, const char *key, const struct login_failure *f,
-		       int64_t purge_before, struct err *e)
+                       int64_t purge_before, struct err *e)
 {
 	struct sqlite_q q;
 	int rc;
@@ -127,9 +125,9 @@ static int failure_put(struct store *st, const char *key, const struct login_fai
 	if (f->failures > 0) {
 		rc = sqlite_q_prepare(st, sql_failure_put, &q, e);
 		if (!rc && (sqlite3_bind_text(q.s, 1, key, -1, SQLITE_STATIC) ||
-			    sqlite3_bind_int(q.s, 2, f->failures) ||
-			    sqlite3_bind_int64(q.s, 3, f->locked_until) ||
-			    sqlite3_bind_int64(q.s, 4, f->updated)))
+		            sqlite3_bind_int(q.s, 2, f->failures) ||
+		            sqlite3_bind_int64(q.s, 3, f->locked_until) ||
+		            sqlite3_bind_int64(q.s, 4, f->updated)))
 			rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "write login counter", e);
 	} else {
 		rc = sqlite_q_prepare(st, sql_failure_del, &q, e);
@@ -151,7 +149,7 @@ static int failure_put(struct store *st, const char *key, const struct login_fai
 }
 
 const struct store_login_ops sqlite_login_ops = {
-	.audit_query = audit_query,
-	.failure_get = failure_get,
-	.failure_put = failure_put,
+        .audit_query = audit_query,
+        .failure_get = failure_get,
+        .failure_put = failure_put,
 };

@@ -1,18 +1,14 @@
-/* The public domain functions of the store (store_domain.h): argument checks and generated
- * ids here, then a call through the backend's domain table (store_ops.domain). */
+/* The public domain functions of the store (store_domain.h): argument checks here, then a
+ * call through the backend's domain table (store_ops.domain). */
 #include "store_domain_int.h"
 #include "store_int.h"
 
-#include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
 
 #include <string.h>
 
 #include "common/banned.h"
-
-#define ID_BYTES 16
-#define ID_ATTEMPTS 4
 
 static int terminated(const char *s, size_t size)
 {
@@ -23,8 +19,7 @@ static int check_record(const struct domain *d, struct err *e)
 {
 	if (!terminated(d->name, sizeof(d->name)) || !terminated(d->token, sizeof(d->token)) ||
 	    !terminated(d->inbound_type, sizeof(d->inbound_type)) ||
-	    !terminated(d->last_result, sizeof(d->last_result)) ||
-	    !terminated(d->id, sizeof(d->id)))
+	    !terminated(d->last_result, sizeof(d->last_result)))
 		return err_set(e, MC_ERR_INVALID, "a domain record field is not terminated");
 	if (d->state != DOMAIN_PENDING && d->state != DOMAIN_INTERNAL)
 		return err_set(e, MC_ERR_INVALID, "domain state %d is not valid", (int)d->state);
@@ -37,10 +32,10 @@ int store_domain_get(struct store *st, int64_t account_id, const char *name, str
 	return st->ops->domain->get(st, account_id, name, out, e);
 }
 
-int store_domain_get_by_id(struct store *st, int64_t account_id, const char *id,
-			   struct domain *out, struct err *e)
+int store_domain_get_by_row(struct store *st, int64_t account_id, int64_t row,
+			    struct domain *out, struct err *e)
 {
-	return st->ops->domain->get_by_id(st, account_id, id, out, e);
+	return st->ops->domain->get_by_row(st, account_id, row, out, e);
 }
 
 int store_domain_internal_owner(struct store *st, const char *name, int64_t *account_id,
@@ -51,34 +46,13 @@ int store_domain_internal_owner(struct store *st, const char *name, int64_t *acc
 
 int store_domain_create(struct store *st, struct domain *d, struct err *e)
 {
-	int rc = MC_ERR_EXISTS;
+	int rc = check_record(d, e);
 
-	d->id[0] = '\0';
-	rc = check_record(d, e);
 	if (rc)
 		return rc;
 	if (!d->created)
 		d->created = now_ms();
-	/* a clash of 128 random bits does not happen; the retries are for the name clashes,
-	 * which come back as MC_ERR_EXISTS again and are returned */
-	for (int i = 0; i < ID_ATTEMPTS; i++) {
-		random_token(ID_BYTES, d->id, sizeof(d->id));
-		rc = st->ops->domain->create(st, d, e);
-		if (rc != MC_ERR_EXISTS)
-			break;
-		if (i == 0) {
-			/* was it the name? then there is nothing to retry */
-			struct domain cur;
-			int64_t owner;
-			if (st->ops->domain->get(st, d->account_id, d->name, &cur, NULL) == 0 ||
-			    (d->state == DOMAIN_INTERNAL &&
-			     st->ops->domain->internal_owner(st, d->name, &owner, NULL) == 0))
-				break;
-		}
-	}
-	if (rc)
-		d->id[0] = '\0';
-	return rc;
+	return st->ops->domain->create(st, d, e);
 }
 
 int store_domain_update(struct store *st, const struct domain *d, struct err *e)

@@ -31,15 +31,13 @@ enum domain_which {
 	DOMAIN_LIST_ALL,
 };
 
-#define DOMAIN_ID_SIZE 32      /* 16 random bytes in base64url: 22 characters + NUL */
 #define DOMAIN_NAME_SIZE 254   /* 253 octets + NUL */
 #define DOMAIN_TOKEN_SIZE 101  /* at most 100 printable characters + NUL */
 #define DOMAIN_INBOUND_SIZE 8  /* any | smtp | ldap | known */
 #define DOMAIN_RESULT_SIZE 48  /* "verified" or a §3.2 error code */
 
 struct domain {
-	int64_t row;                       /* internal key; never shown */
-	char id[DOMAIN_ID_SIZE];           /* the API's opaque id; stable */
+	int64_t row;                       /* the key; the API shows it only as an opaque id */
 	int64_t account_id;
 	char name[DOMAIN_NAME_SIZE];
 	int32_t state;                     /* enum domain_state */
@@ -58,16 +56,15 @@ struct domain {
 int store_domain_get(struct store *st, int64_t account_id, const char *name, struct domain *out,
 		     struct err *e);
 
-/* The record of account_id with the public id. MC_ERR_NOT_FOUND if there is none. */
-int store_domain_get_by_id(struct store *st, int64_t account_id, const char *id,
-			   struct domain *out, struct err *e);
+/* The record of account_id with the key row. MC_ERR_NOT_FOUND if there is none. */
+int store_domain_get_by_row(struct store *st, int64_t account_id, int64_t row,
+			    struct domain *out, struct err *e);
 
 /* The account in which name is internal, in *account_id. MC_ERR_NOT_FOUND if none. */
 int store_domain_internal_owner(struct store *st, const char *name, int64_t *account_id,
 				struct err *e);
 
-/* Creates d (every field but row and id given; created = now if 0); fills d->row and d->id
- * (a fresh random id). MC_ERR_EXISTS if account_id has a claim on the name already or if
+/* Creates d (every field but row given; created = now if 0); fills d->row. MC_ERR_EXISTS if account_id has a claim on the name already or if
  * d is internal and the name is internal elsewhere; MC_ERR_NOT_FOUND if no such account. */
 int store_domain_create(struct store *st, struct domain *d, struct err *e);
 

@@ -1,6 +1,6 @@
 /* Internals of the store's domain records: the sub-table of operations each backend fills
  * (reached through store_ops.domain) and the backends' tables. store_domain.c checks the
- * arguments and generates ids, then dispatches here. Not for use outside src/server/store/. */
+ * arguments, then dispatches here. Not for use outside src/server/store/. */
 #ifndef MCAPI_SERVER_STORE_STORE_DOMAIN_INT_H
 #define MCAPI_SERVER_STORE_STORE_DOMAIN_INT_H
 
@@ -9,8 +9,8 @@
 struct store_domain_ops {
 	int (*get)(struct store *st, int64_t account_id, const char *name, struct domain *out,
 		   struct err *e);
-	int (*get_by_id)(struct store *st, int64_t account_id, const char *id, struct domain *out,
-			 struct err *e);
+	int (*get_by_row)(struct store *st, int64_t account_id, int64_t row, struct domain *out,
+			  struct err *e);
 	int (*internal_owner)(struct store *st, const char *name, int64_t *account_id,
 			      struct err *e);
 	int (*create)(struct store *st, struct domain *d, struct err *e);

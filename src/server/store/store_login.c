@@ -11,7 +11,7 @@
 #include "common/banned.h"
 
 int store_audit_query(struct store *st, const struct audit_query *q,
-		      int (*fn)(void *arg, const struct audit_record *r), void *arg, struct err *e)
+                      int (*fn)(void *arg, const struct audit_record *r), void *arg, struct err *e)
 {
 	if (q->limit == 0 || q->limit > 100000)
 		return err_set(e, MC_ERR_INVALID, "audit query limit %zu out of range", q->limit);
@@ -19,7 +19,7 @@ int store_audit_query(struct store *st, const struct audit_query *q,
 		return err_set(e, MC_ERR_INVALID, "audit query cursor without a valid id");
 	if (!st->ops->login)
 		return err_set(e, MC_ERR_INTERNAL, "the %s store has no audit queries",
-			       st->ops->name);
+		               st->ops->name);
 	return st->ops->login->audit_query(st, q, fn, arg, e);
 }
 
@@ -33,7 +33,7 @@ static int check_key(const char *key, struct err *e)
 }
 
 int store_login_failure_get(struct store *st, const char *key, struct login_failure *out,
-			    struct err *e)
+                            struct err *e)
 {
 	int rc = check_key(key, e);
 
@@ -42,12 +42,12 @@ int store_login_failure_get(struct store *st, const char *key, struct login_fail
 		return rc;
 	if (!st->ops->login)
 		return err_set(e, MC_ERR_INTERNAL, "the %s store has no login counters",
-			       st->ops->name);
+		               st->ops->name);
 	return st->ops->login->failure_get(st, key, out, e);
 }
 
 int store_login_failure_put(struct store *st, const char *key, const struct login_failure *f,
-			    int64_t purge_before, struct err *e)
+                            int64_t purge_before, struct err *e)
 {
 	int rc = check_key(key, e);
 
@@ -57,6 +57,6 @@ int store_login_failure_put(struct store *st, const char *key, const struct logi
 		return err_set(e, MC_ERR_INVALID, "negative failure count");
 	if (!st->ops->login)
 		return err_set(e, MC_ERR_INTERNAL, "the %s store has no login counters",
-			       st->ops->name);
+		               st->ops->name);
 	return st->ops->login->failure_put(st, key, f, purge_before, e);
 }

@@ -20,11 +20,11 @@ struct login_failure {
 
 /* The counter of key; a key without a row reads as all zeros (and returns 0). */
 int store_login_failure_get(struct store *st, const char *key, struct login_failure *out,
-			    struct err *e);
+                            struct err *e);
 
 /* Writes the counter of key (f->failures 0 deletes the row) and deletes the rows of every
  * key idle since before purge_before (0 = none). */
 int store_login_failure_put(struct store *st, const char *key, const struct login_failure *f,
-			    int64_t purge_before, struct err *e);
+                            int64_t purge_before, struct err *e);
 
 #endif

@@ -9,12 +9,12 @@
 
 struct store_login_ops {
 	int (*audit_query)(struct store *st, const struct audit_query *q,
-			   int (*fn)(void *arg, const struct audit_record *r), void *arg,
-			   struct err *e);
+	                   int (*fn)(void *arg, const struct audit_record *r), void *arg,
+	                   struct err *e);
 	int (*failure_get)(struct store *st, const char *key, struct login_failure *out,
-			   struct err *e);
+	                   struct err *e);
 	int (*failure_put)(struct store *st, const char *key, const struct login_failure *f,
-			   int64_t purge_before, struct err *e);
+	                   int64_t purge_before, struct err *e);
 };
 
 /* sqlite_login.c */

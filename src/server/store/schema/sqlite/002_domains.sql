@@ -1,11 +1,11 @@
 -- 002: domains (API.md §5). One row per (account, name) claim; state 0 = pending, 1 = internal.
--- public_id is the API's id (16 random bytes, base64url): opaque and stable, while the
--- integer id stays internal. Names are normalised A-labels. Times are INTEGER ms (UTC);
--- 0 = not set. last_result is 'verified' or the error code of the last failed attempt.
+-- The API's opaque id is not stored: it is the row id under a keyed permutation (AES with a
+-- key derived from the server key, see src/server/api/domain_id.h), so no random-valued index
+-- scatters every insert over the whole file. Names are normalised A-labels. Times are INTEGER
+-- ms (UTC); 0 = not set. last_result is 'verified' or the code of the last failed attempt.
 
 CREATE TABLE domains (
-	id INTEGER PRIMARY KEY,
-	public_id TEXT NOT NULL UNIQUE CHECK (length(public_id) BETWEEN 1 AND 23),
+	id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: ids of deleted domains stay dead
 	account_id INTEGER NOT NULL REFERENCES accounts(id),
 	name TEXT NOT NULL CHECK (length(name) BETWEEN 3 AND 253 AND name = lower(name)),
 	state INTEGER NOT NULL CHECK (state IN (0, 1)),

@@ -1,0 +1,225 @@
+"""Audit events end to end (issue 4, API.md §9): a create-domain, a login and a failed login
+appear with the right auditType, category, user and eventTime; every date form of §9;
+the 60-day window; query and categories filter; pagination walks everything once."""
+import base64
+import datetime
+import json
+import re
+
+import pytest
+import requests
+
+from mc import Server
+
+CATEGORIES = ["authentication_logs", "account_logs", "integrations_and_apis",
+              "user_account_and_role_logs"]
+URI = "/api/audit/get-audit-events"
+
+
+def err(body):
+    return body["fail"][0]["errors"][0]
+
+
+def iso(dt, form="+0000"):
+    s = dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return s + {"+0000": "+0000", "+00:00": "+00:00", "Z": "Z", "frac": ".250Z"}[form]
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_time(s):
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000", s), s
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S%z")
+
+
+def window(minutes=10, **extra):
+    item = {"startDateTime": iso(now() - datetime.timedelta(minutes=minutes)),
+            "endDateTime": iso(now() + datetime.timedelta(minutes=1))}
+    item.update(extra)
+    return item
+
+
+def walk(client, item, page_size=500):
+    """Every record, following next tokens; also returns the number of pages."""
+    rows, pages, meta = [], 0, {"pagination": {"pageSize": page_size}}
+    data = [item] if item is not None else []
+    while True:
+        r, b = client.call(URI, data, meta=meta)
+        assert r.status_code == 200 and b["fail"] == [], b
+        pages += 1
+        rows += b["data"]
+        assert b["meta"]["pagination"]["pageSize"] == len(b["data"])
+        nxt = b["meta"]["pagination"].get("next")
+        if not nxt:
+            return rows, pages
+        assert pages < 100
+        data, meta = [], {"pagination": {"pageSize": page_size, "pageToken": nxt}}
+
+
+def login(server, email, password):
+    h = {"x-mc-app-id": server.creds["app_id"],
+         "Authorization": "Basic-Cloud " + base64.b64encode(("%s:%s" % (email, password)).encode()).decode()}
+    return requests.post(server.base + "/api/login/login", data=json.dumps({"data": [{"username": email}]}),
+                         headers=h, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server(args=["--ip-limit", "100000"]).start()
+    yield s
+    assert s.stop() == 0, s.read_log()
+
+
+@pytest.fixture(scope="module")
+def events(server):
+    """One create-domain, one login and one failed login, made through the API."""
+    c = server.client()
+    before = now().replace(microsecond=0)
+    r, b = c.call("/api/domain/create-domain", [{"domain": "audited.example", "inboundType": "any"}])
+    assert r.status_code == 200 and b["fail"] == [], b
+    assert login(server, server.creds["email"], server.creds["password"]).status_code == 200
+    assert login(server, server.creds["email"], "not-the-password").status_code == 401
+    after = now() + datetime.timedelta(seconds=1)
+    return before, after
+
+
+def find(rows, audit_type, needle=""):
+    return [x for x in rows if x["auditType"] == audit_type and needle in x["eventInfo"]]
+
+
+def test_categories(server):
+    r, b = server.client().call("/api/audit/get-categories")
+    assert r.status_code == 200
+    assert [x["code"] for x in b["data"]] == CATEGORIES
+    assert all(x["name"] for x in b["data"])
+
+
+def test_events_are_recorded(server, events):
+    before, after = events
+    email = server.creds["email"]
+    rows, _ = walk(server.client(), window())
+    assert set(rows[0]) == {"id", "auditType", "user", "eventTime", "eventInfo", "category"}
+    checks = [("Domain Created", "audited.example", "account_logs"),
+              ("Logon Authentication Successful", "", "authentication_logs"),
+              ("Logon Authentication Failed", "", "authentication_logs"),
+              ("API Key Created", "created by login", "integrations_and_apis")]
+    for audit_type, needle, category in checks:
+        hits = find(rows, audit_type, needle)
+        assert len(hits) == 1, (audit_type, rows)
+        ev = hits[0]
+        assert ev["category"] == category
+        assert ev["user"] == email
+        assert before <= parse_time(ev["eventTime"]) <= after
+        assert re.fullmatch(r"[A-Za-z0-9_-]{16,}", ev["id"])
+    # newest first
+    times = [parse_time(x["eventTime"]) for x in rows]
+    assert times == sorted(times, reverse=True)
+    # no secrets in the log
+    assert server.creds["password"] not in json.dumps(rows)
+    assert "not-the-password" not in json.dumps(rows)
+
+
+@pytest.mark.parametrize("form", ["+0000", "+00:00", "Z", "frac"])
+def test_every_date_form(server, events, form):
+    item = {"startDateTime": iso(now() - datetime.timedelta(minutes=10), form),
+            "endDateTime": iso(now() + datetime.timedelta(minutes=1), form)}
+    rows, _ = walk(server.client(), item)
+    assert find(rows, "Domain Created", "audited.example")
+
+
+def test_date_range_excludes(server, events):
+    before, _ = events
+    item = {"startDateTime": iso(before - datetime.timedelta(days=2)),
+            "endDateTime": iso(before - datetime.timedelta(days=1))}
+    rows, _ = walk(server.client(), item)
+    assert rows == []
+
+
+def test_query_filters(server, events):
+    c = server.client()
+    rows, _ = walk(c, window(query="AUDITED.EXAMPLE"))
+    assert rows and all("audited.example" in (x["eventInfo"] + x["user"] + x["auditType"]).lower()
+                        for x in rows)
+    assert find(rows, "Domain Created")
+    rows, _ = walk(c, window(query="authentication failed"))
+    assert {x["auditType"] for x in rows} == {"Logon Authentication Failed"}
+    rows, _ = walk(c, window(query="no-such-text-anywhere"))
+    assert rows == []
+
+
+def test_categories_filter(server, events):
+    c = server.client()
+    rows, _ = walk(c, window(categories=["authentication_logs"]))
+    assert rows and {x["category"] for x in rows} == {"authentication_logs"}
+    rows, _ = walk(c, window(categories=["account_logs", "integrations_and_apis"]))
+    assert {x["category"] for x in rows} == {"account_logs", "integrations_and_apis"}
+    all_rows, _ = walk(c, window(categories=[]))
+    assert len(all_rows) > len(rows)
+    r, b = c.call(URI, [window(categories=["nope"])])
+    assert r.status_code == 200 and err(b)["code"] == "err_validation_invalid_value"
+    assert err(b)["field"] == "categories"
+
+
+def test_pagination_walks_everything_once(server, events):
+    c = server.client()
+    every, pages = walk(c, window())
+    assert pages == 1 and len(every) >= 8
+    paged, pages = walk(c, window(), page_size=3)
+    assert pages == (len(every) + 2) // 3
+    assert [x["id"] for x in paged] == [x["id"] for x in every]
+    # a token keeps the filters of the first page
+    cat, _ = walk(c, window(categories=["authentication_logs"]), page_size=1)
+    assert {x["category"] for x in cat} == {"authentication_logs"} and len(cat) >= 2
+    # without any item: the whole window
+    none, _ = walk(c, None, page_size=4)
+    assert [x["id"] for x in none] == [x["id"] for x in every]
+    # a tampered token is refused
+    r, b = c.call(URI, [], meta={"pagination": {"pageSize": 1, "pageToken": "AAAA" * 20}})
+    assert err(b)["code"] == "err_validation_invalid_value" and err(b)["field"] == "pageToken"
+
+
+def test_sixty_day_window_and_validation(server, events):
+    c = server.client()
+    # an older start is moved up to the window: still answers, no error
+    rows, _ = walk(c, {"startDateTime": iso(now() - datetime.timedelta(days=400)),
+                       "endDateTime": iso(now() + datetime.timedelta(minutes=1))})
+    assert find(rows, "Domain Created", "audited.example")
+    # a range entirely before the window is empty
+    rows, _ = walk(c, {"startDateTime": "2001-01-01T00:00:00+0000", "endDateTime": "2001-02-01T00:00:00+0000"})
+    assert rows == []
+    cases = [({"endDateTime": iso(now())}, "err_validation_null", "startDateTime"),
+             ({"startDateTime": "", "endDateTime": iso(now())}, "err_validation_blank", "startDateTime"),
+             ({"startDateTime": "yesterday", "endDateTime": iso(now())}, "err_validation_invalid_value",
+              "startDateTime"),
+             ({"startDateTime": iso(now()), "endDateTime": iso(now() - datetime.timedelta(days=1))},
+              "err_validation_invalid_value", "endDateTime"),
+             (window(query=5), "err_validation_invalid_value", "query")]
+    for item, code, field in cases:
+        r, b = c.call(URI, [item])
+        assert r.status_code == 200 and b["data"] == []
+        assert err(b)["code"] == code and err(b)["field"] == field, (item, b)
+        assert b["fail"][0]["key"] == item
+
+
+def test_permission_needed(server):
+    c = server.creds
+    server.admin("user", "create", "--account", c["account_code"], "--email", "nolog@dev.mcapi.local",
+                 "--perms", "account.dashboard.read")
+    k = server.admin_json("keys", "create", "--email", "nolog@dev.mcapi.local", "--app-id", c["app_id"])
+    r = server.client(access_key=k["access_key"], secret_key=k["secret_key"]).post(URI)
+    assert r.status_code == 403 and "Account | Logs | Read" in err(r.json())["message"]
+
+
+def test_other_accounts_events_are_invisible(server, events):
+    acct = server.admin_json("account", "create", "--name", "Elsewhere")
+    app = server.admin_json("app", "create", "--account", acct["account_code"])
+    server.admin("user", "create", "--account", acct["account_code"], "--email", "boss@elsewhere.test",
+                 "--perms", "admin")
+    k = server.admin_json("keys", "create", "--email", "boss@elsewhere.test", "--app-id", app["app_id"])
+    other = server.client(app_id=app["app_id"], app_key=app["app_key"], access_key=k["access_key"],
+                          secret_key=k["secret_key"])
+    rows, _ = walk(other, window())
+    assert rows and all(x["user"] != server.creds["email"] for x in rows)
+    assert not find(rows, "Domain Created", "audited.example")
