@@ -256,7 +256,8 @@ local function selftest(vectors_path)
 end
 
 if wrk == nil or os.getenv("MC_SIGNER_SELFTEST") == "1" then
-	local ok = selftest((arg and arg[1]) or os.getenv("MC_VECTORS"))
+	local vectors = (arg and arg[1]) or os.getenv("MC_VECTORS")
+	local ok = selftest(vectors ~= "" and vectors or nil)
 	os.exit(ok and 0 or 1)
 end
 

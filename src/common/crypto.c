@@ -5,10 +5,10 @@
 #include "err.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "banned.h"
 
@@ -26,16 +26,70 @@ int crypto_init(void)
 	return sodium_rc;
 }
 
-int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
-	      unsigned char mac[HMAC_SHA1_LEN])
+/* HMAC (RFC 2104) over a SHA-1 implementation fetched once, with one digest context per
+ * thread: OpenSSL 3's one-shot HMAC() fetches the algorithm again on every call, which
+ * costs more than the hashing itself on the request path. */
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha1_md;
+static pthread_key_t ctx_key;
+
+static void free_ctx(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void sha1_setup(void)
+{
+	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+	pthread_key_create(&ctx_key, free_ctx);
+}
+
+static int digest2(EVP_MD_CTX *ctx, const void *a, size_t an, const void *b, size_t bn,
+		   unsigned char out[HMAC_SHA1_LEN])
 {
 	unsigned int len = 0;
-	static const unsigned char empty;
 
-	if (!HMAC(EVP_sha1(), key_len ? key : &empty, (int)key_len, msg, msg_len, mac, &len) ||
+	if (EVP_DigestInit_ex(ctx, sha1_md, NULL) != 1 || EVP_DigestUpdate(ctx, a, an) != 1 ||
+	    (bn && EVP_DigestUpdate(ctx, b, bn) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1 ||
 	    len != HMAC_SHA1_LEN)
 		return MC_ERR_CRYPTO;
 	return 0;
+}
+
+int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
+	      unsigned char mac[HMAC_SHA1_LEN])
+{
+	unsigned char k[64] = {0}, pad[64], inner[HMAC_SHA1_LEN];
+	EVP_MD_CTX *ctx;
+	int rc = MC_ERR_CRYPTO;
+
+	pthread_once(&sha1_once, sha1_setup);
+	if (!sha1_md)
+		return MC_ERR_CRYPTO;
+	ctx = pthread_getspecific(ctx_key);
+	if (!ctx) {
+		if (!(ctx = EVP_MD_CTX_new()))
+			return MC_ERR_NOMEM;
+		pthread_setspecific(ctx_key, ctx);
+	}
+	if (key_len > sizeof(k)) {
+		if (digest2(ctx, key, key_len, NULL, 0, k) != 0)
+			goto out;
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (size_t i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x36;
+	if (digest2(ctx, pad, sizeof(pad), msg, msg_len, inner) != 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(k); i++)
+		pad[i] = k[i] ^ 0x5c;
+	rc = digest2(ctx, pad, sizeof(pad), inner, sizeof(inner), mac);
+out:
+	secure_zero(k, sizeof(k));
+	secure_zero(pad, sizeof(pad));
+	secure_zero(inner, sizeof(inner));
+	return rc;
 }
 
 int ct_equal(const void *a, size_t an, const void *b, size_t bn)

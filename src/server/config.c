@@ -42,13 +42,14 @@ static const struct cfg_opt opts[] = {
 	B(dev, "0", "development mode: create and print credentials on an empty store"),
 	I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
 	L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
-	L(conn_memory, "32768", 4096, 1048576, "memory per connection; bounds the header block (431 above)"),
+	L(conn_memory, "16384", 4096, 1048576, "memory per connection; bounds the header block (431 above)"),
 	I(conn_timeout, "30", 1, 3600, "seconds an idle or slow connection is kept"),
 	I(max_connections, "4096", 16, 1000000, "most concurrent connections"),
 	I(per_ip_connections, "0", 0, 1000000, "most concurrent connections per client IP (0 = no limit)"),
 	I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
 	I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
-	I(replay_max, "1000000", 1000, 100000000, "request ids remembered for replay detection"),
+	I(auth_cache_ms, "1000", 0, 60000, "ms applications and keys read by authentication are cached (0 = off); changes by other processes apply within it"),
+	I(replay_max, "4000000", 1000, 1000000000, "most request ids remembered for replay detection (about 16-32 bytes each, allocated as used)"),
 	S(region, "eu", "region code this server serves"),
 	S(public_base_url, "", "public base URL of this server (default http://<listen>)"),
 	S(regions, "", "region table for discovery: code=url,code=url (this region is added)"),
@@ -56,7 +57,7 @@ static const struct cfg_opt opts[] = {
 	I(purge_after_days, "30", 0, 3650, "days after expiry an expired pending domain is kept"),
 	S(dns_servers, "", "DNS servers for verification: ip[:port],... (default: the system's)"),
 	I(dns_timeout_ms, "5000", 100, 60000, "timeout of one TXT lookup"),
-	I(rate_limit, "800", 1, 1000000, "calls per user bucket (X-RateLimit-Limit)"),
+	I(rate_limit, "800", 1, 1000000000, "calls per user bucket (X-RateLimit-Limit)"),
 	I(rate_refill_ms, "100", 1, 3600000, "one call is added back every N ms"),
 	S(rate_overrides, "", "per-endpoint limits: /api/area/function=limit:refill_ms,..."),
 	I(ip_limit, "20", 1, 1000000, "unauthenticated calls and failed authentications per IP per minute"),
@@ -257,7 +258,16 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		if (eq) {
 			val = eq + 1;
 		} else if (o->type == CFG_BOOL) {
-			val = "1"; /* a bare boolean flag means true; --name=false to unset */
+			/* A bare boolean flag means true; a following true/false/yes/no/on/off/1/0
+			 * is its value. */
+			static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
+			val = "1";
+			for (size_t w = 0; i + 1 < argc && w < sizeof(words) / sizeof(words[0]); w++) {
+				if (strcasecmp(argv[i + 1], words[w]) == 0) {
+					val = argv[++i];
+					break;
+				}
+			}
 		} else {
 			if (i + 1 >= argc)
 				return err_set(e, MC_ERR_INVALID, "option '--%s' needs a value", o->name);

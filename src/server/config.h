@@ -30,6 +30,7 @@ struct config {
 	int shutdown_grace;        /* seconds to finish in-flight requests */
 	int skew;                  /* seconds: x-mc-date window */
 	int replay_max;            /* entries in the replay cache */
+	int auth_cache_ms;         /* how long auth rows are cached (0 = off) */
 	char region[16];
 	char public_base_url[256];
 	char regions[2048];        /* code=url,code=url */

@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/admin.h"
+#include "server/auth/authcache.h"
 #include "server/auth/replay.h"
 #include "server/config.h"
 #include "server/dns/dns.h"
@@ -129,6 +130,7 @@ static int serve(struct config *cfg)
 		goto out;
 	srv.replay = replay_new((size_t)cfg->replay_max, cfg->skew);
 	srv.ipl = iplimit_new(cfg->ip_limit);
+	srv.authcache = authcache_new(cfg->auth_cache_ms, 65536);
 	if (!srv.replay || !srv.ipl) {
 		err_set(&e, MC_ERR_NOMEM, "out of memory");
 		goto out;
@@ -170,6 +172,7 @@ out:
 	ratelimit_free(srv.rl);
 	iplimit_free(srv.ipl);
 	replay_free(srv.replay);
+	authcache_free(srv.authcache);
 	store_close(srv.store);
 	if (code == 0)
 		log_info("msg=stopped");
@@ -187,9 +190,16 @@ int main(int argc, char **argv)
 		printf("mcapid %s\n", MCAPI_VERSION);
 		return 0;
 	}
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
-		usage(stdout);
-		return 0;
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--"))
+			break;
+		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h") ||
+		    (a == 1 && !strcmp(argv[a], "help"))) {
+			if (a > 1 && !strcmp(argv[1], "admin"))
+				break; /* admin has its own help */
+			usage(stdout);
+			return 0;
+		}
 	}
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "serve"))

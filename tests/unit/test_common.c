@@ -43,6 +43,22 @@ static void test_crypto(void)
 	CHECK_INT(hmac_sha1((const unsigned char *)"SecretKey", 9, msg, strlen(msg), mac), 0);
 	b64_encode(mac, sizeof(mac), out);
 	CHECK_STR(out, "WOywLsnZlsE+D6bp/ug6uch5kxc=");
+	/* RFC 2202 test cases 1 and 6 (a key longer than the block) */
+	{
+		unsigned char k1[20], k6[80];
+		char hex[41];
+		memset(k1, 0x0b, sizeof(k1));
+		memset(k6, 0xaa, sizeof(k6));
+		CHECK_INT(hmac_sha1(k1, sizeof(k1), "Hi There", 8, mac), 0);
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+		CHECK_STR(hex, "b617318655057264e28bc0b6fb378c8ef146be00");
+		const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+		CHECK_INT(hmac_sha1(k6, sizeof(k6), m6, strlen(m6), mac), 0);
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+		CHECK_STR(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+	}
 	CHECK(ct_equal("abc", 3, "abc", 3));
 	CHECK(!ct_equal("abc", 3, "abd", 3));
 	CHECK(!ct_equal("abc", 3, "ab", 2));

@@ -46,8 +46,12 @@ static void test_accepts(void)
 	ok("XN--BCHER-KVA.de", "xn--bcher-kva.de");
 	ok("straße.de", "xn--strae-oqa.de");
 	ok("例え.テスト", "xn--r8jz45g.xn--zckzah");
-	ok("a\xe3\x80\x82" "example", "a.example");         /* U+3002 */
-	ok("a\xef\xbc\x8e" "example\xef\xbd\xa1", "a.example"); /* U+FF0E, trailing U+FF61 */
+	ok("a\xe3\x80\x82"
+	   "example",
+	   "a.example"); /* U+3002 */
+	ok("a\xef\xbc\x8e"
+	   "example\xef\xbd\xa1",
+	   "a.example"); /* U+FF0E, trailing U+FF61 */
 	ok("пример.рф", "xn--e1afmkfd.xn--p1ai");
 	/* 63-octet label and a 253-octet name are the limits */
 	{
@@ -64,7 +68,7 @@ static void test_accepts(void)
 		}
 		memcpy(name + o, "abcdefg", 8); /* 4*62 + 7 = 255: too long */
 		bad(name);
-		memcpy(name + o, "abcde", 6);   /* 253 */
+		memcpy(name + o, "abcde", 6); /* 253 */
 		CHECK_INT(strlen(name), 253);
 		memcpy(want, name, 254);
 		ok(name, want);
@@ -111,6 +115,9 @@ static void test_refuses(void)
 	bad("exa\x7fmple.com");
 	bad("\xff\xfe.com");
 	bad("caf\xc3.com");
+	bad("\xef\xb8\x8e"); /* U+FE0E maps to nothing: an empty label */
+	bad("\xef\xb8\x8e.example.com");
+	bad("\xc2\xad.example.com"); /* U+00AD soft hyphen, mapped away */
 	memset(name, 'a', 64);
 	memcpy(name + 64, ".com", 5);
 	bad(name);

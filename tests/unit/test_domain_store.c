@@ -111,12 +111,13 @@ static void test_records(struct store *st, int64_t a1, int64_t a2)
 	CHECK_STR(c.got[1], "d.example");
 	memset(&c, 0, sizeof(c));
 	CHECK_INT(store_domain_list(st, a1, DOMAIN_LIST_INTERNAL, "b.example", 0, 10, collect, &c,
-				    &e),
-		  0);
+	                            &e),
+	          0);
 	CHECK_INT(c.n, 1);
 	CHECK_STR(c.got[0], "e.example");
 	memset(&c, 0, sizeof(c));
-	CHECK_INT(store_domain_list(st, a1, DOMAIN_LIST_ALL, "a.example", 0, 2, collect, &c, &e), 0);
+	CHECK_INT(store_domain_list(st, a1, DOMAIN_LIST_ALL, "a.example", 0, 2, collect, &c, &e),
+	          0);
 	CHECK_INT(c.n, 2);
 	CHECK_STR(c.got[0], "b.example");
 	CHECK_STR(c.got[1], "d.example");

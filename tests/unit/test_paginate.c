@@ -33,7 +33,7 @@ static const char *fail_field(struct response *res)
 
 /* page_begin on a body; returns its result and fills pg and res (caller releases). */
 static int begin(const char *path, int64_t account, const char *body, struct page *pg,
-		 struct response *res)
+                 struct response *res)
 {
 	struct request req;
 	int rc;
@@ -51,15 +51,15 @@ static void test_sizes(void)
 		const char *body;
 		int size;
 	} cases[] = {
-		{"{\"data\":[]}", 1000},
-		{"{\"meta\":{\"pagination\":{}},\"data\":[]}", 1000},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":25}}}", 25},
-		{"{\"meta\":{\"pagination\":{\"page_size\":7}}}", 7},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":\"30\"}}}", 30},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":0}}}", 1},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":-5}}}", 1},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":501}}}", 500},
-		{"{\"meta\":{\"pagination\":{\"pageSize\":100000000000}}}", 500},
+	        {"{\"data\":[]}", 1000},
+	        {"{\"meta\":{\"pagination\":{}},\"data\":[]}", 1000},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":25}}}", 25},
+	        {"{\"meta\":{\"pagination\":{\"page_size\":7}}}", 7},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"30\"}}}", 30},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":0}}}", 1},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":-5}}}", 1},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":501}}}", 500},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":100000000000}}}", 500},
 	};
 	struct page pg;
 	struct response res;
@@ -73,8 +73,8 @@ static void test_sizes(void)
 		response_release(&res);
 	}
 	CHECK_INT(begin("/api/x/list", 1, "{\"meta\":{\"pagination\":{\"pageSize\":\"ten\"}}}", &pg,
-			&res),
-		  1);
+	                &res),
+	          1);
 	CHECK_STR(fail_field(&res), "pageSize");
 	page_release(&pg);
 	response_release(&res);
@@ -99,21 +99,22 @@ static void test_round_trip(void)
 
 	/* another endpoint, another account, another key */
 	CHECK_INT(page_token_open(srv.page_key, "/api/x/other", 42, tok, strlen(tok), &f, &c),
-		  MC_ERR_INVALID);
+	          MC_ERR_INVALID);
 	CHECK_INT(page_token_open(srv.page_key, "/api/x/list", 43, tok, strlen(tok), &f, &c),
-		  MC_ERR_INVALID);
+	          MC_ERR_INVALID);
 	{
 		unsigned char other[32];
 		memcpy(other, srv.page_key, 32);
 		other[0] ^= 1;
 		CHECK_INT(page_token_open(other, "/api/x/list", 42, tok, strlen(tok), &f, &c),
-			  MC_ERR_INVALID);
+		          MC_ERR_INVALID);
 	}
 	/* every single-character change is refused */
 	for (size_t i = 0; i < strlen(tok); i++) {
 		char save = tok[i];
 		tok[i] = save == 'A' ? 'B' : 'A';
-		if (page_token_open(srv.page_key, "/api/x/list", 42, tok, strlen(tok), &f, &c) == 0) {
+		if (page_token_open(srv.page_key, "/api/x/list", 42, tok, strlen(tok), &f, &c) ==
+		    0) {
 			CHECK(!"tampered token accepted");
 			json_decref(f);
 			json_decref(c);
@@ -121,10 +122,10 @@ static void test_round_trip(void)
 		tok[i] = save;
 	}
 	CHECK_INT(page_token_open(srv.page_key, "/api/x/list", 42, tok, strlen(tok) - 1, &f, &c),
-		  MC_ERR_INVALID);
+	          MC_ERR_INVALID);
 	CHECK_INT(page_token_open(srv.page_key, "/api/x/list", 42, "", 0, &f, &c), MC_ERR_INVALID);
 	CHECK_INT(page_token_open(srv.page_key, "/api/x/list", 42, "!!!", 3, &f, &c),
-		  MC_ERR_INVALID);
+	          MC_ERR_INVALID);
 	/* two tokens of the same page differ (random nonce) */
 	{
 		char *tok2 = page_token_make(srv.page_key, "/api/x/list", 42, filters, cursor);
@@ -147,7 +148,8 @@ static void test_begin_finish(void)
 
 	/* first page with filters: finish gives next and pageSize */
 	req_setup(&req, "/api/domain/get-pending-domain", 7,
-		  "{\"data\":[{\"domain\":\"a.example\"}],\"meta\":{\"pagination\":{\"pageSize\":2}}}");
+	          "{\"data\":[{\"domain\":\"a.example\"}],\"meta\":{\"pagination\":{\"pageSize\":2}"
+	          "}}");
 	response_init(&res);
 	CHECK_INT(page_begin(&req, &res, &pg), 0);
 	CHECK_INT(pg.size, 2);
@@ -156,8 +158,9 @@ static void test_begin_finish(void)
 	CHECK_INT(json_integer_value(json_object_get(res.pagination, "totalCount")), 10);
 	next = json_string_value(json_object_get(res.pagination, "next"));
 	CHECK(next != NULL);
-	snprintf(body, sizeof(body), "{\"data\":[],\"meta\":{\"pagination\":{\"pageToken\":\"%s\"}}}",
-		 next ? next : "");
+	snprintf(body, sizeof(body),
+	         "{\"data\":[],\"meta\":{\"pagination\":{\"pageToken\":\"%s\"}}}",
+	         next ? next : "");
 	page_release(&pg);
 	json_decref(req.body);
 	response_release(&res);
@@ -166,7 +169,7 @@ static void test_begin_finish(void)
 	CHECK_INT(begin("/api/domain/get-pending-domain", 7, body, &pg, &res), 0);
 	CHECK_INT(pg.size, 1000);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(pg.filters, 0), "domain")),
-		  "a.example");
+	          "a.example");
 	CHECK(json_equal(pg.after, cursor));
 	/* last page: no next, no totalCount */
 	req_setup(&req, "/api/domain/get-pending-domain", 7, body);
@@ -187,20 +190,20 @@ static void test_begin_finish(void)
 	page_release(&pg);
 	response_release(&res);
 	CHECK_INT(begin("/api/domain/get-pending-domain", 7,
-			"{\"meta\":{\"pagination\":{\"pageToken\":\"forged\"}}}", &pg, &res),
-		  1);
+	                "{\"meta\":{\"pagination\":{\"pageToken\":\"forged\"}}}", &pg, &res),
+	          1);
 	CHECK_STR(fail_field(&res), "pageToken");
 	page_release(&pg);
 	response_release(&res);
 	CHECK_INT(begin("/api/domain/get-pending-domain", 7,
-			"{\"meta\":{\"pagination\":{\"pageToken\":5}}}", &pg, &res),
-		  1);
+	                "{\"meta\":{\"pagination\":{\"pageToken\":5}}}", &pg, &res),
+	          1);
 	page_release(&pg);
 	response_release(&res);
 	/* an empty token is no token */
 	CHECK_INT(begin("/api/domain/get-pending-domain", 7,
-			"{\"meta\":{\"pagination\":{\"pageToken\":\"\"}}}", &pg, &res),
-		  0);
+	                "{\"meta\":{\"pagination\":{\"pageToken\":\"\"}}}", &pg, &res),
+	          0);
 	CHECK(pg.after == NULL);
 	page_release(&pg);
 	response_release(&res);
@@ -209,11 +212,11 @@ static void test_begin_finish(void)
 	{
 		char body2[4200];
 		snprintf(body2, sizeof(body2), "{\"data\":[{\"domain\":\"z.example\"}],%s",
-			 strstr(body, "\"meta\""));
+		         strstr(body, "\"meta\""));
 		CHECK_INT(begin("/api/domain/get-pending-domain", 7, body2, &pg, &res), 0);
-		CHECK_STR(json_string_value(
-				  json_object_get(json_array_get(pg.filters, 0), "domain")),
-			  "z.example");
+		CHECK_STR(
+		        json_string_value(json_object_get(json_array_get(pg.filters, 0), "domain")),
+		        "z.example");
 		CHECK(json_equal(pg.after, cursor));
 		page_release(&pg);
 		response_release(&res);

@@ -22,17 +22,17 @@
 
 #include "common/banned.h"
 
-#define DAY_MS 86400000LL
-#define TOKEN_PREFIX "mcapi-verify-"
-#define TOKEN_BYTES 24        /* 192 random bits: 32 base64url characters */
-#define PURGE_EVERY_MS 60000  /* expired pending claims are deleted at most once a minute */
+#define DAY_MS         86400000LL
+#define TOKEN_PREFIX   "mcapi-verify-"
+#define TOKEN_BYTES    24    /* 192 random bits: 32 base64url characters */
+#define PURGE_EVERY_MS 60000 /* expired pending claims are deleted at most once a minute */
 
 static _Atomic int64_t last_purge_ms;
 
 static void log_store_error(struct request *req, const char *what, int rc, const struct err *e)
 {
 	log_error("domain op=%s req_id=%s rc=%s msg=\"%s\"", what, req->req_id, err_name(rc),
-		  e && e->code ? e->msg : "");
+	          e && e->code ? e->msg : "");
 }
 
 /* Removes pending claims past the purge horizon, at most once a minute per process, inside
@@ -68,7 +68,7 @@ static int add_item(struct response *res, json_t *item)
 /* The nearest ancestor of name internal in some account: 0 with *parent and *owner set,
  * MC_ERR_NOT_FOUND, or a store error. */
 static int internal_ancestor(struct store *st, const char *name, const char **parent,
-			     int64_t *owner)
+                             int64_t *owner)
 {
 	int rc;
 
@@ -85,8 +85,8 @@ static int internal_ancestor(struct store *st, const char *name, const char **pa
 }
 
 /* §5.2 rules 1-5 for one valid item. */
-static int create_one(struct request *req, struct response *res, struct domain_arg *a,
-		      int64_t now, struct err *e)
+static int create_one(struct request *req, struct response *res, struct domain_arg *a, int64_t now,
+                      struct err *e)
 {
 	struct store *st = req->srv->store;
 	int64_t acct = req->who.account.id, owner = 0;
@@ -98,9 +98,9 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 	rc = store_domain_internal_owner(st, a->name, &owner, e);
 	if (rc == 0) {
 		domain_fail(res, a->key, E_ALREADY, "domain",
-			    owner == acct ? "'%s' is already an internal domain of this account"
-					  : "'%s' is registered by another account",
-			    a->name);
+		            owner == acct ? "'%s' is already an internal domain of this account"
+		                          : "'%s' is registered by another account",
+		            a->name);
 		return 0;
 	}
 	if (rc != MC_ERR_NOT_FOUND)
@@ -110,7 +110,7 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 		return rc;
 	if (rc == 0 && owner != acct) {
 		domain_fail(res, a->key, E_PARENT, "domain",
-			    "the parent domain '%s' is managed by another account", parent);
+		            "the parent domain '%s' is managed by another account", parent);
 		return 0;
 	}
 	rc = store_domain_get(st, acct, a->name, &d, e);
@@ -133,9 +133,9 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 		rc = found ? store_domain_update(st, &d, e) : store_domain_create(st, &d, e);
 		if (!rc)
 			rc = domain_audit(req, now, e, AUDIT_CREATED,
-					  "domain '%s' created as internal under the internal "
-					  "parent '%s'",
-					  d.name, parent);
+			                  "domain '%s' created as internal under the internal "
+			                  "parent '%s'",
+			                  d.name, parent);
 		return rc ? rc : add_item(res, domain_json_created(req, &d));
 	}
 	if (found && d.expiry >= now)
@@ -154,10 +154,10 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 	rc = found ? store_domain_update(st, &d, e) : store_domain_create(st, &d, e);
 	if (!rc)
 		rc = domain_audit(req, now, e, AUDIT_CREATED,
-				  found ? "domain '%s' registered again after its verification "
-					  "expired; pending verification"
-					: "domain '%s' registered; pending verification",
-				  d.name);
+		                  found ? "domain '%s' registered again after its verification "
+		                          "expired; pending verification"
+		                        : "domain '%s' registered; pending verification",
+		                  d.name);
 	return rc ? rc : add_item(res, domain_json_created(req, &d));
 }
 
@@ -231,7 +231,7 @@ static int lister_add(void *arg, const struct domain *d)
 	}
 	item = l->shape == SHAPE_PENDING    ? domain_json_pending(l->req, d)
 	       : l->shape == SHAPE_INTERNAL ? domain_json_internal(l->req, d)
-					    : domain_json_status(l->req, d, l->now);
+	                                    : domain_json_status(l->req, d, l->now);
 	if (!item)
 		return MC_ERR_NOMEM;
 	response_add_data(l->res, item);
@@ -248,7 +248,7 @@ static int name_cmp(const void *a, const void *b)
 /* A page of the records named by the filters (each {domain}), in name order after `after`.
  * Invalid filters are reported on the first page only. */
 static int list_filtered(struct request *req, struct response *res, struct page *pg,
-			 enum domain_which which, const char *after, struct lister *l)
+                         enum domain_which which, const char *after, struct lister *l)
 {
 	size_t n = json_array_size(pg->filters), k = 0;
 	int64_t hide = domain_hide_before(req, l->now);
@@ -310,7 +310,7 @@ out:
 }
 
 static int list_domains(struct request *req, struct response *res, enum domain_which which,
-			enum shape shape)
+                        enum shape shape)
 {
 	struct lister l;
 	struct page pg;
@@ -334,8 +334,8 @@ static int list_domains(struct request *req, struct response *res, enum domain_w
 		rc = list_filtered(req, res, &pg, which, after, &l);
 	} else {
 		rc = store_domain_list(req->srv->store, req->who.account.id, which, after,
-				       domain_hide_before(req, l.now), l.size + 1, lister_add, &l,
-				       &e);
+		                       domain_hide_before(req, l.now), l.size + 1, lister_add, &l,
+		                       &e);
 		if (rc == 1)
 			rc = 0;
 	}
@@ -381,13 +381,14 @@ int api_domain_get_provision_status(struct request *req, struct response *res)
 		if (a.code) {
 			domain_arg_fail(res, &a);
 		} else {
-			rc = store_domain_get(req->srv->store, req->who.account.id, a.name, &d, NULL);
+			rc = store_domain_get(req->srv->store, req->who.account.id, a.name, &d,
+			                      NULL);
 			if (rc == 0 && domain_is_purged(&d, hide))
 				rc = MC_ERR_NOT_FOUND;
 			if (rc == MC_ERR_NOT_FOUND) {
 				rc = 0;
 				domain_fail(res, a.key, E_NOT_FOUND, "domain",
-					    "'%s' is not a domain of this account", a.name);
+				            "'%s' is not a domain of this account", a.name);
 			} else if (rc == 0) {
 				rc = add_item(res, domain_json_status(req, &d, now));
 			}
@@ -423,13 +424,14 @@ int api_domain_get_verification_code(struct request *req, struct response *res)
 		if (rc == MC_ERR_NOT_FOUND) {
 			rc = 0;
 			domain_fail(res, a.key, E_NOT_FOUND, "domain",
-				    "'%s' is not a domain of this account", a.name);
+			            "'%s' is not a domain of this account", a.name);
 		} else if (rc == 0 && d.state == DOMAIN_INTERNAL) {
 			domain_fail(res, a.key, E_NOT_PENDING, "domain",
-				    "'%s' is verified already; there is no code to publish", a.name);
+			            "'%s' is verified already; there is no code to publish",
+			            a.name);
 		} else if (rc == 0) {
-			rc = add_item(res, json_pack("{s:s, s:s}", "domain", d.name, "token",
-						     d.token));
+			rc = add_item(res,
+			              json_pack("{s:s, s:s}", "domain", d.name, "token", d.token));
 		}
 		domain_arg_release(&a);
 	}
@@ -438,8 +440,8 @@ int api_domain_get_verification_code(struct request *req, struct response *res)
 
 /* ---- delete-pending-domain ---- */
 
-static int delete_one(struct request *req, struct response *res, struct domain_arg *a,
-		      int64_t now, int64_t hide, struct err *e)
+static int delete_one(struct request *req, struct response *res, struct domain_arg *a, int64_t now,
+                      int64_t hide, struct err *e)
 {
 	struct store *st = req->srv->store;
 	const char *field = a->id[0] ? "id" : "domain";
@@ -459,26 +461,27 @@ static int delete_one(struct request *req, struct response *res, struct domain_a
 	if (rc == MC_ERR_NOT_FOUND) {
 		if (a->id[0])
 			domain_fail(res, a->key, E_NOT_FOUND, field,
-				    "no domain of this account has this id");
+			            "no domain of this account has this id");
 		else
 			domain_fail(res, a->key, E_NOT_FOUND, field,
-				    "'%s' is not a domain of this account", a->name);
+			            "'%s' is not a domain of this account", a->name);
 		return 0;
 	}
 	if (rc)
 		return rc;
 	if (d.state == DOMAIN_INTERNAL) {
 		domain_fail(res, a->key, E_NOT_PENDING, field,
-			    "'%s' is verified; only pending domains can be deleted", d.name);
+		            "'%s' is verified; only pending domains can be deleted", d.name);
 		return 0;
 	}
 	rc = store_domain_delete(st, d.row, e);
 	if (!rc)
-		rc = domain_audit(req, now, e, AUDIT_DELETED, "pending domain '%s' deleted", d.name);
+		rc = domain_audit(req, now, e, AUDIT_DELETED, "pending domain '%s' deleted",
+		                  d.name);
 	if (!rc) {
 		domain_id_of(req, &d, id);
 		rc = add_item(res, json_pack("{s:s, s:s, s:b}", "id", id, "domain", d.name,
-					     "deleted", 1));
+		                             "deleted", 1));
 	}
 	return rc;
 }

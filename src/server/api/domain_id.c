@@ -1,31 +1,77 @@
 /* Domain ids; see domain_id.h. One AES block per id through OpenSSL's EVP interface, with a
- * cipher context kept per thread (ids are made for every record of a list). */
+ * cipher context kept per thread (ids are made for every record of a list) and freed when the
+ * thread ends. */
 #include "domain_id.h"
 
 #include "common/b64.h"
 #include "common/err.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
 
 #define BLOCK 16
 
-static _Thread_local EVP_CIPHER_CTX *ctx_enc, *ctx_dec;
+/* The calling thread's two contexts, freed by the key's destructor when the thread ends. */
+struct id_ctx {
+	EVP_CIPHER_CTX *enc, *dec;
+};
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static int ctx_key_ok;
+
+static void ctx_free(void *p)
+{
+	struct id_ctx *c = p;
+
+	EVP_CIPHER_CTX_free(c->enc);
+	EVP_CIPHER_CTX_free(c->dec);
+	free(c);
+}
+
+static void ctx_key_create(void)
+{
+	ctx_key_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
+}
+
+static EVP_CIPHER_CTX *thread_ctx(int enc)
+{
+	struct id_ctx *c;
+
+	pthread_once(&ctx_once, ctx_key_create);
+	if (!ctx_key_ok)
+		return NULL;
+	c = pthread_getspecific(ctx_key);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->enc = EVP_CIPHER_CTX_new();
+		c->dec = EVP_CIPHER_CTX_new();
+		if (!c->enc || !c->dec || pthread_setspecific(ctx_key, c) != 0) {
+			ctx_free(c);
+			return NULL;
+		}
+	}
+	return enc ? c->enc : c->dec;
+}
 
 /* One block through AES-128-ECB (a single block: ECB is the raw permutation). */
 static int aes_block(int enc, const unsigned char *key, const unsigned char in[BLOCK],
-		     unsigned char out[BLOCK])
+                     unsigned char out[BLOCK])
 {
-	EVP_CIPHER_CTX **slot = enc ? &ctx_enc : &ctx_dec;
+	EVP_CIPHER_CTX *ctx = thread_ctx(enc);
 	int n = 0;
 
-	if (!*slot && !(*slot = EVP_CIPHER_CTX_new()))
+	if (!ctx)
 		return MC_ERR_NOMEM;
-	if (EVP_CipherInit_ex(*slot, EVP_aes_128_ecb(), NULL, key, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(*slot, 0) != 1 ||
-	    EVP_CipherUpdate(*slot, out, &n, in, BLOCK) != 1 || n != BLOCK)
+	if (EVP_CipherInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL, enc) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
+	    EVP_CipherUpdate(ctx, out, &n, in, BLOCK) != 1 || n != BLOCK)
 		return MC_ERR_CRYPTO;
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DOMAIN_ID_LEN 22
+#define DOMAIN_ID_LEN  22
 #define DOMAIN_ID_SIZE 25 /* B64_ENCODED_SIZE(16): what the encoder needs */
 
 /* Writes the id of row under key (32 bytes; the first 16 are used) into out. */

@@ -24,7 +24,7 @@ int domain_items_check(struct request *req, struct response *res, size_t min)
 	if (n > DOMAIN_MAX_ITEMS) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "at most %d items per call, %zu given; nothing was done",
-			 DOMAIN_MAX_ITEMS, n);
+		         DOMAIN_MAX_ITEMS, n);
 		response_fail_item(res, NULL, E_TOO_MANY, msg, NULL, 0);
 		return 1;
 	}
@@ -36,10 +36,10 @@ int domain_items_check(struct request *req, struct response *res, size_t min)
 }
 
 static void set_fail(struct domain_arg *a, const char *code, const char *field, const char *fmt,
-		     ...) __attribute__((format(printf, 4, 5)));
+                     ...) __attribute__((format(printf, 4, 5)));
 
 static void set_fail(struct domain_arg *a, const char *code, const char *field, const char *fmt,
-		     ...)
+                     ...)
 {
 	va_list ap;
 
@@ -60,7 +60,8 @@ static const char *key_name(json_t *obj, const char *key)
 
 	if (json_object_get(obj, key))
 		return key;
-	json_object_foreach(obj, k, m) {
+	json_object_foreach(obj, k, m)
+	{
 		if (strcasecmp(k, key) == 0)
 			return k;
 	}
@@ -103,16 +104,15 @@ static void read_inbound(json_t *item, enum domain_inbound_rule rule, struct dom
 		if (strcasecmp(s, types[i]) == 0) {
 			memcpy(a->inbound, types[i], strlen(types[i]) + 1);
 			json_object_set_new(a->key, key_name(item, "inboundType"),
-					    json_string(types[i]));
+			                    json_string(types[i]));
 			return;
 		}
 	}
 	set_fail(a, E_INVALID_VALUE, "inboundType",
-		 "'inboundType' must be one of any, smtp, ldap, known");
+	         "'inboundType' must be one of any, smtp, ldap, known");
 }
 
-void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id,
-		     struct domain_arg *a)
+void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id, struct domain_arg *a)
 {
 	json_t *v = NULL;
 	const char *why = NULL;
@@ -132,7 +132,7 @@ void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id,
 	}
 	if (read_string(item, "domain", a, &v)) {
 		if (domain_name_normalise(json_string_value(v), json_string_length(v), a->name,
-					  &why) != 0)
+		                          &why) != 0)
 			set_fail(a, E_INVALID_DOMAIN, "domain", "%s", why);
 		else
 			json_object_set_new(a->key, key_name(item, "domain"), json_string(a->name));
@@ -152,7 +152,7 @@ void domain_arg_fail(struct response *res, const struct domain_arg *a)
 }
 
 void domain_fail(struct response *res, json_t *key, const char *code, const char *field,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -183,8 +183,8 @@ json_t *domain_json_pending(const struct request *req, const struct domain *d)
 
 	domain_id_of(req, d, id);
 	return json_pack("{s:s, s:o, s:s, s:s, s:o}", "domain", d->name, "expiry",
-			 date_json(d->expiry), "id", id, "token", d->token, "created",
-			 date_json(d->created));
+	                 date_json(d->expiry), "id", id, "token", d->token, "created",
+	                 date_json(d->created));
 }
 
 json_t *domain_json_internal(const struct request *req, const struct domain *d)
@@ -193,7 +193,7 @@ json_t *domain_json_internal(const struct request *req, const struct domain *d)
 
 	domain_id_of(req, d, id);
 	return json_pack("{s:s, s:s, s:b, s:b, s:s}", "id", id, "domain", d->name, "sendOnly",
-			 d->send_only != 0, "local", d->local != 0, "inboundType", d->inbound_type);
+	                 d->send_only != 0, "local", d->local != 0, "inboundType", d->inbound_type);
 }
 
 json_t *domain_json_created(const struct request *req, const struct domain *d)
@@ -203,10 +203,10 @@ json_t *domain_json_created(const struct request *req, const struct domain *d)
 	domain_id_of(req, d, id);
 	if (d->state == DOMAIN_INTERNAL)
 		return json_pack("{s:s, s:s, s:o}", "id", id, "domain", d->name, "created",
-				 date_json(d->created));
+		                 date_json(d->created));
 	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", id, "domain", d->name, "token",
-			 d->token, "created", date_json(d->created), "expiry",
-			 date_json(d->expiry));
+	                 d->token, "created", date_json(d->created), "expiry",
+	                 date_json(d->expiry));
 }
 
 json_t *domain_json_status(const struct request *req, const struct domain *d, int64_t now)
@@ -216,20 +216,21 @@ json_t *domain_json_status(const struct request *req, const struct domain *d, in
 
 	domain_id_of(req, d, id);
 	o = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "domain", d->name, "status",
-		      d->state == DOMAIN_INTERNAL ? "verified"
-		      : d->expiry < now	   ? "expired"
-					   : "pending",
-		      "created", date_json(d->created));
+	              d->state == DOMAIN_INTERNAL ? "verified"
+	              : d->expiry < now           ? "expired"
+	                                          : "pending",
+	              "created", date_json(d->created));
 	if (!o)
 		return NULL;
 	if (d->state == DOMAIN_INTERNAL)
-		json_object_set_new(o, "verified", date_json(d->verified ? d->verified : d->created));
+		json_object_set_new(o, "verified",
+		                    date_json(d->verified ? d->verified : d->created));
 	else
 		json_object_set_new(o, "expiry", date_json(d->expiry));
 	if (d->last_check)
 		json_object_set_new(o, "lastCheck",
-				    json_pack("{s:o, s:s}", "time", date_json(d->last_check),
-					      "result", d->last_result));
+		                    json_pack("{s:o, s:s}", "time", date_json(d->last_check),
+		                              "result", d->last_result));
 	return o;
 }
 
@@ -243,8 +244,8 @@ int domain_is_purged(const struct domain *d, int64_t hide_before)
 	return d->state == DOMAIN_PENDING && d->expiry < hide_before;
 }
 
-int domain_audit(struct request *req, int64_t now, struct err *e, const char *type,
-		 const char *fmt, ...)
+int domain_audit(struct request *req, int64_t now, struct err *e, const char *type, const char *fmt,
+                 ...)
 {
 	struct audit_event ev;
 	char info[512];

@@ -16,28 +16,28 @@
 #define DOMAIN_MAX_ITEMS 50
 
 /* §3.2 codes used here. */
-#define E_NULL "err_validation_null"
-#define E_BLANK "err_validation_blank"
-#define E_INVALID_VALUE "err_validation_invalid_value"
+#define E_NULL           "err_validation_null"
+#define E_BLANK          "err_validation_blank"
+#define E_INVALID_VALUE  "err_validation_invalid_value"
 #define E_INVALID_DOMAIN "err_validation_invalid_domain"
-#define E_TOO_MANY "err_validation_too_many_items"
-#define E_ALREADY "err_domain_already_registered"
-#define E_PARENT "err_domain_parent_managed_elsewhere"
-#define E_NOT_FOUND "err_domain_not_found"
-#define E_NOT_PENDING "err_domain_not_pending"
-#define E_EXPIRED "err_domain_verification_expired"
-#define E_TXT "err_domain_txt_record_not_found"
-#define E_DNS "err_domain_dns_lookup_failed"
+#define E_TOO_MANY       "err_validation_too_many_items"
+#define E_ALREADY        "err_domain_already_registered"
+#define E_PARENT         "err_domain_parent_managed_elsewhere"
+#define E_NOT_FOUND      "err_domain_not_found"
+#define E_NOT_PENDING    "err_domain_not_pending"
+#define E_EXPIRED        "err_domain_verification_expired"
+#define E_TXT            "err_domain_txt_record_not_found"
+#define E_DNS            "err_domain_dns_lookup_failed"
 
 enum domain_inbound_rule { INBOUND_IGNORED, INBOUND_OPTIONAL, INBOUND_REQUIRED };
 
 /* One request item, read. */
 struct domain_arg {
-	json_t *key;                 /* the item as received, after normalisation (owned) */
-	char name[DOMAIN_NAME_MAX + 1]; /* the normalised domain ("" when invalid or by id) */
-	char id[DOMAIN_ID_SIZE];     /* delete-pending-domain by id */
+	json_t *key;                       /* the item as received, after normalisation (owned) */
+	char name[DOMAIN_NAME_MAX + 1];    /* the normalised domain ("" when invalid or by id) */
+	char id[DOMAIN_ID_SIZE];           /* delete-pending-domain by id */
 	char inbound[DOMAIN_INBOUND_SIZE]; /* lower-case inboundType, "" when absent */
-	const char *code;            /* the first validation failure, or NULL */
+	const char *code;                  /* the first validation failure, or NULL */
 	const char *field;
 	char msg[160];
 };
@@ -50,8 +50,7 @@ int domain_items_check(struct request *req, struct response *res, size_t min);
 /* Reads item (an object): "domain" (required, normalised), and inboundType as rule says.
  * With by_id, an item may give "id" instead of "domain". Never fails as a call: problems
  * are left in a->code/field/msg. Release a with domain_arg_release. */
-void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id,
-		     struct domain_arg *a);
+void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id, struct domain_arg *a);
 void domain_arg_release(struct domain_arg *a);
 
 /* Adds a->key's validation failure to res. */
@@ -60,7 +59,7 @@ void domain_arg_fail(struct response *res, const struct domain_arg *a);
 /* Adds a fail entry for key with code on field; the retryable flag follows the code (true
  * for err_domain_txt_record_not_found and err_domain_dns_lookup_failed). */
 void domain_fail(struct response *res, json_t *key, const char *code, const char *field,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* JSON shapes (new references, NULL when out of memory); req gives the id key. */
 json_t *domain_json_pending(const struct request *req, const struct domain *d);
@@ -80,14 +79,14 @@ int domain_is_purged(const struct domain *d, int64_t hide_before);
 /* Adds an audit row (category account_logs, user = the caller) in the calling thread's
  * transaction. Returns 0 or a store error. */
 struct err;
-int domain_audit(struct request *req, int64_t now, struct err *e, const char *type,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int domain_audit(struct request *req, int64_t now, struct err *e, const char *type, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
 /* Audit types. */
-#define AUDIT_CREATED "Domain Created"
-#define AUDIT_VERIFIED "Domain Verified"
+#define AUDIT_CREATED       "Domain Created"
+#define AUDIT_VERIFIED      "Domain Verified"
 #define AUDIT_VERIFY_FAILED "Domain Verification Failed"
-#define AUDIT_DELETED "Pending Domain Deleted"
-#define AUDIT_CATEGORY "account_logs"
+#define AUDIT_DELETED       "Pending Domain Deleted"
+#define AUDIT_CATEGORY      "account_logs"
 
 #endif

@@ -92,7 +92,7 @@ static int label_to_ascii(const unsigned char *src, size_t n, char *dst, const c
 		rc = idn2_to_ascii_8z(tmp, &conv, IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK) {
 			*why = ascii ? "the domain name has an invalid A-label ('xn--')"
-				     : "the domain name is not a valid internationalised name";
+			             : "the domain name is not a valid internationalised name";
 			return -1;
 		}
 		m = strlen(conv);
@@ -108,6 +108,12 @@ static int label_to_ascii(const unsigned char *src, size_t n, char *dst, const c
 			return -1;
 		}
 	}
+	if (m == 0) {
+		/* a label of characters UTS #46 maps to nothing (U+FE0E, U+00AD) */
+		free(conv);
+		*why = "the domain name has an empty label";
+		return -1;
+	}
 	if (m > LABEL_MAX) {
 		free(conv);
 		*why = "a label of the domain name is longer than 63 octets";
@@ -119,8 +125,8 @@ static int label_to_ascii(const unsigned char *src, size_t n, char *dst, const c
 	for (i = 0; i < m; i++) {
 		if (!is_ldh((unsigned char)dst[i])) {
 			*why = dst[i] == '_' ? "a domain name cannot contain '_'"
-					     : "a domain name may hold only letters, digits and "
-					       "hyphens";
+			                     : "a domain name may hold only letters, digits and "
+			                       "hyphens";
 			return -1;
 		}
 	}
@@ -132,7 +138,7 @@ static int label_to_ascii(const unsigned char *src, size_t n, char *dst, const c
 }
 
 int domain_name_normalise(const char *in, size_t len, char out[DOMAIN_NAME_MAX + 1],
-			  const char **why)
+                          const char **why)
 {
 	const unsigned char *p = (const unsigned char *)in, *end;
 	char label[LABEL_MAX + 1];
@@ -183,14 +189,15 @@ int domain_name_normalise(const char *in, size_t len, char out[DOMAIN_NAME_MAX +
 	}
 	out[o] = '\0';
 	if (labels < 2)
-		return fail(why, "a domain name needs at least two labels, e.g. 'example.com'", out);
+		return fail(why, "a domain name needs at least two labels, e.g. 'example.com'",
+		            out);
 	digits = 1;
 	for (size_t i = top; i < o; i++)
 		if (out[i] < '0' || out[i] > '9')
 			digits = 0;
 	if (digits)
 		return fail(why, "the top-level label is all digits (IP addresses are not domains)",
-			    out);
+		            out);
 	return 0;
 }
 

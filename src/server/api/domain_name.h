@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#define DOMAIN_NAME_MAX 253       /* octets of a name, without the trailing dot */
+#define DOMAIN_NAME_MAX       253  /* octets of a name, without the trailing dot */
 #define DOMAIN_NAME_INPUT_MAX 1024 /* longer input is refused before any work */
 
 /* 1 if in[0..len) is empty or ASCII whitespace only (err_validation_blank). */
@@ -27,7 +27,7 @@ int domain_name_is_blank(const char *in, size_t len);
  * Returns 0, or MC_ERR_INVALID with *why (if not NULL) set to a short static message
  * saying what is wrong (out is then ""). Thread-safe; allocates only inside libidn2. */
 int domain_name_normalise(const char *in, size_t len, char out[DOMAIN_NAME_MAX + 1],
-			  const char **why);
+                          const char **why);
 
 /* The parent of a canonical name (the text after its first label), or NULL for a name of
  * two labels or fewer (registrable roots have no parent we consider). Points into name. */

@@ -28,10 +28,10 @@ struct verify_ctx;
 struct verify_item {
 	struct verify_ctx *ctx;
 	struct domain_arg arg;
-	int looked_up;                  /* a lookup was started for it */
-	char token[DOMAIN_TOKEN_SIZE];  /* the token the lookup compared against */
-	enum dns_status status;         /* written by the resolver thread */
-	int matched;                    /* a TXT record equals the token */
+	int looked_up;                 /* a lookup was started for it */
+	char token[DOMAIN_TOKEN_SIZE]; /* the token the lookup compared against */
+	enum dns_status status;        /* written by the resolver thread */
+	int matched;                   /* a TXT record equals the token */
 };
 
 struct verify_ctx {
@@ -81,7 +81,7 @@ static void on_txt(void *arg, const struct dns_txt_result *r)
 
 /* Records a failed attempt on the claim (if any), audits it and adds the fail entry. */
 static int fail_attempt(struct request *req, struct response *res, struct verify_item *it,
-			const struct domain *d, int64_t now, const char *code, const char *msg)
+                        const struct domain *d, int64_t now, const char *code, const char *msg)
 {
 	int rc = 0;
 
@@ -89,14 +89,14 @@ static int fail_attempt(struct request *req, struct response *res, struct verify
 		rc = store_domain_set_check(req->srv->store, d->row, now, code, NULL);
 	if (!rc)
 		rc = domain_audit(req, now, NULL, AUDIT_VERIFY_FAILED,
-				  "verification of domain '%s' failed: %s", it->arg.name, code);
+		                  "verification of domain '%s' failed: %s", it->arg.name, code);
 	if (!rc)
 		domain_fail(res, it->arg.key, code, "domain", "%s", msg);
 	return rc;
 }
 
 static int succeed(struct request *req, struct response *res, struct domain *d, int64_t now,
-		   const char *how)
+                   const char *how)
 {
 	json_t *item;
 	int rc;
@@ -122,7 +122,7 @@ static const char *dns_failure_code(enum dns_status s, int matched)
 
 /* Decides one valid item inside the transaction. */
 static int verify_one(struct request *req, struct response *res, struct verify_item *it,
-		      int64_t now)
+                      int64_t now)
 {
 	struct store *st = req->srv->store;
 	int64_t acct = req->who.account.id, owner;
@@ -136,8 +136,8 @@ static int verify_one(struct request *req, struct response *res, struct verify_i
 		rc = MC_ERR_NOT_FOUND;
 	if (rc == MC_ERR_NOT_FOUND) {
 		snprintf(msg, sizeof(msg),
-			 "'%s' is not a domain of this account; register it with create-domain",
-			 name);
+		         "'%s' is not a domain of this account; register it with create-domain",
+		         name);
 		return fail_attempt(req, res, it, NULL, now, E_NOT_FOUND, msg);
 	}
 	if (rc)
@@ -159,31 +159,31 @@ static int verify_one(struct request *req, struct response *res, struct verify_i
 		return rc;
 	if (d.expiry < now) {
 		snprintf(msg, sizeof(msg),
-			 "the verification period of '%s' has ended; register it again with "
-			 "create-domain for a new token",
-			 name);
+		         "the verification period of '%s' has ended; register it again with "
+		         "create-domain for a new token",
+		         name);
 		return fail_attempt(req, res, it, &d, now, E_EXPIRED, msg);
 	}
 	if (!it->looked_up || strcmp(it->token, d.token) != 0) {
 		/* the claim changed while DNS was asked (registered again with a new token) */
 		snprintf(msg, sizeof(msg), "no TXT record of '%s' holds its current token; retry",
-			 name);
+		         name);
 		return fail_attempt(req, res, it, &d, now, E_TXT, msg);
 	}
 	code = dns_failure_code(it->status, it->matched);
 	if (code && strcmp(code, E_TXT) == 0) {
 		snprintf(msg, sizeof(msg),
-			 it->status == DNS_NXDOMAIN
-				 ? "'%s' does not exist in DNS yet; publish a TXT record with the "
-				   "token and retry"
-				 : "no TXT record of '%s' equals the token; publish it and retry "
-				   "(DNS changes take time to propagate)",
-			 name);
+		         it->status == DNS_NXDOMAIN
+		                 ? "'%s' does not exist in DNS yet; publish a TXT record with the "
+		                   "token and retry"
+		                 : "no TXT record of '%s' equals the token; publish it and retry "
+		                   "(DNS changes take time to propagate)",
+		         name);
 		return fail_attempt(req, res, it, &d, now, code, msg);
 	}
 	if (code) {
 		snprintf(msg, sizeof(msg), "the DNS lookup of '%s' failed (%s); retry later", name,
-			 dns_status_name(it->status));
+		         dns_status_name(it->status));
 		return fail_attempt(req, res, it, &d, now, code, msg);
 	}
 	d.state = DOMAIN_INTERNAL;
@@ -233,7 +233,7 @@ out:
 		store_tx_rollback(st);
 	if (rc)
 		log_error("domain op=verify-domain req_id=%s rc=%s msg=\"%s\"", req->req_id,
-			  err_name(rc), e.code ? e.msg : "");
+		          err_name(rc), e.code ? e.msg : "");
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "server/auth/authcache.h"
 #include "server/auth/password.h"
 #include "server/config.h"
 #include "server/region.h"
@@ -227,6 +228,7 @@ static int make_room(struct login *lg)
 			break;
 		}
 		rc = store_binding_revoke(req->srv->store, old.id, lg->now, NULL);
+		authcache_forget(req->srv->authcache, old.access_key);
 		if (!rc)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
 			           TYPE_KEY_REVOKED, lg->now,
@@ -256,6 +258,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 			return rc;
 		b->expires = b->ttl_ms > 0 ? lg->now + b->ttl_ms : 0;
 		rc = store_binding_set_expiry(st, b->id, b->expires, NULL);
+		authcache_forget(req->srv->authcache, b->access_key);
 		if (!rc)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
 			           TYPE_KEY_REFRESHED, lg->now,
@@ -583,6 +586,7 @@ static int end_binding(struct request *req, const struct binding *b, int64_t now
 		rc = store_tx_commit(st, NULL);
 	if (rc)
 		store_tx_rollback(st);
+	authcache_forget(req->srv->authcache, b->access_key); /* after the commit */
 	return rc;
 }
 

@@ -15,10 +15,10 @@
 #include "common/banned.h"
 
 #define TOKEN_VERSION 1
-#define BOX_OVERHEAD (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+#define BOX_OVERHEAD  (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
 
 char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t account,
-		      json_t *filters, json_t *cursor)
+                      json_t *filters, json_t *cursor)
 {
 	json_t *obj = NULL;
 	char *plain = NULL, *token = NULL;
@@ -28,8 +28,8 @@ char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t
 	if (crypto_init() != 0)
 		return NULL;
 	obj = json_pack("{s:i, s:s, s:I, s:O, s:O}", "v", TOKEN_VERSION, "e", endpoint, "a",
-			(json_int_t)account, "f", filters ? filters : json_null(), "c",
-			cursor ? cursor : json_null());
+	                (json_int_t)account, "f", filters ? filters : json_null(), "c",
+	                cursor ? cursor : json_null());
 	if (!obj)
 		goto out;
 	plain = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -48,7 +48,7 @@ char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t
 	}
 	random_bytes(box, crypto_secretbox_NONCEBYTES);
 	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain,
-			      plain_len, box, key);
+	                      plain_len, box, key);
 	b64url_encode(box, box_len, token);
 out:
 	free(box);
@@ -58,7 +58,7 @@ out:
 }
 
 int page_token_open(const unsigned char key[32], const char *endpoint, int64_t account,
-		    const char *token, size_t len, json_t **filters, json_t **cursor)
+                    const char *token, size_t len, json_t **filters, json_t **cursor)
 {
 	unsigned char *box = NULL, *plain = NULL;
 	size_t box_len = 0, plain_len;
@@ -80,7 +80,7 @@ int page_token_open(const unsigned char key[32], const char *endpoint, int64_t a
 		goto out;
 	}
 	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
-				       box_len - crypto_secretbox_NONCEBYTES, box, key) != 0)
+	                               box_len - crypto_secretbox_NONCEBYTES, box, key) != 0)
 		goto out;
 	obj = json_loadb((const char *)plain, plain_len, 0, NULL);
 	if (!json_is_object(obj))
@@ -131,8 +131,9 @@ int page_begin(struct request *req, struct response *res, struct page *pg)
 		if (got < 0)
 			return bad(res, pag, "pageSize", "'pageSize' must be an integer");
 		if (got > 0)
-			size = size < PAGE_SIZE_MIN ? PAGE_SIZE_MIN
-			       : size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX : size;
+			size = size < PAGE_SIZE_MIN   ? PAGE_SIZE_MIN
+			       : size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
+			                              : size;
 	}
 	pg->size = (int)size;
 	tok = pag ? json_object_get(pag, "pageToken") : NULL;
@@ -140,27 +141,27 @@ int page_begin(struct request *req, struct response *res, struct page *pg)
 		return bad(res, pag, "pageToken", "'pageToken' must be a string");
 	if (tok && json_string_length(tok) > 0) {
 		rc = page_token_open(req->srv->page_key, req->path, req->who.account.id,
-				     json_string_value(tok), json_string_length(tok), &filters,
-				     &cursor);
+		                     json_string_value(tok), json_string_length(tok), &filters,
+		                     &cursor);
 		if (rc == MC_ERR_NOMEM)
 			return rc;
 		if (rc)
 			return bad(res, pag, "pageToken",
-				   "the page token is not valid for this call; start again "
-				   "without it");
+			           "the page token is not valid for this call; start again "
+			           "without it");
 		pg->after = cursor;
 	}
 	if (filters && json_array_size(req->data) == 0) {
 		pg->filters = filters;
 	} else {
 		json_decref(filters);
-		pg->filters = json_incref(req->data ? req->data : json_array());
+		pg->filters = req->data ? json_incref(req->data) : json_array();
 	}
 	return pg->filters ? 0 : MC_ERR_NOMEM;
 }
 
 int page_finish(struct request *req, struct response *res, struct page *pg, size_t returned,
-		json_t *next_cursor, int64_t total)
+                json_t *next_cursor, int64_t total)
 {
 	json_t *p = json_object();
 	char *token = NULL;
@@ -172,7 +173,7 @@ int page_finish(struct request *req, struct response *res, struct page *pg, size
 		json_object_set_new(p, "totalCount", json_integer((json_int_t)total));
 	if (next_cursor) {
 		token = page_token_make(req->srv->page_key, req->path, req->who.account.id,
-					pg->filters, next_cursor);
+		                        pg->filters, next_cursor);
 		if (!token) {
 			json_decref(p);
 			return MC_ERR_CRYPTO;

@@ -15,14 +15,14 @@
 #include <stdint.h>
 
 #define PAGE_SIZE_DEFAULT 1000 /* no pageSize given */
-#define PAGE_SIZE_MIN 1
-#define PAGE_SIZE_MAX 500
-#define PAGE_TOKEN_MAX 65536   /* characters of a token accepted; longer ones are invalid */
+#define PAGE_SIZE_MIN     1
+#define PAGE_SIZE_MAX     500
+#define PAGE_TOKEN_MAX    65536 /* characters of a token accepted; longer ones are invalid */
 
 struct page {
-	int size;          /* records to return: pageSize clamped to 1..500; 1000 when absent (§8) */
-	json_t *filters;   /* the request's data array, or the first page's when continuing (owned) */
-	json_t *after;     /* keyset cursor: the last record of the previous page, or NULL (owned) */
+	int size;        /* records to return: pageSize clamped to 1..500; 1000 when absent (§8) */
+	json_t *filters; /* the request's data array, or the first page's when continuing (owned) */
+	json_t *after;   /* keyset cursor: the last record of the previous page, or NULL (owned) */
 };
 
 /* Reads req->meta.pagination {pageSize | page_size, pageToken}. A token is opened with
@@ -38,7 +38,7 @@ int page_begin(struct request *req, struct response *res, struct page *pg);
  * totalCount (when total >= 0)}. next_cursor (borrowed) identifies the last record returned.
  * Returns 0 or MC_ERR_NOMEM / MC_ERR_CRYPTO. */
 int page_finish(struct request *req, struct response *res, struct page *pg, size_t returned,
-		json_t *next_cursor, int64_t total);
+                json_t *next_cursor, int64_t total);
 
 /* Frees what pg holds; pg is zeroed. */
 void page_release(struct page *pg);
@@ -48,8 +48,8 @@ void page_release(struct page *pg);
  * cursor (new references; *cursor may be NULL) or MC_ERR_INVALID for any token that was
  * not made by page_token_make with the same key, endpoint and account. */
 char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t account,
-		      json_t *filters, json_t *cursor);
+                      json_t *filters, json_t *cursor);
 int page_token_open(const unsigned char key[32], const char *endpoint, int64_t account,
-		    const char *token, size_t len, json_t **filters, json_t **cursor);
+                    const char *token, size_t len, json_t **filters, json_t **cursor);
 
 #endif

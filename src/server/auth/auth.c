@@ -4,9 +4,11 @@
 #include "auth.h"
 
 #include "common/b64.h"
+#include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "server/auth/authcache.h"
 #include "server/auth/replay.h"
 #include "server/auth/sig.h"
 #include "server/config.h"
@@ -27,7 +29,13 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 		snprintf(msg, msg_size, "App ID is invalid: ");
 		return API_DEVELOPER_KEY;
 	}
-	rc = store_app_get(srv->store, app_id, &req->who.app, NULL);
+	if (authcache_get_app(srv->authcache, app_id, mono_ms(), &req->who.app)) {
+		rc = 0;
+	} else {
+		rc = store_app_get(srv->store, app_id, &req->who.app, NULL);
+		if (rc == 0)
+			authcache_put_app(srv->authcache, &req->who.app, mono_ms());
+	}
 	if (rc == MC_ERR_NOT_FOUND || (rc == 0 && req->who.app.revoked)) {
 		char q[96];
 		snprintf(msg, msg_size, "App ID is invalid: %.64s", app_id);
@@ -50,6 +58,42 @@ enum api_error auth_app(struct request *req, char *msg, size_t msg_size)
 	rc = store_account_get(req->srv->store, req->who.app.account_id, &req->who.account, NULL);
 	if (rc)
 		return api_error_from_mc(rc);
+	return API_OK;
+}
+
+/* The binding of access_key with its user and account, from the cache or the store. */
+static enum api_error load_rows(struct request *req, const char *access_key)
+{
+	struct server *srv = req->srv;
+	struct principal *who = &req->who;
+	struct auth_rows rows;
+	int64_t t = mono_ms();
+	int rc;
+
+	if (authcache_get_rows(srv->authcache, access_key, t, &rows)) {
+		who->binding = rows.binding;
+		who->user = rows.user;
+		who->account = rows.account;
+		secure_zero(&rows, sizeof(rows));
+		return API_OK;
+	}
+	rc = store_binding_get(srv->store, access_key, &who->binding, NULL);
+	if (rc == MC_ERR_NOT_FOUND)
+		return API_INVALID_SIGNATURE;
+	if (rc == MC_ERR_UNAVAILABLE)
+		return API_UNAVAILABLE;
+	if (rc) /* e.g. a secret that does not open with this server key */
+		return API_INVALID_SIGNATURE;
+	rc = store_user_get(srv->store, who->binding.user_id, &who->user, NULL);
+	if (rc == 0)
+		rc = store_account_get(srv->store, who->user.account_id, &who->account, NULL);
+	if (rc)
+		return api_error_from_mc(rc);
+	rows.binding = who->binding;
+	rows.user = who->user;
+	rows.account = who->account;
+	authcache_put_rows(srv->authcache, &rows, t);
+	secure_zero(&rows, sizeof(rows));
 	return API_OK;
 }
 
@@ -96,29 +140,17 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		return API_INVALID_SIGNATURE;
 	memcpy(ak_buf, ak.p, ak.n);
 	ak_buf[ak.n] = '\0';
-	rc = store_binding_get(srv->store, ak_buf, &who->binding, NULL);
-	if (rc == MC_ERR_NOT_FOUND)
-		return API_INVALID_SIGNATURE;
-	if (rc == MC_ERR_UNAVAILABLE)
-		return API_UNAVAILABLE;
-	if (rc) /* e.g. a secret that does not open with this server key */
-		return API_INVALID_SIGNATURE;
+	if ((ae = load_rows(req, ak_buf)) != API_OK)
+		return ae;
 	if (who->binding.app_row_id != who->app.id)
 		return API_INVALID_SIGNATURE;
 	if (!sig_verify(who->binding.secret, who->binding.secret_len, date, req_id, req->path,
 			req->query, who->app.app_key, sig))
 		return API_INVALID_SIGNATURE;
 
-	if (who->binding.revoked || (who->binding.expires && who->binding.expires <= now))
+	if (who->binding.revoked || (who->binding.expires && who->binding.expires <= now) ||
+	    who->user.disabled)
 		return API_BINDING_EXPIRED;
-
-	rc = store_user_get(srv->store, who->binding.user_id, &who->user, NULL);
-	if (rc == 0 && who->user.disabled)
-		return API_BINDING_EXPIRED;
-	if (rc == 0)
-		rc = store_account_get(srv->store, who->user.account_id, &who->account, NULL);
-	if (rc)
-		return api_error_from_mc(rc);
 
 	rc = replay_check_insert(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000);
 	if (rc == MC_ERR_EXISTS)
@@ -142,6 +174,8 @@ void auth_extend(struct request *req)
 	want = now_ms() + b->ttl_ms;
 	step = b->ttl_ms / 100 > 1000 ? b->ttl_ms / 100 : 1000;
 	if (want - b->expires >= step &&
-	    store_binding_set_expiry(req->srv->store, b->id, want, NULL) == 0)
+	    store_binding_set_expiry(req->srv->store, b->id, want, NULL) == 0) {
 		b->expires = want;
+		authcache_forget(req->srv->authcache, b->access_key);
+	}
 }

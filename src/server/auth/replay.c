@@ -1,6 +1,7 @@
 /* Replay cache; see replay.h. Open addressing over 64-bit keyed hashes (0 marks an empty
  * slot), one mutex per shard, two generations per shard instead of per-entry expiry so
- * there is never a scan on the request path. */
+ * there is never a scan on the request path. Tables start small and double as they fill,
+ * so memory follows the traffic actually seen, up to max_entries in all. */
 #include "replay.h"
 
 #include "common/crypto.h"
@@ -8,25 +9,32 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
 
 #define SHARDS 64
+#define MIN_SLOTS 64
+
+struct table {
+	uint64_t *slots;
+	size_t cap;   /* power of two */
+	size_t count;
+};
 
 struct shard {
 	pthread_mutex_t mu;
-	uint64_t *gen[2];
-	size_t count[2];
+	struct table gen[2];
 	int cur;
 	int64_t rotated_at;
 };
 
 struct replay {
 	unsigned char key[crypto_shorthash_KEYBYTES];
-	size_t cap;   /* slots per generation table (power of two) */
-	size_t limit; /* most entries per generation table */
+	size_t max_entries;
+	atomic_size_t entries; /* in all shards and generations */
 	int64_t period;
 	struct shard shards[SHARDS];
 };
@@ -34,27 +42,15 @@ struct replay {
 struct replay *replay_new(size_t max_entries, int skew_s)
 {
 	struct replay *r = calloc(1, sizeof(*r));
-	size_t per = max_entries / SHARDS / 2 + 1;
 
 	if (!r)
 		return NULL;
 	crypto_init();
 	random_bytes(r->key, sizeof(r->key));
-	r->cap = 16;
-	while (r->cap < per * 2)
-		r->cap *= 2;
-	r->limit = r->cap / 2 > per ? per : r->cap / 2;
+	r->max_entries = max_entries;
 	r->period = (int64_t)skew_s * 2;
-	for (int i = 0; i < SHARDS; i++) {
+	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&r->shards[i].mu, NULL);
-		/* calloc: untouched pages stay unallocated until used. */
-		r->shards[i].gen[0] = calloc(r->cap, sizeof(uint64_t));
-		r->shards[i].gen[1] = calloc(r->cap, sizeof(uint64_t));
-		if (!r->shards[i].gen[0] || !r->shards[i].gen[1]) {
-			replay_free(r);
-			return NULL;
-		}
-	}
 	return r;
 }
 
@@ -63,70 +59,106 @@ void replay_free(struct replay *r)
 	if (!r)
 		return;
 	for (int i = 0; i < SHARDS; i++) {
-		free(r->shards[i].gen[0]);
-		free(r->shards[i].gen[1]);
+		free(r->shards[i].gen[0].slots);
+		free(r->shards[i].gen[1].slots);
 		pthread_mutex_destroy(&r->shards[i].mu);
 	}
 	free(r);
 }
 
-static int lookup(const uint64_t *t, size_t cap, uint64_t h, size_t *slot)
+/* 1 if h is in t; otherwise 0 and *slot is where it would go. */
+static int lookup(const struct table *t, uint64_t h, size_t *slot)
 {
-	size_t i = (size_t)h & (cap - 1);
-	while (t[i]) {
-		if (t[i] == h)
+	size_t i;
+
+	if (!t->cap) {
+		*slot = 0;
+		return 0;
+	}
+	i = (size_t)h & (t->cap - 1);
+	while (t->slots[i]) {
+		if (t->slots[i] == h)
 			return 1;
-		i = (i + 1) & (cap - 1);
+		i = (i + 1) & (t->cap - 1);
 	}
 	*slot = i;
 	return 0;
 }
 
+/* Makes room for one more entry (load stays at or under one half). */
+static int reserve(struct table *t)
+{
+	size_t ncap, i, j;
+	uint64_t *ns;
+
+	if (t->cap && (t->count + 1) * 2 <= t->cap)
+		return 0;
+	ncap = t->cap ? t->cap * 2 : MIN_SLOTS;
+	ns = calloc(ncap, sizeof(uint64_t));
+	if (!ns)
+		return MC_ERR_NOMEM;
+	for (i = 0; i < t->cap; i++) {
+		if (!t->slots[i])
+			continue;
+		for (j = (size_t)t->slots[i] & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->cap = ncap;
+	return 0;
+}
+
+static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id)
+{
+	crypto_generichash_state st;
+	unsigned char out[16];
+	unsigned char sep = 0;
+	uint64_t h;
+
+	/* A keyed hash of (access key, 0, request id): unpredictable to clients, so they
+	 * cannot aim collisions at each other's entries. */
+	crypto_generichash_init(&st, r->key, sizeof(r->key), sizeof(out));
+	crypto_generichash_update(&st, (const unsigned char *)ak, ak_len);
+	crypto_generichash_update(&st, &sep, 1);
+	crypto_generichash_update(&st, (const unsigned char *)req_id, strlen(req_id));
+	crypto_generichash_final(&st, out, sizeof(out));
+	memcpy(&h, out, sizeof(h));
+	return h ? h : 1;
+}
+
 int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
 			int64_t now_s)
 {
-	unsigned char buf[512], out[8];
-	size_t rl = strlen(req_id), n = ak_len + 1 + rl;
-	uint64_t h;
-	struct shard *s;
+	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
+	struct shard *s = &r->shards[h >> 58];
+	struct table *cur;
 	size_t slot, dummy;
 	int rc = 0;
 
-	if (n > sizeof(buf)) {
-		/* Hash long inputs in two steps: hash of the request id, then of the pair. */
-		crypto_shorthash(out, (const unsigned char *)req_id, rl, r->key);
-		if (ak_len > sizeof(buf) - 9)
-			ak_len = sizeof(buf) - 9;
-		memcpy(buf, access_key, ak_len);
-		buf[ak_len] = 0;
-		memcpy(buf + ak_len + 1, out, 8);
-		n = ak_len + 9;
-	} else {
-		memcpy(buf, access_key, ak_len);
-		buf[ak_len] = 0;
-		memcpy(buf + ak_len + 1, req_id, rl);
-	}
-	crypto_shorthash(out, buf, n, r->key);
-	memcpy(&h, out, sizeof(h));
-	if (!h)
-		h = 1;
-	s = &r->shards[h >> 58];
 	pthread_mutex_lock(&s->mu);
 	if (now_s - s->rotated_at >= r->period) {
 		/* Entries of the older generation are at least one period old: drop them. */
-		int old = 1 - s->cur;
-		memset(s->gen[old], 0, r->cap * sizeof(uint64_t));
-		s->count[old] = 0;
-		s->cur = old;
+		struct table *old = &s->gen[1 - s->cur];
+		atomic_fetch_sub(&r->entries, old->count);
+		free(old->slots);
+		memset(old, 0, sizeof(*old));
+		s->cur = 1 - s->cur;
 		s->rotated_at = now_s;
 	}
-	if (lookup(s->gen[1 - s->cur], r->cap, h, &dummy) || lookup(s->gen[s->cur], r->cap, h, &slot)) {
+	cur = &s->gen[s->cur];
+	if (lookup(&s->gen[1 - s->cur], h, &dummy) || lookup(cur, h, &slot)) {
 		rc = MC_ERR_EXISTS;
-	} else if (s->count[s->cur] >= r->limit) {
+	} else if (atomic_load(&r->entries) >= r->max_entries) {
+		rc = MC_ERR_UNAVAILABLE;
+	} else if (reserve(cur) != 0) {
 		rc = MC_ERR_UNAVAILABLE;
 	} else {
-		s->gen[s->cur][slot] = h;
-		s->count[s->cur]++;
+		lookup(cur, h, &slot); /* the table may have grown */
+		cur->slots[slot] = h;
+		cur->count++;
+		atomic_fetch_add(&r->entries, 1);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;

@@ -1,8 +1,9 @@
 /* The replay cache: (access key, x-mc-req-id) pairs accepted recently. A request dated
  * up to `skew` seconds ahead stays valid for 2*skew after it arrives, so each pair is
  * kept at least that long: two generations per shard, rotated every 2*skew seconds.
- * Memory is bounded by max_entries (8 bytes each, keyed SipHash of the pair); a full
- * cache refuses new pairs (MC_ERR_UNAVAILABLE) rather than forget old ones. */
+ * Memory follows the pairs actually held (8 bytes each at most half-full tables, a keyed
+ * BLAKE2b of the pair) and is bounded by max_entries; a full cache refuses new pairs
+ * (MC_ERR_UNAVAILABLE) rather than forget old ones. */
 #ifndef MCAPI_SERVER_AUTH_REPLAY_H
 #define MCAPI_SERVER_AUTH_REPLAY_H
 

@@ -260,7 +260,7 @@ static int slots_grow(struct sqlite_conn *c)
 int sqlite_q_prepare(struct store *st, const char *sql, struct sqlite_q *q, struct err *e)
 {
 	struct sqlite_store *ss = (struct sqlite_store *)st;
-	struct sqlite_conn *c;
+	struct sqlite_conn *c = NULL;
 	struct stmt_slot *slot;
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -375,7 +375,7 @@ static int run_simple(struct store *st, const char *sql, const char *what, struc
 
 static int sqlite_tx_begin(struct store *st, struct err *e)
 {
-	struct sqlite_conn *c;
+	struct sqlite_conn *c = NULL;
 	int rc = conn_get((struct sqlite_store *)st, &c, e);
 
 	if (rc)
@@ -401,7 +401,7 @@ static void sqlite_tx_rollback(struct store *st)
 
 static int sqlite_tx_commit(struct store *st, struct err *e)
 {
-	struct sqlite_conn *c;
+	struct sqlite_conn *c = NULL;
 	int rc = conn_get((struct sqlite_store *)st, &c, e);
 
 	if (rc)

@@ -17,28 +17,28 @@
 
 static const char sql_get[] = "SELECT " COLS " FROM domains WHERE account_id = ?1 AND name = ?2";
 static const char sql_get_by_row[] =
-	"SELECT " COLS " FROM domains WHERE id = ?2 AND account_id = ?1";
+        "SELECT " COLS " FROM domains WHERE id = ?2 AND account_id = ?1";
 static const char sql_owner[] = "SELECT account_id FROM domains WHERE name = ?1 AND state = 1";
 static const char sql_insert[] =
-	"INSERT INTO domains(account_id, name, state, inbound_type, token, created, expiry, "
-	"verified, send_only, local, last_check, last_result) "
-	"VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+        "INSERT INTO domains(account_id, name, state, inbound_type, token, created, expiry, "
+        "verified, send_only, local, last_check, last_result) "
+        "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 static const char sql_update[] =
-	"UPDATE domains SET state = ?2, inbound_type = ?3, token = ?4, created = ?5, expiry = ?6, "
-	"verified = ?7, send_only = ?8, local = ?9, last_check = ?10, last_result = ?11 "
-	"WHERE id = ?1";
+        "UPDATE domains SET state = ?2, inbound_type = ?3, token = ?4, created = ?5, expiry = ?6, "
+        "verified = ?7, send_only = ?8, local = ?9, last_check = ?10, last_result = ?11 "
+        "WHERE id = ?1";
 static const char sql_set_check[] =
-	"UPDATE domains SET last_check = ?2, last_result = ?3 WHERE id = ?1";
+        "UPDATE domains SET last_check = ?2, last_result = ?3 WHERE id = ?1";
 static const char sql_delete[] = "DELETE FROM domains WHERE id = ?1";
 static const char sql_list_pending[] =
-	"SELECT " COLS " FROM domains WHERE account_id = ?1 AND state = 0 AND name > ?2 "
-	"AND expiry >= ?3 ORDER BY name LIMIT ?4";
+        "SELECT " COLS " FROM domains WHERE account_id = ?1 AND state = 0 AND name > ?2 "
+        "AND expiry >= ?3 ORDER BY name LIMIT ?4";
 static const char sql_list_internal[] =
-	"SELECT " COLS " FROM domains WHERE account_id = ?1 AND state = 1 AND name > ?2 "
-	"ORDER BY name LIMIT ?4";
+        "SELECT " COLS " FROM domains WHERE account_id = ?1 AND state = 1 AND name > ?2 "
+        "ORDER BY name LIMIT ?4";
 static const char sql_list_all[] =
-	"SELECT " COLS " FROM domains WHERE account_id = ?1 AND name > ?2 "
-	"AND (state = 1 OR expiry >= ?3) ORDER BY name LIMIT ?4";
+        "SELECT " COLS " FROM domains WHERE account_id = ?1 AND name > ?2 "
+        "AND (state = 1 OR expiry >= ?3) ORDER BY name LIMIT ?4";
 static const char sql_purge[] = "DELETE FROM domains WHERE state = 0 AND expiry < ?1";
 
 static void read_row(struct sqlite_q *q, struct domain *d)
@@ -79,7 +79,7 @@ static int bind_fail(struct sqlite_q *q, const char *what, struct err *e)
 }
 
 static int dom_get(struct store *st, int64_t account_id, const char *name, struct domain *out,
-		   struct err *e)
+                   struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_get, &q, e);
@@ -98,7 +98,7 @@ out:
 }
 
 static int dom_get_by_row(struct store *st, int64_t account_id, int64_t row, struct domain *out,
-			  struct err *e)
+                          struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_get_by_row, &q, e);
@@ -116,7 +116,7 @@ out:
 }
 
 static int dom_internal_owner(struct store *st, const char *name, int64_t *account_id,
-			      struct err *e)
+                              struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_owner, &q, e);
@@ -196,7 +196,7 @@ out:
 }
 
 static int dom_set_check(struct store *st, int64_t row, int64_t when, const char *result,
-			 struct err *e)
+                         struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_set_check, &q, e);
@@ -236,12 +236,12 @@ out:
 }
 
 static int dom_list(struct store *st, int64_t account_id, enum domain_which which,
-		    const char *after, int64_t hide_before, size_t limit,
-		    int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e)
+                    const char *after, int64_t hide_before, size_t limit,
+                    int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e)
 {
 	const char *sql = which == DOMAIN_LIST_PENDING    ? sql_list_pending
-			  : which == DOMAIN_LIST_INTERNAL ? sql_list_internal
-							  : sql_list_all;
+	                  : which == DOMAIN_LIST_INTERNAL ? sql_list_internal
+	                                                  : sql_list_all;
 	struct sqlite_q q;
 	struct domain d;
 	int rc = sqlite_q_prepare(st, sql, &q, e);
@@ -287,13 +287,13 @@ out:
 }
 
 const struct store_domain_ops sqlite_domain_ops = {
-	.get = dom_get,
-	.get_by_row = dom_get_by_row,
-	.internal_owner = dom_internal_owner,
-	.create = dom_create,
-	.update = dom_update,
-	.set_check = dom_set_check,
-	.delete_row = dom_delete,
-	.list = dom_list,
-	.purge = dom_purge,
+        .get = dom_get,
+        .get_by_row = dom_get_by_row,
+        .internal_owner = dom_internal_owner,
+        .create = dom_create,
+        .update = dom_update,
+        .set_check = dom_set_check,
+        .delete_row = dom_delete,
+        .list = dom_list,
+        .purge = dom_purge,
 };

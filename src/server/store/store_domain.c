@@ -27,19 +27,19 @@ static int check_record(const struct domain *d, struct err *e)
 }
 
 int store_domain_get(struct store *st, int64_t account_id, const char *name, struct domain *out,
-		     struct err *e)
+                     struct err *e)
 {
 	return st->ops->domain->get(st, account_id, name, out, e);
 }
 
-int store_domain_get_by_row(struct store *st, int64_t account_id, int64_t row,
-			    struct domain *out, struct err *e)
+int store_domain_get_by_row(struct store *st, int64_t account_id, int64_t row, struct domain *out,
+                            struct err *e)
 {
 	return st->ops->domain->get_by_row(st, account_id, row, out, e);
 }
 
 int store_domain_internal_owner(struct store *st, const char *name, int64_t *account_id,
-				struct err *e)
+                                struct err *e)
 {
 	return st->ops->domain->internal_owner(st, name, account_id, e);
 }
@@ -63,7 +63,7 @@ int store_domain_update(struct store *st, const struct domain *d, struct err *e)
 }
 
 int store_domain_set_check(struct store *st, int64_t row, int64_t when, const char *result,
-			   struct err *e)
+                           struct err *e)
 {
 	if (!result || strlen(result) >= DOMAIN_RESULT_SIZE)
 		return err_set(e, MC_ERR_INVALID, "a verification result is missing or too long");
@@ -76,8 +76,8 @@ int store_domain_delete(struct store *st, int64_t row, struct err *e)
 }
 
 int store_domain_list(struct store *st, int64_t account_id, enum domain_which which,
-		      const char *after, int64_t hide_before, size_t limit,
-		      int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e)
+                      const char *after, int64_t hide_before, size_t limit,
+                      int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e)
 {
 	if (limit == 0)
 		return 0;

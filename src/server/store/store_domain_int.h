@@ -8,19 +8,19 @@
 
 struct store_domain_ops {
 	int (*get)(struct store *st, int64_t account_id, const char *name, struct domain *out,
-		   struct err *e);
+	           struct err *e);
 	int (*get_by_row)(struct store *st, int64_t account_id, int64_t row, struct domain *out,
-			  struct err *e);
+	                  struct err *e);
 	int (*internal_owner)(struct store *st, const char *name, int64_t *account_id,
-			      struct err *e);
+	                      struct err *e);
 	int (*create)(struct store *st, struct domain *d, struct err *e);
 	int (*update)(struct store *st, const struct domain *d, struct err *e);
 	int (*set_check)(struct store *st, int64_t row, int64_t when, const char *result,
-			 struct err *e);
+	                 struct err *e);
 	int (*delete_row)(struct store *st, int64_t row, struct err *e);
 	int (*list)(struct store *st, int64_t account_id, enum domain_which which,
-		    const char *after, int64_t hide_before, size_t limit,
-		    int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e);
+	            const char *after, int64_t hide_before, size_t limit,
+	            int (*fn)(void *arg, const struct domain *d), void *arg, struct err *e);
 	int (*purge)(struct store *st, int64_t cutoff, int64_t *deleted, struct err *e);
 };
 

@@ -1,0 +1,231 @@
+/* The authentication cache; see authcache.h. Two maps (rows by access key, applications by
+ * app id) of fixed-size entries in sharded chained hash tables; a shard that reaches its
+ * share of max_entries drops its expired entries, then its oldest. */
+#include "authcache.h"
+
+#include "common/crypto.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/banned.h"
+
+#define SHARDS 32
+#define BUCKETS 256
+
+struct entry {
+	struct entry *next;
+	int64_t at;
+	uint64_t h;
+	char key[96];
+	size_t size;
+	/* followed by size bytes of value */
+};
+
+struct map {
+	struct {
+		pthread_mutex_t mu;
+		size_t count;
+		struct entry *b[BUCKETS];
+	} s[SHARDS];
+};
+
+struct authcache {
+	int64_t ttl;
+	size_t per_shard;
+	struct map rows, apps;
+};
+
+static uint64_t hash(const char *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static void entry_free(struct entry *e)
+{
+	secure_zero(e, sizeof(*e) + e->size);
+	free(e);
+}
+
+static void map_init(struct map *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&m->s[i].mu, NULL);
+}
+
+static void map_release(struct map *m)
+{
+	for (int i = 0; i < SHARDS; i++) {
+		for (int j = 0; j < BUCKETS; j++) {
+			struct entry *e = m->s[i].b[j], *n;
+			for (; e; e = n) {
+				n = e->next;
+				entry_free(e);
+			}
+		}
+		pthread_mutex_destroy(&m->s[i].mu);
+	}
+}
+
+static int map_get(struct authcache *c, struct map *m, const char *key, int64_t now, void *out,
+		   size_t size)
+{
+	uint64_t h = hash(key);
+	int si = (int)(h % SHARDS), found = 0;
+	struct entry *e;
+
+	pthread_mutex_lock(&m->s[si].mu);
+	for (e = m->s[si].b[(h / SHARDS) % BUCKETS]; e; e = e->next) {
+		if (e->h == h && strcmp(e->key, key) == 0) {
+			if (now - e->at < c->ttl && e->size == size) {
+				memcpy(out, e + 1, size);
+				found = 1;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->s[si].mu);
+	return found;
+}
+
+/* Removes expired entries of shard si, then the oldest if still full. Lock held. */
+static void shard_trim(struct authcache *c, struct map *m, int si, int64_t now)
+{
+	struct entry **oldest = NULL;
+
+	for (int j = 0; j < BUCKETS; j++) {
+		struct entry **pp = &m->s[si].b[j];
+		while (*pp) {
+			if (now - (*pp)->at >= c->ttl) {
+				struct entry *e = *pp;
+				*pp = e->next;
+				entry_free(e);
+				m->s[si].count--;
+				continue;
+			}
+			if (!oldest || (*pp)->at < (*oldest)->at)
+				oldest = pp;
+			pp = &(*pp)->next;
+		}
+	}
+	if (m->s[si].count >= c->per_shard && oldest) {
+		struct entry *e = *oldest;
+		*oldest = e->next;
+		entry_free(e);
+		m->s[si].count--;
+	}
+}
+
+static void map_put(struct authcache *c, struct map *m, const char *key, const void *val,
+		    size_t size, int64_t now)
+{
+	uint64_t h = hash(key);
+	int si = (int)(h % SHARDS);
+	struct entry **pp, *e;
+
+	if (strlen(key) >= sizeof(e->key))
+		return;
+	pthread_mutex_lock(&m->s[si].mu);
+	for (pp = &m->s[si].b[(h / SHARDS) % BUCKETS]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->h == h && strcmp((*pp)->key, key) == 0) {
+			e = *pp;
+			*pp = e->next;
+			entry_free(e);
+			m->s[si].count--;
+			break;
+		}
+	}
+	if (m->s[si].count >= c->per_shard)
+		shard_trim(c, m, si, now);
+	e = malloc(sizeof(*e) + size);
+	if (e) {
+		e->at = now;
+		e->h = h;
+		e->size = size;
+		memcpy(e->key, key, strlen(key) + 1);
+		memcpy(e + 1, val, size);
+		pp = &m->s[si].b[(h / SHARDS) % BUCKETS];
+		e->next = *pp;
+		*pp = e;
+		m->s[si].count++;
+	}
+	pthread_mutex_unlock(&m->s[si].mu);
+}
+
+static void map_forget(struct map *m, const char *key)
+{
+	uint64_t h = hash(key);
+	int si = (int)(h % SHARDS);
+
+	pthread_mutex_lock(&m->s[si].mu);
+	for (struct entry **pp = &m->s[si].b[(h / SHARDS) % BUCKETS]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->h == h && strcmp((*pp)->key, key) == 0) {
+			struct entry *e = *pp;
+			*pp = e->next;
+			entry_free(e);
+			m->s[si].count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->s[si].mu);
+}
+
+struct authcache *authcache_new(int ttl_ms, size_t max_entries)
+{
+	struct authcache *c;
+
+	if (ttl_ms <= 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ttl = ttl_ms;
+	c->per_shard = max_entries / SHARDS > 0 ? max_entries / SHARDS : 1;
+	map_init(&c->rows);
+	map_init(&c->apps);
+	return c;
+}
+
+void authcache_free(struct authcache *c)
+{
+	if (!c)
+		return;
+	map_release(&c->rows);
+	map_release(&c->apps);
+	free(c);
+}
+
+int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
+		       struct auth_rows *out)
+{
+	return c ? map_get(c, &c->rows, access_key, now, out, sizeof(*out)) : 0;
+}
+
+void authcache_put_rows(struct authcache *c, const struct auth_rows *rows, int64_t now)
+{
+	if (c)
+		map_put(c, &c->rows, rows->binding.access_key, rows, sizeof(*rows), now);
+}
+
+void authcache_forget(struct authcache *c, const char *access_key)
+{
+	if (c)
+		map_forget(&c->rows, access_key);
+}
+
+int authcache_get_app(struct authcache *c, const char *app_id, int64_t now,
+		      struct application *out)
+{
+	return c ? map_get(c, &c->apps, app_id, now, out, sizeof(*out)) : 0;
+}
+
+void authcache_put_app(struct authcache *c, const struct application *app, int64_t now)
+{
+	if (c)
+		map_put(c, &c->apps, app->app_id, app, sizeof(*app), now);
+}

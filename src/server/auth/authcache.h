@@ -1,0 +1,38 @@
+/* A short-lived in-process cache of what authentication reads on every call: the
+ * application by x-mc-app-id, and the binding with its user and account by access key.
+ * It takes the store off the request hot path. Entries live `auth_cache_ms` (default one
+ * second); changes this process makes (logout, refresh, revocation, extension) drop the
+ * entry at once, changes made by another process (`mcapid admin`, another node) take
+ * effect within the TTL. Memory is bounded; cached secrets are wiped on eviction.
+ * All functions are thread-safe and accept a NULL cache (caching disabled). */
+#ifndef MCAPI_SERVER_AUTH_AUTHCACHE_H
+#define MCAPI_SERVER_AUTH_AUTHCACHE_H
+
+#include "server/store/store.h"
+
+#include <stdint.h>
+
+struct authcache;
+
+struct auth_rows {
+	struct binding binding;
+	struct user user;
+	struct account account;
+};
+
+/* ttl_ms 0 returns NULL: no caching. max_entries bounds each of the two maps. */
+struct authcache *authcache_new(int ttl_ms, size_t max_entries);
+void authcache_free(struct authcache *c);
+
+/* 1 and *out filled if a fresh entry exists, else 0. now: monotonic ms. */
+int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
+		       struct auth_rows *out);
+void authcache_put_rows(struct authcache *c, const struct auth_rows *rows, int64_t now);
+/* Drops the entry of access_key (after this process changed the binding). */
+void authcache_forget(struct authcache *c, const char *access_key);
+
+int authcache_get_app(struct authcache *c, const char *app_id, int64_t now,
+		      struct application *out);
+void authcache_put_app(struct authcache *c, const struct application *app, int64_t now);
+
+#endif
