@@ -167,7 +167,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 # REPLAY_MAX/2 ids, 2 M by default, over 60 s at 30 k/s. Not 50 M: the tables are calloc'ed and a
 # 1 GB table takes a page fault (and a TLB shoot-down) on nearly every insert for the whole run,
 # which measured ~10% of mcapid's CPU; at 4 M the warm-up touches all 32 MB of it.
-start_mcapid --rate-limit 1000000 --rate-refill-ms 1 --replay-max "${BENCH_REPLAY_MAX:-4000000}"
+start_mcapid --rate-limit 1000000000 --rate-refill-ms 1 --replay-max "${BENCH_REPLAY_MAX:-4000000}"
 CREDS=$MC_DATA/dev-credentials.json
 MC_URL=http://127.0.0.1:$MC_PORT$PATH_API
 say "-- mcapid $("$MCAPID" --version 2>/dev/null | head -1) pid $MC_PID on 127.0.0.1:$MC_PORT"

@@ -1,12 +1,129 @@
 /* jansson helpers; see json.h. */
 #include "json.h"
 
+#include "buf.h"
+#include "err.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "banned.h"
+
+static int write_string(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+	int rc;
+
+	if ((rc = buf_addc(b, '"')) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6];
+		size_t en = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue; /* plain byte (UTF-8 included): copied with its run */
+		if ((rc = buf_add(b, s + run, i - run)) != 0)
+			return rc;
+		run = i + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u', esc[2] = '0', esc[3] = '0';
+			esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+			en = 6;
+		}
+		if ((rc = buf_add(b, esc, en)) != 0)
+			return rc;
+	}
+	if ((rc = buf_add(b, s + run, n - run)) != 0)
+		return rc;
+	return buf_addc(b, '"');
+}
+
+static int write_value(struct buf *b, const json_t *v, int depth)
+{
+	char num[32];
+	int rc = 0;
+
+	if (depth > 128)
+		return MC_ERR_DEPTH;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *m;
+		int first = 1;
+		if ((rc = buf_addc(b, '{')) != 0)
+			return rc;
+		json_object_foreach((json_t *)v, k, m) {
+			if ((!first && (rc = buf_addc(b, ',')) != 0) ||
+			    (rc = write_string(b, k, strlen(k))) != 0 || (rc = buf_addc(b, ':')) != 0 ||
+			    (rc = write_value(b, m, depth + 1)) != 0)
+				return rc;
+			first = 0;
+		}
+		return buf_addc(b, '}');
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *m;
+		if ((rc = buf_addc(b, '[')) != 0)
+			return rc;
+		json_array_foreach((json_t *)v, i, m) {
+			if ((i && (rc = buf_addc(b, ',')) != 0) || (rc = write_value(b, m, depth + 1)) != 0)
+				return rc;
+		}
+		return buf_addc(b, ']');
+	}
+	case JSON_STRING:
+		return write_string(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER: {
+		char *p = num + sizeof(num) - 1;
+		json_int_t x = json_integer_value(v);
+		unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+		*p = '\0';
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (x < 0)
+			*--p = '-';
+		return buf_adds(b, p);
+	}
+	case JSON_REAL: {
+		int n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		if (n < 0 || (size_t)n >= sizeof(num))
+			return MC_ERR_INVALID;
+		/* keep it a real: 1 → 1.0, as jansson does */
+		if (!strpbrk(num, ".eE") && strcmp(num, "inf") && strcmp(num, "nan"))
+			return buf_add(b, num, (size_t)n) ? MC_ERR_NOMEM : buf_adds(b, ".0");
+		return buf_add(b, num, (size_t)n);
+	}
+	case JSON_TRUE:
+		return buf_adds(b, "true");
+	case JSON_FALSE:
+		return buf_adds(b, "false");
+	case JSON_NULL:
+		return buf_adds(b, "null");
+	}
+	return MC_ERR_INVALID;
+}
+
+int json_write(struct buf *b, const json_t *v)
+{
+	return write_value(b, v, 0);
+}
 
 void json_strip_nulls(json_t *v)
 {

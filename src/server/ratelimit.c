@@ -5,6 +5,7 @@
 #include "ratelimit.h"
 
 #include "common/err.h"
+#include "common/lock.h"
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -175,7 +176,7 @@ int rl_memory_backend(struct rl_backend *out)
 	if (!t)
 		return MC_ERR_NOMEM;
 	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&t->shard[i].mu, NULL);
+		lock_init(&t->shard[i].mu);
 	out->op = table_op;
 	out->free = table_free;
 	out->state = t;

@@ -373,3 +373,13 @@ def test_version_and_help():
     assert out.returncode == 2 and "unknown option" in out.stderr
     out = subprocess.run([MCAPID, "--threads", "abc"], capture_output=True, text=True)
     assert out.returncode == 2 and "threads" in out.stderr
+
+
+def test_user_count_follows_the_store(server, client):
+    before = client.call("/api/account/get-account")[1]["data"][0]["userCount"]
+    server.admin("user", "create", "--account", server.creds["account_code"], "--email",
+                 "counted@dev.mcapi.local", "--perms", "dir.internal.read")
+    deadline = time.time() + 3  # another process wrote it: visible within auth_cache_ms
+    while client.call("/api/account/get-account")[1]["data"][0]["userCount"] != before + 1:
+        assert time.time() < deadline
+        time.sleep(0.1)

@@ -25,7 +25,7 @@ struct entry {
 
 struct map {
 	struct {
-		pthread_mutex_t mu;
+		pthread_rwlock_t rw; /* readers share it: lookups of one hot key do not queue */
 		size_t count;
 		struct entry *b[BUCKETS];
 	} s[SHARDS];
@@ -55,7 +55,7 @@ static void map_init(struct map *m)
 {
 	memset(m, 0, sizeof(*m));
 	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&m->s[i].mu, NULL);
+		pthread_rwlock_init(&m->s[i].rw, NULL);
 }
 
 static void map_release(struct map *m)
@@ -68,7 +68,7 @@ static void map_release(struct map *m)
 				entry_free(e);
 			}
 		}
-		pthread_mutex_destroy(&m->s[i].mu);
+		pthread_rwlock_destroy(&m->s[i].rw);
 	}
 }
 
@@ -79,7 +79,7 @@ static int map_get(struct authcache *c, struct map *m, const char *key, int64_t 
 	int si = (int)(h % SHARDS), found = 0;
 	struct entry *e;
 
-	pthread_mutex_lock(&m->s[si].mu);
+	pthread_rwlock_rdlock(&m->s[si].rw);
 	for (e = m->s[si].b[(h / SHARDS) % BUCKETS]; e; e = e->next) {
 		if (e->h == h && strcmp(e->key, key) == 0) {
 			if (now - e->at < c->ttl && e->size == size) {
@@ -89,7 +89,7 @@ static int map_get(struct authcache *c, struct map *m, const char *key, int64_t 
 			break;
 		}
 	}
-	pthread_mutex_unlock(&m->s[si].mu);
+	pthread_rwlock_unlock(&m->s[si].rw);
 	return found;
 }
 
@@ -130,7 +130,7 @@ static void map_put(struct authcache *c, struct map *m, const char *key, const v
 
 	if (strlen(key) >= sizeof(e->key))
 		return;
-	pthread_mutex_lock(&m->s[si].mu);
+	pthread_rwlock_wrlock(&m->s[si].rw);
 	for (pp = &m->s[si].b[(h / SHARDS) % BUCKETS]; *pp; pp = &(*pp)->next) {
 		if ((*pp)->h == h && strcmp((*pp)->key, key) == 0) {
 			e = *pp;
@@ -154,7 +154,7 @@ static void map_put(struct authcache *c, struct map *m, const char *key, const v
 		*pp = e;
 		m->s[si].count++;
 	}
-	pthread_mutex_unlock(&m->s[si].mu);
+	pthread_rwlock_unlock(&m->s[si].rw);
 }
 
 static void map_forget(struct map *m, const char *key)
@@ -162,7 +162,7 @@ static void map_forget(struct map *m, const char *key)
 	uint64_t h = hash(key);
 	int si = (int)(h % SHARDS);
 
-	pthread_mutex_lock(&m->s[si].mu);
+	pthread_rwlock_wrlock(&m->s[si].rw);
 	for (struct entry **pp = &m->s[si].b[(h / SHARDS) % BUCKETS]; *pp; pp = &(*pp)->next) {
 		if ((*pp)->h == h && strcmp((*pp)->key, key) == 0) {
 			struct entry *e = *pp;
@@ -172,7 +172,7 @@ static void map_forget(struct map *m, const char *key)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&m->s[si].mu);
+	pthread_rwlock_unlock(&m->s[si].rw);
 }
 
 struct authcache *authcache_new(int ttl_ms, size_t max_entries)

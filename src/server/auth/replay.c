@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "common/err.h"
+#include "common/lock.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -50,7 +51,7 @@ struct replay *replay_new(size_t max_entries, int skew_s)
 	r->max_entries = max_entries;
 	r->period = (int64_t)skew_s * 2;
 	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&r->shards[i].mu, NULL);
+		lock_init(&r->shards[i].mu);
 	return r;
 }
 

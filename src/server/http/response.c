@@ -1,7 +1,9 @@
 /* The envelope and the call-level error table; see response.h. */
 #include "response.h"
 
+#include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,31 +129,42 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 			   errors[err].retryable);
 }
 
+static void copy_bounded(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void response_header(struct response *res, const char *name, const char *value)
 {
 	if (res->nheaders >= RESPONSE_MAX_HEADERS)
 		return;
-	snprintf(res->headers[res->nheaders].name, sizeof(res->headers[0].name), "%s", name);
-	snprintf(res->headers[res->nheaders].value, sizeof(res->headers[0].value), "%s", value);
+	copy_bounded(res->headers[res->nheaders].name, sizeof(res->headers[0].name), name);
+	copy_bounded(res->headers[res->nheaders].value, sizeof(res->headers[0].value), value);
 	res->nheaders++;
 }
 
 char *response_serialise(const struct response *res, size_t *len)
 {
-	json_t *meta = json_pack("{s:i}", "status", res->status);
-	json_t *env;
+	struct buf b;
 	char *out;
 
-	if (!meta)
-		return NULL;
-	if (res->pagination)
-		json_object_set(meta, "pagination", res->pagination);
-	env = json_pack("{s:o, s:O, s:O}", "meta", meta, "data", res->data, "fail", res->fail);
-	if (!env)
-		return NULL;
-	out = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(env);
-	if (out && len)
-		*len = strlen(out);
+	/* The envelope is written around its parts: no temporary objects on every response. */
+	buf_init(&b, (size_t)1 << 30);
+	if (buf_addf(&b, "{\"meta\":{\"status\":%d", res->status) != 0)
+		goto fail;
+	if (res->pagination &&
+	    (buf_adds(&b, ",\"pagination\":") != 0 || json_write(&b, res->pagination) != 0))
+		goto fail;
+	if (buf_adds(&b, "},\"data\":") != 0 || json_write(&b, res->data) != 0 ||
+	    buf_adds(&b, ",\"fail\":") != 0 || json_write(&b, res->fail) != 0 || buf_addc(&b, '}') != 0)
+		goto fail;
+	out = buf_detach(&b, len);
 	return out;
+fail:
+	buf_release(&b);
+	return NULL;
 }

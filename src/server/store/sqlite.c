@@ -650,6 +650,15 @@ static const struct store_ops sqlite_ops = {
         .login = &sqlite_login_ops,
 };
 
+/* Before SQLite initialises: no global memory statistics, whose mutex every allocation of
+ * every connection would otherwise take. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int sqlite_store_open(const struct store_config *cfg, struct store **out, struct err *e)
 {
 	struct sqlite_store *ss = NULL;
@@ -657,6 +666,7 @@ int sqlite_store_open(const struct store_config *cfg, struct store **out, struct
 	int rc, fd;
 
 	*out = NULL;
+	pthread_once(&sqlite_once, sqlite_setup);
 	if (!cfg->path || !*cfg->path || strcmp(cfg->path, ":memory:") == 0)
 		return err_set(e, MC_ERR_INVALID, "the sqlite store needs a database file path");
 	ss = calloc(1, sizeof(*ss));

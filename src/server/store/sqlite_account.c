@@ -17,7 +17,7 @@
 
 #define ACCOUNT_COLS                                                                               \
 	"id, code, name, region, admin_email, mimecast_id, type, domain, packages, "               \
-	"max_retention, created"
+	"max_retention, created, user_count"
 
 static const char sql_account_insert[] =
         "INSERT INTO accounts(code, name, region, admin_email, mimecast_id, type, domain, "
@@ -44,6 +44,7 @@ static void account_row(struct sqlite_q *q, struct account *a)
 	COL_FIELD(q, 8, a, packages);
 	a->max_retention = sqlite3_column_int(q->s, 9);
 	a->created = sqlite3_column_int64(q->s, 10);
+	a->user_count = sqlite3_column_int64(q->s, 11);
 }
 
 int sqlite_account_create(struct store *st, struct account *a, struct err *e)

@@ -68,6 +68,7 @@ struct account {
 	char packages[1024];    /* JSON array text, e.g. ["Mimecast Gateway [1004]"] */
 	int32_t max_retention;  /* days */
 	int64_t created;
+	int64_t user_count;     /* users of the account (read-only: kept by the store) */
 };
 
 /* Creates a; fills a->id and a->created (and code/mimecast_id if empty). */
