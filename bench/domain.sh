@@ -70,7 +70,7 @@ start_mcapid() {
 	mkdir -p "$MC_DATA"
 	"$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --data-dir "$MC_DATA" \
 		--public-base-url "http://127.0.0.1:$MC_PORT" --access-log=false --log-level warn \
-		--per-ip-connections 0 --ip-limit 1000000 --rate-limit 1000000 --rate-refill-ms 1 \
+		--per-ip-connections 0 --ip-limit 1000000 --rate-limit 1000000000 --rate-refill-ms 1 \
 		--replay-max 20000000 --dns-servers "127.0.0.1:$SILENT_PORT" --dns-timeout-ms 60000 \
 		>>"$MC_DATA/stdout.log" 2>>"$MC_DATA/stderr.log" &
 	MC_PID=$!

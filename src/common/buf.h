@@ -5,6 +5,7 @@
 #define MCAPI_COMMON_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;   /* NULL until the first append; NUL-terminated after */
@@ -23,10 +24,22 @@ void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
 
 /* Appends; return 0, MC_ERR_TOO_LARGE past the cap or MC_ERR_NOMEM. */
-int buf_add(struct buf *b, const void *p, size_t n);
+int buf_add_slow(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The common case inline: room is there already (serialisers append many small pieces). */
+static inline int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->alloc > n && b->len < b->alloc - n && b->len + n <= b->cap) {
+		__builtin_memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_slow(b, p, n);
+}
 
 /* Hands the storage to the caller (free() it); the buffer becomes empty.
  * Returns "" allocated if the buffer never grew, NULL on allocation failure. */

@@ -214,18 +214,37 @@ static void split(int64_t ms, int64_t *y, unsigned *mo, unsigned *d, int *h, int
 	*days_out = days;
 }
 
+static char *put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
 void date_format_iso(int64_t ms, char dst[DATE_ISO_LEN])
 {
 	int64_t y, days;
 	unsigned mo, d;
 	int h, mi, s;
+	char *p = dst;
 
+	/* By hand, not snprintf: lists format several dates per record. */
 	split(ms, &y, &mo, &d, &h, &mi, &s, &days);
-	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%04d-%02u-%02uT%02d:%02d:%02d+0000", (int)(y % 10000), mo % 13,
-		 d % 32, h, mi, s);
-	memcpy(dst, tmp, DATE_ISO_LEN - 1);
-	dst[DATE_ISO_LEN - 1] = '\0';
+	if (y < 0 || y > 9999)
+		y = y < 0 ? 0 : 9999;
+	p = put2(p, (unsigned)(y / 100));
+	p = put2(p, (unsigned)(y % 100));
+	*p++ = '-';
+	p = put2(p, mo);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = 'T';
+	p = put2(p, (unsigned)h);
+	*p++ = ':';
+	p = put2(p, (unsigned)mi);
+	*p++ = ':';
+	p = put2(p, (unsigned)s);
+	memcpy(p, "+0000", 6);
 }
 
 void date_format_rfc1123(int64_t ms, char *dst, size_t size)

@@ -12,20 +12,27 @@
 
 #include "banned.h"
 
+/* Bytes that JSON strings cannot hold as they are. */
+static const unsigned char needs_escape[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
 static int write_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
 	int rc;
 
-	if ((rc = buf_addc(b, '"')) != 0)
+	if ((rc = buf_add(b, "\"", 1)) != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
 		size_t en = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (!needs_escape[c])
 			continue; /* plain byte (UTF-8 included): copied with its run */
 		if ((rc = buf_add(b, s + run, i - run)) != 0)
 			return rc;
@@ -49,7 +56,7 @@ static int write_string(struct buf *b, const char *s, size_t n)
 	}
 	if ((rc = buf_add(b, s + run, n - run)) != 0)
 		return rc;
-	return buf_addc(b, '"');
+	return buf_add(b, "\"", 1);
 }
 
 static int write_value(struct buf *b, const json_t *v, int depth)
@@ -123,6 +130,21 @@ static int write_value(struct buf *b, const json_t *v, int depth)
 int json_write(struct buf *b, const json_t *v)
 {
 	return write_value(b, v, 0);
+}
+
+int json_write_string(struct buf *b, const char *s, size_t n)
+{
+	return write_string(b, s, n);
+}
+
+int json_write_member(struct buf *b, int first, const char *key, const char *value)
+{
+	int rc;
+
+	if ((!first && (rc = buf_addc(b, ',')) != 0) || (rc = write_string(b, key, strlen(key))) != 0 ||
+	    (rc = buf_addc(b, ':')) != 0)
+		return rc;
+	return write_string(b, value, strlen(value));
 }
 
 void json_strip_nulls(json_t *v)

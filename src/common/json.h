@@ -31,4 +31,10 @@ struct buf;
  * MC_ERR_NOMEM, or MC_ERR_DEPTH beyond 128 levels. */
 int json_write(struct buf *b, const json_t *v);
 
+/* Appends s[0..n) as a quoted JSON string (valid UTF-8 expected). 0 or a buf error. */
+int json_write_string(struct buf *b, const char *s, size_t n);
+
+/* Appends `"key":"value"` (with a leading comma unless first). 0 or a buf error. */
+int json_write_member(struct buf *b, int first, const char *key, const char *value);
+
 #endif

@@ -224,17 +224,25 @@ static int lister_add(void *arg, const struct domain *d)
 {
 	struct lister *l = arg;
 	json_t *item;
+	struct buf *b;
 
 	if (l->count == l->size) {
 		l->more = 1;
 		return 1; /* stop: one record past the page says there is a next page */
 	}
-	item = l->shape == SHAPE_PENDING    ? domain_json_pending(l->req, d)
-	       : l->shape == SHAPE_INTERNAL ? domain_json_internal(l->req, d)
-	                                    : domain_json_status(l->req, d, l->now);
-	if (!item)
-		return MC_ERR_NOMEM;
-	response_add_data(l->res, item);
+	if (l->shape == SHAPE_STATUS) {
+		if (!(item = domain_json_status(l->req, d, l->now)))
+			return MC_ERR_NOMEM;
+		response_add_data(l->res, item);
+	} else {
+		/* Long lists skip the JSON objects: records are written straight out. */
+		if (!(b = response_raw_item(l->res)))
+			return MC_ERR_NOMEM;
+		int rc = l->shape == SHAPE_PENDING ? domain_write_pending(b, l->req, d)
+		                                   : domain_write_internal(b, l->req, d);
+		if (rc)
+			return rc;
+	}
 	memcpy(l->last, d->name, sizeof(l->last));
 	l->count++;
 	return 0;

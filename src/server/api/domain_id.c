@@ -4,6 +4,7 @@
 #include "domain_id.h"
 
 #include "common/b64.h"
+#include "common/crypto.h"
 #include "common/err.h"
 
 #include <openssl/evp.h>
@@ -18,9 +19,12 @@
 /* The calling thread's two contexts, freed by the key's destructor when the thread ends. */
 struct id_ctx {
 	EVP_CIPHER_CTX *enc, *dec;
+	unsigned char enc_key[BLOCK], dec_key[BLOCK]; /* the key each context was set up with */
+	int enc_ready, dec_ready;
 };
 
 static pthread_key_t ctx_key;
+static EVP_CIPHER *aes128_ecb; /* fetched once: a fetch per id costs more than the AES */
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
 static int ctx_key_ok;
 
@@ -30,15 +34,17 @@ static void ctx_free(void *p)
 
 	EVP_CIPHER_CTX_free(c->enc);
 	EVP_CIPHER_CTX_free(c->dec);
+	secure_zero(c, sizeof(*c));
 	free(c);
 }
 
 static void ctx_key_create(void)
 {
-	ctx_key_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
+	aes128_ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+	ctx_key_ok = aes128_ecb && pthread_key_create(&ctx_key, ctx_free) == 0;
 }
 
-static EVP_CIPHER_CTX *thread_ctx(int enc)
+static struct id_ctx *thread_ctx(void)
 {
 	struct id_ctx *c;
 
@@ -57,21 +63,32 @@ static EVP_CIPHER_CTX *thread_ctx(int enc)
 			return NULL;
 		}
 	}
-	return enc ? c->enc : c->dec;
+	return c;
 }
 
 /* One block through AES-128-ECB (a single block: ECB is the raw permutation). */
 static int aes_block(int enc, const unsigned char *key, const unsigned char in[BLOCK],
                      unsigned char out[BLOCK])
 {
-	EVP_CIPHER_CTX *ctx = thread_ctx(enc);
-	int n = 0;
+	struct id_ctx *c = thread_ctx();
+	EVP_CIPHER_CTX *ctx;
+	unsigned char *ctx_key_bytes;
+	int *ready, n = 0;
 
-	if (!ctx)
+	if (!c)
 		return MC_ERR_NOMEM;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
-	    EVP_CipherUpdate(ctx, out, &n, in, BLOCK) != 1 || n != BLOCK)
+	ctx = enc ? c->enc : c->dec;
+	ctx_key_bytes = enc ? c->enc_key : c->dec_key;
+	ready = enc ? &c->enc_ready : &c->dec_ready;
+	/* The key schedule is set up once per thread and key, not once per id. */
+	if (!*ready || memcmp(ctx_key_bytes, key, BLOCK) != 0) {
+		if (EVP_CipherInit_ex2(ctx, aes128_ecb, key, NULL, enc, NULL) != 1 ||
+		    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
+			return MC_ERR_CRYPTO;
+		memcpy(ctx_key_bytes, key, BLOCK);
+		*ready = 1;
+	}
+	if (EVP_CipherUpdate(ctx, out, &n, in, BLOCK) != 1 || n != BLOCK)
 		return MC_ERR_CRYPTO;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Shared pieces of the Domain API handlers; see domain_item.h. */
 #include "domain_item.h"
 
+#include "common/buf.h"
 #include "common/date.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -177,14 +178,36 @@ void domain_id_of(const struct request *req, const struct domain *d, char out[DO
 	domain_id_encode(req->srv->id_key, d->row, out);
 }
 
-json_t *domain_json_pending(const struct request *req, const struct domain *d)
+int domain_write_pending(struct buf *b, const struct request *req, const struct domain *d)
 {
-	char id[DOMAIN_ID_SIZE];
+	char id[DOMAIN_ID_SIZE], expiry[DATE_ISO_LEN], created[DATE_ISO_LEN];
+	int rc;
 
 	domain_id_of(req, d, id);
-	return json_pack("{s:s, s:o, s:s, s:s, s:o}", "domain", d->name, "expiry",
-	                 date_json(d->expiry), "id", id, "token", d->token, "created",
-	                 date_json(d->created));
+	date_format_iso(d->expiry, expiry);
+	date_format_iso(d->created, created);
+	if ((rc = buf_addc(b, '{')) || (rc = json_write_member(b, 1, "domain", d->name)) ||
+	    (rc = json_write_member(b, 0, "expiry", expiry)) ||
+	    (rc = json_write_member(b, 0, "id", id)) ||
+	    (rc = json_write_member(b, 0, "token", d->token)) ||
+	    (rc = json_write_member(b, 0, "created", created)))
+		return rc;
+	return buf_addc(b, '}');
+}
+
+int domain_write_internal(struct buf *b, const struct request *req, const struct domain *d)
+{
+	char id[DOMAIN_ID_SIZE];
+	int rc;
+
+	domain_id_of(req, d, id);
+	if ((rc = buf_addc(b, '{')) || (rc = json_write_member(b, 1, "id", id)) ||
+	    (rc = json_write_member(b, 0, "domain", d->name)) ||
+	    (rc = buf_adds(b, d->send_only ? ",\"sendOnly\":true" : ",\"sendOnly\":false")) ||
+	    (rc = buf_adds(b, d->local ? ",\"local\":true" : ",\"local\":false")) ||
+	    (rc = json_write_member(b, 0, "inboundType", d->inbound_type)))
+		return rc;
+	return buf_addc(b, '}');
 }
 
 json_t *domain_json_internal(const struct request *req, const struct domain *d)

@@ -62,7 +62,11 @@ void domain_fail(struct response *res, json_t *key, const char *code, const char
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* JSON shapes (new references, NULL when out of memory); req gives the id key. */
-json_t *domain_json_pending(const struct request *req, const struct domain *d);
+/* A record of get-pending-domain / get-internal-domain written as compact JSON into b (the
+ * fast path of long lists; same fields and order as the JSON builders). 0 or a buf error. */
+struct buf;
+int domain_write_pending(struct buf *b, const struct request *req, const struct domain *d);
+int domain_write_internal(struct buf *b, const struct request *req, const struct domain *d);
 json_t *domain_json_internal(const struct request *req, const struct domain *d);
 json_t *domain_json_created(const struct request *req, const struct domain *d);
 json_t *domain_json_status(const struct request *req, const struct domain *d, int64_t now);

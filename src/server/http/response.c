@@ -73,6 +73,7 @@ int response_init(struct response *res)
 	res->status = 200;
 	res->data = json_array();
 	res->fail = json_array();
+	buf_init(&res->raw, (size_t)256 << 20);
 	if (!res->data || !res->fail) {
 		response_release(res);
 		return MC_ERR_NOMEM;
@@ -86,11 +87,19 @@ void response_release(struct response *res)
 	json_decref(res->fail);
 	json_decref(res->pagination);
 	res->data = res->fail = res->pagination = NULL;
+	buf_release(&res->raw);
 }
 
 void response_add_data(struct response *res, json_t *item)
 {
 	json_array_append_new(res->data, item);
+}
+
+struct buf *response_raw_item(struct response *res)
+{
+	if (res->raw.len && buf_addc(&res->raw, ',') != 0)
+		return NULL;
+	return &res->raw;
 }
 
 static json_t *error_object(const char *code, const char *message, const char *field, int retryable)
@@ -120,6 +129,7 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 	if (err >= API_ERROR_COUNT)
 		err = API_INTERNAL;
 	json_array_clear(res->data);
+	buf_reset(&res->raw);
 	json_array_clear(res->fail);
 	json_decref(res->pagination);
 	res->pagination = NULL;
@@ -159,8 +169,16 @@ char *response_serialise(const struct response *res, size_t *len)
 	if (res->pagination &&
 	    (buf_adds(&b, ",\"pagination\":") != 0 || json_write(&b, res->pagination) != 0))
 		goto fail;
-	if (buf_adds(&b, "},\"data\":") != 0 || json_write(&b, res->data) != 0 ||
-	    buf_adds(&b, ",\"fail\":") != 0 || json_write(&b, res->fail) != 0 || buf_addc(&b, '}') != 0)
+	if (buf_adds(&b, "},\"data\":") != 0 || json_write(&b, res->data) != 0)
+		goto fail;
+	if (res->raw.len) {
+		/* splice the pre-serialised items in before the closing bracket */
+		b.len--;
+		if ((json_array_size(res->data) && buf_addc(&b, ',') != 0) ||
+		    buf_add(&b, res->raw.data, res->raw.len) != 0 || buf_addc(&b, ']') != 0)
+			goto fail;
+	}
+	if (buf_adds(&b, ",\"fail\":") != 0 || json_write(&b, res->fail) != 0 || buf_addc(&b, '}') != 0)
 		goto fail;
 	out = buf_detach(&b, len);
 	return out;

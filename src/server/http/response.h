@@ -6,6 +6,8 @@
 #ifndef MCAPI_SERVER_HTTP_RESPONSE_H
 #define MCAPI_SERVER_HTTP_RESPONSE_H
 
+#include "common/buf.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -40,6 +42,7 @@ struct response {
 	int status;             /* HTTP status, 200 unless a call-level error is set */
 	enum api_error error;   /* API_OK or the call-level error */
 	json_t *data;           /* array of result items (owned) */
+	struct buf raw;         /* more result items, already serialised, comma-separated */
 	json_t *fail;           /* array of failures (owned) */
 	json_t *pagination;     /* meta.pagination object or NULL (owned) */
 	int close;              /* close the connection after this response */
@@ -56,6 +59,11 @@ void response_release(struct response *res);
 
 /* Appends a data item (steals the reference). */
 void response_add_data(struct response *res, json_t *item);
+
+/* For long lists: returns the buffer to write one more result item into, as compact JSON
+ * (a separating comma is already there). Items written so far come after those of
+ * response_add_data. NULL if the buffer cannot grow. */
+struct buf *response_raw_item(struct response *res);
 
 /* Appends a function-level failure for one request item: key is the item as received
  * (borrowed, a reference is taken; NULL for none), field may be NULL. */
