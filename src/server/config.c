@@ -36,6 +36,7 @@ static const struct cfg_opt opts[] = {
 	S(store, "sqlite", "store backend: sqlite or postgres"),
 	S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
 	S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
+	I(db_busy_timeout_ms, "5000", 1, 600000, "ms a write waits for the store's lock before the call gets 503"),
 	S(key_file, "", "server key file, kept outside the database (default <data_dir>/server.key)"),
 	S(log_level, "info", "error, warn, info or debug"),
 	B(access_log, "1", "write one access-log line per request"),

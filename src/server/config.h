@@ -17,6 +17,7 @@ struct config {
 	char store[16];            /* sqlite | postgres */
 	char db_path[512];         /* default <data_dir>/mcapid.db */
 	char pg_dsn[512];
+	int db_busy_timeout_ms;    /* how long a writer waits for the store's write lock */
 	char key_file[512];        /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;

@@ -74,7 +74,7 @@ static int open_store(const struct config *cfg, struct server *srv, struct err *
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
 	sc.key = key;
-	sc.busy_timeout_ms = 5000;
+	sc.busy_timeout_ms = cfg->db_busy_timeout_ms;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));
 	return rc;
