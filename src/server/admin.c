@@ -314,25 +314,15 @@ static json_t *key_json(const struct binding *b, const char *app_id, int64_t now
 /* ---- shared steps ---- */
 
 static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
-                 const char *type, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
                  const char *type, const char *fmt, ...)
 {
-	struct audit_event ev;
-	char info[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(info, sizeof(info), fmt, ap);
+	rc = store_vauditf(cx->st, account_id, user, category, type, cx->now, &cx->e, fmt, ap);
 	va_end(ap);
-	ev.account_id = account_id;
-	ev.user = user;
-	ev.audit_type = type;
-	ev.category = category;
-	ev.info = info;
-	ev.time = cx->now;
-	return store_audit_add(cx->st, &ev, &cx->e);
+	return rc;
 }
 
 /* Copies an option value into a fixed field: 0, or a usage error naming the option. */

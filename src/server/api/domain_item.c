@@ -270,19 +270,12 @@ int domain_is_purged(const struct domain *d, int64_t hide_before)
 int domain_audit(struct request *req, int64_t now, struct err *e, const char *type, const char *fmt,
                  ...)
 {
-	struct audit_event ev;
-	char info[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(info, sizeof(info), fmt, ap);
+	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email, AUDIT_CATEGORY,
+	                   type, now, e, fmt, ap);
 	va_end(ap);
-	memset(&ev, 0, sizeof(ev));
-	ev.account_id = req->who.account.id;
-	ev.user = req->who.user.email;
-	ev.audit_type = type;
-	ev.category = AUDIT_CATEGORY;
-	ev.info = info;
-	ev.time = now;
-	return store_audit_add(req->srv->store, &ev, e);
+	return rc;
 }

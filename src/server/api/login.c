@@ -56,25 +56,14 @@ static void lower_ascii(char *s)
 
 static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
                  const char *type, int64_t now, const char *fmt, ...)
-        __attribute__((format(printf, 7, 8)));
-
-static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
-                 const char *type, int64_t now, const char *fmt, ...)
 {
-	struct audit_event ev;
-	char info[768];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(info, sizeof(info), fmt, ap);
+	rc = store_vauditf(req->srv->store, account_id, user, category, type, now, NULL, fmt, ap);
 	va_end(ap);
-	ev.account_id = account_id;
-	ev.user = user;
-	ev.audit_type = type;
-	ev.category = category;
-	ev.info = info;
-	ev.time = now;
-	return store_audit_add(req->srv->store, &ev, NULL);
+	return rc;
 }
 
 /* The first characters of an access key, enough to tell keys apart in an audit row. */

@@ -9,6 +9,7 @@
 #include "common/date.h"
 #include "common/err.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/banned.h"
@@ -310,4 +311,33 @@ int store_audit_add(struct store *st, const struct audit_event *ev, struct err *
 	if (!ev->audit_type || !*ev->audit_type || !ev->category || !*ev->category)
 		return err_set(e, MC_ERR_INVALID, "an audit event needs a type and a category");
 	return st->ops->audit_add(st, ev, e);
+}
+
+int store_vauditf(struct store *st, int64_t account_id, const char *user, const char *category,
+		  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap)
+{
+	struct audit_event ev;
+	char info[768];
+
+	vsnprintf(info, sizeof(info), fmt, ap);
+	memset(&ev, 0, sizeof(ev));
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	ev.time = time;
+	return store_audit_add(st, &ev, e);
+}
+
+int store_auditf(struct store *st, int64_t account_id, const char *user, const char *category,
+		 const char *type, int64_t time, struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = store_vauditf(st, account_id, user, category, type, time, e, fmt, ap);
+	va_end(ap);
+	return rc;
 }

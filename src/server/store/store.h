@@ -18,6 +18,7 @@
 #ifndef MCAPI_SERVER_STORE_H
 #define MCAPI_SERVER_STORE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -166,5 +167,12 @@ struct audit_event {
 
 /* Appends ev; the backend gives it an opaque id. */
 int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e);
+
+/* The same with eventInfo formatted printf-style (truncated to 767 bytes). */
+int store_auditf(struct store *st, int64_t account_id, const char *user, const char *category,
+		 const char *type, int64_t time, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+int store_vauditf(struct store *st, int64_t account_id, const char *user, const char *category,
+		  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap);
 
 #endif
