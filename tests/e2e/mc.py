@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -160,6 +161,33 @@ class Client:
             body["meta"] = meta
         r = self.post(uri, body, **kw)
         return r, r.json()
+
+
+def seed_python_sample():
+    """The Python sample of the seed document (003), exactly as published."""
+    for cand in (os.path.join(ROOT, "..", "shared", "seeds", "003_e5d5daa1768e42f8.txt"),
+                 os.path.join(ROOT, "tests", "data", "seed_003.txt")):
+        if os.path.exists(cand):
+            text = open(cand).read()
+            start = text.index("import base64")
+            end = text.index("print(r.text)") + len("print(r.text)")
+            return text[start:end]
+    raise AssertionError("seed 003 not found")
+
+
+def run_seed_sample(server, uri):
+    """Runs the seed's sample with only its five variables (and the URI) edited, as a user
+    would; returns the JSON it prints."""
+    c = server.creds
+    code = seed_python_sample()
+    subs = {"base_url": server.base, "access_key": c["access_key"], "secret_key": c["secret_key"],
+            "app_id": c["app_id"], "app_key": c["app_key"], "uri": uri}
+    for name, value in subs.items():
+        code, n = re.subn(r'^%s = ".*"$' % name, '%s = "%s"' % (name, value), code, flags=re.M)
+        assert n == 1, name
+    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
 
 
 def raw_request(port, payload, timeout=5.0):

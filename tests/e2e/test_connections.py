@@ -2,7 +2,6 @@
 graceful shutdown that finishes in-flight requests (issue: foundation)."""
 import json
 import socket
-import threading
 import time
 
 from mc import Server, status_of

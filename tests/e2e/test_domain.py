@@ -3,18 +3,15 @@ endpoints and their pages (§8), get-verification-code, delete-pending-domain, g
 every kind of bad input with its §3.2 code, audit rows, expiry and purge, permissions, and the
 seed's Python sample listing the pending domains."""
 import datetime
-import json
 import os
 import re
 import sqlite3
-import subprocess
 import time
 
 import pytest
 
-from mc import Server
+from mc import Server, run_seed_sample
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CREATE = "/api/domain/create-domain"
@@ -71,28 +68,6 @@ def audit_rows(server, info_like):
 
 # ---- the seed's Python sample, unchanged except its five variables (and the URI) ----
 
-def seed_python_sample():
-    for cand in (os.path.join(ROOT, "..", "shared", "seeds", "003_e5d5daa1768e42f8.txt"),
-                 os.path.join(ROOT, "tests", "data", "seed_003.txt")):
-        if os.path.exists(cand):
-            text = open(cand).read()
-            start = text.index("import base64")
-            end = text.index("print(r.text)") + len("print(r.text)")
-            return text[start:end]
-    pytest.skip("seed 003 not found")
-
-
-def run_seed_sample(server, uri):
-    c = server.creds
-    code = seed_python_sample()
-    subs = {"base_url": server.base, "access_key": c["access_key"], "secret_key": c["secret_key"],
-            "app_id": c["app_id"], "app_key": c["app_key"], "uri": uri}
-    for name, value in subs.items():
-        code, n = re.subn(r'^%s = ".*"$' % name, '%s = "%s"' % (name, value), code, flags=re.M)
-        assert n == 1, name
-    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
 
 
 def test_seed_sample_lists_pending_domains(server, client):

@@ -12,7 +12,7 @@ import pytest
 
 import dnsserver
 from mc import Server
-from test_domain import (CREATE, DELETE, INTERNAL, PENDING, STATUS, VERIFY, audit_rows, create,
+from test_domain import (DELETE, INTERNAL, PENDING, STATUS, VERIFY, audit_rows, create,
                          errors, parse_date, second_account)
 
 

@@ -4,7 +4,6 @@ envelope and §3.1 codes), §4 (Python-literal bodies), §11 (dev bootstrap) and
 import datetime
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -14,38 +13,7 @@ import uuid
 import pytest
 import requests
 
-from mc import MCAPID, Server, mc_date, raw_request, sign, status_of
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SEED = None
-for cand in (os.path.join(ROOT, "..", "shared", "seeds", "003_e5d5daa1768e42f8.txt"),
-             os.path.join(ROOT, "tests", "data", "seed_003.txt")):
-    if os.path.exists(cand):
-        SEED = cand
-        break
-
-
-def seed_python_sample():
-    """The Python sample of the seed document, exactly as published."""
-    text = open(SEED).read()
-    start = text.index("import base64")
-    end = text.index("print(r.text)") + len("print(r.text)")
-    return text[start:end]
-
-
-def run_seed_sample(server, uri):
-    c = server.creds
-    code = seed_python_sample()
-    # Only the five variables (and the URI) change, as a user would edit them.
-    subs = {"base_url": server.base, "access_key": c["access_key"], "secret_key": c["secret_key"],
-            "app_id": c["app_id"], "app_key": c["app_key"], "uri": uri}
-    for name, value in subs.items():
-        code, n = re.subn(r'^%s = ".*"$' % name, '%s = "%s"' % (name, value), code, flags=re.M)
-        assert n == 1, name
-    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
-
+from mc import MCAPID, Server, mc_date, raw_request, run_seed_sample, sign, status_of
 
 def err(body):
     return body["fail"][0]["errors"][0]
