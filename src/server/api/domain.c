@@ -161,7 +161,13 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 	return rc ? rc : add_item(res, domain_json_created(req, &d));
 }
 
-int api_domain_create(struct request *req, struct response *res)
+/* Runs fn for every valid item of a call inside one write transaction (invalid items get
+ * their fail entry and are skipped): the shape of create-domain and delete-pending-domain. */
+typedef int (*item_fn)(struct request *req, struct response *res, struct domain_arg *a,
+                       int64_t now, struct err *e);
+
+static int items_in_tx(struct request *req, struct response *res, const char *op,
+                       enum domain_inbound_rule inbound, int id_ok, int purge, item_fn fn)
 {
 	struct store *st = req->srv->store;
 	size_t n = json_array_size(req->data);
@@ -176,20 +182,19 @@ int api_domain_create(struct request *req, struct response *res)
 	if (!args)
 		return MC_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++)
-		domain_arg_read(json_array_get(req->data, i), INBOUND_REQUIRED, 0, &args[i]);
+		domain_arg_read(json_array_get(req->data, i), inbound, id_ok, &args[i]);
 	rc = store_tx_begin(st, &e);
 	if (rc)
 		goto out;
 	in_tx = 1;
-	rc = maybe_purge(req, now);
-	if (rc)
+	if (purge && (rc = maybe_purge(req, now)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (args[i].code) {
 			domain_arg_fail(res, &args[i]);
 			continue;
 		}
-		rc = create_one(req, res, &args[i], now, &e);
+		rc = fn(req, res, &args[i], now, &e);
 		if (rc)
 			goto out;
 	}
@@ -199,11 +204,16 @@ out:
 	if (in_tx)
 		store_tx_rollback(st);
 	if (rc)
-		log_store_error(req, "create-domain", rc, &e);
+		log_store_error(req, op, rc, &e);
 	for (size_t i = 0; i < n; i++)
 		domain_arg_release(&args[i]);
 	free(args);
 	return rc;
+}
+
+int api_domain_create(struct request *req, struct response *res)
+{
+	return items_in_tx(req, res, "create-domain", INBOUND_REQUIRED, 0, 1, create_one);
 }
 
 /* ---- lists: get-pending-domain, get-internal-domain, get-provision-status ---- */
@@ -449,8 +459,9 @@ int api_domain_get_verification_code(struct request *req, struct response *res)
 /* ---- delete-pending-domain ---- */
 
 static int delete_one(struct request *req, struct response *res, struct domain_arg *a, int64_t now,
-                      int64_t hide, struct err *e)
+                      struct err *e)
 {
+	int64_t hide = domain_hide_before(req, now);
 	struct store *st = req->srv->store;
 	const char *field = a->id[0] ? "id" : "domain";
 	char id[DOMAIN_ID_SIZE];
@@ -496,43 +507,5 @@ static int delete_one(struct request *req, struct response *res, struct domain_a
 
 int api_domain_delete_pending(struct request *req, struct response *res)
 {
-	struct store *st = req->srv->store;
-	size_t n = json_array_size(req->data);
-	struct domain_arg *args = NULL;
-	int64_t now = now_ms(), hide;
-	struct err e = {0};
-	int rc = 0, in_tx = 0;
-
-	if (domain_items_check(req, res, 1))
-		return 0;
-	hide = domain_hide_before(req, now);
-	args = calloc(n, sizeof(*args));
-	if (!args)
-		return MC_ERR_NOMEM;
-	for (size_t i = 0; i < n; i++)
-		domain_arg_read(json_array_get(req->data, i), INBOUND_IGNORED, 1, &args[i]);
-	rc = store_tx_begin(st, &e);
-	if (rc)
-		goto out;
-	in_tx = 1;
-	for (size_t i = 0; i < n; i++) {
-		if (args[i].code) {
-			domain_arg_fail(res, &args[i]);
-			continue;
-		}
-		rc = delete_one(req, res, &args[i], now, hide, &e);
-		if (rc)
-			goto out;
-	}
-	rc = store_tx_commit(st, &e);
-	in_tx = 0;
-out:
-	if (in_tx)
-		store_tx_rollback(st);
-	if (rc)
-		log_store_error(req, "delete-pending-domain", rc, &e);
-	for (size_t i = 0; i < n; i++)
-		domain_arg_release(&args[i]);
-	free(args);
-	return rc;
+	return items_in_tx(req, res, "delete-pending-domain", INBOUND_IGNORED, 1, 0, delete_one);
 }
