@@ -50,6 +50,7 @@ static const struct cfg_opt opts[] = {
 	I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
 	I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
 	I(auth_cache_ms, "1000", 0, 60000, "ms applications and keys read by authentication are cached (0 = off); changes by other processes apply within it"),
+	I(list_cache_ms, "1000", 0, 60000, "ms answers of domain list calls are cached (0 = off); this server's own changes apply at once"),
 	I(replay_max, "4000000", 1000, 1000000000, "most request ids remembered for replay detection (about 16-32 bytes each, allocated as used)"),
 	S(region, "eu", "region code this server serves"),
 	S(public_base_url, "", "public base URL of this server (default http://<listen>)"),

@@ -32,6 +32,7 @@ struct config {
 	int skew;                  /* seconds: x-mc-date window */
 	int replay_max;            /* entries in the replay cache */
 	int auth_cache_ms;         /* how long auth rows are cached (0 = off) */
+	int list_cache_ms;         /* how long answers of list calls are cached (0 = off) */
 	char region[16];
 	char public_base_url[256];
 	char regions[2048];        /* code=url,code=url */

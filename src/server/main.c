@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/admin.h"
+#include "server/api/listcache.h"
 #include "server/auth/authcache.h"
 #include "server/auth/replay.h"
 #include "server/config.h"
@@ -131,6 +132,7 @@ static int serve(struct config *cfg)
 	srv.replay = replay_new((size_t)cfg->replay_max, cfg->skew);
 	srv.ipl = iplimit_new(cfg->ip_limit);
 	srv.authcache = authcache_new(cfg->auth_cache_ms, 65536);
+	srv.listcache = listcache_new(cfg->list_cache_ms, (size_t)64 << 20);
 	if (!srv.replay || !srv.ipl) {
 		err_set(&e, MC_ERR_NOMEM, "out of memory");
 		goto out;
@@ -173,6 +175,7 @@ out:
 	iplimit_free(srv.ipl);
 	replay_free(srv.replay);
 	authcache_free(srv.authcache);
+	listcache_free(srv.listcache);
 	store_close(srv.store);
 	if (code == 0)
 		log_info("msg=stopped");

@@ -15,6 +15,7 @@ struct replay;
 struct ratelimit;
 struct iplimit;
 struct authcache;
+struct listcache;
 
 struct server {
 	const struct config *cfg;
@@ -24,6 +25,7 @@ struct server {
 	struct ratelimit *rl;       /* per-user buckets */
 	struct iplimit *ipl;        /* per-client-IP limit of unauthenticated and failed calls */
 	struct authcache *authcache;/* applications and bindings read by auth; NULL = off */
+	struct listcache *listcache;/* answers of list calls; NULL = off */
 	unsigned char page_key[32]; /* MAC key of page tokens, derived from the server key */
 	unsigned char id_key[32];   /* key for opaque ids, derived from the server key */
 	int64_t default_ttl_ms;     /* parsed cfg->binding_ttl */

@@ -5,11 +5,14 @@
  * item never undoes another. Lists are keyset pages in name order (paginate.h). */
 #include "api.h"
 #include "domain_item.h"
+#include "listcache.h"
 #include "paginate.h"
 
+#include "common/buf.h"
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -200,6 +203,7 @@ static int items_in_tx(struct request *req, struct response *res, const char *op
 	}
 	rc = store_tx_commit(st, &e);
 	in_tx = 0;
+	listcache_invalidate(req->srv->listcache);
 out:
 	if (in_tx)
 		store_tx_rollback(st);
@@ -327,8 +331,54 @@ out:
 	return rc;
 }
 
+/* The cache key of a list call: endpoint, account, and the request's data and meta. */
+static int list_key(struct request *req, struct buf *key)
+{
+	int rc = buf_addf(key, "%s|%lld|", req->path, (long long)req->who.account.id);
+
+	if (!rc)
+		rc = json_write(key, req->data);
+	if (!rc && req->meta)
+		rc = json_write(key, req->meta);
+	return rc;
+}
+
+static int list_domains_uncached(struct request *req, struct response *res,
+                                 enum domain_which which, enum shape shape);
+
 static int list_domains(struct request *req, struct response *res, enum domain_which which,
                         enum shape shape)
+{
+	struct listcache *lc = req->srv->listcache;
+	uint64_t gen = listcache_generation(lc);
+	struct buf key;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!lc || shape == SHAPE_STATUS) /* statuses depend on the clock: not cached */
+		return list_domains_uncached(req, res, which, shape);
+	buf_init(&key, 1 << 20);
+	if (list_key(req, &key) != 0) {
+		buf_release(&key);
+		return list_domains_uncached(req, res, which, shape);
+	}
+	if (listcache_get(lc, key.data, key.len, mono_ms(), &body, &len)) {
+		response_set_body(res, body, len);
+		buf_release(&key);
+		return 0;
+	}
+	rc = list_domains_uncached(req, res, which, shape);
+	if (!rc && (body = response_serialise(res, &len)) != NULL) {
+		listcache_put(lc, key.data, key.len, gen, mono_ms(), body, len);
+		response_set_body(res, body, len);
+	}
+	buf_release(&key);
+	return rc;
+}
+
+static int list_domains_uncached(struct request *req, struct response *res,
+                                 enum domain_which which, enum shape shape)
 {
 	struct lister l;
 	struct page pg;

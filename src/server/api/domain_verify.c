@@ -9,6 +9,7 @@
  * even when two accounts verify at the same moment. */
 #include "api.h"
 #include "domain_item.h"
+#include "listcache.h"
 
 #include "common/date.h"
 #include "common/err.h"
@@ -228,6 +229,7 @@ static int verify_finish(struct request *req, struct response *res)
 	}
 	rc = store_tx_commit(st, &e);
 	in_tx = 0;
+	listcache_invalidate(req->srv->listcache);
 out:
 	if (in_tx)
 		store_tx_rollback(st);

@@ -88,6 +88,15 @@ void response_release(struct response *res)
 	json_decref(res->pagination);
 	res->data = res->fail = res->pagination = NULL;
 	buf_release(&res->raw);
+	free(res->body);
+	res->body = NULL;
+}
+
+void response_set_body(struct response *res, char *body, size_t len)
+{
+	free(res->body);
+	res->body = body;
+	res->body_len = len;
 }
 
 void response_add_data(struct response *res, json_t *item)
@@ -130,6 +139,7 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 		err = API_INTERNAL;
 	json_array_clear(res->data);
 	buf_reset(&res->raw);
+	response_set_body(res, NULL, 0);
 	json_array_clear(res->fail);
 	json_decref(res->pagination);
 	res->pagination = NULL;
@@ -162,6 +172,15 @@ char *response_serialise(const struct response *res, size_t *len)
 	struct buf b;
 	char *out;
 
+	if (res->body) {
+		out = malloc(res->body_len + 1);
+		if (out) {
+			memcpy(out, res->body, res->body_len + 1);
+			if (len)
+				*len = res->body_len;
+		}
+		return out;
+	}
 	/* The envelope is written around its parts: no temporary objects on every response. */
 	buf_init(&b, (size_t)1 << 30);
 	if (buf_addf(&b, "{\"meta\":{\"status\":%d", res->status) != 0)

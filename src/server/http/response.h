@@ -45,6 +45,8 @@ struct response {
 	struct buf raw;         /* more result items, already serialised, comma-separated */
 	json_t *fail;           /* array of failures (owned) */
 	json_t *pagination;     /* meta.pagination object or NULL (owned) */
+	char *body;             /* when set: the whole serialised answer, sent as is (owned) */
+	size_t body_len;
 	int close;              /* close the connection after this response */
 	int nheaders;
 	struct {
@@ -81,6 +83,9 @@ void response_header(struct response *res, const char *name, const char *value);
 int api_error_status(enum api_error err);
 const char *api_error_code(enum api_error err);
 int api_error_retryable(enum api_error err);
+
+/* Sets the whole serialised answer (taking ownership of body), e.g. from a cache. */
+void response_set_body(struct response *res, char *body, size_t len);
 
 /* Serialises the envelope {"meta":{"status":..,"pagination":..},"data":[..],"fail":[..]}
  * as compact JSON. Returns a malloc'd string (caller frees) and its length, or NULL. */
