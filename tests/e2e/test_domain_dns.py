@@ -299,3 +299,30 @@ def test_waiting_verifications_do_not_block_other_calls():
     finally:
         assert s.stop() == 0
         dnsserver.stop_silent(port)
+
+
+def test_sigterm_answers_verifications_still_waiting_on_dns():
+    """Shutdown with lookups outstanding: once the grace period is over the resolver is
+    stopped, every waiting verify-domain is answered (lookup failed, retryable) and the
+    server exits cleanly."""
+    port = dnsserver.start_silent()
+    s = dns_server(port, timeout_ms=60000, extra=["--shutdown-grace", "1"]).start()
+    c = s.client()
+    create(c, "shutdown1.example", "shutdown2.example")
+    results = {}
+
+    def go():
+        results["body"] = verify(s.client(), "shutdown1.example", "shutdown2.example")
+    t = threading.Thread(target=go)
+    t.start()
+    time.sleep(0.5)  # the call is suspended on its lookups
+    t0 = time.time()
+    s.proc.send_signal(15)
+    t.join(timeout=20)
+    assert not t.is_alive(), "the waiting call was never answered"
+    assert [e[1] for e in errors(results["body"])] == ["err_domain_dns_lookup_failed"] * 2
+    s.proc.wait(timeout=20)
+    assert s.proc.returncode == 0, s.read_log()
+    assert time.time() - t0 < 10
+    s.log.close()
+    s.proc = None
