@@ -1,0 +1,81 @@
+/* Internals of libmcapi shared by its files (never installed): the client and response
+ * structs, the one HTTP exchange that call and login both use, message helpers, and the
+ * signing core that works on a decoded secret key. Nothing here is exported. */
+#ifndef MCAPI_CLIENT_CLIENT_INT_H
+#define MCAPI_CLIENT_CLIENT_INT_H
+
+#include "common/buf.h"
+#include "mcapi/mcapi.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#define CLIENT_BODY_MAX        (64u << 20) /* a response larger than this is MCAPI_E_PROTOCOL */
+#define CLIENT_KEY_MAX         256         /* decoded secret key bytes */
+#define CLIENT_TIMEOUT_DEFAULT 30000
+#define CLIENT_RETRIES_DEFAULT 4
+#define CLIENT_WAIT_MAX_MS     60000 /* no single retry waits longer than this */
+
+struct mcapi_client {
+	char *base_url; /* without trailing '/' */
+	char *app_id;
+	char *app_key;
+	char *access_key;
+	unsigned char key[CLIENT_KEY_MAX];
+	size_t key_len;
+	long timeout_ms;
+	int max_retries;
+	char *user_agent;
+	CURL *curl;
+	char last_error[512];
+};
+
+struct mcapi_response {
+	long status;
+	char *body;
+	size_t len;
+	json_t *root; /* the parsed body when it is an envelope, else NULL */
+	const char *err_code, *err_message, *err_field, *next;
+	long rl_limit, rl_remaining, rl_reset;
+	int attempts;
+	char req_id[64];
+};
+
+/* What one HTTP exchange gave back. */
+struct http_result {
+	long status;
+	struct buf body;
+	long rl_limit, rl_remaining, rl_reset; /* -1 when absent */
+	long retry_after_s;                    /* -1 when absent */
+};
+
+/* Posts body to url with headers on handle h (a reused easy handle). Returns 0 with res
+ * filled (res->body must be released by the caller in every case), or MCAPI_E_TRANSPORT /
+ * MCAPI_E_TIMEOUT / MCAPI_E_PROTOCOL (body over CLIENT_BODY_MAX) / MCAPI_E_NOMEM with a
+ * message in msg. *retryable is set to 1 for failures worth another attempt. */
+int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *body, size_t len,
+              long timeout_ms, const char *user_agent, struct http_result *res, char *msg,
+              size_t msg_size, int *retryable);
+
+/* curl_global_init once per process; 0 or MCAPI_E_NOMEM. */
+int http_global_init(void);
+
+/* Signs with a decoded key; date/req_id NULL = now / fresh GUID. 0 or MCAPI_E_INVALID with msg. */
+int sign_headers(const unsigned char *key, size_t key_len, const char *app_id, const char *app_key,
+                 const char *access_key, const char *path, const char *date, const char *req_id,
+                 struct mcapi_headers *out, char *msg, size_t msg_size);
+
+/* 1 if s holds CR, LF or another control byte that cannot go into a header. */
+int sign_bad_header_value(const char *s);
+
+/* Stores a formatted copy in *errmsg (if errmsg is not NULL) and returns code. */
+int client_errf(char **errmsg, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Builds a response from an HTTP result (takes the body). NULL on allocation failure. */
+struct mcapi_response *response_from_http(struct http_result *h, int attempts, const char *req_id);
+
+/* ms to sleep; returns early on nothing (EINTR is resumed). */
+void client_sleep_ms(long ms);
+
+#endif

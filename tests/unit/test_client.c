@@ -1,0 +1,348 @@
+/* libmcapi without a network: signing against every signature vector, the headers of a
+ * fresh signature, option validation, the envelope accessors, profile parsing, saving and
+ * resolution with environment overrides. */
+#include "client/client_int.h"
+#include "common/b64.h"
+#include "common/crypto.h"
+#include "common/date.h"
+#include "mcapi/mcapi.h"
+#include "tap.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+static json_t *load_vectors(void)
+{
+	const char *src = getenv("MCAPI_SOURCE_DIR");
+	char path[1024];
+	json_t *v;
+
+	snprintf(path, sizeof(path), "%s/../shared/spec/signature-vectors.json", src ? src : ".");
+	v = json_load_file(path, 0, NULL);
+	if (!v) {
+		snprintf(path, sizeof(path), "%s/tests/data/signature-vectors.json",
+		         src ? src : ".");
+		v = json_load_file(path, 0, NULL);
+	}
+	return v;
+}
+
+#define VS(v, k) json_string_value(json_object_get((v), (k)))
+
+static void test_vectors(void)
+{
+	json_t *vs = load_vectors(), *v;
+	size_t i;
+
+	CHECK(json_is_array(vs) && json_array_size(vs) >= 6);
+	json_array_foreach(vs, i, v)
+	{
+		struct mcapi_options o;
+		struct mcapi_headers h;
+		char *msg = NULL;
+
+		mcapi_options_init(&o);
+		o.app_id = "app";
+		o.app_key = VS(v, "appKey");
+		o.access_key = VS(v, "accessKey");
+		o.secret_key = VS(v, "secretKey");
+		CHECK_INT(mcapi_sign(&o, VS(v, "uri"), VS(v, "x-mc-date"), VS(v, "x-mc-req-id"), &h,
+		                     &msg),
+		          0);
+		CHECK_STR(h.authorization, VS(v, "authorization"));
+		CHECK_STR(h.date, VS(v, "x-mc-date"));
+		CHECK_STR(h.req_id, VS(v, "x-mc-req-id"));
+		CHECK_STR(h.app_id, "app");
+		free(msg);
+	}
+	json_decref(vs);
+}
+
+static void dev_options(struct mcapi_options *o)
+{
+	mcapi_options_init(o);
+	o->base_url = "http://127.0.0.1:1";
+	o->app_id = "11111111-2222-3333-4444-555555555555";
+	o->app_key = "ApplicationKey";
+	o->access_key = "AccessKey";
+	o->secret_key = "U2VjcmV0S2V5";
+}
+
+static void test_fresh_headers(void)
+{
+	struct mcapi_options o;
+	struct mcapi_headers h, h2, again;
+	int64_t ms;
+	char *msg = NULL;
+
+	dev_options(&o);
+	CHECK_INT(mcapi_sign(&o, "/api/account/get-account", NULL, NULL, &h, &msg), 0);
+	/* "Tue, 24 Nov 2015 12:50:11 UTC", close to now */
+	CHECK(strlen(h.date) == 29 && strcmp(h.date + 26, "UTC") == 0);
+	CHECK(date_parse_rfc1123(h.date, strlen(h.date), &ms) == 0 && llabs(ms - now_ms()) < 5000);
+	CHECK_INT(strlen(h.req_id), 36);
+	CHECK(h.req_id[8] == '-' && h.req_id[13] == '-' && h.req_id[14] == '4');
+	CHECK(strncmp(h.authorization, "MC AccessKey:", 13) == 0 &&
+	      strlen(h.authorization) == 13 + 28);
+	/* the signature is over exactly that date and id */
+	CHECK_INT(mcapi_sign(&o, "/api/account/get-account", h.date, h.req_id, &again, &msg), 0);
+	CHECK_STR(again.authorization, h.authorization);
+	/* every signature gets a new request id */
+	CHECK_INT(mcapi_sign(&o, "/api/account/get-account", NULL, NULL, &h2, &msg), 0);
+	CHECK(strcmp(h.req_id, h2.req_id) != 0);
+	/* the query string is not signed (§2.1) */
+	CHECK_INT(mcapi_sign(&o, "/api/a/b?x=1", "d", "r", &h, &msg), 0);
+	CHECK_INT(mcapi_sign(&o, "/api/a/b", "d", "r", &h2, &msg), 0);
+	CHECK_STR(h.authorization, h2.authorization);
+	/* refusals */
+	CHECK_INT(mcapi_sign(&o, "api/a/b", NULL, NULL, &h, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'/'"));
+	CHECK_INT(mcapi_sign(&o, "/api/a/b", "Tue\r\nX: y", NULL, &h, &msg), MCAPI_E_INVALID);
+	o.secret_key = "not base64!";
+	CHECK_INT(mcapi_sign(&o, "/api/a/b", NULL, NULL, &h, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "secret_key"));
+	dev_options(&o);
+	o.access_key = "a:b";
+	CHECK_INT(mcapi_sign(&o, "/api/a/b", NULL, NULL, &h, &msg), MCAPI_E_INVALID);
+	o.access_key = NULL;
+	CHECK_INT(mcapi_sign(&o, "/api/a/b", NULL, NULL, &h, &msg), MCAPI_E_INVALID);
+	free(msg);
+}
+
+static void test_options(void)
+{
+	struct mcapi_options o;
+	struct mcapi_client *c;
+	char *msg = NULL;
+
+	dev_options(&o);
+	CHECK_INT(o.timeout_ms, 30000);
+	CHECK_INT(o.max_retries, 4);
+	CHECK_INT(mcapi_options_validate(&o, &msg), 0);
+	c = mcapi_client_new(&o, &msg);
+	CHECK(c != NULL);
+	CHECK_STR(mcapi_client_last_error(c), "");
+	mcapi_client_free(c);
+	o.base_url = "ftp://x";
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "base_url"));
+	CHECK(mcapi_client_new(&o, NULL) == NULL);
+	dev_options(&o);
+	o.app_key = "";
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'app_key' is not set"));
+	dev_options(&o);
+	o.secret_key = "%%%";
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	dev_options(&o);
+	o.app_id = "a\nb";
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	dev_options(&o);
+	o.max_retries = -1;
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	dev_options(&o);
+	o.timeout_ms = -5;
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK_INT(mcapi_options_validate(NULL, &msg), MCAPI_E_INVALID);
+	CHECK_STR(mcapi_strerror(MCAPI_E_TIMEOUT), "timed out");
+	free(msg);
+}
+
+static struct mcapi_response *response_of(long status, const char *body)
+{
+	struct http_result h;
+
+	buf_init(&h.body, 1 << 20);
+	buf_adds(&h.body, body);
+	h.status = status;
+	h.rl_limit = 800;
+	h.rl_remaining = 799;
+	h.rl_reset = 100;
+	h.retry_after_s = -1;
+	return response_from_http(&h, 2, "rid");
+}
+
+static void test_response(void)
+{
+	struct mcapi_response *r;
+	struct mcapi_client *c;
+	struct mcapi_options o;
+	size_t len;
+
+	r = response_of(
+	        200,
+	        "{\"meta\":{\"status\":200,\"pagination\":{\"pageSize\":1,\"next\":\"tok\"}},"
+	        "\"data\":[{\"a\":1}],\"fail\":[{\"key\":{\"domain\":\"x\"},\"errors\":"
+	        "[{\"code\":\"err_domain_not_found\",\"message\":\"m\",\"field\":\"domain\"}]}]}");
+	CHECK(r != NULL);
+	CHECK_INT(mcapi_response_status(r), 200);
+	CHECK(mcapi_response_is_envelope(r));
+	CHECK_INT(mcapi_response_data_count(r), 1);
+	CHECK_INT(mcapi_response_fail_count(r), 1);
+	CHECK_STR(mcapi_response_error_code(r), "err_domain_not_found");
+	CHECK_STR(mcapi_response_error_message(r), "m");
+	CHECK_STR(mcapi_response_error_field(r), "domain");
+	CHECK_STR(mcapi_response_next_token(r), "tok");
+	CHECK_INT(mcapi_response_rate_limit(r), 800);
+	CHECK_INT(mcapi_response_rate_remaining(r), 799);
+	CHECK_INT(mcapi_response_rate_reset_ms(r), 100);
+	CHECK_INT(mcapi_response_attempts(r), 2);
+	CHECK_STR(mcapi_response_request_id(r), "rid");
+	CHECK(strstr(mcapi_response_body(r, &len), "err_domain_not_found") && len > 0);
+	mcapi_response_free(r);
+
+	r = response_of(502, "<html>bad gateway</html>");
+	CHECK(!mcapi_response_is_envelope(r));
+	CHECK_INT(mcapi_response_fail_count(r), 0);
+	CHECK(mcapi_response_error_code(r) == NULL && mcapi_response_next_token(r) == NULL);
+	mcapi_response_free(r);
+	mcapi_response_free(NULL);
+
+	/* usage errors are caught before any network traffic */
+	dev_options(&o);
+	c = mcapi_client_new(&o, NULL);
+	CHECK_INT(mcapi_call(c, "no-slash", NULL, &r), MCAPI_E_INVALID);
+	CHECK(r == NULL && strstr(mcapi_client_last_error(c), "must start with '/'"));
+	CHECK_INT(mcapi_paginate(c, "/api/x", "[1, 2", 0, NULL, NULL), MCAPI_E_INVALID);
+	mcapi_client_free(c);
+}
+
+static void test_profile_parse(void)
+{
+	static const char text[] = "# comment\n"
+	                           "; another\n"
+	                           "[default]\n"
+	                           "base_url = https://eu-api.mimecast.com\n"
+	                           "  app_id=abc  \n"
+	                           "\n"
+	                           "[work]\r\n"
+	                           "app_key = \"quoted value\"\r\n"
+	                           "secret_key = a=b==\n"
+	                           "[default]\n"
+	                           "access_key = ak\n";
+	struct mcapi_config *cfg = NULL;
+	char *msg = NULL;
+
+	CHECK_INT(mcapi_config_parse(text, sizeof(text) - 1, &cfg, &msg), 0);
+	CHECK_INT(mcapi_config_count(cfg), 2);
+	CHECK_STR(mcapi_config_name(cfg, 0), "default");
+	CHECK_STR(mcapi_config_name(cfg, 1), "work");
+	CHECK(mcapi_config_name(cfg, 2) == NULL);
+	CHECK_STR(mcapi_config_get(cfg, "default", "base_url"), "https://eu-api.mimecast.com");
+	CHECK_STR(mcapi_config_get(cfg, "default", "app_id"), "abc");
+	CHECK_STR(mcapi_config_get(cfg, "default", "access_key"), "ak");
+	CHECK_STR(mcapi_config_get(cfg, "work", "app_key"), "quoted value");
+	CHECK_STR(mcapi_config_get(cfg, "work", "secret_key"), "a=b==");
+	CHECK(mcapi_config_get(cfg, "work", "base_url") == NULL);
+	CHECK(mcapi_config_get(cfg, "nope", "base_url") == NULL);
+	CHECK(mcapi_config_has(cfg, "work") && !mcapi_config_has(cfg, "nope"));
+	CHECK_INT(mcapi_config_set(cfg, "work", "base_url", "http://x"), 0);
+	CHECK_INT(mcapi_config_set(cfg, "work", "app_key", "new"), 0);
+	CHECK_STR(mcapi_config_get(cfg, "work", "app_key"), "new");
+	CHECK_INT(mcapi_config_set(cfg, "work", "app_key", NULL), 0);
+	CHECK(mcapi_config_get(cfg, "work", "app_key") == NULL);
+	CHECK_INT(mcapi_config_set(cfg, "bad name", "k", "v"), MCAPI_E_INVALID);
+	CHECK_INT(mcapi_config_set(cfg, "work", "k", "a\nb"), MCAPI_E_INVALID);
+	mcapi_config_free(cfg);
+
+	CHECK_INT(mcapi_config_parse("key = v\n", 8, &cfg, &msg), MCAPI_E_INVALID);
+	CHECK(cfg == NULL && msg && strstr(msg, "line 1") && strstr(msg, "before any"));
+	CHECK_INT(mcapi_config_parse("[a]\nnovalue\n", 12, &cfg, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "line 2"));
+	CHECK_INT(mcapi_config_parse("[a\n", 3, &cfg, &msg), MCAPI_E_INVALID);
+	CHECK_INT(mcapi_config_parse("[a b]\n", 6, &cfg, &msg), MCAPI_E_INVALID);
+	CHECK_INT(mcapi_config_parse("", 0, &cfg, &msg), 0);
+	CHECK_INT(mcapi_config_count(cfg), 0);
+	mcapi_config_free(cfg);
+	free(msg);
+}
+
+static void test_profile_file(void)
+{
+	char dir[] = "/tmp/mcapi-test-XXXXXX", path[256];
+	struct mcapi_config *cfg = NULL, *back = NULL;
+	struct mcapi_options o;
+	struct stat st;
+	char *msg = NULL, *p;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/sub/profiles", dir);
+	/* a missing file is an empty configuration */
+	CHECK_INT(mcapi_config_load(path, &cfg, &msg), 0);
+	CHECK_INT(mcapi_config_count(cfg), 0);
+	CHECK_INT(mcapi_config_set(cfg, "dev", "base_url", "http://127.0.0.1:8080"), 0);
+	CHECK_INT(mcapi_config_set(cfg, "dev", "secret_key", "U2VjcmV0S2V5"), 0);
+	CHECK_INT(mcapi_config_save(cfg, path, &msg), 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK_INT(mcapi_config_load(path, &back, &msg), 0);
+	CHECK_STR(mcapi_config_get(back, "dev", "secret_key"), "U2VjcmV0S2V5");
+
+	/* resolution: the environment over the profile; unknown explicit names fail */
+	unsetenv("MCAPI_PROFILE");
+	setenv("MCAPI_APP_ID", "from-env", 1);
+	CHECK_INT(mcapi_config_resolve(back, "dev", &o, &msg), 0);
+	CHECK_STR(o.base_url, "http://127.0.0.1:8080");
+	CHECK_STR(o.app_id, "from-env");
+	CHECK_STR(o.secret_key, "U2VjcmV0S2V5");
+	setenv("MCAPI_BASE_URL", "http://override", 1);
+	setenv("MCAPI_MAX_RETRIES", "7", 1);
+	CHECK_INT(mcapi_config_resolve(back, "dev", &o, &msg), 0);
+	CHECK_STR(o.base_url, "http://override");
+	CHECK_INT(o.max_retries, 7);
+	setenv("MCAPI_MAX_RETRIES", "lots", 1);
+	CHECK_INT(mcapi_config_resolve(back, "dev", &o, &msg), MCAPI_E_INVALID);
+	unsetenv("MCAPI_MAX_RETRIES");
+	CHECK_INT(mcapi_config_resolve(back, "nope", &o, &msg), MCAPI_E_NOT_FOUND);
+	CHECK(msg && strstr(msg, "'nope'"));
+	setenv("MCAPI_PROFILE", "dev", 1);
+	CHECK_INT(mcapi_config_resolve(back, NULL, &o, &msg), 0);
+	CHECK_STR(o.secret_key, "U2VjcmV0S2V5");
+	unsetenv("MCAPI_PROFILE");
+	/* "default" may be absent: the environment alone is enough */
+	CHECK_INT(mcapi_config_resolve(back, NULL, &o, &msg), 0);
+	CHECK_STR(o.base_url, "http://override");
+	CHECK(o.secret_key == NULL);
+	unsetenv("MCAPI_BASE_URL");
+	unsetenv("MCAPI_APP_ID");
+
+	/* default path */
+	setenv("MCAPI_CONFIG", "/x/y", 1);
+	p = mcapi_config_default_path();
+	CHECK_STR(p, "/x/y");
+	free(p);
+	unsetenv("MCAPI_CONFIG");
+	setenv("XDG_CONFIG_HOME", "/xdg", 1);
+	p = mcapi_config_default_path();
+	CHECK_STR(p, "/xdg/mcapi/profiles");
+	free(p);
+	unsetenv("XDG_CONFIG_HOME");
+	setenv("HOME", "/home/u", 1);
+	p = mcapi_config_default_path();
+	CHECK_STR(p, "/home/u/.config/mcapi/profiles");
+	free(p);
+
+	mcapi_config_free(cfg);
+	mcapi_config_free(back);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+	free(msg);
+}
+
+int main(void)
+{
+	crypto_init();
+	test_vectors();
+	test_fresh_headers();
+	test_options();
+	test_response();
+	test_profile_parse();
+	test_profile_file();
+	return tap_done();
+}
