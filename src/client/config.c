@@ -4,6 +4,8 @@
  * with mode 0600 because they hold secret keys. */
 #include "client_int.h"
 #include "common/crypto.h"
+#include "common/err.h"
+#include "common/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -389,12 +391,11 @@ static int config_mkdirs(const char *path)
 
 MCAPI_EXPORT int mcapi_config_save(const struct mcapi_config *cfg, const char *path, char **errmsg)
 {
-	struct buf b, tmp;
-	int fd = -1, rc;
-	size_t off;
+	struct buf b;
+	struct err e = {0};
+	int rc;
 
 	buf_init(&b, CONFIG_FILE_MAX);
-	buf_init(&tmp, 4096);
 	if (!cfg || !path) {
 		rc = client_errf(errmsg, MCAPI_E_INVALID, "no configuration or path");
 		goto out;
@@ -421,54 +422,17 @@ MCAPI_EXPORT int mcapi_config_save(const struct mcapi_config *cfg, const char *p
 		                 path, strerror(errno));
 		goto out;
 	}
-	if (buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid())) {
-		rc = client_errf(errmsg, MCAPI_E_NOMEM, "out of memory");
-		goto out;
-	}
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = client_errf(errmsg, MCAPI_E_IO, "cannot create '%s': %s", tmp.data,
-		                 strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0600) != 0) {
-		rc = client_errf(errmsg, MCAPI_E_IO, "cannot chmod '%s': %s", tmp.data,
-		                 strerror(errno));
-		goto out;
-	}
-	for (off = 0; off < b.len;) {
-		ssize_t w = write(fd, b.data + off, b.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = client_errf(errmsg, MCAPI_E_IO, "cannot write '%s': %s", tmp.data,
-			                 strerror(errno));
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		rc = client_errf(errmsg, MCAPI_E_IO, "cannot write '%s': %s", tmp.data,
-		                 strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, path) != 0) {
-		rc = client_errf(errmsg, MCAPI_E_IO, "cannot rename to '%s': %s", path,
-		                 strerror(errno));
+	/* a temporary file, fsync, rename, fsync of the directory: never half a profile file */
+	if (file_write_atomic(path, b.data, b.len, 0600, 1, &e) != 0) {
+		rc = client_errf(errmsg, e.code == MC_ERR_NOMEM ? MCAPI_E_NOMEM : MCAPI_E_IO, "%s",
+		                 e.msg);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc && tmp.data)
-		unlink(tmp.data);
 	if (b.data)
 		secure_zero(b.data, b.len);
 	buf_release(&b);
-	buf_release(&tmp);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1178,38 +1179,6 @@ static int store_is_empty(struct store *st, int *empty, struct err *e)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void fsync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = !slash          ? strdup(".")
-	            : slash == path ? strdup("/")
-	                            : strndup(path, (size_t)(slash - path));
-	int fd;
-
-	if (!dir)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 /* Writes text to a new private temporary file beside path; *tmp_out gets its name. */
 static int write_temp(const char *path, const char *text, char **tmp_out, struct err *e)
 {
@@ -1226,7 +1195,7 @@ static int write_temp(const char *path, const char *text, char **tmp_out, struct
 		free(tmp);
 		return err_set(e, MC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || file_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -1349,7 +1318,7 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 		}
 		free(tmp);
 		tmp = NULL;
-		fsync_dir_of(cred_path);
+		file_sync_dir_of(cred_path);
 	}
 	*created = 1;
 	*out_json = text;

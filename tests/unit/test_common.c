@@ -3,10 +3,15 @@
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "tap.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_b64(void)
 {
@@ -111,8 +116,42 @@ static void test_log(void)
 	CHECK_STR(log_quote("a\nb", out, sizeof(out)), "\"a\\x0ab\"");
 }
 
+static void test_file(void)
+{
+	char dir[] = "/tmp/mcapi-file-XXXXXX", path[128], buf[64];
+	struct stat st;
+	FILE *f;
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	CHECK_INT(file_write_atomic(path, "one", 3, 0600, 0, NULL), 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK_INT(file_write_atomic(path, "two", 3, 0600, 0, NULL), MC_ERR_EXISTS);
+	CHECK_INT(file_write_atomic(path, "three", 5, 0640, 1, NULL), 0);
+	f = fopen(path, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f));
+	CHECK_STR(buf, "three");
+	if (f)
+		fclose(f);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		entries += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	CHECK_INT(entries, 1); /* no temporary file left behind */
+	snprintf(buf, sizeof(buf), "%s/no/such/dir/x", dir);
+	CHECK_INT(file_write_atomic(buf, "x", 1, 0600, 1, NULL), MC_ERR_IO);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	test_file();
 	test_b64();
 	test_crypto();
 	test_date();

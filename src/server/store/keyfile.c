@@ -7,6 +7,7 @@
 #include "common/buf.h"
 #include "common/crypto.h"
 #include "common/err.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,92 +72,18 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = NULL;
-	int fd, rc = -1;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	free(dir);
-	return rc;
-}
-
 /* Creates the key file. Returns 0 with the new key, MC_ERR_EXISTS if another process
  * created the file first (the caller reads that one), or an error. */
 static int create_key(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e)
 {
 	char text[HEX_LEN + 2];
-	char *tmp = NULL;
-	size_t plen = strlen(path);
-	int fd = -1, rc;
+	int rc;
 
-	tmp = malloc(plen + 16);
-	if (!tmp)
-		return err_set(e, MC_ERR_NOMEM, "out of memory");
-	snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT|O_EXCL, mode 0600 */
-	if (fd < 0) {
-		rc = err_set(e, MC_ERR_IO, "cannot create key file '%s': %s", path,
-		             strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
 	random_bytes(key, STORE_KEY_LEN);
 	sodium_bin2hex(text, sizeof(text), key, STORE_KEY_LEN);
 	text[HEX_LEN] = '\n';
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, HEX_LEN + 1) != 0 || fsync(fd) != 0) {
-		rc = err_set(e, MC_ERR_IO, "cannot write key file '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	if (link(tmp, path) != 0) {
-		rc = errno == EEXIST ? MC_ERR_EXISTS
-		                     : err_set(e, MC_ERR_IO, "cannot create key file '%s': %s",
-		                               path, strerror(errno));
-		goto out;
-	}
-	if (fsync_dir_of(path) != 0) {
-		rc = err_set(e, MC_ERR_IO, "cannot sync the directory of key file '%s': %s", path,
-		             strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp && tmp[0])
-		unlink(tmp);
-	free(tmp);
+	/* linked into place: never replaces a key another process created meanwhile */
+	rc = file_write_atomic(path, text, HEX_LEN + 1, 0600, 0, e);
 	secure_zero(text, sizeof(text));
 	if (rc)
 		secure_zero(key, STORE_KEY_LEN);
