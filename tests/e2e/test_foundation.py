@@ -1,6 +1,7 @@
 """Foundation end to end: the real mcapid, its store, and real clients (issue: foundation).
 Covers API.md §1 (transport and framing), §2 (authentication, every row of §2.2), §3 (the
 envelope and §3.1 codes), §4 (Python-literal bodies), §11 (dev bootstrap) and §12."""
+import base64
 import datetime
 import json
 import os
@@ -304,7 +305,6 @@ def test_dev_credentials_file(server):
         db += open(wal, "rb").read()
     assert c["app_key"].encode() not in db
     assert c["secret_key"].encode() not in db
-    import base64
     assert base64.b64decode(c["secret_key"]) not in db
     # the server log never shows secrets
     log = server.read_log()
@@ -351,3 +351,30 @@ def test_user_count_follows_the_store(server, client):
     while client.call("/api/account/get-account")[1]["data"][0]["userCount"] != before + 1:
         assert time.time() < deadline
         time.sleep(0.1)
+
+
+def test_acknowledged_api_writes_survive_kill9():
+    s = Server().start()
+    try:
+        cl = s.client()
+        r, b = cl.call("/api/domain/create-domain",
+                       [{"domain": "durable%d.example.com" % i, "inboundType": "any"} for i in range(20)])
+        assert r.status_code == 200 and len(b["data"]) == 20
+        basic = base64.b64encode(("%s:%s" % (s.creds["email"], s.creds["password"])).encode()).decode()
+        login = requests.post(s.base + "/api/login/login",
+                              data='{"data": [{"userName": "%s"}]}' % s.creds["email"],
+                              headers={"x-mc-app-id": s.creds["app_id"],
+                                       "Authorization": "Basic-Cloud " + basic})
+        assert login.status_code == 200, login.text
+        keys = login.json()["data"][0]
+        s.proc.send_signal(signal.SIGKILL)  # right after the answers: no clean shutdown
+        s.proc.wait()
+        s.log.close()
+        s.proc = None
+        s.start()
+        r, b = cl.call("/api/domain/get-pending-domain")
+        assert sorted(d["domain"] for d in b["data"]) == sorted("durable%d.example.com" % i for i in range(20))
+        fresh = s.client(access_key=keys["accessKey"], secret_key=keys["secretKey"])
+        assert fresh.post("/api/account/get-account").status_code == 200
+    finally:
+        assert s.stop() == 0
