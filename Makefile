@@ -2,11 +2,12 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit e2e asan fuzz-smoke fuzz bench clean format
+.PHONY: all deps build run test unit e2e asan tsan fuzz-smoke fuzz bench clean format
 
 all: build
 
@@ -36,6 +37,15 @@ asan: deps
 		MCAPID=$(CURDIR)/$(ASAN_BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(ASAN_BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
 
+# The same tests under ThreadSanitizer: the server is multi-threaded (workers, resolver).
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=0 MCAPI_E2E_SLOW=1 \
+		MCAPID=$(CURDIR)/$(TSAN_BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(TSAN_BUILD)/mcapi \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
+
 # Builds the libFuzzer targets with clang and runs each briefly from the committed corpus.
 fuzz-smoke: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMCAPI_FUZZ=ON -DMCAPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -57,6 +67,7 @@ test: build
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory fuzz-smoke
 
 bench: build
@@ -66,4 +77,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
