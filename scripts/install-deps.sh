@@ -3,7 +3,7 @@
 # when everything is present; uses sudo when not root.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libpq-dev libc-ares-dev
 libidn2-dev libsodium-dev libcurl4-openssl-dev
 python3 python3-pytest python3-requests

@@ -62,7 +62,7 @@ static int value(int url, unsigned char c)
 }
 
 static int decode(int url, const char *src, size_t n, unsigned char *dst, size_t dst_size,
-		  size_t *out_len)
+                  size_t *out_len)
 {
 	uint32_t acc = 0;
 	size_t o = 0;

@@ -8,10 +8,10 @@
 #include <string.h>
 
 struct buf {
-	char *data;   /* NULL until the first append; NUL-terminated after */
+	char *data; /* NULL until the first append; NUL-terminated after */
 	size_t len;
 	size_t alloc;
-	size_t cap;   /* maximum len; appends beyond it fail */
+	size_t cap; /* maximum len; appends beyond it fail */
 };
 
 /* Initialises an empty buffer that may grow to cap bytes. */

@@ -45,7 +45,7 @@ static void sha1_setup(void)
 }
 
 static int digest2(EVP_MD_CTX *ctx, const void *a, size_t an, const void *b, size_t bn,
-		   unsigned char out[HMAC_SHA1_LEN])
+                   unsigned char out[HMAC_SHA1_LEN])
 {
 	unsigned int len = 0;
 
@@ -57,7 +57,7 @@ static int digest2(EVP_MD_CTX *ctx, const void *a, size_t an, const void *b, siz
 }
 
 int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
-	      unsigned char mac[HMAC_SHA1_LEN])
+              unsigned char mac[HMAC_SHA1_LEN])
 {
 	unsigned char k[64] = {0}, pad[64], inner[HMAC_SHA1_LEN];
 	EVP_MD_CTX *ctx;
@@ -117,9 +117,9 @@ void random_guid(char dst[GUID_STR_LEN])
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
 	snprintf(dst, GUID_STR_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-		 r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-		 r[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+	         r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+	         r[15]);
 }
 
 size_t random_token(size_t nbytes, char *dst, size_t dst_size)

@@ -6,14 +6,14 @@
 #include <stddef.h>
 
 #define HMAC_SHA1_LEN 20
-#define GUID_STR_LEN 37 /* "8578fcfc-a305-4d9a-99cb-f4d5ecefe297" + NUL */
+#define GUID_STR_LEN  37 /* "8578fcfc-a305-4d9a-99cb-f4d5ecefe297" + NUL */
 
 /* Initialises libsodium once; 0 or MC_ERR_CRYPTO. Safe to call from many threads. */
 int crypto_init(void);
 
 /* mac = HMAC-SHA1(key, msg). Returns 0 or MC_ERR_CRYPTO. */
 int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
-	      unsigned char mac[HMAC_SHA1_LEN]);
+              unsigned char mac[HMAC_SHA1_LEN]);
 
 /* 1 if a[0..an) equals b[0..bn), in time that depends only on the lengths. */
 int ct_equal(const void *a, size_t an, const void *b, size_t bn);

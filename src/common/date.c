@@ -106,7 +106,7 @@ static int64_t to_ms(long y, long mo, long d, long h, long mi, long s)
 int date_parse_rfc1123(const char *s, size_t n, int64_t *ms)
 {
 	static const char *months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-				       "jul", "aug", "sep", "oct", "nov", "dec"};
+	                               "jul", "aug", "sep", "oct", "nov", "dec"};
 	struct cur c = {s, s + n};
 	long day, year, h, mi, sec, mon = 0;
 
@@ -202,7 +202,7 @@ int date_parse_iso(const char *s, size_t n, int64_t *ms)
 }
 
 static void split(int64_t ms, int64_t *y, unsigned *mo, unsigned *d, int *h, int *mi, int *s,
-		  int64_t *days_out)
+                  int64_t *days_out)
 {
 	int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
 	int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -251,12 +251,12 @@ void date_format_rfc1123(int64_t ms, char *dst, size_t size)
 {
 	static const char *wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char *mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	int64_t y, days;
 	unsigned mo, d;
 	int h, mi, s;
 
 	split(ms, &y, &mo, &d, &h, &mi, &s, &days);
 	snprintf(dst, size, "%s, %02u %s %04d %02d:%02d:%02d UTC", wd[((days % 7) + 7) % 7], d,
-		 mn[mo - 1], (int)(y % 10000), h, mi, s);
+	         mn[mo - 1], (int)(y % 10000), h, mi, s);
 }

@@ -27,19 +27,33 @@ void err_clear(struct err *e)
 const char *err_name(int code)
 {
 	switch (code) {
-	case MC_OK: return "ok";
-	case MC_ERR_NOMEM: return "out of memory";
-	case MC_ERR_INVALID: return "invalid";
-	case MC_ERR_TOO_LARGE: return "too large";
-	case MC_ERR_NOT_FOUND: return "not found";
-	case MC_ERR_EXISTS: return "exists";
-	case MC_ERR_IO: return "i/o error";
-	case MC_ERR_STORE: return "store error";
-	case MC_ERR_UNAVAILABLE: return "unavailable";
-	case MC_ERR_DEPTH: return "too deep";
-	case MC_ERR_CRYPTO: return "crypto error";
-	case MC_ERR_INTERNAL: return "internal error";
-	case MC_ERR_ASYNC: return "async";
-	default: return "unknown error";
+	case MC_OK:
+		return "ok";
+	case MC_ERR_NOMEM:
+		return "out of memory";
+	case MC_ERR_INVALID:
+		return "invalid";
+	case MC_ERR_TOO_LARGE:
+		return "too large";
+	case MC_ERR_NOT_FOUND:
+		return "not found";
+	case MC_ERR_EXISTS:
+		return "exists";
+	case MC_ERR_IO:
+		return "i/o error";
+	case MC_ERR_STORE:
+		return "store error";
+	case MC_ERR_UNAVAILABLE:
+		return "unavailable";
+	case MC_ERR_DEPTH:
+		return "too deep";
+	case MC_ERR_CRYPTO:
+		return "crypto error";
+	case MC_ERR_INTERNAL:
+		return "internal error";
+	case MC_ERR_ASYNC:
+		return "async";
+	default:
+		return "unknown error";
 	}
 }

@@ -55,7 +55,7 @@ int file_sync_dir_of(const char *path)
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, int replace,
-		      struct err *e)
+                      struct err *e)
 {
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 16);
@@ -81,16 +81,16 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	}
 	fd = -1;
 	if (replace ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
-		rc = !replace && errno == EEXIST
-			     ? MC_ERR_EXISTS
-			     : err_set(e, MC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+		rc = !replace && errno == EEXIST ? MC_ERR_EXISTS
+		                                 : err_set(e, MC_ERR_IO, "cannot create '%s': %s",
+		                                           path, strerror(errno));
 		goto out;
 	}
 	if (replace)
 		tmp[0] = '\0'; /* renamed: nothing left to remove */
 	if (file_sync_dir_of(path) != 0) {
 		rc = err_set(e, MC_ERR_IO, "cannot sync the directory of '%s': %s", path,
-			     strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	rc = 0;

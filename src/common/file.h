@@ -15,7 +15,7 @@ struct err;
  * MC_ERR_NOMEM or MC_ERR_IO with a message naming path in e. The temporary file never
  * outlives the call. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, int replace,
-		      struct err *e);
+                      struct err *e);
 
 /* write(2) until done (retrying EINTR); 0 or -1 with errno set. */
 int file_write_all(int fd, const void *data, size_t len);

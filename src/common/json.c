@@ -14,9 +14,8 @@
 
 /* Bytes that JSON strings cannot hold as they are. */
 static const unsigned char needs_escape[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	['"'] = 1, ['\\'] = 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
 };
 
 static int write_string(struct buf *b, const char *s, size_t n)
@@ -39,13 +38,27 @@ static int write_string(struct buf *b, const char *s, size_t n)
 		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
 		default:
 			esc[1] = 'u', esc[2] = '0', esc[3] = '0';
 			esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
@@ -73,9 +86,11 @@ static int write_value(struct buf *b, const json_t *v, int depth)
 		int first = 1;
 		if ((rc = buf_addc(b, '{')) != 0)
 			return rc;
-		json_object_foreach((json_t *)v, k, m) {
+		json_object_foreach((json_t *)v, k, m)
+		{
 			if ((!first && (rc = buf_addc(b, ',')) != 0) ||
-			    (rc = write_string(b, k, strlen(k))) != 0 || (rc = buf_addc(b, ':')) != 0 ||
+			    (rc = write_string(b, k, strlen(k))) != 0 ||
+			    (rc = buf_addc(b, ':')) != 0 ||
 			    (rc = write_value(b, m, depth + 1)) != 0)
 				return rc;
 			first = 0;
@@ -87,8 +102,10 @@ static int write_value(struct buf *b, const json_t *v, int depth)
 		json_t *m;
 		if ((rc = buf_addc(b, '[')) != 0)
 			return rc;
-		json_array_foreach((json_t *)v, i, m) {
-			if ((i && (rc = buf_addc(b, ',')) != 0) || (rc = write_value(b, m, depth + 1)) != 0)
+		json_array_foreach((json_t *)v, i, m)
+		{
+			if ((i && (rc = buf_addc(b, ',')) != 0) ||
+			    (rc = write_value(b, m, depth + 1)) != 0)
 				return rc;
 		}
 		return buf_addc(b, ']');
@@ -141,8 +158,8 @@ int json_write_member(struct buf *b, int first, const char *key, const char *val
 {
 	int rc;
 
-	if ((!first && (rc = buf_addc(b, ',')) != 0) || (rc = write_string(b, key, strlen(key))) != 0 ||
-	    (rc = buf_addc(b, ':')) != 0)
+	if ((!first && (rc = buf_addc(b, ',')) != 0) ||
+	    (rc = write_string(b, key, strlen(key))) != 0 || (rc = buf_addc(b, ':')) != 0)
 		return rc;
 	return write_string(b, value, strlen(value));
 }
@@ -155,7 +172,8 @@ void json_strip_nulls(json_t *v)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, k, m) {
+		json_object_foreach_safe(v, tmp, k, m)
+		{
 			if (json_is_null(m))
 				json_object_del(v, k);
 			else
@@ -176,7 +194,8 @@ json_t *json_get_ci(json_t *obj, const char *key)
 	m = json_object_get(obj, key);
 	if (m)
 		return m;
-	json_object_foreach(obj, k, m) {
+	json_object_foreach(obj, k, m)
+	{
 		if (strcasecmp(k, key) == 0)
 			return m;
 	}

@@ -30,8 +30,8 @@ char *log_quote(const char *s, char *dst, size_t size);
 			log_write((lvl), __VA_ARGS__);                                             \
 	} while (0)
 #define log_error(...) LOG(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) LOG(LOG_WARN, __VA_ARGS__)
-#define log_info(...) LOG(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  LOG(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  LOG(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) LOG(LOG_DEBUG, __VA_ARGS__)
 
 #endif

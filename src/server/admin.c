@@ -1035,9 +1035,8 @@ static const struct admin_cmd commands[] = {
          "user create --account CODE --email E [--name N] [--password P | --password-stdin] "
          "[--perms LIST|admin] [--ttl 3d|72h|90m|MS|never|default] [--extend-on-validate]"},
         {"user", "list", cmd_user_list, O(OPT_ACCOUNT), 0, "user list [--account CODE]"},
-        {"user", "passwd", cmd_user_passwd,
-         O(OPT_EMAIL) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN), O(OPT_EMAIL),
-         "user passwd --email E (--password P | --password-stdin)"},
+        {"user", "passwd", cmd_user_passwd, O(OPT_EMAIL) | O(OPT_PASSWORD) | O(OPT_PASSWORD_STDIN),
+         O(OPT_EMAIL), "user passwd --email E (--password P | --password-stdin)"},
         {"user", "profile", cmd_user_profile, O(OPT_EMAIL) | O(OPT_TTL) | O(OPT_EXTEND_BOOL),
          O(OPT_EMAIL),
          "user profile --email E [--ttl 3d|72h|90m|MS|never|default] "
@@ -1195,7 +1194,8 @@ static int write_temp(const char *path, const char *text, char **tmp_out, struct
 		free(tmp);
 		return err_set(e, MC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
 	}
-	if (fchmod(fd, 0600) != 0 || file_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || file_write_all(fd, text, strlen(text)) != 0 ||
+	    fsync(fd) != 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);

@@ -24,50 +24,74 @@ struct cfg_opt {
 	const char *help;
 };
 
-#define S(f, d, h) {#f, CFG_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), d, 0, 0, h}
-#define I(f, d, lo, hi, h) {#f, CFG_INT, offsetof(struct config, f), sizeof(int), d, lo, hi, h}
-#define L(f, d, lo, hi, h) {#f, CFG_I64, offsetof(struct config, f), sizeof(int64_t), d, lo, hi, h}
-#define B(f, d, h) {#f, CFG_BOOL, offsetof(struct config, f), sizeof(int), d, 0, 1, h}
+#define S(f, d, h)                                                                                 \
+	{                                                                                          \
+#f, CFG_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), d, 0, 0, \
+		        h                                                                          \
+	}
+#define I(f, d, lo, hi, h)                                                                         \
+	{                                                                                          \
+#f, CFG_INT, offsetof(struct config, f), sizeof(int), d, lo, hi, h                 \
+	}
+#define L(f, d, lo, hi, h)                                                                         \
+	{                                                                                          \
+#f, CFG_I64, offsetof(struct config, f), sizeof(int64_t), d, lo, hi, h             \
+	}
+#define B(f, d, h)                                                                                 \
+	{                                                                                          \
+#f, CFG_BOOL, offsetof(struct config, f), sizeof(int), d, 0, 1, h                  \
+	}
 
 static const struct cfg_opt opts[] = {
-	S(config_file, "", "configuration file (name = value lines)"),
-	S(listen, "127.0.0.1:8080", "address and port to listen on"),
-	S(data_dir, "./var", "directory for the store, server key and dev credentials"),
-	S(store, "sqlite", "store backend: sqlite or postgres"),
-	S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
-	S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
-	I(db_busy_timeout_ms, "5000", 1, 600000, "ms a write waits for the store's lock before the call gets 503"),
-	S(key_file, "", "server key file, kept outside the database (default <data_dir>/server.key)"),
-	S(log_level, "info", "error, warn, info or debug"),
-	B(access_log, "1", "write one access-log line per request"),
-	B(dev, "0", "development mode: create and print credentials on an empty store"),
-	I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
-	L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
-	L(conn_memory, "16384", 4096, 1048576, "memory per connection; bounds the header block (431 above)"),
-	I(conn_timeout, "30", 1, 3600, "seconds an idle or slow connection is kept"),
-	I(max_connections, "4096", 16, 1000000, "most concurrent connections"),
-	I(per_ip_connections, "0", 0, 1000000, "most concurrent connections per client IP (0 = no limit)"),
-	I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
-	I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
-	I(auth_cache_ms, "1000", 0, 60000, "ms applications and keys read by authentication are cached (0 = off); changes by other processes apply within it"),
-	I(list_cache_ms, "1000", 0, 60000, "ms answers of domain list calls are cached (0 = off); this server's own changes apply at once"),
-	I(replay_max, "4000000", 1000, 1000000000, "most request ids remembered for replay detection (about 16-32 bytes each, allocated as used)"),
-	S(region, "eu", "region code this server serves"),
-	S(public_base_url, "", "public base URL of this server (default http://<listen>)"),
-	S(regions, "", "region table for discovery: code=url,code=url (this region is added)"),
-	I(pending_ttl_days, "30", 1, 3650, "days a pending domain can be verified"),
-	I(purge_after_days, "30", 0, 3650, "days after expiry an expired pending domain is kept"),
-	S(dns_servers, "", "DNS servers for verification: ip[:port],... (default: the system's)"),
-	I(dns_timeout_ms, "5000", 100, 60000, "timeout of one TXT lookup"),
-	I(rate_limit, "800", 1, 1000000000, "calls per user bucket (X-RateLimit-Limit)"),
-	I(rate_refill_ms, "100", 1, 3600000, "one call is added back every N ms"),
-	S(rate_overrides, "", "per-endpoint limits: /api/area/function=limit:refill_ms,..."),
-	I(ip_limit, "20", 1, 1000000, "unauthenticated calls and failed authentications per IP per minute"),
-	S(binding_ttl, "3d", "default binding TTL: 3d, 72h, 15m, never, or milliseconds"),
-	I(max_bindings, "100", 1, 100000, "bindings per user; one more removes the oldest"),
-	I(lockout_failures, "5", 1, 1000, "consecutive failed logins before a lock-out"),
-	I(lockout_minutes, "15", 1, 100000, "minutes a locked user stays locked"),
-	S(cred_file, "", "development credentials file (default <data_dir>/dev-credentials.json)"),
+        S(config_file, "", "configuration file (name = value lines)"),
+        S(listen, "127.0.0.1:8080", "address and port to listen on"),
+        S(data_dir, "./var", "directory for the store, server key and dev credentials"),
+        S(store, "sqlite", "store backend: sqlite or postgres"),
+        S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
+        S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
+        I(db_busy_timeout_ms, "5000", 1, 600000,
+          "ms a write waits for the store's lock before the call gets 503"),
+        S(key_file, "",
+          "server key file, kept outside the database (default <data_dir>/server.key)"),
+        S(log_level, "info", "error, warn, info or debug"),
+        B(access_log, "1", "write one access-log line per request"),
+        B(dev, "0", "development mode: create and print credentials on an empty store"),
+        I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
+        L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
+        L(conn_memory, "16384", 4096, 1048576,
+          "memory per connection; bounds the header block (431 above)"),
+        I(conn_timeout, "30", 1, 3600, "seconds an idle or slow connection is kept"),
+        I(max_connections, "4096", 16, 1000000, "most concurrent connections"),
+        I(per_ip_connections, "0", 0, 1000000,
+          "most concurrent connections per client IP (0 = no limit)"),
+        I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
+        I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
+        I(auth_cache_ms, "1000", 0, 60000,
+          "ms applications and keys read by authentication are cached (0 = off); changes by other "
+          "processes apply within it"),
+        I(list_cache_ms, "1000", 0, 60000,
+          "ms answers of domain list calls are cached (0 = off); this server's own changes apply "
+          "at once"),
+        I(replay_max, "4000000", 1000, 1000000000,
+          "most request ids remembered for replay detection (about 16-32 bytes each, allocated as "
+          "used)"),
+        S(region, "eu", "region code this server serves"),
+        S(public_base_url, "", "public base URL of this server (default http://<listen>)"),
+        S(regions, "", "region table for discovery: code=url,code=url (this region is added)"),
+        I(pending_ttl_days, "30", 1, 3650, "days a pending domain can be verified"),
+        I(purge_after_days, "30", 0, 3650, "days after expiry an expired pending domain is kept"),
+        S(dns_servers, "", "DNS servers for verification: ip[:port],... (default: the system's)"),
+        I(dns_timeout_ms, "5000", 100, 60000, "timeout of one TXT lookup"),
+        I(rate_limit, "800", 1, 1000000000, "calls per user bucket (X-RateLimit-Limit)"),
+        I(rate_refill_ms, "100", 1, 3600000, "one call is added back every N ms"),
+        S(rate_overrides, "", "per-endpoint limits: /api/area/function=limit:refill_ms,..."),
+        I(ip_limit, "20", 1, 1000000,
+          "unauthenticated calls and failed authentications per IP per minute"),
+        S(binding_ttl, "3d", "default binding TTL: 3d, 72h, 15m, never, or milliseconds"),
+        I(max_bindings, "100", 1, 100000, "bindings per user; one more removes the oldest"),
+        I(lockout_failures, "5", 1, 1000, "consecutive failed logins before a lock-out"),
+        I(lockout_minutes, "15", 1, 100000, "minutes a locked user stays locked"),
+        S(cred_file, "", "development credentials file (default <data_dir>/dev-credentials.json)"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -91,7 +115,7 @@ static const struct cfg_opt *find(const char *name, size_t n)
 }
 
 static int set(struct config *cfg, const struct cfg_opt *o, const char *val, const char *from,
-	       struct err *e)
+               struct err *e)
 {
 	char *p = (char *)cfg + o->off;
 	long long v;
@@ -108,20 +132,22 @@ static int set(struct config *cfg, const struct cfg_opt *o, const char *val, con
 		    !strcasecmp(val, "on"))
 			*(int *)p = 1;
 		else if (!strcmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
-			 !strcasecmp(val, "off"))
+		         !strcasecmp(val, "off"))
 			*(int *)p = 0;
 		else
-			return err_set(e, MC_ERR_INVALID, "%s: '%s' must be true or false, not '%s'",
-				       from, o->name, val);
+			return err_set(e, MC_ERR_INVALID,
+			               "%s: '%s' must be true or false, not '%s'", from, o->name,
+			               val);
 		return 0;
 	case CFG_INT:
 	case CFG_I64:
 		errno = 0;
 		v = strtoll(val, &end, 10);
 		if (errno || end == val || *end || v < o->min || v > o->max)
-			return err_set(e, MC_ERR_INVALID,
-				       "%s: '%s' must be a whole number from %lld to %lld, not '%s'", from,
-				       o->name, (long long)o->min, (long long)o->max, val);
+			return err_set(
+			        e, MC_ERR_INVALID,
+			        "%s: '%s' must be a whole number from %lld to %lld, not '%s'", from,
+			        o->name, (long long)o->min, (long long)o->max, val);
 		if (o->type == CFG_INT)
 			*(int *)p = (int)v;
 		else
@@ -156,7 +182,8 @@ static int load_file(struct config *cfg, const char *path, struct err *e)
 	int lineno = 0, rc = 0;
 
 	if (!f)
-		return err_set(e, MC_ERR_IO, "cannot open config file '%s': %s", path, strerror(errno));
+		return err_set(e, MC_ERR_IO, "cannot open config file '%s': %s", path,
+		               strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *s = trim(line), *eq;
 		const struct cfg_opt *o;
@@ -165,7 +192,8 @@ static int load_file(struct config *cfg, const char *path, struct err *e)
 			continue;
 		eq = strchr(s, '=');
 		if (!eq) {
-			rc = err_set(e, MC_ERR_INVALID, "%s:%d: expected 'name = value'", path, lineno);
+			rc = err_set(e, MC_ERR_INVALID, "%s:%d: expected 'name = value'", path,
+			             lineno);
 			break;
 		}
 		*eq = '\0';
@@ -177,7 +205,8 @@ static int load_file(struct config *cfg, const char *path, struct err *e)
 		}
 		o = find(name, strlen(name));
 		if (!o) {
-			rc = err_set(e, MC_ERR_INVALID, "%s:%d: unknown option '%s'", path, lineno, name);
+			rc = err_set(e, MC_ERR_INVALID, "%s:%d: unknown option '%s'", path, lineno,
+			             name);
 			break;
 		}
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
@@ -256,15 +285,17 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		o = find(a, eq ? (size_t)(eq - a) : strlen(a));
 		if (!o)
 			return err_set(e, MC_ERR_INVALID, "unknown option '--%.*s' (see --help)",
-				       (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+			               (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
 		if (eq) {
 			val = eq + 1;
 		} else if (o->type == CFG_BOOL) {
 			/* A bare boolean flag means true; a following true/false/yes/no/on/off/1/0
 			 * is its value. */
-			static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
+			static const char *words[] = {"true", "false", "yes", "no",
+			                              "on",   "off",   "1",   "0"};
 			val = "1";
-			for (size_t w = 0; i + 1 < argc && w < sizeof(words) / sizeof(words[0]); w++) {
+			for (size_t w = 0; i + 1 < argc && w < sizeof(words) / sizeof(words[0]);
+			     w++) {
 				if (strcasecmp(argv[i + 1], words[w]) == 0) {
 					val = argv[++i];
 					break;
@@ -272,7 +303,8 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 			}
 		} else {
 			if (i + 1 >= argc)
-				return err_set(e, MC_ERR_INVALID, "option '--%s' needs a value", o->name);
+				return err_set(e, MC_ERR_INVALID, "option '--%s' needs a value",
+				               o->name);
 			val = argv[++i];
 		}
 		snprintf(where, sizeof(where), "flag --%s", o->name);
@@ -283,20 +315,25 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		*consumed = i;
 	if (strcmp(cfg->log_level, "error") && strcmp(cfg->log_level, "warn") &&
 	    strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug"))
-		return err_set(e, MC_ERR_INVALID, "log_level must be error, warn, info or debug, not '%s'",
-			       cfg->log_level);
+		return err_set(e, MC_ERR_INVALID,
+		               "log_level must be error, warn, info or debug, not '%s'",
+		               cfg->log_level);
 	if (strcmp(cfg->store, "sqlite") != 0 && strcmp(cfg->store, "postgres") != 0)
-		return err_set(e, MC_ERR_INVALID, "store must be sqlite or postgres, not '%s'", cfg->store);
+		return err_set(e, MC_ERR_INVALID, "store must be sqlite or postgres, not '%s'",
+		               cfg->store);
 	int64_t ttl;
 	if (config_parse_ttl(cfg->binding_ttl, &ttl) != 0)
-		return err_set(e, MC_ERR_INVALID, "binding_ttl '%s' is not a duration (3d, 72h, never, ms)",
-			       cfg->binding_ttl);
+		return err_set(e, MC_ERR_INVALID,
+		               "binding_ttl '%s' is not a duration (3d, 72h, never, ms)",
+		               cfg->binding_ttl);
 	if ((rc = derive(cfg->db_path, sizeof(cfg->db_path), cfg->data_dir, "mcapid.db", e)) ||
 	    (rc = derive(cfg->key_file, sizeof(cfg->key_file), cfg->data_dir, "server.key", e)) ||
-	    (rc = derive(cfg->cred_file, sizeof(cfg->cred_file), cfg->data_dir, "dev-credentials.json", e)))
+	    (rc = derive(cfg->cred_file, sizeof(cfg->cred_file), cfg->data_dir,
+	                 "dev-credentials.json", e)))
 		return rc;
 	if (!*cfg->public_base_url)
-		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s", cfg->listen);
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s",
+		         cfg->listen);
 	return 0;
 }
 
@@ -334,8 +371,9 @@ int config_parse_ttl(const char *s, int64_t *ms)
 
 void config_usage(FILE *f)
 {
-	fprintf(f, "options (flag --name value, environment MCAPID_NAME, or 'name = value' in --config "
-		   "FILE, with _ for -):\n");
+	fprintf(f, "options (flag --name value, environment MCAPID_NAME, or 'name = value' in "
+	           "--config "
+	           "FILE, with _ for -):\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		char flag[64];
 		size_t j;

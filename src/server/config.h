@@ -12,30 +12,30 @@ struct err;
 
 struct config {
 	char config_file[512];
-	char listen[128];          /* host:port */
+	char listen[128]; /* host:port */
 	char data_dir[512];
-	char store[16];            /* sqlite | postgres */
-	char db_path[512];         /* default <data_dir>/mcapid.db */
+	char store[16];    /* sqlite | postgres */
+	char db_path[512]; /* default <data_dir>/mcapid.db */
 	char pg_dsn[512];
-	int db_busy_timeout_ms;    /* how long a writer waits for the store's write lock */
-	char key_file[512];        /* default <data_dir>/server.key */
+	int db_busy_timeout_ms; /* how long a writer waits for the store's write lock */
+	char key_file[512];     /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;
-	int dev;                   /* development mode: bootstrap credentials on an empty store */
-	int threads;               /* 0 = one per core */
-	int64_t max_body;          /* bytes */
-	int64_t conn_memory;       /* per-connection memory (header block limit) */
-	int conn_timeout;          /* seconds of idleness before a connection is closed */
+	int dev;             /* development mode: bootstrap credentials on an empty store */
+	int threads;         /* 0 = one per core */
+	int64_t max_body;    /* bytes */
+	int64_t conn_memory; /* per-connection memory (header block limit) */
+	int conn_timeout;    /* seconds of idleness before a connection is closed */
 	int max_connections;
 	int per_ip_connections;
-	int shutdown_grace;        /* seconds to finish in-flight requests */
-	int skew;                  /* seconds: x-mc-date window */
-	int replay_max;            /* entries in the replay cache */
-	int auth_cache_ms;         /* how long auth rows are cached (0 = off) */
-	int list_cache_ms;         /* how long answers of list calls are cached (0 = off) */
+	int shutdown_grace; /* seconds to finish in-flight requests */
+	int skew;           /* seconds: x-mc-date window */
+	int replay_max;     /* entries in the replay cache */
+	int auth_cache_ms;  /* how long auth rows are cached (0 = off) */
+	int list_cache_ms;  /* how long answers of list calls are cached (0 = off) */
 	char region[16];
 	char public_base_url[256];
-	char regions[2048];        /* code=url,code=url */
+	char regions[2048]; /* code=url,code=url */
 	int pending_ttl_days;
 	int purge_after_days;
 	char dns_servers[512];
@@ -48,7 +48,7 @@ struct config {
 	int max_bindings;
 	int lockout_failures;
 	int lockout_minutes;
-	char cred_file[512];       /* default <data_dir>/dev-credentials.json */
+	char cred_file[512]; /* default <data_dir>/dev-credentials.json */
 };
 
 /* Fills cfg with the defaults. */

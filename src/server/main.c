@@ -30,9 +30,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mcapid [serve] [options]       run the API server\n"
-		   "       mcapid [options] admin GROUP ACTION [flags]\n"
-		   "                                      manage accounts, apps, users, keys (mcapid admin help)\n"
-		   "       mcapid --version | --help\n\n");
+	           "       mcapid [options] admin GROUP ACTION [flags]\n"
+	           "                                      manage accounts, apps, users, keys "
+	           "(mcapid admin help)\n"
+	           "       mcapid --version | --help\n\n");
 	config_usage(f);
 }
 
@@ -50,7 +51,8 @@ static int make_dir(const char *dir, struct err *e)
 		char c = path[i];
 		path[i] = '\0';
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return err_set(e, MC_ERR_IO, "cannot create directory '%s': %s", path, strerror(errno));
+			return err_set(e, MC_ERR_IO, "cannot create directory '%s': %s", path,
+			               strerror(errno));
 		path[i] = c;
 	}
 	return 0;
@@ -108,7 +110,8 @@ static int serve(struct config *cfg)
 
 	srv.cfg = cfg;
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
-	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) != 0)
+	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) !=
+	    0)
 		goto out;
 	if (open_store(cfg, &srv, &e) != 0)
 		goto out;
@@ -116,8 +119,8 @@ static int serve(struct config *cfg)
 		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings};
 		char *json = NULL;
 		int created = 0;
-		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file, &created,
-					&json, &e) != 0)
+		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file,
+		                        &created, &json, &e) != 0)
 			goto out;
 		if (created)
 			printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
@@ -149,8 +152,8 @@ static int serve(struct config *cfg)
 
 	if (!(front = front_start(&srv, &e)))
 		goto out;
-	log_info("msg=listening listen=%s port=%u store=%s version=%s", cfg->listen, front_port(front),
-		 cfg->store, MCAPI_VERSION);
+	log_info("msg=listening listen=%s port=%u store=%s version=%s", cfg->listen,
+	         front_port(front), cfg->store, MCAPI_VERSION);
 	printf("mcapid %s listening on %s (store %s)\n", MCAPI_VERSION, cfg->public_base_url,
 	       cfg->db_path);
 	fflush(stdout);

@@ -14,11 +14,12 @@ static const struct {
 	const char *key;
 	const char *name;
 } perms[] = {
-	{PERM_ACCOUNT_DASHBOARD_READ, "account.dashboard.read", "Account | Dashboard | Read"},
-	{PERM_ACCOUNT_LOGS_READ, "account.logs.read", "Account | Logs | Read"},
-	{PERM_DIR_INTERNAL_READ, "dir.internal.read", "Directories | Internal | Read"},
-	{PERM_DIR_INTERNAL_REGISTER, "dir.internal.register", "Directories | Internal | Register New Domain"},
-	{PERM_ACCOUNT_SETTINGS_EDIT, "account.settings.edit", "Account | Settings | Edit"},
+        {PERM_ACCOUNT_DASHBOARD_READ, "account.dashboard.read", "Account | Dashboard | Read"},
+        {PERM_ACCOUNT_LOGS_READ, "account.logs.read", "Account | Logs | Read"},
+        {PERM_DIR_INTERNAL_READ, "dir.internal.read", "Directories | Internal | Read"},
+        {PERM_DIR_INTERNAL_REGISTER, "dir.internal.register",
+         "Directories | Internal | Register New Domain"},
+        {PERM_ACCOUNT_SETTINGS_EDIT, "account.settings.edit", "Account | Settings | Edit"},
 };
 
 const char *perm_name(uint32_t bit)

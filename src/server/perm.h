@@ -9,11 +9,11 @@
 
 enum perm {
 	PERM_NONE = 0,
-	PERM_ACCOUNT_DASHBOARD_READ = 1u << 0,  /* Account | Dashboard | Read */
-	PERM_ACCOUNT_LOGS_READ = 1u << 1,       /* Account | Logs | Read */
-	PERM_DIR_INTERNAL_READ = 1u << 2,       /* Directories | Internal | Read */
-	PERM_DIR_INTERNAL_REGISTER = 1u << 3,   /* Directories | Internal | Register New Domain */
-	PERM_ACCOUNT_SETTINGS_EDIT = 1u << 4,   /* Account | Settings | Edit */
+	PERM_ACCOUNT_DASHBOARD_READ = 1u << 0, /* Account | Dashboard | Read */
+	PERM_ACCOUNT_LOGS_READ = 1u << 1,      /* Account | Logs | Read */
+	PERM_DIR_INTERNAL_READ = 1u << 2,      /* Directories | Internal | Read */
+	PERM_DIR_INTERNAL_REGISTER = 1u << 3,  /* Directories | Internal | Register New Domain */
+	PERM_ACCOUNT_SETTINGS_EDIT = 1u << 4,  /* Account | Settings | Edit */
 	PERM_ALL = (1u << 5) - 1,
 };
 

@@ -27,7 +27,7 @@ static int is_form_body(const char *p, size_t n)
 }
 
 enum api_error pipeline_parse_body(struct request *req, const char *body, size_t len, char *msg,
-				   size_t msg_size)
+                                   size_t msg_size)
 {
 	struct buf out;
 	struct err e;
@@ -157,7 +157,8 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		goto fail;
 	}
 	if (r->perm && !(perm_effective(req->who.user.perms) & r->perm)) {
-		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'", perm_name(r->perm));
+		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'",
+		         perm_name(r->perm));
 		ae = API_FORBIDDEN;
 		goto fail;
 	}

@@ -16,6 +16,6 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 /* Normalises a raw body into req->body/meta/data (API.md §4). Returns API_OK or
  * API_MALFORMED_BODY with a message in msg. Exposed for tests and fuzzing. */
 enum api_error pipeline_parse_body(struct request *req, const char *body, size_t len, char *msg,
-				   size_t msg_size);
+                                   size_t msg_size);
 
 #endif

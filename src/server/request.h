@@ -33,18 +33,18 @@ struct principal {
 struct request {
 	struct server *srv;
 	const struct route *route;
-	const char *path;           /* as received, without the query */
-	const char *query;          /* after '?', or NULL */
+	const char *path;  /* as received, without the query */
+	const char *query; /* after '?', or NULL */
 	const char *method;
-	const char *req_id;         /* x-mc-req-id (or "-"), for logs */
+	const char *req_id; /* x-mc-req-id (or "-"), for logs */
 	char client_ip[64];
-	int64_t started_ms;         /* monotonic */
+	int64_t started_ms; /* monotonic */
 
-	json_t *body;               /* the normalised body object (owned) */
-	json_t *meta;               /* body.meta or NULL (borrowed) */
-	json_t *data;               /* body.data: always an array of objects (borrowed) */
+	json_t *body; /* the normalised body object (owned) */
+	json_t *meta; /* body.meta or NULL (borrowed) */
+	json_t *data; /* body.data: always an array of objects (borrowed) */
 
-	int authenticated;          /* who is valid */
+	int authenticated; /* who is valid */
 	struct principal who;
 
 	/* async continuation (see above) */
@@ -53,7 +53,7 @@ struct request {
 	void *async_ctx;            /* handler-owned state for the continuation */
 	void (*async_free)(void *); /* frees async_ctx with the request, if set */
 
-	void *front;                /* private to the HTTP front */
+	void *front; /* private to the HTTP front */
 };
 
 /* Reads a request header (name case-insensitive); NULL if absent. The pointer is valid

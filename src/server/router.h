@@ -20,7 +20,7 @@ enum route_flags {
 struct route {
 	const char *path;
 	enum route_auth auth;
-	uint32_t perm;          /* enum perm bit needed, PERM_NONE for any authenticated user */
+	uint32_t perm; /* enum perm bit needed, PERM_NONE for any authenticated user */
 	unsigned flags;
 	handler_fn fn;
 };

@@ -20,16 +20,16 @@ struct listcache;
 struct server {
 	const struct config *cfg;
 	struct store *store;
-	struct dns *dns;            /* TXT lookups for verify-domain; may be NULL in unit tests */
-	struct replay *replay;      /* accepted (access key, request id) pairs */
-	struct ratelimit *rl;       /* per-user buckets */
-	struct iplimit *ipl;        /* per-client-IP limit of unauthenticated and failed calls */
-	struct authcache *authcache;/* applications and bindings read by auth; NULL = off */
-	struct listcache *listcache;/* answers of list calls; NULL = off */
-	unsigned char page_key[32]; /* MAC key of page tokens, derived from the server key */
-	unsigned char id_key[32];   /* key for opaque ids, derived from the server key */
-	int64_t default_ttl_ms;     /* parsed cfg->binding_ttl */
-	struct region_table regions;/* parsed cfg->regions + this server's region (§10) */
+	struct dns *dns;             /* TXT lookups for verify-domain; may be NULL in unit tests */
+	struct replay *replay;       /* accepted (access key, request id) pairs */
+	struct ratelimit *rl;        /* per-user buckets */
+	struct iplimit *ipl;         /* per-client-IP limit of unauthenticated and failed calls */
+	struct authcache *authcache; /* applications and bindings read by auth; NULL = off */
+	struct listcache *listcache; /* answers of list calls; NULL = off */
+	unsigned char page_key[32];  /* MAC key of page tokens, derived from the server key */
+	unsigned char id_key[32];    /* key for opaque ids, derived from the server key */
+	int64_t default_ttl_ms;      /* parsed cfg->binding_ttl */
+	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
 };
 
 #endif

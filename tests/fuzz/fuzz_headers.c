@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		if (colon && (size_t)(colon - line) < len)
 			hs[n++] = (struct framing_header){line, (size_t)(colon - line), colon + 1,
-							  len - (size_t)(colon - line) - 1};
+			                                  len - (size_t)(colon - line) - 1};
 		line = nl ? nl + 1 : NULL;
 	}
 	framing_check(size & 1 ? "HTTP/1.0" : "HTTP/1.1", hs, n, &fr);

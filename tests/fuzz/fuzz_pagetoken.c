@@ -19,12 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (data[0] & 1) {
 		/* raw bytes as a token: must never open (the key is secret) */
-		if (page_token_open(key, "/api/x/y", 1, (const char *)data + 1, size - 1, &f, &c) == 0)
+		if (page_token_open(key, "/api/x/y", 1, (const char *)data + 1, size - 1, &f, &c) ==
+		    0)
 			abort();
 	} else {
 		/* a genuine token over fuzzed filter text round-trips */
 		json_t *filters = json_array();
-		json_array_append_new(filters, json_stringn_nocheck((const char *)data + 1, size - 1));
+		json_array_append_new(filters,
+		                      json_stringn_nocheck((const char *)data + 1, size - 1));
 		json_t *cursor = json_stringn_nocheck((const char *)data + 1, (size - 1) / 2);
 		tok = page_token_make(key, "/api/x/y", 1, filters, cursor);
 		if (tok) {

@@ -43,7 +43,7 @@ static void test_crypto(void)
 	unsigned char mac[HMAC_SHA1_LEN];
 	char out[64], guid[GUID_STR_LEN], tok[64];
 	const char *msg = "Sun, 21 Aug 2022 13:49:40 UTC:3d796b76-4180-40e5-8f7c-6e0fd643b1a9:"
-			  "/api/test/some-url:ApplicationKey";
+	                  "/api/test/some-url:ApplicationKey";
 
 	CHECK_INT(hmac_sha1((const unsigned char *)"SecretKey", 9, msg, strlen(msg), mac), 0);
 	b64_encode(mac, sizeof(mac), out);

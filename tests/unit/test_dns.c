@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DNSMASQ "/usr/sbin/dnsmasq"
-#define UNBOUND "/usr/sbin/unbound"
+#define DNSMASQ  "/usr/sbin/dnsmasq"
+#define UNBOUND  "/usr/sbin/unbound"
 #define MAX_RECS 16
-#define WAIT_MS 10000
+#define WAIT_MS  10000
 
 static char tmpdir[] = "/tmp/test_dns.XXXXXX";
 static pthread_t main_thread;
@@ -102,7 +102,7 @@ static void lookup_init(struct lookup *l, struct waiter *w)
 {
 	memset(l, 0, sizeof(*l));
 	l->w = w;
-	l->status = (enum dns_status)-1;
+	l->status = (enum dns_status) - 1;
 }
 
 static void lookup_release(struct lookup *l)
@@ -299,9 +299,17 @@ static char long_a[256], long_b[101];
 static pid_t start_dnsmasq(int port)
 {
 	char conf[128], log[128], port_arg[32], conf_arg[160];
-	char *argv[] = { DNSMASQ, "--no-daemon", "--listen-address=127.0.0.1", "--bind-interfaces",
-			 "--no-resolv", "--no-hosts", "--pid-file", "--log-facility=-", port_arg,
-			 conf_arg, NULL };
+	char *argv[] = {DNSMASQ,
+	                "--no-daemon",
+	                "--listen-address=127.0.0.1",
+	                "--bind-interfaces",
+	                "--no-resolv",
+	                "--no-hosts",
+	                "--pid-file",
+	                "--log-facility=-",
+	                port_arg,
+	                conf_arg,
+	                NULL};
 	FILE *f;
 	pid_t pid;
 
@@ -342,7 +350,7 @@ static pid_t start_dnsmasq(int port)
 static pid_t start_unbound(int port, int upstream)
 {
 	char conf[128], log[128];
-	char *argv[] = { UNBOUND, "-d", "-c", conf, NULL };
+	char *argv[] = {UNBOUND, "-d", "-c", conf, NULL};
 	FILE *f;
 	pid_t pid;
 	int i;
@@ -353,31 +361,31 @@ static pid_t start_unbound(int port, int upstream)
 	if (!f)
 		return -1;
 	fprintf(f,
-		"server:\n"
-		"\tverbosity: 0\n"
-		"\tinterface: 127.0.0.1\n"
-		"\tport: %d\n"
-		"\tdo-ip6: no\n"
-		"\tdo-daemonize: no\n"
-		"\tchroot: \"\"\n"
-		"\tusername: \"\"\n"
-		"\tdirectory: \"%s\"\n"
-		"\tpidfile: \"%s/unbound.pid\"\n"
-		"\tlogfile: \"\"\n"
-		"\tuse-syslog: no\n"
-		"\taccess-control: 127.0.0.0/8 allow\n"
-		"\tdo-not-query-localhost: no\n"
-		"\tmodule-config: \"iterator\"\n"
-		"\tnum-threads: 1\n"
-		"\toutgoing-interface: 127.0.0.1\n"
-		"\tlocal-zone: \"ub.test.\" static\n"
-		"\tlocal-data: 'hello.ub.test. 60 IN TXT \"mc-verify=\" \"abc\"'\n"
-		"remote-control:\n"
-		"\tcontrol-enable: no\n"
-		"forward-zone:\n"
-		"\tname: \".\"\n"
-		"\tforward-addr: 127.0.0.1@%d\n",
-		port, tmpdir, tmpdir, upstream);
+	        "server:\n"
+	        "\tverbosity: 0\n"
+	        "\tinterface: 127.0.0.1\n"
+	        "\tport: %d\n"
+	        "\tdo-ip6: no\n"
+	        "\tdo-daemonize: no\n"
+	        "\tchroot: \"\"\n"
+	        "\tusername: \"\"\n"
+	        "\tdirectory: \"%s\"\n"
+	        "\tpidfile: \"%s/unbound.pid\"\n"
+	        "\tlogfile: \"\"\n"
+	        "\tuse-syslog: no\n"
+	        "\taccess-control: 127.0.0.0/8 allow\n"
+	        "\tdo-not-query-localhost: no\n"
+	        "\tmodule-config: \"iterator\"\n"
+	        "\tnum-threads: 1\n"
+	        "\toutgoing-interface: 127.0.0.1\n"
+	        "\tlocal-zone: \"ub.test.\" static\n"
+	        "\tlocal-data: 'hello.ub.test. 60 IN TXT \"mc-verify=\" \"abc\"'\n"
+	        "remote-control:\n"
+	        "\tcontrol-enable: no\n"
+	        "forward-zone:\n"
+	        "\tname: \".\"\n"
+	        "\tforward-addr: 127.0.0.1@%d\n",
+	        port, tmpdir, tmpdir, upstream);
 	/* about 1.6 KB: truncated over UDP, complete over TCP */
 	fputs("server:\n", f);
 	for (i = 0; i < 10; i++)
@@ -405,13 +413,33 @@ static void test_names(void)
 static void test_new(void)
 {
 	static const char *bad[] = {
-		"not-an-ip", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1,", ",127.0.0.1",
-		"127.0.0.1,,127.0.0.2", "1.2.3", "[::1", "[::1]x", "[127.0.0.1]:53", "::1]:53", "[::1]:",
-		"127.0.0.1:53:53", "localhost", "127.0.0.1 :53", "127.0.0.1:5a",
+	        "not-an-ip",
+	        "127.0.0.1:0",
+	        "127.0.0.1:65536",
+	        "127.0.0.1:",
+	        "127.0.0.1,",
+	        ",127.0.0.1",
+	        "127.0.0.1,,127.0.0.2",
+	        "1.2.3",
+	        "[::1",
+	        "[::1]x",
+	        "[127.0.0.1]:53",
+	        "::1]:53",
+	        "[::1]:",
+	        "127.0.0.1:53:53",
+	        "localhost",
+	        "127.0.0.1 :53",
+	        "127.0.0.1:5a",
 	};
 	static const char *good[] = {
-		NULL, "", "  ", "127.0.0.1", "127.0.0.1:5353", " 127.0.0.1:5353 , [::1]:53,::1 ",
-		"[2001:db8::1]", "10.0.0.1,10.0.0.2:53",
+	        NULL,
+	        "",
+	        "  ",
+	        "127.0.0.1",
+	        "127.0.0.1:5353",
+	        " 127.0.0.1:5353 , [::1]:53,::1 ",
+	        "[2001:db8::1]",
+	        "10.0.0.1,10.0.0.2:53",
 	};
 	struct err e;
 	struct dns *d;
@@ -627,8 +655,8 @@ static void test_deadline(int silent_port)
 	s2 = silent_socket(&p2);
 	s3 = silent_socket(&p3);
 	CHECK(s2 >= 0 && s3 >= 0);
-	snprintf(servers, sizeof(servers), "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", silent_port, p2,
-		 p3);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", silent_port,
+	         p2, p3);
 	d = dns_new(servers, 600, NULL);
 	CHECK(d != NULL);
 	if (!d)
@@ -749,11 +777,11 @@ static void test_refused_port(void)
 	dns_free(d);
 }
 
-#define N_THREADS 4
+#define N_THREADS    4
 #define N_PER_THREAD 50
 
-static const char *conc_names[] = { "single.test", "multi.test", "split.test", "nope.nx.test",
-				    "nodata.nx.test" };
+static const char *conc_names[] = {"single.test", "multi.test", "split.test", "nope.nx.test",
+                                   "nodata.nx.test"};
 
 struct submitter {
 	struct dns *d;
@@ -805,15 +833,25 @@ static void test_concurrent(struct dns *d)
 		int ok = l->calls == 1;
 
 		switch (i % 5) {
-		case 0: ok = ok && l->status == DNS_OK && has_rec(l, "hello world"); break;
-		case 1: ok = ok && l->status == DNS_OK && l->count == 3; break;
-		case 2: ok = ok && l->status == DNS_OK && has_rec(l, "v=mc1 part2part3"); break;
-		case 3: ok = ok && l->status == DNS_NXDOMAIN; break;
-		case 4: ok = ok && l->status == DNS_OK && l->count == 0; break;
+		case 0:
+			ok = ok && l->status == DNS_OK && has_rec(l, "hello world");
+			break;
+		case 1:
+			ok = ok && l->status == DNS_OK && l->count == 3;
+			break;
+		case 2:
+			ok = ok && l->status == DNS_OK && has_rec(l, "v=mc1 part2part3");
+			break;
+		case 3:
+			ok = ok && l->status == DNS_NXDOMAIN;
+			break;
+		case 4:
+			ok = ok && l->status == DNS_OK && l->count == 0;
+			break;
 		}
 		if (!ok && bad++ < 5)
-			printf("# lookup %d of '%s': %d calls, %s, %zu records\n", i, conc_names[i % 5],
-			       l->calls, dns_status_name(l->status), l->count);
+			printf("# lookup %d of '%s': %d calls, %s, %zu records\n", i,
+			       conc_names[i % 5], l->calls, dns_status_name(l->status), l->count);
 		lookup_release(l);
 	}
 	CHECK_INT(bad, 0);
@@ -877,7 +915,8 @@ static void test_free_outstanding(int silent_port)
 	CHECK_INT(ls[0].next_rc, MC_ERR_UNAVAILABLE);
 	for (i = 0; i < 59; i++)
 		if ((ls[i].calls != 1 || ls[i].status != DNS_ERROR) && bad++ < 5)
-			printf("# lookup %d: %d calls, %s\n", i, ls[i].calls, dns_status_name(ls[i].status));
+			printf("# lookup %d: %d calls, %s\n", i, ls[i].calls,
+			       dns_status_name(ls[i].status));
 	CHECK_INT(bad, 0);
 	CHECK_INT(ls[59].calls, 0);
 	for (i = 0; i < 60; i++)
@@ -926,8 +965,8 @@ static void test_max_pending(int silent_port)
 
 static void cleanup_tmpdir(void)
 {
-	static const char *files[] = { "dnsmasq.conf", "dnsmasq.log", "unbound.conf", "unbound.log",
-				       "unbound.pid" };
+	static const char *files[] = {"dnsmasq.conf", "dnsmasq.log", "unbound.conf", "unbound.log",
+	                              "unbound.pid"};
 	char path[256];
 	size_t i;
 

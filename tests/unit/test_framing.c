@@ -6,20 +6,26 @@
 #include "server/ratelimit.h"
 #include "tap.h"
 
-#define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+	{                                                                                          \
+		n, sizeof(n) - 1, v, sizeof(v) - 1                                                 \
+	}
 
 static void test_framing(void)
 {
 	struct framing_result r;
 	struct framing_header ok[] = {H("Host", "x"), H("Content-Length", "12")};
-	struct framing_header dup_cl[] = {H("Host", "x"), H("Content-Length", "1"), H("content-length", "1")};
-	struct framing_header cl_te[] = {H("Host", "x"), H("Content-Length", "1"), H("Transfer-Encoding", "chunked")};
+	struct framing_header dup_cl[] = {H("Host", "x"), H("Content-Length", "1"),
+	                                  H("content-length", "1")};
+	struct framing_header cl_te[] = {H("Host", "x"), H("Content-Length", "1"),
+	                                 H("Transfer-Encoding", "chunked")};
 	struct framing_header gzip[] = {H("Host", "x"), H("Transfer-Encoding", "gzip, chunked")};
 	struct framing_header chunked[] = {H("Host", "x"), H("Transfer-Encoding", " Chunked ")};
 	struct framing_header nohost[] = {H("Content-Length", "1")};
 	struct framing_header twohost[] = {H("Host", "x"), H("Host", "y")};
 	struct framing_header space[] = {H("Host", "x"), H("Content Length", "1")};
-	struct framing_header huge[] = {H("Host", "x"), H("Content-Length", "1000000000000000000000000")};
+	struct framing_header huge[] = {H("Host", "x"),
+	                                H("Content-Length", "1000000000000000000000000")};
 	struct framing_header neg[] = {H("Host", "x"), H("Content-Length", "-1")};
 
 	framing_check("HTTP/1.1", ok, 2, &r);

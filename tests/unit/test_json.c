@@ -31,10 +31,11 @@ static void test_write(void)
 	json_t *v;
 
 	buf_init(&b, 1 << 20);
-	v = json_pack("{s:i, s:s, s:[b,b,n], s:{}, s:[]}", "n", -42, "s", "a\"b\\c\n\x01é", "l", 1, 0,
-		      "o", "a");
+	v = json_pack("{s:i, s:s, s:[b,b,n], s:{}, s:[]}", "n", -42, "s", "a\"b\\c\n\x01é", "l", 1,
+	              0, "o", "a");
 	CHECK_INT(json_write(&b, v), 0);
-	CHECK_STR(b.data, "{\"n\":-42,\"s\":\"a\\\"b\\\\c\\n\\u0001é\",\"l\":[true,false,null],\"o\":{},\"a\":[]}");
+	CHECK_STR(b.data, "{\"n\":-42,\"s\":\"a\\\"b\\\\c\\n\\u0001é\",\"l\":[true,false,null],"
+	                  "\"o\":{},\"a\":[]}");
 	json_decref(v);
 	roundtrip("{\"x\": 1.5, \"y\": 1e300, \"z\": -0.25, \"w\": 2.0}");
 	roundtrip("[\"\\u2028\\t\\r\\b\\f\\/\", 9223372036854775807, -9223372036854775808]");
@@ -61,8 +62,10 @@ static void test_write(void)
 
 static void test_getters(void)
 {
-	json_t *o = json_loads("{\"a\": \"TRUE\", \"b\": false, \"c\": \"12\", \"d\": 7, \"e\": null, "
-			       "\"UserName\": \"x\", \"f\": {\"g\": null}}", 0, NULL);
+	json_t *o =
+	        json_loads("{\"a\": \"TRUE\", \"b\": false, \"c\": \"12\", \"d\": 7, \"e\": null, "
+	                   "\"UserName\": \"x\", \"f\": {\"g\": null}}",
+	                   0, NULL);
 	int bv;
 	int64_t iv;
 	const char *s;

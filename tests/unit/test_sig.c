@@ -18,7 +18,8 @@ static json_t *load_vectors(void)
 	snprintf(path, sizeof(path), "%s/../shared/spec/signature-vectors.json", src ? src : ".");
 	v = json_load_file(path, 0, &je);
 	if (!v) {
-		snprintf(path, sizeof(path), "%s/tests/data/signature-vectors.json", src ? src : ".");
+		snprintf(path, sizeof(path), "%s/tests/data/signature-vectors.json",
+		         src ? src : ".");
 		v = json_load_file(path, 0, &je);
 	}
 	return v;
@@ -30,7 +31,8 @@ static void test_vectors(void)
 	size_t i;
 
 	CHECK(json_is_array(vs) && json_array_size(vs) >= 6);
-	json_array_foreach(vs, i, v) {
+	json_array_foreach(vs, i, v)
+	{
 		const char *secret = json_string_value(json_object_get(v, "secretKey"));
 		const char *authz = json_string_value(json_object_get(v, "authorization"));
 		const char *date = json_string_value(json_object_get(v, "x-mc-date"));
@@ -57,7 +59,7 @@ static void test_vectors(void)
 		bad[SIG_B64_LEN] = '\0';
 		bad[3] = bad[3] == 'A' ? 'B' : 'A';
 		CHECK(!sig_verify(key, klen, date, rid, uri, NULL, appkey,
-				  (struct sig_slice){bad, SIG_B64_LEN}));
+		                  (struct sig_slice){bad, SIG_B64_LEN}));
 	}
 	json_decref(vs);
 }
@@ -86,10 +88,13 @@ static void test_query(void)
 	char sig[SIG_B64_LEN + 1];
 
 	sig_sign(key, 1, "d", "r", "/api/a/b?x=1", 12, "ak", sig);
-	CHECK(sig_verify(key, 1, "d", "r", "/api/a/b", "x=1", "ak", (struct sig_slice){sig, strlen(sig)}));
-	CHECK(!sig_verify(key, 1, "d", "r", "/api/a/b", NULL, "ak", (struct sig_slice){sig, strlen(sig)}));
+	CHECK(sig_verify(key, 1, "d", "r", "/api/a/b", "x=1", "ak",
+	                 (struct sig_slice){sig, strlen(sig)}));
+	CHECK(!sig_verify(key, 1, "d", "r", "/api/a/b", NULL, "ak",
+	                  (struct sig_slice){sig, strlen(sig)}));
 	sig_sign(key, 1, "d", "r", "/api/a/b", 8, "ak", sig);
-	CHECK(sig_verify(key, 1, "d", "r", "/api/a/b", "x=1", "ak", (struct sig_slice){sig, strlen(sig)}));
+	CHECK(sig_verify(key, 1, "d", "r", "/api/a/b", "x=1", "ak",
+	                 (struct sig_slice){sig, strlen(sig)}));
 }
 
 int main(void)

@@ -22,10 +22,10 @@ int api_account_get(struct request *req, struct response *res)
 		packages = json_array();
 	}
 	item = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:b, s:b, s:s, s:s, s:o}",
-			 "accountCode", a->code, "accountName", a->name, "region", a->region,
-			 "adminEmail", a->admin_email, "userCount", (json_int_t)users, "mimecastId",
-			 a->mimecast_id, "maxRetention", (int)a->max_retention, "archive", 0, "gateway",
-			 1, "domain", a->domain, "type", a->type, "packages", packages);
+	                 "accountCode", a->code, "accountName", a->name, "region", a->region,
+	                 "adminEmail", a->admin_email, "userCount", (json_int_t)users, "mimecastId",
+	                 a->mimecast_id, "maxRetention", (int)a->max_retention, "archive", 0,
+	                 "gateway", 1, "domain", a->domain, "type", a->type, "packages", packages);
 	if (!item)
 		return MC_ERR_NOMEM;
 	response_add_data(res, item);

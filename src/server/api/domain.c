@@ -166,8 +166,8 @@ static int create_one(struct request *req, struct response *res, struct domain_a
 
 /* Runs fn for every valid item of a call inside one write transaction (invalid items get
  * their fail entry and are skipped): the shape of create-domain and delete-pending-domain. */
-typedef int (*item_fn)(struct request *req, struct response *res, struct domain_arg *a,
-                       int64_t now, struct err *e);
+typedef int (*item_fn)(struct request *req, struct response *res, struct domain_arg *a, int64_t now,
+                       struct err *e);
 
 static int items_in_tx(struct request *req, struct response *res, const char *op,
                        enum domain_inbound_rule inbound, int id_ok, int purge, item_fn fn)
@@ -343,8 +343,8 @@ static int list_key(struct request *req, struct buf *key)
 	return rc;
 }
 
-static int list_domains_uncached(struct request *req, struct response *res,
-                                 enum domain_which which, enum shape shape);
+static int list_domains_uncached(struct request *req, struct response *res, enum domain_which which,
+                                 enum shape shape);
 
 static int list_domains(struct request *req, struct response *res, enum domain_which which,
                         enum shape shape)
@@ -377,8 +377,8 @@ static int list_domains(struct request *req, struct response *res, enum domain_w
 	return rc;
 }
 
-static int list_domains_uncached(struct request *req, struct response *res,
-                                 enum domain_which which, enum shape shape)
+static int list_domains_uncached(struct request *req, struct response *res, enum domain_which which,
+                                 enum shape shape)
 {
 	struct lister l;
 	struct page pg;

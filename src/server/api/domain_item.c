@@ -274,8 +274,8 @@ int domain_audit(struct request *req, int64_t now, struct err *e, const char *ty
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email, AUDIT_CATEGORY,
-	                   type, now, e, fmt, ap);
+	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email,
+	                   AUDIT_CATEGORY, type, now, e, fmt, ap);
 	va_end(ap);
 	return rc;
 }

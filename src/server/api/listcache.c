@@ -10,7 +10,7 @@
 
 #include "common/banned.h"
 
-#define SHARDS 16
+#define SHARDS  16
 #define BUCKETS 256
 
 struct entry {
@@ -98,7 +98,7 @@ static int fresh(const struct listcache *c, const struct entry *e, int64_t now)
 }
 
 int listcache_get(struct listcache *c, const char *key, size_t key_len, int64_t now, char **body,
-		  size_t *len)
+                  size_t *len)
 {
 	uint64_t h;
 	int si, found = 0;
@@ -144,7 +144,7 @@ static void make_room(struct listcache *c, int si, size_t need, int64_t now)
 }
 
 void listcache_put(struct listcache *c, const char *key, size_t key_len, uint64_t gen, int64_t now,
-		   const char *body, size_t len)
+                   const char *body, size_t len)
 {
 	struct entry *e, **pp;
 	uint64_t h;

@@ -25,10 +25,10 @@ void listcache_invalidate(struct listcache *c);
 
 /* 1 with a malloc'd copy of a fresh answer for key in *body (caller frees), else 0. */
 int listcache_get(struct listcache *c, const char *key, size_t key_len, int64_t now, char **body,
-		  size_t *len);
+                  size_t *len);
 
 /* Keeps body for key, computed from data of generation gen (now: monotonic ms). */
 void listcache_put(struct listcache *c, const char *key, size_t key_len, uint64_t gen, int64_t now,
-		   const char *body, size_t len);
+                   const char *body, size_t len);
 
 #endif

@@ -40,7 +40,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 		char q[96];
 		snprintf(msg, msg_size, "App ID is invalid: %.64s", app_id);
 		log_debug("req_id=%s auth=app_unknown app_id=%s", req->req_id,
-			  log_quote(app_id, q, sizeof(q)));
+		          log_quote(app_id, q, sizeof(q)));
 		return API_DEVELOPER_KEY;
 	}
 	if (rc)
@@ -125,14 +125,14 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 
 	if (date_parse_rfc1123(date, strlen(date), &date_ms) != 0) {
 		snprintf(msg, msg_size,
-			 "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
+		         "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
 		return API_DATE_INVALID;
 	}
 	int64_t skew = (int64_t)srv->cfg->skew * 1000;
 	if (date_ms < now - skew || date_ms > now + skew) {
 		snprintf(msg, msg_size,
-			 "x-mc-date is %s the server time by more than %d seconds; check the clock",
-			 date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
+		         "x-mc-date is %s the server time by more than %d seconds; check the clock",
+		         date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
 		return API_DATE_INVALID;
 	}
 
@@ -145,7 +145,7 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	if (who->binding.app_row_id != who->app.id)
 		return API_INVALID_SIGNATURE;
 	if (!sig_verify(who->binding.secret, who->binding.secret_len, date, req_id, req->path,
-			req->query, who->app.app_key, sig))
+	                req->query, who->app.app_key, sig))
 		return API_INVALID_SIGNATURE;
 
 	if (who->binding.revoked || (who->binding.expires && who->binding.expires <= now) ||

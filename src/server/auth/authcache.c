@@ -11,7 +11,7 @@
 
 #include "common/banned.h"
 
-#define SHARDS 32
+#define SHARDS  32
 #define BUCKETS 256
 
 struct entry {
@@ -73,7 +73,7 @@ static void map_release(struct map *m)
 }
 
 static int map_get(struct authcache *c, struct map *m, const char *key, int64_t now, void *out,
-		   size_t size)
+                   size_t size)
 {
 	uint64_t h = hash(key);
 	int si = (int)(h % SHARDS), found = 0;
@@ -122,7 +122,7 @@ static void shard_trim(struct authcache *c, struct map *m, int si, int64_t now)
 }
 
 static void map_put(struct authcache *c, struct map *m, const char *key, const void *val,
-		    size_t size, int64_t now)
+                    size_t size, int64_t now)
 {
 	uint64_t h = hash(key);
 	int si = (int)(h % SHARDS);
@@ -201,7 +201,7 @@ void authcache_free(struct authcache *c)
 }
 
 int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
-		       struct auth_rows *out)
+                       struct auth_rows *out)
 {
 	return c ? map_get(c, &c->rows, access_key, now, out, sizeof(*out)) : 0;
 }
@@ -218,8 +218,7 @@ void authcache_forget(struct authcache *c, const char *access_key)
 		map_forget(&c->rows, access_key);
 }
 
-int authcache_get_app(struct authcache *c, const char *app_id, int64_t now,
-		      struct application *out)
+int authcache_get_app(struct authcache *c, const char *app_id, int64_t now, struct application *out)
 {
 	return c ? map_get(c, &c->apps, app_id, now, out, sizeof(*out)) : 0;
 }

@@ -26,13 +26,13 @@ void authcache_free(struct authcache *c);
 
 /* 1 and *out filled if a fresh entry exists, else 0. now: monotonic ms. */
 int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
-		       struct auth_rows *out);
+                       struct auth_rows *out);
 void authcache_put_rows(struct authcache *c, const struct auth_rows *rows, int64_t now);
 /* Drops the entry of access_key (after this process changed the binding). */
 void authcache_forget(struct authcache *c, const char *access_key);
 
 int authcache_get_app(struct authcache *c, const char *app_id, int64_t now,
-		      struct application *out);
+                      struct application *out);
 void authcache_put_app(struct authcache *c, const struct application *app, int64_t now);
 
 #endif

@@ -16,12 +16,12 @@
 
 #include "common/banned.h"
 
-#define SHARDS 64
+#define SHARDS    64
 #define MIN_SLOTS 64
 
 struct table {
 	uint64_t *slots;
-	size_t cap;   /* power of two */
+	size_t cap; /* power of two */
 	size_t count;
 };
 
@@ -130,7 +130,7 @@ static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len,
 }
 
 int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
-			int64_t now_s)
+                        int64_t now_s)
 {
 	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
 	struct shard *s = &r->shards[h >> 58];

@@ -19,6 +19,6 @@ void replay_free(struct replay *r);
 /* Records the pair; 0 if it was new, MC_ERR_EXISTS if already seen (a replay),
  * MC_ERR_UNAVAILABLE if the cache is full. now_s: monotonic seconds. */
 int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
-			int64_t now_s);
+                        int64_t now_s);
 
 #endif

@@ -49,7 +49,7 @@ int sig_parse_authorization(const char *value, struct sig_slice *access_key, str
 }
 
 int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
-	     const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1])
+             const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1])
 {
 	unsigned char mac[HMAC_SHA1_LEN];
 	char stack[1024];
@@ -83,8 +83,8 @@ out:
 }
 
 static int match(const unsigned char *secret, size_t secret_len, const char *date,
-		 const char *req_id, const char *uri, size_t uri_len, const char *app_key,
-		 struct sig_slice sig)
+                 const char *req_id, const char *uri, size_t uri_len, const char *app_key,
+                 struct sig_slice sig)
 {
 	char want[SIG_B64_LEN + 1];
 
@@ -94,7 +94,7 @@ static int match(const unsigned char *secret, size_t secret_len, const char *dat
 }
 
 int sig_verify(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
-	       const char *path, const char *query, const char *app_key, struct sig_slice sig)
+               const char *path, const char *query, const char *app_key, struct sig_slice sig)
 {
 	int ok = match(secret, secret_len, date, req_id, path, strlen(path), app_key, sig);
 

@@ -20,11 +20,11 @@ int sig_parse_authorization(const char *value, struct sig_slice *access_key, str
 /* Writes the base64 signature (SIG_B64_LEN chars + NUL) of the data to sign built from the
  * parts, each used verbatim. Returns 0 or MC_ERR_CRYPTO / MC_ERR_TOO_LARGE. */
 int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
-	     const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1]);
+             const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1]);
 
 /* 1 if sig matches the signature over path, or over path "?" query when query is not
  * NULL; compared in constant time. 0 otherwise. */
 int sig_verify(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
-	       const char *path, const char *query, const char *app_key, struct sig_slice sig);
+               const char *path, const char *query, const char *app_key, struct sig_slice sig);
 
 #endif

@@ -30,9 +30,9 @@
 #include "common/banned.h"
 
 #define DNS_SERVERS_MAX 4096 /* bytes of the servers list */
-#define DNS_EVENTS 64        /* epoll events taken per wake-up */
-#define DNS_TRIES 2          /* c-ares tries per server: t, then 2t */
-#define DNS_MAX_ACTIVE 128   /* unanswered queries in c-ares; their answers fit a default rcvbuf */
+#define DNS_EVENTS      64   /* epoll events taken per wake-up */
+#define DNS_TRIES       2    /* c-ares tries per server: t, then 2t */
+#define DNS_MAX_ACTIVE  128  /* unanswered queries in c-ares; their answers fit a default rcvbuf */
 
 struct dns_query {
 	struct dns_query *prev, *next; /* in d->queue, d->waiting, then d->active until answered */
@@ -111,12 +111,18 @@ static void dns_list_remove(struct dns_list *l, struct dns_query *q)
 const char *dns_status_name(enum dns_status s)
 {
 	switch (s) {
-	case DNS_OK: return "ok";
-	case DNS_NXDOMAIN: return "nxdomain";
-	case DNS_SERVFAIL: return "servfail";
-	case DNS_REFUSED: return "refused";
-	case DNS_TIMEOUT: return "timeout";
-	case DNS_ERROR: return "error";
+	case DNS_OK:
+		return "ok";
+	case DNS_NXDOMAIN:
+		return "nxdomain";
+	case DNS_SERVFAIL:
+		return "servfail";
+	case DNS_REFUSED:
+		return "refused";
+	case DNS_TIMEOUT:
+		return "timeout";
+	case DNS_ERROR:
+		return "error";
 	}
 	return "unknown";
 }
@@ -124,13 +130,20 @@ const char *dns_status_name(enum dns_status s)
 static enum dns_status dns_map_status(int status)
 {
 	switch (status) {
-	case ARES_SUCCESS: return DNS_OK;
-	case ARES_ENODATA: return DNS_OK;
-	case ARES_ENOTFOUND: return DNS_NXDOMAIN;
-	case ARES_ESERVFAIL: return DNS_SERVFAIL;
-	case ARES_EREFUSED: return DNS_REFUSED;
-	case ARES_ETIMEOUT: return DNS_TIMEOUT;
-	default: return DNS_ERROR;
+	case ARES_SUCCESS:
+		return DNS_OK;
+	case ARES_ENODATA:
+		return DNS_OK;
+	case ARES_ENOTFOUND:
+		return DNS_NXDOMAIN;
+	case ARES_ESERVFAIL:
+		return DNS_SERVFAIL;
+	case ARES_EREFUSED:
+		return DNS_REFUSED;
+	case ARES_ETIMEOUT:
+		return DNS_TIMEOUT;
+	default:
+		return DNS_ERROR;
 	}
 }
 
@@ -194,7 +207,7 @@ static int dns_join(const struct ares_txt_ext *txt, struct dns_txt_result *res)
 /* Calls the user back once with the outcome of a c-ares status and answer. */
 static void dns_deliver(struct dns_query *q, int status, const unsigned char *abuf, int alen)
 {
-	struct dns_txt_result res = { .status = dns_map_status(status) };
+	struct dns_txt_result res = {.status = dns_map_status(status)};
 	struct ares_txt_ext *txt = NULL;
 	int rc;
 
@@ -407,7 +420,7 @@ static void *dns_run(void *p)
 {
 	struct dns *d = p;
 	struct epoll_event ev[DNS_EVENTS];
-	struct dns_list fresh = { NULL, NULL };
+	struct dns_list fresh = {NULL, NULL};
 	int n, i, stopping = 0;
 	int64_t now;
 
@@ -427,13 +440,14 @@ static void *dns_run(void *p)
 				continue;
 			}
 			ares_process_fd(d->channel,
-					e & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
-					e & EPOLLOUT ? fd : ARES_SOCKET_BAD);
+			                e & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
+			                e & EPOLLOUT ? fd : ARES_SOCKET_BAD);
 		}
 		ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* c-ares timeouts */
 		now = dns_now_ms();
 		dns_expire(d, now);
-		/* the eventfd is drained before the queue is taken: a later submission wakes us again */
+		/* the eventfd is drained before the queue is taken: a later submission wakes us
+		 * again */
 		dns_take_queue(d, &fresh, &stopping);
 		if (stopping)
 			break;
@@ -498,7 +512,7 @@ static int dns_server_add(struct buf *out, const char *s, size_t n, struct err *
 	if (inet_pton(af, addr, bin) != 1 || !dns_port_ok(port, plen))
 		goto bad;
 	if (buf_addf(out, af == AF_INET6 ? "%s[%s]:%.*s" : "%s%s:%.*s", out->len ? "," : "", addr,
-		     (int)plen, port) < 0)
+	             (int)plen, port) < 0)
 		return err_set(e, MC_ERR_NOMEM, "out of memory");
 	return 0;
 bad:
@@ -525,7 +539,8 @@ static int dns_servers_csv(const char *servers, char **csv, struct err *e)
 		goto out;
 	len = strlen(servers);
 	if (len > DNS_SERVERS_MAX) {
-		rc = err_set(e, MC_ERR_INVALID, "dns servers list longer than %d bytes", DNS_SERVERS_MAX);
+		rc = err_set(e, MC_ERR_INVALID, "dns servers list longer than %d bytes",
+		             DNS_SERVERS_MAX);
 		goto out;
 	}
 	for (p = servers; *p && dns_is_space(*p); p++)
@@ -577,14 +592,15 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 
 	if (timeout_ms < DNS_TIMEOUT_MIN_MS || timeout_ms > DNS_TIMEOUT_MAX_MS) {
 		err_set(e, MC_ERR_INVALID, "dns timeout %d ms out of range (%d-%d)", timeout_ms,
-			DNS_TIMEOUT_MIN_MS, DNS_TIMEOUT_MAX_MS);
+		        DNS_TIMEOUT_MIN_MS, DNS_TIMEOUT_MAX_MS);
 		goto out;
 	}
 	if (dns_servers_csv(servers, &csv, e) < 0)
 		goto out;
 	pthread_once(&dns_once, dns_lib_init);
 	if (dns_lib_status != ARES_SUCCESS) {
-		err_set(e, MC_ERR_IO, "cannot initialise c-ares: %s", ares_strerror(dns_lib_status));
+		err_set(e, MC_ERR_IO, "cannot initialise c-ares: %s",
+		        ares_strerror(dns_lib_status));
 		goto out;
 	}
 	d = calloc(1, sizeof(*d));
@@ -610,10 +626,10 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 	}
 
 	/* Tries t then 2t per server: with one server, c-ares gives up near timeout_ms too.
-	 * NOCHECKRESP: c-ares 1.18 reports a SERVFAIL or REFUSED answer that it would retry elsewhere
-	 * as ARES_ECONNREFUSED once every server was tried; passed through, the rcode survives. The
-	 * price: such an answer is final, not retried on the next server (timeouts and unreachable
-	 * servers still are). */
+	 * NOCHECKRESP: c-ares 1.18 reports a SERVFAIL or REFUSED answer that it would retry
+	 * elsewhere as ARES_ECONNREFUSED once every server was tried; passed through, the rcode
+	 * survives. The price: such an answer is final, not retried on the next server (timeouts
+	 * and unreachable servers still are). */
 	memset(&opts, 0, sizeof(opts));
 	opts.flags = ARES_FLAG_NOCHECKRESP;
 	opts.timeout = timeout_ms / 3 > 0 ? timeout_ms / 3 : 1;
@@ -621,11 +637,11 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 	opts.sock_state_cb = dns_sock_state;
 	opts.sock_state_cb_data = d;
 	rc = ares_init_options(&d->channel, &opts,
-			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-				       ARES_OPT_SOCK_STATE_CB);
+	                       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	                               ARES_OPT_SOCK_STATE_CB);
 	if (rc != ARES_SUCCESS) {
-		err_set(e, rc == ARES_ENOMEM ? MC_ERR_NOMEM : MC_ERR_IO, "cannot initialise resolver: %s",
-			ares_strerror(rc));
+		err_set(e, rc == ARES_ENOMEM ? MC_ERR_NOMEM : MC_ERR_IO,
+		        "cannot initialise resolver: %s", ares_strerror(rc));
 		goto out;
 	}
 	d->channel_ok = 1;
@@ -633,7 +649,7 @@ struct dns *dns_new(const char *servers, int timeout_ms, struct err *e)
 		rc = ares_set_servers_ports_csv(d->channel, csv);
 		if (rc != ARES_SUCCESS) {
 			err_set(e, rc == ARES_ENOMEM ? MC_ERR_NOMEM : MC_ERR_INVALID,
-				"cannot use dns servers '%s': %s", csv, ares_strerror(rc));
+			        "cannot use dns servers '%s': %s", csv, ares_strerror(rc));
 			goto out;
 		}
 	}

@@ -21,12 +21,12 @@
 struct dns; /* opaque resolver */
 
 enum dns_status {
-	DNS_OK = 0,    /* answer with >= 0 TXT records (NODATA = OK with count 0) */
-	DNS_NXDOMAIN,  /* name does not exist */
-	DNS_SERVFAIL,  /* server failure */
-	DNS_REFUSED,   /* refused */
-	DNS_TIMEOUT,   /* no answer within the timeout */
-	DNS_ERROR,     /* anything else (bad name, connection refused, shutdown, out of memory) */
+	DNS_OK = 0,   /* answer with >= 0 TXT records (NODATA = OK with count 0) */
+	DNS_NXDOMAIN, /* name does not exist */
+	DNS_SERVFAIL, /* server failure */
+	DNS_REFUSED,  /* refused */
+	DNS_TIMEOUT,  /* no answer within the timeout */
+	DNS_ERROR,    /* anything else (bad name, connection refused, shutdown, out of memory) */
 };
 
 /* count TXT records, each the concatenation of its character-strings (RFC 7208 §3.3), in the

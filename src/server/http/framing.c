@@ -45,7 +45,7 @@ static int parse_length(const char *v, size_t n, uint64_t *out)
 }
 
 void framing_check(const char *version, const struct framing_header *hs, size_t n,
-		   struct framing_result *out)
+                   struct framing_result *out)
 {
 	int lengths = 0, encodings = 0, hosts = 0;
 	int http11 = version && strcmp(version, "HTTP/1.0") != 0;

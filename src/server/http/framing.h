@@ -26,6 +26,6 @@ struct framing_result {
 
 /* Checks the headers hs[0..n) of a request of HTTP version (e.g. "HTTP/1.1"). */
 void framing_check(const char *version, const struct framing_header *hs, size_t n,
-		   struct framing_result *out);
+                   struct framing_result *out);
 
 #endif

@@ -45,7 +45,7 @@ struct front_req {
 	struct front *front;
 	struct MHD_Connection *conn;
 	enum fr_state state;
-	int status;           /* sent, for the access log */
+	int status; /* sent, for the access log */
 	int too_large;
 	char *raw_uri;
 	struct buf body;
@@ -120,18 +120,18 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, fr->req.client_ip,
-				  sizeof(fr->req.client_ip));
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			          fr->req.client_ip, sizeof(fr->req.client_ip));
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-				  fr->req.client_ip, sizeof(fr->req.client_ip));
+			          fr->req.client_ip, sizeof(fr->req.client_ip));
 	}
 	atomic_fetch_add(&f->inflight, 1);
 	return fr;
 }
 
 static enum MHD_Result send_body(struct front_req *fr, int status, char *body, size_t len,
-				 const struct response *res, const char *allow)
+                                 const struct response *res, const char *allow)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ok;
@@ -171,11 +171,11 @@ static enum MHD_Result respond(struct front_req *fr)
 			return MHD_NO;
 	}
 	return send_body(fr, fr->res.status, body, len, &fr->res,
-			 fr->res.error == API_METHOD_NOT_ALLOWED ? "POST" : NULL);
+	                 fr->res.error == API_METHOD_NOT_ALLOWED ? "POST" : NULL);
 }
 
 static enum MHD_Result respond_error(struct front_req *fr, enum api_error ae, const char *msg,
-				     int close)
+                                     int close)
 {
 	response_call_error(&fr->res, ae, msg);
 	fr->res.close = close;
@@ -200,7 +200,7 @@ struct header_list {
 };
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				      size_t key_size, const char *value, size_t value_size)
+                                      size_t key_size, const char *value, size_t value_size)
 {
 	struct header_list *l = cls;
 	(void)kind;
@@ -208,7 +208,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 		l->overflow = 1;
 		return MHD_NO;
 	}
-	l->hs[l->n++] = (struct framing_header){key, key_size, value ? value : "", value ? value_size : 0};
+	l->hs[l->n++] =
+	        (struct framing_header){key, key_size, value ? value : "", value ? value_size : 0};
 	return MHD_YES;
 }
 
@@ -242,7 +243,7 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	}
 	if (is_api && strcmp(method, "POST") != 0)
 		return respond_error(fr, API_METHOD_NOT_ALLOWED, NULL,
-				     fres.has_length || fres.chunked);
+		                     fres.has_length || fres.chunked);
 	fr->req.route = is_api ? router_match(path, strlen(path)) : NULL;
 	if (!fr->req.route)
 		return respond_error(fr, API_NOT_FOUND, NULL, fres.has_length || fres.chunked);
@@ -273,8 +274,8 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct front_req *fr = *con_cls;
 	(void)cls;
@@ -288,8 +289,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return on_headers(fr, method, version);
 	case FR_BODY:
 		if (*upload_data_size) {
-			if (!fr->too_large && buf_add(&fr->body, upload_data, *upload_data_size) != 0)
-				fr->too_large = 1; /* chunked body over the limit: drain, then 413 */
+			if (!fr->too_large &&
+			    buf_add(&fr->body, upload_data, *upload_data_size) != 0)
+				fr->too_large =
+				        1; /* chunked body over the limit: drain, then 413 */
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
@@ -306,7 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct front *f = cls;
 	struct front_req *fr = *con_cls;
@@ -318,15 +321,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		char path[160], rid[96];
 		const struct principal *who = &fr->req.who;
 		log_write(LOG_INFO,
-			  "access ip=%s method=%s path=%s status=%d ms=%lld req_id=%s app_id=%s "
-			  "user=%s bytes_in=%zu%s",
-			  fr->req.client_ip[0] ? fr->req.client_ip : "-",
-			  fr->req.method ? fr->req.method : "-", log_quote(fr->req.path, path, sizeof(path)),
-			  fr->status, (long long)(mono_ms() - fr->req.started_ms),
-			  log_quote(fr->req.req_id, rid, sizeof(rid)),
-			  who->app.app_id[0] ? who->app.app_id : "-",
-			  fr->req.authenticated ? who->user.email : "-", fr->body.len,
-			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+		          "access ip=%s method=%s path=%s status=%d ms=%lld req_id=%s app_id=%s "
+		          "user=%s bytes_in=%zu%s",
+		          fr->req.client_ip[0] ? fr->req.client_ip : "-",
+		          fr->req.method ? fr->req.method : "-",
+		          log_quote(fr->req.path, path, sizeof(path)), fr->status,
+		          (long long)(mono_ms() - fr->req.started_ms),
+		          log_quote(fr->req.req_id, rid, sizeof(rid)),
+		          who->app.app_id[0] ? who->app.app_id : "-",
+		          fr->req.authenticated ? who->user.email : "-", fr->body.len,
+		          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
 	}
 	*con_cls = NULL;
 	fr_free(fr);
@@ -380,10 +384,11 @@ struct front *front_start(struct server *srv, struct err *e)
 	const struct config *cfg = srv->cfg;
 	struct front *f = calloc(1, sizeof(*f));
 	struct sockaddr_storage ss;
-	unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads =
+	        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	/* TURBO: read and write opportunistically before asking epoll, saving system calls. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	const union MHD_DaemonInfo *di;
 
 	if (!f) {
@@ -400,16 +405,18 @@ struct front *front_start(struct server *srv, struct err *e)
 	if (threads < 1)
 		threads = 1;
 	f->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->conn_memory,
-		MHD_OPTION_URI_LOG_CALLBACK, uri_cb, f, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-		MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	        flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	        (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	        (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	        (size_t)cfg->conn_memory, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, f,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	        MHD_OPTION_END);
 	if (!f->d) {
-		err_set(e, MC_ERR_IO, "cannot listen on '%s' (address in use or not allowed?)", cfg->listen);
+		err_set(e, MC_ERR_IO, "cannot listen on '%s' (address in use or not allowed?)",
+		        cfg->listen);
 		free(f);
 		return NULL;
 	}

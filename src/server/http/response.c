@@ -17,34 +17,39 @@ static const struct {
 	const char *message;
 	int retryable;
 } errors[API_ERROR_COUNT] = {
-	[API_OK] = {200, "", "", 0},
-	[API_DEVELOPER_KEY] = {200, "err_developer_key", "App ID is invalid", 0},
-	[API_CREDENTIALS_MISSING] = {400, "err_xdk_credentials_missing",
-				     "0001 Credentials are missing from the request", 0},
-	[API_DATE_INVALID] = {401, "err_xdk_request_date_invalid", "x-mc-date is invalid", 0},
-	[API_INVALID_SIGNATURE] = {401, "err_xdk_invalid_signature", "0004 Invalid Signature", 0},
-	[API_BINDING_EXPIRED] = {418, "err_xdk_binding_expired", "AccessKey Has Expired", 0},
-	[API_REPLAYED] = {401, "err_xdk_request_replayed",
-			  "this x-mc-req-id was already used with this access key; send a new GUID", 0},
-	[API_RATE_LIMITED] = {429, "err_xdk_rate_limit_exceeded",
-			      "rate limit exceeded; retry after X-RateLimit-Reset milliseconds", 1},
-	[API_FORBIDDEN] = {403, "err_xdk_forbidden", "the user lacks the permission for this call", 0},
-	[API_MALFORMED_BODY] = {400, "err_xdk_malformed_body", "the request body is malformed", 0},
-	[API_BAD_REQUEST] = {400, "err_xdk_bad_request", "the request is malformed", 0},
-	[API_NOT_FOUND] = {404, "err_xdk_not_found", "no such endpoint", 0},
-	[API_METHOD_NOT_ALLOWED] = {405, "err_xdk_method_not_allowed",
-				    "only POST is allowed on this endpoint", 0},
-	[API_TOO_LARGE] = {413, "err_xdk_request_too_large", "the request body is too large", 0},
-	[API_HEADERS_TOO_LARGE] = {431, "err_xdk_headers_too_large", "the request headers are too large", 0},
-	[API_INTERNAL] = {500, "err_xdk_internal", "internal error; please retry", 1},
-	[API_UNAVAILABLE] = {503, "err_xdk_unavailable", "service unavailable; please retry", 1},
-	[API_AUTH_TYPE_UNSUPPORTED] = {401, "err_xdk_authentication_type_not_supported",
-				       "0001 Authentication type not supported for the user", 0},
-	[API_AUTH_FAILED] = {401, "err_xdk_authentication_failed", "authentication failed", 0},
-	[API_ACCOUNT_LOCKED] = {401, "err_xdk_account_locked",
-				"the account is locked after repeated failed logins; try again later", 0},
-	[API_TOO_MANY_FAILURES] = {429, "err_xdk_too_many_failures",
-				   "too many unauthenticated or failed calls from this address; retry later", 1},
+        [API_OK] = {200, "", "", 0},
+        [API_DEVELOPER_KEY] = {200, "err_developer_key", "App ID is invalid", 0},
+        [API_CREDENTIALS_MISSING] = {400, "err_xdk_credentials_missing",
+                                     "0001 Credentials are missing from the request", 0},
+        [API_DATE_INVALID] = {401, "err_xdk_request_date_invalid", "x-mc-date is invalid", 0},
+        [API_INVALID_SIGNATURE] = {401, "err_xdk_invalid_signature", "0004 Invalid Signature", 0},
+        [API_BINDING_EXPIRED] = {418, "err_xdk_binding_expired", "AccessKey Has Expired", 0},
+        [API_REPLAYED] = {401, "err_xdk_request_replayed",
+                          "this x-mc-req-id was already used with this access key; send a new GUID",
+                          0},
+        [API_RATE_LIMITED] = {429, "err_xdk_rate_limit_exceeded",
+                              "rate limit exceeded; retry after X-RateLimit-Reset milliseconds", 1},
+        [API_FORBIDDEN] = {403, "err_xdk_forbidden", "the user lacks the permission for this call",
+                           0},
+        [API_MALFORMED_BODY] = {400, "err_xdk_malformed_body", "the request body is malformed", 0},
+        [API_BAD_REQUEST] = {400, "err_xdk_bad_request", "the request is malformed", 0},
+        [API_NOT_FOUND] = {404, "err_xdk_not_found", "no such endpoint", 0},
+        [API_METHOD_NOT_ALLOWED] = {405, "err_xdk_method_not_allowed",
+                                    "only POST is allowed on this endpoint", 0},
+        [API_TOO_LARGE] = {413, "err_xdk_request_too_large", "the request body is too large", 0},
+        [API_HEADERS_TOO_LARGE] = {431, "err_xdk_headers_too_large",
+                                   "the request headers are too large", 0},
+        [API_INTERNAL] = {500, "err_xdk_internal", "internal error; please retry", 1},
+        [API_UNAVAILABLE] = {503, "err_xdk_unavailable", "service unavailable; please retry", 1},
+        [API_AUTH_TYPE_UNSUPPORTED] = {401, "err_xdk_authentication_type_not_supported",
+                                       "0001 Authentication type not supported for the user", 0},
+        [API_AUTH_FAILED] = {401, "err_xdk_authentication_failed", "authentication failed", 0},
+        [API_ACCOUNT_LOCKED] =
+                {401, "err_xdk_account_locked",
+                 "the account is locked after repeated failed logins; try again later", 0},
+        [API_TOO_MANY_FAILURES] =
+                {429, "err_xdk_too_many_failures",
+                 "too many unauthenticated or failed calls from this address; retry later", 1},
 };
 
 int api_error_status(enum api_error err)
@@ -114,14 +119,14 @@ struct buf *response_raw_item(struct response *res)
 static json_t *error_object(const char *code, const char *message, const char *field, int retryable)
 {
 	json_t *e = json_pack("{s:s, s:s, s:b}", "code", code, "message", message, "retryable",
-			      retryable);
+	                      retryable);
 	if (e && field)
 		json_object_set_new(e, "field", json_string(field));
 	return e;
 }
 
 void response_fail_item(struct response *res, json_t *key, const char *code, const char *message,
-			const char *field, int retryable)
+                        const char *field, int retryable)
 {
 	json_t *f = json_object();
 	json_t *errs = json_array();
@@ -145,8 +150,8 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 	res->pagination = NULL;
 	res->error = err;
 	res->status = errors[err].status;
-	response_fail_item(res, NULL, errors[err].code, message ? message : errors[err].message, NULL,
-			   errors[err].retryable);
+	response_fail_item(res, NULL, errors[err].code, message ? message : errors[err].message,
+	                   NULL, errors[err].retryable);
 }
 
 static void copy_bounded(char *dst, size_t size, const char *src)
@@ -197,7 +202,8 @@ char *response_serialise(const struct response *res, size_t *len)
 		    buf_add(&b, res->raw.data, res->raw.len) != 0 || buf_addc(&b, ']') != 0)
 			goto fail;
 	}
-	if (buf_adds(&b, ",\"fail\":") != 0 || json_write(&b, res->fail) != 0 || buf_addc(&b, '}') != 0)
+	if (buf_adds(&b, ",\"fail\":") != 0 || json_write(&b, res->fail) != 0 ||
+	    buf_addc(&b, '}') != 0)
 		goto fail;
 	out = buf_detach(&b, len);
 	return out;

@@ -13,41 +13,41 @@
 
 enum api_error {
 	API_OK = 0,
-	API_DEVELOPER_KEY,          /* 200 err_developer_key */
-	API_CREDENTIALS_MISSING,    /* 400 err_xdk_credentials_missing */
-	API_DATE_INVALID,           /* 401 err_xdk_request_date_invalid */
-	API_INVALID_SIGNATURE,      /* 401 err_xdk_invalid_signature */
-	API_BINDING_EXPIRED,        /* 418 err_xdk_binding_expired */
-	API_REPLAYED,               /* 401 err_xdk_request_replayed */
-	API_RATE_LIMITED,           /* 429 err_xdk_rate_limit_exceeded */
-	API_FORBIDDEN,              /* 403 err_xdk_forbidden */
-	API_MALFORMED_BODY,         /* 400 err_xdk_malformed_body */
-	API_BAD_REQUEST,            /* 400 err_xdk_bad_request (framing; connection closed) */
-	API_NOT_FOUND,              /* 404 err_xdk_not_found */
-	API_METHOD_NOT_ALLOWED,     /* 405 err_xdk_method_not_allowed */
-	API_TOO_LARGE,              /* 413 err_xdk_request_too_large */
-	API_HEADERS_TOO_LARGE,      /* 431 err_xdk_headers_too_large */
-	API_INTERNAL,               /* 500 err_xdk_internal */
-	API_UNAVAILABLE,            /* 503 err_xdk_unavailable */
-	API_AUTH_TYPE_UNSUPPORTED,  /* 401 err_xdk_authentication_type_not_supported */
-	API_AUTH_FAILED,            /* 401 err_xdk_authentication_failed */
-	API_ACCOUNT_LOCKED,         /* 401 err_xdk_account_locked */
-	API_TOO_MANY_FAILURES,      /* 429 err_xdk_too_many_failures (per-IP limit) */
+	API_DEVELOPER_KEY,         /* 200 err_developer_key */
+	API_CREDENTIALS_MISSING,   /* 400 err_xdk_credentials_missing */
+	API_DATE_INVALID,          /* 401 err_xdk_request_date_invalid */
+	API_INVALID_SIGNATURE,     /* 401 err_xdk_invalid_signature */
+	API_BINDING_EXPIRED,       /* 418 err_xdk_binding_expired */
+	API_REPLAYED,              /* 401 err_xdk_request_replayed */
+	API_RATE_LIMITED,          /* 429 err_xdk_rate_limit_exceeded */
+	API_FORBIDDEN,             /* 403 err_xdk_forbidden */
+	API_MALFORMED_BODY,        /* 400 err_xdk_malformed_body */
+	API_BAD_REQUEST,           /* 400 err_xdk_bad_request (framing; connection closed) */
+	API_NOT_FOUND,             /* 404 err_xdk_not_found */
+	API_METHOD_NOT_ALLOWED,    /* 405 err_xdk_method_not_allowed */
+	API_TOO_LARGE,             /* 413 err_xdk_request_too_large */
+	API_HEADERS_TOO_LARGE,     /* 431 err_xdk_headers_too_large */
+	API_INTERNAL,              /* 500 err_xdk_internal */
+	API_UNAVAILABLE,           /* 503 err_xdk_unavailable */
+	API_AUTH_TYPE_UNSUPPORTED, /* 401 err_xdk_authentication_type_not_supported */
+	API_AUTH_FAILED,           /* 401 err_xdk_authentication_failed */
+	API_ACCOUNT_LOCKED,        /* 401 err_xdk_account_locked */
+	API_TOO_MANY_FAILURES,     /* 429 err_xdk_too_many_failures (per-IP limit) */
 	API_ERROR_COUNT
 };
 
 #define RESPONSE_MAX_HEADERS 8
 
 struct response {
-	int status;             /* HTTP status, 200 unless a call-level error is set */
-	enum api_error error;   /* API_OK or the call-level error */
-	json_t *data;           /* array of result items (owned) */
-	struct buf raw;         /* more result items, already serialised, comma-separated */
-	json_t *fail;           /* array of failures (owned) */
-	json_t *pagination;     /* meta.pagination object or NULL (owned) */
-	char *body;             /* when set: the whole serialised answer, sent as is (owned) */
+	int status;           /* HTTP status, 200 unless a call-level error is set */
+	enum api_error error; /* API_OK or the call-level error */
+	json_t *data;         /* array of result items (owned) */
+	struct buf raw;       /* more result items, already serialised, comma-separated */
+	json_t *fail;         /* array of failures (owned) */
+	json_t *pagination;   /* meta.pagination object or NULL (owned) */
+	char *body;           /* when set: the whole serialised answer, sent as is (owned) */
 	size_t body_len;
-	int close;              /* close the connection after this response */
+	int close; /* close the connection after this response */
 	int nheaders;
 	struct {
 		char name[32];
@@ -70,7 +70,7 @@ struct buf *response_raw_item(struct response *res);
 /* Appends a function-level failure for one request item: key is the item as received
  * (borrowed, a reference is taken; NULL for none), field may be NULL. */
 void response_fail_item(struct response *res, json_t *key, const char *code, const char *message,
-			const char *field, int retryable);
+                        const char *field, int retryable);
 
 /* Turns res into a call-level error: clears data and fail, sets the status from the table
  * and one fail entry without key. message NULL = the table's default. */

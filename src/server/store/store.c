@@ -314,7 +314,7 @@ int store_audit_add(struct store *st, const struct audit_event *ev, struct err *
 }
 
 int store_vauditf(struct store *st, int64_t account_id, const char *user, const char *category,
-		  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap)
+                  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap)
 {
 	struct audit_event ev;
 	char info[768];
@@ -331,7 +331,7 @@ int store_vauditf(struct store *st, int64_t account_id, const char *user, const 
 }
 
 int store_auditf(struct store *st, int64_t account_id, const char *user, const char *category,
-		 const char *type, int64_t time, struct err *e, const char *fmt, ...)
+                 const char *type, int64_t time, struct err *e, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;

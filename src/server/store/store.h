@@ -28,11 +28,11 @@ struct store;
 #define STORE_KEY_LEN 32 /* the server key: 32 random bytes */
 
 struct store_config {
-	const char *backend;   /* "sqlite" (default) or "postgres" */
-	const char *path;      /* sqlite: database file */
-	const char *dsn;       /* postgres: connection string */
+	const char *backend;      /* "sqlite" (default) or "postgres" */
+	const char *path;         /* sqlite: database file */
+	const char *dsn;          /* postgres: connection string */
 	const unsigned char *key; /* STORE_KEY_LEN bytes; copied */
-	int busy_timeout_ms;   /* how long a writer waits for the lock */
+	int busy_timeout_ms;      /* how long a writer waits for the lock */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:
@@ -59,37 +59,38 @@ void store_tx_rollback(struct store *st);
 /* ---- accounts ---- */
 struct account {
 	int64_t id;
-	char code[32];          /* accountCode, e.g. "C0A0B1"; unique */
-	char name[128];         /* accountName */
-	char region[16];        /* region code, e.g. "eu" */
-	char admin_email[256];  /* adminEmail */
-	char mimecast_id[64];   /* mimecastId; unique */
-	char type[32];          /* e.g. "full" */
-	char domain[256];       /* the account's primary domain, may be "" */
-	char packages[1024];    /* JSON array text, e.g. ["Mimecast Gateway [1004]"] */
-	int32_t max_retention;  /* days */
+	char code[32];         /* accountCode, e.g. "C0A0B1"; unique */
+	char name[128];        /* accountName */
+	char region[16];       /* region code, e.g. "eu" */
+	char admin_email[256]; /* adminEmail */
+	char mimecast_id[64];  /* mimecastId; unique */
+	char type[32];         /* e.g. "full" */
+	char domain[256];      /* the account's primary domain, may be "" */
+	char packages[1024];   /* JSON array text, e.g. ["Mimecast Gateway [1004]"] */
+	int32_t max_retention; /* days */
 	int64_t created;
-	int64_t user_count;     /* users of the account (read-only: kept by the store) */
+	int64_t user_count; /* users of the account (read-only: kept by the store) */
 };
 
 /* Creates a; fills a->id and a->created (and code/mimecast_id if empty). */
 int store_account_create(struct store *st, struct account *a, struct err *e);
 int store_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
-int store_account_get_by_code(struct store *st, const char *code, struct account *out, struct err *e);
+int store_account_get_by_code(struct store *st, const char *code, struct account *out,
+                              struct err *e);
 /* Calls fn for each account, oldest first; a non-zero return from fn stops and is returned. */
 int store_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
-		       struct err *e);
+                       struct err *e);
 int store_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
 
 /* ---- applications (app id + app key, registered per account) ---- */
 struct application {
 	int64_t id;
 	int64_t account_id;
-	char app_id[64];        /* x-mc-app-id, a GUID; unique */
-	char app_key[128];      /* the application key (secret) in clear */
+	char app_id[64];   /* x-mc-app-id, a GUID; unique */
+	char app_key[128]; /* the application key (secret) in clear */
 	char name[128];
 	int64_t created;
-	int64_t revoked;        /* 0 = active */
+	int64_t revoked; /* 0 = active */
 };
 
 /* Creates app; fills id, created (and app_id/app_key with fresh GUIDs if empty). */
@@ -98,7 +99,7 @@ int store_app_create(struct store *st, struct application *app, struct err *e);
 int store_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);
 int store_app_get_by_id(struct store *st, int64_t id, struct application *out, struct err *e);
 int store_app_list(struct store *st, int64_t account_id /* 0 = all */,
-		   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
+                   int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
 int store_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e);
 
 /* ---- users ---- */
@@ -107,16 +108,16 @@ int store_app_revoke(struct store *st, const char *app_id, int64_t now, struct e
 struct user {
 	int64_t id;
 	int64_t account_id;
-	char email[256];        /* lower-case; unique across the store */
+	char email[256]; /* lower-case; unique across the store */
 	char name[128];
-	uint32_t perms;         /* enum perm bits */
-	char password_hash[256];/* Argon2id encoded string, "" = no password (no login) */
-	int64_t binding_ttl_ms; /* authentication profile: 0 = server default, STORE_TTL_NEVER */
+	uint32_t perms;          /* enum perm bits */
+	char password_hash[256]; /* Argon2id encoded string, "" = no password (no login) */
+	int64_t binding_ttl_ms;  /* authentication profile: 0 = server default, STORE_TTL_NEVER */
 	int32_t extend_on_validate; /* profile: each accepted call extends the binding */
-	int32_t failed_logins;  /* consecutive failures */
-	int64_t locked_until;   /* 0 = not locked */
+	int32_t failed_logins;      /* consecutive failures */
+	int64_t locked_until;       /* 0 = not locked */
 	int64_t created;
-	int64_t disabled;       /* 0 = enabled */
+	int64_t disabled; /* 0 = enabled */
 };
 
 int store_user_create(struct store *st, struct user *u, struct err *e);
@@ -124,7 +125,7 @@ int store_user_get(struct store *st, int64_t id, struct user *out, struct err *e
 /* email compared case-insensitively (stored lower-case). */
 int store_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
 int store_user_list(struct store *st, int64_t account_id /* 0 = all */,
-		    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+                    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
 /* Writes every mutable field of u (name, perms, password_hash, binding_ttl_ms,
  * extend_on_validate, failed_logins, locked_until, disabled) by u->id. */
 int store_user_update(struct store *st, const struct user *u, struct err *e);
@@ -133,15 +134,15 @@ int store_user_update(struct store *st, const struct user *u, struct err *e);
 struct binding {
 	int64_t id;
 	int64_t user_id;
-	int64_t app_row_id;     /* applications.id */
-	char access_key[96];    /* unique */
+	int64_t app_row_id;       /* applications.id */
+	char access_key[96];      /* unique */
 	unsigned char secret[64]; /* the secret key, raw bytes (clients get base64 of it) */
 	size_t secret_len;
 	int64_t created;
-	int64_t expires;        /* 0 = never */
-	int64_t ttl_ms;         /* STORE_TTL_NEVER or the TTL used for extensions */
+	int64_t expires; /* 0 = never */
+	int64_t ttl_ms;  /* STORE_TTL_NEVER or the TTL used for extensions */
 	int32_t extend_on_validate;
-	int64_t revoked;        /* 0 = active; set by logout or admin revoke */
+	int64_t revoked; /* 0 = active; set by logout or admin revoke */
 };
 
 /* Creates b; fills id. */
@@ -151,7 +152,7 @@ int store_binding_set_expiry(struct store *st, int64_t id, int64_t expires, stru
 int store_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e);
 /* Active (not revoked) bindings of a user, oldest first. */
 int store_binding_list(struct store *st, int64_t user_id,
-		       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
+                       int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
 int store_binding_count(struct store *st, int64_t user_id, int64_t *count, struct err *e);
 
 /* ---- audit events (written in the same transaction as the change they record) ---- */
@@ -160,7 +161,7 @@ struct audit_event {
 	const char *user;       /* e-mail of the acting user (or the attempted login name) */
 	const char *audit_type; /* e.g. "Logon Authentication Failed" */
 	const char *category;   /* authentication_logs | account_logs | integrations_and_apis |
-				   user_account_and_role_logs */
+	                           user_account_and_role_logs */
 	const char *info;       /* eventInfo text */
 	int64_t time;           /* eventTime */
 };
@@ -170,9 +171,9 @@ int store_audit_add(struct store *st, const struct audit_event *ev, struct err *
 
 /* The same with eventInfo formatted printf-style (truncated to 767 bytes). */
 int store_auditf(struct store *st, int64_t account_id, const char *user, const char *category,
-		 const char *type, int64_t time, struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 8, 9)));
+                 const char *type, int64_t time, struct err *e, const char *fmt, ...)
+        __attribute__((format(printf, 8, 9)));
 int store_vauditf(struct store *st, int64_t account_id, const char *user, const char *category,
-		  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap);
+                  const char *type, int64_t time, struct err *e, const char *fmt, va_list ap);
 
 #endif
