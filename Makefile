@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit e2e asan tsan fuzz-smoke fuzz bench clean format
+.PHONY: all deps build run test unit e2e pg asan tsan fuzz-smoke fuzz bench clean format
 
 all: build
 
@@ -26,6 +26,13 @@ unit: build
 
 e2e: build
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The PostgreSQL backend: its unit test and the whole e2e suite on a throw-away PostgreSQL 15
+# (tests/e2e/pgserver.py starts and stops it; see docs/postgres.md).
+pg: build
+	cd $(BUILD) && ctest --output-on-failure -R 'unit\.test_store_pg$$'
+	MCAPI_E2E_STORE=postgres MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 asan: deps
@@ -66,6 +73,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	$(MAKE) --no-print-directory pg
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory fuzz-smoke

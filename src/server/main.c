@@ -154,8 +154,8 @@ static int serve(struct config *cfg)
 		goto out;
 	log_info("msg=listening listen=%s port=%u store=%s version=%s", cfg->listen,
 	         front_port(front), cfg->store, MCAPI_VERSION);
-	printf("mcapid %s listening on %s (store %s)\n", MCAPI_VERSION, cfg->public_base_url,
-	       cfg->db_path);
+	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, cfg->public_base_url,
+	       cfg->store, strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
 	fflush(stdout);
 
 	sigwait(&set, &sig);

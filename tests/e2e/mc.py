@@ -19,6 +19,61 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MCAPID = os.environ.get("MCAPID", os.path.join(ROOT, "build", "mcapid"))
 SLOW = os.environ.get("MCAPI_E2E_SLOW") == "1"  # sanitizer builds: allow more time
+# MCAPI_E2E_STORE=postgres: every Server uses its own database on one PostgreSQL that the
+# test process starts on first use and stops at exit (pgserver.py).
+PG = os.environ.get("MCAPI_E2E_STORE", "sqlite") == "postgres"
+_pg_dsns = {}  # data dir -> DSN: a Server restarted on the same dir finds its database
+
+
+def store_env(data_dir):
+    """Environment selecting the store of data_dir (empty for SQLite)."""
+    if not PG:
+        return {}
+    import pgserver
+    key = os.path.realpath(data_dir)
+    if key not in _pg_dsns:
+        pg = pgserver.shared()
+        _pg_dsns[key] = pg.dsn(pg.new_database())
+    return {"MCAPID_STORE": "postgres", "MCAPID_PG_DSN": _pg_dsns[key]}
+
+
+def _pg_sql(sql, args):
+    """sql with each ? replaced by the next of args as a literal (tests only)."""
+    parts = sql.split("?")
+    assert len(parts) == len(args) + 1, sql
+    out = [parts[0]]
+    for a, rest in zip(args, parts[1:]):
+        out.append(str(int(a)) if isinstance(a, int) else "'" + str(a).replace("'", "''") + "'")
+        out.append(rest)
+    return "".join(out)
+
+
+def db_rows(server, sql, args=()):
+    """Rows of one query on server's store behind its back (SQLite file or PostgreSQL); with
+    PostgreSQL, integer-looking values come back as int."""
+    if not PG:
+        import sqlite3
+        con = sqlite3.connect(os.path.join(server.data_dir, "mcapid.db"), timeout=10)
+        try:
+            with con:
+                return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+    import csv
+    import pgserver
+    dsn = store_env(server.data_dir)["MCAPID_PG_DSN"]
+    p = subprocess.run([os.path.join(pgserver.PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "--csv", "-t", "-d", dsn, "-c", _pg_sql(sql, args)],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("psql failed: " + p.stderr)
+    return [tuple(int(v) if re.fullmatch(r"-?[0-9]+", v) else v for v in row)
+            for row in csv.reader(p.stdout.splitlines())]
+
+
+def db_exec(server, sql, args=()):
+    """Runs one writing statement on server's store behind its back."""
+    db_rows(server, sql, args)
 
 
 def free_port():
@@ -57,7 +112,9 @@ class Server:
 
     def admin(self, *args, check=True, input=None):
         cmd = [MCAPID, "admin", "--data-dir", self.data_dir] + [str(a) for a in args]
-        p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60)
+        env = dict(os.environ)
+        env.update(store_env(self.data_dir))
+        p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60, env=env)
         if check and p.returncode != 0:
             raise AssertionError("admin %s failed (%d): %s" % (args, p.returncode, p.stderr))
         return p
@@ -71,6 +128,7 @@ class Server:
                "--data-dir", self.data_dir, "--public-base-url", "http://127.0.0.1:%d" % self.port,
                "--threads", "2"] + self.args
         env = dict(os.environ)
+        env.update(store_env(self.data_dir))
         env.update(self.env or {})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)

@@ -5,11 +5,11 @@ seed's Python sample listing the pending domains."""
 import datetime
 import os
 import re
-import sqlite3
 import time
 
 import pytest
 
+import mc
 from mc import Server, run_seed_sample
 
 DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
@@ -54,11 +54,7 @@ def all_pages(client, uri, data=None, page_size=None):
 
 
 def db_rows(server, sql, args=()):
-    con = sqlite3.connect(os.path.join(server.data_dir, "mcapid.db"), timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+    return mc.db_rows(server, sql, args)
 
 
 def audit_rows(server, info_like):
@@ -236,10 +232,8 @@ def make_internal(server, client, name):
     """Marks a pending domain of the dev account internal behind the API's back (the DNS path is
     covered by test_domain_dns.py)."""
     create(client, name)
-    con = sqlite3.connect(os.path.join(server.data_dir, "mcapid.db"), timeout=10)
-    with con:
-        con.execute("UPDATE domains SET state = 1, verified = expiry - 1000 WHERE name = ?", (name,))
-    con.close()
+    mc.db_exec(server, "UPDATE domains SET state = 1, verified = expiry - 1000 WHERE name = ?",
+               (name,))
 
 
 def test_subdomain_of_internal_parent_is_internal_at_once(server, client):
@@ -365,9 +359,8 @@ def test_provision_status(client):
 def test_expired_then_purged(server, client):
     d = create(client, "expire.example")["data"][0]
     now_ms = int(time.time() * 1000)
-    con = sqlite3.connect(os.path.join(server.data_dir, "mcapid.db"), timeout=10)
-    with con:
-        con.execute("UPDATE domains SET expiry = ? WHERE name = 'expire.example'", (now_ms - 60000,))
+    mc.db_exec(server, "UPDATE domains SET expiry = ? WHERE name = 'expire.example'",
+               (now_ms - 60000,))
     r, b = client.call(PENDING, [{"domain": "expire.example"}])
     assert len(b["data"]) == 1  # expired pending domains stay listed until purged
     r, b = client.call(STATUS, [{"domain": "expire.example"}])
@@ -381,10 +374,8 @@ def test_expired_then_purged(server, client):
     e = create(client, "expire.example")["data"][0]
     assert e["id"] == d["id"] and e["token"] != d["token"] and e["expiry"] > d["created"]
     # past expiry + 30 days: purged, as if it never existed
-    with con:
-        con.execute("UPDATE domains SET expiry = ? WHERE name = 'expire.example'",
-                    (now_ms - 31 * 86400000,))
-    con.close()
+    mc.db_exec(server, "UPDATE domains SET expiry = ? WHERE name = 'expire.example'",
+               (now_ms - 31 * 86400000,))
     for uri in (PENDING, STATUS, CODE):
         r, b = client.call(uri, [{"domain": "expire.example"}])
         assert b["data"] == [], uri

@@ -4,13 +4,13 @@ that never answers. Covers the token present, absent, wrong, among several recor
 character-strings, NXDOMAIN, SERVFAIL, REFUSED, timeouts, the whole lifecycle, two accounts racing
 for one domain, and other calls being served while 100 verifications wait on a silent server."""
 import os
-import sqlite3
 import threading
 import time
 
 import pytest
 
 import dnsserver
+import mc
 from mc import Server
 from test_domain import (DELETE, INTERNAL, PENDING, STATUS, VERIFY, audit_rows, create,
                          errors, parse_date, second_account)
@@ -196,9 +196,8 @@ def test_two_accounts_verifying_at_once(usrv, ucl):
         loser = [c for c in clients if id(c) not in winners][0]
         assert all(errors(b)[0][1] == "err_domain_already_registered"
                    for c, b in results if c is loser)
-    rows = sqlite3.connect(os.path.join(usrv.data_dir, "mcapid.db")).execute(
-        "SELECT name, count(*) FROM domains WHERE state = 1 AND name LIKE 'race%' GROUP BY name"
-    ).fetchall()
+    rows = mc.db_rows(
+        usrv, "SELECT name, count(*) FROM domains WHERE state = 1 AND name LIKE 'race%' GROUP BY name")
     assert rows and all(n == 1 for _, n in rows)
 
 

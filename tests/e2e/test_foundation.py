@@ -14,6 +14,7 @@ import uuid
 import pytest
 import requests
 
+import mc
 from mc import MCAPID, Server, mc_date, raw_request, run_seed_sample, sign, status_of
 
 def err(body):
@@ -298,14 +299,15 @@ def test_dev_credentials_file(server):
     c = server.creds
     for k in ("base_url", "account_code", "app_id", "app_key", "access_key", "secret_key", "email", "password"):
         assert c[k]
-    # secrets are not readable from the database file alone
-    db = open(os.path.join(server.data_dir, "mcapid.db"), "rb").read()
-    wal = os.path.join(server.data_dir, "mcapid.db-wal")
-    if os.path.exists(wal):
-        db += open(wal, "rb").read()
-    assert c["app_key"].encode() not in db
-    assert c["secret_key"].encode() not in db
-    assert base64.b64decode(c["secret_key"]) not in db
+    # secrets are not readable from the database file alone (PostgreSQL: test_store_pg.c)
+    if not mc.PG:
+        db = open(os.path.join(server.data_dir, "mcapid.db"), "rb").read()
+        wal = os.path.join(server.data_dir, "mcapid.db-wal")
+        if os.path.exists(wal):
+            db += open(wal, "rb").read()
+        assert c["app_key"].encode() not in db
+        assert c["secret_key"].encode() not in db
+        assert base64.b64decode(c["secret_key"]) not in db
     # the server log never shows secrets
     log = server.read_log()
     assert c["secret_key"] not in log and c["password"] not in log

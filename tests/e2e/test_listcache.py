@@ -1,9 +1,9 @@
 """The list-answer cache (list_cache_ms): repeated polls of a list are served from memory, yet
 this server's own changes show at once and another process's within the TTL."""
 import os
-import sqlite3
 import time
 
+import mc
 from mc import Server
 
 PENDING = "/api/domain/get-pending-domain"
@@ -39,10 +39,7 @@ def test_other_process_changes_show_within_the_ttl():
         cl = s.client()
         cl.call(CREATE, [{"domain": "a.example.com", "inboundType": "any"}])
         assert names(cl) == ["a.example.com"]
-        db = sqlite3.connect(os.path.join(s.data_dir, "mcapid.db"), timeout=5)
-        db.execute("UPDATE domains SET name = 'b.example.com' WHERE name = 'a.example.com'")
-        db.commit()
-        db.close()
+        mc.db_exec(s, "UPDATE domains SET name = 'b.example.com' WHERE name = 'a.example.com'")
         deadline = time.time() + 3
         while names(cl) != ["b.example.com"]:
             assert time.time() < deadline, "the cached answer outlived list_cache_ms"
@@ -56,10 +53,7 @@ def test_cache_off():
     try:
         cl = s.client()
         cl.call(CREATE, [{"domain": "c.example.com", "inboundType": "any"}])
-        db = sqlite3.connect(os.path.join(s.data_dir, "mcapid.db"), timeout=5)
-        db.execute("DELETE FROM domains")
-        db.commit()
-        db.close()
+        mc.db_exec(s, "DELETE FROM domains")
         assert names(cl) == []
     finally:
         assert s.stop() == 0

@@ -3,6 +3,7 @@
  * (account code "C" + 5 Crockford base32 characters; mimecastId of 24 decimal digits; app
  * id and app key as random GUIDs), retried on the rare clash; e-mails lower-cased;
  * creation times; text fields checked to be terminated within their arrays. */
+#include "pg_int.h"
 #include "store_int.h"
 
 #include "common/crypto.h"
@@ -28,7 +29,7 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	if (strcmp(backend, "sqlite") == 0)
 		return sqlite_store_open(cfg, out, e);
 	if (strcmp(backend, "postgres") == 0)
-		return err_set(e, MC_ERR_INVALID, "postgres backend not built");
+		return pg_store_open(cfg, out, e);
 	return err_set(e, MC_ERR_INVALID, "unknown store backend '%s'", backend);
 }
 

@@ -1,0 +1,110 @@
+/* Internals of the PostgreSQL backend, shared by pg.c (connections, statement cache,
+ * transactions, migrations) and the pg_<area>.c files that implement the records.
+ *
+ * Each calling thread gets its own libpq connection (opened lazily) with its own set of
+ * prepared statements, named after the address of their static SQL text. A record function
+ * fills a struct pg_params (text parameters, bytea in binary), runs pg_run(), reads the whole
+ * result (binary format) with the pg_col_* helpers and clears it: a result never holds the
+ * connection, so list callbacks may call the store again. pg_run() with PG_WRITE serialises
+ * the write behind the store's write lock exactly as SQLite's BEGIN IMMEDIATE does (see
+ * pg.c), and keeps the calling thread's transaction usable when the write fails. */
+#ifndef MCAPI_SERVER_STORE_PG_INT_H
+#define MCAPI_SERVER_STORE_PG_INT_H
+
+#include "server/store/store_int.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+#define PG_MAX_PARAMS 16
+
+/* Parameters of one statement: text values (numbers formatted into num), NULLs, and bytea
+ * sent in binary. Pointers given to pg_p_text and pg_p_bytea must outlive pg_run(). */
+struct pg_params {
+	int n;
+	const char *val[PG_MAX_PARAMS];
+	int len[PG_MAX_PARAMS];
+	int fmt[PG_MAX_PARAMS];
+	char num[PG_MAX_PARAMS][24];
+};
+
+void pg_p_init(struct pg_params *p);
+/* Text s of at most size bytes (or up to its NUL). */
+void pg_p_text(struct pg_params *p, const char *s, size_t size);
+void pg_p_int(struct pg_params *p, int64_t v);
+void pg_p_null(struct pg_params *p);
+void pg_p_bytea(struct pg_params *p, const void *data, size_t n);
+
+#define PG_READ  0
+#define PG_WRITE 1 /* takes the write lock (outside a transaction: in an implicit one) */
+
+/* Runs the prepared statement for sql (a static string) on the calling thread's connection
+ * and sets *out to its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK; the caller clears it).
+ * On error *out is NULL and the code is pg_fail's mapping; what names the operation. */
+int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p,
+           PGresult **out, const char *what, struct err *e);
+
+/* Rows changed by an INSERT, UPDATE or DELETE result. */
+int64_t pg_changes(const PGresult *r);
+
+/* Column readers of a binary-format result; NULL reads as 0 or "". */
+int64_t pg_col_int(const PGresult *r, int row, int col);
+void pg_col_text(const PGresult *r, int row, int col, char *dst, size_t size);
+const void *pg_col_bytes(const PGresult *r, int row, int col, size_t *n);
+
+/* Replaces each byte of s that is not part of well-formed UTF-8 by '?' (text cut by a
+ * byte-counting truncation, say); returns strlen(s). */
+size_t pg_utf8_fix(char *s);
+
+/* Copies ad_prefix + key into dst (size bytes) for seal()/unseal(). */
+void pg_ad(char *dst, size_t size, const char *ad_prefix, const char *key);
+
+/* The backend constructor (called by store_open for backend "postgres"): connects with
+ * cfg->dsn, applies the migrations of schema/postgres under an advisory lock, checks the
+ * server key. */
+int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e);
+
+/* pg_domain.c, pg_login.c */
+struct store_domain_ops;
+struct store_login_ops;
+extern const struct store_domain_ops pg_domain_ops;
+extern const struct store_login_ops pg_login_ops;
+
+/* Record functions, one group per file. */
+int pg_account_create(struct store *st, struct account *a, struct err *e);
+int pg_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
+int pg_account_get_by_code(struct store *st, const char *code, struct account *out,
+                           struct err *e);
+int pg_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
+                    struct err *e);
+int pg_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
+
+int pg_app_create(struct store *st, struct application *app, struct err *e);
+int pg_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);
+int pg_app_get_by_id(struct store *st, int64_t id, struct application *out, struct err *e);
+int pg_app_list(struct store *st, int64_t account_id,
+                int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
+int pg_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e);
+
+int pg_user_create(struct store *st, struct user *u, struct err *e);
+int pg_user_get(struct store *st, int64_t id, struct user *out, struct err *e);
+int pg_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
+int pg_user_list(struct store *st, int64_t account_id,
+                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+int pg_user_update(struct store *st, const struct user *u, struct err *e);
+
+int pg_binding_create(struct store *st, struct binding *b, struct err *e);
+int pg_binding_get(struct store *st, const char *access_key, struct binding *out,
+                   struct err *e);
+int pg_binding_set_expiry(struct store *st, int64_t id, int64_t expires, struct err *e);
+int pg_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e);
+int pg_binding_list(struct store *st, int64_t user_id,
+                    int (*fn)(void *arg, const struct binding *b), void *arg, struct err *e);
+int pg_binding_count(struct store *st, int64_t user_id, int64_t *count, struct err *e);
+
+int pg_audit_add(struct store *st, const struct audit_event *ev, struct err *e);
+
+#endif
