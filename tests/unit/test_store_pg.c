@@ -266,8 +266,8 @@ static void test_domains(struct store *st)
 	CHECK_INT(store_domain_create(st, &d2, &e), 0);
 	snprintf(d2.name, sizeof(d2.name), "ab.example");
 	CHECK_INT(store_domain_create(st, &d2, &e), 0);
-	CHECK_INT(store_domain_list(st, a.id, DOMAIN_LIST_ALL, "a-b.example", 0, 10, count_dom, &cnt,
-	                            &e),
+	CHECK_INT(store_domain_list(st, a.id, DOMAIN_LIST_ALL, "a-b.example", 0, 10, count_dom,
+	                            &cnt, &e),
 	          0);
 	CHECK_INT(cnt, 2);
 	cnt = 0;
@@ -305,7 +305,7 @@ static void test_lock_timeout(void)
 	CHECK_INT(store_tx_begin(st, &e), MC_ERR_UNAVAILABLE);
 	snprintf(a.name, sizeof(a.name), "waits");
 	CHECK_INT(store_account_create(st, &a, &e), MC_ERR_UNAVAILABLE); /* writes too */
-	CHECK_INT(store_ping(st), 0); /* reads do not wait */
+	CHECK_INT(store_ping(st), 0);                                    /* reads do not wait */
 	pthread_mutex_lock(&h.mu);
 	h.release = 1;
 	pthread_mutex_unlock(&h.mu);

@@ -56,8 +56,8 @@ struct pg_store;
 struct pg_conn {
 	struct pg_store *ps;
 	PGconn *db;
-	int in_tx;     /* store_tx_begin was called */
-	int tx_lost;   /* the connection broke inside that transaction */
+	int in_tx;   /* store_tx_begin was called */
+	int tx_lost; /* the connection broke inside that transaction */
 	struct pg_stmt *stmts;
 	size_t nstmts, cap;
 	struct pg_conn *prev, *next; /* in ps->conns, under ps->mu */
@@ -74,9 +74,9 @@ struct pg_store {
 	struct pg_conn *conns;
 };
 
-static const char sql_begin[] = "BEGIN ISOLATION LEVEL READ COMMITTED; "
-                                "SELECT pg_advisory_xact_lock(" STR(LOCK_CLASS) ", " STR(
-                                        LOCK_WRITE) ")";
+static const char sql_begin[] =
+        "BEGIN ISOLATION LEVEL READ COMMITTED; "
+        "SELECT pg_advisory_xact_lock(" STR(LOCK_CLASS) ", " STR(LOCK_WRITE) ")";
 
 /* ---- errors ---- */
 
@@ -96,9 +96,9 @@ static int pg_fail(PGconn *db, const PGresult *r, const char *what, struct err *
 		n--;
 	text[n] = '\0';
 	if (!state || (db && PQstatus(db) == CONNECTION_BAD))
-		return err_set(e, db && PQstatus(db) != CONNECTION_BAD ? MC_ERR_STORE
-		                                                       : MC_ERR_UNAVAILABLE,
-		               "%s: %s", what, text);
+		return err_set(
+		        e, db && PQstatus(db) != CONNECTION_BAD ? MC_ERR_STORE : MC_ERR_UNAVAILABLE,
+		        "%s: %s", what, text);
 	if (!strcmp(state, "23505"))
 		return err_set(e, MC_ERR_EXISTS, "%s: %s", what, text);
 	if (!strcmp(state, "23503"))
@@ -431,8 +431,8 @@ static int stmt_name(struct pg_conn *c, const char *sql, const char **name, stru
 	return 0;
 }
 
-int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p,
-           PGresult **out, const char *what, struct err *e)
+int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
+           const char *what, struct err *e)
 {
 	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
@@ -445,14 +445,16 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 	for (int i = 0; p && i < p->n; i++)
 		if (p->fmt[i] < 0)
 			return (flags & PG_WRITE)
-			               ? err_set(e, MC_ERR_INVALID, "%s: text is not valid UTF-8", what)
+			               ? err_set(e, MC_ERR_INVALID, "%s: text is not valid UTF-8",
+			                         what)
 			               : err_set(e, MC_ERR_NOT_FOUND, "%s: no such record", what);
 	rc = conn_get(ps, &c, e);
 	if (rc)
 		return rc;
 	if (c->tx_lost)
 		return err_set(e, MC_ERR_UNAVAILABLE,
-		               "%s: the connection to PostgreSQL broke inside the transaction", what);
+		               "%s: the connection to PostgreSQL broke inside the transaction",
+		               what);
 	rc = stmt_name(c, sql, &name, e);
 	if (rc)
 		return rc;
@@ -474,7 +476,8 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 		PQclear(r);
 		r = NULL;
 		if (guard)
-			exec_simple(c->db, "ROLLBACK TO SAVEPOINT mc_write; RELEASE SAVEPOINT mc_write",
+			exec_simple(c->db,
+			            "ROLLBACK TO SAVEPOINT mc_write; RELEASE SAVEPOINT mc_write",
 			            "rollback", NULL);
 		else if (implicit)
 			exec_simple(c->db, "ROLLBACK", "rollback", NULL);
@@ -605,8 +608,8 @@ static int migrate(struct pg_store *ps, PGconn *db, struct err *e)
 		return rc;
 	if (cur > last)
 		return err_set(e, MC_ERR_STORE,
-		               "the database has schema version %d, newer than this mcapid (%d)", cur,
-		               last);
+		               "the database has schema version %d, newer than this mcapid (%d)",
+		               cur, last);
 	for (m = pg_migrations; m->sql; m++) {
 		const char *vals[2];
 		char ver[16];
@@ -664,14 +667,16 @@ static int key_check(struct pg_store *ps, PGconn *db, struct err *e)
 		            &plain_len);
 		if (rc || plain_len != strlen(KEY_CHECK_TEXT) ||
 		    memcmp(plain, KEY_CHECK_TEXT, plain_len) != 0)
-			rc = err_set(e, MC_ERR_CRYPTO,
-			             "the server key does not open the PostgreSQL store "
-			             "(was the key file replaced, or do the nodes use different keys?)");
+			rc = err_set(
+			        e, MC_ERR_CRYPTO,
+			        "the server key does not open the PostgreSQL store "
+			        "(was the key file replaced, or do the nodes use different keys?)");
 		goto out;
 	}
 	PQclear(r);
 	r = NULL;
-	rc = seal(ps->base.key, STORE_AD_KEY_CHECK, KEY_CHECK_TEXT, strlen(KEY_CHECK_TEXT), &sealed);
+	rc = seal(ps->base.key, STORE_AD_KEY_CHECK, KEY_CHECK_TEXT, strlen(KEY_CHECK_TEXT),
+	          &sealed);
 	if (rc) {
 		err_set(e, rc, "key check: cannot seal");
 		goto out;
@@ -801,8 +806,7 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 		rc = err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 		goto out;
 	}
-	exec_simple(c->db,
-	            "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
+	exec_simple(c->db, "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
 	            "release the migration lock", NULL);
 	locked = 0;
 	conn_link(ps, c);

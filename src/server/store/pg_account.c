@@ -101,8 +101,7 @@ int pg_account_get(struct store *st, int64_t id, struct account *out, struct err
 	return account_get_one(st, sql_account_by_id, id, NULL, out, e);
 }
 
-int pg_account_get_by_code(struct store *st, const char *code, struct account *out,
-                           struct err *e)
+int pg_account_get_by_code(struct store *st, const char *code, struct account *out, struct err *e)
 {
 	return account_get_one(st, sql_account_by_code, 0, code, out, e);
 }
@@ -153,8 +152,7 @@ static const char sql_app_revoke[] =
         "UPDATE applications SET revoked = "
         "CASE WHEN revoked = 0 THEN $2::int8 ELSE revoked END WHERE app_id = $1";
 
-static int app_row(struct store *st, const PGresult *r, int i, struct application *a,
-                   struct err *e)
+static int app_row(struct store *st, const PGresult *r, int i, struct application *a, struct err *e)
 {
 	char ad[sizeof(STORE_AD_APP) + sizeof(a->app_id)];
 	size_t key_len = 0, n;
@@ -389,8 +387,8 @@ int pg_user_get_by_email(struct store *st, const char *email, struct user *out, 
 	return user_get_one(st, sql_user_by_email, 0, email, out, e);
 }
 
-int pg_user_list(struct store *st, int64_t account_id,
-                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+int pg_user_list(struct store *st, int64_t account_id, int (*fn)(void *arg, const struct user *u),
+                 void *arg, struct err *e)
 {
 	struct pg_params p;
 	PGresult *r = NULL;

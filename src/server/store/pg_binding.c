@@ -35,8 +35,7 @@ static const char sql_binding_list[] = "SELECT " BINDING_COLS " FROM bindings "
 static const char sql_binding_count[] =
         "SELECT count(*) FROM bindings WHERE user_id = $1 AND revoked = 0";
 
-static int binding_row(struct store *st, const PGresult *r, int i, struct binding *b,
-                       struct err *e)
+static int binding_row(struct store *st, const PGresult *r, int i, struct binding *b, struct err *e)
 {
 	char ad[sizeof(STORE_AD_BINDING) + sizeof(b->access_key)];
 	const void *blob;

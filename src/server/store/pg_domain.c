@@ -60,8 +60,8 @@ static void read_row(const PGresult *r, int i, struct domain *d)
 }
 
 /* Runs a query expecting at most one row into out. */
-static int one_row(struct store *st, const char *sql, const struct pg_params *p,
-                   struct domain *out, const char *what, struct err *e)
+static int one_row(struct store *st, const char *sql, const struct pg_params *p, struct domain *out,
+                   const char *what, struct err *e)
 {
 	PGresult *r = NULL;
 	int rc = pg_run(st, sql, PG_READ, p, &r, what, e);

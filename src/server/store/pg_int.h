@@ -44,8 +44,8 @@ void pg_p_bytea(struct pg_params *p, const void *data, size_t n);
 /* Runs the prepared statement for sql (a static string) on the calling thread's connection
  * and sets *out to its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK; the caller clears it).
  * On error *out is NULL and the code is pg_fail's mapping; what names the operation. */
-int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p,
-           PGresult **out, const char *what, struct err *e);
+int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
+           const char *what, struct err *e);
 
 /* Rows changed by an INSERT, UPDATE or DELETE result. */
 int64_t pg_changes(const PGresult *r);
@@ -76,8 +76,7 @@ extern const struct store_login_ops pg_login_ops;
 /* Record functions, one group per file. */
 int pg_account_create(struct store *st, struct account *a, struct err *e);
 int pg_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
-int pg_account_get_by_code(struct store *st, const char *code, struct account *out,
-                           struct err *e);
+int pg_account_get_by_code(struct store *st, const char *code, struct account *out, struct err *e);
 int pg_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
                     struct err *e);
 int pg_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
@@ -92,13 +91,12 @@ int pg_app_revoke(struct store *st, const char *app_id, int64_t now, struct err 
 int pg_user_create(struct store *st, struct user *u, struct err *e);
 int pg_user_get(struct store *st, int64_t id, struct user *out, struct err *e);
 int pg_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
-int pg_user_list(struct store *st, int64_t account_id,
-                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+int pg_user_list(struct store *st, int64_t account_id, int (*fn)(void *arg, const struct user *u),
+                 void *arg, struct err *e);
 int pg_user_update(struct store *st, const struct user *u, struct err *e);
 
 int pg_binding_create(struct store *st, struct binding *b, struct err *e);
-int pg_binding_get(struct store *st, const char *access_key, struct binding *out,
-                   struct err *e);
+int pg_binding_get(struct store *st, const char *access_key, struct binding *out, struct err *e);
 int pg_binding_set_expiry(struct store *st, int64_t id, int64_t expires, struct err *e);
 int pg_binding_revoke(struct store *st, int64_t id, int64_t now, struct err *e);
 int pg_binding_list(struct store *st, int64_t user_id,
