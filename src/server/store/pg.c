@@ -15,6 +15,8 @@
  * failed write (a unique clash) leaves the transaction usable as in SQLite. */
 #include "pg_int.h"
 
+#include "connreg.h"
+
 #include "keyfile.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
@@ -54,13 +56,13 @@ struct pg_stmt {
 struct pg_store;
 
 struct pg_conn {
+	struct connreg_node node; /* first: the registry hands connections back as nodes */
 	struct pg_store *ps;
 	PGconn *db;
 	int in_tx;   /* store_tx_begin was called */
 	int tx_lost; /* the connection broke inside that transaction */
 	struct pg_stmt *stmts;
 	size_t nstmts, cap;
-	struct pg_conn *prev, *next; /* in ps->conns, under ps->mu */
 };
 
 struct pg_store {
@@ -68,10 +70,7 @@ struct pg_store {
 	char *dsn;
 	int busy_timeout_ms;
 	int schema_version;
-	pthread_key_t tls;
-	int tls_ok;
-	pthread_mutex_t mu;
-	struct pg_conn *conns;
+	struct connreg conns; /* one connection per calling thread */
 };
 
 static const char sql_begin[] =
@@ -342,39 +341,16 @@ static int conn_new(struct pg_store *ps, struct pg_conn **out, struct err *e)
 	return 0;
 }
 
-static void conn_link(struct pg_store *ps, struct pg_conn *c)
+static void conn_node_free(struct connreg_node *n)
 {
-	pthread_mutex_lock(&ps->mu);
-	c->prev = NULL;
-	c->next = ps->conns;
-	if (ps->conns)
-		ps->conns->prev = c;
-	ps->conns = c;
-	pthread_mutex_unlock(&ps->mu);
-}
-
-/* pthread key destructor: the thread that owned c exits. */
-static void conn_thread_exit(void *p)
-{
-	struct pg_conn *c = p;
-	struct pg_store *ps = c->ps;
-
-	pthread_mutex_lock(&ps->mu);
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (ps->conns == c)
-		ps->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	pthread_mutex_unlock(&ps->mu);
-	conn_free(c);
+	conn_free((struct pg_conn *)n);
 }
 
 /* The calling thread's connection, opened on first use and reopened after it broke (a
  * transaction that was open on it is lost: the rest of it fails until rollback). */
 static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 {
-	struct pg_conn *c = pthread_getspecific(ps->tls);
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
 	int rc;
 
 	if (c) {
@@ -388,11 +364,10 @@ static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 	rc = conn_new(ps, &c, e);
 	if (rc)
 		return rc;
-	if (pthread_setspecific(ps->tls, c) != 0) {
+	if (connreg_attach(&ps->conns, &c->node) != 0) {
 		conn_free(c);
 		return err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 	}
-	conn_link(ps, c);
 	*out = c;
 	return 0;
 }
@@ -521,7 +496,7 @@ static int pg_tx_begin(struct store *st, struct err *e)
 
 static void pg_tx_rollback(struct store *st)
 {
-	struct pg_conn *c = pthread_getspecific(((struct pg_store *)st)->tls);
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
 
 	if (!c)
 		return;
@@ -533,7 +508,7 @@ static void pg_tx_rollback(struct store *st)
 
 static int pg_tx_commit(struct store *st, struct err *e)
 {
-	struct pg_conn *c = pthread_getspecific(((struct pg_store *)st)->tls);
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
 	int rc;
 
 	if (!c || !c->in_tx)
@@ -699,17 +674,11 @@ static void pg_close(struct store *st)
 	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c, *next;
 
-	if (ps->tls_ok)
-		pthread_key_delete(ps->tls);
-	pthread_mutex_lock(&ps->mu);
-	c = ps->conns;
-	ps->conns = NULL;
-	pthread_mutex_unlock(&ps->mu);
+	c = (struct pg_conn *)connreg_take_all(&ps->conns);
 	for (; c; c = next) {
-		next = c->next;
+		next = (struct pg_conn *)c->node.next;
 		conn_free(c);
 	}
-	pthread_mutex_destroy(&ps->mu);
 	if (ps->dsn)
 		secure_zero(ps->dsn, strlen(ps->dsn)); /* may hold a password */
 	free(ps->dsn);
@@ -768,17 +737,15 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	memcpy(ps->base.key, cfg->key, STORE_KEY_LEN);
 	ps->busy_timeout_ms =
 	        cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
-	pthread_mutex_init(&ps->mu, NULL);
 	ps->dsn = strdup(cfg->dsn);
 	if (!ps->dsn) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (pthread_key_create(&ps->tls, conn_thread_exit) != 0) {
+	if (connreg_init(&ps->conns, conn_node_free) != 0) {
 		rc = err_set(e, MC_ERR_NOMEM, "cannot create a thread key for the store");
 		goto out;
 	}
-	ps->tls_ok = 1;
 	rc = conn_new(ps, &c, e);
 	if (rc)
 		goto out;
@@ -802,14 +769,13 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	}
 	if (rc)
 		goto out;
-	if (pthread_setspecific(ps->tls, c) != 0) {
+	if (connreg_attach(&ps->conns, &c->node) != 0) {
 		rc = err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 		goto out;
 	}
 	exec_simple(c->db, "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
 	            "release the migration lock", NULL);
 	locked = 0;
-	conn_link(ps, c);
 	c = NULL;
 	*out = &ps->base;
 	ps = NULL;

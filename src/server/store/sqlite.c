@@ -8,6 +8,8 @@
  * process being killed (an OS crash or power loss may lose the last commits). */
 #include "sqlite_int.h"
 
+#include "connreg.h"
+
 #include "keyfile.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
@@ -46,13 +48,13 @@ struct stmt_slot {
 struct sqlite_store;
 
 struct sqlite_conn {
+	struct connreg_node node; /* first: the registry hands connections back as nodes */
 	struct sqlite_store *ss;
 	sqlite3 *db;
 	int in_tx;
 	int64_t busy_start;
 	struct stmt_slot *slots; /* open addressing, nslots a power of two */
 	size_t nslots, nused;
-	struct sqlite_conn *prev, *next; /* in ss->conns, under ss->mu */
 };
 
 struct sqlite_store {
@@ -60,10 +62,7 @@ struct sqlite_store {
 	char *path;
 	int busy_timeout_ms;
 	int schema_version;
-	pthread_key_t tls;
-	int tls_ok;
-	pthread_mutex_t mu;
-	struct sqlite_conn *conns;
+	struct connreg conns; /* one connection per calling thread */
 };
 
 int sqlite_fail(sqlite3 *db, int rc, const char *what, struct err *e)
@@ -132,32 +131,9 @@ static void conn_free(struct sqlite_conn *c)
 	free(c);
 }
 
-static void conn_link(struct sqlite_store *ss, struct sqlite_conn *c)
+static void conn_node_free(struct connreg_node *n)
 {
-	pthread_mutex_lock(&ss->mu);
-	c->prev = NULL;
-	c->next = ss->conns;
-	if (ss->conns)
-		ss->conns->prev = c;
-	ss->conns = c;
-	pthread_mutex_unlock(&ss->mu);
-}
-
-/* pthread key destructor: the thread that owned c exits. */
-static void conn_thread_exit(void *p)
-{
-	struct sqlite_conn *c = p;
-	struct sqlite_store *ss = c->ss;
-
-	pthread_mutex_lock(&ss->mu);
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (ss->conns == c)
-		ss->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	pthread_mutex_unlock(&ss->mu);
-	conn_free(c);
+	conn_free((struct sqlite_conn *)n);
 }
 
 static int conn_open(struct sqlite_store *ss, int create, struct sqlite_conn **out, struct err *e)
@@ -204,7 +180,7 @@ out:
 /* The calling thread's connection, opened on first use. */
 static int conn_get(struct sqlite_store *ss, struct sqlite_conn **out, struct err *e)
 {
-	struct sqlite_conn *c = pthread_getspecific(ss->tls);
+	struct sqlite_conn *c = (struct sqlite_conn *)connreg_get(&ss->conns);
 	int rc;
 
 	if (c) {
@@ -214,11 +190,10 @@ static int conn_get(struct sqlite_store *ss, struct sqlite_conn **out, struct er
 	rc = conn_open(ss, 0, &c, e);
 	if (rc)
 		return rc;
-	if (pthread_setspecific(ss->tls, c) != 0) {
+	if (connreg_attach(&ss->conns, &c->node) != 0) {
 		conn_free(c);
 		return err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 	}
-	conn_link(ss, c);
 	*out = c;
 	return 0;
 }
@@ -390,7 +365,8 @@ static int sqlite_tx_begin(struct store *st, struct err *e)
 
 static void sqlite_tx_rollback(struct store *st)
 {
-	struct sqlite_conn *c = pthread_getspecific(((struct sqlite_store *)st)->tls);
+	struct sqlite_conn *c =
+	        (struct sqlite_conn *)connreg_get(&((struct sqlite_store *)st)->conns);
 
 	if (!c)
 		return;
@@ -594,14 +570,9 @@ static void sqlite_close(struct store *st)
 	struct sqlite_store *ss = (struct sqlite_store *)st;
 	struct sqlite_conn *c, *next;
 
-	if (ss->tls_ok)
-		pthread_key_delete(ss->tls);
-	pthread_mutex_lock(&ss->mu);
-	c = ss->conns;
-	ss->conns = NULL;
-	pthread_mutex_unlock(&ss->mu);
+	c = (struct sqlite_conn *)connreg_take_all(&ss->conns);
 	for (; c; c = next) {
-		next = c->next;
+		next = (struct sqlite_conn *)c->node.next;
 		if (!next) {
 			/* the last connection: fold the WAL back into the database file */
 			if (!sqlite3_get_autocommit(c->db))
@@ -610,7 +581,6 @@ static void sqlite_close(struct store *st)
 		}
 		conn_free(c);
 	}
-	pthread_mutex_destroy(&ss->mu);
 	free(ss->path);
 	secure_zero(ss->base.key, sizeof(ss->base.key));
 	free(ss);
@@ -676,17 +646,15 @@ int sqlite_store_open(const struct store_config *cfg, struct store **out, struct
 	memcpy(ss->base.key, cfg->key, STORE_KEY_LEN);
 	ss->busy_timeout_ms =
 	        cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
-	pthread_mutex_init(&ss->mu, NULL);
 	ss->path = strdup(cfg->path);
 	if (!ss->path) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (pthread_key_create(&ss->tls, conn_thread_exit) != 0) {
+	if (connreg_init(&ss->conns, conn_node_free) != 0) {
 		rc = err_set(e, MC_ERR_NOMEM, "cannot create a thread key for the store");
 		goto out;
 	}
-	ss->tls_ok = 1;
 	/* user data and password hashes: a new database is private (SQLite gives its -wal
 	 * and -shm files the same mode) */
 	fd = open(ss->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -702,11 +670,10 @@ int sqlite_store_open(const struct store_config *cfg, struct store **out, struct
 		rc = key_check(ss, c->db, e);
 	if (rc)
 		goto out;
-	if (pthread_setspecific(ss->tls, c) != 0) {
+	if (connreg_attach(&ss->conns, &c->node) != 0) {
 		rc = err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 		goto out;
 	}
-	conn_link(ss, c);
 	c = NULL;
 	*out = &ss->base;
 	ss = NULL;

@@ -1,0 +1,69 @@
+/* Per-thread connection registry; see connreg.h. */
+#include "connreg.h"
+
+#include "common/err.h"
+
+#include <stddef.h>
+
+#include "common/banned.h"
+
+/* pthread key destructor: the thread that owned n exits. */
+static void thread_exit(void *p)
+{
+	struct connreg_node *n = p;
+	struct connreg *r = n->reg;
+
+	pthread_mutex_lock(&r->mu);
+	if (n->prev)
+		n->prev->next = n->next;
+	else if (r->head == n)
+		r->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	pthread_mutex_unlock(&r->mu);
+	r->free_conn(n);
+}
+
+int connreg_init(struct connreg *r, void (*free_conn)(struct connreg_node *n))
+{
+	r->head = NULL;
+	r->free_conn = free_conn;
+	pthread_mutex_init(&r->mu, NULL);
+	r->key_ok = pthread_key_create(&r->key, thread_exit) == 0;
+	return r->key_ok ? 0 : MC_ERR_NOMEM;
+}
+
+struct connreg_node *connreg_get(struct connreg *r)
+{
+	return r->key_ok ? pthread_getspecific(r->key) : NULL;
+}
+
+int connreg_attach(struct connreg *r, struct connreg_node *n)
+{
+	if (!r->key_ok || pthread_setspecific(r->key, n) != 0)
+		return MC_ERR_NOMEM;
+	n->reg = r;
+	pthread_mutex_lock(&r->mu);
+	n->prev = NULL;
+	n->next = r->head;
+	if (r->head)
+		r->head->prev = n;
+	r->head = n;
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+struct connreg_node *connreg_take_all(struct connreg *r)
+{
+	struct connreg_node *all;
+
+	if (r->key_ok)
+		pthread_key_delete(r->key);
+	r->key_ok = 0;
+	pthread_mutex_lock(&r->mu);
+	all = r->head;
+	r->head = NULL;
+	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_destroy(&r->mu);
+	return all;
+}
