@@ -35,6 +35,7 @@ struct front {
 	struct MHD_Daemon *d;
 	atomic_int inflight;
 	unsigned port;
+	int quiesced_fd; /* the listening socket handed back by quiesce, or -1 */
 };
 
 enum fr_state { FR_NEW, FR_BODY, FR_ASYNC, FR_DONE };
@@ -402,6 +403,7 @@ struct front *front_start(struct server *srv, struct err *e)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	f->srv = srv;
+	f->quiesced_fd = -1;
 	if (threads < 1)
 		threads = 1;
 	f->d = MHD_start_daemon(
@@ -433,8 +435,14 @@ unsigned front_port(const struct front *f)
 void front_quiesce(struct front *f)
 {
 	MHD_socket s = MHD_quiesce_daemon(f->d);
-	if (s != MHD_INVALID_SOCKET)
-		close(s);
+
+	/* The workers still hold the socket in their epoll sets until MHD_stop_daemon, so it is
+	 * not closed here (that would race with them): shut down, it refuses new connections at
+	 * once, and front_stop closes it. */
+	if (s != MHD_INVALID_SOCKET) {
+		shutdown(s, SHUT_RDWR);
+		f->quiesced_fd = s;
+	}
 }
 
 int front_drain(struct front *f, int grace_ms)
@@ -450,5 +458,7 @@ void front_stop(struct front *f)
 	if (!f)
 		return;
 	MHD_stop_daemon(f->d);
+	if (f->quiesced_fd >= 0)
+		close(f->quiesced_fd);
 	free(f);
 }
