@@ -256,10 +256,15 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 
 	/* The file comes first, whichever position --config has among the flags. */
 	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+		if (!strcmp(argv[i], "--"))
+			break;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "--config-file")) &&
+		    i + 1 < argc)
 			file = argv[i + 1];
 		else if (!strncmp(argv[i], "--config=", 9))
 			file = argv[i] + 9;
+		else if (!strncmp(argv[i], "--config-file=", 14))
+			file = argv[i] + 14;
 	}
 	if (file && *file) {
 		if ((rc = set(cfg, &opts[0], file, "flag --config", e)) != 0)
@@ -280,6 +285,12 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		}
 		if (strncmp(a, "--", 2) != 0)
 			break;
+		if (!strcmp(a, "--config") || !strcmp(a, "--config-file")) {
+			i++; /* the file was read first, above */
+			continue;
+		}
+		if (!strncmp(a, "--config=", 9) || !strncmp(a, "--config-file=", 14))
+			continue;
 		a += 2;
 		eq = strchr(a, '=');
 		o = find(a, eq ? (size_t)(eq - a) : strlen(a));

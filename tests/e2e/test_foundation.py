@@ -380,3 +380,25 @@ def test_acknowledged_api_writes_survive_kill9():
         assert fresh.post("/api/account/get-account").status_code == 200
     finally:
         assert s.stop() == 0
+
+
+def test_configuration_file_environment_and_flags(tmp_path):
+    """One option table, four sources: defaults < file < environment < flags."""
+    conf = tmp_path / "mcapid.conf"
+    conf.write_text("# a comment\nmax_body = 4096\nrate_limit = 7\nregion = 'de'\n")
+    s = Server(args=["--config-file", str(conf), "--rate-limit", "9"],
+               env={"MCAPID_MAX_BODY": "3000", "MCAPID_RATE_LIMIT": "8"}).start()
+    try:
+        cl = s.client()
+        r = cl.post("/api/account/get-account")
+        assert r.headers["X-RateLimit-Limit"] == "9"          # flag beats environment and file
+        big = "{'data': [], 'x': '%s'}" % ("a" * 3500)
+        assert cl.post("/api/account/get-account", raw=big).status_code == 413  # env 3000 beats file 4096
+    finally:
+        assert s.stop() == 0
+    bad = tmp_path / "bad.conf"
+    bad.write_text("no_such_option = 1\n")
+    p = subprocess.run([MCAPID, "--config", str(bad)], capture_output=True, text=True)
+    assert p.returncode == 2 and "unknown option 'no_such_option'" in p.stderr and ":1:" in p.stderr
+    p = subprocess.run([MCAPID, "--max-body", "10"], capture_output=True, text=True)
+    assert p.returncode == 2 and "max_body" in p.stderr
