@@ -538,7 +538,10 @@ static int app_list_one(void *arg, const struct application *app)
 	return append(ls, app_json(app, account_code_of(ls, app->account_id), 0));
 }
 
-static int cmd_app_list(struct admin_ctx *cx)
+/* `app list` / `user list`: every record, or those of --account, as one JSON array. */
+static int print_account_list(struct admin_ctx *cx,
+                              int (*list)(struct admin_ctx *cx, int64_t account_id,
+                                          struct list_state *ls))
 {
 	struct list_state ls = {cx, NULL, 0, ""};
 	struct account a;
@@ -549,11 +552,21 @@ static int cmd_app_list(struct admin_ctx *cx)
 	ls.arr = json_array();
 	if (!ls.arr)
 		return failf(EXIT_RUNTIME, "out of memory");
-	if (store_app_list(cx->st, cx->opt[OPT_ACCOUNT] ? a.id : 0, app_list_one, &ls, &cx->e)) {
+	if (list(cx, cx->opt[OPT_ACCOUNT] ? a.id : 0, &ls)) {
 		json_decref(ls.arr);
 		return fail_store(cx);
 	}
 	return print_json(ls.arr);
+}
+
+static int app_list_all(struct admin_ctx *cx, int64_t account_id, struct list_state *ls)
+{
+	return store_app_list(cx->st, account_id, app_list_one, ls, &cx->e);
+}
+
+static int cmd_app_list(struct admin_ctx *cx)
+{
+	return print_account_list(cx, app_list_all);
 }
 
 static int cmd_app_revoke(struct admin_ctx *cx)
@@ -685,22 +698,14 @@ static int user_list_one(void *arg, const struct user *u)
 	return append(ls, user_json(u, account_code_of(ls, u->account_id)));
 }
 
+static int user_list_all(struct admin_ctx *cx, int64_t account_id, struct list_state *ls)
+{
+	return store_user_list(cx->st, account_id, user_list_one, ls, &cx->e);
+}
+
 static int cmd_user_list(struct admin_ctx *cx)
 {
-	struct list_state ls = {cx, NULL, 0, ""};
-	struct account a;
-	int rc;
-
-	if (cx->opt[OPT_ACCOUNT] && (rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
-		return rc;
-	ls.arr = json_array();
-	if (!ls.arr)
-		return failf(EXIT_RUNTIME, "out of memory");
-	if (store_user_list(cx->st, cx->opt[OPT_ACCOUNT] ? a.id : 0, user_list_one, &ls, &cx->e)) {
-		json_decref(ls.arr);
-		return fail_store(cx);
-	}
-	return print_json(ls.arr);
+	return print_account_list(cx, user_list_all);
 }
 
 /* `user passwd`: a new password (Argon2id, hashed before the transaction). It also clears

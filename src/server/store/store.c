@@ -307,6 +307,20 @@ int store_binding_count(struct store *st, int64_t user_id, int64_t *count, struc
 	return st->ops->binding_count(st, user_id, count, e);
 }
 
+int store_migrations_check(const struct schema_migration *list, int *latest, struct err *e)
+{
+	int last = 0;
+
+	for (const struct schema_migration *m = list; m->sql; m++) {
+		if (m->version <= last)
+			return err_set(e, MC_ERR_INTERNAL, "schema migration '%s' is out of order",
+			               m->name);
+		last = m->version;
+	}
+	*latest = last;
+	return 0;
+}
+
 int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e)
 {
 	if (!ev->audit_type || !*ev->audit_type || !ev->category || !*ev->category)
