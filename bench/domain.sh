@@ -27,44 +27,10 @@ BIG=${BENCH_BIG:-1000000}
 PY=${PYTHON:-/usr/bin/python3}
 HELPER=$BENCH/domain_helper.py
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for t in wrk nginx curl timeout; do command -v $t >/dev/null || die "'$t' is not installed"; done
 
-WORK=$(mktemp -d /tmp/mcapi-bench-domain.XXXXXX)
-chmod 711 "$WORK"
-PIDS=()
-cleanup() {
-	local rc=$? pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_ready() {
-	for _ in $(seq $(($3 * 10))); do
-		kill -0 "$2" 2>/dev/null || return 1
-		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+bench_init mcapi-bench-domain
 
 # Starts mcapid on MC_DATA (created if empty) with extra flags "$@"; sets MC_PID, MC_PORT,
 # MC_BASE. BENCH_LIST_CACHE_MS, when set, is passed as --list-cache-ms (0 measures the store).
@@ -174,41 +140,7 @@ CREATED=$("$PY" -c "import sqlite3; print(sqlite3.connect('$MC_DATA/mcapid.db').
 stop_pid "$MC_PID"
 
 # nginx with a body of the same size as get-pending-domain's
-NG=$WORK/nginx
-mkdir -p "$NG"
-chmod 755 "$NG"
-NG_PORT=$(free_port)
-"$PY" - "$WORK/pending.json" "$NG/body.conf" <<'EOF'
-import sys
-body = open(sys.argv[1], "rb").read().decode()
-esc = body.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}")
-open(sys.argv[2], "w").write("return 200 '%s';\n" % esc)
-EOF
-cat >"$NG/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $NG/body;
-	proxy_temp_path $NG/proxy;
-	fastcgi_temp_path $NG/fastcgi;
-	uwsgi_temp_path $NG/uwsgi;
-	scgi_temp_path $NG/scgi;
-	keepalive_requests 100000000;
-	geo \$dollar { default "\$"; }
-	server {
-		listen 127.0.0.1:$NG_PORT;
-		location / { default_type application/json; include $NG/body.conf; }
-	}
-}
-EOF
-nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/error.log" >"$NG/stdout.log" 2>&1 &
-NG_PID=$!
-PIDS+=("$NG_PID")
-wait_ready "http://127.0.0.1:$NG_PORT/" "$NG_PID" 10 || { cat "$NG/error.log" >&2; die "nginx did not start"; }
+start_nginx "$WORK/pending.json"
 NG_BYTES=$(curl -s -X POST --data-binary '{"data":[]}' "http://127.0.0.1:$NG_PORT/api/domain/get-pending-domain" | wc -c)
 [ "$NG_BYTES" = "$BODY_BYTES" ] || die "nginx serves $NG_BYTES bytes, mcapid $BODY_BYTES"
 say "-- 1. nginx, the same body"

@@ -25,8 +25,7 @@ PATH_API=/api/account/get-account
 PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (Debian package: $2)"; }
 need wrk wrk
 need nginx nginx-light
@@ -36,40 +35,7 @@ need timeout coreutils
 command -v "$PY" >/dev/null 2>&1 || die "'python3' is not installed (Debian package: python3)"
 
 # ---- state and clean-up ---------------------------------------------------------------------
-WORK=$(mktemp -d /tmp/mcapi-bench.XXXXXX)
-chmod 711 "$WORK" # nginx workers may run as another user: they need to traverse to www/
-PIDS=()
-cleanup() {
-	local rc=$? pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		# mcapid finishes in-flight requests on SIGTERM; give it a few seconds, then insist.
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits until URL answers 200 to GET, or PID dies, for at most $3 seconds.
-wait_ready() {
-	local url=$1 pid=$2 limit=$3
-	for _ in $(seq $((limit * 10))); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+bench_init mcapi-bench
 
 # Starts mcapid with a fresh data dir, or on $REUSE_DATA if set; sets MC_PID, MC_PORT, MC_DATA.
 # Extra flags in "$@".
@@ -86,13 +52,6 @@ start_mcapid() {
 		die "mcapid did not answer /healthz on 127.0.0.1:$MC_PORT within 20 s"
 	fi
 	[ -s "$MC_DATA/dev-credentials.json" ] || die "mcapid wrote no $MC_DATA/dev-credentials.json"
-}
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -178,50 +137,7 @@ if ! "$PY" "$BENCH/mcclient.py" probe --creds "$CREDS" --url "$MC_URL" --out "$B
 fi
 BODY_BYTES=$(wc -c <"$BODY")
 
-NG=$WORK/nginx
-mkdir -p "$NG"
-chmod 755 "$NG"
-NG_PORT=$(free_port)
-# The body is served from memory with `return 200`: nginx's static module refuses POST (405).
-# nginx interpolates $ in strings, so a literal $ goes through a variable.
-"$PY" - "$BODY" "$NG/body.conf" <<'EOF'
-import sys
-body = open(sys.argv[1], "rb").read().decode()
-esc = body.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}")
-open(sys.argv[2], "w").write("return 200 '%s';\n" % esc)
-EOF
-cat >"$NG/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-worker_rlimit_nofile 8192;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	server_tokens off;
-	client_body_temp_path $NG/body;
-	proxy_temp_path $NG/proxy;
-	fastcgi_temp_path $NG/fastcgi;
-	uwsgi_temp_path $NG/uwsgi;
-	scgi_temp_path $NG/scgi;
-	keepalive_requests 100000000;
-	keepalive_timeout 60s;
-	geo \$dollar { default "\$"; }
-	server {
-		listen 127.0.0.1:$NG_PORT;
-		location / {
-			default_type application/json;
-			include $NG/body.conf;
-		}
-	}
-}
-EOF
-nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/error.log" >"$NG/stdout.log" 2>&1 &
-NG_PID=$!
-PIDS+=("$NG_PID")
-wait_ready "http://127.0.0.1:$NG_PORT/" "$NG_PID" 10 ||
-	{ cat "$NG/error.log" "$NG/stdout.log" >&2; die "nginx did not start on 127.0.0.1:$NG_PORT"; }
+start_nginx "$BODY"
 NG_URL=http://127.0.0.1:$NG_PORT$PATH_API
 NG_BYTES=$(curl -s --max-time 2 -X POST --data-binary '{"data":[]}' "$NG_URL" | wc -c)
 [ "$NG_BYTES" = "$BODY_BYTES" ] || die "nginx serves $NG_BYTES bytes, mcapid $BODY_BYTES"
