@@ -45,6 +45,14 @@ struct cfg_opt {
 static const struct cfg_opt opts[] = {
         S(config_file, "", "configuration file (name = value lines)"),
         S(listen, "127.0.0.1:8080", "address and port to listen on"),
+        S(tls_listen, "",
+          "HTTPS address and port (none unless set; --dev: 127.0.0.1:8443, 'off' for none)"),
+        S(tls_cert, "",
+          "PEM certificate chain for HTTPS (--dev: a certificate of the development CA)"),
+        S(tls_key, "", "PEM private key of tls_cert"),
+        S(connect_proxy, "auto",
+          "on, off or auto (= on with --dev): the plain listener tunnels CONNECT to the "
+          "Mimecast API host names into the HTTPS listener"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
         S(store, "sqlite", "store backend: sqlite or postgres"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
@@ -238,6 +246,8 @@ static int load_env(struct config *cfg, struct err *e)
 	return 0;
 }
 
+static int resolve_tls(struct config *cfg, struct err *e);
+
 /* Fills a path option from data_dir when it was left empty. */
 static int derive(char *dst, size_t size, const char *dir, const char *file, struct err *e)
 {
@@ -345,6 +355,41 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 	if (!*cfg->public_base_url)
 		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s",
 		         cfg->listen);
+	return resolve_tls(cfg, e);
+}
+
+/* HTTPS and the development proxy: --dev turns both on (with a certificate of the
+ * development CA, made by main.c) unless they are set explicitly. */
+static int resolve_tls(struct config *cfg, struct err *e)
+{
+	int rc;
+
+	if (strcmp(cfg->connect_proxy, "on") && strcmp(cfg->connect_proxy, "off") &&
+	    strcmp(cfg->connect_proxy, "auto"))
+		return err_set(e, MC_ERR_INVALID, "connect_proxy must be on, off or auto, not '%s'",
+		               cfg->connect_proxy);
+	if (!strcmp(cfg->tls_listen, "off"))
+		cfg->tls_listen[0] = '\0';
+	else if (cfg->dev && !*cfg->tls_listen)
+		snprintf(cfg->tls_listen, sizeof(cfg->tls_listen), "127.0.0.1:8443");
+	if (!strcmp(cfg->connect_proxy, "auto"))
+		snprintf(cfg->connect_proxy, sizeof(cfg->connect_proxy), "%s",
+		         cfg->dev && *cfg->tls_listen ? "on" : "off");
+	cfg->tls_dev = 0;
+	if (*cfg->tls_listen && cfg->dev && !*cfg->tls_cert && !*cfg->tls_key) {
+		if ((rc = derive(cfg->tls_cert, sizeof(cfg->tls_cert), cfg->data_dir,
+		                 "dev-server.pem", e)) ||
+		    (rc = derive(cfg->tls_key, sizeof(cfg->tls_key), cfg->data_dir,
+		                 "dev-server.key", e)))
+			return rc;
+		cfg->tls_dev = 1;
+	}
+	if (*cfg->tls_listen && (!*cfg->tls_cert || !*cfg->tls_key))
+		return err_set(e, MC_ERR_INVALID, "tls_listen '%s' needs tls_cert and tls_key",
+		               cfg->tls_listen);
+	if (!strcmp(cfg->connect_proxy, "on") && !*cfg->tls_listen)
+		return err_set(e, MC_ERR_INVALID,
+		               "connect_proxy = on needs an HTTPS listener (tls_listen)");
 	return 0;
 }
 

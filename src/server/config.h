@@ -12,7 +12,12 @@ struct err;
 
 struct config {
 	char config_file[512];
-	char listen[128]; /* host:port */
+	char listen[128];      /* host:port */
+	char tls_listen[128];  /* HTTPS host:port, "" = none ("off" with --dev) */
+	char tls_cert[512];    /* PEM certificate chain for HTTPS and STARTTLS */
+	char tls_key[512];     /* PEM private key */
+	char connect_proxy[8]; /* on | off (auto is resolved at load) */
+	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */
 	char db_path[512]; /* default <data_dir>/mcapid.db */

@@ -15,6 +15,7 @@
 #include "server/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
@@ -110,6 +111,14 @@ static void rate_headers(struct response *res, const struct rl_verdict *v)
 	response_header(res, "X-RateLimit-Reset", decimal(v->reset_ms, num));
 }
 
+static int has_header(const struct response *res, const char *name)
+{
+	for (int i = 0; i < res->nheaders; i++)
+		if (strcmp(res->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Failed authentications count against the client IP; store trouble does not. */
 static int is_auth_failure(enum api_error ae)
 {
@@ -162,9 +171,53 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		ae = API_FORBIDDEN;
 		goto fail;
 	}
+	/* The function runs now: only from here is the request id used up (§2.2). */
+	if ((ae = auth_claim(req)) != API_OK)
+		goto fail;
 	auth_extend(req);
 	return r->fn(req, res);
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);
 	return 0;
+}
+
+void pipeline_finish(struct request *req, struct response *res)
+{
+	struct server *srv = req->srv;
+	struct rl_verdict v = {0};
+	int64_t now = mono_ms();
+	int have = 0;
+
+	/* A call that failed for want of the store did nothing: its id stays usable, so a
+	 * client may retry it as it was (§2.2). */
+	if (req->replay_claimed && (res->status == 503 || res->status == 500))
+		auth_unclaim(req);
+	if (!srv)
+		return;
+	if (!has_header(res, "X-RateLimit-Limit")) {
+		/* Every /api answer carries the X-RateLimit-* headers (§7): the user's bucket
+		 * once the signature has named the user, the client IP's before that. */
+		if (req->user_known && srv->rl) {
+			ratelimit_peek(srv->rl, req->who.user.id, req->path, now, &v);
+			have = 1;
+		} else if (srv->ipl) {
+			iplimit_peek(srv->ipl, req->client_ip, now, &v);
+			have = 1;
+		}
+		if (have)
+			rate_headers(res, &v);
+	}
+	if (res->status == 429 && !has_header(res, "Retry-After")) {
+		char num[24];
+		int64_t ms = 0;
+		if (!have) {
+			/* the user's bucket ran dry: its headers are set, read the reset back */
+			for (int i = 0; i < res->nheaders; i++)
+				if (strcmp(res->headers[i].name, "X-RateLimit-Reset") == 0)
+					ms = strtoll(res->headers[i].value, NULL, 10);
+		} else {
+			ms = v.reset_ms;
+		}
+		response_header(res, "Retry-After", decimal(ms <= 0 ? 1 : (ms + 999) / 1000, num));
+	}
 }

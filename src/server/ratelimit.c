@@ -327,7 +327,7 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
+static void user_op(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now, int take,
                     struct rl_verdict *out)
 {
 	int64_t limit = rl->limit, refill_ms = rl->refill;
@@ -341,7 +341,19 @@ void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int
 			break;
 		}
 	}
-	rl->b.op(rl->b.state, key, limit, refill_ms, 1, now, out);
+	rl->b.op(rl->b.state, key, limit, refill_ms, take, now, out);
+}
+
+void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
+                    struct rl_verdict *out)
+{
+	user_op(rl, user_id, path, now, 1, out);
+}
+
+void ratelimit_peek(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
+                    struct rl_verdict *out)
+{
+	user_op(rl, user_id, path, now, 0, out);
 }
 
 /* ---- per-client-IP limits ---- */
@@ -396,6 +408,11 @@ static uint64_t ip_key(const char *ip)
 int iplimit_allowed(struct iplimit *l, const char *ip, int64_t now)
 {
 	return l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 0, now, NULL);
+}
+
+void iplimit_peek(struct iplimit *l, const char *ip, int64_t now, struct rl_verdict *out)
+{
+	l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 0, now, out);
 }
 
 void iplimit_count(struct iplimit *l, const char *ip, int64_t now)

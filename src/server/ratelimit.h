@@ -67,12 +67,19 @@ void ratelimit_free(struct ratelimit *rl);
 void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
                     struct rl_verdict *out);
 
+/* The same without taking a call: what the headers of an answer that ran nothing show. */
+void ratelimit_peek(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
+                    struct rl_verdict *out);
+
 /* per_minute calls per client IP. NULL on allocation failure. */
 struct iplimit *iplimit_new(int per_minute);
 void iplimit_free(struct iplimit *l);
 
 /* 1 if ip has calls left (nothing is taken), 0 if it is over its limit. */
 int iplimit_allowed(struct iplimit *l, const char *ip, int64_t now);
+
+/* The state of ip's bucket, without counting (X-RateLimit-* of unauthenticated answers). */
+void iplimit_peek(struct iplimit *l, const char *ip, int64_t now, struct rl_verdict *out);
 
 /* Counts one unauthenticated call or one failed authentication of ip. */
 void iplimit_count(struct iplimit *l, const char *ip, int64_t now);

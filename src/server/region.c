@@ -21,6 +21,23 @@ int region_is_mimecast(const char *code)
 	return 0;
 }
 
+int region_is_mimecast_host(const char *host)
+{
+	static const char suffix[] = "-api.mimecast.com";
+	size_t n = strlen(host), sl = sizeof(suffix) - 1;
+	char code[8];
+
+	if (n && host[n - 1] == '.')
+		n--;
+	if (n == 16 && strncasecmp(host, "api.mimecast.com", 16) == 0)
+		return 1;
+	if (n <= sl || n - sl >= sizeof(code) || strncasecmp(host + n - sl, suffix, sl) != 0)
+		return 0;
+	memcpy(code, host, n - sl);
+	code[n - sl] = '\0';
+	return strcasecmp(code, "api") != 0 && region_is_mimecast(code);
+}
+
 int region_mimecast_url(const char *code, char *dst, size_t size)
 {
 	int n;

@@ -45,9 +45,14 @@ const char *region_code(const struct region_table *t, const char *code);
  * us, usb, ca, za, au, je (and "api", the global discovery host). */
 int region_is_mimecast(const char *code);
 
+/* 1 if host (case-insensitive, one trailing dot allowed) is one of Mimecast's API host
+ * names: api.mimecast.com or <code>-api.mimecast.com for a code of region_is_mimecast. */
+int region_is_mimecast_host(const char *host);
+
 /* Mimecast's public base URL of a region code ("https://eu-api.mimecast.com") into dst;
  * 0, or MC_ERR_INVALID if region_is_mimecast(code) is false. For documentation and
- * tooling; discovery never answers with it (see above). */
+ * tooling, and for discovery calls that reached this server under a Mimecast host name
+ * (the development proxy): the client already chose to send them here. */
 int region_mimecast_url(const char *code, char *dst, size_t size);
 
 #endif

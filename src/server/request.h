@@ -38,13 +38,16 @@ struct request {
 	const char *method;
 	const char *req_id; /* x-mc-req-id (or "-"), for logs */
 	char client_ip[64];
+	int tls;            /* arrived on the HTTPS listener (directly or through CONNECT) */
 	int64_t started_ms; /* monotonic */
 
 	json_t *body; /* the normalised body object (owned) */
 	json_t *meta; /* body.meta or NULL (borrowed) */
 	json_t *data; /* body.data: always an array of objects (borrowed) */
 
-	int authenticated; /* who is valid */
+	int authenticated;  /* who is valid */
+	int user_known;     /* the signature verified: who.user is the caller (maybe refused) */
+	int replay_claimed; /* the request id was recorded as executed (§2.2) */
 	struct principal who;
 
 	/* async continuation (see above) */

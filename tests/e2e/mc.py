@@ -98,9 +98,11 @@ def sign(secret_b64, date, req_id, uri, app_key):
 class Server:
     """One mcapid process on 127.0.0.1:<free port> with its own data dir."""
 
-    def __init__(self, data_dir=None, args=(), env=None):
+    def __init__(self, data_dir=None, args=(), env=None, tls=False):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcapid-")
         self.args = list(args)
+        self.tls = tls  # HTTPS (and the --dev CONNECT proxy) on a free port of its own
+        self.tls_port = None
         self.env = env
         self.proc = None
         self.port = None
@@ -127,6 +129,11 @@ class Server:
         cmd = [MCAPID, "serve", "--dev", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir, "--public-base-url", "http://127.0.0.1:%d" % self.port,
                "--threads", "2"] + self.args
+        if self.tls:
+            self.tls_port = self.tls_port or free_port()
+            cmd += ["--tls-listen", "127.0.0.1:%d" % self.tls_port]
+        elif not any(a.startswith("--tls-listen") for a in self.args):
+            cmd += ["--tls-listen", "off"]
         env = dict(os.environ)
         env.update(store_env(self.data_dir))
         env.update(self.env or {})
@@ -233,17 +240,20 @@ def seed_python_sample():
     raise AssertionError("seed 003 not found")
 
 
-def run_seed_sample(server, uri):
+def run_seed_sample(server, uri, base=None, env=None):
     """Runs the seed's sample with only its five variables (and the URI) edited, as a user
-    would; returns the JSON it prints."""
+    would; returns the JSON it prints. env: variables to set for it (e.g. a proxy and a CA)."""
     c = server.creds
     code = seed_python_sample()
-    subs = {"base_url": server.base, "access_key": c["access_key"], "secret_key": c["secret_key"],
-            "app_id": c["app_id"], "app_key": c["app_key"], "uri": uri}
+    subs = {"base_url": base or server.base, "access_key": c["access_key"],
+            "secret_key": c["secret_key"], "app_id": c["app_id"], "app_key": c["app_key"],
+            "uri": uri}
     for name, value in subs.items():
         code, n = re.subn(r'^%s = ".*"$' % name, '%s = "%s"' % (name, value), code, flags=re.M)
         assert n == 1, name
-    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=60)
+    e = clean_env(env)
+    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=60,
+                       env=e)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -271,3 +281,37 @@ def status_of(resp_bytes):
     line = resp_bytes.split(b"\r\n", 1)[0]
     parts = line.split()
     return int(parts[1]) if len(parts) > 1 else None
+
+
+def clean_env(extra=None):
+    """The environment for a client process: no proxy or CA settings of the machine, then
+    extra."""
+    e = {k: v for k, v in os.environ.items()
+         if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+                              "requests_ca_bundle", "ssl_cert_file", "curl_ca_bundle",
+                              "node_extra_ca_certs")}
+    e.update(extra or {})
+    return e
+
+
+def make_ca(directory, names=("localhost", "127.0.0.1", "api.mimecast.com", "eu-api.mimecast.com",
+                              "us-api.mimecast.com")):
+    """A throw-away CA and a server certificate for names, made with the openssl command as
+    an operator would; returns (ca.pem, server.pem, server.key)."""
+    ca, ca_key = os.path.join(directory, "ca.pem"), os.path.join(directory, "ca.key")
+    crt, key = os.path.join(directory, "server.pem"), os.path.join(directory, "server.key")
+    csr, ext = os.path.join(directory, "server.csr"), os.path.join(directory, "ext.cnf")
+    run = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True)  # noqa
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=mcapi test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+        "-out", csr, "-subj", "/CN=%s" % names[0])
+    sans = ",".join(("IP:" if n.replace(".", "").isdigit() else "DNS:") + n for n in names)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n" % sans)
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+        "-days", "2", "-extfile", ext)
+    return ca, crt, key

@@ -43,8 +43,11 @@ def test_headers_on_every_response(server, client):
     for r in (client.post("/api/account/get-account"),
               requests.post(server.base + "/api/nope/nope", data="{}"),
               requests.get(server.base + "/api/account/get-account")):
-        assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert r.headers["Content-Type"] == "application/json"
         assert r.headers["Cache-Control"] == "no-store"
+        assert r.headers["Pragma"] == "no-cache"
+        assert r.headers["X-Robots-Tag"] == "noindex, nofollow"
+        assert int(r.headers["X-RateLimit-Limit"]) > 0
         assert r.json()["meta"]["status"] == r.status_code
 
 

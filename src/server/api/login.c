@@ -89,11 +89,30 @@ static void email_token(const struct request *req, const char *email, char dst[4
 	b64url_encode(h, sizeof(h), dst);
 }
 
+/* 1 if a Host header names one of Mimecast's API hosts (port ignored). */
+static int host_is_mimecast(const char *host)
+{
+	char h[128];
+	const char *colon;
+	size_t n;
+
+	if (!host)
+		return 0;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (n >= sizeof(h))
+		return 0;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	return region_is_mimecast_host(h);
+}
+
 int api_login_discover(struct request *req, struct response *res)
 {
 	const struct config *cfg = req->srv->cfg;
 	const struct region_table *regions = &req->srv->regions;
 	const char *url, *code;
+	char mimecast[REGION_URL_MAX];
 	size_t i;
 	json_t *item;
 
@@ -102,6 +121,9 @@ int api_login_discover(struct request *req, struct response *res)
 	 * address, known or not. */
 	code = req->who.account.region[0] ? req->who.account.region : cfg->region;
 	url = region_url(regions, code, NULL);
+	if (req->tls && host_is_mimecast(request_header(req, "host")) &&
+	    region_mimecast_url(code, mimecast, sizeof(mimecast)) == 0)
+		url = mimecast; /* came through the development proxy: stay on Mimecast names */
 	json_array_foreach(req->data, i, item)
 	{
 		json_t *v = json_get_ci(item, "emailAddress");

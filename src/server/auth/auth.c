@@ -102,6 +102,24 @@ static int empty(const char *s)
 	return !s || !*s;
 }
 
+/* Logs why a signed call was refused, with the first 8 characters of the access key at
+ * most: enough to tell keys apart, never the secret, the signature or what was expected. */
+static enum api_error refused(struct request *req, enum api_error ae, const char *reason,
+                              const char *ak, size_t ak_len)
+{
+	char app[96], rid[96];
+	const char *app_id = request_header(req, "x-mc-app-id");
+
+	log_info("msg=\"authentication refused\" reason=%s req_id=%s ip=%s app_id=%s "
+	         "access_key=%.*s%s",
+	         reason, log_quote(req->req_id, rid, sizeof(rid)),
+	         req->client_ip[0] ? req->client_ip : "-",
+	         log_quote(app_id ? app_id : "-", app, sizeof(app)),
+	         ak ? (int)(ak_len < 8 ? ak_len : 8) : 1, ak ? ak : "-",
+	         ak && ak_len > 8 ? "..." : "");
+	return ae;
+}
+
 enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 {
 	struct server *srv = req->srv;
@@ -111,7 +129,6 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	char ak_buf[sizeof(who->binding.access_key)];
 	int64_t date_ms, now = now_ms();
 	enum api_error ae;
-	int rc;
 
 	msg[0] = '\0';
 	if ((ae = load_app(req, msg, msg_size)) != API_OK)
@@ -121,45 +138,79 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	date = request_header(req, "x-mc-date");
 	req_id = request_header(req, "x-mc-req-id");
 	if (empty(authz) || empty(date) || empty(req_id))
-		return API_CREDENTIALS_MISSING;
+		return refused(req, API_CREDENTIALS_MISSING, "credentials_missing", NULL, 0);
 
 	if (date_parse_rfc1123(date, strlen(date), &date_ms) != 0) {
 		snprintf(msg, msg_size,
 		         "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
-		return API_DATE_INVALID;
+		return refused(req, API_DATE_INVALID, "date_unparseable", NULL, 0);
 	}
 	int64_t skew = (int64_t)srv->cfg->skew * 1000;
 	if (date_ms < now - skew || date_ms > now + skew) {
 		snprintf(msg, msg_size,
 		         "x-mc-date is %s the server time by more than %d seconds; check the clock",
 		         date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
-		return API_DATE_INVALID;
+		return refused(req, API_DATE_INVALID, "date_outside_window", NULL, 0);
 	}
 
 	if (sig_parse_authorization(authz, &ak, &sig) != 0 || ak.n >= sizeof(ak_buf))
-		return API_INVALID_SIGNATURE;
+		return refused(req, API_INVALID_SIGNATURE, "authorization_malformed", NULL, 0);
 	memcpy(ak_buf, ak.p, ak.n);
 	ak_buf[ak.n] = '\0';
 	if ((ae = load_rows(req, ak_buf)) != API_OK)
-		return ae;
+		return ae == API_INVALID_SIGNATURE
+		               ? refused(req, ae, "access_key_unknown", ak_buf, ak.n)
+		               : ae;
 	if (who->binding.app_row_id != who->app.id)
-		return API_INVALID_SIGNATURE;
+		return refused(req, API_INVALID_SIGNATURE, "access_key_of_another_application",
+		               ak_buf, ak.n);
 	if (!sig_verify(who->binding.secret, who->binding.secret_len, date, req_id, req->path,
 	                req->query, who->app.app_key, sig))
-		return API_INVALID_SIGNATURE;
+		return refused(req, API_INVALID_SIGNATURE, "signature_mismatch", ak_buf, ak.n);
+	req->user_known = 1; /* the answer shows this user's rate-limit bucket */
 
 	if (who->binding.revoked || (who->binding.expires && who->binding.expires <= now) ||
 	    who->user.disabled)
-		return API_BINDING_EXPIRED;
+		return refused(req, API_BINDING_EXPIRED,
+		               who->user.disabled     ? "user_disabled"
+		               : who->binding.revoked ? "binding_logged_out"
+		                                      : "binding_expired",
+		               ak_buf, ak.n);
 
-	rc = replay_check_insert(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000);
-	if (rc == MC_ERR_EXISTS)
-		return API_REPLAYED;
-	if (rc)
-		return API_UNAVAILABLE;
+	/* Only a look: the id is used up when the function runs (auth_claim). */
+	if (replay_seen(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000))
+		return refused(req, API_REPLAYED, "request_id_replayed", ak_buf, ak.n);
 
 	req->authenticated = 1;
 	return API_OK;
+}
+
+enum api_error auth_claim(struct request *req)
+{
+	const char *ak = req->who.binding.access_key;
+	const char *req_id = request_header(req, "x-mc-req-id");
+	int rc;
+
+	if (!req_id)
+		return API_INTERNAL;
+	rc = replay_check_insert(req->srv->replay, ak, strlen(ak), req_id, mono_ms() / 1000);
+	if (rc == MC_ERR_EXISTS) /* the same request, let through concurrently, won */
+		return refused(req, API_REPLAYED, "request_id_replayed", ak, strlen(ak));
+	if (rc)
+		return API_UNAVAILABLE;
+	req->replay_claimed = 1;
+	return API_OK;
+}
+
+void auth_unclaim(struct request *req)
+{
+	const char *ak = req->who.binding.access_key;
+	const char *req_id = request_header(req, "x-mc-req-id");
+
+	if (!req->replay_claimed || !req_id)
+		return;
+	replay_forget(req->srv->replay, ak, strlen(ak), req_id);
+	req->replay_claimed = 0;
 }
 
 void auth_extend(struct request *req)

@@ -1,8 +1,9 @@
 /* Request authentication, API.md §2.2, checks in the table's order: application id,
  * credentials present, date within the skew window, signature (access key, binding's
- * application, app key, HMAC), binding expiry, replay. Rate limits and permissions come
- * after, in the pipeline. Nothing is written here; auth_extend() applies extendOnValidate
- * once the pipeline has let the call through. */
+ * application, app key, HMAC), binding expiry, replay (a look only). Rate limits and
+ * permissions come after, in the pipeline, and then auth_claim records the request id.
+ * Every refusal is logged with its reason (which check failed), never a secret. Nothing is written
+ * here; auth_extend() applies extendOnValidate once the pipeline has let the call through. */
 #ifndef MCAPI_SERVER_AUTH_AUTH_H
 #define MCAPI_SERVER_AUTH_AUTH_H
 
@@ -12,6 +13,14 @@
 /* Authenticates a signed call. Returns API_OK and fills req->who (req->authenticated = 1),
  * or the call-level error with a message in msg (size msg_size). */
 enum api_error auth_signed(struct request *req, char *msg, size_t msg_size);
+
+/* Records the call's (access key, request id) as executed, just before the function runs
+ * (§2.2: a call refused earlier leaves the id free). API_OK, API_REPLAYED when the same
+ * request got here first on another thread, or API_UNAVAILABLE. */
+enum api_error auth_claim(struct request *req);
+
+/* Frees the id again: the function failed without doing anything (500/503). */
+void auth_unclaim(struct request *req);
 
 /* extendOnValidate (§6.3): moves the binding's expiry to now + TTL once the call has passed
  * every check (rate limit and permission included), so a refused call changes nothing. */

@@ -129,6 +129,20 @@ static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len,
 	return h ? h : 1;
 }
 
+/* Drops the older generation once it is a period old (caller holds s->mu). */
+static void rotate(struct replay *r, struct shard *s, int64_t now_s)
+{
+	if (now_s - s->rotated_at >= r->period) {
+		/* Entries of the older generation are at least one period old: drop them. */
+		struct table *old = &s->gen[1 - s->cur];
+		atomic_fetch_sub(&r->entries, old->count);
+		free(old->slots);
+		memset(old, 0, sizeof(*old));
+		s->cur = 1 - s->cur;
+		s->rotated_at = now_s;
+	}
+}
+
 int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
                         int64_t now_s)
 {
@@ -139,15 +153,7 @@ int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len,
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	if (now_s - s->rotated_at >= r->period) {
-		/* Entries of the older generation are at least one period old: drop them. */
-		struct table *old = &s->gen[1 - s->cur];
-		atomic_fetch_sub(&r->entries, old->count);
-		free(old->slots);
-		memset(old, 0, sizeof(*old));
-		s->cur = 1 - s->cur;
-		s->rotated_at = now_s;
-	}
+	rotate(r, s, now_s);
 	cur = &s->gen[s->cur];
 	if (lookup(&s->gen[1 - s->cur], h, &dummy) || lookup(cur, h, &slot)) {
 		rc = MC_ERR_EXISTS;
@@ -163,4 +169,63 @@ int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len,
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
+}
+
+int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
+                int64_t now_s)
+{
+	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
+	struct shard *s = &r->shards[h >> 58];
+	size_t dummy;
+	int seen;
+
+	pthread_mutex_lock(&s->mu);
+	rotate(r, s, now_s);
+	seen = lookup(&s->gen[0], h, &dummy) || lookup(&s->gen[1], h, &dummy);
+	pthread_mutex_unlock(&s->mu);
+	return seen;
+}
+
+/* Removes h from t by backward-shift deletion (linear probing keeps no tombstones). */
+static int table_remove(struct table *t, uint64_t h)
+{
+	size_t mask, i, j;
+
+	if (!t->cap)
+		return 0;
+	mask = t->cap - 1;
+	for (i = (size_t)h & mask; t->slots[i] && t->slots[i] != h; i = (i + 1) & mask)
+		;
+	if (!t->slots[i])
+		return 0;
+	for (j = i;;) {
+		size_t home;
+		j = (j + 1) & mask;
+		if (!t->slots[j])
+			break;
+		home = (size_t)t->slots[j] & mask;
+		/* the entry at j may move to the hole at i unless its home lies in (i, j] */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		t->slots[i] = t->slots[j];
+		i = j;
+	}
+	t->slots[i] = 0;
+	t->count--;
+	return 1;
+}
+
+void replay_forget(struct replay *r, const char *access_key, size_t ak_len, const char *req_id)
+{
+	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
+	struct shard *s = &r->shards[h >> 58];
+
+	pthread_mutex_lock(&s->mu);
+	for (int g = 0; g < 2; g++) {
+		if (table_remove(&s->gen[g], h)) {
+			atomic_fetch_sub(&r->entries, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 }

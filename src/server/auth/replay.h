@@ -21,4 +21,11 @@ void replay_free(struct replay *r);
 int replay_check_insert(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
                         int64_t now_s);
 
+/* 1 if the pair is held (a replay), 0 if not; nothing is recorded. */
+int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
+                int64_t now_s);
+
+/* Removes the pair again (a call that failed without doing anything). */
+void replay_forget(struct replay *r, const char *access_key, size_t ak_len, const char *req_id);
+
 #endif

@@ -11,16 +11,21 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "common/crypto.h"
+#include "server/http/connect.h"
 #include "server/http/framing.h"
 #include "server/http/response.h"
+#include "server/listen.h"
 #include "server/pipeline.h"
+#include "server/region.h"
 #include "server/router.h"
 #include "server/server.h"
 #include "server/store/store.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,10 +37,17 @@
 
 struct front {
 	struct server *srv;
-	struct MHD_Daemon *d;
+	struct MHD_Daemon *d;          /* plain HTTP */
+	struct MHD_Daemon *dt;         /* HTTPS, or NULL */
+	struct connect_sorter *sorter; /* accepts for d when the CONNECT proxy is on */
+	char *tls_cert, *tls_key;      /* PEM text handed to libmicrohttpd */
 	atomic_int inflight;
-	unsigned port;
-	int quiesced_fd; /* the listening socket handed back by quiesce, or -1 */
+	unsigned port, tls_port;
+	int quiesced_fd[2]; /* listening sockets handed back by quiesce, or -1 */
+	struct listener_ctx {
+		struct front *front;
+		int tls;
+	} ctx[2]; /* what uri_cb learns of the listener: [0] plain, [1] HTTPS */
 };
 
 enum fr_state { FR_NEW, FR_BODY, FR_ASYNC, FR_DONE };
@@ -48,6 +60,8 @@ struct front_req {
 	enum fr_state state;
 	int status; /* sent, for the access log */
 	int too_large;
+	int is_api; /* the path starts with /api/ */
+	int health; /* GET /healthz */
 	char *raw_uri;
 	struct buf body;
 };
@@ -91,7 +105,8 @@ void request_async_end(struct request *req)
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct front *f = cls;
+	const struct listener_ctx *lc = cls;
+	struct front *f = lc->front;
 	struct front_req *fr = calloc(1, sizeof(*fr));
 	const union MHD_ConnectionInfo *ci;
 	char *q;
@@ -117,6 +132,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	fr->req.front = fr;
 	fr->req.req_id = "-";
 	fr->req.started_ms = mono_ms();
+	fr->is_api = strncmp(fr->raw_uri, "/api/", 5) == 0;
+	fr->req.tls = lc->tls;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
@@ -141,8 +158,13 @@ static enum MHD_Result send_body(struct front_req *fr, int status, char *body, s
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+	/* Exactly this Content-Type: several real clients compare it with '=='. */
+	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (fr->is_api) {
+		MHD_add_response_header(r, "Pragma", "no-cache");
+		MHD_add_response_header(r, "X-Robots-Tag", "noindex, nofollow");
+	}
 	if (allow)
 		MHD_add_response_header(r, "Allow", allow);
 	if (res) {
@@ -163,7 +185,11 @@ static enum MHD_Result send_body(struct front_req *fr, int status, char *body, s
 static enum MHD_Result respond(struct front_req *fr)
 {
 	size_t len = 0;
-	char *body = response_serialise(&fr->res, &len);
+	char *body;
+
+	if (fr->is_api)
+		pipeline_finish(&fr->req, &fr->res);
+	body = response_serialise(&fr->res, &len);
 
 	if (!body) {
 		response_call_error(&fr->res, API_INTERNAL, NULL);
@@ -220,7 +246,7 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	struct header_list hl = {.n = 0};
 	struct framing_result fres;
 	const char *path = fr->req.path;
-	int is_api = strncmp(path, "/api/", 5) == 0;
+	int is_api = fr->is_api;
 	const char *rid;
 
 	fr->req.method = method;
@@ -234,13 +260,23 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	if (!fres.ok)
 		return respond_error(fr, API_BAD_REQUEST, fres.reason, 1);
 
+	if (strcmp(method, "CONNECT") == 0) /* the acceptor takes allowed tunnels (connect.h) */
+		return respond_error(
+		        fr, API_FORBIDDEN,
+		        "CONNECT is allowed only to the Mimecast API host names on port "
+		        "443, with connect_proxy on",
+		        1);
 	if (strcmp(path, "/healthz") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			char *b = strdup("{\"status\":\"method not allowed\"}");
 			fr->res.close = fres.has_length || fres.chunked;
 			return b ? send_body(fr, 405, b, strlen(b), &fr->res, "GET") : MHD_NO;
 		}
-		return health(fr);
+		/* answered once the (empty) body is read: an answer queued now would close
+		 * the connection, and load balancers keep theirs open */
+		fr->health = 1;
+		fr->state = FR_BODY;
+		return MHD_YES;
 	}
 	if (is_api && strcmp(method, "POST") != 0)
 		return respond_error(fr, API_METHOD_NOT_ALLOWED, NULL,
@@ -297,6 +333,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
+		if (fr->health)
+			return health(fr);
 		if (fr->too_large)
 			return respond_error(fr, API_TOO_LARGE, NULL, 1);
 		return run(fr, 0);
@@ -351,80 +389,163 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd msg=%s", log_quote(line, q, sizeof(q)));
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct err *e)
+/* Reads a PEM file for libmicrohttpd (which wants NUL-terminated text). */
+static char *read_pem(const char *path, const char *what, struct err *e)
 {
-	char host[256];
-	const char *colon = strrchr(listen, ':');
-	struct addrinfo hints = {0}, *ai = NULL;
-	int rc;
+	FILE *fp = fopen(path, "rb");
+	struct buf b;
+	char chunk[4096];
+	size_t n;
 
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return err_set(e, MC_ERR_INVALID, "listen '%s' is not host:port", listen);
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (host[0] == '[') {
-		size_t n = strlen(host);
-		if (n < 2 || host[n - 1] != ']')
-			return err_set(e, MC_ERR_INVALID, "listen '%s' is not host:port", listen);
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
+	if (!fp) {
+		err_set(e, MC_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
+		return NULL;
 	}
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-	rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
-	if (rc != 0 || !ai)
-		return err_set(e, MC_ERR_INVALID, "listen '%s': %s", listen, gai_strerror(rc));
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	return 0;
+	buf_init(&b, 1 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (buf_add(&b, chunk, n) != 0) {
+			err_set(e, MC_ERR_TOO_LARGE, "%s '%s' is too large", what, path);
+			fclose(fp);
+			buf_release(&b);
+			return NULL;
+		}
+	}
+	fclose(fp);
+	if (b.len == 0) {
+		err_set(e, MC_ERR_INVALID, "%s '%s' is empty", what, path);
+		buf_release(&b);
+		return NULL;
+	}
+	return b.data; /* buf_release would free it: ownership passes to the caller */
+}
+
+/* One libmicrohttpd daemon on listen_fd (-1: connections come from MHD_add_connection). */
+static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
+{
+	const struct config *cfg = f->srv->cfg;
+	unsigned threads =
+	        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	/* TURBO: read and write opportunistically before asking epoll, saving system calls.
+	 * ITC: connections handed over by the CONNECT acceptor are taken up at once. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	struct MHD_OptionItem extra[] = {
+	        {listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, listen_fd, NULL},
+	        {MHD_OPTION_END, 0, NULL},
+	        {MHD_OPTION_END, 0, NULL},
+	        {MHD_OPTION_END, 0, NULL},
+	        {MHD_OPTION_END, 0, NULL},
+	};
+
+	if (listen_fd < 0)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	if (tls) {
+		int k = listen_fd >= 0 ? 1 : 0;
+		flags |= MHD_USE_TLS;
+		extra[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, f->tls_cert};
+		extra[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, f->tls_key};
+		/* TLS 1.2 and 1.3 only */
+		extra[k++] = (struct MHD_OptionItem){
+		        MHD_OPTION_HTTPS_PRIORITIES, 0,
+		        (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"};
+	}
+	if (threads < 1)
+		threads = 1;
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, extra,
+	                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	                        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	                        (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	                        (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                        (size_t)cfg->conn_memory, MHD_OPTION_URI_LOG_CALLBACK, uri_cb,
+	                        &f->ctx[tls ? 1 : 0], MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	                        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+}
+
+/* The CONNECT acceptor's hand-offs and host check. */
+static void to_plain(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct front *f = arg;
+	MHD_add_connection(f->d, fd, sa, len); /* closes fd itself on failure */
+}
+
+static void to_tls(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct front *f = arg;
+	MHD_add_connection(f->dt, fd, sa, len);
+}
+
+static int tunnel_allowed(void *arg, const char *host, unsigned port)
+{
+	(void)arg;
+	return port == 443 && region_is_mimecast_host(host);
 }
 
 struct front *front_start(struct server *srv, struct err *e)
 {
 	const struct config *cfg = srv->cfg;
 	struct front *f = calloc(1, sizeof(*f));
-	struct sockaddr_storage ss;
-	unsigned threads =
-	        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	/* TURBO: read and write opportunistically before asking epoll, saving system calls. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-	const union MHD_DaemonInfo *di;
+	int fd = -1, tfd = -1;
 
 	if (!f) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	if (parse_listen(cfg->listen, &ss, e) != 0) {
-		free(f);
-		return NULL;
-	}
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	f->srv = srv;
-	f->quiesced_fd = -1;
-	if (threads < 1)
-		threads = 1;
-	f->d = MHD_start_daemon(
-	        flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	        (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	        (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	        (size_t)cfg->conn_memory, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, f,
-	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-	        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-	        MHD_OPTION_END);
-	if (!f->d) {
-		err_set(e, MC_ERR_IO, "cannot listen on '%s' (address in use or not allowed?)",
-		        cfg->listen);
-		free(f);
-		return NULL;
+	f->quiesced_fd[0] = f->quiesced_fd[1] = -1;
+	f->ctx[0] = (struct listener_ctx){f, 0};
+	f->ctx[1] = (struct listener_ctx){f, 1};
+	if ((fd = listen_open(cfg->listen, &f->port, e)) < 0)
+		goto fail;
+	if (*cfg->tls_listen) {
+		if (!(f->tls_cert = read_pem(cfg->tls_cert, "tls_cert", e)) ||
+		    !(f->tls_key = read_pem(cfg->tls_key, "tls_key", e)))
+			goto fail;
+		if ((tfd = listen_open(cfg->tls_listen, &f->tls_port, e)) < 0)
+			goto fail;
+		f->dt = start_daemon(f, tfd, 1);
+		if (!f->dt) {
+			err_set(e, MC_ERR_IO,
+			        "cannot start HTTPS on '%s' (is tls_cert/tls_key a valid PEM "
+			        "pair?)",
+			        cfg->tls_listen);
+			goto fail;
+		}
+		tfd = -1; /* the daemon's now */
 	}
-	di = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
-	f->port = di ? di->port : 0;
+	if (!strcmp(cfg->connect_proxy, "on")) {
+		struct connect_cfg cc = {.listen_fd = fd,
+		                         .timeout_ms = cfg->conn_timeout * 1000,
+		                         .max_pending = 1024,
+		                         .allowed = tunnel_allowed,
+		                         .plain = to_plain,
+		                         .tunnel = to_tls,
+		                         .arg = f};
+		f->d = start_daemon(f, -1, 0);
+		if (!f->d) {
+			err_set(e, MC_ERR_IO, "cannot start the HTTP server");
+			goto fail;
+		}
+		f->sorter = connect_start(&cc, e);
+		fd = -1; /* the acceptor's now, also on failure */
+		if (!f->sorter)
+			goto fail;
+	} else {
+		f->d = start_daemon(f, fd, 0);
+		if (!f->d) {
+			err_set(e, MC_ERR_IO, "cannot start the HTTP server on '%s'", cfg->listen);
+			goto fail;
+		}
+		fd = -1;
+	}
 	return f;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (tfd >= 0)
+		close(tfd);
+	front_stop(f);
+	return NULL;
 }
 
 unsigned front_port(const struct front *f)
@@ -432,17 +553,34 @@ unsigned front_port(const struct front *f)
 	return f->port;
 }
 
-void front_quiesce(struct front *f)
+unsigned front_tls_port(const struct front *f)
 {
-	MHD_socket s = MHD_quiesce_daemon(f->d);
+	return f->tls_port;
+}
 
+static void quiesce_one(struct front *f, struct MHD_Daemon *d, int slot)
+{
+	MHD_socket s;
+
+	if (!d)
+		return;
+	s = MHD_quiesce_daemon(d);
 	/* The workers still hold the socket in their epoll sets until MHD_stop_daemon, so it is
 	 * not closed here (that would race with them): shut down, it refuses new connections at
 	 * once, and front_stop closes it. */
 	if (s != MHD_INVALID_SOCKET) {
 		shutdown(s, SHUT_RDWR);
-		f->quiesced_fd = s;
+		f->quiesced_fd[slot] = s;
 	}
+}
+
+void front_quiesce(struct front *f)
+{
+	if (f->sorter)
+		connect_quiesce(f->sorter);
+	else
+		quiesce_one(f, f->d, 0);
+	quiesce_one(f, f->dt, 1);
 }
 
 int front_drain(struct front *f, int grace_ms)
@@ -457,8 +595,18 @@ void front_stop(struct front *f)
 {
 	if (!f)
 		return;
-	MHD_stop_daemon(f->d);
-	if (f->quiesced_fd >= 0)
-		close(f->quiesced_fd);
+	connect_stop(f->sorter); /* first: it hands connections to both daemons */
+	if (f->d)
+		MHD_stop_daemon(f->d);
+	if (f->dt)
+		MHD_stop_daemon(f->dt);
+	for (int i = 0; i < 2; i++)
+		if (f->quiesced_fd[i] >= 0)
+			close(f->quiesced_fd[i]);
+	if (f->tls_key) {
+		secure_zero(f->tls_key, strlen(f->tls_key));
+		free(f->tls_key);
+	}
+	free(f->tls_cert);
 	free(f);
 }

@@ -2,7 +2,8 @@
  * connections and the per-request memory, applies the framing checks and the body limit
  * before the body is read, runs the pipeline once the body is complete, suspends
  * connections whose handler went asynchronous, writes the response and one access-log
- * line per request. */
+ * line per request. The same handlers serve plain HTTP and HTTPS (libmicrohttpd's TLS,
+ * GnuTLS underneath, TLS 1.2 and 1.3); see connect.h for the development proxy. */
 #ifndef MCAPI_SERVER_HTTP_FRONT_H
 #define MCAPI_SERVER_HTTP_FRONT_H
 
@@ -10,11 +11,15 @@ struct server;
 struct front;
 struct err;
 
-/* Starts listening on srv->cfg->listen with srv->cfg->threads workers. NULL + e on error. */
+/* Starts listening on srv->cfg->listen (and tls_listen, with the connect_proxy acceptor
+ * when it is on) with srv->cfg->threads workers per listener. A port in use is an error.
+ * NULL + e on error. */
 struct front *front_start(struct server *srv, struct err *e);
 
-/* The TCP port actually bound (useful with port 0). */
+/* The TCP port actually bound (useful with port 0), of the plain and the HTTPS listener
+ * (0 when there is none). */
 unsigned front_port(const struct front *f);
+unsigned front_tls_port(const struct front *f);
 
 /* Stops accepting new connections at once. */
 void front_quiesce(struct front *f);
