@@ -7,7 +7,8 @@
   idle   --creds F --url URL --pid PID -n N opens N keep-alive connections, one signed call on
                                             each, keeps them open and prints mcapid's RSS
 
-Signing is API.md §2.1, written independently of bench/signer.lua so the two check each other.
+Signing is docs/api.md §2.1, written independently of bench/signer.lua so the two check each
+other.
 """
 import argparse
 import base64

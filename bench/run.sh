@@ -108,7 +108,7 @@ else
 	fi
 	MCAPID=$BUILD/mcapid
 fi
-VECTORS=$ROOT/../shared/spec/signature-vectors.json
+VECTORS=$ROOT/tests/data/signature-vectors.json
 [ -f "$VECTORS" ] || VECTORS= # then only the built-in first vector
 MC_SIGNER_SELFTEST=1 MC_VECTORS=$VECTORS \
 	wrk -s "$BENCH/signer.lua" http://127.0.0.1:1/ >"$WORK/selftest.log" 2>&1 ||

@@ -1,5 +1,5 @@
--- wrk script that signs every request freshly as API.md §2.1 says: a new x-mc-date (cached per
--- second), a new x-mc-req-id (run nonce, thread id and a per-thread counter, so ids never repeat
+-- wrk script that signs every request freshly as docs/api.md §2.1 says: a new x-mc-date (cached
+-- per second), a new x-mc-req-id (run nonce, thread id and a per-thread counter, so ids never repeat
 -- across threads or runs: the server refuses replays) and HMAC-SHA1 over
 -- "date:reqid:path:appKey" keyed with the base64-decoded secret key. wrk's LuaJIT has no crypto,
 -- so SHA-1, HMAC and base64 are written here on LuaJIT's `bit` library.
@@ -175,7 +175,7 @@ local function b64decode(s)
 	return concat(out)
 end
 
--- API.md §2.1: the value of the Authorization header for one request.
+-- docs/api.md §2.1: the value of the Authorization header for one request.
 local function mc_authorization(access_key, mac, date, req_id, path, app_key)
 	return "MC " .. access_key .. ":" .. b64encode20(mac(date .. ":" .. req_id .. ":" .. path .. ":" .. app_key))
 end
@@ -317,7 +317,7 @@ function init(args)
 	check_body = os.getenv("MC_CHECK_BODY") == "1"
 	if check_body then
 		response = function(status, headers, rbody)
-			-- meta.status 200 with an empty fail array is success (API.md §3).
+			-- meta.status 200 with an empty fail array is success (docs/api.md §3).
 			if status ~= 200 or not rbody or not rbody:find('"fail"%s*:%s*%[%s*%]') then
 				bad_body = bad_body + 1
 				if bad_body == 1 then
