@@ -15,8 +15,10 @@
 #include "server/server.h"
 #include "server/store/keyfile.h"
 #include "server/store/store.h"
+#include "server/tls/devca.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -100,6 +102,54 @@ static int run_admin(struct config *cfg, int argc, char **argv)
 	return code;
 }
 
+/* --dev with HTTPS: the development CA and a server certificate for the local names and
+ * the Mimecast API host names (kept across starts while valid, see tls/devca.h). */
+static int dev_certificates(const struct config *cfg, struct err *e)
+{
+	const char *names[DEVCA_LOCAL_NAMES + DEVCA_MIMECAST_HOSTS];
+	struct devca_paths dp;
+	size_t n = 0;
+
+	for (size_t i = 0; i < DEVCA_LOCAL_NAMES; i++)
+		names[n++] = devca_local_names[i];
+	for (size_t i = 0; i < DEVCA_MIMECAST_HOSTS; i++)
+		names[n++] = devca_mimecast_hosts[i];
+	if (devca_ensure(cfg->data_dir, names, n, &dp, e) != 0)
+		return -1;
+	if (dp.ca_created)
+		log_info("msg=\"new development CA: clients must trust it\" ca=%s", dp.ca_cert);
+	return 0;
+}
+
+/* What a developer needs to point clients at this server: printed by --dev at start. */
+static void print_dev_usage(const struct config *cfg, const struct front *front)
+{
+	char dir[PATH_MAX], ca[PATH_MAX + 32], proxy[160];
+
+	if (!*cfg->tls_listen || !realpath(cfg->data_dir, dir))
+		return;
+	snprintf(ca, sizeof(ca), "%s/%s", dir, DEVCA_CA_CERT);
+	printf("HTTPS on https://%s (port %u), certificate of the development CA %s\n",
+	       cfg->tls_listen, front_tls_port(front), ca);
+	if (strcmp(cfg->connect_proxy, "on") != 0)
+		return;
+	snprintf(proxy, sizeof(proxy), "http://%s", cfg->listen);
+	printf("\nClients with hard-coded https://*.mimecast.com URLs reach this server through "
+	       "its\n"
+	       "CONNECT proxy (docs/proxy.md). Export, then run them unchanged:\n"
+	       "  Python:  export HTTPS_PROXY=%s REQUESTS_CA_BUNDLE=%s\n"
+	       "  Node.js: export HTTPS_PROXY=%s NODE_EXTRA_CA_CERTS=%s\n"
+	       "  Go:      export HTTPS_PROXY=%s SSL_CERT_FILE=%s\n"
+	       "  curl:    export HTTPS_PROXY=%s CURL_CA_BUNDLE=%s\n"
+	       "  Java:    keytool -importcert -noprompt -alias mcapi-dev -file %s \\\n"
+	       "             -keystore %s/dev-ca.p12 -storetype PKCS12 -storepass changeit\n"
+	       "           export JAVA_TOOL_OPTIONS=\"-Dhttps.proxyHost=%.*s "
+	       "-Dhttps.proxyPort=%u -Djavax.net.ssl.trustStore=%s/dev-ca.p12 "
+	       "-Djavax.net.ssl.trustStorePassword=changeit\"\n\n",
+	       proxy, ca, proxy, ca, proxy, ca, proxy, ca, ca, dir,
+	       (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, front_port(front), dir);
+}
+
 static int serve(struct config *cfg)
 {
 	struct server srv = {0};
@@ -129,6 +179,8 @@ static int serve(struct config *cfg)
 			printf("development credentials: see %s\n", cfg->cred_file);
 		free(json);
 	}
+	if (cfg->tls_dev && dev_certificates(cfg, &e) != 0)
+		goto out;
 	srv.dns = dns_new(cfg->dns_servers, cfg->dns_timeout_ms, &e);
 	if (!srv.dns)
 		goto out;
@@ -156,6 +208,8 @@ static int serve(struct config *cfg)
 	         front_port(front), cfg->store, MCAPI_VERSION);
 	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, cfg->public_base_url,
 	       cfg->store, strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
+	if (cfg->dev)
+		print_dev_usage(cfg, front);
 	fflush(stdout);
 
 	sigwait(&set, &sig);

@@ -510,6 +510,21 @@ static void test_load_pem(void)
 	}
 	CHECK_INT(devca_load_pem(path, &pem, &len, &e), MC_ERR_TOO_LARGE);
 	CHECK_INT(devca_load_pem(tmp, &pem, &len, &e), MC_ERR_INVALID); /* a directory */
+	{
+		/* an operator's file behind a symbolic link (as an ACME client keeps them) */
+		char real[160], link_path[160];
+		snprintf(real, sizeof(real), "%s/real.pem", tmp);
+		snprintf(link_path, sizeof(link_path), "%s/link.pem", tmp);
+		f = fopen(real, "w");
+		if (f) {
+			fputs("-----BEGIN X-----\n", f);
+			fclose(f);
+		}
+		CHECK(symlink(real, link_path) == 0);
+		CHECK_INT(devca_load_pem(link_path, &pem, &len, &e), 0);
+		CHECK(pem && len == 18);
+		devca_pem_free(pem);
+	}
 	devca_pem_free(NULL);
 }
 

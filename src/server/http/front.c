@@ -18,6 +18,7 @@
 #include "server/listen.h"
 #include "server/pipeline.h"
 #include "server/region.h"
+#include "server/tls/devca.h"
 #include "server/router.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -389,36 +390,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd msg=%s", log_quote(line, q, sizeof(q)));
 }
 
-/* Reads a PEM file for libmicrohttpd (which wants NUL-terminated text). */
-static char *read_pem(const char *path, const char *what, struct err *e)
-{
-	FILE *fp = fopen(path, "rb");
-	struct buf b;
-	char chunk[4096];
-	size_t n;
-
-	if (!fp) {
-		err_set(e, MC_ERR_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
-		return NULL;
-	}
-	buf_init(&b, 1 << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (buf_add(&b, chunk, n) != 0) {
-			err_set(e, MC_ERR_TOO_LARGE, "%s '%s' is too large", what, path);
-			fclose(fp);
-			buf_release(&b);
-			return NULL;
-		}
-	}
-	fclose(fp);
-	if (b.len == 0) {
-		err_set(e, MC_ERR_INVALID, "%s '%s' is empty", what, path);
-		buf_release(&b);
-		return NULL;
-	}
-	return b.data; /* buf_release would free it: ownership passes to the caller */
-}
-
 /* One libmicrohttpd daemon on listen_fd (-1: connections come from MHD_add_connection). */
 static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 {
@@ -498,8 +469,8 @@ struct front *front_start(struct server *srv, struct err *e)
 	if ((fd = listen_open(cfg->listen, &f->port, e)) < 0)
 		goto fail;
 	if (*cfg->tls_listen) {
-		if (!(f->tls_cert = read_pem(cfg->tls_cert, "tls_cert", e)) ||
-		    !(f->tls_key = read_pem(cfg->tls_key, "tls_key", e)))
+		if (devca_load_pem(cfg->tls_cert, &f->tls_cert, NULL, e) != 0 ||
+		    devca_load_pem(cfg->tls_key, &f->tls_key, NULL, e) != 0)
 			goto fail;
 		if ((tfd = listen_open(cfg->tls_listen, &f->tls_port, e)) < 0)
 			goto fail;
@@ -603,10 +574,7 @@ void front_stop(struct front *f)
 	for (int i = 0; i < 2; i++)
 		if (f->quiesced_fd[i] >= 0)
 			close(f->quiesced_fd[i]);
-	if (f->tls_key) {
-		secure_zero(f->tls_key, strlen(f->tls_key));
-		free(f->tls_key);
-	}
-	free(f->tls_cert);
+	devca_pem_free(f->tls_key);
+	devca_pem_free(f->tls_cert);
 	free(f);
 }

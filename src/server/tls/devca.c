@@ -192,7 +192,10 @@ static int covers(X509 *cert, const char *const *names, size_t n)
  * *len bytes. secret = 1 refuses a file that group or others may access. Returns 0,
  * MC_ERR_NOT_FOUND (no message), MC_ERR_INVALID, MC_ERR_TOO_LARGE, MC_ERR_IO or
  * MC_ERR_NOMEM. */
-static int read_file(const char *path, int secret, char **data, size_t *len, struct err *e)
+/* follow: also through a symbolic link (the operator's own files: certificates of an ACME
+ * client are links); the files devca writes itself are never followed. */
+static int read_file(const char *path, int secret, int follow, char **data, size_t *len,
+                     struct err *e)
 {
 	struct stat sb;
 	char *buf = NULL;
@@ -201,7 +204,7 @@ static int read_file(const char *path, int secret, char **data, size_t *len, str
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = open(path, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW) | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return MC_ERR_NOT_FOUND;
 	if (fd < 0 && errno == ELOOP)
@@ -317,7 +320,7 @@ static int load_key(const char *path, EVP_PKEY **key, struct err *e)
 	int rc;
 
 	*key = NULL;
-	rc = read_file(path, 1, &pem, &len, e);
+	rc = read_file(path, 1, 0, &pem, &len, e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return 0;
 	if (rc)
@@ -342,7 +345,7 @@ static int load_cert(const char *path, X509 **cert, char **raw, size_t *raw_len,
 	int rc;
 
 	*cert = NULL;
-	rc = read_file(path, 0, &pem, &len, e);
+	rc = read_file(path, 0, 0, &pem, &len, e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return 0;
 	if (rc)
@@ -681,7 +684,7 @@ int devca_load_pem(const char *path, char **pem, size_t *len, struct err *e)
 		*len = 0;
 	if (!path || !*path)
 		return err_set(e, MC_ERR_INVALID, "no PEM file given");
-	rc = read_file(path, 0, pem, &n, e);
+	rc = read_file(path, 0, 1, pem, &n, e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return err_set(e, rc, "'%s' does not exist", path);
 	if (rc)

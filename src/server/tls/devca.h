@@ -69,12 +69,12 @@ int devca_ensure(const char *dir, const char *const *names, size_t nnames, struc
 int devca_ensure_at(const char *dir, const char *const *names, size_t nnames, time_t now,
                     struct devca_paths *out, struct err *e);
 
-/* Reads the PEM file at path (a regular file, not a symbolic link, at most DEVCA_PEM_MAX
- * bytes, no NUL byte) into *pem, NUL-terminated as MHD_OPTION_HTTPS_MEM_CERT and
- * MHD_OPTION_HTTPS_MEM_KEY want, and sets *len (may be NULL) to its length. The caller owns
- * *pem and releases it with devca_pem_free (which wipes it: it may hold a key), after
- * MHD_stop_daemon when MHD was given it. Returns 0, MC_ERR_NOT_FOUND, MC_ERR_INVALID,
- * MC_ERR_TOO_LARGE, MC_ERR_IO or MC_ERR_NOMEM; on error *pem is NULL. */
+/* Reads the PEM file at path (a regular file, through symbolic links: operators' files, such
+ * as an ACME client's, often are; at most DEVCA_PEM_MAX bytes, no NUL byte) into *pem,
+ * NUL-terminated as MHD_OPTION_HTTPS_MEM_CERT and MHD_OPTION_HTTPS_MEM_KEY want, and sets *len (may
+ * be NULL) to its length. The caller owns *pem and releases it with devca_pem_free (which wipes it:
+ * it may hold a key), after MHD_stop_daemon when MHD was given it. Returns 0, MC_ERR_NOT_FOUND,
+ * MC_ERR_INVALID, MC_ERR_TOO_LARGE, MC_ERR_IO or MC_ERR_NOMEM; on error *pem is NULL. */
 int devca_load_pem(const char *path, char **pem, size_t *len, struct err *e);
 
 /* Wipes and frees a string from devca_load_pem; NULL is allowed. */
