@@ -1151,6 +1151,8 @@ int admin_main(struct store *st, const struct admin_defaults *defs, int argc, ch
 			fflush(stdout);
 			return EXIT_OK;
 		}
+		if (!st)
+			return ADMIN_NEEDS_STORE;
 		return cmd->run(&cx);
 	}
 	if (!group_known)
@@ -1345,5 +1347,52 @@ out:
 	secure_zero(&app, sizeof(app));
 	secure_zero(&b, sizeof(b));
 	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
+int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **out_json,
+                           struct err *e)
+{
+	json_error_t jerr;
+	json_t *j = NULL, *old;
+	char *text = NULL;
+	int same, rc = 0;
+
+	if (out_json)
+		*out_json = NULL;
+	if (access(cred_path, F_OK) != 0 && errno == ENOENT)
+		return err_set(e, MC_ERR_NOT_FOUND, "'%s' does not exist", cred_path);
+	j = json_load_file(cred_path, 0, &jerr);
+	if (!j)
+		return err_set(e, MC_ERR_INVALID, "cannot read '%s': %s", cred_path, jerr.text);
+	if (!json_is_object(j)) {
+		rc = err_set(e, MC_ERR_INVALID, "'%s' does not hold a JSON object", cred_path);
+		goto out;
+	}
+	old = json_object_get(j, "base_url");
+	same = json_is_string(old) && strcmp(json_string_value(old), base_url) == 0;
+	if (!same && json_object_set_new(j, "base_url", json_string(base_url)) != 0) {
+		rc = err_set(e, MC_ERR_INVALID, "base URL '%s' cannot be written to '%s'", base_url,
+		             cred_path);
+		goto out;
+	}
+	text = json_dumps(j, JSON_INDENT(2));
+	if (!text) {
+		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* rename over the old file: the other fields are its secrets, shown only once */
+	if (!same && (rc = file_write_atomic(cred_path, text, strlen(text), 0600, 1, e)) != 0)
+		goto out;
+	if (out_json) {
+		*out_json = text;
+		text = NULL;
+	}
+out:
+	if (text) {
+		secure_zero(text, strlen(text));
+		free(text);
+	}
+	json_decref(j);
 	return rc;
 }

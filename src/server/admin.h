@@ -18,9 +18,13 @@ struct admin_defaults {
 	int max_bindings;       /* per user; minting one more revokes the oldest; <= 0 = 100 */
 };
 
+#define ADMIN_NEEDS_STORE (-1) /* admin_main without a store: the command would run */
+
 /* Runs `mcapid admin ARGS...` (argv[0] = "account"|"app"|"user"|"keys"|"help"). Prints JSON
  * on stdout; errors as "mcapid: <message>" on stderr. Returns the process exit code:
- * 0 ok, 1 runtime error (store, not found), 2 usage error. */
+ * 0 ok, 1 runtime error (store, not found), 2 usage error. With st NULL it does what needs
+ * no store (help, usage errors) and returns ADMIN_NEEDS_STORE where it would run the
+ * command, so the caller opens the store only for a command that uses it. */
 int admin_main(struct store *st, const struct admin_defaults *defs, int argc, char **argv);
 
 /* On an empty store (no account), in development mode: creates one account ("Development",
@@ -35,5 +39,14 @@ int admin_main(struct store *st, const struct admin_defaults *defs, int argc, ch
  * nothing or both. cred_path NULL: no file. Returns 0 or an error code with e filled. */
 int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
                         const char *cred_path, int *created, char **out_json, struct err *e);
+
+/* Sets "base_url" in the development credentials file cred_path to base_url (the URL the
+ * server really answers on, known once it listens) and keeps every other field: the secrets
+ * in the file are shown once and cannot be made again. The file is replaced atomically,
+ * mode 0600, only when the value changes. *out_json (if not NULL) gets the file's JSON text
+ * afterwards (caller frees with free()). Returns 0; MC_ERR_NOT_FOUND if the file does not
+ * exist; MC_ERR_INVALID if it is not a JSON object; MC_ERR_IO, MC_ERR_NOMEM; e filled. */
+int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **out_json,
+                           struct err *e);
 
 #endif

@@ -54,7 +54,7 @@ static const struct cfg_opt opts[] = {
           "on, off or auto (= on with --dev): the plain listener tunnels CONNECT to the "
           "Mimecast API host names into the HTTPS listener"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
-        S(store, "sqlite", "store backend: sqlite or postgres"),
+        S(store, "sqlite", "store backend: sqlite, postgres, or a postgres:// URL (= pg_dsn)"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
         S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
         I(db_busy_timeout_ms, "5000", 1, 600000,
@@ -122,6 +122,26 @@ static const struct cfg_opt *find(const char *name, size_t n)
 	return NULL;
 }
 
+/* store: sqlite, postgres, or a PostgreSQL URL, which stands for "postgres" with the URL
+ * as pg_dsn (libpq takes both schemes). */
+static int set_store(struct config *cfg, const char *val, const char *from, struct err *e)
+{
+	if (!strncmp(val, "postgres://", 11) || !strncmp(val, "postgresql://", 13)) {
+		if (strlen(val) >= sizeof(cfg->pg_dsn))
+			return err_set(e, MC_ERR_INVALID, "%s: the store URL is too long", from);
+		memcpy(cfg->pg_dsn, val, strlen(val) + 1);
+		memcpy(cfg->store, "postgres", sizeof("postgres"));
+		return 0;
+	}
+	if (strcmp(val, "sqlite") != 0 && strcmp(val, "postgres") != 0)
+		return err_set(e, MC_ERR_INVALID,
+		               "%s: store must be sqlite, postgres or a postgres:// URL, not '%s' "
+		               "(for postgres, the connection string goes in --pg-dsn)",
+		               from, val);
+	memcpy(cfg->store, val, strlen(val) + 1);
+	return 0;
+}
+
 static int set(struct config *cfg, const struct cfg_opt *o, const char *val, const char *from,
                struct err *e)
 {
@@ -129,6 +149,8 @@ static int set(struct config *cfg, const struct cfg_opt *o, const char *val, con
 	long long v;
 	char *end;
 
+	if (o->off == offsetof(struct config, store))
+		return set_store(cfg, val, from, e);
 	switch (o->type) {
 	case CFG_STR:
 		if (strlen(val) >= o->size)
@@ -221,6 +243,9 @@ static int load_file(struct config *cfg, const char *path, struct err *e)
 		if ((rc = set(cfg, o, val, where, e)) != 0)
 			break;
 	}
+	if (!rc && ferror(f)) /* a directory, or an I/O error */
+		rc = err_set(e, MC_ERR_IO, "cannot read config file '%s': %s", path,
+		             strerror(errno));
 	fclose(f);
 	return rc;
 }
@@ -259,23 +284,37 @@ static int derive(char *dst, size_t size, const char *dir, const char *file, str
 	return 0;
 }
 
+/* The file named by the last --config (or --config-file) flag, else by MCAPID_CONFIG_FILE
+ * (empty there means none). A flag naming no file is an error, not a file silently left out. */
+static int config_file_arg(int argc, char **argv, const char **file, struct err *e)
+{
+	*file = getenv("MCAPID_CONFIG_FILE");
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		if (!strcmp(a, "--"))
+			break;
+		if (!strcmp(a, "--config") || !strcmp(a, "--config-file"))
+			val = i + 1 < argc ? argv[++i] : "";
+		else if (!strncmp(a, "--config=", 9))
+			val = a + 9;
+		else if (!strncmp(a, "--config-file=", 14))
+			val = a + 14;
+		if (val && !*val)
+			return err_set(e, MC_ERR_INVALID, "option '--config' needs a file name");
+		if (val)
+			*file = val;
+	}
+	return 0;
+}
+
 int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct err *e)
 {
 	int i, rc;
-	const char *file = getenv("MCAPID_CONFIG_FILE");
+	const char *file;
 
 	/* The file comes first, whichever position --config has among the flags. */
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "--config-file")) &&
-		    i + 1 < argc)
-			file = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			file = argv[i] + 9;
-		else if (!strncmp(argv[i], "--config-file=", 14))
-			file = argv[i] + 14;
-	}
+	if ((rc = config_file_arg(argc, argv, &file, e)) != 0)
+		return rc;
 	if (file && *file) {
 		if ((rc = set(cfg, &opts[0], file, "flag --config", e)) != 0)
 			return rc;
@@ -339,9 +378,6 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		return err_set(e, MC_ERR_INVALID,
 		               "log_level must be error, warn, info or debug, not '%s'",
 		               cfg->log_level);
-	if (strcmp(cfg->store, "sqlite") != 0 && strcmp(cfg->store, "postgres") != 0)
-		return err_set(e, MC_ERR_INVALID, "store must be sqlite or postgres, not '%s'",
-		               cfg->store);
 	int64_t ttl;
 	if (config_parse_ttl(cfg->binding_ttl, &ttl) != 0)
 		return err_set(e, MC_ERR_INVALID,

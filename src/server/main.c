@@ -60,8 +60,40 @@ static int make_dir(const char *dir, struct err *e)
 	return 0;
 }
 
-/* Opens the store with the server key; derives the keys of page tokens and ids. */
-static int open_store(const struct config *cfg, struct server *srv, struct err *e)
+/* `mcapid admin` works on the store a server made and creates no directory, key or
+ * database: a mistyped --data-dir is reported instead of silently getting a new store. */
+static int no_store(const struct config *cfg, struct err *e)
+{
+	char def[sizeof(cfg->data_dir) + 16];
+
+	snprintf(def, sizeof(def), "%s/mcapid.db", cfg->data_dir);
+	if (strcmp(def, cfg->db_path) == 0)
+		return err_set(e, MC_ERR_NOT_FOUND,
+		               "no store in '%s': start 'mcapid serve' there first, or check "
+		               "--data-dir",
+		               cfg->data_dir);
+	return err_set(e, MC_ERR_NOT_FOUND,
+	               "no store in '%s': start 'mcapid serve' with it first, or check --db-path",
+	               cfg->db_path);
+}
+
+static int load_admin_key(const struct config *cfg, unsigned char *key, struct err *e)
+{
+	int rc = keyfile_load(cfg->key_file, key, e);
+
+	if (rc != MC_ERR_NOT_FOUND)
+		return rc;
+	if (strcmp(cfg->store, "sqlite") == 0 && access(cfg->db_path, F_OK) != 0 && errno == ENOENT)
+		return no_store(cfg, e);
+	return err_set(e, MC_ERR_NOT_FOUND,
+	               "no server key '%s': 'mcapid serve' creates it with the store; check "
+	               "--key-file or --data-dir",
+	               cfg->key_file);
+}
+
+/* Opens the store with the server key; derives the keys of page tokens and ids. create = 0
+ * (admin): the key file and a SQLite database must exist already. */
+static int open_store(const struct config *cfg, struct server *srv, int create, struct err *e)
 {
 	unsigned char key[STORE_KEY_LEN];
 	struct store_config sc = {0};
@@ -69,9 +101,10 @@ static int open_store(const struct config *cfg, struct server *srv, struct err *
 
 	if ((rc = crypto_init()) != 0)
 		return err_set(e, rc, "libsodium failed to initialise");
-	if ((rc = make_dir(cfg->data_dir, e)) != 0)
+	if (create && (rc = make_dir(cfg->data_dir, e)) != 0)
 		return rc;
-	if ((rc = keyfile_load_or_create(cfg->key_file, key, e)) != 0)
+	rc = create ? keyfile_load_or_create(cfg->key_file, key, e) : load_admin_key(cfg, key, e);
+	if (rc)
 		return rc;
 	crypto_kdf_derive_from_key(srv->page_key, sizeof(srv->page_key), 1, "mcpages_", key);
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
@@ -80,8 +113,11 @@ static int open_store(const struct config *cfg, struct server *srv, struct err *
 	sc.dsn = cfg->pg_dsn;
 	sc.key = key;
 	sc.busy_timeout_ms = cfg->db_busy_timeout_ms;
+	sc.must_exist = !create;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));
+	if (rc == MC_ERR_NOT_FOUND && !create)
+		rc = no_store(cfg, e);
 	return rc;
 }
 
@@ -93,7 +129,10 @@ static int run_admin(struct config *cfg, int argc, char **argv)
 	int code;
 
 	config_parse_ttl(cfg->binding_ttl, &defs.default_ttl_ms);
-	if (open_store(cfg, &srv, &e) != 0) {
+	code = admin_main(NULL, &defs, argc, argv); /* help and usage errors need no store */
+	if (code != ADMIN_NEEDS_STORE)
+		return code;
+	if (open_store(cfg, &srv, 0, &e) != 0) {
 		fprintf(stderr, "mcapid: %s\n", e.msg);
 		return 1;
 	}
@@ -129,11 +168,13 @@ static void print_dev_usage(const struct config *cfg, const struct front *front)
 	if (!*cfg->tls_listen || !realpath(cfg->data_dir, dir))
 		return;
 	snprintf(ca, sizeof(ca), "%s/%s", dir, DEVCA_CA_CERT);
-	printf("HTTPS on https://%s (port %u), certificate of the development CA %s\n",
-	       cfg->tls_listen, front_tls_port(front), ca);
+	printf("HTTPS on https://%.*s:%u, certificate of the development CA %s\n",
+	       (int)(strrchr(cfg->tls_listen, ':') - cfg->tls_listen), cfg->tls_listen,
+	       front_tls_port(front), ca);
 	if (strcmp(cfg->connect_proxy, "on") != 0)
 		return;
-	snprintf(proxy, sizeof(proxy), "http://%s", cfg->listen);
+	snprintf(proxy, sizeof(proxy), "http://%.*s:%u",
+	         (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, front_port(front));
 	printf("\nClients with hard-coded https://*.mimecast.com URLs reach this server through "
 	       "its\n"
 	       "CONNECT proxy (docs/proxy.md). Export, then run them unchanged:\n"
@@ -150,34 +191,76 @@ static void print_dev_usage(const struct config *cfg, const struct front *front)
 	       (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, front_port(front), dir);
 }
 
+/* The base URL clients use: public_base_url when it was given, else http://<listen> with
+ * the port really bound (with --listen HOST:0 the kernel picks it). */
+static void base_url(const struct config *cfg, unsigned port, char *out, size_t size)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	char derived[sizeof(cfg->listen) + 8];
+
+	snprintf(derived, sizeof(derived), "http://%s", cfg->listen);
+	if (strcmp(cfg->public_base_url, derived) != 0 || !colon)
+		snprintf(out, size, "%s", cfg->public_base_url);
+	else
+		snprintf(out, size, "http://%.*s:%u", (int)(colon - cfg->listen), cfg->listen,
+		         port);
+}
+
+/* The development credentials file names the URL the server answers on, so it is brought
+ * up to date once the server listens, on every start; its secrets (shown once) are kept.
+ * created: this start made them, and json is their text to show. Problems with the file
+ * are reported but do not stop the server. */
+static void dev_credentials(const struct config *cfg, const char *url, int created,
+                            const char *json)
+{
+	struct err e = {0};
+	char *text = NULL;
+	int rc = admin_dev_set_base_url(cfg->cred_file, url, &text, &e);
+
+	if (created)
+		printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
+		       cfg->cred_file, text ? text : json);
+	else if (rc == 0)
+		printf("development credentials: see %s\n", cfg->cred_file);
+	if (rc == MC_ERR_NOT_FOUND && !created)
+		fprintf(stderr,
+		        "mcapid: development credentials: '%s' is missing (its secrets were shown "
+		        "once); make new keys with 'mcapid admin keys create'\n",
+		        cfg->cred_file);
+	else if (rc)
+		fprintf(stderr, "mcapid: development credentials: %s\n", e.msg);
+	if (text) {
+		secure_zero(text, strlen(text));
+		free(text);
+	}
+}
+
 static int serve(struct config *cfg)
 {
 	struct server srv = {0};
 	struct front *front = NULL;
 	struct err e = {0};
 	sigset_t set;
-	int sig = 0, code = 1;
+	char url[sizeof(cfg->public_base_url) + 16];
+	char *dev_json = NULL;
+	int sig = 0, code = 1, dev_created = 0;
 
+	/* SIGHUP is only logged (below), also when it comes while the server starts */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	srv.cfg = cfg;
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
 	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) !=
 	    0)
 		goto out;
-	if (open_store(cfg, &srv, &e) != 0)
+	if (open_store(cfg, &srv, 1, &e) != 0)
 		goto out;
 	if (cfg->dev) {
 		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings};
-		char *json = NULL;
-		int created = 0;
 		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file,
-		                        &created, &json, &e) != 0)
+		                        &dev_created, &dev_json, &e) != 0)
 			goto out;
-		if (created)
-			printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
-			       cfg->cred_file, json);
-		else
-			printf("development credentials: see %s\n", cfg->cred_file);
-		free(json);
 	}
 	if (cfg->tls_dev && dev_certificates(cfg, &e) != 0)
 		goto out;
@@ -199,20 +282,32 @@ static int serve(struct config *cfg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!(front = front_start(&srv, &e)))
 		goto out;
+	base_url(cfg, front_port(front), url, sizeof(url));
+	if (cfg->dev) {
+		dev_credentials(cfg, url, dev_created, dev_json);
+		if (dev_json) {
+			secure_zero(dev_json, strlen(dev_json));
+			free(dev_json);
+			dev_json = NULL;
+		}
+	}
 	log_info("msg=listening listen=%s port=%u store=%s version=%s", cfg->listen,
 	         front_port(front), cfg->store, MCAPI_VERSION);
-	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, cfg->public_base_url,
-	       cfg->store, strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
+	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, url, cfg->store,
+	       strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
 	if (cfg->dev)
 		print_dev_usage(cfg, front);
 	fflush(stdout);
 
-	sigwait(&set, &sig);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		log_warn("msg=\"SIGHUP ignored: configuration is read at start-up; logs go to "
+		         "stderr\"");
 	log_info("msg=stopping signal=%d", sig);
 	front_quiesce(front);
 	int left = front_drain(front, cfg->shutdown_grace * 1000);
@@ -234,51 +329,75 @@ out:
 	authcache_free(srv.authcache);
 	listcache_free(srv.listcache);
 	store_close(srv.store);
+	if (dev_json) { /* made by this start, which failed before showing them */
+		printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
+		       cfg->cred_file, dev_json);
+		secure_zero(dev_json, strlen(dev_json));
+		free(dev_json);
+	}
 	if (code == 0)
 		log_info("msg=stopped");
 	return code;
+}
+
+/* Reads the configuration from the flags of `mcapid [serve] [flags]` or
+ * `mcapid [flags] admin [flags] ARGS`. The flags on both sides of "admin" are read as one
+ * list, once, after the file and the environment: a later flag wins, and the paths derived
+ * from data_dir follow the data_dir that wins. Sets *admin, and *next to the index of the
+ * first argument after the flags. Returns 0 or an error code with e filled. */
+static int load_config(struct config *cfg, int argc, char **argv, int *admin, int *next,
+                       struct err *e)
+{
+	char **flags;
+	int i = 1, used = 0, n = 0, rc;
+
+	*admin = 0;
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		i = 2;
+	else if (argc > 1 && !strcmp(argv[1], "admin"))
+		i = 2, *admin = 1;
+	config_defaults(cfg);
+	if ((rc = config_load(cfg, argc - i, argv + i, &used, e)) != 0)
+		return rc;
+	*next = i + used;
+	if (*admin || *next >= argc || strcmp(argv[*next], "admin") != 0)
+		return 0;
+	*admin = 1;
+	flags = calloc((size_t)argc, sizeof(*flags));
+	if (!flags)
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	for (int a = i; a < argc; a++)
+		if (a != *next)
+			flags[n++] = argv[a];
+	config_defaults(cfg);
+	rc = config_load(cfg, n, flags, &used, e);
+	*next = i + used + 1; /* the flags read, and "admin" among them */
+	free(flags);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static struct config cfg;
 	struct err e = {0};
-	int i = 1, used = 0;
-	int admin = 0;
+	int i = 1, admin = 0;
 
 	if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
 		printf("mcapid %s\n", MCAPI_VERSION);
 		return 0;
 	}
 	for (int a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--"))
-			break;
+		if (!strcmp(argv[a], "--") || !strcmp(argv[a], "admin"))
+			break; /* admin has its own help */
 		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h") ||
 		    (a == 1 && !strcmp(argv[a], "help"))) {
-			if (a > 1 && !strcmp(argv[1], "admin"))
-				break; /* admin has its own help */
 			usage(stdout);
 			return 0;
 		}
 	}
-	config_defaults(&cfg);
-	if (argc > 1 && !strcmp(argv[1], "serve"))
-		i = 2;
-	else if (argc > 1 && !strcmp(argv[1], "admin"))
-		i = 2, admin = 1;
-	if (config_load(&cfg, argc - i, argv + i, &used, &e) != 0) {
+	if (load_config(&cfg, argc, argv, &admin, &i, &e) != 0) {
 		fprintf(stderr, "mcapid: %s\n", e.msg);
 		return 2;
-	}
-	i += used;
-	if (!admin && i < argc && !strcmp(argv[i], "admin")) {
-		admin = 1;
-		i++;
-		if (config_load(&cfg, argc - i, argv + i, &used, &e) != 0) {
-			fprintf(stderr, "mcapid: %s\n", e.msg);
-			return 2;
-		}
-		i += used;
 	}
 	log_set_level(cfg.log_level);
 	if (admin)

@@ -47,6 +47,9 @@ static void test_keyfile(void)
 	CHECK_INT(sb.st_size, 65);
 	CHECK_INT(keyfile_load_or_create(path, k2, &e), 0);
 	CHECK(memcmp(k1, k2, sizeof(k1)) == 0);
+	memset(k2, 0, sizeof(k2));
+	CHECK_INT(keyfile_load(path, k2, &e), 0);
+	CHECK(memcmp(k1, k2, sizeof(k1)) == 0);
 
 	/* no stray temporary files beside it */
 	path_in(other, sizeof(other), "");
@@ -79,6 +82,13 @@ static void test_keyfile(void)
 	write_file(other, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n",
 	           0600);
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), MC_ERR_INVALID);
+
+	/* keyfile_load never creates the file */
+	path_in(other, sizeof(other), "absent.key");
+	err_clear(&e);
+	CHECK_INT(keyfile_load(other, k2, &e), MC_ERR_NOT_FOUND);
+	CHECK(strstr(e.msg, "absent.key") != NULL);
+	CHECK(stat(other, &sb) != 0);
 
 	path_in(other, sizeof(other), "nodir/x.key");
 	CHECK_INT(keyfile_load_or_create(other, k2, &e), MC_ERR_IO);

@@ -215,6 +215,28 @@ static void test_open_errors(void)
 	cfg.path = "/nonexistent-dir/x.db";
 	CHECK(store_open(&cfg, &st, &e) != 0);
 	store_close(NULL);
+
+	/* must_exist (mcapid admin): neither a missing nor an empty file becomes a store */
+	{
+		char empty[160];
+		struct stat sb;
+		FILE *f;
+		cfg.path = db_path;
+		cfg.must_exist = 1;
+		CHECK_INT(store_open(&cfg, &st, &e), MC_ERR_NOT_FOUND);
+		CHECK(strstr(e.msg, "does not exist") != NULL);
+		CHECK(stat(db_path, &sb) != 0);
+		snprintf(empty, sizeof(empty), "%s/empty.db", dir);
+		f = fopen(empty, "w");
+		CHECK(f != NULL);
+		if (f)
+			fclose(f);
+		cfg.path = empty;
+		CHECK_INT(store_open(&cfg, &st, &e), MC_ERR_NOT_FOUND);
+		CHECK(strstr(e.msg, "holds no mcapid store") != NULL);
+		CHECK(stat(empty, &sb) == 0 && sb.st_size == 0);
+		unlink(empty);
+	}
 }
 
 static void test_accounts(struct store *st)
@@ -710,6 +732,18 @@ static void test_reopen_and_migrations(void)
 	st = open_store();
 	CHECK(st != NULL);
 	store_close(st);
+
+	/* an existing store opens with must_exist */
+	{
+		struct store_config cfg = {0};
+		cfg.path = db_path;
+		cfg.key = key;
+		cfg.must_exist = 1;
+		st = NULL;
+		CHECK_INT(store_open(&cfg, &st, &e), 0);
+		CHECK(st != NULL && store_schema_version(st) == v);
+		store_close(st);
+	}
 }
 
 /* A thread that uses the store and exits: its connection is closed then, not leaked. */

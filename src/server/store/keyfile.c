@@ -90,7 +90,7 @@ static int create_key(const char *path, unsigned char key[STORE_KEY_LEN], struct
 	return rc;
 }
 
-int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e)
+static int load(const char *path, int create, unsigned char key[STORE_KEY_LEN], struct err *e)
 {
 	int rc;
 
@@ -108,12 +108,24 @@ int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], s
 		if (errno != ENOENT)
 			return err_set(e, MC_ERR_IO, "cannot open key file '%s': %s", path,
 			               strerror(errno));
+		if (!create)
+			return err_set(e, MC_ERR_NOT_FOUND, "key file '%s' does not exist", path);
 		rc = create_key(path, key, e);
 		if (rc != MC_ERR_EXISTS)
 			return rc;
 		/* lost a race with another process: read the key it wrote */
 	}
 	return err_set(e, MC_ERR_IO, "cannot create key file '%s'", path);
+}
+
+int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e)
+{
+	return load(path, 1, key, e);
+}
+
+int keyfile_load(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e)
+{
+	return load(path, 0, key, e);
 }
 
 int seal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *plain, size_t n,

@@ -27,6 +27,10 @@ struct err;
  * system call failure. The message in e names the file. */
 int keyfile_load_or_create(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e);
 
+/* As keyfile_load_or_create() but never creates the file: MC_ERR_NOT_FOUND if it does not
+ * exist (for `mcapid admin`, which works on the store a server made). */
+int keyfile_load(const char *path, unsigned char key[STORE_KEY_LEN], struct err *e);
+
 /* Appends to out the sealed form of plain[0..n): 0x01, nonce, ciphertext with tag
  * (n + SEAL_OVERHEAD bytes). ad is the NUL-terminated additional data. Returns 0,
  * MC_ERR_TOO_LARGE past out's cap, MC_ERR_NOMEM or MC_ERR_CRYPTO. */

@@ -19,6 +19,7 @@
 #include "common/date.h"
 #include "common/err.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -428,6 +429,18 @@ static int user_version(sqlite3 *db, int *out, struct err *e)
 	return rc;
 }
 
+/* An existing file that no mcapid ever migrated (empty, or another program's database) is
+ * not a store: `mcapid admin` must not turn it into one. */
+static int check_schema(sqlite3 *db, const char *path, struct err *e)
+{
+	int version = 0;
+	int rc = user_version(db, &version, e);
+
+	if (!rc && version == 0)
+		rc = err_set(e, MC_ERR_NOT_FOUND, "database '%s' holds no mcapid store", path);
+	return rc;
+}
+
 static int set_wal(sqlite3 *db, const char *path, struct err *e)
 {
 	sqlite3_stmt *s = NULL;
@@ -646,12 +659,18 @@ int sqlite_store_open(const struct store_config *cfg, struct store **out, struct
 		rc = err_set(e, MC_ERR_NOMEM, "cannot create a thread key for the store");
 		goto out;
 	}
+	if (cfg->must_exist && access(ss->path, F_OK) != 0 && errno == ENOENT) {
+		rc = err_set(e, MC_ERR_NOT_FOUND, "database '%s' does not exist", ss->path);
+		goto out;
+	}
 	/* user data and password hashes: a new database is private (SQLite gives its -wal
 	 * and -shm files the same mode) */
-	fd = open(ss->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(ss->path, O_RDWR | (cfg->must_exist ? 0 : O_CREAT) | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
-	rc = conn_open(ss, 1, &c, e);
+	rc = conn_open(ss, !cfg->must_exist, &c, e);
+	if (!rc && cfg->must_exist)
+		rc = check_schema(c->db, ss->path, e);
 	if (rc)
 		goto out;
 	rc = set_wal(c->db, ss->path, e);

@@ -33,10 +33,12 @@ struct store_config {
 	const char *dsn;          /* postgres: connection string */
 	const unsigned char *key; /* STORE_KEY_LEN bytes; copied */
 	int busy_timeout_ms;      /* how long a writer waits for the lock */
+	int must_exist;           /* sqlite: never create the database file (admin) */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:
- * release with store_close(). */
+ * release with store_close(). With must_exist, a SQLite database file that does not exist
+ * or holds no mcapid schema (user_version 0) is MC_ERR_NOT_FOUND and nothing is created. */
 int store_open(const struct store_config *cfg, struct store **out, struct err *e);
 
 /* Closes every connection (checkpointing SQLite's WAL) and frees st. NULL is fine.
