@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,17 +35,15 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
-#define ADMIN_USER            "admin-cli"
-#define BOOTSTRAP_USER        "mcapid-bootstrap"
-#define DEV_EMAIL             "admin@dev.mcapi.local"
-#define DEFAULT_REGION        "eu"
-#define DEFAULT_MAX_BINDINGS  100
-#define DEFAULT_TTL_MS        (3 * 86400000LL)
-#define DEFAULT_PACKAGES      "[\"Mimecast Gateway [1004]\"]"
-#define DEFAULT_MAX_RETENTION 30
-#define SECRET_BYTES          32
-#define ACCESS_KEY_BYTES      32 /* 43 base64url characters */
-#define MAX_TTL_MS            (3650 * 86400000LL)
+#define ADMIN_USER           "admin-cli"
+#define BOOTSTRAP_USER       "mcapid-bootstrap"
+#define DEV_EMAIL            "admin@dev.mcapi.local"
+#define DEFAULT_REGION       "eu"
+#define DEFAULT_MAX_BINDINGS 100
+#define DEFAULT_TTL_MS       (3 * 86400000LL)
+#define SECRET_BYTES         32
+#define ACCESS_KEY_BYTES     32 /* 43 base64url characters */
+#define MAX_TTL_MS           (3650 * 86400000LL)
 
 enum admin_opt {
 	OPT_NAME,
@@ -61,8 +60,28 @@ enum admin_opt {
 	OPT_EXTEND,
 	OPT_EXTEND_BOOL,
 	OPT_ACCESS_KEY,
+	OPT_CODE,
+	OPT_CONTACT_EMAIL,
+	OPT_CONTACT_NAME,
+	OPT_TELEPHONE,
+	OPT_PASSPHRASE,
+	OPT_SUPPORT_CODE,
+	OPT_DATABASE_CODE,
+	OPT_TYPE,
+	OPT_CONTENT_VIEW,
+	OPT_PACKAGES,
+	OPT_MAX_RETENTION,
+	OPT_ADMIN_SESSION_TIMEOUT,
+	OPT_ARCHIVE,
+	OPT_MAX_RETENTION_CONFIRMED,
+	OPT_MIN_RETENTION_ENABLED,
+	OPT_AUTOMATED_SEGMENT_PURGE,
+	OPT_POLICY_INHERITANCE,
+	OPT_SEARCH_REASON,
+	OPT_EXPORT_API,
+	OPT_EXGEST_ALLOW_QUERY,
 	OPT_HELP,
-	OPT_COUNT
+	OPT_COUNT /* at most 64: options are bits of a uint64_t */
 };
 
 static const struct {
@@ -83,6 +102,26 @@ static const struct {
         [OPT_EXTEND] = {"extend-on-validate", 0},
         [OPT_EXTEND_BOOL] = {"extend-on-validate", 1}, /* user profile: true|false */
         [OPT_ACCESS_KEY] = {"access-key", 1},
+        [OPT_CODE] = {"code", 1},
+        [OPT_CONTACT_EMAIL] = {"contact-email", 1},
+        [OPT_CONTACT_NAME] = {"contact-name", 1},
+        [OPT_TELEPHONE] = {"telephone", 1},
+        [OPT_PASSPHRASE] = {"passphrase", 1},
+        [OPT_SUPPORT_CODE] = {"support-code", 1},
+        [OPT_DATABASE_CODE] = {"database-code", 1},
+        [OPT_TYPE] = {"type", 1},
+        [OPT_CONTENT_VIEW] = {"content-administrator-default-view", 1},
+        [OPT_PACKAGES] = {"packages", 1},
+        [OPT_MAX_RETENTION] = {"max-retention", 1},
+        [OPT_ADMIN_SESSION_TIMEOUT] = {"admin-session-timeout", 1},
+        [OPT_ARCHIVE] = {"archive", 1},
+        [OPT_MAX_RETENTION_CONFIRMED] = {"max-retention-confirmed", 1},
+        [OPT_MIN_RETENTION_ENABLED] = {"min-retention-enabled", 1},
+        [OPT_AUTOMATED_SEGMENT_PURGE] = {"automated-segment-purge", 1},
+        [OPT_POLICY_INHERITANCE] = {"policy-inheritance", 1},
+        [OPT_SEARCH_REASON] = {"search-reason", 1},
+        [OPT_EXPORT_API] = {"export-api", 1},
+        [OPT_EXGEST_ALLOW_QUERY] = {"exgest-allow-query", 1},
         [OPT_HELP] = {"help", 0},
 };
 
@@ -97,16 +136,40 @@ struct admin_ctx {
 struct admin_cmd {
 	const char *group, *verb;
 	int (*run)(struct admin_ctx *cx);
-	uint32_t allowed, required;
+	uint64_t allowed, required;
 	const char *usage;
 };
 
-#define O(x) (1u << (x))
+#define O(x) (UINT64_C(1) << (x))
+_Static_assert(OPT_COUNT <= 64, "admin options are bits of a uint64_t");
+
+/* The account fields `account create` and `account update` set, one option each. */
+#define ACCOUNT_FIELD_OPTS                                                                         \
+	(O(OPT_NAME) | O(OPT_ADMIN_EMAIL) | O(OPT_DOMAIN) | O(OPT_CONTACT_EMAIL) |                 \
+	 O(OPT_CONTACT_NAME) | O(OPT_TELEPHONE) | O(OPT_PASSPHRASE) | O(OPT_SUPPORT_CODE) |        \
+	 O(OPT_DATABASE_CODE) | O(OPT_TYPE) | O(OPT_CONTENT_VIEW) | O(OPT_PACKAGES) |              \
+	 O(OPT_MAX_RETENTION) | O(OPT_ADMIN_SESSION_TIMEOUT) | O(OPT_ARCHIVE) |                    \
+	 O(OPT_MAX_RETENTION_CONFIRMED) | O(OPT_MIN_RETENTION_ENABLED) |                           \
+	 O(OPT_AUTOMATED_SEGMENT_PURGE) | O(OPT_POLICY_INHERITANCE) | O(OPT_SEARCH_REASON) |       \
+	 O(OPT_EXPORT_API) | O(OPT_EXGEST_ALLOW_QUERY))
+
+#define ACCOUNT_FIELDS_USAGE                                                                       \
+	"[--name N] [--admin-email E] [--domain D]\n"                                              \
+	"              [--contact-email E] [--contact-name N] [--telephone T] [--passphrase P]\n"  \
+	"              [--support-code C] [--database-code C] [--type T]\n"                        \
+	"              [--content-administrator-default-view V] [--packages 'A,B'|JSON]\n"         \
+	"              [--max-retention DAYS] [--admin-session-timeout MINUTES]\n"                 \
+	"              [--archive B] [--max-retention-confirmed B] [--min-retention-enabled B]\n"  \
+	"              [--automated-segment-purge B] [--policy-inheritance B]\n"                   \
+	"              [--search-reason B] [--export-api B] [--exgest-allow-query B]\n"
 
 static const char usage_text[] =
         "usage: mcapid admin <command> [options]\n"
         "\n"
-        "  account create --name N [--region R] [--admin-email E] [--domain D]\n"
+        "  account create --name N [--region R] [account fields as in update]\n"
+        "  account update --code CODE " ACCOUNT_FIELDS_USAGE
+        "              (B is true or false; an e-mail, the domain, the passphrase, the\n"
+        "              contact name and the telephone may be given as '' to clear them)\n"
         "  account list\n"
         "  app create --account CODE [--name N]\n"
         "  app list [--account CODE]\n"
@@ -263,17 +326,40 @@ static json_t *perms_json(uint32_t set)
 	return a;
 }
 
+/* Every field of the account, in get-account's order, with the admin's snake_case names. */
 static json_t *account_json(const struct account *a)
 {
-	json_t *packages = json_loads(a->packages, 0, NULL);
+	json_t *packages = json_loads(a->packages, 0, NULL), *j;
 
 	if (!packages)
 		packages = json_string(a->packages);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o?, s:i, s:o?}", "account_code",
-	                 a->code, "name", a->name, "region", a->region, "admin_email",
-	                 a->admin_email, "mimecast_id", a->mimecast_id, "type", a->type, "domain",
-	                 a->domain, "packages", packages, "max_retention", (int)a->max_retention,
-	                 "created", time_json(a->created));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:i, s:b, s:b, s:b, s:s, s:b, s:s}",
+	              "account_code", a->code, "mimecast_id", a->mimecast_id, "name", a->name,
+	              "region", a->region, "domain", a->domain, "archive", a->archive != 0,
+	              "passphrase", a->passphrase, "support_code", a->support_code, "max_retention",
+	              (int)a->max_retention, "max_retention_confirmed",
+	              a->max_retention_confirmed != 0, "min_retention_enabled",
+	              a->min_retention_enabled != 0, "automated_segment_purge",
+	              a->automated_segment_purge != 0, "type", a->type, "policy_inheritance",
+	              a->policy_inheritance != 0, "database_code", a->database_code);
+	if (j &&
+	    json_object_update_new(
+	            j, json_pack("{s:b, s:s, s:i, s:b, s:b, s:s, s:s, s:s, s:s, s:I, s:o?, "
+	                         "s:o?}",
+	                         "search_reason", a->search_reason != 0,
+	                         "content_administrator_default_view", a->content_view,
+	                         "admin_session_timeout", (int)a->admin_session_timeout,
+	                         "export_api", a->export_api != 0, "exgest_allow_query",
+	                         a->exgest_allow_query != 0, "admin_email", a->admin_email,
+	                         "contact_email", a->contact_email, "contact_name", a->contact_name,
+	                         "telephone", a->telephone, "user_count", (json_int_t)a->user_count,
+	                         "packages", packages, "created", time_json(a->created))) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	if (!j)
+		json_decref(packages);
+	return j;
 }
 
 static json_t *app_json(const struct application *app, const char *account_code, int with_key)
@@ -439,16 +525,207 @@ static int append(struct list_state *ls, json_t *j)
 
 /* ---- account ---- */
 
+enum field_kind {
+	F_TEXT,     /* any text, "" clears */
+	F_REQUIRED, /* text that may not be empty */
+	F_EMAIL,    /* an e-mail address (lower-cased) or "" */
+	F_DOMAIN,   /* lower-cased, "" clears */
+	F_CODE,     /* letters and digits only, not empty */
+	F_UPPER,    /* as F_CODE, upper-cased */
+	F_PACKAGES, /* 'A,B' or a JSON array of strings */
+	F_INT,      /* a decimal number in [min, max] (an int32_t field) */
+	F_BOOL      /* true|false (an int8_t field) */
+};
+
+#define TEXT_AT(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
+
+/* The settable fields of an account: option, get-account name (for the audit row), kind,
+ * where the value goes, and the range of numbers. */
+static const struct account_field {
+	enum admin_opt opt;
+	const char *api;
+	enum field_kind kind;
+	size_t off, size;
+	int32_t min, max;
+} account_fields[] = {
+        {OPT_NAME, "accountName", F_REQUIRED, TEXT_AT(name), 0, 0},
+        {OPT_ADMIN_EMAIL, "adminEmail", F_EMAIL, TEXT_AT(admin_email), 0, 0},
+        {OPT_DOMAIN, "domain", F_DOMAIN, TEXT_AT(domain), 0, 0},
+        {OPT_CONTACT_EMAIL, "contactEmail", F_EMAIL, TEXT_AT(contact_email), 0, 0},
+        {OPT_CONTACT_NAME, "contactName", F_TEXT, TEXT_AT(contact_name), 0, 0},
+        {OPT_TELEPHONE, "telephone", F_TEXT, TEXT_AT(telephone), 0, 0},
+        {OPT_PASSPHRASE, "passphrase", F_TEXT, TEXT_AT(passphrase), 0, 0},
+        {OPT_SUPPORT_CODE, "supportCode", F_UPPER, TEXT_AT(support_code), 0, 0},
+        {OPT_DATABASE_CODE, "databaseCode", F_CODE, TEXT_AT(database_code), 0, 0},
+        {OPT_TYPE, "type", F_REQUIRED, TEXT_AT(type), 0, 0},
+        {OPT_CONTENT_VIEW, "contentAdministratorDefaultView", F_REQUIRED, TEXT_AT(content_view), 0,
+         0},
+        {OPT_PACKAGES, "packages", F_PACKAGES, TEXT_AT(packages), 0, 0},
+        {OPT_MAX_RETENTION, "maxRetention", F_INT, TEXT_AT(max_retention), 1, 36500},
+        {OPT_ADMIN_SESSION_TIMEOUT, "adminSessionTimeout", F_INT, TEXT_AT(admin_session_timeout), 1,
+         10080},
+        {OPT_ARCHIVE, "archive", F_BOOL, TEXT_AT(archive), 0, 1},
+        {OPT_MAX_RETENTION_CONFIRMED, "maxRetentionConfirmed", F_BOOL,
+         TEXT_AT(max_retention_confirmed), 0, 1},
+        {OPT_MIN_RETENTION_ENABLED, "minRetentionEnabled", F_BOOL, TEXT_AT(min_retention_enabled),
+         0, 1},
+        {OPT_AUTOMATED_SEGMENT_PURGE, "automatedSegmentPurge", F_BOOL,
+         TEXT_AT(automated_segment_purge), 0, 1},
+        {OPT_POLICY_INHERITANCE, "policyInheritance", F_BOOL, TEXT_AT(policy_inheritance), 0, 1},
+        {OPT_SEARCH_REASON, "searchReason", F_BOOL, TEXT_AT(search_reason), 0, 1},
+        {OPT_EXPORT_API, "exportApi", F_BOOL, TEXT_AT(export_api), 0, 1},
+        {OPT_EXGEST_ALLOW_QUERY, "exgestAllowQuery", F_BOOL, TEXT_AT(exgest_allow_query), 0, 1},
+};
+
+/* --packages: 'A,B' (names trimmed of spaces) or a JSON array of non-empty strings, as
+ * compact JSON text into dst. 0 or a usage error. */
+static int parse_packages(const char *v, char *dst, size_t size)
+{
+	json_t *arr = NULL, *item;
+	char *text = NULL;
+	size_t i;
+	int rc = EXIT_USAGE;
+
+	if (*v == '[') {
+		arr = json_loads(v, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_array(arr))
+			goto bad;
+		json_array_foreach(arr, i, item)
+		{
+			if (!json_is_string(item) || !json_string_length(item))
+				goto bad;
+		}
+	} else {
+		arr = json_array();
+		for (const char *p = v; arr && *p;) {
+			const char *end = strchr(p, ','), *a = p, *b;
+			if (!end)
+				end = p + strlen(p);
+			b = end;
+			while (a < b && (*a == ' ' || *a == '\t'))
+				a++;
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+			if (a == b || json_array_append_new(arr, json_stringn(a, (size_t)(b - a))))
+				goto bad;
+			p = *end ? end + 1 : end;
+		}
+		if (!arr || (*v && v[strlen(v) - 1] == ','))
+			goto bad;
+	}
+	text = json_dumps(arr, JSON_COMPACT);
+	if (!text || strlen(text) >= size) {
+		rc = failf(EXIT_USAGE, "option '--packages' is longer than %zu bytes as JSON",
+		           size - 1);
+		goto out;
+	}
+	memcpy(dst, text, strlen(text) + 1);
+	rc = 0;
+	goto out;
+bad:
+	rc = failf(EXIT_USAGE,
+	           "option '--packages': '%s' is not a list like 'A [1001],B [1002]' or a JSON "
+	           "array of names",
+	           v);
+out:
+	free(text);
+	json_decref(arr);
+	return rc;
+}
+
+/* Sets the fields of a that options give. *changed gets the get-account names of the
+ * fields whose value changes, ", "-separated. 0 or a usage error, with a unchanged only
+ * in part. */
+static int account_apply(struct admin_ctx *cx, struct account *a, char *changed, size_t size)
+{
+	size_t used = 0;
+
+	changed[0] = '\0';
+	for (size_t i = 0; i < sizeof(account_fields) / sizeof(account_fields[0]); i++) {
+		const struct account_field *f = &account_fields[i];
+		const char *v = cx->opt[f->opt];
+		char *field = (char *)a + f->off, text[sizeof(a->packages)];
+		int same, rc;
+
+		if (!v)
+			continue;
+		if (f->kind == F_INT || f->kind == F_BOOL) {
+			int32_t n = 0;
+			if (f->kind == F_BOOL) {
+				int b = 0;
+				if (parse_bool(v, &b) != 0)
+					return failf(EXIT_USAGE,
+					             "option '--%s': '%s' is not true or false",
+					             opt_defs[f->opt].name, v);
+				n = b;
+			} else {
+				char *end = NULL;
+				long long ll;
+				errno = 0;
+				ll = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+				if (errno || !end || *end || ll < f->min || ll > f->max)
+					return failf(
+					        EXIT_USAGE,
+					        "option '--%s': '%s' is not a number from %d to %d",
+					        opt_defs[f->opt].name, v, (int)f->min, (int)f->max);
+				n = (int32_t)ll;
+			}
+			if (f->kind == F_BOOL) {
+				same = *(int8_t *)field == (int8_t)n;
+				*(int8_t *)field = (int8_t)n;
+			} else {
+				int32_t old;
+				memcpy(&old, field, sizeof(old));
+				same = old == n;
+				memcpy(field, &n, sizeof(n));
+			}
+		} else {
+			if (f->kind == F_PACKAGES)
+				rc = parse_packages(v, text, f->size);
+			else if (f->kind == F_EMAIL && *v)
+				rc = copy_email(v, f->opt, text, f->size);
+			else
+				rc = copy_opt(v, f->opt, text, f->size);
+			if (rc)
+				return rc;
+			if (f->kind == F_DOMAIN)
+				lower_ascii(text);
+			if ((f->kind == F_REQUIRED || f->kind == F_CODE || f->kind == F_UPPER) &&
+			    !text[0])
+				return failf(EXIT_USAGE, "option '--%s' is empty",
+				             opt_defs[f->opt].name);
+			if (f->kind == F_CODE || f->kind == F_UPPER) {
+				for (char *p = text; *p; p++) {
+					if (f->kind == F_UPPER && *p >= 'a' && *p <= 'z')
+						*p = (char)(*p - 'a' + 'A');
+					if (!((*p >= 'a' && *p <= 'z') ||
+					      (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+						return failf(
+						        EXIT_USAGE,
+						        "option '--%s': '%s' has characters other "
+						        "than letters and digits",
+						        opt_defs[f->opt].name, v);
+				}
+			}
+			same = strcmp(field, text) == 0;
+			memcpy(field, text, strlen(text) + 1);
+		}
+		if (!same)
+			used += (size_t)snprintf(changed + used, size - used, "%s%s",
+			                         used ? ", " : "", f->api);
+		if (used >= size)
+			used = size - 1;
+	}
+	return 0;
+}
+
 static int cmd_account_create(struct admin_ctx *cx)
 {
+	char changed[512];
 	struct account a;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	if ((rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, a.name, sizeof(a.name))))
-		return rc;
-	if (!a.name[0])
-		return failf(EXIT_USAGE, "option '--name' is empty");
+	store_account_init(&a);
 	rc = copy_opt(cx->opt[OPT_REGION]            ? cx->opt[OPT_REGION]
 	              : cx->defs && cx->defs->region ? cx->defs->region
 	                                             : DEFAULT_REGION,
@@ -456,22 +733,46 @@ static int cmd_account_create(struct admin_ctx *cx)
 	if (rc)
 		return rc;
 	lower_ascii(a.region);
-	if (cx->opt[OPT_ADMIN_EMAIL] && (rc = copy_email(cx->opt[OPT_ADMIN_EMAIL], OPT_ADMIN_EMAIL,
-	                                                 a.admin_email, sizeof(a.admin_email))))
+	if ((rc = account_apply(cx, &a, changed, sizeof(changed))))
 		return rc;
-	if (cx->opt[OPT_DOMAIN]) {
-		if ((rc = copy_opt(cx->opt[OPT_DOMAIN], OPT_DOMAIN, a.domain, sizeof(a.domain))))
-			return rc;
-		lower_ascii(a.domain);
-	}
-	memcpy(a.type, "full", 5);
-	memcpy(a.packages, DEFAULT_PACKAGES, sizeof(DEFAULT_PACKAGES));
-	a.max_retention = DEFAULT_MAX_RETENTION;
 	if ((rc = begin(cx)))
 		return rc;
 	if (store_account_create(cx->st, &a, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Created",
 	          "account '%s' (%s) created", a.code, a.name) != 0) {
+		rc = fail_store(cx);
+		goto out;
+	}
+	rc = commit(cx);
+out:
+	store_tx_rollback(cx->st);
+	return rc ? rc : print_json(account_json(&a));
+}
+
+/* `account update`: the fields options give; the others keep their values. A change is
+ * audited with the names of the fields that changed; no change writes nothing. The
+ * server sees it within auth_cache_ms. */
+static int cmd_account_update(struct admin_ctx *cx)
+{
+	char changed[512];
+	struct account a;
+	int given = 0, rc;
+
+	for (int o = 0; o < OPT_COUNT; o++)
+		given |= (ACCOUNT_FIELD_OPTS & O(o)) && cx->opt[o];
+	if (!given)
+		return failf(EXIT_USAGE, "give at least one field to change\nusage: mcapid admin "
+		                         "account update --code CODE " ACCOUNT_FIELDS_USAGE);
+	if ((rc = begin(cx)))
+		return rc;
+	if ((rc = find_account(cx, cx->opt[OPT_CODE], &a)) ||
+	    (rc = account_apply(cx, &a, changed, sizeof(changed))))
+		goto out;
+	if (!changed[0]) /* nothing changes, nothing to audit */
+		goto out;
+	if (store_account_update(cx->st, &a, &cx->e) != 0 ||
+	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Updated",
+	          "account '%s' (%s) updated: %s", a.code, a.name, changed) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -838,6 +1139,7 @@ static int make_room(struct admin_ctx *cx, const struct user *u, const char *who
 	if (store_binding_count(cx->st, u->id, &count, &cx->e) != 0)
 		return fail_store(cx);
 	for (; count >= max; count--) {
+		char hint[STORE_KEY_HINT_SIZE];
 		struct binding old;
 		memset(&old, 0, sizeof(old));
 		if (store_binding_list(cx->st, u->id, first_binding, &old, &cx->e) != 1)
@@ -845,7 +1147,7 @@ static int make_room(struct admin_ctx *cx, const struct user *u, const char *who
 		if (store_binding_revoke(cx->st, old.id, cx->now, &cx->e) != 0 ||
 		    audit(cx, who, u->account_id, "integrations_and_apis", "API Key Revoked",
 		          "key '%s' of user '%s' revoked: the limit of %d keys was reached",
-		          old.access_key, u->email, max) != 0) {
+		          store_key_hint(old.access_key, hint), u->email, max) != 0) {
 			secure_zero(&old, sizeof(old));
 			return fail_store(cx);
 		}
@@ -875,7 +1177,7 @@ static int mint_binding(struct admin_ctx *cx, const struct user *u, const struct
 
 static int cmd_keys_create(struct admin_ctx *cx)
 {
-	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)];
+	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)], hint[STORE_KEY_HINT_SIZE];
 	struct application app;
 	struct binding b;
 	struct user u;
@@ -920,8 +1222,8 @@ static int cmd_keys_create(struct admin_ctx *cx)
 		goto out;
 	if (mint_binding(cx, &u, &app, ttl, &b, secret_b64) != 0 ||
 	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Created",
-	          "key '%s' created for user '%s' and application '%s'", b.access_key, u.email,
-	          app.app_id) != 0) {
+	          "key '%s' created for user '%s' and application '%s'",
+	          store_key_hint(b.access_key, hint), u.email, app.app_id) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -987,6 +1289,7 @@ static int cmd_keys_list(struct admin_ctx *cx)
 static int cmd_keys_revoke(struct admin_ctx *cx)
 {
 	const char *key = cx->opt[OPT_ACCESS_KEY];
+	char hint[STORE_KEY_HINT_SIZE];
 	struct binding b;
 	struct user u;
 	int rc;
@@ -1008,7 +1311,8 @@ static int cmd_keys_revoke(struct admin_ctx *cx)
 	b.revoked = cx->now;
 	if (store_binding_revoke(cx->st, b.id, cx->now, &cx->e) != 0 ||
 	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Revoked",
-	          "key '%s' of user '%s' revoked", b.access_key, u.email) != 0) {
+	          "key '%s' of user '%s' revoked", store_key_hint(b.access_key, hint),
+	          u.email) != 0) {
 		rc = fail_store(cx);
 		goto out;
 	}
@@ -1025,9 +1329,10 @@ out:
 /* ---- command table and parsing ---- */
 
 static const struct admin_cmd commands[] = {
-        {"account", "create", cmd_account_create,
-         O(OPT_NAME) | O(OPT_REGION) | O(OPT_ADMIN_EMAIL) | O(OPT_DOMAIN), O(OPT_NAME),
-         "account create --name N [--region R] [--admin-email E] [--domain D]"},
+        {"account", "create", cmd_account_create, ACCOUNT_FIELD_OPTS | O(OPT_REGION), O(OPT_NAME),
+         "account create --name N [--region R] " ACCOUNT_FIELDS_USAGE},
+        {"account", "update", cmd_account_update, ACCOUNT_FIELD_OPTS | O(OPT_CODE), O(OPT_CODE),
+         "account update --code CODE " ACCOUNT_FIELDS_USAGE},
         {"account", "list", cmd_account_list, 0, 0, "account list"},
         {"app", "create", cmd_app_create, O(OPT_ACCOUNT) | O(OPT_NAME), O(OPT_ACCOUNT),
          "app create --account CODE [--name N]"},
@@ -1218,7 +1523,7 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
                         const char *cred_path, int *created, char **out_json, struct err *e)
 {
 	char password[B64_ENCODED_SIZE(18)];
-	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)];
+	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)], hint[STORE_KEY_HINT_SIZE];
 	struct admin_ctx cx;
 	struct account a;
 	struct application app;
@@ -1255,13 +1560,11 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 	if (rc || !empty)
 		goto out;
 
+	store_account_init(&a);
 	snprintf(a.name, sizeof(a.name), "Development");
 	snprintf(a.region, sizeof(a.region), "%s",
 	         defs && defs->region ? defs->region : DEFAULT_REGION);
 	snprintf(a.admin_email, sizeof(a.admin_email), DEV_EMAIL);
-	snprintf(a.type, sizeof(a.type), "full");
-	snprintf(a.packages, sizeof(a.packages), DEFAULT_PACKAGES);
-	a.max_retention = DEFAULT_MAX_RETENTION;
 	rc = store_account_create(st, &a, e);
 	if (rc)
 		goto out;
@@ -1290,8 +1593,8 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs", "User Created",
 	                "user '%s' created with permissions 'admin'", u.email)) ||
 	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
-	                "key '%s' created for user '%s' and application '%s'", b.access_key,
-	                u.email, app.app_id))) {
+	                "key '%s' created for user '%s' and application '%s'",
+	                store_key_hint(b.access_key, hint), u.email, app.app_id))) {
 		err_set(e, rc, "%s", cx.e.msg);
 		goto out;
 	}

@@ -223,3 +223,35 @@ def test_other_accounts_events_are_invisible(server, events):
     rows, _ = walk(other, window())
     assert rows and all(x["user"] != server.creds["email"] for x in rows)
     assert not find(rows, "Domain Created", "audited.example")
+
+
+def test_no_audit_row_holds_a_whole_access_key(server, events):
+    """docs/login.md: eventInfo shows the first 8 characters of a key, never all of it —
+    the bootstrap's key, a login's new and refreshed key, a logout, admin keys create and
+    revoke."""
+    c = server.creds
+    keys = [c["access_key"]]
+    r = login(server, c["email"], c["password"])
+    assert r.status_code == 200, r.text
+    b = r.json()["data"][0]
+    keys.append(b["accessKey"])
+    # refresh the same binding by login, then log it out
+    h = {"x-mc-app-id": c["app_id"],
+         "Authorization": "Basic-Cloud " + base64.b64encode(("%s:%s" % (c["email"], c["password"])).encode()).decode()}
+    r = requests.post(server.base + "/api/login/login", headers=h, timeout=30,
+                      data=json.dumps({"data": [{"username": c["email"], "accessKey": b["accessKey"]}]}))
+    assert r.status_code == 200 and r.json()["data"][0]["accessKey"] == b["accessKey"], r.text
+    mine = server.client(access_key=b["accessKey"], secret_key=b["secretKey"])
+    r = mine.post("/api/login/logout")
+    assert r.status_code == 200, r.text
+    k = server.admin_json("keys", "create", "--email", c["email"], "--app-id", c["app_id"])
+    keys.append(k["access_key"])
+    server.admin("keys", "revoke", "--access-key", k["access_key"])
+    rows, _ = walk(server.client(), window())
+    text = json.dumps([x["eventInfo"] for x in rows])
+    for key in keys:
+        assert len(key) > 8
+        assert key not in text, key
+        assert key[:8] + "..." in text, key
+    for audit_type in ("API Key Created", "API Key Refreshed", "API Key Revoked", "Logoff"):
+        assert find(rows, audit_type), audit_type

@@ -304,6 +304,63 @@ def test_pages_of_pending_domains():
         assert s.stop() == 0
 
 
+AUDIT = "/api/audit/get-audit-events"
+
+
+def test_pagination_on_every_list_answer(server):
+    """§8: list and log endpoints always carry meta.pagination — empty, last and failed pages
+    too (real collectors read it unconditionally); pageSize as a number, a numeric string
+    ("100", sent by a real SIEM integration) or page_size; null is absent."""
+    c = second_account(server, "everypage")
+    past = {"startDateTime": "2000-01-01T00:00:00+0000", "endDateTime": "2000-01-02T00:00:00+0000"}
+    # empty pages, with and without a page size, in every accepted form
+    for meta in (None, {"pagination": {"pageSize": 100}}, {"pagination": {"pageSize": "100"}},
+                 {"pagination": {"page_size": "100"}}, {"pagination": {"pageSize": None}},
+                 {"pagination": {"pageSize": None, "page_size": 7}}):
+        for uri, data in ((PENDING, []), (INTERNAL, []), (STATUS, []), (AUDIT, [past])):
+            r, b = c.call(uri, data, meta)
+            assert r.status_code == 200 and b["fail"] == [] and b["data"] == [], (uri, b)
+            assert b["meta"]["pagination"] == {"pageSize": 0}, (uri, meta, b["meta"])
+    # a filter that matches nothing is an empty page too
+    r, b = c.call(PENDING, [{"domain": "none-here.example"}])
+    assert b["meta"]["pagination"] == {"pageSize": 0}
+    # numeric strings page like numbers, and the last page has pagination without next
+    names = sorted("every%d.example" % i for i in range(5))
+    create(c, *names)
+    for uri in (PENDING, STATUS):
+        seen, meta = [], {"pagination": {"pageSize": "2"}}
+        for want in (2, 2, 1):
+            r, b = c.call(uri, None, meta)
+            assert r.status_code == 200 and b["fail"] == [], b
+            assert b["meta"]["pagination"]["pageSize"] == want == len(b["data"])
+            seen += [d["domain"] for d in b["data"]]
+            nxt = b["meta"]["pagination"].get("next")
+            meta = {"pagination": {"page_size": "2", "pageToken": nxt}}
+        assert nxt is None and seen == names, (uri, seen)
+    # exactly one full page: pagination, no next
+    r, b = c.call(PENDING, meta={"pagination": {"pageSize": " 5 "}})
+    assert b["meta"]["pagination"] == {"pageSize": 5}
+    # null pageSize falls back to page_size; a whole-valued number is a number
+    r, b = c.call(PENDING, meta={"pagination": {"pageSize": None, "page_size": "3"}})
+    assert len(b["data"]) == 3 and b["meta"]["pagination"]["next"]
+    r, b = c.call(PENDING, meta={"pagination": {"pageSize": 4.0}})
+    assert len(b["data"]) == 4 and b["meta"]["pagination"]["pageSize"] == 4
+    # the Python literal form real clients post (§4), with a string page size
+    r = c.post(PENDING, raw=str({"meta": {"pagination": {"pageSize": "1", "pageToken": None}},
+                                 "data": []}))
+    b = r.json()
+    assert r.status_code == 200 and len(b["data"]) == 1 and b["meta"]["pagination"]["next"], b
+    # failed list answers carry an empty page as well
+    for uri, data, meta in ((PENDING, [], {"pagination": {"pageToken": "forged"}}),
+                            (INTERNAL, [], {"pagination": {"pageSize": "ten"}}),
+                            (STATUS, [], {"pagination": {"pageSize": 2.5}}),
+                            (AUDIT, [{"startDateTime": "yesterday"}], None),
+                            (AUDIT, [past], {"pagination": {"pageToken": "forged"}})):
+        r, b = c.call(uri, data, meta)
+        assert r.status_code == 200 and b["data"] == [] and b["fail"], (uri, b)
+        assert b["meta"]["pagination"] == {"pageSize": 0}, (uri, b["meta"])
+
+
 def second_account(server, tag):
     """A second account with its own application, administrator and keys (mcapid admin)."""
     acct = server.admin_json("account", "create", "--name", "Second %s" % tag)

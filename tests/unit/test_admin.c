@@ -1,7 +1,8 @@
 /* Unit tests for `mcapid admin ...` (admin_main with stdout and stderr captured through
  * dup2 to temporary files) on a temporary store: every command, usage errors and exit
- * codes, the key limit, audit rows written with each change and only then, and the
- * development bootstrap (file mode, keys, usable credentials, idempotence). */
+ * codes, the key limit, audit rows written with each change and only then (never with a
+ * whole access key), `account update` of every field, and the development bootstrap
+ * (file mode, keys, usable credentials, idempotence). */
 #include "common/b64.h"
 #include "common/err.h"
 #include "server/admin.h"
@@ -175,7 +176,14 @@ static void test_accounts_apps(struct store *st, char *code, char *app_id, char 
 	CHECK_STR(jstr(j, "region"), "eu");
 	CHECK_STR(jstr(j, "type"), "full");
 	CHECK(json_is_array(json_object_get(j, "packages")));
-	CHECK_INT(strlen(jstr(j, "mimecast_id")), 24);
+	CHECK_INT(strlen(jstr(j, "mimecast_id")), 13);
+	CHECK(strncmp(jstr(j, "account_code"), "CEUA", 4) == 0);
+	CHECK_STR(jstr(j, "database_code"), "euterm1");
+	CHECK(json_is_true(json_object_get(j, "automated_segment_purge")));
+	CHECK(json_is_false(json_object_get(j, "archive")));
+	CHECK_INT(json_integer_value(json_object_get(j, "max_retention")), 30);
+	CHECK_INT(json_integer_value(json_object_get(j, "admin_session_timeout")), 60);
+	CHECK(json_array_size(json_object_get(j, "packages")) > 1);
 	snprintf(code, 32, "%s", jstr(j, "account_code"));
 	json_decref(j);
 
@@ -186,6 +194,7 @@ static void test_accounts_apps(struct store *st, char *code, char *app_id, char 
 	CHECK_STR(jstr(j, "region"), "us");
 	CHECK_STR(jstr(j, "admin_email"), "admin@beta.example");
 	CHECK_STR(jstr(j, "domain"), "beta.example");
+	CHECK(strncmp(jstr(j, "account_code"), "CUSA", 4) == 0);
 	snprintf(code2, 32, "%s", jstr(j, "account_code"));
 	json_decref(j);
 	CHECK_INT(run(st, "account", "create", "--name", "X", "--admin-email", "nope", NULL), 2);
@@ -332,6 +341,26 @@ static void test_users(struct store *st, const char *code, const char *code2)
 	CHECK_INT(audit_count("User Created"), 3); /* the failed attempts left none */
 }
 
+/* The audit rows of the database at path whose eventInfo contains text. */
+static int64_t audit_rows_with(const char *path, const char *text)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_events WHERE instr(info, '%s') > 0",
+	         text);
+	return raw_int(path, sql);
+}
+
+/* No audit row holds the whole access key; some name it by its first 8 characters. */
+static void test_key_hints(const char *path, const char *access_key)
+{
+	char hint[16];
+
+	snprintf(hint, sizeof(hint), "%.8s...", access_key);
+	CHECK_INT(audit_rows_with(path, access_key), 0);
+	CHECK(audit_rows_with(path, hint) > 0);
+}
+
 static void test_keys(struct store *st, const char *app_id, const char *app_id2)
 {
 	unsigned char secret[64];
@@ -450,6 +479,121 @@ static void test_keys(struct store *st, const char *app_id, const char *app_id2)
 	CHECK_INT(raw_int(db_path, "SELECT count(*) FROM audit_events WHERE category = "
 	                           "'integrations_and_apis'"),
 	          2 + 1 + 6 + 2);
+	/* audit rows name keys by their first 8 characters only (created, limit, revoke) */
+	test_key_hints(db_path, first);
+	test_key_hints(db_path, last);
+}
+
+static void test_account_update(struct store *st, const char *code)
+{
+	struct account a;
+	struct err e;
+	json_t *j;
+
+	CHECK_INT(run(st, "help", NULL), 0);
+	CHECK(strstr(out, "account update --code CODE") != NULL);
+	CHECK(strstr(out, "--exgest-allow-query B") != NULL);
+	CHECK_INT(run(st, "account", "update", "--name", "X", NULL), 2);
+	CHECK(strstr(errtext, "missing required option '--code'") != NULL);
+	CHECK_INT(run(st, "account", "update", "--code", code, NULL), 2);
+	CHECK(strstr(errtext, "give at least one field") != NULL);
+	CHECK_INT(run(st, "account", "update", "--code", "CNOPE0", "--telephone", "1", NULL), 1);
+	CHECK_STR(errtext, "mcapid: no account 'CNOPE0'\n");
+	CHECK_INT(run(st, "account", "update", "--code", code, "--region", "us", NULL), 2);
+	CHECK(strstr(errtext, "unknown option '--region'") != NULL);
+	/* malformed values: usage errors, nothing written */
+	CHECK_INT(run(st, "account", "update", "--code", code, "--archive", "maybe", NULL), 2);
+	CHECK(strstr(errtext, "'--archive': 'maybe' is not true or false") != NULL);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--max-retention", "0", NULL), 2);
+	CHECK(strstr(errtext, "from 1 to 36500") != NULL);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--max-retention", "9x", NULL), 2);
+	CHECK_INT(
+	        run(st, "account", "update", "--code", code, "--admin-session-timeout", "-5", NULL),
+	        2);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--name", "", NULL), 2);
+	CHECK(strstr(errtext, "option '--name' is empty") != NULL);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--contact-email", "nope", NULL), 2);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--support-code", "31-C", NULL), 2);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--packages", "A,,B", NULL), 2);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--packages", "[1]", NULL), 2);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--packages", "[\"A\"", NULL), 2);
+	CHECK_INT(audit_count("Account Updated"), 0);
+
+	/* two calls: run() takes 31 arguments; the audit row of the second names its fields */
+	CHECK_INT(run(st, "account", "update", "--code", code, "--type", "lite",
+	              "--content-administrator-default-view", "Content", "--passphrase", "p w",
+	              "--packages", " Awareness Training [1078] , Threat Remediation [1075]",
+	              "--admin-email", "Boss@Acme.Example", "--domain", "Acme.Example",
+	              "--admin-session-timeout", "15", "--database-code", "usterm9", NULL),
+	          0);
+	CHECK_INT(run(st, "account", "update", "--code", code, "--name", "Acme Renamed",
+	              "--contact-email", "Sam@Acme.Example", "--contact-name", "Sam Andrus",
+	              "--telephone", "801-369-2174", "--support-code", "311c", "--max-retention",
+	              "90", "--archive", "true", "--min-retention-enabled=yes",
+	              "--max-retention-confirmed", "false", "--automated-segment-purge", "off",
+	              "--policy-inheritance", "1", "--search-reason", "TRUE", "--export-api", "on",
+	              "--exgest-allow-query", "true", NULL),
+	          0);
+	j = out_json();
+	CHECK_STR(jstr(j, "account_code"), code);
+	CHECK_STR(jstr(j, "name"), "Acme Renamed");
+	CHECK_STR(jstr(j, "contact_email"), "sam@acme.example");
+	CHECK_STR(jstr(j, "support_code"), "311C");
+	CHECK_STR(jstr(j, "admin_email"), "boss@acme.example");
+	CHECK_STR(jstr(j, "domain"), "acme.example");
+	CHECK(json_is_true(json_object_get(j, "archive")));
+	CHECK(json_is_false(json_object_get(j, "max_retention_confirmed")));
+	CHECK_INT(json_array_size(json_object_get(j, "packages")), 2);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(j, "packages"), 1)),
+	          "Threat Remediation [1075]");
+	json_decref(j);
+	CHECK_INT(store_account_get_by_code(st, code, &a, &e), 0);
+	CHECK_STR(a.name, "Acme Renamed");
+	CHECK_STR(a.telephone, "801-369-2174");
+	CHECK_STR(a.database_code, "usterm9");
+	CHECK_STR(a.content_view, "Content");
+	CHECK_STR(a.passphrase, "p w");
+	CHECK_STR(a.type, "lite");
+	CHECK_STR(a.packages, "[\"Awareness Training [1078]\",\"Threat Remediation [1075]\"]");
+	CHECK_INT(a.max_retention, 90);
+	CHECK_INT(a.admin_session_timeout, 15);
+	CHECK_INT(a.archive + a.min_retention_enabled + a.policy_inheritance + a.search_reason +
+	                  a.export_api + a.exgest_allow_query,
+	          6);
+	CHECK_INT(a.max_retention_confirmed + a.automated_segment_purge, 0);
+	CHECK_INT(audit_count("Account Updated"), 2);
+	CHECK_INT(raw_int(db_path, "SELECT count(*) FROM audit_events WHERE audit_type = "
+	                           "'Account Updated' AND category = 'account_logs' AND info LIKE "
+	                           "'account %(Acme Renamed) updated: accountName, "
+	                           "contactEmail, contactName, telephone, supportCode, "
+	                           "maxRetention, archive, maxRetentionConfirmed, "
+	                           "minRetentionEnabled, automatedSegmentPurge, policyInheritance, "
+	                           "searchReason, exportApi, exgestAllowQuery'"),
+	          1);
+
+	/* the same values again: nothing changes, nothing is audited */
+	CHECK_INT(run(st, "account", "update", "--code", code, "--telephone", "801-369-2174",
+	              "--archive", "true", NULL),
+	          0);
+	CHECK_INT(audit_count("Account Updated"), 2);
+	/* '' clears; a JSON array sets the packages as given */
+	CHECK_INT(run(st, "account", "update", "--code", code, "--contact-email", "",
+	              "--telephone=", "--packages", "[\"Mimecast Platform [1033]\"]", NULL),
+	          0);
+	CHECK_INT(store_account_get_by_code(st, code, &a, &e), 0);
+	CHECK_STR(a.contact_email, "");
+	CHECK_STR(a.telephone, "");
+	CHECK_STR(a.packages, "[\"Mimecast Platform [1033]\"]");
+	CHECK_INT(audit_count("Account Updated"), 3);
+	/* create takes the same fields */
+	CHECK_INT(run(st, "account", "create", "--name", "Gamma", "--telephone", "555", "--archive",
+	              "true", "--max-retention", "45", NULL),
+	          0);
+	j = out_json();
+	CHECK_STR(jstr(j, "telephone"), "555");
+	CHECK(json_is_true(json_object_get(j, "archive")));
+	CHECK_INT(json_integer_value(json_object_get(j, "max_retention")), 45);
+	json_decref(j);
 }
 
 static int count_accounts(void *arg, const struct account *a)
@@ -529,6 +673,7 @@ static void test_bootstrap(struct store *populated)
 	CHECK_INT(raw_int(path2, "SELECT count(*) FROM audit_events WHERE user_name = "
 	                         "'mcapid-bootstrap'"),
 	          4);
+	test_key_hints(path2, jstr(j, "access_key"));
 	json_decref(j);
 	free(json);
 	json = NULL;
@@ -581,6 +726,7 @@ int main(void)
 	test_accounts_apps(st, code, app_id, code2, app_id2);
 	test_users(st, code, code2);
 	test_keys(st, app_id, app_id2);
+	test_account_update(st, code);
 	test_bootstrap(st);
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -60,6 +60,17 @@ static void test_sizes(void)
 	        {"{\"meta\":{\"pagination\":{\"pageSize\":-5}}}", 1},
 	        {"{\"meta\":{\"pagination\":{\"pageSize\":501}}}", 500},
 	        {"{\"meta\":{\"pagination\":{\"pageSize\":100000000000}}}", 500},
+	        /* what real clients send: numbers of every JSON form, digits in strings */
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":100.0}}}", 100},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":1e9}}}", 500},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":-1e9}}}", 1},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\" 40 \"}}}", 40},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"+5\"}}}", 5},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"-5\"}}}", 1},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"99999999999999999999\"}}}", 500},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"\"}}}", 1000},
+	        {"{\"meta\":{\"pagination\":{\"page_size\":\"12\"}}}", 12},
+	        {"{\"meta\":{\"pagination\":{\"pageSize\":\"\",\"page_size\":3}}}", 3},
 	};
 	struct page pg;
 	struct response res;
@@ -76,8 +87,27 @@ static void test_sizes(void)
 	                &res),
 	          1);
 	CHECK_STR(fail_field(&res), "pageSize");
+	/* a failed list answer still carries an empty page (§8) */
+	CHECK_INT(json_integer_value(json_object_get(res.pagination, "pageSize")), 0);
+	CHECK(json_object_get(res.pagination, "next") == NULL);
 	page_release(&pg);
 	response_release(&res);
+	{
+		static const char *const bad[] = {
+		        "{\"meta\":{\"pagination\":{\"pageSize\":2.5}}}",
+		        "{\"meta\":{\"pagination\":{\"pageSize\":true}}}",
+		        "{\"meta\":{\"pagination\":{\"pageSize\":\"1e2\"}}}",
+		        "{\"meta\":{\"pagination\":{\"pageSize\":\"-\"}}}",
+		        "{\"meta\":{\"pagination\":{\"pageSize\":[10]}}}",
+		        "{\"meta\":{\"pagination\":\"10\"}}",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			CHECK_INT(begin("/api/x/list", 1, bad[i], &pg, &res), 1);
+			CHECK(res.pagination != NULL);
+			page_release(&pg);
+			response_release(&res);
+		}
+	}
 }
 
 static void test_round_trip(void)

@@ -2,7 +2,8 @@
  * function, unique clashes, migrations on reopen, transactions (rollback, nesting, a clash
  * inside a transaction), re-entrant list callbacks, concurrent writers, secrets absent
  * from the database file, a wrong server key and swapped sealed values, survival of a
- * commit across kill -9, and the cost of the hot-path binding lookup. */
+ * commit across kill -9, the cost of the hot-path binding lookup, and every account field
+ * through create, update and migration 005 on an existing row. */
 #include "common/date.h"
 #include "common/err.h"
 #include "server/store/store.h"
@@ -249,11 +250,24 @@ static void test_accounts(struct store *st)
 	CHECK_INT(store_account_create(st, &a, &e), 0);
 	CHECK(a.id > 0);
 	CHECK(a.created > 0);
-	CHECK_INT(strlen(a.code), 6);
-	CHECK(a.code[0] == 'C');
-	CHECK_INT(strlen(a.mimecast_id), 24);
-	CHECK(strspn(a.mimecast_id, "0123456789") == 24);
+	/* the real formats: mimecastId "01-0035-00403" and its code "CEUA35A403" */
+	CHECK_INT(strlen(a.mimecast_id), 13);
+	CHECK(strncmp(a.mimecast_id, "01-", 3) == 0 && a.mimecast_id[7] == '-');
+	CHECK(strspn(a.mimecast_id + 3, "0123456789") == 4);
+	CHECK(strspn(a.mimecast_id + 8, "0123456789") == 5);
+	{
+		char want[32];
+		snprintf(want, sizeof(want), "CEUA%dA%d", atoi(a.mimecast_id + 3),
+		         atoi(a.mimecast_id + 8));
+		CHECK_STR(a.code, want);
+	}
 	CHECK_STR(a.packages, "[]");
+	/* defaults filled by create */
+	CHECK_INT(strlen(a.support_code), 4);
+	CHECK(strspn(a.support_code, "0123456789ABCDEF") == 4);
+	CHECK_STR(a.database_code, "euterm1");
+	CHECK_STR(a.content_view, "Metadata");
+	CHECK_INT(a.admin_session_timeout, 60);
 	CHECK_INT(store_account_get(st, a.id, &got, &e), 0);
 	CHECK_STR(got.name, "Example Ltd");
 	CHECK_STR(got.code, a.code);
@@ -291,6 +305,129 @@ static void test_accounts(struct store *st)
 	CHECK_INT(n, 2);
 	CHECK_INT(store_account_user_count(st, a.id, &count, &e), 0);
 	CHECK_INT(count, 0);
+
+	/* a given mimecastId in the real format gives the code */
+	b = new_account("Given");
+	snprintf(b.region, sizeof(b.region), "us");
+	snprintf(b.mimecast_id, sizeof(b.mimecast_id), "01-0035-00403");
+	CHECK_INT(store_account_create(st, &b, &e), 0);
+	CHECK_STR(b.code, "CUSA35A403");
+	CHECK_STR(b.database_code, "usterm1");
+	b = new_account("Given again"); /* same id: the code would clash too */
+	snprintf(b.mimecast_id, sizeof(b.mimecast_id), "01-0035-00403");
+	CHECK_INT(store_account_create(st, &b, &e), MC_ERR_EXISTS);
+}
+
+/* Every field of an account through init, create, get, update and list. */
+static int find_full(void *arg, const struct account *a)
+{
+	struct account *want = arg;
+
+	if (a->id != want->id)
+		return 0;
+	CHECK_STR(a->telephone, want->telephone);
+	CHECK_INT(a->exgest_allow_query, want->exgest_allow_query);
+	return 1;
+}
+
+static void test_account_fields(struct store *st)
+{
+	struct account a, got;
+	struct err e;
+
+	store_account_init(&a);
+	CHECK_STR(a.type, "full");
+	CHECK_INT(a.max_retention, 30);
+	CHECK_INT(a.max_retention_confirmed, 1);
+	CHECK_INT(a.automated_segment_purge, 1);
+	CHECK_INT(a.min_retention_enabled, 0);
+	CHECK_INT(a.archive, 0);
+	CHECK_INT(a.admin_session_timeout, 60);
+	CHECK_STR(a.content_view, "Metadata");
+	CHECK(strstr(a.packages, "Mimecast Platform [1033]") != NULL);
+	snprintf(a.name, sizeof(a.name), "Full");
+	snprintf(a.region, sizeof(a.region), "de");
+	snprintf(a.contact_email, sizeof(a.contact_email), "Ops@Full.Example");
+	snprintf(a.support_code, sizeof(a.support_code), "311C");
+	CHECK_INT(store_account_create(st, &a, &e), 0);
+	CHECK_STR(a.contact_email, "ops@full.example");
+	CHECK_INT(store_account_get(st, a.id, &got, &e), 0);
+	CHECK_STR(got.support_code, "311C");
+	CHECK_STR(got.database_code, "determ1");
+	CHECK_STR(got.contact_email, "ops@full.example");
+	CHECK_STR(got.packages, a.packages);
+	CHECK_INT(got.max_retention_confirmed, 1);
+	CHECK_INT(got.automated_segment_purge, 1);
+	CHECK_INT(got.admin_session_timeout, 60);
+	CHECK_INT(got.archive, 0);
+
+	/* update: every mutable field, each to a value unlike its default */
+	snprintf(got.name, sizeof(got.name), "Full Renamed");
+	snprintf(got.admin_email, sizeof(got.admin_email), "admin@full.example");
+	snprintf(got.type, sizeof(got.type), "lite");
+	snprintf(got.domain, sizeof(got.domain), "full.example");
+	snprintf(got.packages, sizeof(got.packages), "[\"A [1]\",\"B [2]\"]");
+	snprintf(got.passphrase, sizeof(got.passphrase), "open sesame");
+	snprintf(got.support_code, sizeof(got.support_code), "ABCD");
+	snprintf(got.database_code, sizeof(got.database_code), "determ9");
+	snprintf(got.content_view, sizeof(got.content_view), "Content");
+	snprintf(got.contact_email, sizeof(got.contact_email), "c@full.example");
+	snprintf(got.contact_name, sizeof(got.contact_name), "Sam Contact");
+	snprintf(got.telephone, sizeof(got.telephone), "+49 30 1234");
+	got.max_retention = 90;
+	got.admin_session_timeout = 15;
+	got.archive = 1;
+	got.max_retention_confirmed = 0;
+	got.min_retention_enabled = 1;
+	got.automated_segment_purge = 0;
+	got.policy_inheritance = 1;
+	got.search_reason = 1;
+	got.export_api = 1;
+	got.exgest_allow_query = 1;
+	/* the identity of the account is not what update writes */
+	snprintf(got.code, sizeof(got.code), "CIGNORED");
+	snprintf(got.mimecast_id, sizeof(got.mimecast_id), "ignored");
+	snprintf(got.region, sizeof(got.region), "za");
+	CHECK_INT(store_account_update(st, &got, &e), 0);
+	{
+		struct account u;
+		CHECK_INT(store_account_get(st, a.id, &u, &e), 0);
+		CHECK_STR(u.code, a.code);
+		CHECK_STR(u.mimecast_id, a.mimecast_id);
+		CHECK_STR(u.region, "de");
+		CHECK_STR(u.name, "Full Renamed");
+		CHECK_STR(u.admin_email, "admin@full.example");
+		CHECK_STR(u.type, "lite");
+		CHECK_STR(u.domain, "full.example");
+		CHECK_STR(u.packages, "[\"A [1]\",\"B [2]\"]");
+		CHECK_STR(u.passphrase, "open sesame");
+		CHECK_STR(u.support_code, "ABCD");
+		CHECK_STR(u.database_code, "determ9");
+		CHECK_STR(u.content_view, "Content");
+		CHECK_STR(u.contact_email, "c@full.example");
+		CHECK_STR(u.contact_name, "Sam Contact");
+		CHECK_STR(u.telephone, "+49 30 1234");
+		CHECK_INT(u.max_retention, 90);
+		CHECK_INT(u.admin_session_timeout, 15);
+		CHECK_INT(u.archive, 1);
+		CHECK_INT(u.max_retention_confirmed, 0);
+		CHECK_INT(u.min_retention_enabled, 1);
+		CHECK_INT(u.automated_segment_purge, 0);
+		CHECK_INT(u.policy_inheritance, 1);
+		CHECK_INT(u.search_reason, 1);
+		CHECK_INT(u.export_api, 1);
+		CHECK_INT(u.exgest_allow_query, 1);
+		CHECK_INT(u.created, a.created);
+		CHECK_INT(store_account_list(st, find_full, &u, &e), 1);
+	}
+	got.id = 999999;
+	CHECK_INT(store_account_update(st, &got, &e), MC_ERR_NOT_FOUND);
+	got.id = a.id;
+	got.name[0] = '\0';
+	CHECK_INT(store_account_update(st, &got, &e), MC_ERR_INVALID);
+	memset(got.telephone, 'x', sizeof(got.telephone)); /* not terminated */
+	snprintf(got.name, sizeof(got.name), "Full");
+	CHECK_INT(store_account_update(st, &got, &e), MC_ERR_INVALID);
 }
 
 static void test_apps_users_bindings(struct store *st)
@@ -716,6 +853,52 @@ static void test_reopen_and_migrations(void)
 	CHECK_INT(store_account_get_by_code(st, "CFIXED", &got, &e), 0);
 	store_close(st);
 	CHECK(stat(db_path, &sb) == 0 && (sb.st_mode & 077) == 0);
+
+	/* migration 005 on an account made before it: undo it behind the store's back, then
+	 * reopen; the row gets the documented defaults and keeps its code */
+	CHECK_INT(v, 5);
+	CHECK_INT(raw_exec("UPDATE accounts SET max_retention = 7 WHERE code = 'CFIXED';"
+	                   "ALTER TABLE accounts DROP COLUMN passphrase;"
+	                   "ALTER TABLE accounts DROP COLUMN support_code;"
+	                   "ALTER TABLE accounts DROP COLUMN database_code;"
+	                   "ALTER TABLE accounts DROP COLUMN content_admin_view;"
+	                   "ALTER TABLE accounts DROP COLUMN contact_email;"
+	                   "ALTER TABLE accounts DROP COLUMN contact_name;"
+	                   "ALTER TABLE accounts DROP COLUMN telephone;"
+	                   "ALTER TABLE accounts DROP COLUMN admin_session_timeout;"
+	                   "ALTER TABLE accounts DROP COLUMN archive;"
+	                   "ALTER TABLE accounts DROP COLUMN max_retention_confirmed;"
+	                   "ALTER TABLE accounts DROP COLUMN min_retention_enabled;"
+	                   "ALTER TABLE accounts DROP COLUMN automated_segment_purge;"
+	                   "ALTER TABLE accounts DROP COLUMN policy_inheritance;"
+	                   "ALTER TABLE accounts DROP COLUMN search_reason;"
+	                   "ALTER TABLE accounts DROP COLUMN export_api;"
+	                   "ALTER TABLE accounts DROP COLUMN exgest_allow_query;"
+	                   "PRAGMA user_version = 4;"),
+	          SQLITE_OK);
+	st = open_store();
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	CHECK_INT(store_schema_version(st), 5);
+	CHECK_INT(store_account_get_by_code(st, "CFIXED", &got, &e), 0);
+	CHECK_STR(got.code, "CFIXED");
+	CHECK_INT(got.max_retention, 7);
+	CHECK_INT(strlen(got.support_code), 4);
+	CHECK(strspn(got.support_code, "0123456789ABCDEF") == 4);
+	CHECK_STR(got.database_code, "euterm1");
+	CHECK_STR(got.content_view, "Metadata");
+	CHECK_STR(got.passphrase, "");
+	CHECK_STR(got.contact_email, "");
+	CHECK_INT(got.admin_session_timeout, 60);
+	CHECK_INT(got.archive, 0);
+	CHECK_INT(got.max_retention_confirmed, 1);
+	CHECK_INT(got.min_retention_enabled, 0);
+	CHECK_INT(got.automated_segment_purge, 1);
+	CHECK_INT(got.policy_inheritance + got.search_reason + got.export_api +
+	                  got.exgest_allow_query,
+	          0);
+	store_close(st);
 	CHECK_INT(raw_int("PRAGMA journal_mode = WAL") >= 0, 1);
 
 	/* a database from a newer mcapid is refused */
@@ -827,6 +1010,7 @@ int main(void)
 	CHECK(store_schema_version(st) >= 1);
 	CHECK_INT(store_ping(st), 0);
 	test_accounts(st);
+	test_account_fields(st);
 	test_apps_users_bindings(st);
 	test_audit(st);
 	test_transactions(st);

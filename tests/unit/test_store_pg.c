@@ -4,7 +4,8 @@
  * skips, if that cannot start). Covered: migrations and reopen, records and their errors,
  * user_count by trigger, sealed secrets, a clash inside a transaction, the first
  * verification wins, keyset lists, audit queries, login counters, the write lock timing out
- * as MC_ERR_UNAVAILABLE, and a wrong server key. */
+ * as MC_ERR_UNAVAILABLE, a wrong server key, and every account field through create and
+ * update. */
 #include "common/err.h"
 #include "server/store/store.h"
 #include "server/store/store_audit.h"
@@ -127,6 +128,59 @@ static void test_records(struct store *st)
 	CHECK_STR(got.name, "Acme");
 	CHECK_INT(store_account_get(st, 999999, &got, &e), MC_ERR_NOT_FOUND);
 	CHECK_INT(store_account_list(st, reenter_fn, st, &e), 0);
+	/* the real formats and the defaults create fills */
+	CHECK(strlen(a.mimecast_id) == 13 && strncmp(a.mimecast_id, "01-", 3) == 0);
+	CHECK(strncmp(a.code, "CEUA", 4) == 0);
+	CHECK_STR(got.database_code, "euterm1");
+	CHECK_INT(strlen(got.support_code), 4);
+	CHECK_STR(got.content_view, "Metadata");
+	CHECK_INT(got.admin_session_timeout, 60);
+	/* every mutable field round-trips through update; the identity does not change */
+	{
+		struct account w = got, back;
+		snprintf(w.name, sizeof(w.name), "Acme Renamed");
+		snprintf(w.admin_email, sizeof(w.admin_email), "admin@acme.example");
+		snprintf(w.type, sizeof(w.type), "lite");
+		snprintf(w.domain, sizeof(w.domain), "acme.example");
+		snprintf(w.packages, sizeof(w.packages), "[\"A [1]\"]");
+		snprintf(w.passphrase, sizeof(w.passphrase), "pass \xc3\xa9");
+		snprintf(w.support_code, sizeof(w.support_code), "ABCD");
+		snprintf(w.database_code, sizeof(w.database_code), "euterm9");
+		snprintf(w.content_view, sizeof(w.content_view), "Content");
+		snprintf(w.contact_email, sizeof(w.contact_email), "c@acme.example");
+		snprintf(w.contact_name, sizeof(w.contact_name), "Sam");
+		snprintf(w.telephone, sizeof(w.telephone), "801-369-0000");
+		snprintf(w.region, sizeof(w.region), "za");
+		w.max_retention = 90;
+		w.admin_session_timeout = 15;
+		w.archive = w.min_retention_enabled = w.policy_inheritance = w.search_reason = 1;
+		w.export_api = w.exgest_allow_query = 1;
+		w.max_retention_confirmed = w.automated_segment_purge = 0;
+		CHECK_INT(store_account_update(st, &w, &e), 0);
+		CHECK_INT(store_account_get(st, a.id, &back, &e), 0);
+		CHECK_STR(back.region, "eu");
+		CHECK_STR(back.code, a.code);
+		CHECK_STR(back.name, "Acme Renamed");
+		CHECK_STR(back.admin_email, "admin@acme.example");
+		CHECK_STR(back.type, "lite");
+		CHECK_STR(back.domain, "acme.example");
+		CHECK_STR(back.packages, "[\"A [1]\"]");
+		CHECK_STR(back.passphrase, "pass \xc3\xa9");
+		CHECK_STR(back.support_code, "ABCD");
+		CHECK_STR(back.database_code, "euterm9");
+		CHECK_STR(back.content_view, "Content");
+		CHECK_STR(back.contact_email, "c@acme.example");
+		CHECK_STR(back.contact_name, "Sam");
+		CHECK_STR(back.telephone, "801-369-0000");
+		CHECK_INT(back.max_retention, 90);
+		CHECK_INT(back.admin_session_timeout, 15);
+		CHECK_INT(back.archive + back.min_retention_enabled + back.policy_inheritance +
+		                  back.search_reason + back.export_api + back.exgest_allow_query,
+		          6);
+		CHECK_INT(back.max_retention_confirmed + back.automated_segment_purge, 0);
+		w.id = 999999;
+		CHECK_INT(store_account_update(st, &w, &e), MC_ERR_NOT_FOUND);
+	}
 
 	app.account_id = a.id;
 	snprintf(app.name, sizeof(app.name), "app");
@@ -336,7 +390,7 @@ int main(int argc, char **argv)
 	CHECK_INT(rc, 0);
 	if (!st)
 		return tap_done();
-	CHECK_INT(store_schema_version(st), 4);
+	CHECK_INT(store_schema_version(st), 5);
 	CHECK_INT(store_ping(st), 0);
 	test_records(st);
 	test_domains(st);
@@ -344,7 +398,7 @@ int main(int argc, char **argv)
 	/* reopen: nothing to migrate, same key opens it */
 	st = open_with(key, 0, &rc);
 	CHECK_INT(rc, 0);
-	CHECK_INT(raw_int("SELECT count(*) FROM schema_migrations"), 4);
+	CHECK_INT(raw_int("SELECT count(*) FROM schema_migrations"), 5);
 	store_close(st);
 	memset(other, 8, sizeof(other));
 	st = open_with(other, 0, &rc);

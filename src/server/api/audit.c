@@ -235,7 +235,7 @@ int api_audit_get_events(struct request *req, struct response *res)
 		return rc == 1 ? 0 : rc;
 	}
 	if (read_filters(res, pg.filters, now, &f) != 0) {
-		rc = 0;
+		rc = page_finish(req, res, &pg, 0, NULL, -1); /* §8: pagination even then */
 		goto out;
 	}
 	memset(&q, 0, sizeof(q));
@@ -252,7 +252,7 @@ int api_audit_get_events(struct request *req, struct response *res)
 			response_fail_item(res, NULL, "err_validation_invalid_value",
 			                   "the page token is not valid for this call", "pageToken",
 			                   0);
-			rc = 0;
+			rc = page_finish(req, res, &pg, 0, NULL, -1);
 			goto out;
 		}
 		q.has_cursor = 1;

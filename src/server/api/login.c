@@ -66,13 +66,6 @@ static int audit(struct request *req, int64_t account_id, const char *user, cons
 	return rc;
 }
 
-/* The first characters of an access key, enough to tell keys apart in an audit row. */
-static const char *key_hint(const char *ak, char dst[16])
-{
-	snprintf(dst, 16, "%.8s...", ak);
-	return dst;
-}
-
 /* ---- discover-authentication ---- */
 
 /* A stable opaque token for an address: keyed BLAKE2b of the lower-cased address, the
@@ -226,7 +219,7 @@ static int make_room(struct login *lg)
 	struct request *req = lg->req;
 	int max = req->srv->cfg->max_bindings > 0 ? req->srv->cfg->max_bindings : 100;
 	int64_t count = 0;
-	char hint[16];
+	char hint[STORE_KEY_HINT_SIZE];
 	int rc;
 
 	rc = store_binding_count(req->srv->store, lg->user.id, &count, NULL);
@@ -244,7 +237,7 @@ static int make_room(struct login *lg)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
 			           TYPE_KEY_REVOKED, lg->now,
 			           "key %s of %s revoked: the limit of %d keys was reached",
-			           key_hint(old.access_key, hint), lg->user.email, max);
+			           store_key_hint(old.access_key, hint), lg->user.email, max);
 		secure_zero(&old, sizeof(old));
 	}
 	return rc;
@@ -257,7 +250,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 	struct request *req = lg->req;
 	struct store *st = req->srv->store;
 	const struct application *app = &req->who.app;
-	char hint[16];
+	char hint[STORE_KEY_HINT_SIZE];
 	int rc;
 
 	if (lg->access_key) {
@@ -274,7 +267,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
 			           TYPE_KEY_REFRESHED, lg->now,
 			           "key %s of %s for application %s refreshed by login%s",
-			           key_hint(b->access_key, hint), lg->user.email, app->app_id,
+			           store_key_hint(b->access_key, hint), lg->user.email, app->app_id,
 			           b->expires ? "" : "; it never expires");
 		return rc;
 	}
@@ -300,7 +293,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 	if (!rc)
 		rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_CREATED,
 		           lg->now, "key %s of %s for application %s created by login%s",
-		           key_hint(b->access_key, hint), lg->user.email, app->app_id,
+		           store_key_hint(b->access_key, hint), lg->user.email, app->app_id,
 		           b->expires ? "" : "; it never expires");
 	return rc;
 }
@@ -580,7 +573,7 @@ static int end_binding(struct request *req, const struct binding *b, int64_t now
 {
 	struct store *st = req->srv->store;
 	const struct user *u = &req->who.user;
-	char hint[16];
+	char hint[STORE_KEY_HINT_SIZE];
 	int rc;
 
 	if (b->revoked)
@@ -591,7 +584,7 @@ static int end_binding(struct request *req, const struct binding *b, int64_t now
 	if (!rc)
 		rc = audit(req, u->account_id, u->email, CAT_AUTH, TYPE_LOGOFF, now,
 		           "%s logged off key %s, IP: %s, Application: %s (%s)", u->email,
-		           key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
+		           store_key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
 		           req->who.app.app_id);
 	if (!rc)
 		rc = store_tx_commit(st, NULL);

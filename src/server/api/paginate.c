@@ -108,9 +108,73 @@ out:
 	return rc;
 }
 
+/* A list answer carries meta.pagination even when it fails (API.md §8: real collectors
+ * read it unconditionally): an empty page, with no next. */
+static int set_empty_page(struct response *res)
+{
+	json_t *p = json_pack("{s:i}", "pageSize", 0);
+
+	if (!p)
+		return MC_ERR_NOMEM;
+	json_decref(res->pagination);
+	res->pagination = p;
+	return 0;
+}
+
 static int bad(struct response *res, json_t *key, const char *field, const char *message)
 {
 	response_fail_item(res, key, "err_validation_invalid_value", message, field, 0);
+	return set_empty_page(res) ? MC_ERR_NOMEM : 1;
+}
+
+/* A page size as clients send it (API.md §8): a JSON integer, a number with an integral
+ * value (100.0), or a string of decimal digits with an optional sign and surrounding
+ * spaces ("100"); values beyond the range clamp. "" counts as absent. 1 and *size, 0 when
+ * absent, -1 for anything else. */
+static int page_size_read(json_t *v, int64_t *size)
+{
+	const char *s, *end;
+	int64_t n = 0;
+	int neg = 0;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		*size = json_integer_value(v);
+		return 1;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d >= 1e6 || d <= -1e6) { /* clamps either way */
+			*size = d > 0 ? 1000000 : -1000000;
+			return 1;
+		}
+		if (d != (double)(int64_t)d)
+			return -1;
+		*size = (int64_t)d;
+		return 1;
+	}
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	end = s + json_string_length(v);
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (s == end)
+		return 0;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (n < 1000000) /* saturate: anything this large clamps to the maximum */
+			n = n * 10 + (*s - '0');
+	}
+	*size = neg ? -n : n;
 	return 1;
 }
 
@@ -125,11 +189,12 @@ int page_begin(struct request *req, struct response *res, struct page *pg)
 	if (pag && !json_is_object(pag))
 		return bad(res, pag, "pagination", "'pagination' must be an object");
 	if (pag) {
-		got = json_get_int(pag, "pageSize", &size);
+		got = page_size_read(json_object_get(pag, "pageSize"), &size);
 		if (got == 0)
-			got = json_get_int(pag, "page_size", &size);
+			got = page_size_read(json_object_get(pag, "page_size"), &size);
 		if (got < 0)
-			return bad(res, pag, "pageSize", "'pageSize' must be an integer");
+			return bad(res, pag, "pageSize",
+			           "'pageSize' must be a whole number, like 100 or \"100\"");
 		if (got > 0)
 			size = size < PAGE_SIZE_MIN   ? PAGE_SIZE_MIN
 			       : size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX

@@ -25,13 +25,16 @@ struct page {
 	json_t *after;   /* keyset cursor: the last record of the previous page, or NULL (owned) */
 };
 
-/* Reads req->meta.pagination {pageSize | page_size, pageToken}. A token is opened with
- * req->srv->page_key and must have been made for this endpoint (req->path) and this account;
- * a request that has a pageToken but an empty data array continues with the token's filters.
+/* Reads req->meta.pagination {pageSize | page_size, pageToken}. The size may be a JSON
+ * integer, a number with an integral value, or a string of digits ("100"); "" and null are
+ * absent (the pipeline strips nulls). A token is opened with req->srv->page_key and must have
+ * been made for this endpoint (req->path) and this account; a request that has a pageToken
+ * but an empty data array continues with the token's filters.
  * Returns 0, or 1 after adding a fail entry err_validation_invalid_value with field
- * "pageToken" (forged, foreign, or corrupt token) or "pageSize" (not an integer) to res —
- * the handler then returns 0. pg is always safe to page_release afterwards. Returns
- * MC_ERR_NOMEM when memory runs out. */
+ * "pageToken" (forged, foreign, or corrupt token) or "pageSize" (not a whole number) to res
+ * and setting res->pagination to an empty page ({pageSize: 0}: list answers always carry
+ * one, §8) — the handler then returns 0. pg is always safe to page_release afterwards.
+ * Returns MC_ERR_NOMEM when memory runs out. */
 int page_begin(struct request *req, struct response *res, struct page *pg);
 
 /* Sets res->pagination {pageSize: returned, next: token (only when next_cursor is not NULL),

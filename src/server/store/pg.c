@@ -690,6 +690,7 @@ static const struct store_ops pg_ops = {
         .account_get_by_code = pg_account_get_by_code,
         .account_list = pg_account_list,
         .account_user_count = pg_account_user_count,
+        .account_update = pg_account_update,
         .app_create = pg_app_create,
         .app_get = pg_app_get,
         .app_get_by_id = pg_app_get_by_id,

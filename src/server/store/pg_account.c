@@ -17,34 +17,88 @@
 
 /* ---- accounts ---- */
 
-#define ACCOUNT_COLS                                                                               \
-	"id, code, name, region, admin_email, mimecast_id, type, domain, packages, "               \
-	"max_retention, created, user_count"
+/* The mutable columns (what update writes), in the order account_p_mutable adds them;
+ * insert sends code, region and mimecast_id before them and created after them. */
+#define ACCOUNT_MUT_COLS                                                                           \
+	"name, admin_email, type, domain, packages, max_retention, passphrase, support_code, "     \
+	"database_code, content_admin_view, contact_email, contact_name, telephone, "              \
+	"admin_session_timeout, archive, max_retention_confirmed, min_retention_enabled, "         \
+	"automated_segment_purge, policy_inheritance, search_reason, export_api, "                 \
+	"exgest_allow_query"
+#define ACCOUNT_COLS "id, code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created, user_count"
 
 static const char sql_account_insert[] =
-        "INSERT INTO accounts(code, name, region, admin_email, mimecast_id, type, domain, "
-        "packages, max_retention, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-        "RETURNING id";
+        "INSERT INTO accounts(code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+        "$20, $21, $22, $23, $24, $25, $26) RETURNING id";
+static const char sql_account_update[] =
+        "UPDATE accounts SET (" ACCOUNT_MUT_COLS ") = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) WHERE id = $1";
 static const char sql_account_by_id[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1";
 static const char sql_account_by_code[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE code = $1";
 static const char sql_account_list[] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id";
 static const char sql_account_user_count[] = "SELECT count(*) FROM users WHERE account_id = $1";
 
-static void account_row(const PGresult *r, int i, struct account *a)
+static void account_row(const PGresult *r, int row, struct account *a)
 {
+	int i = 4; /* the first mutable column */
+
 	memset(a, 0, sizeof(*a));
-	a->id = pg_col_int(r, i, 0);
-	COL_FIELD(r, i, 1, a, code);
-	COL_FIELD(r, i, 2, a, name);
-	COL_FIELD(r, i, 3, a, region);
-	COL_FIELD(r, i, 4, a, admin_email);
-	COL_FIELD(r, i, 5, a, mimecast_id);
-	COL_FIELD(r, i, 6, a, type);
-	COL_FIELD(r, i, 7, a, domain);
-	COL_FIELD(r, i, 8, a, packages);
-	a->max_retention = (int32_t)pg_col_int(r, i, 9);
-	a->created = pg_col_int(r, i, 10);
-	a->user_count = pg_col_int(r, i, 11);
+	a->id = pg_col_int(r, row, 0);
+	COL_FIELD(r, row, 1, a, code);
+	COL_FIELD(r, row, 2, a, region);
+	COL_FIELD(r, row, 3, a, mimecast_id);
+	COL_FIELD(r, row, i++, a, name);
+	COL_FIELD(r, row, i++, a, admin_email);
+	COL_FIELD(r, row, i++, a, type);
+	COL_FIELD(r, row, i++, a, domain);
+	COL_FIELD(r, row, i++, a, packages);
+	a->max_retention = (int32_t)pg_col_int(r, row, i++);
+	COL_FIELD(r, row, i++, a, passphrase);
+	COL_FIELD(r, row, i++, a, support_code);
+	COL_FIELD(r, row, i++, a, database_code);
+	COL_FIELD(r, row, i++, a, content_view);
+	COL_FIELD(r, row, i++, a, contact_email);
+	COL_FIELD(r, row, i++, a, contact_name);
+	COL_FIELD(r, row, i++, a, telephone);
+	a->admin_session_timeout = (int32_t)pg_col_int(r, row, i++);
+	a->archive = pg_col_int(r, row, i++) != 0;
+	a->max_retention_confirmed = pg_col_int(r, row, i++) != 0;
+	a->min_retention_enabled = pg_col_int(r, row, i++) != 0;
+	a->automated_segment_purge = pg_col_int(r, row, i++) != 0;
+	a->policy_inheritance = pg_col_int(r, row, i++) != 0;
+	a->search_reason = pg_col_int(r, row, i++) != 0;
+	a->export_api = pg_col_int(r, row, i++) != 0;
+	a->exgest_allow_query = pg_col_int(r, row, i++) != 0;
+	a->created = pg_col_int(r, row, i++);
+	a->user_count = pg_col_int(r, row, i);
+}
+
+/* Adds the ACCOUNT_MUT_COLS of a to p, in order. */
+static void account_p_mutable(struct pg_params *p, const struct account *a)
+{
+	P_FIELD(p, a, name);
+	P_FIELD(p, a, admin_email);
+	P_FIELD(p, a, type);
+	P_FIELD(p, a, domain);
+	P_FIELD(p, a, packages);
+	pg_p_int(p, a->max_retention);
+	P_FIELD(p, a, passphrase);
+	P_FIELD(p, a, support_code);
+	P_FIELD(p, a, database_code);
+	P_FIELD(p, a, content_view);
+	P_FIELD(p, a, contact_email);
+	P_FIELD(p, a, contact_name);
+	P_FIELD(p, a, telephone);
+	pg_p_int(p, a->admin_session_timeout);
+	pg_p_int(p, a->archive != 0);
+	pg_p_int(p, a->max_retention_confirmed != 0);
+	pg_p_int(p, a->min_retention_enabled != 0);
+	pg_p_int(p, a->automated_segment_purge != 0);
+	pg_p_int(p, a->policy_inheritance != 0);
+	pg_p_int(p, a->search_reason != 0);
+	pg_p_int(p, a->export_api != 0);
+	pg_p_int(p, a->exgest_allow_query != 0);
 }
 
 int pg_account_create(struct store *st, struct account *a, struct err *e)
@@ -55,14 +109,9 @@ int pg_account_create(struct store *st, struct account *a, struct err *e)
 
 	pg_p_init(&p);
 	P_FIELD(&p, a, code);
-	P_FIELD(&p, a, name);
 	P_FIELD(&p, a, region);
-	P_FIELD(&p, a, admin_email);
 	P_FIELD(&p, a, mimecast_id);
-	P_FIELD(&p, a, type);
-	P_FIELD(&p, a, domain);
-	P_FIELD(&p, a, packages);
-	pg_p_int(&p, a->max_retention);
+	account_p_mutable(&p, a);
 	pg_p_int(&p, a->created);
 	rc = pg_run(st, sql_account_insert, PG_WRITE, &p, &r, "create account", e);
 	if (rc == MC_ERR_EXISTS)
@@ -70,6 +119,22 @@ int pg_account_create(struct store *st, struct account *a, struct err *e)
 		        a->mimecast_id);
 	if (!rc)
 		a->id = pg_col_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+int pg_account_update(struct store *st, const struct account *a, struct err *e)
+{
+	struct pg_params p;
+	PGresult *r = NULL;
+	int rc;
+
+	pg_p_init(&p);
+	pg_p_int(&p, a->id);
+	account_p_mutable(&p, a);
+	rc = pg_run(st, sql_account_update, PG_WRITE, &p, &r, "update account", e);
+	if (!rc && pg_changes(r) == 0)
+		rc = err_set(e, MC_ERR_NOT_FOUND, "no account with id %lld", (long long)a->id);
 	PQclear(r);
 	return rc;
 }

@@ -19,7 +19,7 @@
 
 struct err;
 
-#define PG_MAX_PARAMS 16
+#define PG_MAX_PARAMS 32
 
 /* Parameters of one statement: text values (numbers formatted into num), NULLs, and bytea
  * sent in binary. Pointers given to pg_p_text and pg_p_bytea must outlive pg_run(). */
@@ -80,6 +80,7 @@ int pg_account_get_by_code(struct store *st, const char *code, struct account *o
 int pg_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
                     struct err *e);
 int pg_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
+int pg_account_update(struct store *st, const struct account *a, struct err *e);
 
 int pg_app_create(struct store *st, struct application *app, struct err *e);
 int pg_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);

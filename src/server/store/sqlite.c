@@ -603,6 +603,7 @@ static const struct store_ops sqlite_ops = {
         .account_get_by_code = sqlite_account_get_by_code,
         .account_list = sqlite_account_list,
         .account_user_count = sqlite_account_user_count,
+        .account_update = sqlite_account_update,
         .app_create = sqlite_app_create,
         .app_get = sqlite_app_get,
         .app_get_by_id = sqlite_app_get_by_id,

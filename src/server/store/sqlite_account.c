@@ -15,13 +15,24 @@
 
 /* ---- accounts ---- */
 
-#define ACCOUNT_COLS                                                                               \
-	"id, code, name, region, admin_email, mimecast_id, type, domain, packages, "               \
-	"max_retention, created, user_count"
+/* The mutable columns (what update writes), bound from ?first in this order; insert binds
+ * code, region and mimecast_id as ?1 .. ?3 before them and created after them. */
+#define ACCOUNT_MUT_COLS                                                                           \
+	"name, admin_email, type, domain, packages, max_retention, passphrase, support_code, "     \
+	"database_code, content_admin_view, contact_email, contact_name, telephone, "              \
+	"admin_session_timeout, archive, max_retention_confirmed, min_retention_enabled, "         \
+	"automated_segment_purge, policy_inheritance, search_reason, export_api, "                 \
+	"exgest_allow_query"
+#define ACCOUNT_MUT_N 22
+#define ACCOUNT_COLS  "id, code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created, user_count"
 
 static const char sql_account_insert[] =
-        "INSERT INTO accounts(code, name, region, admin_email, mimecast_id, type, domain, "
-        "packages, max_retention, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        "INSERT INTO accounts(code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+        "?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+static const char sql_account_update[] =
+        "UPDATE accounts SET (" ACCOUNT_MUT_COLS ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) WHERE id = ?1";
 static const char sql_account_by_id[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?1";
 static const char sql_account_by_code[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE code = ?1";
 static const char sql_account_list[] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id";
@@ -32,19 +43,60 @@ static const char sql_account_user_count[] = "SELECT count(*) FROM users WHERE a
 
 static void account_row(struct sqlite_q *q, struct account *a)
 {
+	int i = 4; /* the first mutable column */
+
 	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(q->s, 0);
 	COL_FIELD(q, 1, a, code);
-	COL_FIELD(q, 2, a, name);
-	COL_FIELD(q, 3, a, region);
-	COL_FIELD(q, 4, a, admin_email);
-	COL_FIELD(q, 5, a, mimecast_id);
-	COL_FIELD(q, 6, a, type);
-	COL_FIELD(q, 7, a, domain);
-	COL_FIELD(q, 8, a, packages);
-	a->max_retention = sqlite3_column_int(q->s, 9);
-	a->created = sqlite3_column_int64(q->s, 10);
-	a->user_count = sqlite3_column_int64(q->s, 11);
+	COL_FIELD(q, 2, a, region);
+	COL_FIELD(q, 3, a, mimecast_id);
+	COL_FIELD(q, i++, a, name);
+	COL_FIELD(q, i++, a, admin_email);
+	COL_FIELD(q, i++, a, type);
+	COL_FIELD(q, i++, a, domain);
+	COL_FIELD(q, i++, a, packages);
+	a->max_retention = sqlite3_column_int(q->s, i++);
+	COL_FIELD(q, i++, a, passphrase);
+	COL_FIELD(q, i++, a, support_code);
+	COL_FIELD(q, i++, a, database_code);
+	COL_FIELD(q, i++, a, content_view);
+	COL_FIELD(q, i++, a, contact_email);
+	COL_FIELD(q, i++, a, contact_name);
+	COL_FIELD(q, i++, a, telephone);
+	a->admin_session_timeout = sqlite3_column_int(q->s, i++);
+	a->archive = sqlite3_column_int(q->s, i++) != 0;
+	a->max_retention_confirmed = sqlite3_column_int(q->s, i++) != 0;
+	a->min_retention_enabled = sqlite3_column_int(q->s, i++) != 0;
+	a->automated_segment_purge = sqlite3_column_int(q->s, i++) != 0;
+	a->policy_inheritance = sqlite3_column_int(q->s, i++) != 0;
+	a->search_reason = sqlite3_column_int(q->s, i++) != 0;
+	a->export_api = sqlite3_column_int(q->s, i++) != 0;
+	a->exgest_allow_query = sqlite3_column_int(q->s, i++) != 0;
+	a->created = sqlite3_column_int64(q->s, i++);
+	a->user_count = sqlite3_column_int64(q->s, i);
+}
+
+/* Binds the ACCOUNT_MUT_COLS of a as ?first .. ?first+21; non-zero on a bind error. */
+static int account_bind_mutable(struct sqlite_q *q, int first, const struct account *a)
+{
+	int i = first;
+
+	return BIND_FIELD(q, i++, a, name) || BIND_FIELD(q, i++, a, admin_email) ||
+	       BIND_FIELD(q, i++, a, type) || BIND_FIELD(q, i++, a, domain) ||
+	       BIND_FIELD(q, i++, a, packages) || sqlite3_bind_int(q->s, i++, a->max_retention) ||
+	       BIND_FIELD(q, i++, a, passphrase) || BIND_FIELD(q, i++, a, support_code) ||
+	       BIND_FIELD(q, i++, a, database_code) || BIND_FIELD(q, i++, a, content_view) ||
+	       BIND_FIELD(q, i++, a, contact_email) || BIND_FIELD(q, i++, a, contact_name) ||
+	       BIND_FIELD(q, i++, a, telephone) ||
+	       sqlite3_bind_int(q->s, i++, a->admin_session_timeout) ||
+	       sqlite3_bind_int(q->s, i++, a->archive != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->max_retention_confirmed != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->min_retention_enabled != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->automated_segment_purge != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->policy_inheritance != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->search_reason != 0) ||
+	       sqlite3_bind_int(q->s, i++, a->export_api != 0) ||
+	       sqlite3_bind_int(q->s, i, a->exgest_allow_query != 0);
 }
 
 int sqlite_account_create(struct store *st, struct account *a, struct err *e)
@@ -54,11 +106,9 @@ int sqlite_account_create(struct store *st, struct account *a, struct err *e)
 
 	if (rc)
 		goto out;
-	if (BIND_FIELD(&q, 1, a, code) || BIND_FIELD(&q, 2, a, name) ||
-	    BIND_FIELD(&q, 3, a, region) || BIND_FIELD(&q, 4, a, admin_email) ||
-	    BIND_FIELD(&q, 5, a, mimecast_id) || BIND_FIELD(&q, 6, a, type) ||
-	    BIND_FIELD(&q, 7, a, domain) || BIND_FIELD(&q, 8, a, packages) ||
-	    sqlite3_bind_int(q.s, 9, a->max_retention) || sqlite3_bind_int64(q.s, 10, a->created)) {
+	if (BIND_FIELD(&q, 1, a, code) || BIND_FIELD(&q, 2, a, region) ||
+	    BIND_FIELD(&q, 3, a, mimecast_id) || account_bind_mutable(&q, 4, a) ||
+	    sqlite3_bind_int64(q.s, 4 + ACCOUNT_MUT_N, a->created)) {
 		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "create account", e);
 		goto out;
 	}
@@ -158,6 +208,25 @@ out:
 int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e)
 {
 	return count_one(st, sql_account_user_count, account_id, count, "count users", e);
+}
+
+int sqlite_account_update(struct store *st, const struct account *a, struct err *e)
+{
+	struct sqlite_q q;
+	int rc = sqlite_q_prepare(st, sql_account_update, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, a->id) || account_bind_mutable(&q, 2, a)) {
+		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "update account", e);
+		goto out;
+	}
+	rc = sqlite_q_exec(&q, "update account", e);
+	if (!rc && sqlite3_changes(q.db) == 0)
+		rc = err_set(e, MC_ERR_NOT_FOUND, "no account with id %lld", (long long)a->id);
+out:
+	sqlite_q_done(&q);
+	return rc;
 }
 
 /* ---- applications ---- */

@@ -62,6 +62,7 @@ int sqlite_account_get_by_code(struct store *st, const char *code, struct accoun
 int sqlite_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
                         struct err *e);
 int sqlite_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
+int sqlite_account_update(struct store *st, const struct account *a, struct err *e);
 
 int sqlite_app_create(struct store *st, struct application *app, struct err *e);
 int sqlite_app_get(struct store *st, const char *app_id, struct application *out, struct err *e);

@@ -1,8 +1,9 @@
 /* The public store functions: pick a backend at open, then dispatch through its ops table.
  * What every backend would do alike happens here, before the call: generated identifiers
- * (account code "C" + 5 Crockford base32 characters; mimecastId of 24 decimal digits; app
- * id and app key as random GUIDs), retried on the rare clash; e-mails lower-cased;
- * creation times; text fields checked to be terminated within their arrays. */
+ * (account mimecastId and code in the real service's formats, see gen_mimecast_id; app id
+ * and app key as random GUIDs), retried on the rare clash; the documented defaults of an
+ * account; e-mails lower-cased; creation times; text fields checked to be terminated
+ * within their arrays. */
 #include "pg_int.h"
 #include "store_int.h"
 
@@ -86,39 +87,99 @@ static void lower_ascii(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static void gen_account_code(char *dst, size_t size)
-{
-	static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-	unsigned char r[5];
+/* The packages of a new account: names in the style the real service lists them. */
+#define DEFAULT_PACKAGES                                                                           \
+	"[\"Mimecast Platform [1033]\",\"Secure Email Gateway (Site) [1039]\","                    \
+	"\"Advanced MTA (Site) [1002]\",\"Metadata Track and Trace (Site) [1032]\","               \
+	"\"Attachment Protection (Site) [1056]\",\"URL Protection (Site) [1043]\","                \
+	"\"Impersonation Protection [1060]\"]"
+#define DEFAULT_TYPE                  "full"
+#define DEFAULT_CONTENT_VIEW          "Metadata"
+#define DEFAULT_MAX_RETENTION         30 /* days */
+#define DEFAULT_ADMIN_SESSION_TIMEOUT 60 /* minutes */
 
-	random_bytes(r, sizeof(r));
-	if (size < 7)
-		return;
-	dst[0] = 'C';
-	for (size_t i = 0; i < sizeof(r); i++)
-		dst[1 + i] = crockford[r[i] & 31];
-	dst[6] = '\0';
+void store_account_init(struct account *a)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a->type, DEFAULT_TYPE, sizeof(DEFAULT_TYPE));
+	memcpy(a->content_view, DEFAULT_CONTENT_VIEW, sizeof(DEFAULT_CONTENT_VIEW));
+	memcpy(a->packages, DEFAULT_PACKAGES, sizeof(DEFAULT_PACKAGES));
+	a->max_retention = DEFAULT_MAX_RETENTION;
+	a->admin_session_timeout = DEFAULT_ADMIN_SESSION_TIMEOUT;
+	a->max_retention_confirmed = 1;
+	a->automated_segment_purge = 1;
 }
 
-static void gen_digits(char *dst, size_t ndigits)
+/* A number in [lo, hi] from random bytes, by rejection so every value is as likely. */
+static unsigned random_in(unsigned lo, unsigned hi)
 {
-	size_t i = 0;
+	uint32_t span = hi - lo + 1, limit = UINT32_MAX - UINT32_MAX % span, r;
 
-	while (i < ndigits) {
-		unsigned char r[32];
-		random_bytes(r, sizeof(r));
-		for (size_t j = 0; j < sizeof(r) && i < ndigits; j++)
-			if (r[j] < 250) /* rejection keeps the digits uniform */
-				dst[i++] = (char)('0' + r[j] % 10);
+	do
+		random_bytes(&r, sizeof(r));
+	while (r >= limit);
+	return lo + r % span;
+}
+
+/* mimecastId as the real service writes it, "01-0035-00403": two, four and five digits.
+ * The first group is always 01 here (one installation); the others are random and never
+ * all zero, because the account code is made of them. */
+static void gen_mimecast_id(char *dst, size_t size)
+{
+	snprintf(dst, size, "01-%04u-%05u", random_in(1, 9999), random_in(1, 99999));
+}
+
+/* The account code the real service pairs with a mimecastId ("CUSA35A403" with
+ * "01-0035-00403" in the recording): "C", the region upper-cased, then "A" and each of
+ * the last two groups of the mimecastId without leading zeros. Only letters and digits
+ * of the region are kept (at most 8). 0, or -1 when mcid is not in that format. */
+static int code_from_mimecast_id(const char *mcid, const char *region, char *dst, size_t size)
+{
+	char reg[9];
+	size_t n = 0;
+	unsigned mid, last;
+
+	if (strlen(mcid) != 13 || mcid[2] != '-' || mcid[7] != '-' ||
+	    strspn(mcid, "0123456789") != 2 || strspn(mcid + 3, "0123456789") != 4 ||
+	    strspn(mcid + 8, "0123456789") != 5)
+		return -1;
+	mid = (unsigned)((mcid[3] - '0') * 1000 + (mcid[4] - '0') * 100 + (mcid[5] - '0') * 10 +
+	                 (mcid[6] - '0'));
+	last = 0;
+	for (int i = 8; i < 13; i++)
+		last = last * 10 + (unsigned)(mcid[i] - '0');
+	for (const char *r = region; *r && n < sizeof(reg) - 1; r++) {
+		if (*r >= 'a' && *r <= 'z')
+			reg[n++] = (char)(*r - 'a' + 'A');
+		else if ((*r >= 'A' && *r <= 'Z') || (*r >= '0' && *r <= '9'))
+			reg[n++] = *r;
 	}
-	dst[i] = '\0';
+	reg[n] = '\0';
+	snprintf(dst, size, "C%sA%uA%u", reg, mid, last);
+	return 0;
 }
 
-int store_account_create(struct store *st, struct account *a, struct err *e)
+/* Fills the empty text fields and out-of-range numbers that have a default (store.h). */
+static void account_fill(struct account *a)
 {
-	int gen_code = !a->code[0], gen_mcid = !a->mimecast_id[0];
-	int rc = MC_ERR_EXISTS;
+	if (!a->packages[0])
+		memcpy(a->packages, "[]", 3);
+	if (!a->type[0])
+		memcpy(a->type, DEFAULT_TYPE, sizeof(DEFAULT_TYPE));
+	if (!a->content_view[0])
+		memcpy(a->content_view, DEFAULT_CONTENT_VIEW, sizeof(DEFAULT_CONTENT_VIEW));
+	if (!a->support_code[0])
+		snprintf(a->support_code, sizeof(a->support_code), "%04X", random_in(0, 0xffff));
+	if (!a->database_code[0])
+		snprintf(a->database_code, sizeof(a->database_code), "%.16sterm1", a->region);
+	if (a->max_retention < 1)
+		a->max_retention = DEFAULT_MAX_RETENTION;
+	if (a->admin_session_timeout < 1)
+		a->admin_session_timeout = DEFAULT_ADMIN_SESSION_TIMEOUT;
+}
 
+static int check_account(const struct account *a, struct err *e)
+{
 	CHECK_TEXT(a, code);
 	CHECK_TEXT(a, name);
 	CHECK_TEXT(a, region);
@@ -127,17 +188,42 @@ int store_account_create(struct store *st, struct account *a, struct err *e)
 	CHECK_TEXT(a, type);
 	CHECK_TEXT(a, domain);
 	CHECK_TEXT(a, packages);
+	CHECK_TEXT(a, passphrase);
+	CHECK_TEXT(a, support_code);
+	CHECK_TEXT(a, database_code);
+	CHECK_TEXT(a, content_view);
+	CHECK_TEXT(a, contact_email);
+	CHECK_TEXT(a, contact_name);
+	CHECK_TEXT(a, telephone);
 	if (!a->name[0])
 		return err_set(e, MC_ERR_INVALID, "an account needs a name");
-	if (!a->packages[0])
-		memcpy(a->packages, "[]", 3);
+	return 0;
+}
+
+int store_account_create(struct store *st, struct account *a, struct err *e)
+{
+	int gen_code = !a->code[0], gen_mcid = !a->mimecast_id[0];
+	int rc = check_account(a, e);
+
+	if (rc)
+		return rc;
+	account_fill(a);
 	lower_ascii(a->admin_email);
+	lower_ascii(a->contact_email);
 	a->created = now_ms();
+	rc = MC_ERR_EXISTS;
 	for (int i = 0; i < GEN_ATTEMPTS && rc == MC_ERR_EXISTS; i++) {
-		if (gen_code)
-			gen_account_code(a->code, sizeof(a->code));
 		if (gen_mcid)
-			gen_digits(a->mimecast_id, 24);
+			gen_mimecast_id(a->mimecast_id, sizeof(a->mimecast_id));
+		/* the code pairs with the mimecastId; a given mimecastId in another format,
+		 * or one whose code clashed, gets a code of random numbers */
+		if (gen_code && ((!gen_mcid && i > 0) ||
+		                 code_from_mimecast_id(a->mimecast_id, a->region, a->code,
+		                                       sizeof(a->code)) != 0)) {
+			char other[16];
+			gen_mimecast_id(other, sizeof(other));
+			code_from_mimecast_id(other, a->region, a->code, sizeof(a->code));
+		}
 		rc = st->ops->account_create(st, a, e);
 		if (!gen_code && !gen_mcid)
 			break;
@@ -165,6 +251,13 @@ int store_account_list(struct store *st, int (*fn)(void *arg, const struct accou
 int store_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e)
 {
 	return st->ops->account_user_count(st, account_id, count, e);
+}
+
+int store_account_update(struct store *st, const struct account *a, struct err *e)
+{
+	int rc = check_account(a, e);
+
+	return rc ? rc : st->ops->account_update(st, a, e);
 }
 
 int store_app_create(struct store *st, struct application *app, struct err *e)
@@ -319,6 +412,12 @@ int store_migrations_check(const struct schema_migration *list, int *latest, str
 	}
 	*latest = last;
 	return 0;
+}
+
+const char *store_key_hint(const char *access_key, char dst[STORE_KEY_HINT_SIZE])
+{
+	snprintf(dst, STORE_KEY_HINT_SIZE, "%.8s...", access_key);
+	return dst;
 }
 
 int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e)

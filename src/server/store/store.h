@@ -59,22 +59,49 @@ int store_tx_commit(struct store *st, struct err *e);
 void store_tx_rollback(struct store *st);
 
 /* ---- accounts ---- */
+/* One account: every field get-account answers (API.md §12, docs/account.md). Text is
+ * UTF-8; flags are 0 or 1. */
 struct account {
 	int64_t id;
-	char code[32];         /* accountCode, e.g. "C0A0B1"; unique */
-	char name[128];        /* accountName */
-	char region[16];       /* region code, e.g. "eu" */
-	char admin_email[256]; /* adminEmail */
-	char mimecast_id[64];  /* mimecastId; unique */
-	char type[32];         /* e.g. "full" */
-	char domain[256];      /* the account's primary domain, may be "" */
-	char packages[1024];   /* JSON array text, e.g. ["Mimecast Gateway [1004]"] */
-	int32_t max_retention; /* days */
+	char code[32];                 /* accountCode, e.g. "CUSA35A403"; unique */
+	char name[128];                /* accountName */
+	char region[16];               /* region code, e.g. "eu" */
+	char admin_email[256];         /* adminEmail, may be "" */
+	char mimecast_id[64];          /* mimecastId, e.g. "01-0035-00403"; unique */
+	char type[32];                 /* e.g. "full" */
+	char domain[256];              /* the account's primary domain, may be "" */
+	char packages[2048];           /* JSON array text, e.g. ["Mimecast Platform [1033]"] */
+	char passphrase[128];          /* passphrase, may be "" */
+	char support_code[16];         /* supportCode, e.g. "311C" */
+	char database_code[32];        /* databaseCode, e.g. "euterm1" */
+	char content_view[32];         /* contentAdministratorDefaultView, e.g. "Metadata" */
+	char contact_email[256];       /* contactEmail, may be "" */
+	char contact_name[128];        /* contactName, may be "" */
+	char telephone[64];            /* telephone, may be "" */
+	int32_t max_retention;         /* maxRetention, days */
+	int32_t admin_session_timeout; /* adminSessionTimeout, minutes */
+	int8_t archive;                /* archive: the account keeps a message archive */
+	int8_t max_retention_confirmed;
+	int8_t min_retention_enabled;
+	int8_t automated_segment_purge;
+	int8_t policy_inheritance;
+	int8_t search_reason;
+	int8_t export_api;
+	int8_t exgest_allow_query;
 	int64_t created;
 	int64_t user_count; /* users of the account (read-only: kept by the store) */
 };
 
-/* Creates a; fills a->id and a->created (and code/mimecast_id if empty). */
+/* Zeroes a and sets the documented defaults of a new account (docs/account.md): type
+ * "full", maxRetention 30, maxRetentionConfirmed and automatedSegmentPurge true,
+ * contentAdministratorDefaultView "Metadata", adminSessionTimeout 60, the default
+ * packages; every other flag false and every other text "". */
+void store_account_init(struct account *a);
+
+/* Creates a; fills a->id and a->created, and whatever is empty of: code and mimecast_id
+ * (generated in the real formats, see store.c), support_code (4 random upper-case hex
+ * digits), database_code (region + "term1"), type ("full"), content_view ("Metadata"),
+ * packages ("[]"); max_retention and admin_session_timeout below 1 become 30 and 60. */
 int store_account_create(struct store *st, struct account *a, struct err *e);
 int store_account_get(struct store *st, int64_t id, struct account *out, struct err *e);
 int store_account_get_by_code(struct store *st, const char *code, struct account *out,
@@ -83,6 +110,10 @@ int store_account_get_by_code(struct store *st, const char *code, struct account
 int store_account_list(struct store *st, int (*fn)(void *arg, const struct account *a), void *arg,
                        struct err *e);
 int store_account_user_count(struct store *st, int64_t account_id, int64_t *count, struct err *e);
+/* Writes every mutable field of a by a->id: all but id, code, mimecast_id, region,
+ * created and user_count. MC_ERR_NOT_FOUND if there is no such account; MC_ERR_INVALID if
+ * a text field is not terminated or the name is empty. */
+int store_account_update(struct store *st, const struct account *a, struct err *e);
 
 /* ---- applications (app id + app key, registered per account) ---- */
 struct application {
@@ -167,6 +198,11 @@ struct audit_event {
 	const char *info;       /* eventInfo text */
 	int64_t time;           /* eventTime */
 };
+
+/* What an audit row shows of an access key: its first 8 characters and "..." (never the
+ * whole key, docs/login.md). Writes dst and returns it. */
+#define STORE_KEY_HINT_SIZE 16
+const char *store_key_hint(const char *access_key, char dst[STORE_KEY_HINT_SIZE]);
 
 /* Appends ev; the backend gives it an opaque id. */
 int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e);

@@ -35,6 +35,7 @@ struct store_ops {
 	                    void *arg, struct err *e);
 	int (*account_user_count)(struct store *st, int64_t account_id, int64_t *count,
 	                          struct err *e);
+	int (*account_update)(struct store *st, const struct account *a, struct err *e);
 
 	int (*app_create)(struct store *st, struct application *app, struct err *e);
 	int (*app_get)(struct store *st, const char *app_id, struct application *out,
