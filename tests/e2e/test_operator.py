@@ -327,3 +327,23 @@ class socket_holding:
 
     def __exit__(self, *exc):
         self.s.close()
+
+
+@pytest.mark.parametrize("which", ["listen", "tls"])
+def test_a_second_server_on_a_port_in_use_fails(tmp_path, which):
+    a = Server(tls=True).start()
+    try:
+        if which == "listen":
+            args = ["--listen", "127.0.0.1:%d" % a.port]
+        else:
+            args = ["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:%d" % a.tls_port]
+        p = subprocess.run([MCAPID, "serve", "--dev", "--data-dir", str(tmp_path)] + args,
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, **store_env(str(tmp_path))))
+        assert p.returncode == 1
+        assert "Address already in use" in p.stderr, p.stderr
+        # the first server still answers every call alone
+        for _ in range(20):
+            assert requests.get(a.base + "/healthz", timeout=5).status_code == 200
+    finally:
+        assert a.stop() == 0

@@ -172,3 +172,30 @@ def test_discovery_through_the_proxy_answers_the_mimecast_region_url(server, pki
     # reached directly, discovery keeps answering this server's own URL
     r = requests.post(server.base + "/api/login/discover-authentication", json=body, headers=h)
     assert r.json()["data"][0]["region"]["api"] == server.base
+
+
+def test_dev_mode_makes_a_ca_and_serves_mimecast_names_through_the_proxy():
+    s = Server(tls=True)  # --dev with HTTPS and no certificate: the development CA
+    s.start()
+    try:
+        ca = os.path.join(s.data_dir, "dev-ca.pem")
+        assert os.stat(os.path.join(s.data_dir, "dev-ca.key")).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.join(s.data_dir, "dev-server.key")).st_mode & 0o777 == 0o600
+        with open(ca, "rb") as f:
+            first = f.read()
+        log = s.read_log()
+        assert "export HTTPS_PROXY=http://127.0.0.1:%d REQUESTS_CA_BUNDLE=%s" % (
+            s.port, os.path.realpath(ca)) in log
+        for host in ("api.mimecast.com", "us-api.mimecast.com", "je-api.mimecast.com"):
+            out = run_seed_sample(s, "/api/account/get-account", base="https://" + host,
+                                  env=proxy_env(s, ca))
+            assert out["meta"]["status"] == 200
+        assert s.stop() == 0
+        s.start()  # the CA survives restarts: clients trust it once
+        with open(ca, "rb") as f:
+            assert f.read() == first
+        out = run_seed_sample(s, "/api/account/get-account", base=https_base(s),
+                              env={"REQUESTS_CA_BUNDLE": ca})
+        assert out["meta"]["status"] == 200
+    finally:
+        s.stop()
