@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a prefix of a complete CONNECT is never taken for plain HTTP */
 	if (k == CONNECT_OK || k == CONNECT_BAD) {
 		for (size_t n = 0; n < size && n < 64; n++) {
-			enum connect_kind pk = connect_parse((const char *)data, n, host, sizeof(host),
-			                                     &port, &head);
+			enum connect_kind pk = connect_parse((const char *)data, n, host,
+			                                     sizeof(host), &port, &head);
 			if (pk == CONNECT_PLAIN)
 				abort();
 		}

@@ -30,8 +30,7 @@ static void test_parse(void)
 
 	CHECK_INT(parse("", host, &port, &head), CONNECT_MORE);
 	CHECK_INT(parse("CONN", host, &port, &head), CONNECT_MORE);
-	CHECK_INT(parse("CONNECT api.mimecast.com:443 HTTP/1.1\r\nHost: x\r\n", host, &port,
-	                &head),
+	CHECK_INT(parse("CONNECT api.mimecast.com:443 HTTP/1.1\r\nHost: x\r\n", host, &port, &head),
 	          CONNECT_MORE);
 	CHECK_INT(parse("GET / HTTP/1.1\r\n\r\n", host, &port, &head), CONNECT_PLAIN);
 	CHECK_INT(parse("POST /api/x HTTP/1.1\r\n", host, &port, &head), CONNECT_PLAIN);
