@@ -312,10 +312,12 @@ def test_which_node_clients_follow_https_proxy(tls_server, pki, client, agent, e
         assert rec.lines == [] and out["status"] == 200, (rec.lines, out)
 
 
-@pytest.mark.parametrize("client,agent", [("axios", False), ("axios", True),
-                                          ("axios-legacy", True), ("got", True),
-                                          ("https", True)])
-@pytest.mark.parametrize("host", ["api.mimecast.com", "eu-api.mimecast.com"])
+@pytest.mark.parametrize("client,agent,host", [("axios", False, "api.mimecast.com"),
+                                               ("axios", False, "eu-api.mimecast.com"),
+                                               ("axios", True, "api.mimecast.com"),
+                                               ("axios-legacy", True, "us-api.mimecast.com"),
+                                               ("got", True, "eu-api.mimecast.com"),
+                                               ("https", True, "api.mimecast.com")])
 def test_get_account_through_the_proxy_with_a_mimecast_url(tls_server, pki, client, agent, host):
     proxy = "http://127.0.0.1:%d" % tls_server.port
     out = node("client_proxy.mjs", {"client": client, "agent": agent, "url": "https://" + host,
