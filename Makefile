@@ -7,12 +7,20 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit e2e pg asan tsan fuzz-smoke fuzz bench clean format
+.PHONY: all deps node-deps build run test unit e2e pg asan tsan fuzz-smoke fuzz bench clean format
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+# The pinned npm packages of tests/node (real Node.js clients for tests/e2e/test_node_clients.py):
+# npm ci when node_modules is missing or older than the lock file.
+NODE_STAMP := tests/node/node_modules/.package-lock.json
+node-deps: $(NODE_STAMP)
+$(NODE_STAMP): tests/node/package-lock.json tests/node/package.json | deps
+	@npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_WERROR=ON >/dev/null
@@ -24,18 +32,18 @@ run: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-e2e: build
+e2e: build node-deps
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The PostgreSQL backend: its unit test and the whole e2e suite on a throw-away PostgreSQL 15
 # (tests/e2e/pgserver.py starts and stops it; see docs/postgres.md).
-pg: build
+pg: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -R 'unit\.test_store_pg$$'
 	MCAPI_E2E_STORE=postgres MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-asan: deps
+asan: deps node-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -45,7 +53,7 @@ asan: deps
 		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
 
 # The same tests under ThreadSanitizer: the server is multi-threaded (workers, resolver).
-tsan: deps
+tsan: deps node-deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j$(JOBS)
@@ -69,7 +77,7 @@ fuzz: deps
 		c=tests/fuzz/corpus/$$(basename $$f | sed 's/^fuzz_//'); w=$$(mktemp -d); \
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $$w $$c; done
 
-test: build
+test: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e

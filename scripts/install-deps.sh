@@ -15,6 +15,10 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# Node.js and npm for tests/node: a node already on PATH (a machine's own Node 20, say) is used as
+# it is; Debian's packages only when there is none.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 SUDO=""
