@@ -180,6 +180,8 @@ static void print_dev_usage(const struct config *cfg, const struct front *front)
 	       "CONNECT proxy (docs/proxy.md). Export, then run them unchanged:\n"
 	       "  Python:  export HTTPS_PROXY=%s REQUESTS_CA_BUNDLE=%s\n"
 	       "  Node.js: export HTTPS_PROXY=%s NODE_EXTRA_CA_CERTS=%s\n"
+	       "           (axios >= 1.16.1 as is; got, node:https and fetch need an agent such "
+	       "as https-proxy-agent)\n"
 	       "  Go:      export HTTPS_PROXY=%s SSL_CERT_FILE=%s\n"
 	       "  curl:    export HTTPS_PROXY=%s CURL_CA_BUNDLE=%s\n"
 	       "  Java:    keytool -importcert -noprompt -alias mcapi-dev -file %s \\\n"

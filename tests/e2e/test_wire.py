@@ -240,3 +240,18 @@ def test_request_dates_and_ids_as_real_clients_send_them(server):
     r = c.post("/api/account/get-account", headers=c.headers("/api/account/get-account", date=d,
                                                              req_id=str(uuid.uuid4()).upper()))
     assert r.status_code == 200
+
+
+def test_absolute_form_targets_are_served_as_origin_form(server):
+    """RFC 9112 §3.2.2: a server accepts absolute-form; older axios sends it to its proxy."""
+    c = fresh_client(server)
+    uri = "/api/account/get-account"
+    h = c.headers(uri)
+    head = "POST https://api.mimecast.com%s HTTP/1.1\r\nHost: api.mimecast.com\r\n" % uri
+    head += "".join("%s: %s\r\n" % kv for kv in h.items())
+    out = raw_request(server.port, (head + "Content-Length: 11\r\nConnection: close\r\n\r\n"
+                                    '{"data":[]}').encode())
+    assert status_of(out) == 200, out[:300]
+    out = raw_request(server.port, b"GET http://x.example/healthz HTTP/1.1\r\nHost: x\r\n"
+                                   b"Connection: close\r\n\r\n")
+    assert status_of(out) == 200

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,6 +105,30 @@ void request_async_end(struct request *req)
 		MHD_resume_connection(fr->conn);
 }
 
+/* An absolute-form request target ("https://api.mimecast.com/api/x", RFC 9112 §3.2.2, sent
+ * by clients that take this server for their proxy) is served as its origin form ("/api/x"):
+ * a server must accept it. Nothing is forwarded anywhere. */
+static void strip_absolute_form(char *uri)
+{
+	const char *p = NULL, *slash;
+
+	if (strncasecmp(uri, "http://", 7) == 0)
+		p = uri + 7;
+	else if (strncasecmp(uri, "https://", 8) == 0)
+		p = uri + 8;
+	if (!p)
+		return;
+	slash = strpbrk(p, "/?");
+	if (!slash) {
+		memcpy(uri, "/", 2);
+	} else if (*slash == '?') {
+		memmove(uri + 1, slash, strlen(slash) + 1);
+		uri[0] = '/';
+	} else {
+		memmove(uri, slash, strlen(slash) + 1);
+	}
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	const struct listener_ctx *lc = cls;
@@ -123,6 +148,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	}
 	buf_init(&fr->body, (size_t)f->srv->cfg->max_body);
+	strip_absolute_form(fr->raw_uri);
 	q = strchr(fr->raw_uri, '?');
 	if (q) {
 		*q = '\0';
