@@ -78,8 +78,10 @@ test: build
 	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory fuzz-smoke
 
+# Plain HTTP (throughput, latency, idle memory), then HTTPS; each against nginx in the same run.
 bench: build
 	./bench/run.sh
+	./bench/tls.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
