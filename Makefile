@@ -86,8 +86,10 @@ test: build node-deps
 	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory fuzz-smoke
 
+# Plain HTTP (throughput, latency, idle memory), then HTTPS; each against nginx in the same run.
 bench: build
 	./bench/run.sh
+	./bench/tls.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -4,6 +4,7 @@
   probe  --creds F --url URL [--out FILE]   one signed call; prints status and body, writes the
                                             body to FILE; exit 1 unless HTTP 200 and no "fail"
   curl   --creds F --url URL                prints and runs the same call as a curl command
+         (both: an https URL needs --cacert CA, the PEM file of the CA that signed the server's)
   idle   --creds F --url URL --pid PID -n N opens N keep-alive connections, one signed call on
                                             each, keeps them open and prints mcapid's RSS
 
@@ -19,6 +20,7 @@ import os
 import resource
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -86,7 +88,20 @@ def read_response(sock):
 
 def target(url):
     u = urlsplit(url)
-    return u.hostname, u.port or 80, u.path or "/"
+    return u.hostname, u.port or (443 if u.scheme == "https" else 80), u.path or "/"
+
+
+def connect(url, cacert):
+    """A socket to URL's server; TLS (checked against cacert) for https."""
+    host, port, _ = target(url)
+    sock = socket.create_connection((host, port), timeout=5)
+    if urlsplit(url).scheme != "https":
+        return sock
+    if not cacert:
+        sock.close()
+        sys.exit("mcclient: an https URL needs --cacert")
+    ctx = ssl.create_default_context(cafile=cacert)
+    return ctx.wrap_socket(sock, server_hostname=host)
 
 
 def ok_envelope(status, body):
@@ -100,7 +115,7 @@ def ok_envelope(status, body):
 def cmd_probe(a):
     creds = load_creds(a.creds)
     host, port, path = target(a.url)
-    with socket.create_connection((host, port), timeout=5) as s:
+    with connect(a.url, a.cacert) as s:
         s.sendall(raw_request(host, port, path, signed_headers(creds, path)))
         status, body = read_response(s)
     print(f"HTTP {status}, {len(body)} bytes: {body.decode(errors='replace')[:400]}")
@@ -114,6 +129,8 @@ def cmd_curl(a):
     creds = load_creds(a.creds)
     _, _, path = target(a.url)
     argv = ["curl", "-sS", "-i", "--max-time", "5", "-X", "POST", a.url, "--data-binary", BODY.decode()]
+    if a.cacert:
+        argv += ["--cacert", a.cacert]
     for k, v in signed_headers(creds, path).items():
         argv += ["-H", f"{k}: {v}"]
     print("$ " + " ".join(shlex.quote(x) for x in argv), flush=True)
@@ -184,6 +201,8 @@ def main():
         s = sub.add_parser(name)
         s.add_argument("--creds", required=True, help="dev-credentials.json")
         s.add_argument("--url", required=True, help="http://127.0.0.1:PORT/api/account/get-account")
+        if name in ("probe", "curl"):
+            s.add_argument("--cacert", help="CA file checking an https server")
         if name == "probe":
             s.add_argument("--out", help="write the response body here")
         if name == "idle":

@@ -26,7 +26,6 @@ PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (Debian package: $2)"; }
 need wrk wrk
 need nginx nginx-light
 need curl curl
@@ -37,83 +36,10 @@ command -v "$PY" >/dev/null 2>&1 || die "'python3' is not installed (Debian pack
 # ---- state and clean-up ---------------------------------------------------------------------
 bench_init mcapi-bench
 
-# Starts mcapid with a fresh data dir, or on $REUSE_DATA if set; sets MC_PID, MC_PORT, MC_DATA.
-# Extra flags in "$@".
-start_mcapid() {
-	MC_PORT=$(free_port)
-	MC_DATA=${REUSE_DATA:-$(mktemp -d "$WORK/data.XXXXXX")}
-	"$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --data-dir "$MC_DATA" \
-		--access-log=false --log-level warn --per-ip-connections 0 --ip-limit 1000000 "$@" \
-		>"$MC_DATA/stdout.log" 2>"$MC_DATA/stderr.log" &
-	MC_PID=$!
-	PIDS+=("$MC_PID")
-	if ! wait_ready "http://127.0.0.1:$MC_PORT/healthz" "$MC_PID" 20; then
-		tail -n 20 "$MC_DATA/stderr.log" "$MC_DATA/stdout.log" >&2 || true
-		die "mcapid did not answer /healthz on 127.0.0.1:$MC_PORT within 20 s"
-	fi
-	[ -s "$MC_DATA/dev-credentials.json" ] || die "mcapid wrote no $MC_DATA/dev-credentials.json"
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-# Runs wrk against URL with the signer; sets RES (file with one key=value line of figures) and
-# LOG (wrk's output). $1 label, $2 url, $3 seconds, $4 1 = check every body, $5 tag.
-run_wrk() {
-	local label=$1 url=$2 secs=$3 check=$4 tag=$5
-	RES=$WORK/result.$label.$tag
-	LOG=$WORK/wrk.$label.$tag.log
-	: >"$RES"
-	MC_CREDENTIALS=$CREDS MC_PATH=$PATH_API MC_CHECK_BODY=$check MC_RESULT_FILE=$RES \
-		timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 2s --latency \
-		-s "$BENCH/signer.lua" "$url" >"$LOG" 2>&1 ||
-		{ cat "$LOG" >&2; die "wrk failed against $label"; }
-	[ -s "$RES" ] || { cat "$LOG" >&2; die "wrk reported no figures for $label"; }
-	say "-- $label $tag, ${secs} s$([ "$check" = 1 ] && echo ", every body checked"): $(cat "$RES")"
-}
-
-field() { sed -n "s/.*\\b$2=\\([0-9.]*\\).*/\\1/p" "$1"; }
-
-# Fails loudly if the last run had non-2xx answers, bad bodies or connect errors. $1 label.
-check_run() {
-	local label=$1 non2xx bad conn
-	non2xx=$(field "$RES" non2xx)
-	bad=$(field "$RES" bad_body)
-	conn=$(field "$RES" connect_err)
-	if [ "$non2xx" != 0 ] || [ "$bad" != 0 ] || [ "$conn" != 0 ]; then
-		cat "$LOG" >&2
-		say "bench: $label: $non2xx non-2xx answers, $bad bad envelopes, $conn connect errors" >&2
-		if [ "$label" = mcapid ]; then
-			say "bench: one request signed by mcclient.py, for comparison:" >&2
-			"$PY" "$BENCH/mcclient.py" curl --creds "$CREDS" --url "$MC_URL" >&2 || true
-			say "" >&2
-		fi
-		die "$label did not answer every benchmark request with 200"
-	fi
-}
-
 # ---- build and self-test --------------------------------------------------------------------
 say "== mcapi benchmark ($(nproc) cores; wrk -t$THREADS -c$CONNS -d${DURATION}s shares them with the server)"
-if [ -n "${MCAPID:-}" ]; then
-	[ -x "$MCAPID" ] || die "MCAPID='$MCAPID' is not an executable"
-elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
-	MCAPID=$BUILD/mcapid
-	[ -x "$MCAPID" ] || die "no $MCAPID (unset BENCH_NO_BUILD to build it)"
-else
-	say "-- building mcapid (Release) in $BUILD"
-	# Warnings are not errors here: an optimised build can warn where the checked build does not.
-	if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCAPI_WERROR=OFF &&
-		cmake --build "$BUILD" -j"$(nproc)" --target mcapid; } >"$WORK/build.log" 2>&1; then
-		tail -30 "$WORK/build.log" >&2
-		die "build failed (full log above, last 30 lines)"
-	fi
-	MCAPID=$BUILD/mcapid
-fi
-VECTORS=$ROOT/tests/data/signature-vectors.json
-[ -f "$VECTORS" ] || VECTORS= # then only the built-in first vector
-MC_SIGNER_SELFTEST=1 MC_VECTORS=$VECTORS \
-	wrk -s "$BENCH/signer.lua" http://127.0.0.1:1/ >"$WORK/selftest.log" 2>&1 ||
-	{ cat "$WORK/selftest.log" >&2; die "signer.lua self-test failed"; }
-say "-- $(cat "$WORK/selftest.log")"
+build_mcapid
+signer_selftest
 
 # Both servers and wrk need more descriptors than the usual 1024 for the idle test.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
@@ -126,7 +52,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 # REPLAY_MAX/2 ids, 2 M by default, over 60 s at 30 k/s. Not 50 M: the tables are calloc'ed and a
 # 1 GB table takes a page fault (and a TLB shoot-down) on nearly every insert for the whole run,
 # which measured ~10% of mcapid's CPU; at 4 M the warm-up touches all 32 MB of it.
-start_mcapid --rate-limit 1000000000 --rate-refill-ms 1 --replay-max "${BENCH_REPLAY_MAX:-4000000}"
+# --tls-listen off: plain HTTP only (--dev would also listen for HTTPS on the fixed port 8443 and
+# put the CONNECT-sorting acceptor in front of the plain listener); bench/tls.sh measures HTTPS.
+# Binaries from before HTTPS (MCAPID=..., to compare with an older tree) have no such flag.
+PLAIN_ONLY=()
+if "$MCAPID" serve --help 2>&1 | grep -q -- --tls-listen; then PLAIN_ONLY=(--tls-listen off); fi
+start_mcapid "${PLAIN_ONLY[@]}" --rate-limit 1000000000 --rate-refill-ms 1 \
+	--replay-max "${BENCH_REPLAY_MAX:-4000000}"
 CREDS=$MC_DATA/dev-credentials.json
 MC_URL=http://127.0.0.1:$MC_PORT$PATH_API
 say "-- mcapid $("$MCAPID" --version 2>/dev/null | head -1) pid $MC_PID on 127.0.0.1:$MC_PORT"
@@ -146,39 +78,18 @@ NG_BYTES=$(curl -s --max-time 2 -X POST --data-binary '{"data":[]}' "$NG_URL" | 
 # Alternating rounds spread any other load on the machine over both servers; the report takes
 # each server's best round (most requests/s) and lists them all.
 # Other work on the machine skews everything: measure how busy the cores are before starting.
-cpu_busy() {
-	local a b
-	a=$(head -1 /proc/stat)
-	sleep 1
-	b=$(head -1 /proc/stat)
-	printf '%s\n%s\n' "$a" "$b" | awk '{idle[NR] = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; tot[NR] = t}
-		END {printf "%.0f", 100 * (1 - (idle[2] - idle[1]) / (tot[2] - tot[1]))}'
-}
-BUSY=$(cpu_busy)
-say "-- cores busy with other work just before the runs: $BUSY% (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-[ "$BUSY" -le 10 ] || say "   WARNING: other processes are using the CPU; the figures below will be low and noisy"
-run_wrk mcapid "$MC_URL" "$WARMUP" 1 warm-up
+# CPU_PIDS: run_wrk also records each server's CPU time per request (see lib.sh).
+say_cpu_busy
+CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$WARMUP" 1 warm-up
 check_run mcapid
-run_wrk nginx "$NG_URL" "$WARMUP" 0 warm-up
+CPU_PIDS=$NG_PIDS run_wrk nginx "$NG_URL" "$WARMUP" 0 warm-up
 check_run nginx
 for r in $(seq "$ROUNDS"); do
-	PERF_PID=
-	if [ "${BENCH_PERF:-0}" = 1 ] && [ "$r" = 1 ]; then
-		need perf linux-perf
-		perf record -q -g -F 999 -p "$MC_PID" -o "$WORK/perf.data" -- sleep $((DURATION - 1)) \
-			>"$WORK/perf.log" 2>&1 &
-		PERF_PID=$!
-	fi
-	run_wrk mcapid "$MC_URL" "$DURATION" 0 "round$r"
+	[ "$r" = 1 ] && perf_start "$MC_PID" $((DURATION - 1)) plain
+	CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$DURATION" 0 "round$r"
 	check_run mcapid
-	if [ -n "$PERF_PID" ]; then
-		wait "$PERF_PID" || true
-		say "-- perf: top symbols of mcapid during round 1 (self time)"
-		perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol 2>"$WORK/perf.err" |
-			grep -E '^ +[0-9.]+%' | head -25 || true
-		if [ -s "$WORK/perf.err" ]; then head -5 "$WORK/perf.log" "$WORK/perf.err"; fi
-	fi
-	run_wrk nginx "$NG_URL" "$DURATION" 0 "round$r"
+	perf_report "round 1"
+	CPU_PIDS=$NG_PIDS run_wrk nginx "$NG_URL" "$DURATION" 0 "round$r"
 	check_run nginx
 done
 MC_RSS_AFTER=$(rss_kb "$MC_PID")
@@ -190,7 +101,7 @@ stop_pid "$NG_PID"
 # what the throughput runs left in the replay cache; and a second start on its store, as in
 # production: the first start also creates the development account (and hashes its password),
 # which leaves about 8 MB more heap behind.
-IDLE_FLAGS=(--max-connections $((IDLE + 1000)) --conn-timeout 120 --rate-limit 1000000)
+IDLE_FLAGS=("${PLAIN_ONLY[@]}" --max-connections $((IDLE + 1000)) --conn-timeout 120 --rate-limit 1000000)
 start_mcapid "${IDLE_FLAGS[@]}"
 stop_pid "$MC_PID"
 REUSE_DATA=$MC_DATA start_mcapid "${IDLE_FLAGS[@]}"
@@ -211,7 +122,7 @@ for label in mcapid nginx; do
 done
 say "-- $(grep RESULT "$IDLE_OUT")"
 "$PY" - "$WORK" "$ROUNDS" "$IDLE_OUT" "$BODY_BYTES" "$MC_RSS_AFTER" "$CONNS" "$IDLE" "$DURATION" <<'EOF'
-import re, sys
+import re, statistics, sys
 def kv(path):
     line = [l for l in open(path) if "=" in l][-1]
     return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)}
@@ -231,9 +142,17 @@ print(f"{'requests/s':22}{mc['rps']:10.0f}{ng['rps']:10.0f}{ratio:14.2f}   >= 0.
 print(f"{'p50 latency (ms)':22}{mc['p50_us']/1000:10.2f}{ng['p50_us']/1000:10.2f}{mc['p50_us']/ng['p50_us']:14.2f}")
 print(f"{'p99 latency (ms)':22}{mc['p99_us']/1000:10.2f}{ng['p99_us']/1000:10.2f}{mc['p99_us']/ng['p99_us']:14.2f}   mcapid <= 5 ms   {ok(mc['p99_us'] <= 5000)}")
 print(f"{'max latency (ms)':22}{mc['max_us']/1000:10.2f}{ng['max_us']/1000:10.2f}")
+print(f"{'CPU/request (us)':22}{mc['cpu_us']:10.1f}{ng['cpu_us']:10.1f}{mc['cpu_us']/ng['cpu_us']:14.2f}"
+      "   the server's user + system time")
+print(f"{'wrk CPU/request (us)':22}{mc['client_us']:10.1f}{ng['client_us']:10.1f}"
+      "                 the client's, on the same cores")
+per = sorted(m["rps"] / n["rps"] for m, n in zip(runs["mcapid"], runs["nginx"]))
+print(f"mcapid/nginx round by round (neighbours in time): {', '.join(f'{x:.2f}' for x in per)}; "
+      f"median {statistics.median(per):.2f}")
 for s in ("mcapid", "nginx"):
-    print(f"  {s} rounds (req/s / p99 ms): " +
-          ", ".join(f"{x['rps']:.0f} / {x['p99_us']/1000:.2f}" for x in runs[s]))
+    print(f"  {s} rounds (req/s / p99 ms / server, wrk CPU us per request): " +
+          ", ".join(f"{x['rps']:.0f} / {x['p99_us']/1000:.2f} / {x['cpu_us']:.1f}, {x['client_us']:.1f}"
+                    for x in runs[s]))
 print()
 print(f"mcapid RSS, {n} idle keep-alive connections: {rss_mb:.1f} MB "
       f"(new process, second start: {idle['rss_base_kb']/1024:.1f} MB before them, "
