@@ -3,7 +3,7 @@
 #ifndef MCAPI_SERVER_API_API_H
 #define MCAPI_SERVER_API_API_H
 
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 
 /* account.c */

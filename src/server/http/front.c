@@ -14,7 +14,7 @@
 #include "common/crypto.h"
 #include "server/http/connect.h"
 #include "server/http/framing.h"
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/listen.h"
 #include "server/pipeline.h"
 #include "server/region.h"
