@@ -435,15 +435,18 @@ static int resolve_tls(struct config *cfg, struct err *e)
 		return err_set(e, MC_ERR_INVALID, "test_headers must be on, off or auto, not '%s'",
 		               cfg->test_headers);
 	if (!strcmp(cfg->test_headers, "auto"))
-		snprintf(cfg->test_headers, sizeof(cfg->test_headers), "%s", cfg->dev ? "on" : "off");
+		snprintf(cfg->test_headers, sizeof(cfg->test_headers), "%s",
+		         cfg->dev ? "on" : "off");
 	if (strcmp(cfg->impersonation_action, "hold") && strcmp(cfg->impersonation_action, "tag"))
-		return err_set(e, MC_ERR_INVALID, "impersonation_action must be hold or tag, not '%s'",
+		return err_set(e, MC_ERR_INVALID,
+		               "impersonation_action must be hold or tag, not '%s'",
 		               cfg->impersonation_action);
 	if (!strcmp(cfg->smtp_listen, "off"))
 		cfg->smtp_listen[0] = '\0';
 	else if (cfg->dev && !*cfg->smtp_listen)
 		snprintf(cfg->smtp_listen, sizeof(cfg->smtp_listen), "127.0.0.1:2525");
-	if (!*cfg->smtp_hostname && gethostname(cfg->smtp_hostname, sizeof(cfg->smtp_hostname)) != 0)
+	if (!*cfg->smtp_hostname &&
+	    gethostname(cfg->smtp_hostname, sizeof(cfg->smtp_hostname)) != 0)
 		snprintf(cfg->smtp_hostname, sizeof(cfg->smtp_hostname), "mcapid");
 	cfg->smtp_hostname[sizeof(cfg->smtp_hostname) - 1] = '\0';
 	if (cfg->retry_max < cfg->retry_min)

@@ -65,15 +65,16 @@ struct config {
 	int smtp_timeout;         /* seconds a session may be idle */
 	int smtp_session_max;     /* seconds a whole session may last */
 	int smtp_max_commands;    /* commands before DATA in one transaction, and errors */
-	char test_headers[8];     /* on | off | auto (on with --dev): X-Mcapi-Test forces outcomes */
-	char dangerous_types[512]; /* attachment extensions held (comma-separated) */
+	char test_headers[8]; /* on | off | auto (on with --dev): X-Mcapi-Test forces outcomes */
+	char dangerous_types[512];    /* attachment extensions held (comma-separated) */
 	char impersonation_action[8]; /* hold | tag */
 	int delivery_threads;
-	int retry_min;       /* seconds: first back-off of a deferred delivery */
-	int retry_max;       /* seconds: largest back-off */
-	int queue_max_age;   /* seconds a deferred recipient is retried before it bounces */
-	char smarthost[256]; /* smtp://host:port for outbound mail; "" = maildir_root */
-	char maildir_root[512]; /* default route: <root>/<domain>/<local part>/ (default <data_dir>/mail) */
+	int retry_min;          /* seconds: first back-off of a deferred delivery */
+	int retry_max;          /* seconds: largest back-off */
+	int queue_max_age;      /* seconds a deferred recipient is retried before it bounces */
+	char smarthost[256];    /* smtp://host:port for outbound mail; "" = maildir_root */
+	char maildir_root[512]; /* default route: <root>/<domain>/<local part>/ (default
+	                           <data_dir>/mail) */
 	int mail_retention_days;
 };
 

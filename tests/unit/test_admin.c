@@ -24,7 +24,7 @@
 static char dir[64];
 static char db_path[128];
 static unsigned char key[STORE_KEY_LEN];
-static struct admin_defaults defs = {"eu", 3 * 86400000LL, 3};
+static struct admin_defaults defs = {"eu", 3 * 86400000LL, 3, NULL};
 static char out[65536], errtext[8192];
 
 static void slurp(const char *path, char *dst, size_t size)

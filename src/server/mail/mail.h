@@ -28,8 +28,8 @@ struct mail;
 #define MAIL_REPLY_TEXT 256
 
 struct mail_reply {
-	int code;                    /* 0 = go on; else the SMTP code (250, 451, 550, ...) */
-	char text[MAIL_REPLY_TEXT];  /* enhanced status and text: "5.7.1 relay denied" */
+	int code;                   /* 0 = go on; else the SMTP code (250, 451, 550, ...) */
+	char text[MAIL_REPLY_TEXT]; /* enhanced status and text: "5.7.1 relay denied" */
 };
 
 /* One SMTP transaction (MAIL ... DATA) as the pipeline sees it: copied session facts, the
@@ -55,6 +55,10 @@ void mail_txn_release(struct mail_txn *t);
 
 /* Starts the pipeline's process worker on srv (its store and config). NULL + e on error. */
 struct mail *mail_start(struct server *srv, struct err *e);
+/* The checks only, without a worker (mcapid admin mail inject/generate): a running server
+ * processes and delivers what is accepted through it. Free with mail_stop. */
+struct mail *mail_open(struct server *srv, struct err *e);
+
 /* Stops the worker (a message in progress finishes, or its lease runs out and another
  * worker or node takes it). NULL is fine. */
 void mail_stop(struct mail *m);
@@ -70,8 +74,7 @@ int mail_check_sender(struct mail *m, struct mail_txn *t, const char *from,
  * inboundType; outbound from an internal domain via the account's relay addresses;
  * internal; otherwise 550 5.7.1 relay denied; 452 past max recipients). On success the
  * recipient is added to t. */
-int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt,
-                    struct mail_reply *reply);
+int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct mail_reply *reply);
 
 /* End of DATA: the message (size bytes in spool_fd from offset 0, dot-unstuffed, CRLF line
  * ends) is checked (anti-virus: EICAR in any decoded part → 554 5.7.1 and a rejected

@@ -80,7 +80,7 @@ struct message {
 	int64_t body_id;
 	char acode[MAIL_ACODE_SIZE];
 	char msg_id[MAIL_MSGID_SIZE];
-	char env_from[MAIL_ADDR_SIZE]; /* "" = the null sender <> */
+	char env_from[MAIL_ADDR_SIZE];  /* "" = the null sender <> */
 	char from_addr[MAIL_ADDR_SIZE]; /* From: header address */
 	char from_name[MAIL_NAME_SIZE]; /* From: header display name */
 	char subject[MAIL_SUBJECT_SIZE];
@@ -89,11 +89,11 @@ struct message {
 	char helo[256];
 	char tls_version[16]; /* "" without TLS, else e.g. "TLSv1.3" */
 	char tls_cipher[64];
-	int32_t route; /* enum mail_route */
-	int32_t status; /* enum msg_status */
+	int32_t route;                         /* enum mail_route */
+	int32_t status;                        /* enum msg_status */
 	char hold_reason[MAIL_REASON_SIZE];    /* policyInfo, e.g. "Relaxed Spam Detection" */
 	char hold_reason_id[MAIL_REASON_SIZE]; /* e.g. MESSAGE_HOLD_APPLIED_SPAM_SIGNATURE_POLICY */
-	int64_t held;      /* when it was held; 0 = never */
+	int64_t held;                          /* when it was held; 0 = never */
 	int32_t spam_score;
 	int32_t processed; /* the process stage has run */
 	int32_t has_attachments;
@@ -143,8 +143,7 @@ int store_body_get(struct store *st, int64_t body_id, char **data, size_t *len, 
  * rejected message (refused in the SMTP session, e.g. a virus) is recorded with no
  * recipients' delivery and no body (body_id 0) so that tracking and the logs show it. */
 int store_message_accept(struct store *st, struct message *m, const struct mail_rcpt *rcpts,
-                         int nrcpts, const struct mail_event *events, int nevents,
-                         struct err *e);
+                         int nrcpts, const struct mail_event *events, int nevents, struct err *e);
 
 /* ---- the process stage ---- */
 
@@ -167,8 +166,7 @@ int store_message_get(struct store *st, int64_t account_id, int64_t id, struct m
 
 /* The recipients of a message in row order; fn's non-zero return stops and is returned. */
 int store_message_rcpts(struct store *st, int64_t message_id,
-                        int (*fn)(void *arg, const struct mail_rcpt *r), void *arg,
-                        struct err *e);
+                        int (*fn)(void *arg, const struct mail_rcpt *r), void *arg, struct err *e);
 
 /* What a list of messages may be filtered by; zero/empty fields are not filters. */
 struct message_query {
@@ -179,8 +177,8 @@ struct message_query {
 	int32_t held_only;          /* held messages only (the hold queue) */
 	int32_t processing_only;    /* messages with a recipient deferred or in flight */
 	char msg_id[MAIL_MSGID_SIZE];
-	char from[MAIL_ADDR_SIZE]; /* envelope or header sender (case-insensitive equality) */
-	char to[MAIL_ADDR_SIZE];   /* any recipient */
+	char from[MAIL_ADDR_SIZE];       /* envelope or header sender (case-insensitive equality) */
+	char to[MAIL_ADDR_SIZE];         /* any recipient */
 	char subject[MAIL_SUBJECT_SIZE]; /* substring, case-insensitive */
 	char client_ip[64];
 	char hold_reason[MAIL_REASON_SIZE]; /* policyInfo equality */
@@ -191,9 +189,8 @@ struct message_query {
  * keyset cursor (after_received, after_id; 0, 0 = from the start), at most limit; fn gets
  * each. */
 int store_message_list(struct store *st, const struct message_query *q, int64_t after_received,
-                       int64_t after_id, int limit,
-                       int (*fn)(void *arg, const struct message *m), void *arg,
-                       struct err *e);
+                       int64_t after_id, int limit, int (*fn)(void *arg, const struct message *m),
+                       void *arg, struct err *e);
 
 /* Held messages of the account counted by hold_reason: fn(reason, count). */
 int store_hold_summary(struct store *st, int64_t account_id,
@@ -259,8 +256,7 @@ struct mail_domain {
 	char inbound_type[8];
 	char route[MAIL_ROUTE_SIZE]; /* "" = the default route */
 };
-int store_mail_domain(struct store *st, const char *name, struct mail_domain *out,
-                      struct err *e);
+int store_mail_domain(struct store *st, const char *name, struct mail_domain *out, struct err *e);
 
 /* Sets the mail route of an internal domain of the account ("" = default). */
 int store_mail_set_route(struct store *st, int64_t account_id, const char *domain,
@@ -269,8 +265,8 @@ int store_mail_set_route(struct store *st, int64_t account_id, const char *domai
 /* Outbound relay addresses (exact IPs or CIDR prefixes as text) of an account. */
 int store_relay_add(struct store *st, int64_t account_id, const char *cidr, struct err *e);
 int store_relay_remove(struct store *st, int64_t account_id, const char *cidr, struct err *e);
-int store_relay_list(struct store *st, int64_t account_id,
-                     int (*fn)(void *arg, const char *cidr), void *arg, struct err *e);
+int store_relay_list(struct store *st, int64_t account_id, int (*fn)(void *arg, const char *cidr),
+                     void *arg, struct err *e);
 
 /* ---- housekeeping ---- */
 
