@@ -321,6 +321,7 @@ static void delivery_one(struct delivery *d, struct worker_cache *c, const struc
 	} else if (delivery_transform(d, job, c, &xbody, &xlen, &e) != 0) {
 		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 transform: %s", e.msg);
 	} else {
+		dest.maildir_key = (uint64_t)job->rcpt.id;
 		route_deliver(&dest, &o, job->env_from, job->rcpt.addr, xbody ? xbody : c->body,
 		              xbody ? xlen : c->body_len, &res);
 		if (dest.kind == DEST_SMTP && res.site)

@@ -55,6 +55,7 @@ struct deliv_dest {
 	unsigned port;              /* SMTP: default 25 */
 	char root[MAIL_ROUTE_SIZE]; /* Maildir: <root>/<domain>/<local part>/ */
 	char name[MAIL_ROUTE_SIZE]; /* smtp://host:port | maildir:ROOT (Route of the event) */
+	uint64_t maildir_key;       /* Maildir: the recipient row, or 0 (see maildir_deliver_key) */
 };
 
 /* Parses a route: "smtp://host[:port][/]" (host a name, IPv4 or [IPv6]; port 1-65535,
@@ -147,6 +148,13 @@ int maildir_path(const char *root, const char *rcpt, char *out, size_t size);
  * survives power loss. Errors go through maildir_errno_status. Returns res->status. */
 int maildir_deliver(const char *root, const char *rcpt, const char *data, size_t len,
                     struct deliv_result *res);
+
+/* The same with a file name made from key (the recipient row) instead of a unique one: a
+ * delivery repeated after a crash between the rename and the recorded outcome replaces the
+ * same file in new/ rather than adding a second copy, so each recipient gets a message once.
+ * key 0 = maildir_deliver. */
+int maildir_deliver_key(const char *root, const char *rcpt, const char *data, size_t len,
+                        uint64_t key, struct deliv_result *res);
 
 /* The one mapping of a system error to a delivery status: temporary trouble (ENOSPC,
  * EDQUOT, EIO, EROFS, EMFILE, ENOMEM, ... and anything unknown) defers with a 4.x.x

@@ -174,6 +174,12 @@ static void maildir_host(char *out, size_t size)
 int maildir_deliver(const char *root, const char *rcpt, const char *data, size_t len,
                     struct deliv_result *res)
 {
+	return maildir_deliver_key(root, rcpt, data, len, 0, res);
+}
+
+int maildir_deliver_key(const char *root, const char *rcpt, const char *data, size_t len,
+                        uint64_t key, struct deliv_result *res)
+{
 	static unsigned counter;
 	char box[MAILDIR_PATH_MAX], failed[MAILDIR_PATH_MAX], name[512], host[256];
 	char tmp[MAILDIR_PATH_MAX + 600], dst[MAILDIR_PATH_MAX + 600];
@@ -193,12 +199,16 @@ int maildir_deliver(const char *root, const char *rcpt, const char *data, size_t
 	}
 	gettimeofday(&tv, NULL);
 	maildir_host(host, sizeof(host));
-	snprintf(name, sizeof(name), "%lld.M%06ldP%dT%dQ%u.%s", (long long)tv.tv_sec,
-	         (long)tv.tv_usec, (int)getpid(), (int)gettid(),
-	         __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), host);
+	if (key)
+		snprintf(name, sizeof(name), "mcapi.R%llu.%s", (unsigned long long)key, host);
+	else
+		snprintf(name, sizeof(name), "%lld.M%06ldP%dT%dQ%u.%s", (long long)tv.tv_sec,
+		         (long)tv.tv_usec, (int)getpid(), (int)gettid(),
+		         __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), host);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", box, name);
 	snprintf(dst, sizeof(dst), "%s/new/%s", box, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* a keyed name is held by one lease at a time; a stale tmp file of a crash is replaced */
+	fd = open(tmp, O_WRONLY | O_CREAT | (key ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return maildir_errno_status(errno, "create", tmp, res);
 	for (size_t off = 0; off < len;) {

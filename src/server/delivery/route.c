@@ -132,6 +132,6 @@ int route_deliver(const struct deliv_dest *d, const struct smtpc_opts *o, const 
 	if (d->kind == DEST_SMTP)
 		return smtpc_send(d->host, d->port, o, env_from, rcpt, data, len, res);
 	if (d->kind == DEST_MAILDIR)
-		return maildir_deliver(d->root, rcpt, data, len, res);
+		return maildir_deliver_key(d->root, rcpt, data, len, d->maildir_key, res);
 	return deliv_result_set(res, DELIV_DEFER, 451, 0, "4.3.5 no usable mail route");
 }
