@@ -51,6 +51,7 @@ struct hold_list {
 	const char *value;
 	unsigned routes; /* bit per enum mail_route allowed; 0 = all */
 	int none;        /* a heldGroup no hold of ours belongs to */
+	const char *own; /* admin false: the caller's address, shown as the recipient */
 };
 
 static int fail(struct response *res, json_t *key, const char *code, const char *field,
@@ -199,6 +200,11 @@ static int held_emit(void *arg, const struct message *m, const struct msg_rcpts 
 			to = r->v[i].addr;
 			break;
 		}
+	for (int i = 0; l->own && i < r->n; i++)
+		if (strcasecmp(r->v[i].addr, l->own) == 0) {
+			to = r->v[i].addr;
+			break;
+		}
 	msg_id_of(l->req, m->id, id);
 	if (!(item = msg_json_held(m, id, to)))
 		return MC_ERR_NOMEM;
@@ -247,8 +253,10 @@ int api_hold_list(struct request *req, struct response *res)
 		s.q.from_time = start;
 	if (he)
 		s.q.to_time = end;
-	if (!admin) /* only what is held for the caller (the documented default) */
+	if (!admin) { /* only what is held for the caller (the documented default) */
 		snprintf(s.q.to, sizeof(s.q.to), "%s", req->who.user.email);
+		l.own = req->who.user.email;
+	}
 	if (pg.after && msg_cursor_read(pg.after, &after_t, &after_i) != 0) {
 		fail(res, NULL, MSG_E_INVALID, "pageToken",
 		     "the page token is not valid for this call");

@@ -650,7 +650,7 @@ json_t *msg_json_info(const struct msg_info_ctx *c)
 
 	if (c->headers && !tinfo)
 		return NULL;
-	snprintf(ack, sizeof(ack), "250 %s Received OK", m->acode);
+	snprintf(ack, sizeof(ack), "250 %s%sReceived OK", m->acode, m->acode[0] ? " " : "");
 	snprintf(greeting, sizeof(greeting), "%s%s", m->helo[0] ? "EHLO " : "", m->helo);
 	meta = json_pack(
 	        "{s:s, s:s, s:i, s:o, s:I, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:o}",

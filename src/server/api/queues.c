@@ -146,7 +146,8 @@ static int processing_emit(void *arg, const struct message *m, const struct msg_
 	return n < 0 ? n : 0;
 }
 
-static int read_route_value(struct response *res, json_t *item, const char *v, unsigned *mask)
+static int read_route_value(struct response *res, json_t *item, const char *field, const char *v,
+                            unsigned *mask)
 {
 	int r;
 
@@ -157,7 +158,7 @@ static int read_route_value(struct response *res, json_t *item, const char *v, u
 	else if ((r = msg_route_parse(v)) >= 0)
 		*mask |= 1u << r;
 	else
-		return fail(res, item, MSG_E_INVALID, "route",
+		return fail(res, item, MSG_E_INVALID, field,
 		            "route must be one of: all, internal, outbound, inbound, external");
 	return 0;
 }
@@ -189,7 +190,7 @@ static int read_filters(struct response *res, json_t *item, struct processing *p
 				if (msg_read_string(res, item, f, "value", 64, &value) < 0)
 					return 1;
 				if (value && *value &&
-				    read_route_value(res, item, value, &p->routes))
+				    read_route_value(res, item, "value", value, &p->routes))
 					return 1;
 			} else if (strcasecmp(name, "attachments") == 0 ||
 			           strcasecmp(name, "attachment") == 0) {
@@ -204,7 +205,7 @@ static int read_filters(struct response *res, json_t *item, struct processing *p
 		}
 		if (msg_read_string(res, item, f, "route", 64, &value) < 0)
 			return 1;
-		if (value && *value && read_route_value(res, item, value, &p->routes))
+		if (value && *value && read_route_value(res, item, "route", value, &p->routes))
 			return 1;
 		if (json_get_ci(f, "attachments") &&
 		    json_get_bool(f, "attachments", &p->attachments) < 0)
