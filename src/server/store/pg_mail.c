@@ -76,6 +76,9 @@ static const char sql_lease_msg[] =
         "WHERE processed = 0 AND status = " MS_RECEIVED " AND lease_until <= $1::int8 "
         "ORDER BY received, id LIMIT 1 FOR UPDATE SKIP LOCKED) AND m.processed = 0 "
         "AND m.lease_until <= $1::int8 RETURNING " MSG_COLS;
+static const char sql_any_unprocessed[] =
+        "SELECT 1 FROM messages WHERE processed = 0 AND status = " MS_RECEIVED
+        " AND lease_until <= $1::int8 LIMIT 1";
 static const char sql_processed[] =
         "UPDATE messages SET status = $2::int4, hold_reason = $3::text, hold_reason_id = $4::text, "
         "held = $5::int8, spam_score = $6::int4, has_attachments = $7::int4, "
@@ -123,6 +126,9 @@ static const char sql_lease_rcpts[] =
                                                       "LEFT JOIN domains d ON d.id = l.domain_id "
                                                       "ORDER BY l.due_at, l.id";
 
+static const char sql_any_due[] =
+        "SELECT 1 FROM recipients WHERE queued = 1 AND state IN (" RS_PENDING ", " RS_INFLIGHT
+        ", " RS_DEFERRED ") AND next_attempt <= $1::int8 LIMIT 1";
 static const char sql_done[] =
         "UPDATE recipients SET state = $3::int4, attempts = attempts + 1, next_attempt = "
         "CASE WHEN $3::int4 = " RS_DEFERRED " THEN $4::int8 ELSE next_attempt END, "
@@ -377,6 +383,16 @@ static int why_not(struct store *st, int64_t account_id, int64_t id, const char 
 	return rc;
 }
 
+/* 1 if sql ($1 = now) finds a row, 0 if not, or an error: pollers look without the write
+ * lock first, so idle workers do not queue for it. */
+static int any_row(struct store *st, const char *sql, int64_t now, struct err *e)
+{
+	int64_t rows = 0;
+	int rc = run_ints(st, sql, PG_READ, &now, 1, &rows, "look for work", e);
+
+	return rc ? rc : rows > 0;
+}
+
 /* ---- intake ---- */
 
 static int in_tx(struct store *st)
@@ -624,6 +640,9 @@ static int lease_unprocessed(struct store *st, int64_t now, int64_t lease_until,
 	PGresult *r = NULL;
 	int rc;
 
+	rc = pg_in_tx(st) ? 1 : any_row(st, sql_any_unprocessed, now, e);
+	if (rc <= 0)
+		return rc ? rc : err_set(e, MC_ERR_NOT_FOUND, "no message waits for processing");
 	pg_p_init(&p);
 	pg_p_int(&p, now);
 	pg_p_int(&p, lease_until);
@@ -858,6 +877,9 @@ static int delivery_lease(struct store *st, int64_t now, int64_t lease_until,
 	PGresult *r = NULL;
 	int rc;
 
+	rc = pg_in_tx(st) ? 1 : any_row(st, sql_any_due, now, e);
+	if (rc <= 0)
+		return rc;
 	pg_p_init(&p);
 	pg_p_int(&p, now);
 	pg_p_int(&p, lease_until);

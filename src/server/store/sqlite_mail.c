@@ -69,6 +69,9 @@ static const char sql_lease_msg[] =
         "UPDATE messages SET lease_until = ?2 WHERE id = (SELECT id FROM messages "
         "INDEXED BY messages_unprocessed WHERE processed = 0 AND status = " MS_RECEIVED
         " AND lease_until <= ?1 ORDER BY received, id LIMIT 1) RETURNING " RET_COLS;
+static const char sql_any_unprocessed[] =
+        "SELECT 1 FROM messages INDEXED BY messages_unprocessed WHERE processed = 0 AND status "
+        "= " MS_RECEIVED " AND lease_until <= ?1 LIMIT 1";
 static const char sql_processed[] =
         "UPDATE messages SET status = ?2, hold_reason = ?3, hold_reason_id = ?4, held = ?5, "
         "spam_score = ?6, has_attachments = ?7, attachments = ?8, urls = ?9, processed = 1, "
@@ -103,6 +106,9 @@ static const char sql_hold_action[] =
 	"ORDER BY next_attempt, id LIMIT ?2)"
 static const char sql_due[] = DUE(RS_PENDING) " UNION ALL " DUE(RS_DEFERRED) " UNION ALL " DUE(
         RS_INFLIGHT) " ORDER BY 2, 1 LIMIT ?2";
+static const char sql_any_due[] =
+        "SELECT 1 FROM recipients INDEXED BY recipients_due WHERE queued = 1 AND state IN "
+        "(" RS_PENDING ", " RS_INFLIGHT ", " RS_DEFERRED ") AND next_attempt <= ?1 LIMIT 1";
 static const char sql_lease_rcpt[] =
         "UPDATE recipients SET state = " RS_INFLIGHT ", lease_until = ?2, next_attempt = ?2 "
         "WHERE id = ?1";
@@ -367,6 +373,28 @@ out:
 	return rc;
 }
 
+/* 1 if sql (parameter ?1 = now) finds a row, 0 if not, or an error. Pollers look first
+ * without the write lock, so idle workers do not take turns at it with the intake. */
+static int any_row(struct store *st, const char *sql, int64_t now, struct err *e)
+{
+	struct sqlite_q q;
+	int rc = sqlite_q_prepare(st, sql, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, now)) {
+		rc = bind_fail(&q, "look for work", e);
+		goto out;
+	}
+	rc = sqlite3_step(q.s);
+	rc = rc == SQLITE_ROW    ? 1
+	     : rc == SQLITE_DONE ? 0
+	                         : sqlite_fail(q.db, rc, "look for work", e);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
 /* ---- intake ---- */
 
 static int in_tx(struct store *st)
@@ -622,8 +650,11 @@ static int lease_unprocessed(struct store *st, int64_t now, int64_t lease_until,
                              struct message *out, struct err *e)
 {
 	struct sqlite_q q;
-	int own, rc = tx_open(st, &own, e);
+	int own, rc = sqlite_in_tx(st) ? 1 : any_row(st, sql_any_unprocessed, now, e);
 
+	if (rc <= 0)
+		return rc ? rc : err_set(e, MC_ERR_NOT_FOUND, "no message waits for processing");
+	rc = tx_open(st, &own, e);
 	if (rc)
 		return rc;
 	rc = sqlite_q_prepare(st, sql_lease_msg, &q, e);
@@ -913,6 +944,9 @@ static int delivery_lease(struct store *st, int64_t now, int64_t lease_until,
 	int64_t *ids = NULL;
 	int k = 0, own, rc;
 
+	rc = sqlite_in_tx(st) ? 1 : any_row(st, sql_any_due, now, e);
+	if (rc <= 0)
+		return rc;
 	ids = calloc((size_t)max, sizeof(*ids));
 	if (!ids)
 		return err_set(e, MC_ERR_NOMEM, "out of memory");
