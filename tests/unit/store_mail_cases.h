@@ -1177,6 +1177,165 @@ static double mail_threads(struct store *st, int64_t acct, int64_t dom, int nthr
 	return secs > 0 ? (double)total / secs : 0;
 }
 
+/* ---- leases from many threads ---- */
+
+struct worker {
+	struct store *st;
+	int64_t account_id, domain_id;
+	int bad;          /* accepts with a body that does not exist */
+	int64_t got[256]; /* accepted, leased or delivered ids */
+	int n, errors;
+	pthread_barrier_t *go;
+};
+
+static void *accept_worker(void *p)
+{
+	struct worker *w = p;
+	struct mail_rcpt r[2];
+
+	memset(r, 0, sizeof(r));
+	snprintf(r[0].addr, sizeof(r[0].addr), "x@a.example");
+	snprintf(r[1].addr, sizeof(r[1].addr), "y@a.example");
+	r[0].domain_id = r[1].domain_id = w->domain_id;
+	pthread_barrier_wait(w->go);
+	for (int i = 0; i < 10; i++) {
+		struct message m;
+		struct err e;
+		int rc;
+		memset(&m, 0, sizeof(m));
+		m.account_id = w->account_id;
+		m.body_id = w->bad ? 999999999 : 0;
+		rc = store_message_accept(w->st, &m, r, 2, NULL, 0, &e);
+		if (rc == 0 && !w->bad && m.id > 0)
+			w->got[w->n++] = m.id;
+		else if (!(w->bad && rc == MC_ERR_NOT_FOUND && m.id == 0))
+			w->errors++;
+	}
+	return NULL;
+}
+
+static void *process_worker(void *p)
+{
+	struct worker *w = p;
+	struct message m;
+	struct err e;
+	int rc;
+
+	pthread_barrier_wait(w->go);
+	while ((rc = store_message_lease_unprocessed(w->st, now_ms(), 60000, &m, &e)) == 0) {
+		if (w->n < 256)
+			w->got[w->n++] = m.id;
+		if (store_message_processed(w->st, &m, NULL, 0, &e) != 0)
+			w->errors++;
+		message_release(&m);
+	}
+	if (rc != MC_ERR_NOT_FOUND)
+		w->errors++;
+	return NULL;
+}
+
+static void *deliver_worker(void *p)
+{
+	struct worker *w = p;
+	struct delivery_job jobs[3];
+	struct err e;
+	int n;
+
+	pthread_barrier_wait(w->go);
+	for (;;) {
+		if (store_delivery_lease(w->st, now_ms(), 60000, jobs, 3, &n, &e) != 0) {
+			w->errors++;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (w->n < 256)
+				w->got[w->n++] = jobs[i].rcpt.id;
+			if (store_delivery_done(w->st, jobs[i].rcpt.id, jobs[i].rcpt.lease_until,
+			                        RCPT_DELIVERED, 0, "250", NULL, NULL, &e) != 0)
+				w->errors++;
+		}
+	}
+	return NULL;
+}
+
+/* Runs fn on 4 or 8 workers at once; returns the ids they got, sorted, in all (n of them),
+ * and the sum of their errors. */
+static int run_workers(struct store *st, int64_t acct, int64_t dom, int nw, int nbad,
+                       void *(*fn)(void *), int64_t *all, int *n)
+{
+	struct worker w[8];
+	pthread_t t[8];
+	pthread_barrier_t go;
+	int errors = 0;
+
+	*n = 0;
+	pthread_barrier_init(&go, NULL, (unsigned)nw);
+	for (int i = 0; i < nw; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].st = st;
+		w[i].account_id = acct;
+		w[i].domain_id = dom;
+		w[i].bad = i < nbad;
+		w[i].go = &go;
+		pthread_create(&t[i], NULL, fn, &w[i]);
+	}
+	for (int i = 0; i < nw; i++) {
+		pthread_join(t[i], NULL);
+		errors += w[i].errors;
+		for (int j = 0; j < w[i].n && *n < 1024; j++)
+			all[(*n)++] = w[i].got[j];
+	}
+	pthread_barrier_destroy(&go);
+	qsort(all, (size_t)*n, sizeof(*all), cmp_id);
+	return errors;
+}
+
+static int has_duplicates(const int64_t *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (v[i] == v[i - 1])
+			return 1;
+	return 0;
+}
+
+static void test_concurrency(struct store *st, int64_t acct, int64_t dom)
+{
+	int64_t *accepted = calloc(1024, sizeof(int64_t)), *leased = calloc(1024, sizeof(int64_t));
+	int na = 0, nl = 0, missing = 0;
+
+	/* 6 threads accept, 2 more fail every accept of theirs in the same batches */
+	CHECK_INT(run_workers(st, acct, dom, 8, 2, accept_worker, accepted, &na), 0);
+	CHECK_INT(na, 60);
+	CHECK(!has_duplicates(accepted, na));
+	/* 4 process workers: each message processed once */
+	CHECK_INT(run_workers(st, acct, dom, 4, 0, process_worker, leased, &nl), 0);
+	CHECK(!has_duplicates(leased, nl));
+	for (int i = 0, j = 0; i < na; i++) {
+		while (j < nl && leased[j] < accepted[i])
+			j++;
+		missing += j == nl || leased[j] != accepted[i];
+	}
+	CHECK_INT(missing, 0);
+	CHECK_INT(mb->raw_int("SELECT count(*) FROM messages WHERE processed = 0 AND status = 0"),
+	          0);
+	/* 4 delivery workers: each recipient delivered once, every message delivered */
+	CHECK_INT(run_workers(st, acct, dom, 4, 0, deliver_worker, leased, &nl), 0);
+	CHECK(!has_duplicates(leased, nl));
+	CHECK(nl >= 2 * na);
+	CHECK_INT(raw_intf("SELECT count(*) FROM messages WHERE account_id = %lld AND status <> 3",
+	                   acct),
+	          0);
+	CHECK_INT(raw_intf("SELECT count(*) FROM recipients r JOIN messages m ON m.id = "
+	                   "r.message_id WHERE m.account_id = %lld AND r.state = 2 AND "
+	                   "r.attempts = 1",
+	                   acct),
+	          2 * na);
+	free(accepted);
+	free(leased);
+}
+
 /* Runs every case on st; a fresh store (no mail yet) is expected. */
 static void mail_cases(struct store *st, const struct mail_backend *backend)
 {
@@ -1195,6 +1354,9 @@ static void mail_cases(struct store *st, const struct mail_backend *backend)
 	o = new_account(st, "Mail O");
 	cdom = new_domain(st, c, "c.example", DOMAIN_INTERNAL);
 	test_lists(st, c, o, cdom);
+	c = new_account(st, "Mail D");
+	cdom = new_domain(st, c, "d.example", DOMAIN_INTERNAL);
+	test_concurrency(st, c, cdom);
 }
 
 #endif
