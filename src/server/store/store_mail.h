@@ -129,7 +129,8 @@ struct mail_event {
 /* ---- bodies ---- */
 
 /* Writes size bytes read from fd (from its current offset) as a new body, in chunks of at
- * most 256 KiB, each in its own short transaction; *body_id gets its id. */
+ * most 256 KiB, each in its own short transaction; *body_id gets its id. MC_ERR_IO if fd
+ * ends early (nothing is left behind); MC_ERR_INTERNAL inside a store transaction. */
 int store_body_put(struct store *st, int fd, int64_t size, int64_t *body_id, struct err *e);
 
 /* Reads a whole body into a malloc'd buffer (*data, caller frees; *len its size). */
@@ -141,7 +142,13 @@ int store_body_get(struct store *st, int64_t body_id, char **data, size_t *len, 
  * MSG_RECEIVED unless m says MSG_REJECTED), one recipient row per rcpts[i] (state
  * RCPT_PENDING, next_attempt = now), and the events, in one durable transaction. A
  * rejected message (refused in the SMTP session, e.g. a virus) is recorded with no
- * recipients' delivery and no body (body_id 0) so that tracking and the logs show it. */
+ * recipients' delivery and no body (body_id 0) so that tracking and the logs show it.
+ * Details: a received time the caller sets (> 0: inject, generate) is kept; an empty acode
+ * gets 22 random base64url characters; nrcpt becomes nrcpts; a rejected message's
+ * recipients are recorded in state RCPT_REJECTED; each event's data must be a JSON object
+ * (else MC_ERR_INVALID). A body belongs to one message: MC_ERR_NOT_FOUND if body_id does not
+ * exist or another message has it. MC_ERR_INTERNAL if the calling thread has a store
+ * transaction open (the accept is a durable commit of its own). */
 int store_message_accept(struct store *st, struct message *m, const struct mail_rcpt *rcpts,
                          int nrcpts, const struct mail_event *events, int nevents, struct err *e);
 
@@ -155,12 +162,18 @@ int store_message_lease_unprocessed(struct store *st, int64_t now, int64_t lease
 /* Records the outcome of the process stage for m (status MSG_RECEIVED → delivery goes on,
  * MSG_HELD, MSG_DISCARDED; hold_reason*, held, spam_score, has_attachments, attachments,
  * urls), sets processed, moves its recipients to RCPT_PENDING (now) or RCPT_HELD, and writes
- * the events, in one transaction. */
+ * the events, in one transaction. The stored status of a message going on to delivery is
+ * MSG_PROCESSING; a discarded message's recipients become RCPT_REJECTED (final, never
+ * bounced); held = now if m->held is 0. MC_ERR_STATE if the message was processed already
+ * (its lease ran out and another worker recorded it first); MC_ERR_INVALID for any other
+ * status. */
 int store_message_processed(struct store *st, const struct message *m,
                             const struct mail_event *events, int nevents, struct err *e);
 
 /* ---- reading messages (API §16) ---- */
 
+/* account_id 0 = any account, here and in lists, release and reject; otherwise a message
+ * of another account is MC_ERR_NOT_FOUND. The caller releases *out. */
 int store_message_get(struct store *st, int64_t account_id, int64_t id, struct message *out,
                       struct err *e);
 
@@ -187,7 +200,8 @@ struct message_query {
 
 /* Lists messages newest first (oldest_first: the reverse) by (received, id), after the
  * keyset cursor (after_received, after_id; 0, 0 = from the start), at most limit; fn gets
- * each. */
+ * each (its JSON texts are the store's, valid during the call only). to is compared
+ * case-insensitively too; held_only with another status lists nothing. */
 int store_message_list(struct store *st, const struct message_query *q, int64_t after_received,
                        int64_t after_id, int limit, int (*fn)(void *arg, const struct message *m),
                        void *arg, struct err *e);
@@ -198,7 +212,10 @@ int store_hold_summary(struct store *st, int64_t account_id,
                        struct err *e);
 
 /* Counts of the account's recipients per route and state bucket received in [from, to]:
- * fn(route, "pending" | "deferred" | "delivered" | "failed" | "held", count). */
+ * fn(route, "pending" | "deferred" | "delivered" | "failed" | "held", count). pending
+ * counts in-flight recipients too, failed expired ones; rejected recipients count nowhere;
+ * only non-zero counts are reported, routes in enum order, buckets in the order above. to
+ * 0 = no upper bound. */
 int store_mail_queue_counts(struct store *st, int64_t account_id, int64_t from, int64_t to,
                             int (*fn)(void *arg, int route, const char *bucket, int64_t n),
                             void *arg, struct err *e);
@@ -206,7 +223,8 @@ int store_mail_queue_counts(struct store *st, int64_t account_id, int64_t from, 
 /* ---- the hold queue ---- */
 
 /* Releases a held message: status MSG_RELEASED, its held recipients RCPT_PENDING now, the
- * event and an audit row (store_auditf in the caller's transaction is fine too).
+ * event (ev may be NULL). The audit row is the caller's: store_auditf in a transaction of
+ * the caller (store_tx_begin), which this call joins, so both or neither are written.
  * MC_ERR_NOT_FOUND if the account has no such message; MC_ERR_STATE if it is not held (e.g.
  * released or rejected already). */
 int store_message_release_hold(struct store *st, int64_t account_id, int64_t id, int64_t now,
@@ -262,7 +280,11 @@ int store_mail_domain(struct store *st, const char *name, struct mail_domain *ou
 int store_mail_set_route(struct store *st, int64_t account_id, const char *domain,
                          const char *route, struct err *e);
 
-/* Outbound relay addresses (exact IPs or CIDR prefixes as text) of an account. */
+/* Outbound relay addresses (exact IPs or CIDR prefixes as text) of an account. Add and
+ * remove take any spelling and store the canonical one: inet_ntop's text, host bits
+ * cleared, "/len" unless the prefix is the whole address ("10.1.2.3/8" is "10.0.0.0/8",
+ * "192.0.2.7/32" is "192.0.2.7"). MC_ERR_INVALID if it is neither; MC_ERR_EXISTS if it is
+ * listed already; remove: MC_ERR_NOT_FOUND if not listed. Lists in text order. */
 int store_relay_add(struct store *st, int64_t account_id, const char *cidr, struct err *e);
 int store_relay_remove(struct store *st, int64_t account_id, const char *cidr, struct err *e);
 int store_relay_list(struct store *st, int64_t account_id, int (*fn)(void *arg, const char *cidr),
