@@ -18,7 +18,9 @@ struct mail {
 	int unused;
 };
 
+#ifndef MAIL_DOUBLE_BODY_MAX
 #define MAIL_DOUBLE_BODY_MAX (4 << 20)
+#endif
 
 static struct mail_double {
 	/* steering: a sender or recipient containing "denied" gets 550 5.7.1, "fail" a store
