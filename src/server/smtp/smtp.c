@@ -316,6 +316,7 @@ static void *session_main(void *arg)
 	                                .tls_available = f->ssl != NULL};
 	struct io *io = calloc(1, sizeof(*io));
 	struct err e = {0};
+	int fd;
 
 	if (io) {
 		io->f = f;
@@ -338,11 +339,13 @@ static void *session_main(void *arg)
 		smtp_session_free(io->s);
 		free(io);
 	}
-	close(c->fd);
+	/* the slot is free before the client sees the connection close */
+	fd = c->fd;
 	pthread_mutex_lock(&f->mu);
 	c->done = 1;
 	f->nsessions--;
 	pthread_mutex_unlock(&f->mu);
+	close(fd);
 	return NULL;
 }
 
