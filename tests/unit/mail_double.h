@@ -2,13 +2,15 @@
  * target: the same signatures as mail.c, decisions steered by the test through
  * mail_double, and what mail_accept was given kept for inspection. Included by exactly one
  * file of each test program (it defines the functions): the linker then never pulls the
- * real mail.o out of the server library. */
+ * real mail.o out of the server library. Sessions of the driver's test run on threads of their
+ * own: the double takes a lock; the test reads what it kept after smtp_stop joined them. */
 #ifndef MCAPI_TESTS_MAIL_DOUBLE_H
 #define MCAPI_TESTS_MAIL_DOUBLE_H
 
 #include "common/err.h"
 #include "server/mail/mail.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ static struct mail_double {
 	int inits, releases;
 } mail_double;
 
+static pthread_mutex_t mail_double_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* Forgets what was handed over and the steering; the init/release counts stay. */
 static void mail_double_reset(void)
 {
@@ -53,7 +57,9 @@ int mail_txn_init(struct mail_txn *t, int max_rcpts)
 		return MC_ERR_NOMEM;
 	t->cap = max_rcpts;
 	t->nrcpt = 0;
+	pthread_mutex_lock(&mail_double_mu);
 	mail_double.inits++;
+	pthread_mutex_unlock(&mail_double_mu);
 	return 0;
 }
 
@@ -70,7 +76,9 @@ void mail_txn_release(struct mail_txn *t)
 	free(t->rcpts);
 	t->rcpts = NULL;
 	t->cap = t->nrcpt = 0;
+	pthread_mutex_lock(&mail_double_mu);
 	mail_double.releases++;
+	pthread_mutex_unlock(&mail_double_mu);
 }
 
 static int double_verdict(const char *addr, struct mail_reply *reply)
@@ -119,12 +127,9 @@ int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct
 	return 0;
 }
 
-int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
-                struct mail_reply *reply)
+static int double_accept(struct mail_txn *t, int spool_fd, int64_t size, struct mail_reply *reply)
 {
 	int64_t got = 0;
-	(void)m;
-	reply->code = 0;
 	free(mail_double.body);
 	mail_double.body = malloc(MAIL_DOUBLE_BODY_MAX + 1);
 	if (!mail_double.body)
@@ -153,6 +158,18 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 	reply->code = 250;
 	snprintf(reply->text, sizeof(reply->text), "2.0.0 Ok: queued as %d", mail_double.accepts);
 	return 0;
+}
+
+int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
+                struct mail_reply *reply)
+{
+	int rc;
+	(void)m;
+	reply->code = 0;
+	pthread_mutex_lock(&mail_double_mu);
+	rc = double_accept(t, spool_fd, size, reply);
+	pthread_mutex_unlock(&mail_double_mu);
+	return rc;
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* The SMTP front's driver; see smtp.h. An acceptor thread takes connections, refuses those
  * past smtp_max_sessions or smtp_per_ip_sessions with 421, and starts one thread per
- * session (256 KiB stack) that does blocking-style I/O on a non-blocking socket: every
+ * session (a 512 KiB stack) that does blocking-style I/O on a non-blocking socket: every
  * wait is a poll() with a deadline (smtp_timeout idle, smtp_session_max in all) that also
  * watches an eventfd smtp_stop writes to. The thread feeds what it reads to the session
  * state machine (smtp_session.c), sends its replies — gathered while pipelined commands
@@ -38,9 +38,11 @@
 
 #include "common/banned.h"
 
-#define SMTP_STACK    (256 * 1024) /* per session thread */
-#define SMTP_OUT_SIZE 4096         /* replies gathered before a write */
-#define SMTP_LAST_MS  2000         /* for the last reply of a session that is being ended */
+/* per session thread: the session's buffers are on the heap, but mail_accept (MIME parsing,
+ * the store) runs on this stack too; reserved address space, not memory used */
+#define SMTP_STACK    (512 * 1024)
+#define SMTP_OUT_SIZE 4096 /* replies gathered before a write */
+#define SMTP_LAST_MS  2000 /* for the last reply of a session that is being ended */
 
 struct smtp_conn {
 	struct smtp_front *f;
