@@ -92,7 +92,8 @@ void smtp_session_greeting(struct smtp_session *s, struct smtp_reply *r);
 /* One command line without its line end (len bytes, any content). Fills r with the reply
  * and returns what comes next: SMTP_NEXT_COMMAND, SMTP_NEXT_DATA (after 354),
  * SMTP_NEXT_TLS (after 220 to STARTTLS) or SMTP_NEXT_CLOSE. A line longer than
- * SMTP_LINE_MAX - 2 gets 500 5.5.2. */
+ * SMTP_LINE_MAX - 2 gets 500 5.5.2. In SMTP_ST_DATA the line is message text (ending in
+ * CRLF) for smtp_session_data; in SMTP_ST_QUIT, r is empty and the answer SMTP_NEXT_CLOSE. */
 enum smtp_next smtp_session_command(struct smtp_session *s, const char *line, size_t len,
                                     struct smtp_reply *r);
 
