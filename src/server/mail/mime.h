@@ -4,11 +4,13 @@
  * as UTF-8, attachments as bytes with name, type, size and hashes) and the http(s) URLs
  * of the text and HTML parts. It also rewrites those URLs for delivered copies (§16.3).
  *
- * Bounds, since the bytes come from the network: a pre-scan refuses to let GMime build a
- * tree for structures that would cost far more memory than the message (more than
+ * Bounds, since the bytes come from the network: a linear pre-scan refuses to let GMime
+ * build a tree for structures that would cost it far more than the message (more than
  * MIME_MAX_DELIMS lines starting "--" or MIME_MAX_FIELDS header-like lines: GMime spends
- * about 1.3 KiB per part and 0.5 KiB per header field); such a message gets its top-level
- * header only, flagged MIME_TRUNC_STRUCTURE. The walk stops after MIME_MAX_PARTS leaves and
+ * about 1.3 KiB per part and 0.5 KiB per header field; too many Content-Type parameters or
+ * encoded words; address fields on which GMime's parser turns quadratic, such as
+ * "To: a,a,a,..."); such a message gets its top-level header only (within the same
+ * budgets), flagged MIME_TRUNC_STRUCTURE. The walk stops after MIME_MAX_PARTS leaves and
  * does not go deeper than MIME_MAX_DEPTH (GMime itself stops at 1024 levels); decoded
  * content is capped at four times the message plus 64 KiB. Each limit reached sets a bit of
  * mime_msg.truncated instead of failing: the checks hold such a message as unscannable.
