@@ -2,6 +2,7 @@
  * applications, users and keys in the same store; `--version`, `--help`. Only this file
  * exits the process. */
 #include "common/crypto.h"
+#include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/admin.h"
@@ -13,11 +14,13 @@
 #include "server/delivery/delivery.h"
 #include "server/http/front.h"
 #include "server/mail/mail.h"
+#include "server/mail/process.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/smtp/smtp.h"
 #include "server/store/keyfile.h"
 #include "server/store/store.h"
+#include "server/store/store_mail.h"
 #include "server/tls/devca.h"
 
 #include <errno.h>
@@ -111,6 +114,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 		return rc;
 	crypto_kdf_derive_from_key(srv->page_key, sizeof(srv->page_key), 1, "mcpages_", key);
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
+	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
@@ -300,8 +304,11 @@ static int serve(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the gateway's workers run on every node: they take work any node stored */
+	if (store_mail_reclaim(srv.store, now_ms(), &e) != 0)
+		goto out;
 	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
 		goto out;
+	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
 	if (!(front = front_start(&srv, &e)))
 		goto out;
 	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))

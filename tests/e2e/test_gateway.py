@@ -239,8 +239,8 @@ def test_deferred_delivery_is_a_processing_message_until_the_server_recovers(gw,
             r, body = client.call("/api/gateway/find-processing-messages", [{}])
             msgs = body["data"][0]["messages"] if body["data"] else []
             return [m for m in msgs if m["to"]["emailAddress"] == "heidi@" + d]
-        m = wait_for(processing)[0]
-        assert m["attempts"] >= 1 and m["nextAttempt"]
+        m = wait_for(lambda: [x for x in processing() if x["attempts"] >= 1])[0]
+        assert m["nextAttempt"] and "451" in m["info"]
         ds.defer = False
         ds.wait(1, timeout=30)
         wait_for(lambda: not processing())
@@ -298,6 +298,41 @@ def test_every_250_survives_kill_9_and_is_delivered_once(unbound, tmp_path):
         ids = wait_for(delivered, timeout=60)
         missing = set(acked) - set(ids)
         assert not missing, sorted(missing)[:5]
+        assert len(ids) == len(set(ids)), "a message was delivered twice"
     finally:
         stop.set()
         s.stop()
+
+
+def test_links_in_delivered_copies_are_rewritten_and_redirect(gw, client):
+    import re
+    import requests
+    d = verified(gw, client, "links.test")
+    body = "Read https://www.example.com/report?id=7 and http://docs.example.org/a today"
+    assert swaks(gw, "judy@" + d, body=body).returncode == 0
+    files = wait_for(lambda: maildir_files(gw, d, "judy"))
+    with open(files[0], "rb") as f:
+        data = f.read().decode()
+    links = re.findall(r"(http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+)", data)
+    assert len(links) == 2 and "www.example.com" not in data, data
+    r = requests.get(links[0], allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"] == "https://www.example.com/report?id=7"
+    r = requests.get(links[1][:-4] + "AAAA", allow_redirects=False)  # forged: not ours
+    assert r.status_code == 404 and "not valid" in r.text
+
+
+def test_bounce_sends_one_dsn_to_an_internal_sender(gw, client):
+    d = verified(gw, client, "dsn.test")
+    gw.admin("account", "outbound-ip", "add", "--account", gw.creds["account_code"], "--ip",
+             "127.0.0.1")
+    p = swaks(gw, "nobody@" + d, sender="mallory@" + d, header=["X-Mcapi-Test: bounce"])
+    assert p.returncode == 0, p.stdout
+    files = wait_for(lambda: maildir_files(gw, d, "mallory"))
+    time.sleep(1)
+    files = maildir_files(gw, d, "mallory")
+    assert len(files) == 1
+    with open(files[0], "rb") as f:
+        dsn = f.read()
+    assert b"multipart/report" in dsn and b"delivery-status" in dsn and b"nobody@" + \
+        d.encode() in dsn
+    assert not maildir_files(gw, d, "nobody")

@@ -42,4 +42,8 @@ int api_finder_get_info(struct request *req, struct response *res);
 int api_processing_find(struct request *req, struct response *res);
 int api_queues_get(struct request *req, struct response *res);
 
+/* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
+ * MC_ERR_INVALID for a token this server did not make. */
+int api_click(const struct server *srv, const char *token, char *location, size_t size);
+
 #endif

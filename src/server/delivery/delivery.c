@@ -297,6 +297,7 @@ static void delivery_one(struct delivery *d, struct worker_cache *c, const struc
 	char *xbody = NULL, q[DELIVERY_LOG_VALUE], penalised[MAIL_REPLY_SIZE];
 	char qa[DELIVERY_LOG_VALUE], qr[DELIVERY_LOG_VALUE];
 	size_t xlen = 0;
+	int trc;
 	int have_dest, attempt = job->rcpt.attempts + 1, bounce = 0, rc;
 	int64_t t0 = mono_ms(), now, next = 0, left = lease_until - now_ms() - DELIVERY_MARGIN_MS;
 	int32_t state;
@@ -318,8 +319,11 @@ static void delivery_one(struct delivery *d, struct worker_cache *c, const struc
 		deliv_result_set(&res, DELIV_DEFER, 451, 0,
 		                 "4.4.1 %s not tried: it failed less than a minute ago (%s)",
 		                 dest.name, penalised);
-	} else if (delivery_transform(d, job, c, &xbody, &xlen, &e) != 0) {
-		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 transform: %s", e.msg);
+	} else if ((trc = delivery_transform(d, job, c, &xbody, &xlen, &e)) != 0) {
+		if (trc == MC_ERR_INVALID) /* the hook refuses the message for good */
+			deliv_result_set(&res, DELIV_FAIL, 554, 0, "5.7.0 %s", e.msg);
+		else
+			deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 %s", e.msg);
 	} else {
 		dest.maildir_key = (uint64_t)job->rcpt.id;
 		route_deliver(&dest, &o, job->env_from, job->rcpt.addr, xbody ? xbody : c->body,

@@ -34,8 +34,9 @@ void delivery_stop(struct delivery *d);
 /* The hook "transform body before delivery" (e.g. TTP URL rewriting, §13.2): in[0..in_len)
  * is the stored message as job's recipient would get it. Return 0 with *out NULL to send in
  * unchanged, or 0 with *out (malloc'd; delivery frees it) and *out_len to send that
- * instead; a non-zero return defers the attempt (451 4.3.0 with e's message). Workers call
- * it concurrently: it must be thread-safe. */
+ * instead; MC_ERR_INVALID fails the recipient for good (554 5.7.0 with e's message), any
+ * other non-zero return defers the attempt (451 4.3.0). Workers call it concurrently: it
+ * must be thread-safe. */
 typedef int (*delivery_transform_fn)(void *arg, const struct delivery_job *job, const char *in,
                                      size_t in_len, char **out, size_t *out_len, struct err *e);
 

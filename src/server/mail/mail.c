@@ -381,6 +381,10 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 		reply(r, 554, "5.7.1 message rejected: virus %s detected", in.virus);
 		goto out;
 	}
+	if (lseek(spool_fd, 0, SEEK_SET) != 0) {
+		reply(r, 451, "4.3.0 temporary failure, please try again later");
+		goto out;
+	}
 	if ((rc = store_body_put(srv->store, spool_fd, size, &msg.body_id, &e)) != 0) {
 		tempfail(r, &e);
 		goto out;
@@ -407,15 +411,31 @@ out:
 
 /* ---- the process worker ---- */
 
+/* Hourly, from the process worker: bodies nothing claimed, and mail past its retention. */
+static void housekeeping(struct mail *m, int64_t *last)
+{
+	int64_t now = now_ms();
+	struct err e = {0};
+
+	if (now - *last < 3600000)
+		return;
+	*last = now;
+	if (store_mail_gc(m->srv->store, now, (int64_t)m->srv->cfg->mail_retention_days * 86400000,
+	                  &e) != 0)
+		log_warn("msg=\"mail purge failed\" error=\"%s\"", e.msg);
+}
+
 static void *worker(void *arg)
 {
 	struct mail *m = arg;
+	int64_t last_gc = now_ms() - 3600000 + 60000; /* the first a minute after start */
 
 	pthread_mutex_lock(&m->mu);
 	while (!m->stop) {
 		int did;
 		m->kicked = 0;
 		pthread_mutex_unlock(&m->mu);
+		housekeeping(m, &last_gc);
 		did = process_one(m->srv);
 		if (did > 0 && m->srv->delivery)
 			delivery_kick(m->srv->delivery);

@@ -5,10 +5,13 @@
  * store_message_processed. */
 #include "process.h"
 
+#include "common/b64.h"
+#include "common/buf.h"
 #include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "server/delivery/delivery.h"
 #include "server/mail/checks.h"
 #include "server/mail/mime.h"
 #include "server/server.h"
@@ -16,16 +19,18 @@
 #include "server/store/store_domain.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/banned.h"
 
-#define LEASE_MS      60000
-#define MAX_NAMES     2000 /* internal users' names compared with a sender's display name */
-#define MAX_DOMAINS   500
-#define MAX_EVENTS    64
+#define LEASE_MS    60000
+#define MAX_NAMES   2000 /* internal users' names compared with a sender's display name */
+#define MAX_DOMAINS 500
+#define MAX_EVENTS  64
 
 static void copy(char *dst, size_t size, const char *src)
 {
@@ -125,7 +130,9 @@ static void events_free(struct events *e)
 
 static const char *dir_name(int route)
 {
-	return route == MAIL_OUTBOUND ? "Outbound" : route == MAIL_INTERNAL ? "Internal" : "Inbound";
+	return route == MAIL_OUTBOUND   ? "Outbound"
+	       : route == MAIL_INTERNAL ? "Internal"
+	                                : "Inbound";
 }
 
 /* The SIEM "Hld" value of a hold reason. */
@@ -164,22 +171,22 @@ static void make_events(const struct message *m, const struct mime_msg *mm,
 	json_decref(names);
 
 	/* process: what the gateway did with the message */
-	json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:I}", "aCode", m->acode, "Act",
-	                      v->action == CHECKS_HOLD      ? "Hld"
-	                      : v->action == CHECKS_DISCARD ? "Rej"
-	                                                    : "Acc",
-	                      "AttCnt", mm->natt, "AttNames", att_names, "AttSize",
-	                      (json_int_t)att_size, "MsgId", m->msg_id, "MsgSize",
-	                      (json_int_t)m->size);
+	json_t *p =
+	        json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:I}", "aCode", m->acode, "Act",
+	                  v->action == CHECKS_HOLD      ? "Hld"
+	                  : v->action == CHECKS_DISCARD ? "Rej"
+	                                                : "Acc",
+	                  "AttCnt", mm->natt, "AttNames", att_names, "AttSize",
+	                  (json_int_t)att_size, "MsgId", m->msg_id, "MsgSize", (json_int_t)m->size);
 	if (p && v->action == CHECKS_HOLD)
 		json_object_set_new(p, "Hld", json_string(hld_code(v->hold)));
 	if (p) {
-		json_object_set_new(p, "IPInternalName",
-		                    json_string(v->imp_rules & CHECKS_IMP_INTERNAL_NAME ? "true"
-		                                                                         : "false"));
-		json_object_set_new(p, "IPSimilarDomain",
-		                    json_string(v->imp_rules & CHECKS_IMP_SIMILAR_DOMAIN ? "true"
-		                                                                          : "false"));
+		json_object_set_new(
+		        p, "IPInternalName",
+		        json_string(v->imp_rules & CHECKS_IMP_INTERNAL_NAME ? "true" : "false"));
+		json_object_set_new(
+		        p, "IPSimilarDomain",
+		        json_string(v->imp_rules & CHECKS_IMP_SIMILAR_DOMAIN ? "true" : "false"));
 	}
 	event_add(e, "process", p);
 
@@ -204,8 +211,8 @@ static void make_events(const struct message *m, const struct mime_msg *mm,
 		event_add(e, "ttp_ap",
 		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
 		                    "aCode", m->acode, "MsgId", m->msg_id, "Route",
-		                    dir_name(m->route), "Sender", m->env_from, "Subject", m->subject,
-		                    "fileName", a->name, "fileMime", a->type, "Size",
+		                    dir_name(m->route), "Sender", m->env_from, "Subject",
+		                    m->subject, "fileName", a->name, "fileMime", a->type, "Size",
 		                    (json_int_t)a->size, "fileExt", ext ? ext + 1 : "", "md5",
 		                    a->md5, "sha256", a->sha256, "Result", v->att[i].result));
 	}
@@ -314,4 +321,134 @@ out:
 	free(raw);
 	message_release(&m);
 	return rc ? rc : 1;
+}
+
+/* ---- the delivered copy ---- */
+
+#define TOKEN_MAX 4096 /* characters of a click token; a longer URL is left as it is */
+
+/* The value of header name in the top-level header block of raw (trimmed, lower-cased). */
+static void top_header(const char *raw, size_t len, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name), i = 0;
+
+	out[0] = '\0';
+	while (i < len) {
+		const char *line = raw + i, *eol = memchr(line, '\n', len - i);
+		size_t n = eol ? (size_t)(eol - line) : len - i;
+		if (n == 0 || (n == 1 && line[0] == '\r'))
+			return; /* the end of the header */
+		if (n > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			size_t a = nl + 1, o = 0;
+			while (a < n && (line[a] == ' ' || line[a] == '\t'))
+				a++;
+			while (a < n && line[a] != '\r' && o + 1 < size) {
+				char c = line[a++];
+				out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			}
+			while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+				o--;
+			out[o] = '\0';
+			return;
+		}
+		i += n + 1;
+	}
+}
+
+struct rewrite_ctx {
+	const struct server *srv;
+	const char *acode;
+};
+
+/* mime_url_fn: appends the click URL standing for url. */
+static int click_url(void *arg, const char *url, size_t len, struct buf *out)
+{
+	const struct rewrite_ctx *c = arg;
+	unsigned char nonce[crypto_secretbox_NONCEBYTES], *box = NULL;
+	json_t *o = json_pack("{s:s%, s:s}", "u", url, len, "a", c->acode);
+	char *plain = o ? json_dumps(o, JSON_COMPACT) : NULL, *tok = NULL;
+	size_t plen = plain ? strlen(plain) : 0,
+	       blen = sizeof(nonce) + crypto_secretbox_MACBYTES + plen;
+	int rc = MC_ERR_NOMEM;
+
+	json_decref(o);
+	if (!plain)
+		return rc;
+	if (B64_ENCODED_SIZE(blen) > TOKEN_MAX) {
+		rc = buf_add(out, url, len); /* too long to carry: left as it is */
+		goto out;
+	}
+	box = malloc(blen);
+	tok = malloc(B64_ENCODED_SIZE(blen) + 1);
+	if (!box || !tok)
+		goto out;
+	randombytes_buf(nonce, sizeof(nonce));
+	memcpy(box, nonce, sizeof(nonce));
+	crypto_secretbox_easy(box + sizeof(nonce), (const unsigned char *)plain, plen, nonce,
+	                      c->srv->url_key);
+	tok[b64url_encode(box, blen, tok)] = '\0';
+	rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
+out:
+	free(plain);
+	free(box);
+	free(tok);
+	return rc;
+}
+
+int process_delivery_transform(void *arg, const struct delivery_job *job, const char *in,
+                               size_t in_len, char **out, size_t *out_len, struct err *e)
+{
+	const struct server *srv = arg;
+	struct rewrite_ctx ctx = {srv, job->acode};
+	char test[32];
+	int n = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!strcmp(srv->cfg->test_headers, "on")) {
+		top_header(in, in_len, "X-Mcapi-Test", test, sizeof(test));
+		if (!strcmp(test, "defer"))
+			return err_set(e, MC_ERR_AGAIN, "X-Mcapi-Test: defer");
+		if (!strcmp(test, "bounce"))
+			return err_set(e, MC_ERR_INVALID, "X-Mcapi-Test: bounce");
+	}
+	if (mime_rewrite_urls(in, in_len, click_url, &ctx, out, out_len, &n, NULL) != 0 || !n) {
+		free(*out); /* nothing to rewrite, or cannot: the stored copy goes out */
+		*out = NULL;
+		*out_len = 0;
+	}
+	return 0;
+}
+
+int process_url_open(const struct server *srv, const char *token, char *url, size_t url_size,
+                     char *acode, size_t acode_size)
+{
+	size_t tl = strlen(token), blen = 0;
+	unsigned char *box = NULL, *plain = NULL;
+	json_t *o = NULL;
+	const char *u, *a;
+	int rc = MC_ERR_INVALID;
+
+	if (tl == 0 || tl > TOKEN_MAX)
+		return MC_ERR_INVALID;
+	box = malloc(tl);
+	plain = malloc(tl + 1);
+	if (!box || !plain || b64url_decode(token, tl, box, tl, &blen) != 0 ||
+	    blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+		goto out;
+	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
+	                               blen - crypto_secretbox_NONCEBYTES, box, srv->url_key) != 0)
+		goto out;
+	o = json_loadb((const char *)plain,
+	               blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, 0, NULL);
+	if (json_unpack(o, "{s:s, s:s}", "u", &u, "a", &a) != 0 || strlen(u) >= url_size)
+		goto out;
+	snprintf(url, url_size, "%s", u);
+	snprintf(acode, acode_size, "%s", a);
+	rc = 0;
+out:
+	json_decref(o);
+	free(box);
+	free(plain);
+	return rc;
 }

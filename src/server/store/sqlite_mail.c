@@ -1233,6 +1233,24 @@ static int gc_step(struct store *st, int64_t body_cutoff, int64_t msg_cutoff, in
 	return rc;
 }
 
+/* One process owns a SQLite store's mail: what was leased when it stopped was its own. */
+static int reclaim(struct store *st, int64_t now, struct err *e)
+{
+	int64_t v[1] = {now};
+	int own, rc = tx_open(st, &own, e);
+
+	if (rc)
+		return rc;
+	rc = run_ints(st,
+	              "UPDATE recipients SET next_attempt = ?1 WHERE state = " RS_INFLIGHT
+	              " AND next_attempt > ?1",
+	              v, 1, NULL, "reclaim leases", e);
+	if (!rc)
+		rc = run_ints(st, "UPDATE messages SET lease_until = 0 WHERE processed = 0", v, 0,
+		              NULL, "reclaim leases", e);
+	return tx_close(st, own, rc, e);
+}
+
 const struct store_mail_ops sqlite_mail_ops = {
         .one_writer = 1,
         .in_tx = in_tx,
@@ -1257,4 +1275,5 @@ const struct store_mail_ops sqlite_mail_ops = {
         .relay_remove = relay_remove,
         .relay_list = relay_list,
         .gc_step = gc_step,
+        .reclaim = reclaim,
 };

@@ -676,6 +676,11 @@ int store_relay_list(struct store *st, int64_t account_id, int (*fn)(void *arg, 
 
 /* ---- housekeeping ---- */
 
+int store_mail_reclaim(struct store *st, int64_t now, struct err *e)
+{
+	return st->ops->mail->reclaim ? st->ops->mail->reclaim(st, now, e) : 0;
+}
+
 int store_mail_gc(struct store *st, int64_t now, int64_t retention_ms, struct err *e)
 {
 	int more = 1, rc = 0;

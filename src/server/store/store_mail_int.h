@@ -103,6 +103,9 @@ struct store_mail_ops {
 	 * msg_cutoff with everything of theirs; *more = 1 if there may be more to delete. */
 	int (*gc_step)(struct store *st, int64_t body_cutoff, int64_t msg_cutoff, int batch,
 	               int *more, struct err *e);
+	/* Start-up: every lease becomes free at now (NULL where several nodes share the store
+	 * and cannot tell an orphaned lease from a live one: there leases run out). */
+	int (*reclaim)(struct store *st, int64_t now, struct err *e);
 };
 
 /* sqlite_mail.c, pg_mail.c */
