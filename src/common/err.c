@@ -49,6 +49,10 @@ const char *err_name(int code)
 		return "too deep";
 	case MC_ERR_CRYPTO:
 		return "crypto error";
+	case MC_ERR_STATE:
+		return "state";
+	case MC_ERR_AGAIN:
+		return "again";
 	case MC_ERR_INTERNAL:
 		return "internal error";
 	case MC_ERR_ASYNC:

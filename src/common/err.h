@@ -19,6 +19,8 @@ enum mc_err {
 	MC_ERR_DEPTH = -9,       /* nesting deeper than allowed */
 	MC_ERR_CRYPTO = -10,     /* a cryptographic primitive failed */
 	MC_ERR_INTERNAL = -11,   /* a bug */
+	MC_ERR_STATE = -12,      /* the record is not in the state the action needs */
+	MC_ERR_AGAIN = -13,      /* a temporary failure of a peer (SMTP 4xx); try later */
 	MC_ERR_ASYNC = -100,     /* not an error: the work continues later */
 };
 

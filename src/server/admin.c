@@ -6,6 +6,7 @@
  * (store, not found, conflict), 2 usage error (unknown command or option, missing or
  * malformed value). */
 #include "admin.h"
+#include "admin_int.h"
 
 #include "auth/password.h"
 #include "perm.h"
@@ -31,63 +32,7 @@
 
 #include "common/banned.h"
 
-#define EXIT_OK      0
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE   2
-
-#define ADMIN_USER           "admin-cli"
-#define BOOTSTRAP_USER       "mcapid-bootstrap"
-#define DEV_EMAIL            "admin@dev.mcapi.local"
-#define DEFAULT_REGION       "eu"
-#define DEFAULT_MAX_BINDINGS 100
-#define DEFAULT_TTL_MS       (3 * 86400000LL)
-#define SECRET_BYTES         32
-#define ACCESS_KEY_BYTES     32 /* 43 base64url characters */
-#define MAX_TTL_MS           (3650 * 86400000LL)
-
-enum admin_opt {
-	OPT_NAME,
-	OPT_REGION,
-	OPT_ADMIN_EMAIL,
-	OPT_DOMAIN,
-	OPT_ACCOUNT,
-	OPT_APP_ID,
-	OPT_EMAIL,
-	OPT_PASSWORD,
-	OPT_PASSWORD_STDIN,
-	OPT_PERMS,
-	OPT_TTL,
-	OPT_EXTEND,
-	OPT_EXTEND_BOOL,
-	OPT_ACCESS_KEY,
-	OPT_CODE,
-	OPT_CONTACT_EMAIL,
-	OPT_CONTACT_NAME,
-	OPT_TELEPHONE,
-	OPT_PASSPHRASE,
-	OPT_SUPPORT_CODE,
-	OPT_DATABASE_CODE,
-	OPT_TYPE,
-	OPT_CONTENT_VIEW,
-	OPT_PACKAGES,
-	OPT_MAX_RETENTION,
-	OPT_ADMIN_SESSION_TIMEOUT,
-	OPT_ARCHIVE,
-	OPT_MAX_RETENTION_CONFIRMED,
-	OPT_MIN_RETENTION_ENABLED,
-	OPT_AUTOMATED_SEGMENT_PURGE,
-	OPT_POLICY_INHERITANCE,
-	OPT_SEARCH_REASON,
-	OPT_EXPORT_API,
-	OPT_EXGEST_ALLOW_QUERY,
-	OPT_HELP,
-	OPT_COUNT /* at most 64: options are bits of a uint64_t */
-};
-
-static const struct {
-	const char *name;
-	int has_value;
-} opt_defs[OPT_COUNT] = {
+const struct admin_opt_def admin_opt_defs[OPT_COUNT] = {
         [OPT_NAME] = {"name", 1},
         [OPT_REGION] = {"region", 1},
         [OPT_ADMIN_EMAIL] = {"admin-email", 1},
@@ -122,26 +67,15 @@ static const struct {
         [OPT_SEARCH_REASON] = {"search-reason", 1},
         [OPT_EXPORT_API] = {"export-api", 1},
         [OPT_EXGEST_ALLOW_QUERY] = {"exgest-allow-query", 1},
+        [OPT_ROUTE] = {"route", 1},
+        [OPT_IP] = {"ip", 1},
+        [OPT_FROM] = {"from", 1},
+        [OPT_TO] = {"to", 1},
+        [OPT_FILE] = {"file", 1},
+        [OPT_COUNT_N] = {"count", 1},
+        [OPT_SEED] = {"seed", 1},
         [OPT_HELP] = {"help", 0},
 };
-
-struct admin_ctx {
-	struct store *st;
-	const struct admin_defaults *defs;
-	const char *opt[OPT_COUNT]; /* NULL = not given; "" for a given flag */
-	struct err e;
-	int64_t now;
-};
-
-struct admin_cmd {
-	const char *group, *verb;
-	int (*run)(struct admin_ctx *cx);
-	uint64_t allowed, required;
-	const char *usage;
-};
-
-#define O(x) (UINT64_C(1) << (x))
-_Static_assert(OPT_COUNT <= 64, "admin options are bits of a uint64_t");
 
 /* The account fields `account create` and `account update` set, one option each. */
 #define ACCOUNT_FIELD_OPTS                                                                         \
@@ -184,6 +118,11 @@ static const char usage_text[] =
         "  keys create --email E --app-id ID [--ttl 3d|72h|90m|MS|never]\n"
         "  keys list --email E\n"
         "  keys revoke --access-key K\n"
+        "  domain route --account CODE --domain D --route smtp://HOST:PORT|maildir:PATH|''\n"
+        "  account outbound-ip add|remove --account CODE --ip ADDRESS[/BITS]\n"
+        "  account outbound-ip list --account CODE\n"
+        "  mail inject FILE.eml --from A --to B[,C...] [--ip ADDRESS]\n"
+        "  mail generate --account CODE --count N [--seed S]\n"
         "  help\n"
         "\n"
         "Options take a value as '--name value' or '--name=value'. Output is JSON on stdout.\n"
@@ -191,9 +130,9 @@ static const char usage_text[] =
 
 /* ---- output and errors ---- */
 
-static int failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int admin_failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int failf(int code, const char *fmt, ...)
+int admin_failf(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -206,18 +145,18 @@ static int failf(int code, const char *fmt, ...)
 }
 
 /* A store failure: exit 1 with the store's message. */
-static int fail_store(struct admin_ctx *cx)
+int admin_fail_store(struct admin_ctx *cx)
 {
-	return failf(EXIT_RUNTIME, "%s", cx->e.msg[0] ? cx->e.msg : err_name(cx->e.code));
+	return admin_failf(EXIT_RUNTIME, "%s", cx->e.msg[0] ? cx->e.msg : err_name(cx->e.code));
 }
 
-static int print_json(json_t *j)
+int admin_print_json(json_t *j)
 {
 	if (!j)
-		return failf(EXIT_RUNTIME, "out of memory");
+		return admin_failf(EXIT_RUNTIME, "out of memory");
 	if (json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
 		json_decref(j);
-		return failf(EXIT_RUNTIME, "cannot write the output");
+		return admin_failf(EXIT_RUNTIME, "cannot write the output");
 	}
 	json_decref(j);
 	fputc('\n', stdout);
@@ -225,7 +164,7 @@ static int print_json(json_t *j)
 	return EXIT_OK;
 }
 
-static json_t *time_json(int64_t ms)
+json_t *admin_time_json(int64_t ms)
 {
 	char iso[DATE_ISO_LEN];
 
@@ -342,18 +281,18 @@ static json_t *account_json(const struct account *a)
 	              a->min_retention_enabled != 0, "automated_segment_purge",
 	              a->automated_segment_purge != 0, "type", a->type, "policy_inheritance",
 	              a->policy_inheritance != 0, "database_code", a->database_code);
-	if (j &&
-	    json_object_update_new(
-	            j, json_pack("{s:b, s:s, s:i, s:b, s:b, s:s, s:s, s:s, s:s, s:I, s:o?, "
-	                         "s:o?}",
-	                         "search_reason", a->search_reason != 0,
-	                         "content_administrator_default_view", a->content_view,
-	                         "admin_session_timeout", (int)a->admin_session_timeout,
-	                         "export_api", a->export_api != 0, "exgest_allow_query",
-	                         a->exgest_allow_query != 0, "admin_email", a->admin_email,
-	                         "contact_email", a->contact_email, "contact_name", a->contact_name,
-	                         "telephone", a->telephone, "user_count", (json_int_t)a->user_count,
-	                         "packages", packages, "created", time_json(a->created))) != 0) {
+	if (j && json_object_update_new(
+	                 j, json_pack("{s:b, s:s, s:i, s:b, s:b, s:s, s:s, s:s, s:s, s:I, s:o?, "
+	                              "s:o?}",
+	                              "search_reason", a->search_reason != 0,
+	                              "content_administrator_default_view", a->content_view,
+	                              "admin_session_timeout", (int)a->admin_session_timeout,
+	                              "export_api", a->export_api != 0, "exgest_allow_query",
+	                              a->exgest_allow_query != 0, "admin_email", a->admin_email,
+	                              "contact_email", a->contact_email, "contact_name",
+	                              a->contact_name, "telephone", a->telephone, "user_count",
+	                              (json_int_t)a->user_count, "packages", packages, "created",
+	                              admin_time_json(a->created))) != 0) {
 		json_decref(j);
 		return NULL;
 	}
@@ -364,9 +303,10 @@ static json_t *account_json(const struct account *a)
 
 static json_t *app_json(const struct application *app, const char *account_code, int with_key)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:o?, s:o?}", "app_id", app->app_id, "name",
-	                      app->name, "account_code", account_code, "created",
-	                      time_json(app->created), "revoked", time_json(app->revoked));
+	json_t *j =
+	        json_pack("{s:s, s:s, s:s, s:o?, s:o?}", "app_id", app->app_id, "name", app->name,
+	                  "account_code", account_code, "created", admin_time_json(app->created),
+	                  "revoked", admin_time_json(app->revoked));
 
 	if (j && with_key)
 		json_object_set_new(j, "app_key", json_string(app->app_key));
@@ -383,8 +323,8 @@ static json_t *user_json(const struct user *u, const char *account_code)
 	                 perms_json(u->perms), "binding_ttl", ttl, "extend_on_validate",
 	                 u->extend_on_validate != 0, "has_password", u->password_hash[0] != '\0',
 	                 "failed_logins", (int)u->failed_logins, "locked_until",
-	                 time_json(u->locked_until), "created", time_json(u->created), "disabled",
-	                 time_json(u->disabled));
+	                 admin_time_json(u->locked_until), "created", admin_time_json(u->created),
+	                 "disabled", admin_time_json(u->disabled));
 }
 
 static json_t *key_json(const struct binding *b, const char *app_id, int64_t now)
@@ -393,15 +333,15 @@ static json_t *key_json(const struct binding *b, const char *app_id, int64_t now
 
 	format_ttl(b->ttl_ms, ttl, sizeof(ttl));
 	return json_pack("{s:s, s:s, s:o?, s:o?, s:s, s:b, s:b}", "access_key", b->access_key,
-	                 "app_id", app_id, "created", time_json(b->created), "expires",
-	                 time_json(b->expires), "ttl", ttl, "extend_on_validate",
+	                 "app_id", app_id, "created", admin_time_json(b->created), "expires",
+	                 admin_time_json(b->expires), "ttl", ttl, "extend_on_validate",
 	                 b->extend_on_validate != 0, "expired", b->expires && b->expires <= now);
 }
 
 /* ---- shared steps ---- */
 
-static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
-                 const char *type, const char *fmt, ...)
+int admin_audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
+                const char *type, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -413,18 +353,18 @@ static int audit(struct admin_ctx *cx, const char *user, int64_t account_id, con
 }
 
 /* Copies an option value into a fixed field: 0, or a usage error naming the option. */
-static int copy_opt(const char *v, enum admin_opt o, char *dst, size_t size)
+int admin_copy_opt(const char *v, enum admin_opt o, char *dst, size_t size)
 {
 	size_t n = strlen(v);
 
 	if (n >= size)
-		return failf(EXIT_USAGE, "option '--%s' is longer than %zu bytes", opt_defs[o].name,
-		             size - 1);
+		return admin_failf(EXIT_USAGE, "option '--%s' is longer than %zu bytes",
+		                   admin_opt_defs[o].name, size - 1);
 	memcpy(dst, v, n + 1);
 	return 0;
 }
 
-static void lower_ascii(char *s)
+void admin_lower_ascii(char *s)
 {
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
@@ -444,27 +384,27 @@ static int email_ok(const char *s)
 	return 1;
 }
 
-static int copy_email(const char *v, enum admin_opt o, char *dst, size_t size)
+int admin_copy_email(const char *v, enum admin_opt o, char *dst, size_t size)
 {
-	int rc = copy_opt(v, o, dst, size);
+	int rc = admin_copy_opt(v, o, dst, size);
 
 	if (rc)
 		return rc;
-	lower_ascii(dst);
+	admin_lower_ascii(dst);
 	if (!email_ok(dst))
-		return failf(EXIT_USAGE, "option '--%s': '%s' is not an e-mail address",
-		             opt_defs[o].name, v);
+		return admin_failf(EXIT_USAGE, "option '--%s': '%s' is not an e-mail address",
+		                   admin_opt_defs[o].name, v);
 	return 0;
 }
 
 /* Runs inside a transaction: looks the account up by code; exit code. */
-static int find_account(struct admin_ctx *cx, const char *code, struct account *a)
+int admin_find_account(struct admin_ctx *cx, const char *code, struct account *a)
 {
 	int rc = store_account_get_by_code(cx->st, code, a, &cx->e);
 
 	if (rc == MC_ERR_NOT_FOUND)
-		return failf(EXIT_RUNTIME, "no account '%s'", code);
-	return rc ? fail_store(cx) : 0;
+		return admin_failf(EXIT_RUNTIME, "no account '%s'", code);
+	return rc ? admin_fail_store(cx) : 0;
 }
 
 static int find_user(struct admin_ctx *cx, const char *email, struct user *u)
@@ -472,8 +412,8 @@ static int find_user(struct admin_ctx *cx, const char *email, struct user *u)
 	int rc = store_user_get_by_email(cx->st, email, u, &cx->e);
 
 	if (rc == MC_ERR_NOT_FOUND)
-		return failf(EXIT_RUNTIME, "no user '%s'", email);
-	return rc ? fail_store(cx) : 0;
+		return admin_failf(EXIT_RUNTIME, "no user '%s'", email);
+	return rc ? admin_fail_store(cx) : 0;
 }
 
 static int find_app(struct admin_ctx *cx, const char *app_id, struct application *app)
@@ -481,18 +421,18 @@ static int find_app(struct admin_ctx *cx, const char *app_id, struct application
 	int rc = store_app_get(cx->st, app_id, app, &cx->e);
 
 	if (rc == MC_ERR_NOT_FOUND)
-		return failf(EXIT_RUNTIME, "no application '%s'", app_id);
-	return rc ? fail_store(cx) : 0;
+		return admin_failf(EXIT_RUNTIME, "no application '%s'", app_id);
+	return rc ? admin_fail_store(cx) : 0;
 }
 
-static int begin(struct admin_ctx *cx)
+int admin_begin(struct admin_ctx *cx)
 {
-	return store_tx_begin(cx->st, &cx->e) ? fail_store(cx) : 0;
+	return store_tx_begin(cx->st, &cx->e) ? admin_fail_store(cx) : 0;
 }
 
-static int commit(struct admin_ctx *cx)
+int admin_commit(struct admin_ctx *cx)
 {
-	return store_tx_commit(cx->st, &cx->e) ? fail_store(cx) : 0;
+	return store_tx_commit(cx->st, &cx->e) ? admin_fail_store(cx) : 0;
 }
 
 /* A list callback's state: the array and a one-entry cache of account codes by id. */
@@ -615,18 +555,19 @@ static int parse_packages(const char *v, char *dst, size_t size)
 	}
 	text = json_dumps(arr, JSON_COMPACT);
 	if (!text || strlen(text) >= size) {
-		rc = failf(EXIT_USAGE, "option '--packages' is longer than %zu bytes as JSON",
-		           size - 1);
+		rc = admin_failf(EXIT_USAGE, "option '--packages' is longer than %zu bytes as JSON",
+		                 size - 1);
 		goto out;
 	}
 	memcpy(dst, text, strlen(text) + 1);
 	rc = 0;
 	goto out;
 bad:
-	rc = failf(EXIT_USAGE,
-	           "option '--packages': '%s' is not a list like 'A [1001],B [1002]' or a JSON "
-	           "array of names",
-	           v);
+	rc = admin_failf(
+	        EXIT_USAGE,
+	        "option '--packages': '%s' is not a list like 'A [1001],B [1002]' or a JSON "
+	        "array of names",
+	        v);
 out:
 	free(text);
 	json_decref(arr);
@@ -654,9 +595,10 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 			if (f->kind == F_BOOL) {
 				int b = 0;
 				if (parse_bool(v, &b) != 0)
-					return failf(EXIT_USAGE,
-					             "option '--%s': '%s' is not true or false",
-					             opt_defs[f->opt].name, v);
+					return admin_failf(
+					        EXIT_USAGE,
+					        "option '--%s': '%s' is not true or false",
+					        admin_opt_defs[f->opt].name, v);
 				n = b;
 			} else {
 				char *end = NULL;
@@ -664,10 +606,11 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 				errno = 0;
 				ll = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
 				if (errno || !end || *end || ll < f->min || ll > f->max)
-					return failf(
+					return admin_failf(
 					        EXIT_USAGE,
 					        "option '--%s': '%s' is not a number from %d to %d",
-					        opt_defs[f->opt].name, v, (int)f->min, (int)f->max);
+					        admin_opt_defs[f->opt].name, v, (int)f->min,
+					        (int)f->max);
 				n = (int32_t)ll;
 			}
 			if (f->kind == F_BOOL) {
@@ -683,28 +626,28 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 			if (f->kind == F_PACKAGES)
 				rc = parse_packages(v, text, f->size);
 			else if (f->kind == F_EMAIL && *v)
-				rc = copy_email(v, f->opt, text, f->size);
+				rc = admin_copy_email(v, f->opt, text, f->size);
 			else
-				rc = copy_opt(v, f->opt, text, f->size);
+				rc = admin_copy_opt(v, f->opt, text, f->size);
 			if (rc)
 				return rc;
 			if (f->kind == F_DOMAIN)
-				lower_ascii(text);
+				admin_lower_ascii(text);
 			if ((f->kind == F_REQUIRED || f->kind == F_CODE || f->kind == F_UPPER) &&
 			    !text[0])
-				return failf(EXIT_USAGE, "option '--%s' is empty",
-				             opt_defs[f->opt].name);
+				return admin_failf(EXIT_USAGE, "option '--%s' is empty",
+				                   admin_opt_defs[f->opt].name);
 			if (f->kind == F_CODE || f->kind == F_UPPER) {
 				for (char *p = text; *p; p++) {
 					if (f->kind == F_UPPER && *p >= 'a' && *p <= 'z')
 						*p = (char)(*p - 'a' + 'A');
 					if (!((*p >= 'a' && *p <= 'z') ||
 					      (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-						return failf(
+						return admin_failf(
 						        EXIT_USAGE,
 						        "option '--%s': '%s' has characters other "
 						        "than letters and digits",
-						        opt_defs[f->opt].name, v);
+						        admin_opt_defs[f->opt].name, v);
 				}
 			}
 			same = strcmp(field, text) == 0;
@@ -726,27 +669,27 @@ static int cmd_account_create(struct admin_ctx *cx)
 	int rc;
 
 	store_account_init(&a);
-	rc = copy_opt(cx->opt[OPT_REGION]            ? cx->opt[OPT_REGION]
-	              : cx->defs && cx->defs->region ? cx->defs->region
-	                                             : DEFAULT_REGION,
-	              OPT_REGION, a.region, sizeof(a.region));
+	rc = admin_copy_opt(cx->opt[OPT_REGION]            ? cx->opt[OPT_REGION]
+	                    : cx->defs && cx->defs->region ? cx->defs->region
+	                                                   : DEFAULT_REGION,
+	                    OPT_REGION, a.region, sizeof(a.region));
 	if (rc)
 		return rc;
-	lower_ascii(a.region);
+	admin_lower_ascii(a.region);
 	if ((rc = account_apply(cx, &a, changed, sizeof(changed))))
 		return rc;
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		return rc;
 	if (store_account_create(cx->st, &a, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Created",
-	          "account '%s' (%s) created", a.code, a.name) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, a.id, "account_logs", "Account Created",
+	                "account '%s' (%s) created", a.code, a.name) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
-	return rc ? rc : print_json(account_json(&a));
+	return rc ? rc : admin_print_json(account_json(&a));
 }
 
 /* `account update`: the fields options give; the others keep their values. A change is
@@ -761,25 +704,26 @@ static int cmd_account_update(struct admin_ctx *cx)
 	for (int o = 0; o < OPT_COUNT; o++)
 		given |= (ACCOUNT_FIELD_OPTS & O(o)) && cx->opt[o];
 	if (!given)
-		return failf(EXIT_USAGE, "give at least one field to change\nusage: mcapid admin "
-		                         "account update --code CODE " ACCOUNT_FIELDS_USAGE);
-	if ((rc = begin(cx)))
+		return admin_failf(EXIT_USAGE,
+		                   "give at least one field to change\nusage: mcapid admin "
+		                   "account update --code CODE " ACCOUNT_FIELDS_USAGE);
+	if ((rc = admin_begin(cx)))
 		return rc;
-	if ((rc = find_account(cx, cx->opt[OPT_CODE], &a)) ||
+	if ((rc = admin_find_account(cx, cx->opt[OPT_CODE], &a)) ||
 	    (rc = account_apply(cx, &a, changed, sizeof(changed))))
 		goto out;
 	if (!changed[0]) /* nothing changes, nothing to audit */
 		goto out;
 	if (store_account_update(cx->st, &a, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, a.id, "account_logs", "Account Updated",
-	          "account '%s' (%s) updated: %s", a.code, a.name, changed) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, a.id, "account_logs", "Account Updated",
+	                "account '%s' (%s) updated: %s", a.code, a.name, changed) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
-	return rc ? rc : print_json(account_json(&a));
+	return rc ? rc : admin_print_json(account_json(&a));
 }
 
 static int account_list_one(void *arg, const struct account *a)
@@ -792,12 +736,12 @@ static int cmd_account_list(struct admin_ctx *cx)
 	struct list_state ls = {cx, json_array(), 0, ""};
 
 	if (!ls.arr)
-		return failf(EXIT_RUNTIME, "out of memory");
+		return admin_failf(EXIT_RUNTIME, "out of memory");
 	if (store_account_list(cx->st, account_list_one, &ls, &cx->e) != 0) {
 		json_decref(ls.arr);
-		return fail_store(cx);
+		return admin_fail_store(cx);
 	}
-	return print_json(ls.arr);
+	return admin_print_json(ls.arr);
 }
 
 /* ---- app ---- */
@@ -810,24 +754,24 @@ static int cmd_app_create(struct admin_ctx *cx)
 
 	memset(&app, 0, sizeof(app));
 	if (cx->opt[OPT_NAME] &&
-	    (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, app.name, sizeof(app.name))))
+	    (rc = admin_copy_opt(cx->opt[OPT_NAME], OPT_NAME, app.name, sizeof(app.name))))
 		return rc;
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		return rc;
-	if ((rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+	if ((rc = admin_find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
 		goto out;
 	app.account_id = a.id;
 	if (store_app_create(cx->st, &app, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Created",
-	          "application '%s' (%s) created", app.app_id, app.name) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Created",
+	                "application '%s' (%s) created", app.app_id, app.name) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(app_json(&app, a.code, 1));
+		rc = admin_print_json(app_json(&app, a.code, 1));
 	secure_zero(&app, sizeof(app));
 	return rc;
 }
@@ -848,16 +792,16 @@ static int print_account_list(struct admin_ctx *cx,
 	struct account a;
 	int rc;
 
-	if (cx->opt[OPT_ACCOUNT] && (rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+	if (cx->opt[OPT_ACCOUNT] && (rc = admin_find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
 		return rc;
 	ls.arr = json_array();
 	if (!ls.arr)
-		return failf(EXIT_RUNTIME, "out of memory");
+		return admin_failf(EXIT_RUNTIME, "out of memory");
 	if (list(cx, cx->opt[OPT_ACCOUNT] ? a.id : 0, &ls)) {
 		json_decref(ls.arr);
-		return fail_store(cx);
+		return admin_fail_store(cx);
 	}
-	return print_json(ls.arr);
+	return admin_print_json(ls.arr);
 }
 
 static int app_list_all(struct admin_ctx *cx, int64_t account_id, struct list_state *ls)
@@ -876,28 +820,28 @@ static int cmd_app_revoke(struct admin_ctx *cx)
 	struct account a;
 	int rc;
 
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		return rc;
 	if ((rc = find_app(cx, cx->opt[OPT_APP_ID], &app)))
 		goto out;
 	if (store_account_get(cx->st, app.account_id, &a, &cx->e) != 0) {
-		rc = fail_store(cx);
+		rc = admin_fail_store(cx);
 		goto out;
 	}
 	if (app.revoked) /* nothing changes, nothing to audit */
 		goto out;
 	app.revoked = cx->now;
 	if (store_app_revoke(cx->st, app.app_id, cx->now, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Revoked",
-	          "application '%s' (%s) revoked", app.app_id, app.name) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, a.id, "integrations_and_apis", "Application Revoked",
+	                "application '%s' (%s) revoked", app.app_id, app.name) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(app_json(&app, a.code, 0));
+		rc = admin_print_json(app_json(&app, a.code, 0));
 	secure_zero(&app, sizeof(app));
 	return rc;
 }
@@ -910,15 +854,15 @@ static int read_password_stdin(char *dst, size_t size)
 	size_t n;
 
 	if (!fgets(dst, (int)size, stdin))
-		return failf(EXIT_USAGE, "option '--password-stdin': no password on stdin");
+		return admin_failf(EXIT_USAGE, "option '--password-stdin': no password on stdin");
 	n = strlen(dst);
 	if (n && dst[n - 1] == '\n')
 		dst[--n] = '\0';
 	else if (n == size - 1)
-		return failf(EXIT_USAGE,
-		             "option '--password-stdin': the password is longer than "
-		             "%d bytes",
-		             PASSWORD_MAX);
+		return admin_failf(EXIT_USAGE,
+		                   "option '--password-stdin': the password is longer than "
+		                   "%d bytes",
+		                   PASSWORD_MAX);
 	if (n && dst[n - 1] == '\r')
 		dst[--n] = '\0';
 	return 0;
@@ -935,22 +879,23 @@ static int cmd_user_create(struct admin_ctx *cx)
 
 	memset(&u, 0, sizeof(u));
 	pw[0] = '\0';
-	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, u.email, sizeof(u.email))))
+	if ((rc = admin_copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, u.email, sizeof(u.email))))
 		return rc;
 	if (cx->opt[OPT_NAME] &&
-	    (rc = copy_opt(cx->opt[OPT_NAME], OPT_NAME, u.name, sizeof(u.name))))
+	    (rc = admin_copy_opt(cx->opt[OPT_NAME], OPT_NAME, u.name, sizeof(u.name))))
 		return rc;
 	if (cx->opt[OPT_PERMS] && perm_parse(cx->opt[OPT_PERMS], &u.perms, &cx->e) != 0)
-		return failf(EXIT_USAGE, "option '--perms': %s", cx->e.msg);
+		return admin_failf(EXIT_USAGE, "option '--perms': %s", cx->e.msg);
 	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 1, &u.binding_ttl_ms) != 0)
-		return failf(EXIT_USAGE,
-		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
-		             "90m, 1500 (ms), never or default",
-		             cx->opt[OPT_TTL]);
+		return admin_failf(EXIT_USAGE,
+		                   "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		                   "90m, 1500 (ms), never or default",
+		                   cx->opt[OPT_TTL]);
 	u.extend_on_validate = cx->opt[OPT_EXTEND] != NULL;
 	if (cx->opt[OPT_PASSWORD] && cx->opt[OPT_PASSWORD_STDIN])
-		return failf(EXIT_USAGE, "options '--password' and '--password-stdin' exclude "
-		                         "each other");
+		return admin_failf(EXIT_USAGE,
+		                   "options '--password' and '--password-stdin' exclude "
+		                   "each other");
 	if (cx->opt[OPT_PASSWORD_STDIN]) {
 		if ((rc = read_password_stdin(pw, sizeof(pw))))
 			goto wipe;
@@ -960,32 +905,33 @@ static int cmd_user_create(struct admin_ctx *cx)
 	}
 	/* hash before the transaction: it takes ~0.1 s and the write lock would wait */
 	if (password && password_hash(password, strlen(password), u.password_hash, &cx->e) != 0) {
-		rc = failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
-		           cx->e.msg);
+		rc = admin_failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
+		                 cx->e.msg);
 		goto wipe;
 	}
 	perm_format(u.perms, perms_text, sizeof(perms_text));
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		goto wipe;
-	if ((rc = find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
+	if ((rc = admin_find_account(cx, cx->opt[OPT_ACCOUNT], &a)))
 		goto out;
 	u.account_id = a.id;
 	u.created = cx->now;
 	rc = store_user_create(cx->st, &u, &cx->e);
 	if (rc == MC_ERR_EXISTS) {
-		rc = failf(EXIT_RUNTIME, "user '%s' exists already", u.email);
+		rc = admin_failf(EXIT_RUNTIME, "user '%s' exists already", u.email);
 		goto out;
 	}
-	if (rc || audit(cx, ADMIN_USER, a.id, "user_account_and_role_logs", "User Created",
+	if (rc ||
+	    admin_audit(cx, ADMIN_USER, a.id, "user_account_and_role_logs", "User Created",
 	                "user '%s' created with permissions '%s'", u.email, perms_text) != 0) {
-		rc = fail_store(cx);
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(user_json(&u, a.code));
+		rc = admin_print_json(user_json(&u, a.code));
 wipe:
 	secure_zero(pw, sizeof(pw));
 	secure_zero(&u, sizeof(u));
@@ -1022,10 +968,10 @@ static int cmd_user_passwd(struct admin_ctx *cx)
 
 	memset(&u, 0, sizeof(u));
 	pw[0] = hash[0] = '\0';
-	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
+	if ((rc = admin_copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
 		return rc;
 	if (!!cx->opt[OPT_PASSWORD] == !!cx->opt[OPT_PASSWORD_STDIN])
-		return failf(EXIT_USAGE, "give one of '--password' and '--password-stdin'");
+		return admin_failf(EXIT_USAGE, "give one of '--password' and '--password-stdin'");
 	if (cx->opt[OPT_PASSWORD_STDIN]) {
 		if ((rc = read_password_stdin(pw, sizeof(pw))))
 			goto wipe;
@@ -1034,11 +980,11 @@ static int cmd_user_passwd(struct admin_ctx *cx)
 		password = cx->opt[OPT_PASSWORD];
 	}
 	if (password_hash(password, strlen(password), hash, &cx->e) != 0) {
-		rc = failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
-		           cx->e.msg);
+		rc = admin_failf(cx->e.code == MC_ERR_CRYPTO ? EXIT_RUNTIME : EXIT_USAGE, "%s",
+		                 cx->e.msg);
 		goto wipe;
 	}
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		goto wipe;
 	if ((rc = find_user(cx, email, &u)))
 		goto out;
@@ -1047,17 +993,17 @@ static int cmd_user_passwd(struct admin_ctx *cx)
 	u.locked_until = 0;
 	if (store_user_update(cx->st, &u, &cx->e) != 0 ||
 	    store_account_get(cx->st, u.account_id, &a, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
-	          "User Password Changed", "password of user '%s' set by an administrator",
-	          u.email) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
+	                "User Password Changed", "password of user '%s' set by an administrator",
+	                u.email) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(user_json(&u, a.code));
+		rc = admin_print_json(user_json(&u, a.code));
 wipe:
 	secure_zero(pw, sizeof(pw));
 	secure_zero(hash, sizeof(hash));
@@ -1076,22 +1022,23 @@ static int cmd_user_profile(struct admin_ctx *cx)
 	struct user u;
 
 	memset(&u, 0, sizeof(u));
-	if ((rc = copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
+	if ((rc = admin_copy_email(cx->opt[OPT_EMAIL], OPT_EMAIL, email, sizeof(email))))
 		return rc;
 	if (!cx->opt[OPT_TTL] && !cx->opt[OPT_EXTEND_BOOL])
-		return failf(EXIT_USAGE, "give '--ttl' or '--extend-on-validate' (or both)\n"
-		                         "usage: mcapid admin user profile --email E [--ttl "
-		                         "3d|72h|90m|MS|never|default] [--extend-on-validate "
-		                         "true|false]");
+		return admin_failf(EXIT_USAGE, "give '--ttl' or '--extend-on-validate' (or both)\n"
+		                               "usage: mcapid admin user profile --email E [--ttl "
+		                               "3d|72h|90m|MS|never|default] [--extend-on-validate "
+		                               "true|false]");
 	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 1, &ttl) != 0)
-		return failf(EXIT_USAGE,
-		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
-		             "90m, 1500 (ms), never or default",
-		             cx->opt[OPT_TTL]);
+		return admin_failf(EXIT_USAGE,
+		                   "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		                   "90m, 1500 (ms), never or default",
+		                   cx->opt[OPT_TTL]);
 	if (cx->opt[OPT_EXTEND_BOOL] && parse_bool(cx->opt[OPT_EXTEND_BOOL], &extend) != 0)
-		return failf(EXIT_USAGE, "option '--extend-on-validate': '%s' is not true or false",
-		             cx->opt[OPT_EXTEND_BOOL]);
-	if ((rc = begin(cx)))
+		return admin_failf(EXIT_USAGE,
+		                   "option '--extend-on-validate': '%s' is not true or false",
+		                   cx->opt[OPT_EXTEND_BOOL]);
+	if ((rc = admin_begin(cx)))
 		return rc;
 	if ((rc = find_user(cx, email, &u)))
 		goto out;
@@ -1103,19 +1050,19 @@ static int cmd_user_profile(struct admin_ctx *cx)
 	format_ttl(u.binding_ttl_ms, after, sizeof(after));
 	if (store_user_update(cx->st, &u, &cx->e) != 0 ||
 	    store_account_get(cx->st, u.account_id, &a, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
-	          "User Authentication Profile Changed",
-	          "authentication profile of user '%s': binding TTL %s (was %s), "
-	          "extendOnValidate %s",
-	          u.email, after, before, u.extend_on_validate ? "true" : "false") != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, u.account_id, "user_account_and_role_logs",
+	                "User Authentication Profile Changed",
+	                "authentication profile of user '%s': binding TTL %s (was %s), "
+	                "extendOnValidate %s",
+	                u.email, after, before, u.extend_on_validate ? "true" : "false") != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(user_json(&u, a.code));
+		rc = admin_print_json(user_json(&u, a.code));
 	secure_zero(&u, sizeof(u));
 	return rc;
 }
@@ -1137,19 +1084,19 @@ static int make_room(struct admin_ctx *cx, const struct user *u, const char *who
 	int64_t count = 0;
 
 	if (store_binding_count(cx->st, u->id, &count, &cx->e) != 0)
-		return fail_store(cx);
+		return admin_fail_store(cx);
 	for (; count >= max; count--) {
 		char hint[STORE_KEY_HINT_SIZE];
 		struct binding old;
 		memset(&old, 0, sizeof(old));
 		if (store_binding_list(cx->st, u->id, first_binding, &old, &cx->e) != 1)
-			return fail_store(cx);
+			return admin_fail_store(cx);
 		if (store_binding_revoke(cx->st, old.id, cx->now, &cx->e) != 0 ||
-		    audit(cx, who, u->account_id, "integrations_and_apis", "API Key Revoked",
-		          "key '%s' of user '%s' revoked: the limit of %d keys was reached",
-		          store_key_hint(old.access_key, hint), u->email, max) != 0) {
+		    admin_audit(cx, who, u->account_id, "integrations_and_apis", "API Key Revoked",
+		                "key '%s' of user '%s' revoked: the limit of %d keys was reached",
+		                store_key_hint(old.access_key, hint), u->email, max) != 0) {
 			secure_zero(&old, sizeof(old));
-			return fail_store(cx);
+			return admin_fail_store(cx);
 		}
 		secure_zero(&old, sizeof(old));
 	}
@@ -1189,27 +1136,27 @@ static int cmd_keys_create(struct admin_ctx *cx)
 	memset(&app, 0, sizeof(app));
 	secret_b64[0] = '\0';
 	if (cx->opt[OPT_TTL] && parse_ttl(cx->opt[OPT_TTL], 0, &ttl) != 0)
-		return failf(EXIT_USAGE,
-		             "option '--ttl': '%s' is not a duration like 3d, 72h, "
-		             "90m, 1500 (ms) or never",
-		             cx->opt[OPT_TTL]);
-	if ((rc = begin(cx)))
+		return admin_failf(EXIT_USAGE,
+		                   "option '--ttl': '%s' is not a duration like 3d, 72h, "
+		                   "90m, 1500 (ms) or never",
+		                   cx->opt[OPT_TTL]);
+	if ((rc = admin_begin(cx)))
 		return rc;
 	if ((rc = find_user(cx, cx->opt[OPT_EMAIL], &u)) ||
 	    (rc = find_app(cx, cx->opt[OPT_APP_ID], &app)))
 		goto out;
 	if (app.revoked) {
-		rc = failf(EXIT_RUNTIME, "application '%s' is revoked", app.app_id);
+		rc = admin_failf(EXIT_RUNTIME, "application '%s' is revoked", app.app_id);
 		goto out;
 	}
 	if (app.account_id != u.account_id) {
-		rc = failf(EXIT_RUNTIME,
-		           "application '%s' belongs to another account than user '%s'", app.app_id,
-		           u.email);
+		rc = admin_failf(EXIT_RUNTIME,
+		                 "application '%s' belongs to another account than user '%s'",
+		                 app.app_id, u.email);
 		goto out;
 	}
 	if (u.disabled) {
-		rc = failf(EXIT_RUNTIME, "user '%s' is disabled", u.email);
+		rc = admin_failf(EXIT_RUNTIME, "user '%s' is disabled", u.email);
 		goto out;
 	}
 	if (!ttl)
@@ -1221,13 +1168,13 @@ static int cmd_keys_create(struct admin_ctx *cx)
 	if ((rc = make_room(cx, &u, ADMIN_USER)))
 		goto out;
 	if (mint_binding(cx, &u, &app, ttl, &b, secret_b64) != 0 ||
-	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Created",
-	          "key '%s' created for user '%s' and application '%s'",
-	          store_key_hint(b.access_key, hint), u.email, app.app_id) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Created",
+	                "key '%s' created for user '%s' and application '%s'",
+	                store_key_hint(b.access_key, hint), u.email, app.app_id) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc) {
@@ -1236,7 +1183,7 @@ out:
 			json_object_set_new(j, "secret_key", json_string(secret_b64));
 			json_object_set_new(j, "email", json_string(u.email));
 		}
-		rc = print_json(j);
+		rc = admin_print_json(j);
 	}
 	secure_zero(secret_b64, sizeof(secret_b64));
 	secure_zero(&b, sizeof(b));
@@ -1278,12 +1225,12 @@ static int cmd_keys_list(struct admin_ctx *cx)
 		return rc;
 	ks.ls.arr = json_array();
 	if (!ks.ls.arr)
-		return failf(EXIT_RUNTIME, "out of memory");
+		return admin_failf(EXIT_RUNTIME, "out of memory");
 	if (store_binding_list(cx->st, u.id, keys_list_one, &ks, &cx->e) != 0) {
 		json_decref(ks.ls.arr);
-		return fail_store(cx);
+		return admin_fail_store(cx);
 	}
-	return print_json(ks.ls.arr);
+	return admin_print_json(ks.ls.arr);
 }
 
 static int cmd_keys_revoke(struct admin_ctx *cx)
@@ -1295,33 +1242,34 @@ static int cmd_keys_revoke(struct admin_ctx *cx)
 	int rc;
 
 	memset(&b, 0, sizeof(b));
-	if ((rc = begin(cx)))
+	if ((rc = admin_begin(cx)))
 		return rc;
 	rc = store_binding_get(cx->st, key, &b, &cx->e);
 	if (rc == MC_ERR_NOT_FOUND) {
-		rc = failf(EXIT_RUNTIME, "no key '%s'", key);
+		rc = admin_failf(EXIT_RUNTIME, "no key '%s'", key);
 		goto out;
 	}
 	if (rc || store_user_get(cx->st, b.user_id, &u, &cx->e) != 0) {
-		rc = fail_store(cx);
+		rc = admin_fail_store(cx);
 		goto out;
 	}
 	if (b.revoked) /* nothing changes, nothing to audit */
 		goto out;
 	b.revoked = cx->now;
 	if (store_binding_revoke(cx->st, b.id, cx->now, &cx->e) != 0 ||
-	    audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Revoked",
-	          "key '%s' of user '%s' revoked", store_key_hint(b.access_key, hint),
-	          u.email) != 0) {
-		rc = fail_store(cx);
+	    admin_audit(cx, ADMIN_USER, u.account_id, "integrations_and_apis", "API Key Revoked",
+	                "key '%s' of user '%s' revoked", store_key_hint(b.access_key, hint),
+	                u.email) != 0) {
+		rc = admin_fail_store(cx);
 		goto out;
 	}
-	rc = commit(cx);
+	rc = admin_commit(cx);
 out:
 	store_tx_rollback(cx->st);
 	if (!rc)
-		rc = print_json(json_pack("{s:s, s:s, s:o?}", "access_key", b.access_key, "email",
-		                          u.email, "revoked", time_json(b.revoked)));
+		rc = admin_print_json(json_pack("{s:s, s:s, s:o?}", "access_key", b.access_key,
+		                                "email", u.email, "revoked",
+		                                admin_time_json(b.revoked)));
 	secure_zero(&b, sizeof(b));
 	return rc;
 }
@@ -1354,6 +1302,20 @@ static const struct admin_cmd commands[] = {
         {"keys", "create", cmd_keys_create, O(OPT_EMAIL) | O(OPT_APP_ID) | O(OPT_TTL),
          O(OPT_EMAIL) | O(OPT_APP_ID), "keys create --email E --app-id ID [--ttl 3d|72h|MS|never]"},
         {"keys", "list", cmd_keys_list, O(OPT_EMAIL), O(OPT_EMAIL), "keys list --email E"},
+        {"domain", "route", admin_cmd_domain_route, O(OPT_ACCOUNT) | O(OPT_DOMAIN) | O(OPT_ROUTE),
+         O(OPT_ACCOUNT) | O(OPT_DOMAIN) | O(OPT_ROUTE),
+         "domain route --account CODE --domain D --route smtp://HOST:PORT|maildir:PATH|''"},
+        {"account", "outbound-ip add", admin_cmd_relay_add, O(OPT_ACCOUNT) | O(OPT_IP),
+         O(OPT_ACCOUNT) | O(OPT_IP), "account outbound-ip add --account CODE --ip ADDRESS[/BITS]"},
+        {"account", "outbound-ip remove", admin_cmd_relay_remove, O(OPT_ACCOUNT) | O(OPT_IP),
+         O(OPT_ACCOUNT) | O(OPT_IP),
+         "account outbound-ip remove --account CODE --ip ADDRESS[/BITS]"},
+        {"account", "outbound-ip list", admin_cmd_relay_list, O(OPT_ACCOUNT), O(OPT_ACCOUNT),
+         "account outbound-ip list --account CODE"},
+        {"mail", "inject", admin_cmd_mail_inject, O(OPT_FILE) | O(OPT_FROM) | O(OPT_TO) | O(OPT_IP),
+         O(OPT_TO), "mail inject FILE.eml --from A --to B[,C...] [--ip ADDRESS]"},
+        {"mail", "generate", admin_cmd_mail_generate, O(OPT_ACCOUNT) | O(OPT_COUNT_N) | O(OPT_SEED),
+         O(OPT_ACCOUNT) | O(OPT_COUNT_N), "mail generate --account CODE --count N [--seed S]"},
         {"keys", "revoke", cmd_keys_revoke, O(OPT_ACCESS_KEY), O(OPT_ACCESS_KEY),
          "keys revoke --access-key K"},
 };
@@ -1375,42 +1337,50 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 		size_t n;
 		int o;
 
+		if (strncmp(arg, "--", 2) != 0 && (cmd->allowed & O(OPT_FILE)) &&
+		    !cx->opt[OPT_FILE]) {
+			cx->opt[OPT_FILE] = arg; /* mail inject FILE.eml */
+			continue;
+		}
 		if (strncmp(arg, "--", 2) != 0 || !arg[2])
-			return failf(EXIT_USAGE, "unexpected argument '%s'\nusage: mcapid admin %s",
-			             arg, cmd->usage);
+			return admin_failf(EXIT_USAGE,
+			                   "unexpected argument '%s'\nusage: mcapid admin %s", arg,
+			                   cmd->usage);
 		eq = strchr(arg + 2, '=');
 		n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 		/* one name may stand for different options in different commands (a bare
 		 * flag in one, a valued option in another): take the one cmd allows */
 		for (o = 0; o < OPT_COUNT; o++)
-			if (strlen(opt_defs[o].name) == n &&
-			    memcmp(opt_defs[o].name, arg + 2, n) == 0 &&
+			if (strlen(admin_opt_defs[o].name) == n &&
+			    memcmp(admin_opt_defs[o].name, arg + 2, n) == 0 &&
 			    (o == OPT_HELP || (cmd->allowed & O(o))))
 				break;
 		if (o == OPT_COUNT || (o != OPT_HELP && !(cmd->allowed & O(o))))
-			return failf(EXIT_USAGE,
-			             "unknown option '%.*s' for '%s %s'\nusage: mcapid "
-			             "admin %s",
-			             (int)n + 2, arg, cmd->group, cmd->verb, cmd->usage);
+			return admin_failf(EXIT_USAGE,
+			                   "unknown option '%.*s' for '%s %s'\nusage: mcapid "
+			                   "admin %s",
+			                   (int)n + 2, arg, cmd->group, cmd->verb, cmd->usage);
 		if (cx->opt[o])
-			return failf(EXIT_USAGE, "option '--%s' given twice", opt_defs[o].name);
-		if (!opt_defs[o].has_value) {
+			return admin_failf(EXIT_USAGE, "option '--%s' given twice",
+			                   admin_opt_defs[o].name);
+		if (!admin_opt_defs[o].has_value) {
 			if (eq)
-				return failf(EXIT_USAGE, "option '--%s' takes no value",
-				             opt_defs[o].name);
+				return admin_failf(EXIT_USAGE, "option '--%s' takes no value",
+				                   admin_opt_defs[o].name);
 			value = "";
 		} else if (eq) {
 			value = eq + 1;
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
-			return failf(EXIT_USAGE, "option '--%s' needs a value", opt_defs[o].name);
+			return admin_failf(EXIT_USAGE, "option '--%s' needs a value",
+			                   admin_opt_defs[o].name);
 		}
-		if (opt_defs[o].has_value) {
+		if (admin_opt_defs[o].has_value) {
 			json_t *probe = json_string(value); /* jansson checks UTF-8 */
 			if (!probe)
-				return failf(EXIT_USAGE, "option '--%s' is not valid UTF-8",
-				             opt_defs[o].name);
+				return admin_failf(EXIT_USAGE, "option '--%s' is not valid UTF-8",
+				                   admin_opt_defs[o].name);
 			json_decref(probe);
 		}
 		cx->opt[o] = value;
@@ -1419,16 +1389,31 @@ static int parse_opts(struct admin_ctx *cx, const struct admin_cmd *cmd, int arg
 		return 0;
 	for (int o = 0; o < OPT_COUNT; o++)
 		if ((cmd->required & O(o)) && !cx->opt[o])
-			return failf(EXIT_USAGE,
-			             "missing required option '--%s'\nusage: mcapid admin %s",
-			             opt_defs[o].name, cmd->usage);
+			return admin_failf(EXIT_USAGE,
+			                   "missing required option '--%s'\nusage: mcapid admin %s",
+			                   admin_opt_defs[o].name, cmd->usage);
 	return 0;
+}
+
+/* A verb of one word ("create") or two ("outbound-ip add") against argv; *words gets how
+ * many it took. */
+static int verb_matches(const char *verb, int argc, char **argv, int *words)
+{
+	const char *sp = strchr(verb, ' ');
+
+	if (!sp) {
+		*words = 1;
+		return strcmp(argv[0], verb) == 0;
+	}
+	*words = 2;
+	return argc >= 2 && strlen(argv[0]) == (size_t)(sp - verb) &&
+	       strncmp(argv[0], verb, (size_t)(sp - verb)) == 0 && strcmp(argv[1], sp + 1) == 0;
 }
 
 int admin_main(struct store *st, const struct admin_defaults *defs, int argc, char **argv)
 {
 	struct admin_ctx cx;
-	int group_known = 0, rc;
+	int group_known = 0, rc, words = 1;
 
 	if (argc < 1)
 		return usage_fail("%s", "no command given");
@@ -1443,13 +1428,13 @@ int admin_main(struct store *st, const struct admin_defaults *defs, int argc, ch
 		if (strcmp(argv[0], cmd->group) != 0)
 			continue;
 		group_known = 1;
-		if (argc < 2 || strcmp(argv[1], cmd->verb) != 0)
+		if (argc < 2 || !verb_matches(cmd->verb, argc - 1, argv + 1, &words))
 			continue;
 		memset(&cx, 0, sizeof(cx));
 		cx.st = st;
 		cx.defs = defs;
 		cx.now = now_ms();
-		if ((rc = parse_opts(&cx, cmd, argc - 2, argv + 2)))
+		if ((rc = parse_opts(&cx, cmd, argc - 1 - words, argv + 1 + words)))
 			return rc;
 		if (cx.opt[OPT_HELP]) {
 			printf("usage: mcapid admin %s\n", cmd->usage);
@@ -1586,15 +1571,17 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 		err_set(e, rc, "%s", cx.e.msg);
 		goto out;
 	}
-	if ((rc = audit(&cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
-	                "account '%s' (%s) created", a.code, a.name)) ||
-	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "Application Created",
-	                "application '%s' (%s) created", app.app_id, app.name)) ||
-	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs", "User Created",
-	                "user '%s' created with permissions 'admin'", u.email)) ||
-	    (rc = audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
-	                "key '%s' created for user '%s' and application '%s'",
-	                store_key_hint(b.access_key, hint), u.email, app.app_id))) {
+	if ((rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
+	                      "account '%s' (%s) created", a.code, a.name)) ||
+	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis",
+	                      "Application Created", "application '%s' (%s) created", app.app_id,
+	                      app.name)) ||
+	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs",
+	                      "User Created", "user '%s' created with permissions 'admin'",
+	                      u.email)) ||
+	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
+	                      "key '%s' created for user '%s' and application '%s'",
+	                      store_key_hint(b.access_key, hint), u.email, app.app_id))) {
 		err_set(e, rc, "%s", cx.e.msg);
 		goto out;
 	}

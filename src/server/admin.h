@@ -12,11 +12,14 @@ struct err;
 struct store;
 
 struct admin_defaults {
-	const char *region;     /* region of new accounts; NULL = "eu" */
-	int64_t default_ttl_ms; /* TTL for profiles saying "server default": > 0 ms or
-	                           STORE_TTL_NEVER; 0 = 3 days */
-	int max_bindings;       /* per user; minting one more revokes the oldest; <= 0 = 100 */
+	const char *region;       /* region of new accounts; NULL = "eu" */
+	int64_t default_ttl_ms;   /* TTL for profiles saying "server default": > 0 ms or
+	                             STORE_TTL_NEVER; 0 = 3 days */
+	int max_bindings;         /* per user; minting one more revokes the oldest; <= 0 = 100 */
+	const struct config *cfg; /* the server's configuration (the mail commands); may be NULL */
 };
+
+struct config;
 
 #define ADMIN_NEEDS_STORE (-1) /* admin_main without a store: the command would run */
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/banned.h"
 
@@ -100,6 +101,31 @@ static const struct cfg_opt opts[] = {
         I(lockout_failures, "5", 1, 1000, "consecutive failed logins before a lock-out"),
         I(lockout_minutes, "15", 1, 100000, "minutes a locked user stays locked"),
         S(cred_file, "", "development credentials file (default <data_dir>/dev-credentials.json)"),
+        S(smtp_listen, "", "SMTP address and port of the mail gateway (--dev: 127.0.0.1:2525)"),
+        S(smtp_hostname, "", "host name in the SMTP greeting (default: this host's name)"),
+        L(smtp_max_size, "26214400", 1024, 1073741824, "largest message in bytes (552 above)"),
+        I(smtp_max_rcpts, "100", 1, 10000, "recipients per message (452 above)"),
+        I(smtp_max_sessions, "256", 1, 100000, "concurrent SMTP sessions (421 above)"),
+        I(smtp_per_ip_sessions, "32", 0, 100000,
+          "concurrent SMTP sessions per client IP (0 = no limit)"),
+        I(smtp_timeout, "300", 1, 3600, "seconds an SMTP session may wait for a command"),
+        I(smtp_session_max, "1800", 1, 86400, "seconds a whole SMTP session may last"),
+        I(smtp_max_commands, "100", 5, 100000,
+          "commands (and errors) allowed per transaction before the session is closed"),
+        S(test_headers, "auto",
+          "on, off or auto (= on with --dev): a header X-Mcapi-Test forces a check's outcome"),
+        S(dangerous_types, "exe,scr,js,vbs,bat,cmd,com,jar,ps1,pif,msi,hta,cpl,wsf,lnk,vbe,jse",
+          "attachment file types held by the attachment policy"),
+        S(impersonation_action, "hold", "what an impersonation match does: hold or tag"),
+        I(delivery_threads, "2", 1, 64, "delivery worker threads"),
+        I(retry_min, "60", 1, 86400, "seconds before the first retry of a deferred delivery"),
+        I(retry_max, "3600", 1, 604800, "largest back-off between delivery attempts"),
+        I(queue_max_age, "172800", 60, 2592000,
+          "seconds a deferred delivery is retried before it bounces"),
+        S(smarthost, "", "smtp://host:port for outbound mail (default: a local Maildir)"),
+        S(maildir_root, "",
+          "default mail route: <root>/<domain>/<local part>/ Maildirs (default <data_dir>/mail)"),
+        I(mail_retention_days, "30", 1, 3650, "days messages and their bodies are kept"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -404,6 +430,30 @@ static int resolve_tls(struct config *cfg, struct err *e)
 	    strcmp(cfg->connect_proxy, "auto"))
 		return err_set(e, MC_ERR_INVALID, "connect_proxy must be on, off or auto, not '%s'",
 		               cfg->connect_proxy);
+	if (strcmp(cfg->test_headers, "on") && strcmp(cfg->test_headers, "off") &&
+	    strcmp(cfg->test_headers, "auto"))
+		return err_set(e, MC_ERR_INVALID, "test_headers must be on, off or auto, not '%s'",
+		               cfg->test_headers);
+	if (!strcmp(cfg->test_headers, "auto"))
+		snprintf(cfg->test_headers, sizeof(cfg->test_headers), "%s",
+		         cfg->dev ? "on" : "off");
+	if (strcmp(cfg->impersonation_action, "hold") && strcmp(cfg->impersonation_action, "tag"))
+		return err_set(e, MC_ERR_INVALID,
+		               "impersonation_action must be hold or tag, not '%s'",
+		               cfg->impersonation_action);
+	if (!strcmp(cfg->smtp_listen, "off"))
+		cfg->smtp_listen[0] = '\0';
+	else if (cfg->dev && !*cfg->smtp_listen)
+		snprintf(cfg->smtp_listen, sizeof(cfg->smtp_listen), "127.0.0.1:2525");
+	if (!*cfg->smtp_hostname &&
+	    gethostname(cfg->smtp_hostname, sizeof(cfg->smtp_hostname)) != 0)
+		snprintf(cfg->smtp_hostname, sizeof(cfg->smtp_hostname), "mcapid");
+	cfg->smtp_hostname[sizeof(cfg->smtp_hostname) - 1] = '\0';
+	if (cfg->retry_max < cfg->retry_min)
+		return err_set(e, MC_ERR_INVALID, "retry_max (%d) is less than retry_min (%d)",
+		               cfg->retry_max, cfg->retry_min);
+	if ((rc = derive(cfg->maildir_root, sizeof(cfg->maildir_root), cfg->data_dir, "mail", e)))
+		return rc;
 	if (!strcmp(cfg->tls_listen, "off"))
 		cfg->tls_listen[0] = '\0';
 	else if (cfg->dev && !*cfg->tls_listen)

@@ -54,6 +54,28 @@ struct config {
 	int lockout_failures;
 	int lockout_minutes;
 	char cred_file[512]; /* default <data_dir>/dev-credentials.json */
+
+	/* the mail gateway (API.md §13) */
+	char smtp_listen[128];    /* SMTP host:port, "" = none (--dev: 127.0.0.1:2525) */
+	char smtp_hostname[256];  /* name in the greeting and Received: (default: the host's) */
+	int64_t smtp_max_size;    /* bytes of one message (552 above) */
+	int smtp_max_rcpts;       /* recipients per message (452 above) */
+	int smtp_max_sessions;    /* concurrent SMTP sessions (421 above) */
+	int smtp_per_ip_sessions; /* concurrent sessions per client IP (421 above) */
+	int smtp_timeout;         /* seconds a session may be idle */
+	int smtp_session_max;     /* seconds a whole session may last */
+	int smtp_max_commands;    /* commands before DATA in one transaction, and errors */
+	char test_headers[8]; /* on | off | auto (on with --dev): X-Mcapi-Test forces outcomes */
+	char dangerous_types[512];    /* attachment extensions held (comma-separated) */
+	char impersonation_action[8]; /* hold | tag */
+	int delivery_threads;
+	int retry_min;          /* seconds: first back-off of a deferred delivery */
+	int retry_max;          /* seconds: largest back-off */
+	int queue_max_age;      /* seconds a deferred recipient is retried before it bounces */
+	char smarthost[256];    /* smtp://host:port for outbound mail; "" = maildir_root */
+	char maildir_root[512]; /* default route: <root>/<domain>/<local part>/ (default
+	                           <data_dir>/mail) */
+	int mail_retention_days;
 };
 
 /* Fills cfg with the defaults. */

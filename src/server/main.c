@@ -2,6 +2,7 @@
  * applications, users and keys in the same store; `--version`, `--help`. Only this file
  * exits the process. */
 #include "common/crypto.h"
+#include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/admin.h"
@@ -10,11 +11,16 @@
 #include "server/auth/replay.h"
 #include "server/config.h"
 #include "server/dns/dns.h"
+#include "server/delivery/delivery.h"
 #include "server/http/front.h"
+#include "server/mail/mail.h"
+#include "server/mail/process.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "server/smtp/smtp.h"
 #include "server/store/keyfile.h"
 #include "server/store/store.h"
+#include "server/store/store_mail.h"
 #include "server/tls/devca.h"
 
 #include <errno.h>
@@ -108,6 +114,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 		return rc;
 	crypto_kdf_derive_from_key(srv->page_key, sizeof(srv->page_key), 1, "mcpages_", key);
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
+	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
@@ -125,7 +132,7 @@ static int run_admin(struct config *cfg, int argc, char **argv)
 {
 	struct server srv = {0};
 	struct err e = {0};
-	struct admin_defaults defs = {cfg->region, 0, cfg->max_bindings};
+	struct admin_defaults defs = {cfg->region, 0, cfg->max_bindings, cfg};
 	int code;
 
 	config_parse_ttl(cfg->binding_ttl, &defs.default_ttl_ms);
@@ -161,10 +168,18 @@ static int dev_certificates(const struct config *cfg, struct err *e)
 }
 
 /* What a developer needs to point clients at this server: printed by --dev at start. */
-static void print_dev_usage(const struct config *cfg, const struct front *front)
+static void print_dev_usage(const struct config *cfg, const struct front *front, unsigned smtp_port)
 {
 	char dir[PATH_MAX], ca[PATH_MAX + 32], proxy[160];
 
+	if (smtp_port)
+		printf("\nSend a first message (to a domain verified through the Domain API):\n"
+		       "  swaks --server %.*s:%u --to someone@<verified domain> --from "
+		       "sender@example.org\n"
+		       "then list it with /api/message-finder/search; held mail with "
+		       "/api/gateway/get-hold-message-list (docs/gateway.md).\n\n",
+		       (int)(strrchr(cfg->smtp_listen, ':') - cfg->smtp_listen), cfg->smtp_listen,
+		       smtp_port);
 	if (!*cfg->tls_listen || !realpath(cfg->data_dir, dir))
 		return;
 	snprintf(ca, sizeof(ca), "%s/%s", dir, DEVCA_CA_CERT);
@@ -241,6 +256,7 @@ static int serve(struct config *cfg)
 {
 	struct server srv = {0};
 	struct front *front = NULL;
+	struct smtp_front *smtp = NULL;
 	struct err e = {0};
 	sigset_t set;
 	char url[sizeof(cfg->public_base_url) + 16];
@@ -259,7 +275,8 @@ static int serve(struct config *cfg)
 	if (open_store(cfg, &srv, 1, &e) != 0)
 		goto out;
 	if (cfg->dev) {
-		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings};
+		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings,
+		                              cfg};
 		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file,
 		                        &dev_created, &dev_json, &e) != 0)
 			goto out;
@@ -288,7 +305,15 @@ static int serve(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the gateway's workers run on every node: they take work any node stored */
+	if (store_mail_reclaim(srv.store, now_ms(), &e) != 0)
+		goto out;
+	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
+		goto out;
+	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
 	if (!(front = front_start(&srv, &e)))
+		goto out;
+	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))
 		goto out;
 	base_url(cfg, front_port(front), url, sizeof(url));
 	if (cfg->dev) {
@@ -303,27 +328,39 @@ static int serve(struct config *cfg)
 	         front_port(front), cfg->store, MCAPI_VERSION);
 	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, url, cfg->store,
 	       strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
+	if (smtp) {
+		log_info("msg=\"smtp listening\" listen=%s port=%u", cfg->smtp_listen,
+		         smtp_port(smtp));
+		printf("SMTP gateway on %s (port %u)\n", cfg->smtp_listen, smtp_port(smtp));
+	}
 	if (cfg->dev)
-		print_dev_usage(cfg, front);
+		print_dev_usage(cfg, front, smtp ? smtp_port(smtp) : 0);
 	fflush(stdout);
 
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		log_warn("msg=\"SIGHUP ignored: configuration is read at start-up; logs go to "
 		         "stderr\"");
 	log_info("msg=stopping signal=%d", sig);
+	if (smtp)
+		smtp_quiesce(smtp);
 	front_quiesce(front);
 	int left = front_drain(front, cfg->shutdown_grace * 1000);
 	dns_free(srv.dns); /* fails outstanding lookups: their requests resume and answer */
 	srv.dns = NULL;
 	if (left)
 		front_drain(front, 2000);
+	smtp_stop(smtp);
+	smtp = NULL;
 	front_stop(front);
 	front = NULL;
 	code = 0;
 out:
 	if (code && e.msg[0])
 		fprintf(stderr, "mcapid: %s\n", e.msg);
+	smtp_stop(smtp);
 	front_stop(front);
+	mail_stop(srv.mail);
+	delivery_stop(srv.delivery);
 	dns_free(srv.dns);
 	ratelimit_free(srv.rl);
 	iplimit_free(srv.ipl);

@@ -20,6 +20,11 @@ static const struct {
         {PERM_DIR_INTERNAL_REGISTER, "dir.internal.register",
          "Directories | Internal | Register New Domain"},
         {PERM_ACCOUNT_SETTINGS_EDIT, "account.settings.edit", "Account | Settings | Edit"},
+        {PERM_HELD_SUMMARY_READ, "monitoring.held_summary.read",
+         "Account | Monitoring | Held Summary | Read"},
+        {PERM_HELD_EDIT, "monitoring.held.edit", "Account | Monitoring | Held | Edit"},
+        {PERM_PROCESSING_READ, "monitoring.processing.read", "Monitoring | Processing | Read"},
+        {PERM_TRACKING_READ, "gateway.tracking.read", "Gateway | Tracking | Read"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -97,6 +102,8 @@ void perm_format(uint32_t set, char *dst, size_t size)
 
 uint32_t perm_effective(uint32_t set)
 {
+	if ((set & PERM_V1_ALL) == PERM_V1_ALL)
+		set |= PERM_ALL; /* the admin role as stores of version 1 recorded it */
 	if (set & PERM_DIR_INTERNAL_REGISTER)
 		set |= PERM_DIR_INTERNAL_READ;
 	return set;

@@ -1,6 +1,10 @@
 /* Permissions of the Mimecast administrator model ("Area | Section | Level") as a
  * bit set. Endpoints declare the bit they need; users carry a set. Implications
- * (Register New Domain implies Internal Read) are applied by perm_effective(). */
+ * (Register New Domain implies Internal Read) are applied by perm_effective(), and so is
+ * the admin role of stores written before the gateway's permissions existed: a set holding
+ * all of PERM_V1_ALL is what "admin" meant then, and it gets every permission since. Names
+ * are those of the public documentation of each endpoint, as written there (some start
+ * with "Account |", some do not). */
 #ifndef MCAPI_SERVER_PERM_H
 #define MCAPI_SERVER_PERM_H
 
@@ -14,7 +18,12 @@ enum perm {
 	PERM_DIR_INTERNAL_READ = 1u << 2,      /* Directories | Internal | Read */
 	PERM_DIR_INTERNAL_REGISTER = 1u << 3,  /* Directories | Internal | Register New Domain */
 	PERM_ACCOUNT_SETTINGS_EDIT = 1u << 4,  /* Account | Settings | Edit */
-	PERM_ALL = (1u << 5) - 1,
+	PERM_HELD_SUMMARY_READ = 1u << 5,      /* Account | Monitoring | Held Summary | Read */
+	PERM_HELD_EDIT = 1u << 6,              /* Account | Monitoring | Held | Edit */
+	PERM_PROCESSING_READ = 1u << 7,        /* Monitoring | Processing | Read */
+	PERM_TRACKING_READ = 1u << 8,          /* Gateway | Tracking | Read */
+	PERM_V1_ALL = (1u << 5) - 1,           /* "admin" before the gateway (stored sets) */
+	PERM_ALL = (1u << 9) - 1,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

@@ -4,7 +4,7 @@
 #ifndef MCAPI_SERVER_PIPELINE_H
 #define MCAPI_SERVER_PIPELINE_H
 
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 
 #include <stddef.h>

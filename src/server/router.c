@@ -1,5 +1,6 @@
 /* The endpoint table; see router.h. Each row declares its permission (API.md §5, §9,
- * §12); the pipeline checks it before the handler runs. */
+ * §12, §16: the names the public documentation gives each endpoint); the pipeline checks it
+ * before the handler runs. */
 #include "router.h"
 
 #include "server/api/api.h"
@@ -32,6 +33,19 @@ static const struct route routes[] = {
          api_audit_get_events},
         {"/api/audit/get-categories", ROUTE_SIGNED, PERM_ACCOUNT_LOGS_READ, 0,
          api_audit_get_categories},
+        {"/api/gateway/get-hold-message-list", ROUTE_SIGNED, PERM_ACCOUNT_DASHBOARD_READ, 0,
+         api_hold_list},
+        {"/api/gateway/get-hold-summary-list", ROUTE_SIGNED, PERM_HELD_SUMMARY_READ, 0,
+         api_hold_summary},
+        {"/api/gateway/hold-release", ROUTE_SIGNED, PERM_HELD_EDIT, 0, api_hold_release},
+        {"/api/gateway/hold-reject", ROUTE_SIGNED, PERM_HELD_EDIT, 0, api_hold_reject},
+        {"/api/gateway/find-processing-messages", ROUTE_SIGNED, PERM_PROCESSING_READ, 0,
+         api_processing_find},
+        {"/api/message-finder/search", ROUTE_SIGNED, PERM_TRACKING_READ, 0, api_finder_search},
+        {"/api/message-finder/get-message-info", ROUTE_SIGNED, PERM_TRACKING_READ, 0,
+         api_finder_get_info},
+        {"/api/email/get-email-queues", ROUTE_SIGNED, PERM_ACCOUNT_DASHBOARD_READ, 0,
+         api_queues_get},
         {NULL, 0, 0, 0, NULL},
 };
 

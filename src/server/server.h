@@ -16,6 +16,8 @@ struct ratelimit;
 struct iplimit;
 struct authcache;
 struct listcache;
+struct mail;
+struct delivery;
 
 struct server {
 	const struct config *cfg;
@@ -28,8 +30,11 @@ struct server {
 	struct listcache *listcache; /* answers of list calls; NULL = off */
 	unsigned char page_key[32];  /* MAC key of page tokens, derived from the server key */
 	unsigned char id_key[32];    /* key for opaque ids, derived from the server key */
+	unsigned char url_key[32];   /* key of TTP URL click tokens, derived likewise */
 	int64_t default_ttl_ms;      /* parsed cfg->binding_ttl */
 	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
+	struct mail *mail;           /* the mail pipeline's process worker, or NULL */
+	struct delivery *delivery;   /* delivery workers, or NULL */
 };
 
 #endif

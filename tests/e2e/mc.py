@@ -98,11 +98,13 @@ def sign(secret_b64, date, req_id, uri, app_key):
 class Server:
     """One mcapid process on 127.0.0.1:<free port> with its own data dir."""
 
-    def __init__(self, data_dir=None, args=(), env=None, tls=False):
+    def __init__(self, data_dir=None, args=(), env=None, tls=False, smtp=False):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mcapid-")
         self.args = list(args)
         self.tls = tls  # HTTPS (and the --dev CONNECT proxy) on a free port of its own
         self.tls_port = None
+        self.smtp = smtp  # the SMTP gateway on a free port of its own
+        self.smtp_port = None
         self.env = env
         self.proc = None
         self.port = None
@@ -134,6 +136,11 @@ class Server:
             cmd += ["--tls-listen", "127.0.0.1:%d" % self.tls_port]
         elif not any(a.startswith("--tls-listen") for a in self.args):
             cmd += ["--tls-listen", "off"]
+        if self.smtp:
+            self.smtp_port = self.smtp_port or free_port()
+            cmd += ["--smtp-listen", "127.0.0.1:%d" % self.smtp_port]
+        elif not any(a.startswith("--smtp-listen") for a in self.args):
+            cmd += ["--smtp-listen", "off"]
         env = dict(os.environ)
         env.update(store_env(self.data_dir))
         env.update(self.env or {})

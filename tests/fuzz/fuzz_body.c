@@ -1,6 +1,6 @@
 /* Fuzz target for request-body parsing as the pipeline does it (API.md §4): the
  * Python-literal normaliser, jansson, and the envelope shape checks. */
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/pipeline.h"
 #include "server/request.h"
 

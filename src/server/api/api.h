@@ -1,9 +1,10 @@
 /* Handlers of the API functions, one file per area (account.c, domain.c, login.c,
- * audit.c). Each takes the parsed request and fills the response; see request.h. */
+ * audit.c, hold.c, finder.c, queues.c). Each takes the parsed request and fills the response; see
+ * request.h. */
 #ifndef MCAPI_SERVER_API_API_H
 #define MCAPI_SERVER_API_API_H
 
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 
 /* account.c */
@@ -26,5 +27,23 @@ int api_login_logout(struct request *req, struct response *res);
 /* audit.c */
 int api_audit_get_events(struct request *req, struct response *res);
 int api_audit_get_categories(struct request *req, struct response *res);
+
+/* hold.c: the hold queue (§16.1) */
+int api_hold_list(struct request *req, struct response *res);
+int api_hold_summary(struct request *req, struct response *res);
+int api_hold_release(struct request *req, struct response *res);
+int api_hold_reject(struct request *req, struct response *res);
+
+/* finder.c: message tracking (§16.2) */
+int api_finder_search(struct request *req, struct response *res);
+int api_finder_get_info(struct request *req, struct response *res);
+
+/* queues.c: the processing queue and queue counts (§16.2) */
+int api_processing_find(struct request *req, struct response *res);
+int api_queues_get(struct request *req, struct response *res);
+
+/* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
+ * MC_ERR_INVALID for a token this server did not make. */
+int api_click(const struct server *srv, const char *token, char *location, size_t size);
 
 #endif

@@ -1,6 +1,6 @@
-/* Domain ids; see domain_id.h. One AES block per id through OpenSSL's EVP interface, with a
- * cipher context kept per thread (ids are made for every record of a list) and freed when the
- * thread ends. */
+/* Opaque ids of domains, messages and recipients; see domain_id.h. One AES block per id through
+ * OpenSSL's EVP interface, with a cipher context kept per thread (ids are made for every record of
+ * a list) and freed when the thread ends. */
 #include "domain_id.h"
 
 #include "common/b64.h"
@@ -93,13 +93,15 @@ static int aes_block(int enc, const unsigned char *key, const unsigned char in[B
 	return 0;
 }
 
-void domain_id_encode(const unsigned char *key, int64_t row, char out[DOMAIN_ID_SIZE])
+void opaque_id_encode(const unsigned char *key, enum opaque_kind kind, int64_t row,
+                      char out[DOMAIN_ID_SIZE])
 {
 	unsigned char plain[BLOCK] = {0}, box[BLOCK];
 	uint64_t v = (uint64_t)row;
 
 	for (int i = 0; i < 8; i++)
 		plain[i] = (unsigned char)(v >> (8 * i));
+	plain[8] = (unsigned char)kind;
 	if (aes_block(1, key, plain, box) != 0) {
 		out[0] = '\0';
 		return;
@@ -107,7 +109,8 @@ void domain_id_encode(const unsigned char *key, int64_t row, char out[DOMAIN_ID_
 	b64url_encode(box, BLOCK, out);
 }
 
-int domain_id_decode(const unsigned char *key, const char *id, size_t len, int64_t *row)
+int opaque_id_decode(const unsigned char *key, enum opaque_kind kind, const char *id, size_t len,
+                     int64_t *row)
 {
 	unsigned char box[BLOCK + 4], plain[BLOCK];
 	size_t n = 0;
@@ -116,7 +119,9 @@ int domain_id_decode(const unsigned char *key, const char *id, size_t len, int64
 	if (len != DOMAIN_ID_LEN || b64url_decode(id, len, box, sizeof(box), &n) != 0 ||
 	    n != BLOCK || aes_block(0, key, box, plain) != 0)
 		return MC_ERR_INVALID;
-	for (int i = 8; i < BLOCK; i++)
+	if (plain[8] != (unsigned char)kind)
+		return MC_ERR_INVALID;
+	for (int i = 9; i < BLOCK; i++)
 		if (plain[i])
 			return MC_ERR_INVALID;
 	for (int i = 0; i < 8; i++)
@@ -125,4 +130,14 @@ int domain_id_decode(const unsigned char *key, const char *id, size_t len, int64
 		return MC_ERR_INVALID;
 	*row = (int64_t)v;
 	return 0;
+}
+
+void domain_id_encode(const unsigned char *key, int64_t row, char out[DOMAIN_ID_SIZE])
+{
+	opaque_id_encode(key, OPAQUE_DOMAIN, row, out);
+}
+
+int domain_id_decode(const unsigned char *key, const char *id, size_t len, int64_t *row)
+{
+	return opaque_id_decode(key, OPAQUE_DOMAIN, id, len, row);
 }

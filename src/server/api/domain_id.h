@@ -1,9 +1,11 @@
-/* The opaque ids of domains (API.md §3): the store's row key under a keyed permutation.
- * An id is base64url (22 characters) of one AES-128 block holding the row (8 bytes,
- * little-endian) and 8 zero bytes, encrypted with the first half of srv->id_key. Ids are
+/* The opaque ids of domains, messages and recipients (API.md §3): the store's row key under
+ * a keyed permutation. An id is base64url (22 characters) of one AES-128 block holding the
+ * row (8 bytes, little-endian), a kind byte and 7 zero bytes, encrypted with the first half
+ * of srv->id_key. Domain ids have kind 0 (so their form predates the kinds); the kind keeps
+ * an id of one kind from naming a row of another (a domain id is no message id). Ids are
  * stable (the row never changes), URL-safe, reveal neither counts nor order, and cannot be
- * guessed: a made-up id decrypts to a block whose check bytes are not zero (a 2^-64 chance).
- * Nothing is stored for them, so creating a domain writes no randomly placed index entry. */
+ * guessed: a made-up id decrypts to a block whose check bytes are wrong (a 2^-64 chance).
+ * Nothing is stored for them, so creating a record writes no randomly placed index entry. */
 #ifndef MCAPI_SERVER_API_DOMAIN_ID_H
 #define MCAPI_SERVER_API_DOMAIN_ID_H
 
@@ -13,11 +15,23 @@
 #define DOMAIN_ID_LEN  22
 #define DOMAIN_ID_SIZE 25 /* B64_ENCODED_SIZE(16): what the encoder needs */
 
-/* Writes the id of row under key (32 bytes; the first 16 are used) into out. */
-void domain_id_encode(const unsigned char *key, int64_t row, char out[DOMAIN_ID_SIZE]);
+enum opaque_kind {
+	OPAQUE_DOMAIN = 0,
+	OPAQUE_MESSAGE = 1,   /* a message (hold queue, tracking) */
+	OPAQUE_RECIPIENT = 2, /* one recipient of a message (the processing queue) */
+};
+
+/* Writes the id of row of kind under key (32 bytes; the first 16 are used) into out. */
+void opaque_id_encode(const unsigned char *key, enum opaque_kind kind, int64_t row,
+                      char out[DOMAIN_ID_SIZE]);
 
 /* Reads id[0..len) back into *row. Returns 0, or MC_ERR_INVALID for anything that is not
- * an id made by domain_id_encode with this key. */
+ * an id of this kind made by opaque_id_encode with this key. */
+int opaque_id_decode(const unsigned char *key, enum opaque_kind kind, const char *id, size_t len,
+                     int64_t *row);
+
+/* The same for domains (kind OPAQUE_DOMAIN). */
+void domain_id_encode(const unsigned char *key, int64_t row, char out[DOMAIN_ID_SIZE]);
 int domain_id_decode(const unsigned char *key, const char *id, size_t len, int64_t *row);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "server/api/domain_id.h"
 #include "server/api/domain_name.h"
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 #include "server/store/store_domain.h"
 

@@ -7,7 +7,7 @@
 #ifndef MCAPI_SERVER_API_PAGINATE_H
 #define MCAPI_SERVER_API_PAGINATE_H
 
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 
 #include <jansson.h>

@@ -7,7 +7,7 @@
 #ifndef MCAPI_SERVER_AUTH_AUTH_H
 #define MCAPI_SERVER_AUTH_AUTH_H
 
-#include "server/http/response.h"
+#include "server/response.h"
 #include "server/request.h"
 
 /* Authenticates a signed call. Returns API_OK and fills req->who (req->authenticated = 1),

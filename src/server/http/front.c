@@ -14,7 +14,8 @@
 #include "common/crypto.h"
 #include "server/http/connect.h"
 #include "server/http/framing.h"
-#include "server/http/response.h"
+#include "server/response.h"
+#include "server/api/api.h"
 #include "server/listen.h"
 #include "server/pipeline.h"
 #include "server/region.h"
@@ -247,6 +248,34 @@ static enum MHD_Result health(struct front_req *fr)
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
 }
 
+/* GET /s/{token}: a protected link; 302 to its URL, or a small HTML page. */
+static enum MHD_Result click(struct front_req *fr, const char *token)
+{
+	static const char bad[] = "<!doctype html><title>Link not valid</title><h1>This link is "
+	                          "not valid</h1><p>It was not issued by this service.</p>";
+	char location[8192];
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	int valid = api_click(fr->front->srv, token, location, sizeof(location)) == 0;
+
+	r = valid ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+	          : MHD_create_response_from_buffer(sizeof(bad) - 1, (void *)bad,
+	                                            MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	if (valid)
+		MHD_add_response_header(r, "Location", location);
+	else
+		MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	fr->status = valid ? 302 : 404;
+	fr->state = FR_DONE;
+	ok = MHD_queue_response(fr->conn, (unsigned)fr->status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
 struct header_list {
 	struct framing_header hs[64];
 	size_t n;
@@ -293,6 +322,8 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		        "CONNECT is allowed only to the Mimecast API host names on port "
 		        "443, with connect_proxy on",
 		        1);
+	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
+		return click(fr, path + 3);
 	if (strcmp(path, "/healthz") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			char *b = strdup("{\"status\":\"method not allowed\"}");

@@ -20,6 +20,7 @@
 #include "keyfile.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
+#include "store_mail_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -467,6 +468,27 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 	return 0;
 }
 
+int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
+{
+	struct pg_conn *c = NULL;
+	int rc = conn_get((struct pg_store *)st, &c, e);
+
+	if (rc)
+		return rc;
+	if (c->tx_lost)
+		return err_set(e, MC_ERR_UNAVAILABLE,
+		               "%s: the connection to PostgreSQL broke inside the transaction",
+		               what);
+	return exec_simple(c->db, sql, what, e);
+}
+
+int pg_in_tx(struct store *st)
+{
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
+
+	return c && c->in_tx;
+}
+
 /* ---- transactions ---- */
 
 static int pg_tx_begin(struct store *st, struct err *e)
@@ -710,6 +732,7 @@ static const struct store_ops pg_ops = {
         .audit_add = pg_audit_add,
         .domain = &pg_domain_ops,
         .login = &pg_login_ops,
+        .mail = &pg_mail_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

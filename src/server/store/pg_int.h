@@ -47,6 +47,13 @@ void pg_p_bytea(struct pg_params *p, const void *data, size_t n);
 int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
            const char *what, struct err *e);
 
+/* Runs sql (no parameters; possibly several statements, e.g. SET LOCAL or SAVEPOINT) on the
+ * calling thread's connection with the simple protocol. 0 or pg_fail's mapping. */
+int pg_exec(struct store *st, const char *sql, const char *what, struct err *e);
+
+/* 1 if the calling thread has a store transaction open (store_tx_begin). */
+int pg_in_tx(struct store *st);
+
 /* Rows changed by an INSERT, UPDATE or DELETE result. */
 int64_t pg_changes(const PGresult *r);
 

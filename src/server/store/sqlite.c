@@ -13,6 +13,7 @@
 #include "keyfile.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
+#include "store_mail_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -312,6 +313,21 @@ void sqlite_col_text(struct sqlite_q *q, int i, char *dst, size_t size)
 	if (m)
 		memcpy(dst, t, m);
 	dst[m] = '\0';
+}
+
+int sqlite_in_tx(struct store *st)
+{
+	struct sqlite_conn *c =
+	        (struct sqlite_conn *)connreg_get(&((struct sqlite_store *)st)->conns);
+
+	return c && c->in_tx;
+}
+
+sqlite3 *sqlite_conn_db(struct store *st, struct err *e)
+{
+	struct sqlite_conn *c = NULL;
+
+	return conn_get((struct sqlite_store *)st, &c, e) ? NULL : c->db;
 }
 
 void sqlite_ad(char *dst, size_t size, const char *ad_prefix, const char *key)
@@ -623,6 +639,7 @@ static const struct store_ops sqlite_ops = {
         .audit_add = sqlite_audit_add,
         .domain = &sqlite_domain_ops,
         .login = &sqlite_login_ops,
+        .mail = &sqlite_mail_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of

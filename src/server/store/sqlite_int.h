@@ -51,6 +51,13 @@ int sqlite_bind_text(struct sqlite_q *q, int i, const char *s, size_t size);
 /* Copies text column i into dst (size bytes, always terminated, truncated if longer). */
 void sqlite_col_text(struct sqlite_q *q, int i, char *dst, size_t size);
 
+/* 1 if the calling thread has a store transaction open (store_tx_begin). */
+int sqlite_in_tx(struct store *st);
+
+/* The calling thread's connection (opened on first use), for what the statement cache does
+ * not suit: PRAGMAs that act when prepared, the autocommit state. NULL + e on error. */
+sqlite3 *sqlite_conn_db(struct store *st, struct err *e);
+
 /* Copies ad_prefix + key into dst (size bytes) for seal()/unseal(). */
 void sqlite_ad(char *dst, size_t size, const char *ad_prefix, const char *key);
 

@@ -6,6 +6,7 @@
  * within their arrays. */
 #include "pg_int.h"
 #include "store_int.h"
+#include "store_mail_int.h"
 
 #include "common/crypto.h"
 #include "common/date.h"
@@ -21,6 +22,7 @@
 int store_open(const struct store_config *cfg, struct store **out, struct err *e)
 {
 	const char *backend = cfg && cfg->backend && *cfg->backend ? cfg->backend : "sqlite";
+	int rc;
 
 	*out = NULL;
 	if (!cfg || !cfg->key)
@@ -28,16 +30,28 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	if (crypto_init() != 0)
 		return err_set(e, MC_ERR_CRYPTO, "cannot initialise libsodium");
 	if (strcmp(backend, "sqlite") == 0)
-		return sqlite_store_open(cfg, out, e);
-	if (strcmp(backend, "postgres") == 0)
-		return pg_store_open(cfg, out, e);
-	return err_set(e, MC_ERR_INVALID, "unknown store backend '%s'", backend);
+		rc = sqlite_store_open(cfg, out, e);
+	else if (strcmp(backend, "postgres") == 0)
+		rc = pg_store_open(cfg, out, e);
+	else
+		return err_set(e, MC_ERR_INVALID, "unknown store backend '%s'", backend);
+	if (rc)
+		return rc;
+	if (mail_intake_new(&(*out)->intake) != 0) {
+		store_close(*out);
+		*out = NULL;
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	}
+	return 0;
 }
 
 void store_close(struct store *st)
 {
-	if (st)
-		st->ops->close(st);
+	if (!st)
+		return;
+	mail_intake_free(st->intake);
+	st->intake = NULL;
+	st->ops->close(st);
 }
 
 int store_ping(struct store *st)

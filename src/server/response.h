@@ -3,8 +3,8 @@
  * response; the front serialises it. Function-level failures are HTTP 200 with the item
  * in fail[] (response_fail_item); call-level failures replace the whole answer
  * (response_call_error). */
-#ifndef MCAPI_SERVER_HTTP_RESPONSE_H
-#define MCAPI_SERVER_HTTP_RESPONSE_H
+#ifndef MCAPI_SERVER_RESPONSE_H
+#define MCAPI_SERVER_RESPONSE_H
 
 #include "common/buf.h"
 

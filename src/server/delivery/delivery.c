@@ -1,0 +1,491 @@
+/* The delivery workers: a thin loop over the modules of delivery_int.h. Each worker leases
+ * a batch of due recipients (the store also hands back recipients whose lease ran out, so
+ * work in flight when a node died is retried), and for each one: reads the message and its
+ * body, resolves the route, skips a penalised destination, runs the transform hook,
+ * attempts delivery, decides the state (retry_decide) and records it with its SIEM event in
+ * one store call (store_delivery_done) before anything else happens; then, if the store says
+ * the message has just bounced, sends its one DSN. Idle workers sleep on a condition
+ * variable until delivery_kick or the next poll (1 s). A lost lease (another node took the
+ * recipient) is logged and its outcome dropped: the other node records its own. */
+#include "delivery.h"
+#include "delivery_int.h"
+
+#include "common/buf.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "server/store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/banned.h"
+
+#define DELIVERY_LEASE_MS       300000 /* a batch's lease */
+#define DELIVERY_BATCH          16
+#define DELIVERY_POLL_MS        1000
+#define DELIVERY_CONNECT_MS     30000
+#define DELIVERY_ATTEMPT_MS     120000 /* one whole SMTP transaction */
+#define DELIVERY_MARGIN_MS      5000   /* an attempt ends this long before the lease does */
+#define DELIVERY_MIN_ATTEMPT_MS 10000  /* less lease left: the rest waits for the next lease */
+#define DELIVERY_DSN_MAX_RCPTS  1000
+#define DELIVERY_LOG_VALUE      600
+
+struct delivery {
+	struct server *srv;
+	const struct config *cfg;
+	struct store *st;
+	const struct delivery_store_ops *ops;
+	int poll_ms;
+	pthread_mutex_t mu; /* guards the fields below and the hook */
+	pthread_cond_t cv;
+	int stopping;
+	unsigned kicks; /* pending kicks, so a kick between a poll and the sleep is not lost */
+	delivery_transform_fn transform;
+	void *transform_arg;
+	int nthreads;
+	pthread_t *threads;
+	struct penalty_table penalty;
+};
+
+/* For log lines: the states an attempt records. */
+static const char *delivery_state_name(int32_t state)
+{
+	switch (state) {
+	case RCPT_DELIVERED:
+		return "delivered";
+	case RCPT_DEFERRED:
+		return "deferred";
+	case RCPT_FAILED:
+		return "failed";
+	case RCPT_EXPIRED:
+		return "expired";
+	default:
+		return "other";
+	}
+}
+
+/* What a worker keeps across the jobs of a batch: the last message, body and account read,
+ * since the recipients of one message usually come together. */
+struct worker_cache {
+	int64_t message_id;
+	int have_msg;
+	struct message msg;
+	int64_t body_id;
+	char *body;
+	size_t body_len;
+	int64_t account_id;
+	char acc[32];
+};
+
+static void cache_release(struct delivery *d, struct worker_cache *c)
+{
+	if (c->have_msg)
+		d->ops->message_release(&c->msg);
+	free(c->body);
+	memset(c, 0, sizeof(*c));
+}
+
+static void delivery_mono_deadline(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Sleeps until a kick, stop, or ms. Returns 1 if stopping. */
+static int delivery_wait(struct delivery *d, int ms)
+{
+	struct timespec until;
+	int stopping;
+
+	delivery_mono_deadline(&until, ms);
+	pthread_mutex_lock(&d->mu);
+	while (!d->stopping && !d->kicks)
+		if (pthread_cond_timedwait(&d->cv, &d->mu, &until) == ETIMEDOUT)
+			break;
+	if (d->kicks)
+		d->kicks--;
+	stopping = d->stopping;
+	pthread_mutex_unlock(&d->mu);
+	return stopping;
+}
+
+static int delivery_stopping(struct delivery *d)
+{
+	int s;
+
+	pthread_mutex_lock(&d->mu);
+	s = d->stopping;
+	pthread_mutex_unlock(&d->mu);
+	return s;
+}
+
+/* The message, account code and body of job into c (reading only what changed). A message
+ * or account that cannot be read only thins the event; a body that cannot be read defers. */
+static int cache_load(struct delivery *d, struct worker_cache *c, const struct delivery_job *job,
+                      struct err *e)
+{
+	struct account *acct;
+	int rc;
+
+	if (!c->have_msg || c->message_id != job->rcpt.message_id) {
+		if (c->have_msg)
+			d->ops->message_release(&c->msg);
+		c->have_msg = d->ops->message_get(d->st, job->account_id, job->rcpt.message_id,
+		                                  &c->msg, NULL) == 0;
+		c->message_id = job->rcpt.message_id;
+	}
+	if (c->account_id != job->account_id && (acct = malloc(sizeof(*acct)))) {
+		c->acc[0] = '\0';
+		if (d->ops->account_get(d->st, job->account_id, acct, NULL) == 0)
+			snprintf(c->acc, sizeof(c->acc), "%s", acct->code);
+		c->account_id = job->account_id;
+		free(acct);
+	}
+	if (c->body && c->body_id == job->body_id)
+		return 0;
+	free(c->body);
+	c->body = NULL;
+	c->body_len = 0;
+	rc = d->ops->body_get(d->st, job->body_id, &c->body, &c->body_len, e);
+	if (rc == 0)
+		c->body_id = job->body_id;
+	return rc;
+}
+
+/* The hook, or nothing. 0 and *out (NULL = unchanged), or an error for e. */
+static int delivery_transform(struct delivery *d, const struct delivery_job *job,
+                              const struct worker_cache *c, char **out, size_t *out_len,
+                              struct err *e)
+{
+	delivery_transform_fn fn;
+	void *arg;
+
+	*out = NULL;
+	*out_len = 0;
+	pthread_mutex_lock(&d->mu);
+	fn = d->transform;
+	arg = d->transform_arg;
+	pthread_mutex_unlock(&d->mu);
+	if (!fn)
+		return 0;
+	return fn(arg, job, c->body, c->body_len, out, out_len, e);
+}
+
+struct dsn_collect {
+	struct dsn_rcpt *r;
+	struct mail_rcpt *rows;
+	int n, cap;
+};
+
+static int dsn_collect_fn(void *arg, const struct mail_rcpt *r)
+{
+	struct dsn_collect *c = arg;
+
+	if (r->state != RCPT_FAILED && r->state != RCPT_EXPIRED)
+		return 0;
+	if (c->n == c->cap)
+		return 0; /* enough to tell the sender */
+	c->rows[c->n] = *r;
+	c->r[c->n].addr = c->rows[c->n].addr;
+	c->r[c->n].state = r->state;
+	c->r[c->n].reply = c->rows[c->n].last_reply;
+	c->n++;
+	return 0;
+}
+
+/* The message of job bounced: one DSN to its sender, delivered directly to the route of
+ * the sender's internal domain (see delivery.h), never to the null sender, never for a DSN. */
+static void delivery_bounce(struct delivery *d, const struct delivery_job *job,
+                            const struct worker_cache *c, int32_t state,
+                            const struct deliv_result *last)
+{
+	struct dsn_collect col = {0};
+	struct dsn_input in = {0};
+	struct dsn_rcpt self;
+	struct mail_domain md;
+	struct deliv_dest dest;
+	struct deliv_result res;
+	struct smtpc_opts o = {d->cfg->smtp_hostname, DELIVERY_CONNECT_MS, DELIVERY_ATTEMPT_MS};
+	struct buf b;
+	struct err e = {0};
+	const char *at = strrchr(job->env_from, '@');
+	char q[DELIVERY_LOG_VALUE], q2[DELIVERY_LOG_VALUE], q3[DELIVERY_LOG_VALUE];
+
+	buf_init(&b, DSN_MAX_HEADERS + 65536 + (size_t)DELIVERY_DSN_MAX_RCPTS * 1300);
+	if (!job->env_from[0]) {
+		log_info("msg=\"no dsn to the null sender\" acode=%s", job->acode);
+		goto out;
+	}
+	if (c->body && dsn_is_report(c->body, c->body_len)) {
+		log_info("msg=\"no dsn for a dsn\" acode=%s", job->acode);
+		goto out;
+	}
+	if (!at || d->ops->mail_domain(d->st, at + 1, &md, &e) != 0) {
+		log_info("msg=\"dsn dropped: the sender's domain is not internal\" acode=%s to=%s "
+		         "reason=%s",
+		         job->acode, log_quote(job->env_from, q, sizeof(q)),
+		         log_quote(e.msg[0] ? e.msg : "no domain", q2, sizeof(q2)));
+		goto out;
+	}
+	col.cap = DELIVERY_DSN_MAX_RCPTS;
+	col.r = calloc((size_t)col.cap, sizeof(*col.r));
+	col.rows = calloc((size_t)col.cap, sizeof(*col.rows));
+	if (!col.r || !col.rows ||
+	    d->ops->message_rcpts(d->st, job->rcpt.message_id, dsn_collect_fn, &col, NULL) != 0 ||
+	    col.n == 0) {
+		/* the store could not list them: name at least the recipient at hand */
+		self.addr = job->rcpt.addr;
+		self.state = state;
+		self.reply = last->reply;
+		in.rcpts = &self;
+		in.nrcpts = 1;
+	} else {
+		in.rcpts = col.r;
+		in.nrcpts = col.n;
+	}
+	in.hostname = d->cfg->smtp_hostname;
+	in.env_from = job->env_from;
+	in.acode = job->acode;
+	in.arrival = job->received;
+	in.now = now_ms();
+	in.orig = c->body ? c->body : "";
+	in.orig_len = c->body ? c->body_len : 0;
+	if (dsn_build(&in, &b) != 0) {
+		log_warn("msg=\"dsn not built\" acode=%s", job->acode);
+		goto out;
+	}
+	if (route_resolve(md.route, MAIL_INBOUND, d->cfg, &dest, &e) != 0) {
+		log_warn("msg=\"dsn dropped: bad route\" acode=%s reason=%s", job->acode,
+		         log_quote(e.msg, q, sizeof(q)));
+		goto out;
+	}
+	route_deliver(&dest, &o, "", job->env_from, b.data, b.len, &res);
+	log_info("msg=dsn acode=%s to=%s route=%s status=%s reply=%s", job->acode,
+	         log_quote(job->env_from, q, sizeof(q)), log_quote(dest.name, q3, sizeof(q3)),
+	         res.status == DELIV_SENT ? "sent" : "dropped",
+	         log_quote(res.reply, q2, sizeof(q2)));
+out:
+	free(col.r);
+	free(col.rows);
+	buf_release(&b);
+}
+
+/* One recipient: attempt, decide, record, and bounce if the store says so. */
+static void delivery_one(struct delivery *d, struct worker_cache *c, const struct delivery_job *job,
+                         int64_t lease_until)
+{
+	const struct config *cfg = d->cfg;
+	struct smtpc_opts o = {cfg->smtp_hostname, DELIVERY_CONNECT_MS, DELIVERY_ATTEMPT_MS};
+	struct deliv_dest dest;
+	struct deliv_result res;
+	struct delivery_event_in evin = {0};
+	struct mail_event ev = {"delivery", NULL};
+	struct buf evb;
+	struct err e = {0};
+	char *xbody = NULL, q[DELIVERY_LOG_VALUE], penalised[MAIL_REPLY_SIZE];
+	char qa[DELIVERY_LOG_VALUE], qr[DELIVERY_LOG_VALUE];
+	size_t xlen = 0;
+	int trc;
+	int have_dest, attempt = job->rcpt.attempts + 1, bounce = 0, rc;
+	int64_t t0 = mono_ms(), now, next = 0, left = lease_until - now_ms() - DELIVERY_MARGIN_MS;
+	int32_t state;
+
+	memset(&res, 0, sizeof(res));
+	buf_init(&evb, 16384);
+	if (left < o.timeout_ms)
+		o.timeout_ms = left;
+	if (o.connect_timeout_ms > o.timeout_ms)
+		o.connect_timeout_ms = o.timeout_ms;
+	have_dest = route_resolve(job->dest, job->route, cfg, &dest, &e) == 0;
+	if (!have_dest) {
+		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.5 bad mail route: %s", e.msg);
+	} else if (cache_load(d, c, job, &e) != 0) {
+		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 cannot read the message: %s",
+		                 e.msg);
+	} else if (dest.kind == DEST_SMTP &&
+	           penalty_check(&d->penalty, dest.name, now_ms(), penalised, sizeof(penalised))) {
+		deliv_result_set(&res, DELIV_DEFER, 451, 0,
+		                 "4.4.1 %s not tried: it failed less than a minute ago (%s)",
+		                 dest.name, penalised);
+	} else if ((trc = delivery_transform(d, job, c, &xbody, &xlen, &e)) != 0) {
+		if (trc == MC_ERR_INVALID) /* the hook refuses the message for good */
+			deliv_result_set(&res, DELIV_FAIL, 554, 0, "5.7.0 %s", e.msg);
+		else
+			deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 %s", e.msg);
+	} else {
+		dest.maildir_key = (uint64_t)job->rcpt.id;
+		route_deliver(&dest, &o, job->env_from, job->rcpt.addr, xbody ? xbody : c->body,
+		              xbody ? xlen : c->body_len, &res);
+		if (dest.kind == DEST_SMTP && res.site)
+			penalty_add(&d->penalty, dest.name, now_ms(), res.reply);
+		else if (dest.kind == DEST_SMTP && res.status == DELIV_SENT)
+			penalty_clear(&d->penalty, dest.name);
+	}
+	free(xbody);
+	now = now_ms();
+	state = retry_decide(res.status, attempt, now, job->received, cfg->retry_min,
+	                     cfg->retry_max, cfg->queue_max_age, &next);
+
+	evin.job = job;
+	evin.msg = c->have_msg && c->message_id == job->rcpt.message_id ? &c->msg : NULL;
+	evin.acc = c->account_id == job->account_id ? c->acc : "";
+	evin.dest = have_dest ? &dest : NULL;
+	evin.res = &res;
+	evin.attempt = attempt;
+	evin.state = state;
+	evin.at = now;
+	evin.latency = mono_ms() - t0;
+	if (delivery_event_json(&evin, &evb) == 0)
+		ev.data = evb.data;
+	rc = d->ops->done(d->st, job->rcpt.id, lease_until, state, next, res.reply,
+	                  ev.data ? &ev : NULL, &bounce, &e);
+	log_info("msg=delivery acode=%s rcpt=%s route=%s attempt=%d state=%s reply=%s%s%s",
+	         job->acode, log_quote(job->rcpt.addr, qa, sizeof(qa)),
+	         log_quote(have_dest ? dest.name : "-", qr, sizeof(qr)), attempt,
+	         delivery_state_name(state), log_quote(res.reply, q, sizeof(q)),
+	         rc ? " error=" : "", rc ? err_name(rc) : "");
+	if (rc == MC_ERR_STATE)
+		log_info("msg=\"delivery lease lost: outcome dropped\" acode=%s rcpt=%s",
+		         job->acode, qa);
+	else if (rc)
+		log_warn("msg=\"delivery outcome not recorded\" acode=%s reason=%s", job->acode,
+		         log_quote(e.msg, q, sizeof(q)));
+	if (rc == 0 && bounce)
+		delivery_bounce(d, job, c, state, &res);
+	buf_release(&evb);
+}
+
+static void *delivery_worker(void *arg)
+{
+	struct delivery *d = arg;
+	struct delivery_job *jobs = calloc(DELIVERY_BATCH, sizeof(*jobs));
+	struct worker_cache cache;
+	struct err e = {0};
+	char q[DELIVERY_LOG_VALUE];
+
+	memset(&cache, 0, sizeof(cache));
+	if (!jobs) {
+		log_error("msg=\"delivery worker out of memory\"");
+		return NULL;
+	}
+	while (!delivery_stopping(d)) {
+		int64_t now = now_ms(), lease_until = now + DELIVERY_LEASE_MS;
+		int n = 0, rc;
+
+		rc = d->ops->lease(d->st, now, DELIVERY_LEASE_MS, jobs, DELIVERY_BATCH, &n, &e);
+		if (rc != 0) {
+			log_warn("msg=\"delivery lease failed\" reason=%s",
+			         log_quote(e.msg, q, sizeof(q)));
+			n = 0;
+		}
+		if (n == 0) {
+			delivery_wait(d, d->poll_ms);
+			continue;
+		}
+		for (int i = 0; i < n && !delivery_stopping(d); i++) {
+			int64_t until =
+			        jobs[i].rcpt.lease_until ? jobs[i].rcpt.lease_until : lease_until;
+
+			if (until - now_ms() < DELIVERY_MARGIN_MS + DELIVERY_MIN_ATTEMPT_MS)
+				break; /* the rest is leased again when this lease runs out */
+			delivery_one(d, &cache, &jobs[i], until);
+		}
+		/* bodies are not kept between batches: a worker holds at most one message */
+		cache_release(d, &cache);
+	}
+	cache_release(d, &cache);
+	free(jobs);
+	return NULL;
+}
+
+struct delivery *delivery_start_ops(struct server *srv, const struct delivery_store_ops *ops,
+                                    int poll_ms, struct err *e)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+	pthread_condattr_t ca;
+	int n = srv->cfg->delivery_threads > 0 ? srv->cfg->delivery_threads : 1;
+
+	if (!d) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	d->srv = srv;
+	d->cfg = srv->cfg;
+	d->st = srv->store;
+	d->ops = ops;
+	d->poll_ms = poll_ms > 0 ? poll_ms : DELIVERY_POLL_MS;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	penalty_init(&d->penalty);
+	d->threads = calloc((size_t)n, sizeof(*d->threads));
+	if (!d->threads) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		delivery_stop(d);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		int rc = pthread_create(&d->threads[i], NULL, delivery_worker, d);
+
+		if (rc != 0) {
+			err_set(e, MC_ERR_INTERNAL, "cannot start a delivery worker: %s",
+			        strerror(rc));
+			delivery_stop(d);
+			return NULL;
+		}
+		d->nthreads++;
+	}
+	log_info("msg=\"delivery started\" threads=%d maildir_root=%s smarthost=%s", n,
+	         d->cfg->maildir_root, d->cfg->smarthost[0] ? d->cfg->smarthost : "-");
+	return d;
+}
+
+void delivery_kick(struct delivery *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->mu);
+	if (d->kicks < (unsigned)d->nthreads * 4)
+		d->kicks++;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void delivery_set_transform(struct delivery *d, delivery_transform_fn fn, void *arg)
+{
+	pthread_mutex_lock(&d->mu);
+	d->transform = fn;
+	d->transform_arg = arg;
+	pthread_mutex_unlock(&d->mu);
+}
+
+void delivery_stop(struct delivery *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->stopping = 1;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	for (int i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	free(d->threads);
+	penalty_release(&d->penalty);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}

@@ -1,0 +1,454 @@
+/* The content side of the pipeline; see process.h. Parsing is GMime's (mime.h), the
+ * decisions are checks.h's pure functions; this file loads their inputs (the account's
+ * user names and internal domains), turns the verdict into the message's state, and writes
+ * the events each check leaves for the logs (§14), in the transaction of
+ * store_message_processed. */
+#include "process.h"
+
+#include "common/b64.h"
+#include "common/buf.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "server/delivery/delivery.h"
+#include "server/mail/checks.h"
+#include "server/mail/mime.h"
+#include "server/server.h"
+#include "server/store/store.h"
+#include "server/store/store_domain.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/banned.h"
+
+#define LEASE_MS    60000
+#define MAX_NAMES   2000 /* internal users' names compared with a sender's display name */
+#define MAX_DOMAINS 500
+#define MAX_EVENTS  64
+
+static void copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+static void base_config(const struct server *srv, struct checks_config *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->dangerous_types = srv->cfg->dangerous_types;
+	cc->impersonation_hold = strcmp(srv->cfg->impersonation_action, "hold") == 0;
+	cc->test_headers = strcmp(srv->cfg->test_headers, "on") == 0;
+}
+
+void process_intake_scan(struct server *srv, const char *raw, size_t len, struct message *msg,
+                         struct process_intake *in)
+{
+	struct mime_msg *mm = NULL;
+	struct checks_config cc;
+	const char *virus = NULL;
+
+	memset(in, 0, sizeof(*in));
+	base_config(srv, &cc);
+	if (mime_parse(raw, len, &mm, NULL) == 0 && mm) {
+		copy(msg->msg_id, sizeof(msg->msg_id), mm->msg_id);
+		copy(msg->from_addr, sizeof(msg->from_addr), mm->from_addr);
+		copy(msg->from_name, sizeof(msg->from_name), mm->from_name);
+		copy(msg->subject, sizeof(msg->subject), mm->subject);
+		virus = checks_virus(mm, &cc, NULL);
+	} else if (checks_eicar(raw, len)) {
+		virus = CHECKS_VIRUS_EICAR; /* unparsable, yet the test file is there */
+	}
+	if (virus)
+		copy(in->virus, sizeof(in->virus), virus);
+	mime_msg_free(mm);
+}
+
+/* ---- the inputs of the impersonation check ---- */
+
+struct names {
+	char **v;
+	int n, cap;
+};
+
+static int names_add(struct names *l, const char *s)
+{
+	if (!s || !*s || l->n >= l->cap)
+		return 0;
+	if (!(l->v[l->n] = strdup(s)))
+		return MC_ERR_NOMEM;
+	l->n++;
+	return 0;
+}
+
+static int user_cb(void *arg, const struct user *u)
+{
+	return names_add(arg, u->name);
+}
+
+static int domain_cb(void *arg, const struct domain *d)
+{
+	return names_add(arg, d->name);
+}
+
+static void names_free(struct names *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* ---- events ---- */
+
+struct events {
+	struct mail_event ev[MAX_EVENTS];
+	char *json[MAX_EVENTS];
+	int n;
+};
+
+static void event_add(struct events *e, const char *type, json_t *o)
+{
+	if (!o)
+		return;
+	if (e->n < MAX_EVENTS && (e->json[e->n] = json_dumps(o, JSON_COMPACT))) {
+		e->ev[e->n].type = type;
+		e->ev[e->n].data = e->json[e->n];
+		e->n++;
+	}
+	json_decref(o);
+}
+
+static void events_free(struct events *e)
+{
+	for (int i = 0; i < e->n; i++)
+		free(e->json[i]);
+}
+
+static const char *dir_name(int route)
+{
+	return route == MAIL_OUTBOUND   ? "Outbound"
+	       : route == MAIL_INTERNAL ? "Internal"
+	                                : "Inbound";
+}
+
+/* The SIEM "Hld" value of a hold reason. */
+static const char *hld_code(enum checks_hold h)
+{
+	switch (h) {
+	case CHECKS_HOLD_SPAM:
+		return "Spm";
+	case CHECKS_HOLD_ATTACHMENT:
+		return "Att";
+	case CHECKS_HOLD_DLP:
+		return "Dlp";
+	case CHECKS_HOLD_IMPERSONATION:
+		return "Imp";
+	default:
+		return "Pol";
+	}
+}
+
+static void make_events(const struct message *m, const struct mime_msg *mm,
+                        const struct checks_verdict *v, struct events *e)
+{
+	json_t *names = json_array();
+	int64_t att_size = 0;
+	char att_names[1024] = "";
+	size_t used = 0;
+
+	for (int i = 0; i < mm->natt; i++) {
+		int n = snprintf(att_names + used, sizeof(att_names) - used, "%s\"%s\"",
+		                 i ? ", " : "", mm->attachments[i].name);
+		if (n > 0 && used + (size_t)n < sizeof(att_names))
+			used += (size_t)n;
+		att_size += mm->attachments[i].size;
+		json_array_append_new(names, json_string(mm->attachments[i].name));
+	}
+	json_decref(names);
+
+	/* process: what the gateway did with the message */
+	json_t *p =
+	        json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:I}", "aCode", m->acode, "Act",
+	                  v->action == CHECKS_HOLD      ? "Hld"
+	                  : v->action == CHECKS_DISCARD ? "Rej"
+	                                                : "Acc",
+	                  "AttCnt", mm->natt, "AttNames", att_names, "AttSize",
+	                  (json_int_t)att_size, "MsgId", m->msg_id, "MsgSize", (json_int_t)m->size);
+	if (p && v->action == CHECKS_HOLD)
+		json_object_set_new(p, "Hld", json_string(hld_code(v->hold)));
+	if (p) {
+		json_object_set_new(
+		        p, "IPInternalName",
+		        json_string(v->imp_rules & CHECKS_IMP_INTERNAL_NAME ? "true" : "false"));
+		json_object_set_new(
+		        p, "IPSimilarDomain",
+		        json_string(v->imp_rules & CHECKS_IMP_SIMILAR_DOMAIN ? "true" : "false"));
+	}
+	event_add(e, "process", p);
+
+	/* spam: the score of every message */
+	event_add(e, "spam",
+	          json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "aCode", m->acode,
+	                    "Dir", dir_name(m->route), "MsgId", m->msg_id, "Sender", m->env_from,
+	                    "headerFrom", m->from_addr, "SpamScore", v->spam_score, "SpamLimit",
+	                    v->spam_limit, "SpamInfo", v->spam_info, "Subject", m->subject));
+
+	if (v->virus[0])
+		event_add(e, "av",
+		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "aCode", m->acode,
+		                    "MsgId", m->msg_id, "Route", dir_name(m->route), "Sender",
+		                    m->env_from, "Subject", m->subject, "Virus", v->virus, "Size",
+		                    (json_int_t)m->size));
+
+	/* ttp_ap: one sandbox verdict per attachment */
+	for (int i = 0; i < mm->natt && i < v->natt; i++) {
+		const struct mime_attachment *a = &mm->attachments[i];
+		const char *ext = strrchr(a->name, '.');
+		event_add(e, "ttp_ap",
+		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
+		                    "aCode", m->acode, "MsgId", m->msg_id, "Route",
+		                    dir_name(m->route), "Sender", m->env_from, "Subject",
+		                    m->subject, "fileName", a->name, "fileMime", a->type, "Size",
+		                    (json_int_t)a->size, "fileExt", ext ? ext + 1 : "", "md5",
+		                    a->md5, "sha256", a->sha256, "Result", v->att[i].result));
+	}
+
+	if (v->imp_hits)
+		event_add(e, "ttp_ip",
+		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "aCode",
+		                    m->acode, "MsgId", m->msg_id, "Route", dir_name(m->route),
+		                    "Sender", m->env_from, "headerFrom", m->from_addr, "Subject",
+		                    m->subject, "Hits", v->imp_hits, "Action", v->imp_action,
+		                    "InternalName",
+		                    v->imp_rules & CHECKS_IMP_INTERNAL_NAME ? "true" : "false",
+		                    "SimilarInternalDomain",
+		                    v->imp_rules & CHECKS_IMP_SIMILAR_DOMAIN ? "true" : "false"));
+
+	if (v->dlp)
+		event_add(e, "dlp",
+		          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "aCode", m->acode,
+		                    "MsgId", m->msg_id, "Route", dir_name(m->route), "Sender",
+		                    m->env_from, "Subject", m->subject, "Policy", v->dlp_policy,
+		                    "Action", v->action == CHECKS_HOLD ? "hold" : "notify", "Match",
+		                    v->dlp_match));
+}
+
+/* ---- one message ---- */
+
+int process_one(struct server *srv)
+{
+	struct message m;
+	struct mime_msg *mm = NULL;
+	struct checks_config cc;
+	struct checks_verdict v;
+	struct names users = {0}, domains = {0};
+	struct events ev = {.n = 0};
+	struct err e = {0};
+	char *raw = NULL;
+	size_t len = 0;
+	int64_t now = now_ms();
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	rc = store_message_lease_unprocessed(srv->store, now, LEASE_MS, &m, &e);
+	if (rc == MC_ERR_NOT_FOUND)
+		return 0;
+	if (rc)
+		return rc;
+	users.v = calloc(MAX_NAMES, sizeof(char *));
+	users.cap = MAX_NAMES;
+	domains.v = calloc(MAX_DOMAINS, sizeof(char *));
+	domains.cap = MAX_DOMAINS;
+	if (!users.v || !domains.v) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0 ||
+	    (rc = store_user_list(srv->store, m.account_id, user_cb, &users, &e)) < 0 ||
+	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,
+	                            MAX_DOMAINS, domain_cb, &domains, &e)) < 0)
+		goto out;
+	rc = mime_parse(raw, len, &mm, &e);
+	if (rc != 0 || !mm)
+		goto out;
+	base_config(srv, &cc);
+	cc.internal_names = (const char *const *)users.v;
+	cc.n_internal_names = users.n;
+	cc.internal_domains = (const char *const *)domains.v;
+	cc.n_internal_domains = domains.n;
+	if ((rc = checks_run(mm, &cc, &v, &e)) != 0)
+		goto out;
+
+	m.spam_score = v.spam_score;
+	m.has_attachments = mm->natt > 0;
+	free(m.attachments);
+	free(m.urls);
+	m.attachments = checks_attachments_json(mm, &v);
+	m.urls = mime_urls_json(mm);
+	switch (v.action) {
+	case CHECKS_HOLD:
+		m.status = MSG_HELD;
+		m.held = now;
+		copy(m.hold_reason, sizeof(m.hold_reason), v.held->policy_info);
+		copy(m.hold_reason_id, sizeof(m.hold_reason_id), v.held->reason_id);
+		break;
+	case CHECKS_DISCARD:
+		m.status = MSG_DISCARDED;
+		copy(m.hold_reason, sizeof(m.hold_reason), "Anti-Virus Policy");
+		break;
+	default:
+		m.status = MSG_RECEIVED; /* delivery goes on (tagged or not) */
+		break;
+	}
+	make_events(&m, mm, &v, &ev);
+	rc = store_message_processed(srv->store, &m, ev.ev, ev.n, &e);
+	if (rc == 0)
+		log_info("msg=processed acode=%s action=%s spam=%d", m.acode,
+		         checks_action_name(v.action), v.spam_score);
+out:
+	if (rc && rc != MC_ERR_STATE)
+		log_warn("msg=\"cannot process a message\" acode=%s error=\"%s\"", m.acode,
+		         e.msg[0] ? e.msg : err_name(rc));
+	events_free(&ev);
+	checks_verdict_release(&v);
+	mime_msg_free(mm);
+	names_free(&users);
+	names_free(&domains);
+	free(raw);
+	message_release(&m);
+	return rc ? rc : 1;
+}
+
+/* ---- the delivered copy ---- */
+
+#define TOKEN_MAX 4096 /* characters of a click token; a longer URL is left as it is */
+
+/* The value of header name in the top-level header block of raw (trimmed, lower-cased). */
+static void top_header(const char *raw, size_t len, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name), i = 0;
+
+	out[0] = '\0';
+	while (i < len) {
+		const char *line = raw + i, *eol = memchr(line, '\n', len - i);
+		size_t n = eol ? (size_t)(eol - line) : len - i;
+		if (n == 0 || (n == 1 && line[0] == '\r'))
+			return; /* the end of the header */
+		if (n > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			size_t a = nl + 1, o = 0;
+			while (a < n && (line[a] == ' ' || line[a] == '\t'))
+				a++;
+			while (a < n && line[a] != '\r' && o + 1 < size) {
+				char c = line[a++];
+				out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			}
+			while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+				o--;
+			out[o] = '\0';
+			return;
+		}
+		i += n + 1;
+	}
+}
+
+struct rewrite_ctx {
+	const struct server *srv;
+	const char *acode;
+};
+
+/* mime_url_fn: appends the click URL standing for url. */
+static int click_url(void *arg, const char *url, size_t len, struct buf *out)
+{
+	const struct rewrite_ctx *c = arg;
+	unsigned char nonce[crypto_secretbox_NONCEBYTES], *box = NULL;
+	json_t *o = json_pack("{s:s%, s:s}", "u", url, len, "a", c->acode);
+	char *plain = o ? json_dumps(o, JSON_COMPACT) : NULL, *tok = NULL;
+	size_t plen = plain ? strlen(plain) : 0,
+	       blen = sizeof(nonce) + crypto_secretbox_MACBYTES + plen;
+	int rc = MC_ERR_NOMEM;
+
+	json_decref(o);
+	if (!plain)
+		return rc;
+	if (B64_ENCODED_SIZE(blen) > TOKEN_MAX) {
+		rc = buf_add(out, url, len); /* too long to carry: left as it is */
+		goto out;
+	}
+	box = malloc(blen);
+	tok = malloc(B64_ENCODED_SIZE(blen) + 1);
+	if (!box || !tok)
+		goto out;
+	randombytes_buf(nonce, sizeof(nonce));
+	memcpy(box, nonce, sizeof(nonce));
+	crypto_secretbox_easy(box + sizeof(nonce), (const unsigned char *)plain, plen, nonce,
+	                      c->srv->url_key);
+	tok[b64url_encode(box, blen, tok)] = '\0';
+	rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
+out:
+	free(plain);
+	free(box);
+	free(tok);
+	return rc;
+}
+
+int process_delivery_transform(void *arg, const struct delivery_job *job, const char *in,
+                               size_t in_len, char **out, size_t *out_len, struct err *e)
+{
+	const struct server *srv = arg;
+	struct rewrite_ctx ctx = {srv, job->acode};
+	char test[32];
+	int n = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!strcmp(srv->cfg->test_headers, "on")) {
+		top_header(in, in_len, "X-Mcapi-Test", test, sizeof(test));
+		if (!strcmp(test, "defer"))
+			return err_set(e, MC_ERR_AGAIN, "X-Mcapi-Test: defer");
+		if (!strcmp(test, "bounce"))
+			return err_set(e, MC_ERR_INVALID, "X-Mcapi-Test: bounce");
+	}
+	if (mime_rewrite_urls(in, in_len, click_url, &ctx, out, out_len, &n, NULL) != 0 || !n) {
+		free(*out); /* nothing to rewrite, or cannot: the stored copy goes out */
+		*out = NULL;
+		*out_len = 0;
+	}
+	return 0;
+}
+
+int process_url_open(const struct server *srv, const char *token, char *url, size_t url_size,
+                     char *acode, size_t acode_size)
+{
+	size_t tl = strlen(token), blen = 0;
+	unsigned char *box = NULL, *plain = NULL;
+	json_t *o = NULL;
+	const char *u, *a;
+	int rc = MC_ERR_INVALID;
+
+	if (tl == 0 || tl > TOKEN_MAX)
+		return MC_ERR_INVALID;
+	box = malloc(tl);
+	plain = malloc(tl + 1);
+	if (!box || !plain || b64url_decode(token, tl, box, tl, &blen) != 0 ||
+	    blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+		goto out;
+	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
+	                               blen - crypto_secretbox_NONCEBYTES, box, srv->url_key) != 0)
+		goto out;
+	o = json_loadb((const char *)plain,
+	               blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, 0, NULL);
+	if (json_unpack(o, "{s:s, s:s}", "u", &u, "a", &a) != 0 || strlen(u) >= url_size)
+		goto out;
+	snprintf(url, url_size, "%s", u);
+	snprintf(acode, acode_size, "%s", a);
+	rc = 0;
+out:
+	json_decref(o);
+	free(box);
+	free(plain);
+	return rc;
+}

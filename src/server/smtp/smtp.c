@@ -1,0 +1,648 @@
+/* The SMTP front's driver; see smtp.h. An acceptor thread takes connections, refuses those
+ * past smtp_max_sessions or smtp_per_ip_sessions with 421, and starts one thread per
+ * session (a 512 KiB stack) that does blocking-style I/O on a non-blocking socket: every
+ * wait is a poll() with a deadline (smtp_timeout idle, smtp_session_max in all) that also
+ * watches an eventfd smtp_stop writes to. The thread feeds what it reads to the session
+ * state machine (smtp_session.c), sends its replies — gathered while pipelined commands
+ * are buffered, flushed before it waits for more — and runs the STARTTLS handshake with
+ * OpenSSL when the session asks for it. Nothing here runs on an HTTP worker. */
+#include "smtp.h"
+
+#include "common/date.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "server/listen.h"
+#include "server/server.h"
+#include "server/smtp/smtp_session.h"
+#include "server/tls/devca.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/banned.h"
+
+/* per session thread: the session's buffers are on the heap, but mail_accept (MIME parsing,
+ * the store) runs on this stack too; reserved address space, not memory used */
+#define SMTP_STACK    (512 * 1024)
+#define SMTP_OUT_SIZE 4096 /* replies gathered before a write */
+#define SMTP_LAST_MS  2000 /* for the last reply of a session that is being ended */
+
+struct smtp_conn {
+	struct smtp_front *f;
+	struct smtp_conn *next;
+	pthread_t thread;
+	int fd;
+	int done; /* the thread has finished: join it (under f->mu) */
+	char ip[64];
+};
+
+struct smtp_front {
+	const struct config *cfg;
+	struct mail *mail;
+	SSL_CTX *ssl; /* NULL: no STARTTLS */
+	int lfd;
+	unsigned port;
+	int quiesce_fd, stop_fd; /* eventfds: written once, never read */
+	pthread_t acceptor;
+	int acceptor_running;
+	pthread_mutex_t mu;
+	int nsessions;
+	struct smtp_conn *conns; /* running and finished-but-not-joined sessions */
+	atomic_int stopping;
+	char spool_dir[600];
+};
+
+/* ---- I/O of one session ---- */
+
+enum io_result { IO_OK = 1, IO_EOF = 0, IO_FAIL = -1, IO_TIMEOUT = -2, IO_STOP = -3 };
+
+struct io {
+	struct smtp_front *f;
+	struct smtp_session *s;
+	int fd;
+	SSL *ssl;
+	int64_t session_end; /* mono ms */
+	size_t olen;
+	char out[SMTP_OUT_SIZE];
+};
+
+/* Waits until fd is ready for ev, deadline (mono ms) passes or (watch_stop) smtp_stop. */
+static enum io_result wait_fd(struct io *io, short ev, int64_t deadline, int watch_stop)
+{
+	struct pollfd p[2] = {{io->fd, ev, 0}, {io->f->stop_fd, POLLIN, 0}};
+
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int rc;
+		if (left <= 0)
+			return IO_TIMEOUT;
+		rc = poll(p, watch_stop ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return IO_FAIL;
+		if (rc == 0)
+			continue;
+		if (watch_stop && p[1].revents)
+			return IO_STOP;
+		if (p[0].revents)
+			return IO_OK;
+	}
+}
+
+static enum io_result io_write(struct io *io, const char *p, size_t n, int64_t deadline,
+                               int watch_stop)
+{
+	while (n > 0) {
+		enum io_result w;
+		if (io->ssl) {
+			int k, err;
+			ERR_clear_error();
+			k = SSL_write(io->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+			if (k > 0) {
+				p += k;
+				n -= (size_t)k;
+				continue;
+			}
+			err = SSL_get_error(io->ssl, k);
+			if (err == SSL_ERROR_WANT_WRITE)
+				w = wait_fd(io, POLLOUT, deadline, watch_stop);
+			else if (err == SSL_ERROR_WANT_READ)
+				w = wait_fd(io, POLLIN, deadline, watch_stop);
+			else
+				return IO_FAIL;
+		} else {
+			ssize_t k = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (k > 0) {
+				p += k;
+				n -= (size_t)k;
+				continue;
+			}
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+				return IO_FAIL;
+			w = wait_fd(io, POLLOUT, deadline, watch_stop);
+		}
+		if (w != IO_OK)
+			return w;
+	}
+	return IO_OK;
+}
+
+/* Sends the gathered replies. watch_stop = 0 for the last words of a session. */
+static enum io_result out_flush(struct io *io, int watch_stop)
+{
+	const struct config *cfg = io->f->cfg;
+	int64_t deadline = mono_ms() + (watch_stop ? cfg->smtp_timeout * 1000LL : SMTP_LAST_MS);
+	enum io_result rc = IO_OK;
+
+	if (io->olen)
+		rc = io_write(io, io->out, io->olen, deadline, watch_stop);
+	io->olen = 0;
+	return rc;
+}
+
+static enum io_result out_add(struct io *io, const struct smtp_reply *r)
+{
+	if (io->olen + r->len > sizeof(io->out)) {
+		enum io_result rc = out_flush(io, 1);
+		if (rc != IO_OK)
+			return rc;
+	}
+	if (r->len > sizeof(io->out))
+		return io_write(io, r->text, r->len, mono_ms() + io->f->cfg->smtp_timeout * 1000LL,
+		                1);
+	memcpy(io->out + io->olen, r->text, r->len);
+	io->olen += r->len;
+	return IO_OK;
+}
+
+/* Reads what is there into p (at most n), waiting until deadline. */
+static ssize_t io_read(struct io *io, char *p, size_t n, int64_t deadline)
+{
+	for (;;) {
+		enum io_result w;
+		if (atomic_load(&io->f->stopping))
+			return IO_STOP;
+		if (io->ssl) {
+			int k, err;
+			ERR_clear_error();
+			k = SSL_read(io->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+			if (k > 0)
+				return k;
+			err = SSL_get_error(io->ssl, k);
+			if (err == SSL_ERROR_ZERO_RETURN)
+				return IO_EOF;
+			if (err == SSL_ERROR_WANT_READ)
+				w = wait_fd(io, POLLIN, deadline, 1);
+			else if (err == SSL_ERROR_WANT_WRITE)
+				w = wait_fd(io, POLLOUT, deadline, 1);
+			else
+				return IO_FAIL;
+		} else {
+			ssize_t k = recv(io->fd, p, n, MSG_DONTWAIT);
+			if (k >= 0)
+				return k;
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return IO_FAIL;
+			w = wait_fd(io, POLLIN, deadline, 1);
+		}
+		if (w != IO_OK)
+			return w;
+	}
+}
+
+static int64_t read_deadline(const struct io *io)
+{
+	int64_t idle = mono_ms() + io->f->cfg->smtp_timeout * 1000LL;
+	return idle < io->session_end ? idle : io->session_end;
+}
+
+/* The server side of the STARTTLS handshake, bounded like a read. 0 or -1 (logged). */
+static int tls_accept(struct io *io)
+{
+	int64_t deadline = read_deadline(io);
+
+	io->ssl = SSL_new(io->f->ssl);
+	if (!io->ssl || SSL_set_fd(io->ssl, io->fd) != 1)
+		return -1;
+	for (;;) {
+		enum io_result w;
+		int rc, err;
+		ERR_clear_error();
+		rc = SSL_accept(io->ssl);
+		if (rc == 1)
+			return 0;
+		err = SSL_get_error(io->ssl, rc);
+		if (err == SSL_ERROR_WANT_READ) {
+			w = wait_fd(io, POLLIN, deadline, 1);
+		} else if (err == SSL_ERROR_WANT_WRITE) {
+			w = wait_fd(io, POLLOUT, deadline, 1);
+		} else {
+			char why[256] = "connection closed";
+			unsigned long code = ERR_peek_last_error();
+			if (code)
+				ERR_error_string_n(code, why, sizeof(why));
+			log_info("smtp sid=%s msg=\"TLS handshake failed\" reason=\"%s\"",
+			         smtp_session_id(io->s), why);
+			return -1;
+		}
+		if (w != IO_OK) {
+			log_info("smtp sid=%s msg=\"TLS handshake failed\" reason=%s",
+			         smtp_session_id(io->s), w == IO_TIMEOUT ? "timeout" : "stop");
+			return -1;
+		}
+	}
+}
+
+/* The session loop: replies out, input in, until the session or the client ends it. */
+static void session_run(struct io *io)
+{
+	struct smtp_session *s = io->s;
+	struct smtp_reply r;
+	enum smtp_next next;
+
+	smtp_session_greeting(s, &r);
+	if (out_add(io, &r) != IO_OK)
+		return;
+	for (;;) {
+		char *room;
+		size_t n;
+		ssize_t got;
+
+		next = smtp_session_step(s, &r);
+		if (next != SMTP_NEXT_INPUT) {
+			if (r.len && out_add(io, &r) != IO_OK)
+				return;
+			if (next == SMTP_NEXT_CLOSE) {
+				out_flush(io, 0);
+				return;
+			}
+			if (next == SMTP_NEXT_TLS) {
+				if (out_flush(io, 1) != IO_OK || tls_accept(io) != 0)
+					return;
+				smtp_session_tls_on(s, SSL_get_version(io->ssl),
+				                    SSL_get_cipher_name(io->ssl));
+			}
+			continue;
+		}
+		if (out_flush(io, 1) != IO_OK)
+			return;
+		n = smtp_session_room(s, &room);
+		got = io_read(io, room, n, read_deadline(io));
+		if (got > 0) {
+			smtp_session_filled(s, (size_t)got);
+			continue;
+		}
+		if (got == IO_EOF || got == IO_FAIL)
+			return;
+		smtp_session_end(s,
+		                 got == IO_STOP                 ? SMTP_END_SHUTDOWN
+		                 : mono_ms() >= io->session_end ? SMTP_END_SESSION_TIME
+		                                                : SMTP_END_TIMEOUT,
+		                 &r);
+		if (out_add(io, &r) == IO_OK)
+			out_flush(io, 0);
+		return;
+	}
+}
+
+static void *session_main(void *arg)
+{
+	struct smtp_conn *c = arg;
+	struct smtp_front *f = c->f;
+	struct smtp_session_params p = {.cfg = f->cfg,
+	                                .mail = f->mail,
+	                                .client_ip = c->ip,
+	                                .spool_dir = f->spool_dir,
+	                                .tls_available = f->ssl != NULL};
+	struct io *io = calloc(1, sizeof(*io));
+	struct err e = {0};
+	int fd;
+
+	if (io) {
+		io->f = f;
+		io->fd = c->fd;
+		io->session_end = mono_ms() + f->cfg->smtp_session_max * 1000LL;
+		io->s = smtp_session_new(&p, &e);
+	}
+	if (io && io->s) {
+		session_run(io);
+	} else {
+		static const char busy[] = "421 4.3.0 out of memory, try again later\r\n";
+		log_error("smtp msg=\"cannot start a session\" ip=%s", c->ip);
+		(void)!send(c->fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (io) {
+		if (io->ssl) {
+			SSL_shutdown(io->ssl); /* non-blocking: best effort close_notify */
+			SSL_free(io->ssl);
+		}
+		smtp_session_free(io->s);
+		free(io);
+	}
+	/* the slot is free before the client sees the connection close */
+	fd = c->fd;
+	pthread_mutex_lock(&f->mu);
+	c->done = 1;
+	f->nsessions--;
+	pthread_mutex_unlock(&f->mu);
+	close(fd);
+	return NULL;
+}
+
+/* ---- the acceptor ---- */
+
+static void addr_text(const struct sockaddr_storage *ss, char *dst, size_t size)
+{
+	snprintf(dst, size, "?");
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, dst,
+		          (socklen_t)size);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], dst, (socklen_t)size);
+		else
+			inet_ntop(AF_INET6, a, dst, (socklen_t)size);
+	}
+}
+
+static void refuse(struct smtp_front *f, int fd, const char *ip, int per_ip)
+{
+	struct smtp_reply r;
+	smtp_reply_refuse(&r, f->cfg, ip, per_ip);
+	(void)!send(fd, r.text, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Joins the threads of sessions that have ended. */
+static void reap(struct smtp_front *f)
+{
+	struct smtp_conn *done = NULL, **pp;
+
+	pthread_mutex_lock(&f->mu);
+	for (pp = &f->conns; *pp;) {
+		struct smtp_conn *c = *pp;
+		if (c->done) {
+			*pp = c->next;
+			c->next = done;
+			done = c;
+		} else {
+			pp = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	while (done) {
+		struct smtp_conn *c = done;
+		done = c->next;
+		pthread_join(c->thread, NULL);
+		free(c);
+	}
+}
+
+static void start_session(struct smtp_front *f, int fd, const struct sockaddr_storage *ss)
+{
+	const struct config *cfg = f->cfg;
+	struct smtp_conn *c;
+	pthread_attr_t attr;
+	char ip[64];
+	int same = 0, rc;
+
+	addr_text(ss, ip, sizeof(ip));
+	pthread_mutex_lock(&f->mu);
+	if (f->nsessions >= cfg->smtp_max_sessions) {
+		pthread_mutex_unlock(&f->mu);
+		refuse(f, fd, ip, 0);
+		return;
+	}
+	for (c = f->conns; c && cfg->smtp_per_ip_sessions > 0; c = c->next)
+		same += !c->done && !strcmp(c->ip, ip);
+	if (cfg->smtp_per_ip_sessions > 0 && same >= cfg->smtp_per_ip_sessions) {
+		pthread_mutex_unlock(&f->mu);
+		refuse(f, fd, ip, 1);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		pthread_mutex_unlock(&f->mu);
+		close(fd);
+		return;
+	}
+	c->f = f;
+	c->fd = fd;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SMTP_STACK);
+	rc = pthread_create(&c->thread, &attr, session_main, c);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		pthread_mutex_unlock(&f->mu);
+		log_error("smtp msg=\"cannot start a session thread\" error=\"%s\"", strerror(rc));
+		free(c);
+		close(fd);
+		return;
+	}
+	c->next = f->conns;
+	f->conns = c;
+	f->nsessions++;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct smtp_front *f = arg;
+	struct pollfd p[2] = {{f->lfd, POLLIN, 0}, {f->quiesce_fd, POLLIN, 0}};
+
+	for (;;) {
+		int rc = poll(p, 2, 1000);
+		reap(f);
+		if (rc < 0 && errno != EINTR) {
+			log_error("smtp msg=\"poll failed\" error=\"%s\"", strerror(errno));
+			usleep(100000);
+			continue;
+		}
+		if (rc > 0 && p[1].revents)
+			return NULL;
+		if (rc <= 0 || !p[0].revents)
+			continue;
+		for (;;) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			int fd = accept4(f->lfd, (struct sockaddr *)&ss, &len,
+			                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0) {
+				start_session(f, fd, &ss);
+				continue;
+			}
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("smtp msg=\"cannot accept\" error=\"%s\"",
+				         strerror(errno));
+				usleep(100000); /* the backlog waits; do not spin */
+			}
+			break;
+		}
+	}
+}
+
+/* ---- start and stop ---- */
+
+/* The STARTTLS context from tls_cert (a chain) and tls_key, TLS 1.2 and later. */
+static SSL_CTX *tls_context(const struct config *cfg, struct err *e)
+{
+	char *cert = NULL, *key = NULL;
+	SSL_CTX *ctx = NULL;
+	BIO *b = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	char why[256] = "no certificate";
+	unsigned long code;
+
+	if (devca_load_pem(cfg->tls_cert, &cert, NULL, e) != 0 ||
+	    devca_load_pem(cfg->tls_key, &key, NULL, e) != 0)
+		goto out;
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (!(b = BIO_new_mem_buf(cert, -1)) || !(x = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL)) ||
+	    SSL_CTX_use_certificate(ctx, x) != 1)
+		goto fail;
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			goto fail;
+	x = NULL;
+	ERR_clear_error(); /* the end of the chain */
+	BIO_free(b);
+	if (!(b = BIO_new_mem_buf(key, -1)) ||
+	    !(pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) ||
+	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	goto out;
+fail:
+	if ((code = ERR_peek_last_error()) != 0)
+		ERR_error_string_n(code, why, sizeof(why));
+	err_set(e, MC_ERR_CRYPTO, "cannot use tls_cert '%s' and tls_key '%s' for STARTTLS: %s",
+	        cfg->tls_cert, cfg->tls_key, why);
+	SSL_CTX_free(ctx);
+	ctx = NULL;
+out:
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	BIO_free(b);
+	devca_pem_free(cert);
+	devca_pem_free(key);
+	return ctx;
+}
+
+struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err *e)
+{
+	const struct config *cfg = srv->cfg;
+	struct smtp_front *f;
+	int rc;
+
+	if (!*cfg->smtp_listen) {
+		err_set(e, MC_ERR_INVALID, "smtp_listen is not set");
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	f->cfg = cfg;
+	f->mail = mail;
+	f->lfd = f->quiesce_fd = f->stop_fd = -1;
+	pthread_mutex_init(&f->mu, NULL);
+	if (snprintf(f->spool_dir, sizeof(f->spool_dir), "%s/spool", cfg->data_dir) >=
+	    (int)sizeof(f->spool_dir)) {
+		err_set(e, MC_ERR_INVALID, "data_dir '%s' is too long", cfg->data_dir);
+		goto fail;
+	}
+	if (mkdir(f->spool_dir, 0700) != 0 && errno != EEXIST) {
+		err_set(e, MC_ERR_IO, "cannot create the spool directory '%s': %s", f->spool_dir,
+		        strerror(errno));
+		goto fail;
+	}
+	if (*cfg->tls_cert && !(f->ssl = tls_context(cfg, e)))
+		goto fail;
+	if ((f->lfd = listen_open(cfg->smtp_listen, &f->port, e)) < 0)
+		goto fail;
+	f->quiesce_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->quiesce_fd < 0 || f->stop_fd < 0) {
+		err_set(e, MC_ERR_IO, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((rc = pthread_create(&f->acceptor, NULL, acceptor_main, f)) != 0) {
+		err_set(e, MC_ERR_IO, "cannot start the SMTP acceptor: %s", strerror(rc));
+		goto fail;
+	}
+	f->acceptor_running = 1;
+	log_info("smtp msg=listening addr=%s port=%u starttls=%s", cfg->smtp_listen, f->port,
+	         f->ssl ? "on" : "off");
+	return f;
+fail:
+	smtp_stop(f);
+	return NULL;
+}
+
+unsigned smtp_port(const struct smtp_front *f)
+{
+	return f->port;
+}
+
+static void poke(int fd)
+{
+	uint64_t one = 1;
+	(void)!write(fd, &one, sizeof(one));
+}
+
+void smtp_quiesce(struct smtp_front *f)
+{
+	if (!f)
+		return;
+	if (f->acceptor_running) {
+		poke(f->quiesce_fd);
+		pthread_join(f->acceptor, NULL);
+		f->acceptor_running = 0;
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	f->lfd = -1;
+}
+
+void smtp_stop(struct smtp_front *f)
+{
+	struct smtp_conn *c;
+
+	if (!f)
+		return;
+	smtp_quiesce(f);
+	atomic_store(&f->stopping, 1);
+	if (f->stop_fd >= 0)
+		poke(f->stop_fd);
+	pthread_mutex_lock(&f->mu);
+	c = f->conns;
+	f->conns = NULL;
+	pthread_mutex_unlock(&f->mu);
+	while (c) {
+		struct smtp_conn *next = c->next;
+		pthread_join(c->thread, NULL);
+		free(c);
+		c = next;
+	}
+	if (f->quiesce_fd >= 0)
+		close(f->quiesce_fd);
+	if (f->stop_fd >= 0)
+		close(f->stop_fd);
+	SSL_CTX_free(f->ssl);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}

@@ -1,0 +1,76 @@
+/* Unit tests of the mail store on PostgreSQL: the cases of store_mail_cases.h against a real
+ * server, and concurrent accepts from 8 threads. The DSN comes from MCAPI_TEST_PG_DSN;
+ * without it the test runs itself again under tests/e2e/pgserver.py, which starts a
+ * throw-away PostgreSQL (as test_store_pg.c does). */
+#include "store_mail_cases.h"
+
+#include <libpq-fe.h>
+
+static const char *dsn;
+
+static int64_t raw_int(const char *sql)
+{
+	PGconn *db = PQconnectdb(dsn);
+	PGresult *r = PQexec(db, sql);
+	int64_t v = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		printf("# raw_int: %s: %s\n", sql, PQerrorMessage(db));
+	PQclear(r);
+	PQfinish(db);
+	return v;
+}
+
+static int raw_exec(const char *sql)
+{
+	PGconn *db = PQconnectdb(dsn);
+	PGresult *r = PQexec(db, sql);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc)
+		printf("# raw_exec: %s: %s\n", sql, PQerrorMessage(db));
+	PQclear(r);
+	PQfinish(db);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct mail_backend pg_backend = {"postgres", raw_int, raw_exec};
+	struct store_config cfg = {0};
+	unsigned char key[STORE_KEY_LEN];
+	struct store *st = NULL;
+	int64_t acct, dom;
+	struct err e;
+	double rate;
+
+	(void)argc;
+	dsn = getenv("MCAPI_TEST_PG_DSN");
+	if (!dsn || !*dsn) {
+		const char *src = getenv("MCAPI_SOURCE_DIR");
+		char script[1024];
+		snprintf(script, sizeof(script), "%s/tests/e2e/pgserver.py", src ? src : ".");
+		execl("/usr/bin/python3", "python3", script, "--run", argv[0], (char *)NULL);
+		perror("exec pgserver.py");
+		return 1;
+	}
+	memset(key, 5, sizeof(key));
+	cfg.backend = "postgres";
+	cfg.dsn = dsn;
+	cfg.key = key;
+	CHECK_INT(store_open(&cfg, &st, &e), 0);
+	if (!st) {
+		printf("# store_open: %s\n", e.msg);
+		return tap_done();
+	}
+	CHECK_INT(store_schema_version(st), 6);
+	mail_cases(st, &pg_backend);
+	acct = new_account(st, "Load");
+	dom = new_domain(st, acct, "load.example", DOMAIN_INTERNAL);
+	rate = mail_threads(st, acct, dom, 8, 25, 10 * 1024);
+	printf("# postgres: 8 threads x 25 accepts of 10 KiB: %.0f accepts/s\n", rate);
+	store_close(st);
+	return tap_done();
+}
