@@ -224,7 +224,8 @@ class PortZero:
         env.update(store_env(self.data_dir))
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen([MCAPID, "serve", "--dev", "--listen", "127.0.0.1:0",
-                                      "--data-dir", self.data_dir, "--threads", "2"] + list(args),
+                                      "--data-dir", self.data_dir, "--threads", "2",
+                                      "--tls-listen", "off", "--smtp-listen", "off"] + list(args),
                                      stdout=self.out, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + (60 if SLOW else 20)
         while time.time() < deadline:
@@ -334,9 +335,10 @@ def test_a_second_server_on_a_port_in_use_fails(tmp_path, which):
     a = Server(tls=True).start()
     try:
         if which == "listen":
-            args = ["--listen", "127.0.0.1:%d" % a.port]
+            args = ["--listen", "127.0.0.1:%d" % a.port, "--tls-listen", "off"]
         else:
             args = ["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:%d" % a.tls_port]
+        args += ["--smtp-listen", "off"]
         p = subprocess.run([MCAPID, "serve", "--dev", "--data-dir", str(tmp_path)] + args,
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, **store_env(str(tmp_path))))
