@@ -126,6 +126,9 @@ static const struct cfg_opt opts[] = {
         S(maildir_root, "",
           "default mail route: <root>/<domain>/<local part>/ Maildirs (default <data_dir>/mail)"),
         I(mail_retention_days, "30", 1, 3650, "days messages and their bodies are kept"),
+        I(mail_lease, "300", 30, 3600,
+          "seconds a node holds a delivery (a message's process stage: at most 60); with "
+          "PostgreSQL, work of a node that died is taken up when it runs out"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -76,6 +76,7 @@ struct config {
 	char maildir_root[512]; /* default route: <root>/<domain>/<local part>/ (default
 	                           <data_dir>/mail) */
 	int mail_retention_days;
+	int mail_lease; /* seconds a node holds a recipient's delivery (the process stage: <= 60) */
 };
 
 /* Fills cfg with the defaults. */

@@ -27,7 +27,7 @@
 
 #include "common/banned.h"
 
-#define DELIVERY_LEASE_MS       300000 /* a batch's lease */
+#define DELIVERY_LEASE_MS       300000 /* a batch's lease, unless cfg->mail_lease says */
 #define DELIVERY_BATCH          16
 #define DELIVERY_POLL_MS        1000
 #define DELIVERY_CONNECT_MS     30000
@@ -381,10 +381,12 @@ static void *delivery_worker(void *arg)
 		return NULL;
 	}
 	while (!delivery_stopping(d)) {
-		int64_t now = now_ms(), lease_until = now + DELIVERY_LEASE_MS;
+		int64_t lease_ms = d->cfg->mail_lease > 0 ? (int64_t)d->cfg->mail_lease * 1000
+		                                          : DELIVERY_LEASE_MS;
+		int64_t now = now_ms(), lease_until = now + lease_ms;
 		int n = 0, rc;
 
-		rc = d->ops->lease(d->st, now, DELIVERY_LEASE_MS, jobs, DELIVERY_BATCH, &n, &e);
+		rc = d->ops->lease(d->st, now, lease_ms, jobs, DELIVERY_BATCH, &n, &e);
 		if (rc != 0) {
 			log_warn("msg=\"delivery lease failed\" reason=%s",
 			         log_quote(e.msg, q, sizeof(q)));

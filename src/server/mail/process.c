@@ -254,7 +254,12 @@ int process_one(struct server *srv)
 	int rc;
 
 	memset(&v, 0, sizeof(v));
-	rc = store_message_lease_unprocessed(srv->store, now, LEASE_MS, &m, &e);
+	rc = store_message_lease_unprocessed(
+	        srv->store, now,
+	        srv->cfg->mail_lease > 0 && srv->cfg->mail_lease * 1000LL < LEASE_MS
+	                ? srv->cfg->mail_lease * 1000LL
+	                : LEASE_MS,
+	        &m, &e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return 0;
 	if (rc)

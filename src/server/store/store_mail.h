@@ -295,8 +295,7 @@ int store_relay_list(struct store *st, int64_t account_id, int (*fn)(void *arg, 
 /* At start-up: frees every process-stage and delivery lease, so work in flight when the
  * server stopped (kill -9 included) is taken up at once. SQLite only, where one server owns
  * the store's mail; with PostgreSQL, where nodes cannot tell an orphaned lease from another
- * node's live one, it does nothing and leases run out (5 min for delivery, 1 min for the
- * process stage). */
+ * node's live one, it does nothing and leases run out (mail_lease). */
 int store_mail_reclaim(struct store *st, int64_t now, struct err *e);
 
 /* Deletes bodies no message refers to that are older than now - 1 h, and messages (with
