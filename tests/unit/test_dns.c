@@ -730,7 +730,9 @@ static void test_timeout(int silent_port)
 	took = l.at - t0;
 	CHECK_INT(l.status, DNS_TIMEOUT);
 	CHECK_INT(l.calls, 1);
-	CHECK(took >= 380 && took <= 400 + 300);
+	/* never early; the upper bound only catches a timeout that is not applied at all (the
+	 * machine may be busy: sanitizers, parallel builds) */
+	CHECK(took >= 380 && took <= 400 + 2600);
 	printf("# timeout after %lld ms (400 asked)\n", (long long)took);
 	lookup_release(&l);
 	test_timeout_many(d);
