@@ -233,3 +233,27 @@ def test_group_in_a_policy_blocks_its_members_at_once(gw, client):
     assert refused_550(swaks(gw, "jack@" + d, sender="other@m.example"))
     db_exec(gw, "DELETE FROM group_members WHERE group_id = ?", (row,))
     assert swaks(gw, "jack@" + d, sender="mallory@m.example").returncode == 0
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+def test_cli_senders(gw, client, tmp_path):
+    from test_cli import Cli, set_profile
+    cli = Cli(str(tmp_path / "conf" / "profiles"))
+    set_profile(cli, gw)
+    out = cli.json("--profile", "dev", "senders", "block", "cli@spam.example", "--to",
+                   "boss@corp.example")
+    assert out["data"][0]["type"] == "Block" and out["data"][0]["sender"] == "cli@spam.example"
+    out = cli.json("--profile", "dev", "senders", "permit", "cli@spam.example", "--to",
+                   "boss@corp.example")
+    assert out["data"][0]["type"] == "Permit"
+    out = cli.json("--profile", "dev", "senders", "policies", "create", "--description",
+                   "from the cli", "--from-type", "email_domain", "--from", "cli-spam.example")
+    pol = out["data"][0]
+    assert pol["option"] == "block_sender" and pol["policy"]["fromValue"] == "cli-spam.example"
+    out = cli.json("--profile", "dev", "senders", "policies", "list")
+    assert pol["id"] in [p["id"] for p in out["data"]]
+    out = cli.json("--profile", "dev", "senders", "policies", "delete", pol["id"])
+    assert out["data"] == [{"id": pol["id"]}]
+    p = cli.run("--profile", "dev", "senders", "permit", "x@y.example")
+    assert p.returncode == 2
