@@ -60,6 +60,7 @@ char *cli_read_stdin(size_t cap);
 /* The commands, one file each. */
 int cmd_call(struct cli *cli, int argc, char **argv);
 int cmd_domain(struct cli *cli, int argc, char **argv);
+int cmd_senders(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);

@@ -25,6 +25,11 @@ static const struct {
         {PERM_HELD_EDIT, "monitoring.held.edit", "Account | Monitoring | Held | Edit"},
         {PERM_PROCESSING_READ, "monitoring.processing.read", "Monitoring | Processing | Read"},
         {PERM_TRACKING_READ, "gateway.tracking.read", "Gateway | Tracking | Read"},
+        /* sender policies (§18) */
+        {PERM_POLICIES_READ, "gateway.policies.read", "Gateway | Policies | Read"},
+        {PERM_POLICIES_EDIT, "gateway.policies.edit", "Gateway | Policies | Edit"},
+        {PERM_MANAGED_SENDERS_EDIT, "gateway.managed_senders.edit",
+         "Gateway | Managed Senders | Edit"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -106,5 +111,7 @@ uint32_t perm_effective(uint32_t set)
 		set |= PERM_ALL; /* the admin role as stores of version 1 recorded it */
 	if (set & PERM_DIR_INTERNAL_REGISTER)
 		set |= PERM_DIR_INTERNAL_READ;
+	if (set & PERM_POLICIES_EDIT)
+		set |= PERM_POLICIES_READ;
 	return set;
 }

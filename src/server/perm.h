@@ -23,7 +23,12 @@ enum perm {
 	PERM_PROCESSING_READ = 1u << 7,        /* Monitoring | Processing | Read */
 	PERM_TRACKING_READ = 1u << 8,          /* Gateway | Tracking | Read */
 	PERM_V1_ALL = (1u << 5) - 1,           /* "admin" before the gateway (stored sets) */
-	PERM_ALL = (1u << 9) - 1,
+	/* sender policies (§18): high bits, clear of the other areas' */
+	PERM_POLICIES_READ = 1u << 20,        /* Gateway | Policies | Read */
+	PERM_POLICIES_EDIT = 1u << 21,        /* Gateway | Policies | Edit */
+	PERM_MANAGED_SENDERS_EDIT = 1u << 22, /* Gateway | Managed Senders | Edit */
+	PERM_POLICY_ALL = (1u << 20) | (1u << 21) | (1u << 22),
+	PERM_ALL = ((1u << 9) - 1) | PERM_POLICY_ALL,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

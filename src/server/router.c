@@ -46,6 +46,15 @@ static const struct route routes[] = {
          api_finder_get_info},
         {"/api/email/get-email-queues", ROUTE_SIGNED, PERM_ACCOUNT_DASHBOARD_READ, 0,
          api_queues_get},
+        /* sender policies (§18) */
+        {"/api/managedsender/permit-or-block-sender", ROUTE_SIGNED, PERM_MANAGED_SENDERS_EDIT, 0,
+         api_policy_permit_or_block},
+        {"/api/policy/blockedsenders/create-policy", ROUTE_SIGNED, PERM_POLICIES_EDIT, 0,
+         api_policy_create},
+        {"/api/policy/blockedsenders/get-policy", ROUTE_SIGNED, PERM_POLICIES_READ, 0,
+         api_policy_get},
+        {"/api/policy/blockedsenders/delete-policy", ROUTE_SIGNED, PERM_POLICIES_EDIT, 0,
+         api_policy_delete},
         {NULL, 0, 0, 0, NULL},
 };
 

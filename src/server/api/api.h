@@ -42,6 +42,12 @@ int api_finder_get_info(struct request *req, struct response *res);
 int api_processing_find(struct request *req, struct response *res);
 int api_queues_get(struct request *req, struct response *res);
 
+/* policy.c: sender policies (§18) */
+int api_policy_permit_or_block(struct request *req, struct response *res);
+int api_policy_create(struct request *req, struct response *res);
+int api_policy_get(struct request *req, struct response *res);
+int api_policy_delete(struct request *req, struct response *res);
+
 /* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
  * MC_ERR_INVALID for a token this server did not make. */
 int api_click(const struct server *srv, const char *token, char *location, size_t size);

@@ -19,6 +19,7 @@ enum opaque_kind {
 	OPAQUE_DOMAIN = 0,
 	OPAQUE_MESSAGE = 1,   /* a message (hold queue, tracking) */
 	OPAQUE_RECIPIENT = 2, /* one recipient of a message (the processing queue) */
+	OPAQUE_POLICY = 16,   /* a sender policy (§18); far from the others' values */
 };
 
 /* Writes the id of row of kind under key (32 bytes; the first 16 are used) into out. */

@@ -14,6 +14,7 @@
 #include "server/delivery/delivery.h"
 #include "server/mail/checks.h"
 #include "server/mail/mime.h"
+#include "server/mail/policy.h"
 #include "server/server.h"
 #include "server/store/store.h"
 #include "server/store/store_domain.h"
@@ -239,6 +240,33 @@ static void make_events(const struct message *m, const struct mime_msg *mm,
 
 /* ---- one message ---- */
 
+static int first_rcpt(void *arg, const struct mail_rcpt *r)
+{
+	copy(arg, MAIL_ADDR_SIZE, r->addr);
+	return 1; /* the first is enough */
+}
+
+/* A permit (§18) for (envelope sender, first recipient), evaluated again now: no cache, the
+ * store says. A permitted sender skips the spam and impersonation checks. */
+static int permitted(struct server *srv, const struct message *m, int64_t now, int *yes,
+                     struct err *e)
+{
+	char rcpt[MAIL_ADDR_SIZE] = "";
+	struct policy_decision d;
+	int rc;
+
+	*yes = 0;
+	rc = store_message_rcpts(srv->store, m->id, first_rcpt, rcpt, e);
+	if (rc < 0)
+		return rc;
+	if (!rcpt[0])
+		return 0;
+	if ((rc = policy_evaluate(srv->store, m->account_id, m->env_from, rcpt, now, &d, e)) != 0)
+		return rc;
+	*yes = d.verdict == POLICY_VERDICT_PERMIT;
+	return 0;
+}
+
 int process_one(struct server *srv)
 {
 	struct message m;
@@ -281,6 +309,8 @@ int process_one(struct server *srv)
 	if (rc != 0 || !mm)
 		goto out;
 	base_config(srv, &cc);
+	if ((rc = permitted(srv, &m, now, &cc.permitted_sender, &e)) != 0)
+		goto out;
 	cc.internal_names = (const char *const *)users.v;
 	cc.n_internal_names = users.n;
 	cc.internal_domains = (const char *const *)domains.v;

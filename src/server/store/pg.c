@@ -21,6 +21,7 @@
 #include "store_domain_int.h"
 #include "store_login_int.h"
 #include "store_mail_int.h"
+#include "store_policy_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -733,6 +734,7 @@ static const struct store_ops pg_ops = {
         .domain = &pg_domain_ops,
         .login = &pg_login_ops,
         .mail = &pg_mail_ops,
+        .policy = &pg_policy_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

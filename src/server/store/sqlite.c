@@ -14,6 +14,7 @@
 #include "store_domain_int.h"
 #include "store_login_int.h"
 #include "store_mail_int.h"
+#include "store_policy_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -640,6 +641,7 @@ static const struct store_ops sqlite_ops = {
         .domain = &sqlite_domain_ops,
         .login = &sqlite_login_ops,
         .mail = &sqlite_mail_ops,
+        .policy = &sqlite_policy_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of
