@@ -36,8 +36,8 @@ static const char sql_group_insert[] =
         "AND p.account_id = $1::int8) RETURNING id";
 static const char sql_group_get[] =
         "SELECT " GROUP_COLS " FROM groups g WHERE g.id = $2 AND g.account_id = $1";
-static const char sql_group_find[] = "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER
-                                     " ORDER BY g.name, g.id LIMIT $4";
+static const char sql_group_find[] =
+        "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER " ORDER BY g.name, g.id LIMIT $4";
 static const char sql_group_find_after[] =
         "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER
         " AND (g.name, g.id) > ($5::text, $6::int8) ORDER BY g.name, g.id LIMIT $4";
@@ -137,8 +137,8 @@ static int dir_user_list(struct store *st, int64_t account_id, const char *domai
 	return rc;
 }
 
-static int dir_user_count(struct store *st, int64_t account_id, const char *domain,
-                          int64_t *count, struct err *e)
+static int dir_user_count(struct store *st, int64_t account_id, const char *domain, int64_t *count,
+                          struct err *e)
 {
 	struct pg_params p;
 
@@ -277,8 +277,7 @@ static int dir_member_remove(struct store *st, int64_t group_id, int32_t kind, c
 }
 
 static int dir_members(struct store *st, int64_t group_id, int64_t after_id, size_t limit,
-                       int (*fn)(void *arg, const struct group_member *m), void *arg,
-                       struct err *e)
+                       int (*fn)(void *arg, const struct group_member *m), void *arg, struct err *e)
 {
 	struct pg_params p;
 	PGresult *r = NULL;
@@ -298,8 +297,8 @@ static int dir_members(struct store *st, int64_t group_id, int64_t after_id, siz
 	return rc;
 }
 
-static int dir_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                          const char *addr, const char *domain, int *yes, struct err *e)
+static int dir_has_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
+                          const char *domain, int *yes, struct err *e)
 {
 	struct pg_params p;
 	PGresult *r = NULL;

@@ -36,17 +36,17 @@ static const char sql_group_insert[] =
         "WHERE ?3 = 0 OR EXISTS (SELECT 1 FROM groups p WHERE p.id = ?3 AND p.account_id = ?1)";
 static const char sql_group_get[] =
         "SELECT " GROUP_COLS " FROM groups g WHERE g.id = ?2 AND g.account_id = ?1";
-static const char sql_group_find[] = "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER
-                                     " ORDER BY g.name, g.id LIMIT ?6";
+static const char sql_group_find[] =
+        "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER " ORDER BY g.name, g.id LIMIT ?6";
 static const char sql_group_find_after[] =
         "SELECT " GROUP_COLS " FROM groups g WHERE " GROUP_FILTER
         " AND (g.name, g.id) > (?4, ?5) ORDER BY g.name, g.id LIMIT ?6";
 static const char sql_group_count[] = "SELECT count(*) FROM groups g WHERE " GROUP_FILTER;
 static const char sql_member_insert[] =
         "INSERT INTO group_members(group_id, kind, value, created) VALUES (?1, ?2, ?3, ?4)";
-static const char sql_member_get[] = "SELECT " MEMBER_COLS
-                                     " FROM group_members WHERE group_id = ?1 AND kind = ?2 "
-                                     "AND value = ?3";
+static const char sql_member_get[] =
+        "SELECT " MEMBER_COLS " FROM group_members WHERE group_id = ?1 AND kind = ?2 "
+        "AND value = ?3";
 static const char sql_member_delete[] = "DELETE FROM group_members WHERE id = ?1";
 static const char sql_members[] = "SELECT " MEMBER_COLS " FROM group_members WHERE group_id = ?1 "
                                   "AND id > ?2 ORDER BY id LIMIT ?3";
@@ -143,8 +143,8 @@ out:
 	return rc;
 }
 
-static int dir_user_count(struct store *st, int64_t account_id, const char *domain,
-                          int64_t *count, struct err *e)
+static int dir_user_count(struct store *st, int64_t account_id, const char *domain, int64_t *count,
+                          struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, *domain ? sql_user_count_domain : sql_user_count_all, &q, e);
@@ -334,8 +334,7 @@ out:
 }
 
 static int dir_members(struct store *st, int64_t group_id, int64_t after_id, size_t limit,
-                       int (*fn)(void *arg, const struct group_member *m), void *arg,
-                       struct err *e)
+                       int (*fn)(void *arg, const struct group_member *m), void *arg, struct err *e)
 {
 	struct sqlite_q q;
 	struct group_member m;
@@ -359,8 +358,8 @@ out:
 	return rc;
 }
 
-static int dir_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                          const char *addr, const char *domain, int *yes, struct err *e)
+static int dir_has_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
+                          const char *domain, int *yes, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_has_member, &q, e);

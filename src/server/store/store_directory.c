@@ -35,9 +35,9 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
-int store_dir_user_list(struct store *st, int64_t account_id, const char *domain,
-                        const char *after, size_t limit,
-                        int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+int store_dir_user_list(struct store *st, int64_t account_id, const char *domain, const char *after,
+                        size_t limit, int (*fn)(void *arg, const struct user *u), void *arg,
+                        struct err *e)
 {
 	char dom[MEMBER_VALUE_SIZE] = "";
 
@@ -168,8 +168,8 @@ int store_group_member_remove(struct store *st, int64_t account_id, int64_t grou
 }
 
 int store_group_members(struct store *st, int64_t account_id, int64_t group_id, int64_t after_id,
-                        size_t limit, int (*fn)(void *arg, const struct group_member *m),
-                        void *arg, struct err *e)
+                        size_t limit, int (*fn)(void *arg, const struct group_member *m), void *arg,
+                        struct err *e)
 {
 	int rc = own_group(st, account_id, group_id, e);
 
@@ -178,8 +178,8 @@ int store_group_members(struct store *st, int64_t account_id, int64_t group_id, 
 	return st->ops->directory->members(st, group_id, after_id, limit, fn, arg, e);
 }
 
-int store_group_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                           const char *addr, int *yes, struct err *e)
+int store_group_has_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
+                           int *yes, struct err *e)
 {
 	char a[MEMBER_VALUE_SIZE];
 	const char *at;

@@ -54,9 +54,9 @@ struct group_member {
 /* Calls fn for up to limit users of account_id whose address is in domain (NULL or "" = every
  * domain), in address order, starting after the address `after` (NULL or "" = from the first).
  * A non-zero return of fn stops and is returned. */
-int store_dir_user_list(struct store *st, int64_t account_id, const char *domain,
-                        const char *after, size_t limit,
-                        int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+int store_dir_user_list(struct store *st, int64_t account_id, const char *domain, const char *after,
+                        size_t limit, int (*fn)(void *arg, const struct user *u), void *arg,
+                        struct err *e);
 
 /* How many users store_dir_user_list would pass with no cursor and no limit. */
 int store_dir_user_count(struct store *st, int64_t account_id, const char *domain, int64_t *count,
@@ -99,12 +99,12 @@ int store_group_member_remove(struct store *st, int64_t account_id, int64_t grou
 /* Calls fn for up to limit members of the group, oldest first (by id), after the member
  * after_id (0 = from the first). MC_ERR_NOT_FOUND if there is no such group. */
 int store_group_members(struct store *st, int64_t account_id, int64_t group_id, int64_t after_id,
-                        size_t limit, int (*fn)(void *arg, const struct group_member *m),
-                        void *arg, struct err *e);
+                        size_t limit, int (*fn)(void *arg, const struct group_member *m), void *arg,
+                        struct err *e);
 
 /* *yes = 1 if addr (any case; "local@domain") is a direct member of the group of account_id
  * (by address or by its domain), else 0. A group of another account, or none, answers 0. */
-int store_group_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                           const char *addr, int *yes, struct err *e);
+int store_group_has_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
+                           int *yes, struct err *e);
 
 #endif

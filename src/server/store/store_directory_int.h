@@ -12,8 +12,8 @@ struct store_directory_ops {
 	int (*user_list)(struct store *st, int64_t account_id, const char *domain,
 	                 const char *after, size_t limit,
 	                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
-	int (*user_count)(struct store *st, int64_t account_id, const char *domain,
-	                  int64_t *count, struct err *e);
+	int (*user_count)(struct store *st, int64_t account_id, const char *domain, int64_t *count,
+	                  struct err *e);
 	int (*group_create)(struct store *st, struct group *g, struct err *e);
 	int (*group_get)(struct store *st, int64_t account_id, int64_t id, struct group *out,
 	                 struct err *e);
@@ -31,8 +31,8 @@ struct store_directory_ops {
 	int (*members)(struct store *st, int64_t group_id, int64_t after_id, size_t limit,
 	               int (*fn)(void *arg, const struct group_member *m), void *arg,
 	               struct err *e);
-	int (*has_member)(struct store *st, int64_t account_id, int64_t group_id,
-	                  const char *addr, const char *domain, int *yes, struct err *e);
+	int (*has_member)(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
+	                  const char *domain, int *yes, struct err *e);
 };
 
 extern const struct store_directory_ops sqlite_directory_ops;

@@ -66,9 +66,9 @@ struct store_ops {
 
 	int (*audit_add)(struct store *st, const struct audit_event *ev, struct err *e);
 
-	const struct store_domain_ops *domain; /* store_domain_int.h */
-	const struct store_login_ops *login;   /* store_login_int.h */
-	const struct store_mail_ops *mail;     /* store_mail_int.h */
+	const struct store_domain_ops *domain;       /* store_domain_int.h */
+	const struct store_login_ops *login;         /* store_login_int.h */
+	const struct store_mail_ops *mail;           /* store_mail_int.h */
 	const struct store_directory_ops *directory; /* store_directory_int.h */
 };
 
