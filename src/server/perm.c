@@ -25,6 +25,10 @@ static const struct {
         {PERM_HELD_EDIT, "monitoring.held.edit", "Account | Monitoring | Held | Edit"},
         {PERM_PROCESSING_READ, "monitoring.processing.read", "Monitoring | Processing | Read"},
         {PERM_TRACKING_READ, "gateway.tracking.read", "Gateway | Tracking | Read"},
+        /* directory (API.md §17) */
+        {PERM_DIR_GROUPS_READ, "dir.groups.read", "Directories | Groups | Read"},
+        {PERM_DIR_GROUPS_EDIT, "dir.groups.edit", "Directories | Groups | Edit"},
+        {PERM_DIR_INTERNAL_EDIT, "dir.internal.edit", "Directories | Internal | Edit"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -106,5 +110,9 @@ uint32_t perm_effective(uint32_t set)
 		set |= PERM_ALL; /* the admin role as stores of version 1 recorded it */
 	if (set & PERM_DIR_INTERNAL_REGISTER)
 		set |= PERM_DIR_INTERNAL_READ;
+	if (set & PERM_DIR_INTERNAL_EDIT) /* directory: editing implies reading */
+		set |= PERM_DIR_INTERNAL_READ;
+	if (set & PERM_DIR_GROUPS_EDIT)
+		set |= PERM_DIR_GROUPS_READ;
 	return set;
 }

@@ -23,7 +23,12 @@ enum perm {
 	PERM_PROCESSING_READ = 1u << 7,        /* Monitoring | Processing | Read */
 	PERM_TRACKING_READ = 1u << 8,          /* Gateway | Tracking | Read */
 	PERM_V1_ALL = (1u << 5) - 1,           /* "admin" before the gateway (stored sets) */
-	PERM_ALL = (1u << 9) - 1,
+	/* directory (API.md §17): bits 16-19 */
+	PERM_DIR_GROUPS_READ = 1u << 16,   /* Directories | Groups | Read */
+	PERM_DIR_GROUPS_EDIT = 1u << 17,   /* Directories | Groups | Edit */
+	PERM_DIR_INTERNAL_EDIT = 1u << 18, /* Directories | Internal | Edit (users) */
+	PERM_DIR_BLOCK = PERM_DIR_GROUPS_READ | PERM_DIR_GROUPS_EDIT | PERM_DIR_INTERNAL_EDIT,
+	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

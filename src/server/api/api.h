@@ -42,6 +42,16 @@ int api_finder_get_info(struct request *req, struct response *res);
 int api_processing_find(struct request *req, struct response *res);
 int api_queues_get(struct request *req, struct response *res);
 
+/* directory.c: users and groups (§17) */
+int api_user_get_internal_users(struct request *req, struct response *res);
+int api_user_create_user(struct request *req, struct response *res);
+int api_user_update_user(struct request *req, struct response *res);
+int api_directory_find_groups(struct request *req, struct response *res);
+int api_directory_get_group_members(struct request *req, struct response *res);
+int api_directory_create_group(struct request *req, struct response *res);
+int api_directory_add_group_member(struct request *req, struct response *res);
+int api_directory_remove_group_member(struct request *req, struct response *res);
+
 /* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
  * MC_ERR_INVALID for a token this server did not make. */
 int api_click(const struct server *srv, const char *token, char *location, size_t size);
