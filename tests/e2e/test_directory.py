@@ -350,3 +350,39 @@ def test_permissions(gw):
         r = cl.post(uri, {"data": [{"description": "x"}]})
         assert r.status_code == 403, uri
         assert perm in r.json()["fail"][0]["errors"][0]["message"]
+
+
+# ---- the CLI ----
+
+def test_cli_users_and_groups(gw, client, tmp_path):
+    from test_cli import Cli, set_profile
+    cli = Cli(str(tmp_path / "conf" / "profiles"))
+    set_profile(cli, gw)
+    d = verified(client, "cli-dir.test")
+    out = cli.json("--profile", "dev", "users", "create", "lee@" + d, "--name", "Lee",
+                   "--password-stdin", input="a fine long password\n")
+    assert out["data"][0]["emailAddress"] == "lee@" + d
+    assert mc.db_rows(gw, "SELECT password_hash <> '' FROM users WHERE email = ?",
+                      ("lee@" + d,)) == [(1,)]
+    out = cli.json("--profile", "dev", "users", "update", "lee@" + d, "--name", "Lee Two",
+                   "--lock")
+    assert out["data"][0] == {"emailAddress": "lee@" + d, "name": "Lee Two",
+                              "accountDisabled": False, "accountLocked": True}
+    out = cli.json("--profile", "dev", "users", "list", "--domain", d, "--all", "--page-size", "1")
+    assert [u["emailAddress"] for x in out["data"] for u in x["users"]] == ["lee@" + d]
+    g = cli.json("--profile", "dev", "groups", "create", "CLI group")["data"][0]
+    sub = cli.json("--profile", "dev", "groups", "create", "CLI sub", "--parent", g["id"])
+    assert sub["data"][0]["parentId"] == g["id"]
+    out = cli.json("--profile", "dev", "groups", "add", g["id"], "--email", "a@" + d,
+                   "--domain", "b.example")
+    assert [x.get("emailAddress") or x.get("domain") for x in out["data"]] == ["a@" + d,
+                                                                                "b.example"]
+    out = cli.json("--profile", "dev", "groups", "members", g["id"])
+    assert len(out["data"][0]["groupMembers"]) == 2
+    out = cli.json("--profile", "dev", "groups", "list", "--query", "cli ")
+    assert sorted(f["description"] for f in out["data"][0]["folders"]) == ["CLI group", "CLI sub"]
+    cli.json("--profile", "dev", "groups", "remove", g["id"], "--domain", "b.example")
+    p = cli.run("--profile", "dev", "groups", "remove", g["id"], "--domain", "b.example", check=1)
+    assert "err_folder_domain_not_found" in p.stderr + p.stdout
+    assert cli.run("--profile", "dev", "groups", "add", g["id"], check=2).returncode == 2
+    assert cli.run("--profile", "dev", "users", "frobnicate", check=2).returncode == 2
