@@ -65,5 +65,7 @@ int cmd_account(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);
 int cmd_profile(struct cli *cli, int argc, char **argv);
+int cmd_users(struct cli *cli, int argc, char **argv);  /* cmd_directory.c */
+int cmd_groups(struct cli *cli, int argc, char **argv); /* cmd_directory.c */
 
 #endif

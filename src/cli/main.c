@@ -18,9 +18,11 @@ static const struct cli_cmd commands[] = {
         {"call", cmd_call, "call any API path with a JSON body and print the answer"},
         {"domain", cmd_domain, "register, verify and list domains"},
         {"senders", cmd_senders, "permit or block senders; blocked-senders policies"},
+        {"groups", cmd_groups, "find groups, list, add and remove their members"},
         {"help", cmd_help, "show help for a command"},
         {"login", cmd_login, "log in with an email and password and store the keys"},
         {"profile", cmd_profile, "set, show and list profiles"},
+        {"users", cmd_users, "list, create and update the account's users"},
         {"version", cmd_version, "print the version"},
 };
 

@@ -30,6 +30,10 @@ static const struct {
         {PERM_POLICIES_EDIT, "gateway.policies.edit", "Gateway | Policies | Edit"},
         {PERM_MANAGED_SENDERS_EDIT, "gateway.managed_senders.edit",
          "Gateway | Managed Senders | Edit"},
+        /* directory (API.md §17) */
+        {PERM_DIR_GROUPS_READ, "dir.groups.read", "Directories | Groups | Read"},
+        {PERM_DIR_GROUPS_EDIT, "dir.groups.edit", "Directories | Groups | Edit"},
+        {PERM_DIR_INTERNAL_EDIT, "dir.internal.edit", "Directories | Internal | Edit"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -113,5 +117,9 @@ uint32_t perm_effective(uint32_t set)
 		set |= PERM_DIR_INTERNAL_READ;
 	if (set & PERM_POLICIES_EDIT)
 		set |= PERM_POLICIES_READ;
+	if (set & PERM_DIR_INTERNAL_EDIT) /* directory: editing implies reading */
+		set |= PERM_DIR_INTERNAL_READ;
+	if (set & PERM_DIR_GROUPS_EDIT)
+		set |= PERM_DIR_GROUPS_READ;
 	return set;
 }

@@ -28,7 +28,12 @@ enum perm {
 	PERM_POLICIES_EDIT = 1u << 21,        /* Gateway | Policies | Edit */
 	PERM_MANAGED_SENDERS_EDIT = 1u << 22, /* Gateway | Managed Senders | Edit */
 	PERM_POLICY_ALL = (1u << 20) | (1u << 21) | (1u << 22),
-	PERM_ALL = ((1u << 9) - 1) | PERM_POLICY_ALL,
+	/* directory (API.md §17): bits 16-19 */
+	PERM_DIR_GROUPS_READ = 1u << 16,   /* Directories | Groups | Read */
+	PERM_DIR_GROUPS_EDIT = 1u << 17,   /* Directories | Groups | Edit */
+	PERM_DIR_INTERNAL_EDIT = 1u << 18, /* Directories | Internal | Edit (users) */
+	PERM_DIR_BLOCK = PERM_DIR_GROUPS_READ | PERM_DIR_GROUPS_EDIT | PERM_DIR_INTERNAL_EDIT,
+	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

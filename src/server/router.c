@@ -55,6 +55,21 @@ static const struct route routes[] = {
          api_policy_get},
         {"/api/policy/blockedsenders/delete-policy", ROUTE_SIGNED, PERM_POLICIES_EDIT, 0,
          api_policy_delete},
+        /* directory: users and groups (§17) */
+        {"/api/user/get-internal-users", ROUTE_SIGNED, PERM_DIR_INTERNAL_READ, 0,
+         api_user_get_internal_users},
+        {"/api/user/create-user", ROUTE_SIGNED, PERM_DIR_INTERNAL_EDIT, 0, api_user_create_user},
+        {"/api/user/update-user", ROUTE_SIGNED, PERM_DIR_INTERNAL_EDIT, 0, api_user_update_user},
+        {"/api/directory/find-groups", ROUTE_SIGNED, PERM_DIR_GROUPS_READ, 0,
+         api_directory_find_groups},
+        {"/api/directory/get-group-members", ROUTE_SIGNED, PERM_DIR_GROUPS_READ, 0,
+         api_directory_get_group_members},
+        {"/api/directory/create-group", ROUTE_SIGNED, PERM_DIR_GROUPS_EDIT, 0,
+         api_directory_create_group},
+        {"/api/directory/add-group-member", ROUTE_SIGNED, PERM_DIR_GROUPS_EDIT, 0,
+         api_directory_add_group_member},
+        {"/api/directory/remove-group-member", ROUTE_SIGNED, PERM_DIR_GROUPS_EDIT, 0,
+         api_directory_remove_group_member},
         {NULL, 0, 0, 0, NULL},
 };
 

@@ -3,15 +3,13 @@ blocked-senders endpoints with the recorded shapes, audit rows, and their effect
 SMTP transaction sent with swaks: a blocked sender is refused with 550 in the session and the
 refusal is tracked; a permitted GTUBE sender is delivered, not held; a group named in a policy
 blocks its members as soon as they are added and stops when they are removed."""
-import hashlib
 import json
 import os
-import struct
 import time
 
 import pytest
 
-from mc import db_exec, db_rows
+from mc import db_rows
 from test_gateway import (GTUBE, client, gw, last_reply, maildir_files, search, swaks,  # noqa: F401
                           unbound, verified, wait_for)
 
@@ -33,26 +31,6 @@ def keys(o):
 
 def refused_550(p):
     return any(x.startswith("<** 550") for x in last_reply(p))
-
-
-def group_id(gw, row):
-    """The opaque id the server gives group row `row` (kind 3), computed from the server key as
-    domain_id.c does; the directory API (find-groups) answers it once that work is merged."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    import base64
-    with open(os.path.join(gw.data_dir, "server.key")) as f:
-        key = bytes.fromhex(f.read().strip())
-    id_key = hashlib.blake2b(b"", digest_size=32, key=key, salt=struct.pack("<Q", 2) + b"\0" * 8,
-                             person=b"mcids___" + b"\0" * 8).digest()
-    plain = struct.pack("<q", row) + bytes([3]) + b"\0" * 7
-    enc = Cipher(algorithms.AES(id_key[:16]), modes.ECB()).encryptor()
-    box = enc.update(plain) + enc.finalize()
-    return base64.urlsafe_b64encode(box).decode().rstrip("=")
-
-
-def account_id(gw):
-    return db_rows(gw, "SELECT id FROM accounts WHERE code = ?",
-                   (gw.creds["account_code"],))[0][0]
 
 
 def create_policy(client, option="block_sender", **pol):
@@ -213,25 +191,27 @@ def test_permitted_gtube_sender_is_delivered_not_held(gw, client):
 
 
 def test_group_in_a_policy_blocks_its_members_at_once(gw, client):
+    """Groups made and changed through the directory API (§17) act on the next transaction."""
     d = verified(gw, client, "group.test")
-    acct = account_id(gw)
-    now = int(time.time() * 1000)
-    db_exec(gw, "INSERT INTO groups(account_id, name, created) VALUES (?, ?, ?)",
-            (acct, "blocked people", now))
-    row = db_rows(gw, "SELECT id FROM groups WHERE name = ?", ("blocked people",))[0][0]
-    body = create_policy(client, fromType="profile_group", fromValue=group_id(gw, row))
+    r, body = client.call("/api/directory/create-group", [{"description": "blocked people"}])
+    assert body["fail"] == [], body
+    gid = body["data"][0]["id"]
+    body = create_policy(client, fromType="profile_group", fromValue=gid)
     assert body["fail"] == [], body
     pol = body["data"][0]["policy"]
-    assert pol["from"] == {"type": "profile_group", "groupId": group_id(gw, row)}
+    assert pol["from"] == {"type": "profile_group", "groupId": gid}
     assert swaks(gw, "jack@" + d, sender="mallory@m.example").returncode == 0
-    db_exec(gw, "INSERT INTO group_members(group_id, kind, value, created) VALUES (?, ?, ?, ?)",
-            (row, "email", "mallory@m.example", now))
+
+    def member(op, **who):
+        r, body = client.call("/api/directory/%s-group-member" % op, [dict(id=gid, **who)])
+        assert body["fail"] == [], body
+    member("add", emailAddress="mallory@m.example")
     assert refused_550(swaks(gw, "jack@" + d, sender="mallory@m.example"))
     assert swaks(gw, "jack@" + d, sender="other@m.example").returncode == 0
-    db_exec(gw, "INSERT INTO group_members(group_id, kind, value, created) VALUES (?, ?, ?, ?)",
-            (row, "domain", "m.example", now))
+    member("add", domain="m.example")
     assert refused_550(swaks(gw, "jack@" + d, sender="other@m.example"))
-    db_exec(gw, "DELETE FROM group_members WHERE group_id = ?", (row,))
+    member("remove", domain="m.example")
+    member("remove", emailAddress="mallory@m.example")
     assert swaks(gw, "jack@" + d, sender="mallory@m.example").returncode == 0
 
 

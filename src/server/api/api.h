@@ -47,6 +47,15 @@ int api_policy_permit_or_block(struct request *req, struct response *res);
 int api_policy_create(struct request *req, struct response *res);
 int api_policy_get(struct request *req, struct response *res);
 int api_policy_delete(struct request *req, struct response *res);
+/* directory.c: users and groups (§17) */
+int api_user_get_internal_users(struct request *req, struct response *res);
+int api_user_create_user(struct request *req, struct response *res);
+int api_user_update_user(struct request *req, struct response *res);
+int api_directory_find_groups(struct request *req, struct response *res);
+int api_directory_get_group_members(struct request *req, struct response *res);
+int api_directory_create_group(struct request *req, struct response *res);
+int api_directory_add_group_member(struct request *req, struct response *res);
+int api_directory_remove_group_member(struct request *req, struct response *res);
 
 /* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
  * MC_ERR_INVALID for a token this server did not make. */

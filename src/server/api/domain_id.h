@@ -19,7 +19,12 @@ enum opaque_kind {
 	OPAQUE_DOMAIN = 0,
 	OPAQUE_MESSAGE = 1,   /* a message (hold queue, tracking) */
 	OPAQUE_RECIPIENT = 2, /* one recipient of a message (the processing queue) */
-	OPAQUE_POLICY = 16,   /* a sender policy (§18); far from the others' values */
+	OPAQUE_POLICY = 20,   /* a sender policy (§18) */
+	/* directory (API.md §17): kinds 16-19 */
+	OPAQUE_GROUP = 16,        /* a profile group (folder) */
+	OPAQUE_GROUP_MEMBER = 17, /* one member of a group */
+	OPAQUE_USER = 18,         /* a user (create-user answers its id) */
+	OPAQUE_GROUP_ROOT = 19,   /* the root folder of an account: the row is the account id */
 };
 
 /* Writes the id of row of kind under key (32 bytes; the first 16 are used) into out. */

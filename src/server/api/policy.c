@@ -29,9 +29,7 @@
 #define AUDIT_CAT      "account_logs"
 #define MANAGED_PREFIX "MTOKEN:" /* as the recorded managed-sender ids start */
 
-/* The directory's opaque group ids (kind OPAQUE_GROUP of the directory work).
- * TODO(merge): use OPAQUE_GROUP from domain_id.h once the directory work is merged. */
-#define GROUP_ID_KIND ((enum opaque_kind)3)
+#define GROUP_ID_KIND OPAQUE_GROUP /* the directory's group ids */
 
 #define E_NULL         "err_validation_null"
 #define E_BLANK        "err_validation_blank"

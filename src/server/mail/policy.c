@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "server/store/store.h"
 #include "server/store/store_domain.h"
+#include "server/store/store_directory.h"
 #include "server/store/store_policy.h"
 
 #include <errno.h>
@@ -103,8 +104,7 @@ struct eval {
 static int group_member(void *arg, int64_t group_id, const char *addr, int *yes, struct err *e)
 {
 	struct eval *ev = arg;
-	/* TODO(merge): store_group_has_member (store_directory.h) replaces this call */
-	return store_policy_group_has_member(ev->st, ev->account_id, group_id, addr, yes, e);
+	return store_group_has_member(ev->st, ev->account_id, group_id, addr, yes, e);
 }
 
 static int is_internal(struct eval *ev, const char *addr, int *out)

@@ -18,6 +18,7 @@
 #include "connreg.h"
 
 #include "keyfile.h"
+#include "store_directory_int.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
 #include "store_mail_int.h"
@@ -735,6 +736,7 @@ static const struct store_ops pg_ops = {
         .login = &pg_login_ops,
         .mail = &pg_mail_ops,
         .policy = &pg_policy_ops,
+        .directory = &pg_directory_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

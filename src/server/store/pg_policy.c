@@ -31,11 +31,6 @@ static const char sql_get[] =
 static const char sql_delete[] = "DELETE FROM sender_policies WHERE id = $2 AND account_id = $1";
 static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE account_id = $1 "
                                "AND ($2::int4 < 0 OR kind = $2) AND id > $3 ORDER BY id LIMIT $4";
-static const char sql_member[] =
-        "SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id "
-        "WHERE m.group_id = $2 AND g.account_id = $1 "
-        "AND ((m.kind = 'email' AND m.value = $3) OR (m.kind = 'domain' AND m.value = $4)) "
-        "LIMIT 1";
 
 static void read_row(const PGresult *r, int i, struct sender_policy *p)
 {
@@ -160,32 +155,9 @@ static int pol_list(struct store *st, int64_t account_id, int kind, int64_t afte
 	return rc;
 }
 
-static int pol_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
-                      const char *domain, int *yes, struct err *e)
-{
-	struct pg_params q;
-	PGresult *r = NULL;
-	int rc;
-
-	*yes = 0;
-	pg_p_init(&q);
-	pg_p_int(&q, account_id);
-	pg_p_int(&q, group_id);
-	pg_p_text(&q, addr, POLICY_VALUE_SIZE);
-	pg_p_text(&q, domain, POLICY_VALUE_SIZE);
-	rc = pg_run(st, sql_member, PG_READ, &q, &r, "group membership", e);
-	if (rc == MC_ERR_NOT_FOUND)
-		rc = 0; /* text that is not UTF-8 names no member */
-	else if (!rc)
-		*yes = PQntuples(r) > 0;
-	PQclear(r);
-	return rc;
-}
-
 const struct store_policy_ops pg_policy_ops = {
         .put = pol_put,
         .get = pol_get,
         .delete_row = pol_delete,
         .list = pol_list,
-        .group_has_member = pol_member,
 };

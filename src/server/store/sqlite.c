@@ -11,6 +11,7 @@
 #include "connreg.h"
 
 #include "keyfile.h"
+#include "store_directory_int.h"
 #include "store_domain_int.h"
 #include "store_login_int.h"
 #include "store_mail_int.h"
@@ -642,6 +643,7 @@ static const struct store_ops sqlite_ops = {
         .login = &sqlite_login_ops,
         .mail = &sqlite_mail_ops,
         .policy = &sqlite_policy_ops,
+        .directory = &sqlite_directory_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of

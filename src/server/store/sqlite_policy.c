@@ -31,11 +31,6 @@ static const char sql_get[] =
 static const char sql_delete[] = "DELETE FROM sender_policies WHERE id = ?2 AND account_id = ?1";
 static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE account_id = ?1 "
                                "AND (?2 < 0 OR kind = ?2) AND id > ?3 ORDER BY id LIMIT ?4";
-static const char sql_member[] =
-        "SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id "
-        "WHERE m.group_id = ?2 AND g.account_id = ?1 "
-        "AND ((m.kind = 'email' AND m.value = ?3) OR (m.kind = 'domain' AND m.value = ?4)) "
-        "LIMIT 1";
 
 static void read_row(struct sqlite_q *q, struct sender_policy *p)
 {
@@ -180,37 +175,9 @@ out:
 	return rc;
 }
 
-static int pol_member(struct store *st, int64_t account_id, int64_t group_id, const char *addr,
-                      const char *domain, int *yes, struct err *e)
-{
-	struct sqlite_q q;
-	int rc = sqlite_q_prepare(st, sql_member, &q, e);
-
-	*yes = 0;
-	if (rc)
-		goto out;
-	if (sqlite3_bind_int64(q.s, 1, account_id) || sqlite3_bind_int64(q.s, 2, group_id) ||
-	    sqlite_bind_text(&q, 3, addr, POLICY_VALUE_SIZE) ||
-	    sqlite_bind_text(&q, 4, domain, POLICY_VALUE_SIZE)) {
-		rc = bind_fail(&q, "group membership", e);
-		goto out;
-	}
-	rc = sqlite3_step(q.s);
-	if (rc == SQLITE_ROW) {
-		*yes = 1;
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : sqlite_fail(q.db, rc, "group membership", e);
-	}
-out:
-	sqlite_q_done(&q);
-	return rc;
-}
-
 const struct store_policy_ops sqlite_policy_ops = {
         .put = pol_put,
         .get = pol_get,
         .delete_row = pol_delete,
         .list = pol_list,
-        .group_has_member = pol_member,
 };

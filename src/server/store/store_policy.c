@@ -66,19 +66,3 @@ int store_policy_list(struct store *st, int64_t account_id, int kind, int64_t af
 		return 0;
 	return st->ops->policy->list(st, account_id, kind, after_id, limit, fn, arg, e);
 }
-
-int store_policy_group_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                                  const char *addr, int *yes, struct err *e)
-{
-	char a[POLICY_VALUE_SIZE];
-	const char *at;
-
-	*yes = 0;
-	if (!addr || strlen(addr) >= sizeof(a))
-		return 0;
-	memcpy(a, addr, strlen(addr) + 1);
-	lower(a);
-	at = strrchr(a, '@');
-	return st->ops->policy->group_has_member(st, account_id, group_id, a, at ? at + 1 : "", yes,
-	                                         e);
-}

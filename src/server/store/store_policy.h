@@ -71,12 +71,4 @@ int store_policy_list(struct store *st, int64_t account_id, int kind, int64_t af
                       size_t limit, int (*fn)(void *arg, const struct sender_policy *p), void *arg,
                       struct err *e);
 
-/* Is addr (lower-case) a direct member of group_id of account_id: the group has the member
- * (email, addr) or (domain, the domain of addr)? *yes 0 or 1; a group of another account
- * or none at all is *yes = 0.
- * TEMPORARY: to be replaced by store_group_has_member (store_directory.h) when the
- * directory work is merged; same contract. */
-int store_policy_group_has_member(struct store *st, int64_t account_id, int64_t group_id,
-                                  const char *addr, int *yes, struct err *e);
-
 #endif

@@ -13,8 +13,6 @@ struct store_policy_ops {
 	int (*delete_row)(struct store *st, int64_t account_id, int64_t id, struct err *e);
 	int (*list)(struct store *st, int64_t account_id, int kind, int64_t after_id, size_t limit,
 	            int (*fn)(void *arg, const struct sender_policy *p), void *arg, struct err *e);
-	int (*group_has_member)(struct store *st, int64_t account_id, int64_t group_id,
-	                        const char *addr, const char *domain, int *yes, struct err *e);
 };
 
 extern const struct store_policy_ops sqlite_policy_ops; /* sqlite_policy.c */

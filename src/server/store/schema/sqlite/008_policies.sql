@@ -36,26 +36,3 @@ CREATE INDEX sender_policies_account ON sender_policies(account_id, kind, id);
 -- permit-or-block-sender replaces the entry of the same sender and recipient
 CREATE UNIQUE INDEX sender_policies_managed ON sender_policies(account_id, from_value, to_value)
 	WHERE kind = 1;
-
--- The group tables of 007_directory.sql (owned by the directory work, not merged on this
--- branch yet): created here only if absent, with the same definition, so that
--- profile_group policies can be tested. TO BE REMOVED when 007_directory.sql is merged.
-CREATE TABLE IF NOT EXISTS groups (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
-	account_id INTEGER NOT NULL REFERENCES accounts(id),
-	name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
-	parent_id INTEGER REFERENCES groups(id),
-	source TEXT NOT NULL DEFAULT 'cloud',
-	created INTEGER NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS groups_account_name ON groups(account_id, name, id);
-CREATE INDEX IF NOT EXISTS groups_parent ON groups(parent_id);
-CREATE TABLE IF NOT EXISTS group_members (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
-	group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-	kind TEXT NOT NULL CHECK (kind IN ('email', 'domain')),
-	value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 255 AND value = lower(value)),
-	created INTEGER NOT NULL,
-	UNIQUE (group_id, kind, value)
-) STRICT;
-CREATE INDEX IF NOT EXISTS group_members_value ON group_members(kind, value);
