@@ -80,6 +80,7 @@ test: build
 
 bench: build
 	./bench/run.sh
+	BENCH_NO_BUILD=1 ./bench/smtp.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

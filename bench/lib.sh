@@ -1,9 +1,44 @@
-# Shared by bench/run.sh and bench/domain.sh (sourced, bash): messages, the work directory and
-# the clean-up of everything started, free ports, readiness waits, and the nginx reference that
-# answers a given body from memory. Needs PY (a python3) set by the caller.
+# Shared by bench/run.sh, bench/domain.sh and bench/smtp.sh (sourced, bash): messages, the
+# work directory and the clean-up of everything started, the Release build, free ports,
+# readiness waits, how busy the machine is, the nginx reference that answers a given body from
+# memory, and Postfix's smtp-source/smtp-sink. Needs PY (a python3) set by the caller.
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (Debian package: $2)"; }
+
+# Sets MCAPID: $MCAPID if set, else $BUILD/mcapid, built (Release, warnings not fatal: an
+# optimised build can warn where the checked build does not) unless BENCH_NO_BUILD=1.
+bench_build() {
+	if [ -n "${MCAPID:-}" ]; then
+		[ -x "$MCAPID" ] || die "MCAPID='$MCAPID' is not an executable"
+		return 0
+	fi
+	MCAPID=$BUILD/mcapid
+	if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+		[ -x "$MCAPID" ] || die "no $MCAPID (unset BENCH_NO_BUILD to build it)"
+		return 0
+	fi
+	say "-- building mcapid (Release) in $BUILD"
+	if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCAPI_WERROR=OFF &&
+		cmake --build "$BUILD" -j"$(nproc)" --target mcapid; } >"$WORK/build.log" 2>&1; then
+		tail -30 "$WORK/build.log" >&2
+		die "build failed (full log above, last 30 lines)"
+	fi
+}
+
+# Percentage of the CPU in use over one second (by anything: call it before starting load).
+cpu_busy() {
+	local a b
+	a=$(head -1 /proc/stat)
+	sleep 1
+	b=$(head -1 /proc/stat)
+	printf '%s\n%s\n' "$a" "$b" | awk '{idle[NR] = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; tot[NR] = t}
+		END {printf "%.0f", 100 * (1 - (idle[2] - idle[1]) / (tot[2] - tot[1]))}'
+}
+
+# "load average 0.31 0.40 0.52": to print with every figure measured on a shared machine.
+load_avg() { printf 'load average %s' "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 # Creates WORK (a temporary directory named after $1) and arranges that every PID in PIDS is
 # stopped and WORK removed on exit.
@@ -95,4 +130,65 @@ NGEOF
 	PIDS+=("$NG_PID")
 	wait_ready "http://127.0.0.1:$NG_PORT/" "$NG_PID" 10 ||
 		{ cat "$NG/error.log" "$NG/stdout.log" >&2; die "nginx did not start on 127.0.0.1:$NG_PORT"; }
+}
+
+# Runs wrk with bench/signer.lua (every request freshly signed) for $3 seconds against URL $2
+# with the credentials file $4 (MC_PATH from the URL); sets RES to a file holding its key=value
+# figures (rps, p50_us, p99_us, non2xx, ...) and LOG to wrk's output; dies on non-2xx answers.
+# Uses THREADS and CONNS. $1 is a label for the file names.
+wrk_signed() {
+	local label=$1 url=$2 secs=$3 creds=$4 path non2xx
+	path=/${url#*://*/}
+	RES=$WORK/wrk.$label.res
+	LOG=$WORK/wrk.$label.log
+	: >"$RES"
+	MC_CREDENTIALS=$creds MC_PATH=$path MC_RESULT_FILE=$RES \
+		timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 2s --latency \
+		-s "$BENCH/signer.lua" "$url" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "wrk failed ($label)"; }
+	[ -s "$RES" ] || { cat "$LOG" >&2; die "wrk reported no figures ($label)"; }
+	non2xx=$(sed -n 's/.*\bnon2xx=\([0-9]*\).*/\1/p' "$RES")
+	[ "${non2xx:-1}" = 0 ] || { cat "$LOG" >&2; die "$label: $non2xx non-2xx answers"; }
+}
+
+# Is a Postfix master daemon running (the packaged service)?
+postfix_running() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = /usr/lib/postfix/sbin/master ] && return 0
+	done
+	return 1
+}
+
+# Makes sure Postfix's test tools smtp-source and smtp-sink are on PATH (they live in /usr/sbin
+# and need no Postfix daemon). When they are missing, installs the Debian package postfix
+# without a mail configuration ("No configuration": no main.cf, so it cannot deliver anything)
+# and stops the packaged service, which must never run for the benchmark.
+need_postfix_tools() {
+	local sudo=
+	case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+	if ! command -v smtp-source >/dev/null 2>&1 || ! command -v smtp-sink >/dev/null 2>&1; then
+		if [ "$(id -u)" != 0 ]; then
+			command -v sudo >/dev/null 2>&1 ||
+				die "smtp-source/smtp-sink missing: install the Debian package postfix (needs root)"
+			sudo=sudo
+		fi
+		if apt-get install -s --no-install-recommends postfix 2>/dev/null | grep -q '^Remv'; then
+			die "installing postfix would replace this machine's mail server; install smtp-source and smtp-sink another way"
+		fi
+		say "-- installing the Debian package postfix for smtp-source and smtp-sink (service kept stopped)"
+		echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+		if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+			postfix >"$WORK/apt.log" 2>&1; then
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >>"$WORK/apt.log" 2>&1 || true
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+				postfix >>"$WORK/apt.log" 2>&1 || { tail -20 "$WORK/apt.log" >&2; die "cannot install postfix"; }
+		fi
+		$sudo service postfix stop >/dev/null 2>&1 || true
+		$sudo postfix stop >/dev/null 2>&1 || true
+		for _ in $(seq 50); do postfix_running || break; sleep 0.1; done
+		postfix_running && die "the packaged postfix service is running; stop it (service postfix stop)"
+	fi
+	command -v smtp-source >/dev/null 2>&1 || die "no smtp-source after installing postfix"
+	postfix_running && say "   note: a Postfix master daemon runs on this machine; the benchmark does not use it"
+	return 0
 }

@@ -26,7 +26,6 @@ PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (Debian package: $2)"; }
 need wrk wrk
 need nginx nginx-light
 need curl curl
@@ -93,21 +92,7 @@ check_run() {
 
 # ---- build and self-test --------------------------------------------------------------------
 say "== mcapi benchmark ($(nproc) cores; wrk -t$THREADS -c$CONNS -d${DURATION}s shares them with the server)"
-if [ -n "${MCAPID:-}" ]; then
-	[ -x "$MCAPID" ] || die "MCAPID='$MCAPID' is not an executable"
-elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
-	MCAPID=$BUILD/mcapid
-	[ -x "$MCAPID" ] || die "no $MCAPID (unset BENCH_NO_BUILD to build it)"
-else
-	say "-- building mcapid (Release) in $BUILD"
-	# Warnings are not errors here: an optimised build can warn where the checked build does not.
-	if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCAPI_WERROR=OFF &&
-		cmake --build "$BUILD" -j"$(nproc)" --target mcapid; } >"$WORK/build.log" 2>&1; then
-		tail -30 "$WORK/build.log" >&2
-		die "build failed (full log above, last 30 lines)"
-	fi
-	MCAPID=$BUILD/mcapid
-fi
+bench_build
 VECTORS=$ROOT/tests/data/signature-vectors.json
 [ -f "$VECTORS" ] || VECTORS= # then only the built-in first vector
 MC_SIGNER_SELFTEST=1 MC_VECTORS=$VECTORS \
@@ -146,14 +131,6 @@ NG_BYTES=$(curl -s --max-time 2 -X POST --data-binary '{"data":[]}' "$NG_URL" | 
 # Alternating rounds spread any other load on the machine over both servers; the report takes
 # each server's best round (most requests/s) and lists them all.
 # Other work on the machine skews everything: measure how busy the cores are before starting.
-cpu_busy() {
-	local a b
-	a=$(head -1 /proc/stat)
-	sleep 1
-	b=$(head -1 /proc/stat)
-	printf '%s\n%s\n' "$a" "$b" | awk '{idle[NR] = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; tot[NR] = t}
-		END {printf "%.0f", 100 * (1 - (idle[2] - idle[1]) / (tot[2] - tot[1]))}'
-}
 BUSY=$(cpu_busy)
 say "-- cores busy with other work just before the runs: $BUSY% (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$BUSY" -le 10 ] || say "   WARNING: other processes are using the CPU; the figures below will be low and noisy"
