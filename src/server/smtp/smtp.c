@@ -43,6 +43,7 @@
 #define SMTP_STACK    (512 * 1024)
 #define SMTP_OUT_SIZE 4096 /* replies gathered before a write */
 #define SMTP_LAST_MS  2000 /* for the last reply of a session that is being ended */
+#define SMTP_SPOOLS   64   /* empty spool files kept for reuse (smtp_spool_pool) */
 
 struct smtp_conn {
 	struct smtp_front *f;
@@ -67,6 +68,7 @@ struct smtp_front {
 	struct smtp_conn *conns; /* running and finished-but-not-joined sessions */
 	atomic_int stopping;
 	char spool_dir[600];
+	struct smtp_spool_pool *spools;
 };
 
 /* ---- I/O of one session ---- */
@@ -315,6 +317,7 @@ static void *session_main(void *arg)
 	                                .mail = f->mail,
 	                                .client_ip = c->ip,
 	                                .spool_dir = f->spool_dir,
+	                                .spool_pool = f->spools,
 	                                .tls_available = f->ssl != NULL};
 	struct io *io = calloc(1, sizeof(*io));
 	struct err e = {0};
@@ -570,6 +573,13 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 		        strerror(errno));
 		goto fail;
 	}
+	f->spools = smtp_spool_pool_new(f->spool_dir, cfg->smtp_max_sessions < SMTP_SPOOLS
+	                                                      ? cfg->smtp_max_sessions
+	                                                      : SMTP_SPOOLS);
+	if (!f->spools) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if (*cfg->tls_cert && !(f->ssl = tls_context(cfg, e)))
 		goto fail;
 	if ((f->lfd = listen_open(cfg->smtp_listen, &f->port, e)) < 0)
@@ -643,6 +653,7 @@ void smtp_stop(struct smtp_front *f)
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 	SSL_CTX_free(f->ssl);
+	smtp_spool_pool_free(f->spools);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
