@@ -90,6 +90,7 @@ test: build node-deps
 bench: build
 	./bench/run.sh
 	./bench/tls.sh
+	./bench/smtp.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

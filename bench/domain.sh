@@ -67,16 +67,7 @@ run_wrk() {
 fig() { sed -n "s/.*\\b$2=\\([0-9.]*\\).*/\\1/p" "$WORK/$1.res"; }
 
 # ---- build ------------------------------------------------------------------------------------
-if [ -z "${MCAPID:-}" ]; then
-	if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-		say "-- building mcapid (Release) in $BUILD"
-		{ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCAPI_WERROR=OFF &&
-			cmake --build "$BUILD" -j"$(nproc)" --target mcapid; } >"$WORK/build.log" 2>&1 ||
-			{ tail -30 "$WORK/build.log" >&2; die "build failed"; }
-	fi
-	MCAPID=$BUILD/mcapid
-fi
-[ -x "$MCAPID" ] || die "no mcapid at $MCAPID"
+bench_build
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "== Domain API benchmark ($(nproc) cores; wrk -t$THREADS -c$CONNS -d${DURATION}s on the same machine)"
 

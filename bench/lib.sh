@@ -322,3 +322,99 @@ perf_report() {
 	fi
 	[ -z "${BENCH_PERF_KEEP:-}" ] || cp "$PERF_DATA" "$BENCH_PERF_KEEP"
 }
+
+# ---- bench/smtp.sh: the Release build on its own, Postfix tools, signed wrk ----
+
+# Sets MCAPID: $MCAPID if set, else $BUILD/mcapid, built (Release, warnings not fatal: an
+# optimised build can warn where the checked build does not) unless BENCH_NO_BUILD=1.
+bench_build() {
+	if [ -n "${MCAPID:-}" ]; then
+		[ -x "$MCAPID" ] || die "MCAPID='$MCAPID' is not an executable"
+		return 0
+	fi
+	MCAPID=$BUILD/mcapid
+	if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+		[ -x "$MCAPID" ] || die "no $MCAPID (unset BENCH_NO_BUILD to build it)"
+		return 0
+	fi
+	say "-- building mcapid (Release) in $BUILD"
+	if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCAPI_WERROR=OFF &&
+		cmake --build "$BUILD" -j"$(nproc)" --target mcapid; } >"$WORK/build.log" 2>&1; then
+		tail -30 "$WORK/build.log" >&2
+		die "build failed (full log above, last 30 lines)"
+	fi
+}
+
+# "load average 0.31 0.40 0.52": to print with every figure measured on a shared machine.
+load_avg() { printf 'load average %s' "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+# Creates WORK (a temporary directory named after $1) and arranges that every PID in PIDS is
+# stopped and WORK removed on exit.
+bench_init() {
+	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+	chmod 711 "$WORK" # nginx workers may run as another user: they traverse to its files
+	PIDS=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# Makes sure Postfix's test tools smtp-source and smtp-sink are on PATH (they live in /usr/sbin
+# and need no Postfix daemon). When they are missing, installs the Debian package postfix
+# without a mail configuration ("No configuration": no main.cf, so it cannot deliver anything)
+# and stops the packaged service, which must never run for the benchmark.
+need_postfix_tools() {
+	local sudo=
+	case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+	if ! command -v smtp-source >/dev/null 2>&1 || ! command -v smtp-sink >/dev/null 2>&1; then
+		if [ "$(id -u)" != 0 ]; then
+			command -v sudo >/dev/null 2>&1 ||
+				die "smtp-source/smtp-sink missing: install the Debian package postfix (needs root)"
+			sudo=sudo
+		fi
+		if apt-get install -s --no-install-recommends postfix 2>/dev/null | grep -q '^Remv'; then
+			die "installing postfix would replace this machine's mail server; install smtp-source and smtp-sink another way"
+		fi
+		say "-- installing the Debian package postfix for smtp-source and smtp-sink (service kept stopped)"
+		echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+		if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+			postfix >"$WORK/apt.log" 2>&1; then
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >>"$WORK/apt.log" 2>&1 || true
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+				postfix >>"$WORK/apt.log" 2>&1 || { tail -20 "$WORK/apt.log" >&2; die "cannot install postfix"; }
+		fi
+		$sudo service postfix stop >/dev/null 2>&1 || true
+		$sudo postfix stop >/dev/null 2>&1 || true
+		for _ in $(seq 50); do postfix_running || break; sleep 0.1; done
+		postfix_running && die "the packaged postfix service is running; stop it (service postfix stop)"
+	fi
+	command -v smtp-source >/dev/null 2>&1 || die "no smtp-source after installing postfix"
+	postfix_running && say "   note: a Postfix master daemon runs on this machine; the benchmark does not use it"
+	return 0
+}
+
+# Is a Postfix master daemon running (the packaged service)?
+postfix_running() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = /usr/lib/postfix/sbin/master ] && return 0
+	done
+	return 1
+}
+
+# Runs wrk with bench/signer.lua (every request freshly signed) for $3 seconds against URL $2
+# with the credentials file $4 (MC_PATH from the URL); sets RES to a file holding its key=value
+# figures (rps, p50_us, p99_us, non2xx, ...) and LOG to wrk's output; dies on non-2xx answers.
+# Uses THREADS and CONNS. $1 is a label for the file names.
+wrk_signed() {
+	local label=$1 url=$2 secs=$3 creds=$4 path non2xx
+	path=/${url#*://*/}
+	RES=$WORK/wrk.$label.res
+	LOG=$WORK/wrk.$label.log
+	: >"$RES"
+	MC_CREDENTIALS=$creds MC_PATH=$path MC_RESULT_FILE=$RES \
+		timeout $((secs + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 2s --latency \
+		-s "$BENCH/signer.lua" "$url" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "wrk failed ($label)"; }
+	[ -s "$RES" ] || { cat "$LOG" >&2; die "wrk reported no figures ($label)"; }
+	non2xx=$(sed -n 's/.*\bnon2xx=\([0-9]*\).*/\1/p' "$RES")
+	[ "${non2xx:-1}" = 0 ] || { cat "$LOG" >&2; die "$label: $non2xx non-2xx answers"; }
+}

@@ -265,6 +265,28 @@ static void test_run(void)
 	        v.spam_info,
 	        "[SUBJECT_ALL_CAPS, SUBJECT_EXCLAIM, MISSING_MESSAGE_ID, HTML_ONLY, SPAM_PHRASES]");
 	checks_verdict_release(&v);
+	/* phrases in any case, at the very start and end of a long text or in the subject
+	 * only; near misses (a doubled space, no '!', cut short by the end) do not count */
+	{
+		struct buf t;
+		struct mime_msg *pm;
+
+		buf_init(&t, 1u << 20);
+		buf_adds(&t, "From: a@sender.example\nSubject: Bitcoin INVESTMENT\n"
+		             "Message-ID: <p@sender.example>\nContent-Type: text/plain\n\nLOTTERY, "
+		             "act  now, "
+		             "winner ");
+		for (int i = 0; i < 200; i++)
+			buf_adds(&t, "the quick brown fox jumps over the lazy dog ");
+		buf_adds(&t, "ViAgRa you have wo");
+		pm = parse(t.data);
+		buf_release(&t);
+		CHECK_INT(checks_run(pm, &c, &v, NULL), 0);
+		CHECK_INT(v.spam_score, 6 * 3);
+		CHECK_STR(v.spam_info, "[SPAM_PHRASES]");
+		checks_verdict_release(&v);
+		mime_msg_free(pm);
+	}
 	/* a permitted sender skips spam and impersonation */
 	c.permitted_sender = 1;
 	CHECK_INT(checks_run(m, &c, &v, NULL), 0);

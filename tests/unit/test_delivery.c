@@ -318,6 +318,24 @@ static void test_maildir_deliver(void)
 	CHECK_INT(maildir_deliver(root, "bob@example.com", "x", 1, &r), DELIV_SENT);
 	CHECK_INT(dir_count(path, name2, sizeof(name2)), 3);
 
+	/* a box whose new/ and cur/ were removed: they are made again on delivery */
+	snprintf(path, sizeof(path), "%s/new", box);
+	while (dir_count(path, name2, sizeof(name2)) > 0) {
+		char f[2200];
+		snprintf(f, sizeof(f), "%s/%s", path, name2);
+		unlink(f);
+	}
+	CHECK_INT(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/cur", box);
+	CHECK_INT(rmdir(path), 0);
+	CHECK_INT(maildir_deliver(root, "bob@example.com", "y", 1, &r), DELIV_SENT);
+	snprintf(path, sizeof(path), "%s/new", box);
+	CHECK_INT(dir_count(path, NULL, 0), 1);
+	snprintf(path, sizeof(path), "%s/cur", box);
+	CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+	snprintf(path, sizeof(path), "%s/tmp", box);
+	CHECK_INT(dir_count(path, NULL, 0), 0);
+
 	/* no '@': failed, nothing created */
 	CHECK_INT(maildir_deliver(root, "postmaster", msg1, 10, &r), DELIV_FAIL);
 	CHECK(strncmp(r.reply, "550 5.1.3 ", 10) == 0);

@@ -186,8 +186,28 @@ static void test_limits(void)
 	b = dial(smtp_port(f));
 	CHECK_STR(hear(b, buf, sizeof(buf), "\r\n"),
 	          "421 4.7.0 mx.test too many sessions from your address, try again later\r\n");
-	close(a);
 	close(b);
+	say(a, "QUIT\r\n");
+	CHECK(!strncmp(hear(a, buf, sizeof(buf), "\r\n"), "221 ", 4));
+	close(a);
+	/* the slot is free once the 221 is read: a client that reconnects at once is welcome,
+	 * however slow the old session's thread is to end */
+	{
+		int refused = 0;
+		for (int i = 0; i < 300; i++) {
+			a = dial(smtp_port(f));
+			if (strncmp(hear(a, buf, sizeof(buf), "\r\n"), "220 ", 4) != 0) {
+				refused++;
+				close(a);
+				continue;
+			}
+			say(a, "QUIT\r\n");
+			if (strncmp(hear(a, buf, sizeof(buf), "\r\n"), "221 ", 4) != 0)
+				refused++;
+			close(a);
+		}
+		CHECK_INT(refused, 0);
+	}
 	smtp_stop(f);
 }
 

@@ -341,6 +341,74 @@ static void test_data(void)
 	smtp_session_free(s);
 }
 
+/* Spool files reused through a pool: a file comes back emptied, the next message (of any
+ * session) finds nothing of the one before, and the pool keeps at most its maximum. */
+static void test_spool_pool(void)
+{
+	struct smtp_spool_pool *pool = smtp_spool_pool_new(spool, 1);
+	struct smtp_session_params p = {.cfg = &cfg,
+	                                .mail = &the_mail,
+	                                .client_ip = "192.0.2.7",
+	                                .spool_dir = spool,
+	                                .spool_pool = pool};
+	struct smtp_session *s;
+	struct smtp_reply r;
+	struct stat st1, st2;
+	char big[4096 + 64];
+	int fd1, fd2;
+
+	CHECK(pool != NULL);
+	CHECK_INT(smtp_spool_kept(pool), 0);
+	/* a long message, then in another session a short one through the same file */
+	mail_double_reset();
+	s = smtp_session_new(&p, NULL);
+	smtp_session_greeting(s, &r);
+	memset(big, 'L', 4096);
+	snprintf(big + 4096, sizeof(big) - 4096, "\r\n.\r\n");
+	run(s, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	run(s, big);
+	CHECK(strstr(out, "250 2.0.0 Ok: queued as 1") != NULL);
+	CHECK(mail_double.body_len > 4096);
+	CHECK_INT(smtp_spool_kept(pool), 1);
+	smtp_session_free(s);
+	s = smtp_session_new(&p, NULL);
+	smtp_session_greeting(s, &r);
+	run(s, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n");
+	CHECK(strstr(out, "250 2.0.0 Ok: queued as 2") != NULL);
+	CHECK_INT(mail_double.body_len, mail_double.size);
+	CHECK(mail_double.body_len < 400);
+	CHECK(strstr(mail_double.body, "LLL") == NULL);
+	CHECK(!strcmp(mail_double.body + mail_double.body_len - 10, "+0000\r\nx\r\n"));
+	CHECK_INT(smtp_spool_kept(pool), 1);
+	/* a message dropped half-way gives its file back empty too */
+	run(s, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\npartial text\r\n");
+	CHECK_INT(smtp_spool_kept(pool), 0);
+	smtp_session_free(s);
+	CHECK_INT(smtp_spool_kept(pool), 1);
+
+	/* the pool itself: the file kept is the one given, empty at offset 0; past the maximum
+	 * a file given back is closed */
+	fd1 = smtp_spool_take(pool);
+	fd2 = smtp_spool_take(pool);
+	CHECK(fd1 >= 0 && fd2 >= 0 && fd1 != fd2);
+	CHECK_INT(smtp_spool_kept(pool), 0);
+	CHECK_INT(write(fd1, "secret", 6), 6);
+	CHECK_INT(write(fd2, "other", 5), 5);
+	CHECK(fstat(fd1, &st1) == 0);
+	smtp_spool_give(pool, fd1);
+	smtp_spool_give(pool, fd2);
+	CHECK_INT(smtp_spool_kept(pool), 1);
+	CHECK(fcntl(fd2, F_GETFD) == -1); /* closed: the pool was full */
+	fd1 = smtp_spool_take(pool);
+	CHECK(fstat(fd1, &st2) == 0);
+	CHECK(st1.st_ino == st2.st_ino);
+	CHECK_INT(st2.st_size, 0);
+	CHECK_INT(lseek(fd1, 0, SEEK_CUR), 0);
+	smtp_spool_give(pool, fd1);
+	smtp_spool_pool_free(pool);
+	mail_double_reset();
+}
+
 /* CRLF "." CRLF only ends the text: a bare-LF dot (or one after a bare-LF line) is text, so
  * a message cannot smuggle a second one past a relay that reads line ends differently. */
 static void test_smuggling(void)
@@ -785,6 +853,7 @@ int main(void)
 	test_mail_syntax();
 	test_rcpt();
 	test_data();
+	test_spool_pool();
 	test_smuggling();
 	test_pipelining();
 	test_long_lines();

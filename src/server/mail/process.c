@@ -76,9 +76,13 @@ struct names {
 	int n, cap;
 };
 
+#define NAMES_FULL 1 /* a list callback's "enough": stops the listing, not an error */
+
 static int names_add(struct names *l, const char *s)
 {
-	if (!s || !*s || l->n >= l->cap)
+	if (l->n >= l->cap)
+		return NAMES_FULL; /* 100,000 users must not cost 100,000 rows per message */
+	if (!s || !*s)
 		return 0;
 	if (!(l->v[l->n] = strdup(s)))
 		return MC_ERR_NOMEM;
@@ -305,6 +309,7 @@ int process_one(struct server *srv)
 	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,
 	                            MAX_DOMAINS, domain_cb, &domains, &e)) < 0)
 		goto out;
+	rc = 0; /* NAMES_FULL */
 	rc = mime_parse(raw, len, &mm, &e);
 	if (rc != 0 || !mm)
 		goto out;

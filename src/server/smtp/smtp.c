@@ -43,13 +43,15 @@
 #define SMTP_STACK    (512 * 1024)
 #define SMTP_OUT_SIZE 4096 /* replies gathered before a write */
 #define SMTP_LAST_MS  2000 /* for the last reply of a session that is being ended */
+#define SMTP_SPOOLS   64   /* empty spool files kept for reuse (smtp_spool_pool) */
 
 struct smtp_conn {
 	struct smtp_front *f;
 	struct smtp_conn *next;
 	pthread_t thread;
 	int fd;
-	int done; /* the thread has finished: join it (under f->mu) */
+	int counted; /* counts towards the session limits (under f->mu) */
+	int done;    /* the thread has finished: join it (under f->mu) */
 	char ip[64];
 };
 
@@ -67,6 +69,7 @@ struct smtp_front {
 	struct smtp_conn *conns; /* running and finished-but-not-joined sessions */
 	atomic_int stopping;
 	char spool_dir[600];
+	struct smtp_spool_pool *spools;
 };
 
 /* ---- I/O of one session ---- */
@@ -75,6 +78,7 @@ enum io_result { IO_OK = 1, IO_EOF = 0, IO_FAIL = -1, IO_TIMEOUT = -2, IO_STOP =
 
 struct io {
 	struct smtp_front *f;
+	struct smtp_conn *c;
 	struct smtp_session *s;
 	int fd;
 	SSL *ssl;
@@ -255,6 +259,20 @@ static int tls_accept(struct io *io)
 	}
 }
 
+/* The session stops counting towards smtp_max_sessions and smtp_per_ip_sessions. Done
+ * before the last reply goes out: a client that reconnects as soon as it reads 221 (as
+ * Postfix's smtp-source and a relay with 20 parallel sessions do) must not find its old
+ * session still counted and get 421 "too many sessions from your address". */
+static void conn_release(struct smtp_front *f, struct smtp_conn *c)
+{
+	pthread_mutex_lock(&f->mu);
+	if (c->counted) {
+		c->counted = 0;
+		f->nsessions--;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
 /* The session loop: replies out, input in, until the session or the client ends it. */
 static void session_run(struct io *io)
 {
@@ -275,6 +293,7 @@ static void session_run(struct io *io)
 			if (r.len && out_add(io, &r) != IO_OK)
 				return;
 			if (next == SMTP_NEXT_CLOSE) {
+				conn_release(io->f, io->c);
 				out_flush(io, 0);
 				return;
 			}
@@ -301,6 +320,7 @@ static void session_run(struct io *io)
 		                 : mono_ms() >= io->session_end ? SMTP_END_SESSION_TIME
 		                                                : SMTP_END_TIMEOUT,
 		                 &r);
+		conn_release(io->f, io->c);
 		if (out_add(io, &r) == IO_OK)
 			out_flush(io, 0);
 		return;
@@ -315,6 +335,7 @@ static void *session_main(void *arg)
 	                                .mail = f->mail,
 	                                .client_ip = c->ip,
 	                                .spool_dir = f->spool_dir,
+	                                .spool_pool = f->spools,
 	                                .tls_available = f->ssl != NULL};
 	struct io *io = calloc(1, sizeof(*io));
 	struct err e = {0};
@@ -322,6 +343,7 @@ static void *session_main(void *arg)
 
 	if (io) {
 		io->f = f;
+		io->c = c;
 		io->fd = c->fd;
 		io->session_end = mono_ms() + f->cfg->smtp_session_max * 1000LL;
 		io->s = smtp_session_new(&p, &e);
@@ -342,10 +364,10 @@ static void *session_main(void *arg)
 		free(io);
 	}
 	/* the slot is free before the client sees the connection close */
+	conn_release(f, c);
 	fd = c->fd;
 	pthread_mutex_lock(&f->mu);
 	c->done = 1;
-	f->nsessions--;
 	pthread_mutex_unlock(&f->mu);
 	close(fd);
 	return NULL;
@@ -417,7 +439,7 @@ static void start_session(struct smtp_front *f, int fd, const struct sockaddr_st
 		return;
 	}
 	for (c = f->conns; c && cfg->smtp_per_ip_sessions > 0; c = c->next)
-		same += !c->done && !strcmp(c->ip, ip);
+		same += c->counted && !strcmp(c->ip, ip);
 	if (cfg->smtp_per_ip_sessions > 0 && same >= cfg->smtp_per_ip_sessions) {
 		pthread_mutex_unlock(&f->mu);
 		refuse(f, fd, ip, 1);
@@ -431,6 +453,7 @@ static void start_session(struct smtp_front *f, int fd, const struct sockaddr_st
 	}
 	c->f = f;
 	c->fd = fd;
+	c->counted = 1;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SMTP_STACK);
@@ -570,6 +593,13 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 		        strerror(errno));
 		goto fail;
 	}
+	f->spools = smtp_spool_pool_new(f->spool_dir, cfg->smtp_max_sessions < SMTP_SPOOLS
+	                                                      ? cfg->smtp_max_sessions
+	                                                      : SMTP_SPOOLS);
+	if (!f->spools) {
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if (*cfg->tls_cert && !(f->ssl = tls_context(cfg, e)))
 		goto fail;
 	if ((f->lfd = listen_open(cfg->smtp_listen, &f->port, e)) < 0)
@@ -643,6 +673,7 @@ void smtp_stop(struct smtp_front *f)
 	if (f->stop_fd >= 0)
 		close(f->stop_fd);
 	SSL_CTX_free(f->ssl);
+	smtp_spool_pool_free(f->spools);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct smtp_session {
 	char id[13];
 	char client_ip[64];
 	char spool_dir[600];
+	struct smtp_spool_pool *spool_pool;
 	char helo[256];
 	enum smtp_state state;
 	int esmtp;         /* greeted with EHLO */
@@ -197,6 +199,74 @@ static int spool_open(const char *dir)
 	return fd;
 }
 
+struct smtp_spool_pool {
+	pthread_mutex_t mu;
+	int n, max;
+	char dir[600];
+	int fds[];
+};
+
+struct smtp_spool_pool *smtp_spool_pool_new(const char *dir, int max)
+{
+	struct smtp_spool_pool *p;
+
+	if (max < 0)
+		max = 0;
+	p = calloc(1, sizeof(*p) + (size_t)max * sizeof(p->fds[0]));
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	p->max = max;
+	snprintf(p->dir, sizeof(p->dir), "%s", dir);
+	return p;
+}
+
+void smtp_spool_pool_free(struct smtp_spool_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++)
+		close(p->fds[i]);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+int smtp_spool_take(struct smtp_spool_pool *p)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->n > 0)
+		fd = p->fds[--p->n];
+	pthread_mutex_unlock(&p->mu);
+	return fd >= 0 ? fd : spool_open(p->dir);
+}
+
+void smtp_spool_give(struct smtp_spool_pool *p, int fd)
+{
+	if (fd < 0)
+		return;
+	if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		pthread_mutex_lock(&p->mu);
+		if (p->n < p->max) {
+			p->fds[p->n++] = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+int smtp_spool_kept(struct smtp_spool_pool *p)
+{
+	int n;
+	pthread_mutex_lock(&p->mu);
+	n = p->n;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 static int spool_flush(struct smtp_session *s)
 {
 	size_t off = 0;
@@ -235,7 +305,9 @@ static void spool_put(struct smtp_session *s, const char *p, size_t n)
 
 static void spool_drop(struct smtp_session *s)
 {
-	if (s->spool_fd >= 0)
+	if (s->spool_fd >= 0 && s->spool_pool)
+		smtp_spool_give(s->spool_pool, s->spool_fd);
+	else if (s->spool_fd >= 0)
 		close(s->spool_fd);
 	s->spool_fd = -1;
 	s->wlen = 0;
@@ -614,7 +686,7 @@ static enum smtp_next cmd_data(struct smtp_session *s, const char *arg, size_t n
 	(void)arg;
 	(void)n;
 	/* resources first, then 354 (OpenSMTPD smtp_message_begin) */
-	s->spool_fd = spool_open(s->spool_dir);
+	s->spool_fd = s->spool_pool ? smtp_spool_take(s->spool_pool) : spool_open(s->spool_dir);
 	if (s->spool_fd < 0) {
 		log_error("smtp sid=%s msg=\"cannot open a spool file\" dir=\"%s\" error=\"%s\"",
 		          s->id, s->spool_dir, strerror(errno));
@@ -1001,6 +1073,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_params *p, struc
 	s->tls_available = p->tls_available;
 	snprintf(s->client_ip, sizeof(s->client_ip), "%s", p->client_ip ? p->client_ip : "");
 	snprintf(s->spool_dir, sizeof(s->spool_dir), "%s", p->spool_dir ? p->spool_dir : ".");
+	s->spool_pool = p->spool_pool;
 	random_bytes(rnd, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);

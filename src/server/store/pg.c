@@ -37,6 +37,7 @@
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define KEY_CHECK_TEXT          "mcapi store key check"
+#define IDLE_CONNS              32         /* connections of exited threads kept (see conn_park) */
 #define LOCK_CLASS              1835229552 /* "mcap": the first key of our advisory locks */
 #define LOCK_WRITE              1          /* transaction-level: the store's write lock */
 #define LOCK_MIGRATE            2          /* session-level: migrations and the key check */
@@ -344,13 +345,27 @@ static void conn_node_free(struct connreg_node *n)
 	conn_free((struct pg_conn *)n);
 }
 
-/* The calling thread's connection, opened on first use and reopened after it broke (a
- * transaction that was open on it is lost: the rest of it fails until rollback). */
+/* A connection of an exiting thread may serve the next one (connreg_set_reuse) when it is
+ * sound and outside any transaction; its prepared statements stay. A new connection is a
+ * new server process: the SMTP front runs a thread per session. */
+static int conn_park(struct connreg_node *n)
+{
+	const struct pg_conn *c = (const struct pg_conn *)n;
+
+	return c->db && !c->in_tx && !c->tx_lost && PQstatus(c->db) == CONNECTION_OK &&
+	       PQtransactionStatus(c->db) == PQTRANS_IDLE;
+}
+
+/* The calling thread's connection (its own, or one parked by a thread that exited), opened
+ * on first use and reopened after it broke (a transaction that was open on it is lost: the
+ * rest of it fails until rollback). */
 static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 {
 	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
 	int rc;
 
+	if (!c)
+		c = (struct pg_conn *)connreg_reuse(&ps->conns);
 	if (c) {
 		*out = c;
 		if (PQstatus(c->db) == CONNECTION_OK)
@@ -765,6 +780,7 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 		rc = err_set(e, MC_ERR_NOMEM, "cannot create a thread key for the store");
 		goto out;
 	}
+	connreg_set_reuse(&ps->conns, conn_park, IDLE_CONNS);
 	rc = conn_new(ps, &c, e);
 	if (rc)
 		goto out;

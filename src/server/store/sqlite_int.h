@@ -58,6 +58,10 @@ int sqlite_in_tx(struct store *st);
  * not suit: PRAGMAs that act when prepared, the autocommit state. NULL + e on error. */
 sqlite3 *sqlite_conn_db(struct store *st, struct err *e);
 
+/* The SMTP intake's writes (body chunks and the accept batch) leave checkpoints to the other
+ * writers while on: see wal_hook in sqlite.c. For the calling thread's connection. */
+void sqlite_intake_writes(struct store *st, int on);
+
 /* Copies ad_prefix + key into dst (size bytes) for seal()/unseal(). */
 void sqlite_ad(char *dst, size_t size, const char *ad_prefix, const char *key);
 

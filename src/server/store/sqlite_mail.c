@@ -486,6 +486,7 @@ static int accept_batch(struct store *st, struct mail_accept_req *const *reqs, i
 	rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(db, rc, "make the intake durable", e);
+	sqlite_intake_writes(st, 1);
 	rc = st->ops->tx_begin(st, e);
 	for (int i = 0; !rc && i < n; i++) {
 		struct mail_accept_req *r = reqs[i];
@@ -512,6 +513,7 @@ static int accept_batch(struct store *st, struct mail_accept_req *const *reqs, i
 	else
 		st->ops->tx_rollback(st);
 	sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	sqlite_intake_writes(st, 0);
 	return rc;
 }
 
@@ -529,7 +531,9 @@ static int body_new(struct store *st, int64_t size, int64_t created, int64_t *bo
 		rc = bind_fail(&q, "new body", e);
 		goto out;
 	}
+	sqlite_intake_writes(st, 1);
 	rc = sqlite_q_exec(&q, "new body", e);
+	sqlite_intake_writes(st, 0);
 	if (!rc)
 		*body_id = sqlite3_last_insert_rowid(q.db);
 out:
@@ -550,7 +554,9 @@ static int body_chunk(struct store *st, int64_t body_id, int seq, const void *da
 		rc = bind_fail(&q, "write body chunk", e);
 		goto out;
 	}
+	sqlite_intake_writes(st, 1);
 	rc = sqlite_q_exec(&q, "write body chunk", e);
+	sqlite_intake_writes(st, 0);
 out:
 	sqlite_q_done(&q);
 	return rc;
