@@ -6,7 +6,9 @@ Two SQLite stores in one run: "empty" (the development account and one verified 
 blocked-senders policies), filled by direct SQL inserts into the store file between a first
 start of mcapid (which creates the schema and the development account) and the measured one.
 Measures (a) SMTP intake messages/s with 10 parallel smtplib sessions for BENCH_DURATION
-seconds on each store (target: loaded within 20% of empty), and (b) find-groups on the loaded
+seconds on each store (target: loaded within 20% of empty), with how many accepted messages the
+process stage has not reached at the end and how long it takes to catch up (BENCH_DRAIN s at
+most), and (b) find-groups on the loaded
 store: the first page against the page reached by following `next` tokens ~50 times (target:
 the same cost, keyset pages). Prints the figures; exits non-zero only when something does not
 work (a server not starting, a message refused, an API answer with a fail)."""
@@ -178,6 +180,24 @@ def intake(srv, duration):
     return sum(counts) / elapsed, sum(counts)
 
 
+def backlog(srv, timeout=float(os.environ.get("BENCH_DRAIN", "60"))):
+    """Messages accepted but not yet through the process stage right after intake, and the
+    seconds until there are none (the process stage runs after the 250, off the session)."""
+    def count():
+        con = sqlite3.connect(os.path.join(srv.dir, "mcapid.db"), timeout=10)
+        try:
+            return con.execute("SELECT count(*) FROM messages WHERE processed = 0").fetchone()[0]
+        finally:
+            con.close()
+    t0 = time.time()
+    first = n = count()
+    while n and time.time() - t0 < timeout:
+        time.sleep(0.2)
+        n = count()
+    el = time.time() - t0
+    return first, el if not n else None, (first - n) / el if el > 0 else 0
+
+
 def call(creds, port, path, data, meta=None):
     body = json.dumps({"meta": meta or {}, "data": data}).encode()
     headers = mcclient.signed_headers(creds, path)
@@ -247,8 +267,12 @@ def main():
             intake(s, 1.0)  # warm-up
             rate, n = intake(s, DURATION)
             results[name].append(rate)
-            print("-- intake %-6s round %d: %d messages in %.0f s, %.1f msg/s"
-                  % (name, r + 1, n, DURATION, rate))
+            left, drain, prate = backlog(s)
+            print("-- intake %-6s round %d: %d messages in %.0f s, %.1f msg/s; %d not yet"
+                  " processed at the end, %s" % (
+                      name, r + 1, n, DURATION, rate, left,
+                      "drained in %.1f s" % drain if drain is not None
+                      else "NOT drained, process stage %.1f msg/s after intake" % prate))
             if name == "loaded" and r == rounds - 1:
                 size = int(os.environ.get("BENCH_PAGE_SIZE", "100"))
                 depth = int(os.environ.get("BENCH_PAGE_DEPTH", "50"))

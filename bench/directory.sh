@@ -4,7 +4,8 @@
 #
 #  1. SMTP intake messages/s with 10 parallel smtplib sessions for BENCH_DURATION seconds, on a
 #     store holding 100,000 users, 10,000 groups (5 members each) and 10,000 blocked-senders
-#     policies against the same on an empty store (one verified domain)  (target >= 0.8x)
+#     policies against the same on an empty store (one verified domain)  (target >= 0.8x);
+#     also the process stage's backlog at the end and the time it takes to catch up
 #  2. find-groups, one page of 100, at page 1 and at the page reached by following `next` 50
 #     times on the loaded store                                        (target: the same cost)
 #
@@ -13,7 +14,8 @@
 # bench/directory.py. Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2, alternating
 # empty/loaded, best of), BENCH_SESSIONS (10), BENCH_USERS, BENCH_GROUPS, BENCH_POLICIES,
 # BENCH_GROUP_POLICY_EVERY (100: one policy in 100 names a group; 0 none), BENCH_PAGE_SIZE (100),
-# BENCH_PAGE_DEPTH (50), BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID.
+# BENCH_PAGE_DEPTH (50), BENCH_DRAIN (60 s),
+# BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
