@@ -6,6 +6,7 @@
 #include "tap.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "common/banned.h"
@@ -17,7 +18,7 @@ struct conn {
 };
 
 static struct connreg reg;
-static int freed, parks, next_id;
+static atomic_int freed, parks, next_id; /* threads exit together: counted atomically */
 
 static void conn_free(struct connreg_node *n)
 {
