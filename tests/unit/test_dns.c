@@ -707,7 +707,9 @@ static void test_timeout_many(struct dns *d)
 		lookup_release(&ls[i]);
 	}
 	CHECK_INT(bad, 0);
-	CHECK(last - t0 <= 400 + 300);
+	/* the same schedule, not one lookup after another (200 x 400 ms); room for a busy machine
+	 */
+	CHECK(last - t0 <= 400 + 1500);
 	printf("# 200 timeouts after %lld ms (400 asked)\n", (long long)(last - t0));
 	waiter_release(&w);
 }
