@@ -38,7 +38,7 @@ start_mcapid() {
 	MC_PORT=$(free_port)
 	mkdir -p "$MC_DATA"
 	# --tls-listen off: plain HTTP only, no HTTPS listener on --dev's fixed port 8443.
-	"$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --tls-listen off --data-dir "$MC_DATA" \
+	"$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --tls-listen off --smtp-listen off --data-dir "$MC_DATA" \
 		--public-base-url "http://127.0.0.1:$MC_PORT" --access-log=false --log-level warn \
 		--per-ip-connections 0 --ip-limit 1000000 --rate-limit 1000000000 --rate-refill-ms 1 \
 		--replay-max 20000000 --dns-servers "127.0.0.1:$SILENT_PORT" --dns-timeout-ms 60000 \

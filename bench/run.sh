@@ -56,7 +56,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 # put the CONNECT-sorting acceptor in front of the plain listener); bench/tls.sh measures HTTPS.
 # Binaries from before HTTPS (MCAPID=..., to compare with an older tree) have no such flag.
 PLAIN_ONLY=()
-if "$MCAPID" serve --help 2>&1 | grep -q -- --tls-listen; then PLAIN_ONLY=(--tls-listen off); fi
+if "$MCAPID" serve --help 2>&1 | grep -q 'tls.listen'; then PLAIN_ONLY=(--tls-listen off); fi
+if "$MCAPID" serve --help 2>&1 | grep -q 'smtp.listen'; then PLAIN_ONLY+=(--smtp-listen off); fi
 start_mcapid "${PLAIN_ONLY[@]}" --rate-limit 1000000000 --rate-refill-ms 1 \
 	--replay-max "${BENCH_REPLAY_MAX:-4000000}"
 CREDS=$MC_DATA/dev-credentials.json

@@ -58,7 +58,7 @@ say "-- throw-away CA and server certificate (EC P-256, ECDSA-SHA256) in $TLSDIR
 
 # The same rate-limit and replay-cache settings as run.sh (see there).
 MC_TLS_PORT=$(free_port)
-start_mcapid --tls-listen "127.0.0.1:$MC_TLS_PORT" --tls-cert "$TLSDIR/server.pem" \
+start_mcapid --smtp-listen off --tls-listen "127.0.0.1:$MC_TLS_PORT" --tls-cert "$TLSDIR/server.pem" \
 	--tls-key "$TLSDIR/server.key" --rate-limit 1000000000 --rate-refill-ms 1 \
 	--replay-max "${BENCH_REPLAY_MAX:-4000000}" ${BENCH_MC_THREADS:+--threads "$BENCH_MC_THREADS"}
 CREDS=$MC_DATA/dev-credentials.json
