@@ -109,14 +109,8 @@ static void rate_headers(struct response *res, const struct rl_verdict *v)
 	response_header(res, "X-RateLimit-Limit", decimal(v->limit, num));
 	response_header(res, "X-RateLimit-Remaining", decimal(v->remaining, num));
 	response_header(res, "X-RateLimit-Reset", decimal(v->reset_ms, num));
-}
-
-static int has_header(const struct response *res, const char *name)
-{
-	for (int i = 0; i < res->nheaders; i++)
-		if (strcmp(res->headers[i].name, name) == 0)
-			return 1;
-	return 0;
+	res->rate_set = 1;
+	res->rate_reset_ms = v->reset_ms;
 }
 
 /* Failed authentications count against the client IP; store trouble does not. */
@@ -186,7 +180,6 @@ void pipeline_finish(struct request *req, struct response *res)
 	struct server *srv = req->srv;
 	struct rl_verdict v = {0};
 	int64_t now = mono_ms();
-	int have = 0;
 
 	/* A call that failed for want of the store did nothing: its id stays usable, so a
 	 * client may retry it as it was (§2.2). */
@@ -194,30 +187,20 @@ void pipeline_finish(struct request *req, struct response *res)
 		auth_unclaim(req);
 	if (!srv)
 		return;
-	if (!has_header(res, "X-RateLimit-Limit")) {
+	if (!res->rate_set) {
 		/* Every /api answer carries the X-RateLimit-* headers (§7): the user's bucket
 		 * once the signature has named the user, the client IP's before that. */
-		if (req->user_known && srv->rl) {
+		if (req->user_known && srv->rl)
 			ratelimit_peek(srv->rl, req->who.user.id, req->path, now, &v);
-			have = 1;
-		} else if (srv->ipl) {
+		else if (srv->ipl)
 			iplimit_peek(srv->ipl, req->client_ip, now, &v);
-			have = 1;
-		}
-		if (have)
+		if (v.limit) /* 0: neither limiter (unit tests) */
 			rate_headers(res, &v);
 	}
-	if (res->status == 429 && !has_header(res, "Retry-After")) {
+	if (res->status == 429 && res->rate_set) {
 		char num[24];
-		int64_t ms = 0;
-		if (!have) {
-			/* the user's bucket ran dry: its headers are set, read the reset back */
-			for (int i = 0; i < res->nheaders; i++)
-				if (strcmp(res->headers[i].name, "X-RateLimit-Reset") == 0)
-					ms = strtoll(res->headers[i].value, NULL, 10);
-		} else {
-			ms = v.reset_ms;
-		}
+		int64_t ms = res->rate_reset_ms;
+
 		response_header(res, "Retry-After", decimal(ms <= 0 ? 1 : (ms + 999) / 1000, num));
 	}
 }

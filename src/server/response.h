@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum api_error {
 	API_OK = 0,
@@ -47,7 +48,9 @@ struct response {
 	json_t *pagination;   /* meta.pagination object or NULL (owned) */
 	char *body;           /* when set: the whole serialised answer, sent as is (owned) */
 	size_t body_len;
-	int close; /* close the connection after this response */
+	int close;             /* close the connection after this response */
+	int rate_set;          /* the X-RateLimit-* headers are set (pipeline.c) */
+	int64_t rate_reset_ms; /* ... and their X-RateLimit-Reset, for Retry-After */
 	int nheaders;
 	struct {
 		char name[32];
