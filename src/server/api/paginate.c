@@ -1,58 +1,27 @@
-/* Page sizes and sealed keyset page tokens; see paginate.h. A token is
- * base64url(nonce || secretbox(json)), the JSON compact with its keys in a fixed order. */
+/* Page sizes and sealed keyset page tokens; see paginate.h. A token seals (common/seal.h)
+ * compact JSON with its keys in a fixed order. */
 #include "paginate.h"
 
-#include "common/b64.h"
-#include "common/crypto.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/seal.h"
 #include "server/server.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
 
 #define TOKEN_VERSION 1
-#define BOX_OVERHEAD  (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
 
 char *page_token_make(const unsigned char key[32], const char *endpoint, int64_t account,
                       json_t *filters, json_t *cursor)
 {
-	json_t *obj = NULL;
-	char *plain = NULL, *token = NULL;
-	unsigned char *box = NULL;
-	size_t plain_len, box_len;
+	json_t *obj = json_pack("{s:i, s:s, s:I, s:O, s:O}", "v", TOKEN_VERSION, "e", endpoint, "a",
+	                        (json_int_t)account, "f", filters ? filters : json_null(), "c",
+	                        cursor ? cursor : json_null());
+	char *token = obj ? seal_json(key, obj, PAGE_TOKEN_MAX) : NULL;
 
-	if (crypto_init() != 0)
-		return NULL;
-	obj = json_pack("{s:i, s:s, s:I, s:O, s:O}", "v", TOKEN_VERSION, "e", endpoint, "a",
-	                (json_int_t)account, "f", filters ? filters : json_null(), "c",
-	                cursor ? cursor : json_null());
-	if (!obj)
-		goto out;
-	plain = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!plain)
-		goto out;
-	plain_len = strlen(plain);
-	box_len = BOX_OVERHEAD + plain_len;
-	if (B64_ENCODED_SIZE(box_len) > PAGE_TOKEN_MAX + 1)
-		goto out; /* would not be accepted back */
-	box = malloc(box_len);
-	token = malloc(B64_ENCODED_SIZE(box_len));
-	if (!box || !token) {
-		free(token);
-		token = NULL;
-		goto out;
-	}
-	random_bytes(box, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain,
-	                      plain_len, box, key);
-	b64url_encode(box, box_len, token);
-out:
-	free(box);
-	free(plain);
 	json_decref(obj);
 	return token;
 }
@@ -60,29 +29,14 @@ out:
 int page_token_open(const unsigned char key[32], const char *endpoint, int64_t account,
                     const char *token, size_t len, json_t **filters, json_t **cursor)
 {
-	unsigned char *box = NULL, *plain = NULL;
-	size_t box_len = 0, plain_len;
 	json_t *obj = NULL, *v, *f, *c;
-	int rc = MC_ERR_INVALID;
+	int rc;
 
 	*filters = *cursor = NULL;
-	if (len == 0 || len > PAGE_TOKEN_MAX || crypto_init() != 0)
-		return MC_ERR_INVALID;
-	box = malloc(len);
-	if (!box)
-		return MC_ERR_NOMEM;
-	if (b64url_decode(token, len, box, len, &box_len) != 0 || box_len <= BOX_OVERHEAD)
-		goto out;
-	plain_len = box_len - BOX_OVERHEAD;
-	plain = malloc(plain_len + 1);
-	if (!plain) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
-	                               box_len - crypto_secretbox_NONCEBYTES, box, key) != 0)
-		goto out;
-	obj = json_loadb((const char *)plain, plain_len, 0, NULL);
+	rc = seal_open_json(key, token, len, PAGE_TOKEN_MAX, &obj);
+	if (rc)
+		return rc;
+	rc = MC_ERR_INVALID;
 	if (!json_is_object(obj))
 		goto out;
 	v = json_object_get(obj, "v");
@@ -103,8 +57,6 @@ int page_token_open(const unsigned char key[32], const char *endpoint, int64_t a
 	rc = 0;
 out:
 	json_decref(obj);
-	free(plain);
-	free(box);
 	return rc;
 }
 

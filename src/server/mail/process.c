@@ -5,10 +5,10 @@
  * store_message_processed. */
 #include "process.h"
 
-#include "common/b64.h"
 #include "common/buf.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/seal.h"
 #include "common/log.h"
 #include "server/config.h"
 #include "server/delivery/delivery.h"
@@ -20,7 +20,6 @@
 #include "server/store/store_domain.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,33 +403,17 @@ struct rewrite_ctx {
 static int click_url(void *arg, const char *url, size_t len, struct buf *out)
 {
 	const struct rewrite_ctx *c = arg;
-	unsigned char nonce[crypto_secretbox_NONCEBYTES], *box = NULL;
 	json_t *o = json_pack("{s:s%, s:s}", "u", url, len, "a", c->acode);
-	char *plain = o ? json_dumps(o, JSON_COMPACT) : NULL, *tok = NULL;
-	size_t plen = plain ? strlen(plain) : 0,
-	       blen = sizeof(nonce) + crypto_secretbox_MACBYTES + plen;
-	int rc = MC_ERR_NOMEM;
+	char *tok = o ? seal_json(c->srv->url_key, o, TOKEN_MAX) : NULL;
+	int rc;
 
 	json_decref(o);
-	if (!plain)
-		return rc;
-	if (B64_ENCODED_SIZE(blen) > TOKEN_MAX) {
+	if (tok)
+		rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
+	else if (o)
 		rc = buf_add(out, url, len); /* too long to carry: left as it is */
-		goto out;
-	}
-	box = malloc(blen);
-	tok = malloc(B64_ENCODED_SIZE(blen) + 1);
-	if (!box || !tok)
-		goto out;
-	randombytes_buf(nonce, sizeof(nonce));
-	memcpy(box, nonce, sizeof(nonce));
-	crypto_secretbox_easy(box + sizeof(nonce), (const unsigned char *)plain, plen, nonce,
-	                      c->srv->url_key);
-	tok[b64url_encode(box, blen, tok)] = '\0';
-	rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
-out:
-	free(plain);
-	free(box);
+	else
+		rc = MC_ERR_NOMEM;
 	free(tok);
 	return rc;
 }
@@ -463,32 +446,18 @@ int process_delivery_transform(void *arg, const struct delivery_job *job, const 
 int process_url_open(const struct server *srv, const char *token, char *url, size_t url_size,
                      char *acode, size_t acode_size)
 {
-	size_t tl = strlen(token), blen = 0;
-	unsigned char *box = NULL, *plain = NULL;
 	json_t *o = NULL;
 	const char *u, *a;
-	int rc = MC_ERR_INVALID;
+	int rc = seal_open_json(srv->url_key, token, strlen(token), TOKEN_MAX, &o);
 
-	if (tl == 0 || tl > TOKEN_MAX)
-		return MC_ERR_INVALID;
-	box = malloc(tl);
-	plain = malloc(tl + 1);
-	if (!box || !plain || b64url_decode(token, tl, box, tl, &blen) != 0 ||
-	    blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
-		goto out;
-	if (crypto_secretbox_open_easy(plain, box + crypto_secretbox_NONCEBYTES,
-	                               blen - crypto_secretbox_NONCEBYTES, box, srv->url_key) != 0)
-		goto out;
-	o = json_loadb((const char *)plain,
-	               blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, 0, NULL);
-	if (json_unpack(o, "{s:s, s:s}", "u", &u, "a", &a) != 0 || strlen(u) >= url_size)
-		goto out;
-	snprintf(url, url_size, "%s", u);
-	snprintf(acode, acode_size, "%s", a);
-	rc = 0;
-out:
+	if (rc)
+		return rc;
+	rc = MC_ERR_INVALID;
+	if (json_unpack(o, "{s:s, s:s}", "u", &u, "a", &a) == 0 && strlen(u) < url_size) {
+		snprintf(url, url_size, "%s", u);
+		snprintf(acode, acode_size, "%s", a);
+		rc = 0;
+	}
 	json_decref(o);
-	free(box);
-	free(plain);
 	return rc;
 }
