@@ -74,6 +74,7 @@ const struct admin_opt_def admin_opt_defs[OPT_COUNT] = {
         [OPT_FILE] = {"file", 1},
         [OPT_COUNT_N] = {"count", 1},
         [OPT_SEED] = {"seed", 1},
+        [OPT_THREADS] = {"threads", 1},
         [OPT_HELP] = {"help", 0},
 };
 
@@ -1314,8 +1315,10 @@ static const struct admin_cmd commands[] = {
          "account outbound-ip list --account CODE"},
         {"mail", "inject", admin_cmd_mail_inject, O(OPT_FILE) | O(OPT_FROM) | O(OPT_TO) | O(OPT_IP),
          O(OPT_TO), "mail inject FILE.eml --from A --to B[,C...] [--ip ADDRESS]"},
-        {"mail", "generate", admin_cmd_mail_generate, O(OPT_ACCOUNT) | O(OPT_COUNT_N) | O(OPT_SEED),
-         O(OPT_ACCOUNT) | O(OPT_COUNT_N), "mail generate --account CODE --count N [--seed S]"},
+        {"mail", "generate", admin_cmd_mail_generate,
+         O(OPT_ACCOUNT) | O(OPT_COUNT_N) | O(OPT_SEED) | O(OPT_THREADS),
+         O(OPT_ACCOUNT) | O(OPT_COUNT_N),
+         "mail generate --account CODE --count N [--seed S] [--threads T]"},
         {"keys", "revoke", cmd_keys_revoke, O(OPT_ACCESS_KEY), O(OPT_ACCESS_KEY),
          "keys revoke --access-key K"},
 };

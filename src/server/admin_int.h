@@ -68,6 +68,7 @@ enum admin_opt {
 	OPT_FILE,
 	OPT_COUNT_N,
 	OPT_SEED,
+	OPT_THREADS,
 	OPT_HELP,
 	OPT_COUNT /* at most 64: options are bits of a uint64_t */
 };
