@@ -16,6 +16,7 @@
 #include "server/mail/mail.h"
 #include "server/mail/process.h"
 #include "server/ratelimit.h"
+#include "server/listen.h"
 #include "server/server.h"
 #include "server/smtp/smtp.h"
 #include "server/store/keyfile.h"
@@ -223,6 +224,29 @@ static void base_url(const struct config *cfg, unsigned port, char *out, size_t 
 		         port);
 }
 
+/* --listen HOST:0: binds the API listener now, so that everything built from the
+ * configuration before the front starts (the region table of discovery, the links of the
+ * gateway, the development credentials) names the port the kernel picked, not port 0. */
+static int bind_port_zero(struct config *cfg, struct server *srv, struct err *e)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	char derived[sizeof(cfg->listen) + 8];
+	int fd;
+
+	if (!colon || strcmp(colon, ":0") != 0)
+		return 0;
+	if ((fd = listen_open(cfg->listen, &srv->api_port, e)) < 0)
+		return e->code;
+	srv->api_fd = fd;
+	snprintf(derived, sizeof(derived), "http://%s", cfg->listen);
+	snprintf(cfg->listen + (colon - cfg->listen),
+	         sizeof(cfg->listen) - (size_t)(colon - cfg->listen), ":%u", srv->api_port);
+	if (strcmp(cfg->public_base_url, derived) == 0)
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s",
+		         cfg->listen);
+	return 0;
+}
+
 /* The development credentials file names the URL the server answers on, so it is brought
  * up to date once the server listens, on every start; its secrets (shown once) are kept.
  * created: this start made them, and json is their text to show. Problems with the file
@@ -269,6 +293,8 @@ static int serve(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	srv.cfg = cfg;
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
+	if (bind_port_zero(cfg, &srv, &e) != 0)
+		goto out;
 	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) !=
 	    0)
 		goto out;

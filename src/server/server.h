@@ -35,6 +35,10 @@ struct server {
 	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
 	struct mail *mail;           /* the mail pipeline's process worker, or NULL */
 	struct delivery *delivery;   /* delivery workers, or NULL */
+	int api_fd;                  /* the API listener when bound before the front (--listen
+	                              * HOST:0: main.c binds it first, so the configuration, the
+	                              * region table and links name the real port); 0 = none */
+	unsigned api_port;           /* ... and its port */
 };
 
 #endif

@@ -288,6 +288,22 @@ def test_dev_credentials_follow_the_bound_port(tmp_path):
     assert [f for f in os.listdir(tmp_path) if ".tmp" in f] == []
 
 
+def test_discovery_names_the_bound_port(tmp_path):
+    """--listen HOST:0: discovery's region table names the port the kernel picked (it is
+    built from the configuration, so the port is bound before it is)."""
+    s = PortZero(tmp_path)
+    try:
+        c = s.creds()
+        r = requests.post(s.url + "/api/login/discover-authentication",
+                          headers={"x-mc-app-id": c["app_id"]},
+                          json={"data": [{"emailAddress": c["email"]}]}, timeout=10)
+        region = r.json()["data"][0]["region"]
+        assert region["api"] == s.url, region
+        assert not region["api"].endswith(":0")
+    finally:
+        assert s.stop() == 0
+
+
 def test_dev_credentials_take_an_explicit_public_url(tmp_path):
     s = PortZero(tmp_path)
     assert s.stop() == 0

@@ -523,7 +523,10 @@ struct front *front_start(struct server *srv, struct err *e)
 	f->quiesced_fd[0] = f->quiesced_fd[1] = -1;
 	f->ctx[0] = (struct listener_ctx){f, 0};
 	f->ctx[1] = (struct listener_ctx){f, 1};
-	if ((fd = listen_open(cfg->listen, &f->port, e)) < 0)
+	if (srv->api_fd > 0) {
+		fd = srv->api_fd; /* bound already; the front owns it from here */
+		f->port = srv->api_port;
+	} else if ((fd = listen_open(cfg->listen, &f->port, e)) < 0)
 		goto fail;
 	if (*cfg->tls_listen) {
 		if (devca_load_pem(cfg->tls_cert, &f->tls_cert, NULL, e) != 0 ||
