@@ -211,64 +211,21 @@ static int read_search(struct response *res, json_t *item, struct search *s,
 	return adv ? read_advanced(res, item, adv, s, q) : 0;
 }
 
+static int read_search_item(struct response *res, json_t *item, void *arg, struct message_query *q)
+{
+	return read_search(res, item, arg, q);
+}
+
 int api_finder_search(struct request *req, struct response *res)
 {
 	struct search s = {.req = req};
-	struct msg_scan sc = {0};
-	struct page pg;
-	struct err e = {0};
-	json_t *item = NULL, *next = NULL, *wrap;
-	int64_t after_t = 0, after_i = 0;
-	int rc;
+	struct msg_scan sc = {.q = {.status = -1, .route = -1},
+	                      .items = search_items,
+	                      .emit = search_emit,
+	                      .arg = &s};
+	const struct msg_list l = {"search", "trackedEmails", read_search_item, &s.tracked};
 
-	rc = page_begin(req, res, &pg);
-	if (rc) {
-		page_release(&pg);
-		return rc == 1 ? 0 : rc;
-	}
-	sc.st = req->srv->store;
-	sc.q.account_id = req->who.account.id;
-	sc.q.status = -1;
-	sc.q.route = -1;
-	if (msg_one_item(res, pg.filters, "search", &item) != 0 ||
-	    read_search(res, item, &s, &sc.q) != 0)
-		goto invalid;
-	if (pg.after && msg_cursor_read(pg.after, &after_t, &after_i) != 0) {
-		fail(res, NULL, MSG_E_INVALID, "pageToken",
-		     "the page token is not valid for this call");
-		goto invalid;
-	}
-	if (!(s.tracked = json_array())) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	sc.want = pg.size;
-	sc.items = search_items;
-	sc.emit = search_emit;
-	sc.arg = &s;
-	if ((rc = msg_scan_run(&sc, after_t, after_i, &e)) != 0)
-		goto out;
-	if (!(wrap = json_pack("{s:O}", "trackedEmails", s.tracked))) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	response_add_data(res, wrap);
-	if (sc.more && !(next = msg_cursor_json(sc.last_t, sc.last_i))) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	rc = page_finish(req, res, &pg, (size_t)sc.got, next, -1);
-	goto out;
-invalid:
-	rc = page_finish(req, res, &pg, 0, NULL, -1);
-out:
-	if (rc)
-		log_error("finder op=search req_id=%s rc=%s msg=\"%s\"", req->req_id, err_name(rc),
-		          e.code ? e.msg : "");
-	json_decref(s.tracked);
-	json_decref(next);
-	page_release(&pg);
-	return rc;
+	return msg_list_run(req, res, &sc, &l);
 }
 
 /* ---- get-message-info ---- */

@@ -2,10 +2,12 @@
  * order of the real service's answers (jansson objects keep insertion order), so a client
  * that prints or diffs an answer sees what it would see from the real service. */
 #include "message.h"
+#include "paginate.h"
 
 #include "common/date.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -884,4 +886,58 @@ const char *msg_server_name(const struct request *req, char *dst, size_t size)
 	         req->srv->cfg && req->srv->cfg->smtp_hostname[0] ? req->srv->cfg->smtp_hostname
 	                                                          : "mcapid");
 	return dst;
+}
+
+int msg_list_run(struct request *req, struct response *res, struct msg_scan *sc,
+                 const struct msg_list *l)
+{
+	struct page pg;
+	struct err e = {0};
+	json_t *item = NULL, *next = NULL, *wrap;
+	int64_t after_t = 0, after_i = 0;
+	int rc = page_begin(req, res, &pg);
+
+	if (rc) {
+		page_release(&pg);
+		return rc == 1 ? 0 : rc;
+	}
+	sc->st = req->srv->store;
+	sc->q.account_id = req->who.account.id;
+	if (msg_one_item(res, pg.filters, l->fn, &item) != 0 ||
+	    l->read(res, item, sc->arg, &sc->q) != 0)
+		goto invalid;
+	if (pg.after && msg_cursor_read(pg.after, &after_t, &after_i) != 0) {
+		response_fail_item(res, NULL, MSG_E_INVALID,
+		                   "the page token is not valid for this call", "pageToken", 0);
+		goto invalid;
+	}
+	if (!(*l->records = json_array())) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	sc->want = pg.size;
+	if ((rc = msg_scan_run(sc, after_t, after_i, &e)) != 0)
+		goto out;
+	if (!(wrap = json_pack("{s:O}", l->key, *l->records))) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	response_add_data(res, wrap);
+	if (sc->more && !(next = msg_cursor_json(sc->last_t, sc->last_i))) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	rc = page_finish(req, res, &pg, (size_t)sc->got, next, -1);
+	goto out;
+invalid:
+	rc = page_finish(req, res, &pg, 0, NULL, -1);
+out:
+	if (rc)
+		log_error("op=%s req_id=%s rc=%s msg=\"%s\"", l->fn, req->req_id, err_name(rc),
+		          e.code ? e.msg : "");
+	json_decref(*l->records);
+	*l->records = NULL;
+	json_decref(next);
+	page_release(&pg);
+	return rc;
 }

@@ -159,6 +159,21 @@ struct msg_scan {
 };
 int msg_scan_run(struct msg_scan *s, int64_t after_t, int64_t after_i, struct err *e);
 
+/* A paged list call over msg_scan whose answer is one data item {key: [records]}: reads
+ * the request's one item with read (0, or non-zero after a fail entry; item NULL for
+ * defaults), continues from the page token's cursor, runs the scan (sc->st, sc->q's account
+ * and sc->want are set here; sc->items, emit and arg are the caller's), wraps the records and
+ * finishes the page. *records is a new array while it runs (emit appends to it), released
+ * after. Returns as a handler does. */
+struct msg_list {
+	const char *fn;  /* the call's name: failures and the log */
+	const char *key; /* the member of data[0] that holds the records */
+	int (*read)(struct response *res, json_t *item, void *arg, struct message_query *q);
+	json_t **records;
+};
+int msg_list_run(struct request *req, struct response *res, struct msg_scan *sc,
+                 const struct msg_list *l);
+
 /* The keyset cursor a page token carries: {t, i}; NULL when out of memory. */
 json_t *msg_cursor_json(int64_t t, int64_t i);
 /* Reads a cursor back: 0, or MC_ERR_INVALID when cur is not one. */

@@ -271,65 +271,23 @@ static int read_processing(struct response *res, json_t *item, struct processing
 	return read_filters(res, item, p);
 }
 
+static int read_processing_item(struct response *res, json_t *item, void *arg,
+                                struct message_query *q)
+{
+	return read_processing(res, item, arg, q, now_ms());
+}
+
 int api_processing_find(struct request *req, struct response *res)
 {
 	struct processing p = {.req = req, .attachments = -1};
-	struct msg_scan sc = {0};
-	struct page pg;
-	struct err e = {0};
-	json_t *item = NULL, *next = NULL, *wrap;
-	int64_t after_t = 0, after_i = 0;
-	int rc;
+	struct msg_scan sc = {.q = {.status = -1, .route = -1, .processing_only = 1},
+	                      .items = processing_items,
+	                      .emit = processing_emit,
+	                      .arg = &p};
+	const struct msg_list l = {"find-processing-messages", "messages", read_processing_item,
+	                           &p.messages};
 
-	rc = page_begin(req, res, &pg);
-	if (rc) {
-		page_release(&pg);
-		return rc == 1 ? 0 : rc;
-	}
-	sc.st = req->srv->store;
-	sc.q.account_id = req->who.account.id;
-	sc.q.status = -1;
-	sc.q.route = -1;
-	sc.q.processing_only = 1;
-	if (msg_one_item(res, pg.filters, "find-processing-messages", &item) != 0 ||
-	    read_processing(res, item, &p, &sc.q, now_ms()) != 0)
-		goto invalid;
-	if (pg.after && msg_cursor_read(pg.after, &after_t, &after_i) != 0) {
-		fail(res, NULL, MSG_E_INVALID, "pageToken",
-		     "the page token is not valid for this call");
-		goto invalid;
-	}
-	if (!(p.messages = json_array())) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	sc.want = pg.size;
-	sc.items = processing_items;
-	sc.emit = processing_emit;
-	sc.arg = &p;
-	if ((rc = msg_scan_run(&sc, after_t, after_i, &e)) != 0)
-		goto out;
-	if (!(wrap = json_pack("{s:O}", "messages", p.messages))) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	response_add_data(res, wrap);
-	if (sc.more && !(next = msg_cursor_json(sc.last_t, sc.last_i))) {
-		rc = MC_ERR_NOMEM;
-		goto out;
-	}
-	rc = page_finish(req, res, &pg, (size_t)sc.got, next, -1);
-	goto out;
-invalid:
-	rc = page_finish(req, res, &pg, 0, NULL, -1);
-out:
-	if (rc)
-		log_error("queues op=processing req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
-	json_decref(p.messages);
-	json_decref(next);
-	page_release(&pg);
-	return rc;
+	return msg_list_run(req, res, &sc, &l);
 }
 
 /* ---- get-email-queues ---- */
