@@ -214,9 +214,12 @@ static void cases(struct store *st)
 	CHECK_INT(run(st, &q, &s), 0);
 	CHECK_INT(s.n, 1);
 	CHECK_INT(s.id[0], 104);
+	q.route = "internal"; /* any case */
+	CHECK_INT(run(st, &q, &s), 0);
+	CHECK_INT(s.n, 1);
 	q.route = "Inbound";
 	q.result_key = "Result";
-	q.result = "malicious";
+	q.result = "MALICIOUS";
 	CHECK_INT(run(st, &q, &s), 0);
 	CHECK_INT(s.n, 3);
 	CHECK(s.id[0] == 102 && s.id[2] == 102);

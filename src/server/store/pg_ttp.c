@@ -18,8 +18,8 @@
 	"LEFT JOIN recipients r ON $5::int4 = 1 AND r.message_id = e.message_id "                  \
 	"WHERE e.account_id = $1::int8 AND e.type = $2::text AND e.at >= $3::int8 "                \
 	"AND e.at <= $4::int8 "                                                                    \
-	"AND ($6::text IS NULL OR e.data->>'Route' = $6::text) "                                   \
-	"AND ($7::text IS NULL OR e.data->>$7::text = $8::text) "
+	"AND ($6::text IS NULL OR lower(e.data->>'Route') = lower($6::text)) "                     \
+	"AND ($7::text IS NULL OR lower(e.data->>$7::text) = lower($8::text)) "
 
 static const char sql_asc[] =
         SELECT "AND ($9::int4 = 0 OR e.at > $10::int8 OR (e.at = $10::int8 AND "

@@ -1,7 +1,8 @@
 /* SQLite reading of the TTP and DLP logs (store_ttp.h) from mail_events, on the index
  * (account_id, type, at, id) of schema/sqlite/012_ttp_logs.sql. The route and result
  * filters read the event's JSON with json_extract, inside the query, so LIMIT counts only
- * rows that match and a page holds exactly what it should. Two statements, because the
+ * rows that match and a page holds exactly what it should (values compared ignoring ASCII
+ * case: the writers say "Inbound", a filter may say "inbound"). Two statements, because the
  * direction of ORDER BY cannot be a parameter. */
 #include "sqlite_int.h"
 #include "store_ttp_int.h"
@@ -19,8 +20,8 @@
 	"FROM mail_events e LEFT JOIN messages m ON m.id = e.message_id "                          \
 	"LEFT JOIN recipients r ON ?5 = 1 AND r.message_id = e.message_id "                        \
 	"WHERE e.account_id = ?1 AND e.type = ?2 AND e.at >= ?3 AND e.at <= ?4 "                   \
-	"AND (?6 IS NULL OR json_extract(e.data, '$.Route') = ?6) "                                \
-	"AND (?7 IS NULL OR json_extract(e.data, ?7) = ?8) "
+	"AND (?6 IS NULL OR json_extract(e.data, '$.Route') = ?6 COLLATE NOCASE) "                 \
+	"AND (?7 IS NULL OR json_extract(e.data, ?7) = ?8 COLLATE NOCASE) "
 
 static const char sql_asc[] = SELECT "AND (?9 = 0 OR e.at > ?10 OR (e.at = ?10 AND (e.id > ?11 OR "
                                      "(e.id = ?11 AND COALESCE(r.id, 0) > ?12)))) "
