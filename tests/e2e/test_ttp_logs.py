@@ -323,7 +323,8 @@ def test_impersonation_records(client, mail):
     assert r["subject"] == "Urgent wire" and r["messageId"] == "<%s>" % mail["imp"]
     assert r["hits"] == 1 and r["identifiers"] == ["internal_user_name"]
     assert r["impersonationResults"] == [{
-        "impersonationDomainSource": "internal_user_name", "similarDomain": "Cecile Boss",
+        "impersonationDomainSource": "internal_user_name",
+        "similarDomain": "Cecile Boss <cecile@%s>" % mail["d"],
         "stringSimilarToDomain": "Cecile Boss", "checkerResult": "hit"}]
     assert r["action"] in ("hold", "none") and r["definition"].startswith("IP - 1 hit (")
     assert r["taggedExternal"] is False and r["taggedMalicious"] is True

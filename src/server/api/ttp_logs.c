@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "server/api/domain_id.h"
 #include "server/server.h"
+#include "server/store/store.h"
 #include "server/store/store_ttp.h"
 
 #include <stdio.h>
@@ -38,7 +39,8 @@ struct kind {
 	const char *result_safe; /* the event's value for "clean" */
 	int per_recipient;
 	int result_count; /* data[0].resultCount (impersonation) */
-	json_t *(*record)(const struct request *req, const struct ttp_log_row *r, json_t *d);
+	json_t *(*record)(const struct request *req, const struct ttp_log_row *r, json_t *d,
+	                  json_t *users);
 };
 
 /* ---- the event's data ---- */
@@ -88,7 +90,8 @@ static int set(json_t *o, const char *key, json_t *v)
  * the recordings). The click event (SIEM ttp_url) has the keys aCode, MsgId, Sender,
  * Recipient, Route, Subject, URL, UrlCategory, ScanResult, ScanResultInfo, Action,
  * SourceIP. */
-static json_t *click_record(const struct request *req, const struct ttp_log_row *r, json_t *d)
+static json_t *click_record(const struct request *req, const struct ttp_log_row *r, json_t *d,
+                            json_t *users)
 {
 	const char *route = route_lower(s_of(d, "Route"));
 	const char *action = s_of(d, "Action");
@@ -97,6 +100,7 @@ static json_t *click_record(const struct request *req, const struct ttp_log_row 
 	int bad = 0;
 
 	(void)req;
+	(void)users;
 	date_format_iso(r->at, when);
 	snprintf(def, sizeof(def), "Default %s URL Protect Definition",
 	         !strcmp(route, "outbound")   ? "Outbound"
@@ -139,12 +143,14 @@ static json_t *click_record(const struct request *req, const struct ttp_log_row 
 /* attachmentLogs[]: elastic ttp_ap_logs, datadog ttp-attachment-protection. The sandbox's
  * verdict text is padded as the recordings show it ("Safe" + spaces, then the time taken);
  * the sandbox here is instant. */
-static json_t *attachment_record(const struct request *req, const struct ttp_log_row *r, json_t *d)
+static json_t *attachment_record(const struct request *req, const struct ttp_log_row *r, json_t *d,
+                                 json_t *users)
 {
 	int malicious = !strcasecmp(s_of(d, "Result"), "malicious");
 	char when[DATE_ISO_LEN], details[160];
 
 	(void)req;
+	(void)users;
 	date_format_iso(r->at, when);
 	if (malicious)
 		snprintf(details, sizeof(details),
@@ -165,9 +171,10 @@ static json_t *attachment_record(const struct request *req, const struct ttp_log
 
 /* impersonationLogs[]: elastic ttp_ip_logs, datadog ttp-impersonation. The event (SIEM
  * ttp_ip) says which rules hit (InternalName, SimilarInternalDomain); the display name and
- * the sending IP come from the message. */
+ * the sending IP come from the message, and the internal user whose name it copies from
+ * users (lower-case name → address; NULL when no record needs it). */
 static json_t *impersonation_record(const struct request *req, const struct ttp_log_row *r,
-                                    json_t *d)
+                                    json_t *d, json_t *users)
 {
 	const char *action = s_of(d, "Action"), *from = s_of(d, "headerFrom"), *at;
 	json_int_t hits = json_integer_value(json_object_get(d, "Hits"));
@@ -181,9 +188,23 @@ static json_t *impersonation_record(const struct request *req, const struct ttp_
 	if (!ids || !results)
 		goto nomem;
 	if (!strcmp(s_of(d, "InternalName"), "true")) {
-		/* the display name is an internal user's name: the name is what was copied */
+		/* the display name is an internal user's name: similarDomain names that user as
+		 * "Name <address>", as recorded (the name alone if the user is gone) */
+		char who[512], key[256];
+		const char *addr;
+		size_t i;
+		for (i = 0; r->from_name[i] && i + 1 < sizeof(key); i++)
+			key[i] = (char)(r->from_name[i] >= 'A' && r->from_name[i] <= 'Z'
+			                        ? r->from_name[i] + 32
+			                        : r->from_name[i]);
+		key[i] = '\0';
+		addr = json_string_value(json_object_get(users, key));
+		if (addr)
+			snprintf(who, sizeof(who), "%s <%s>", r->from_name, addr);
+		else
+			snprintf(who, sizeof(who), "%s", r->from_name);
 		json_t *x = json_pack("{s:s, s:o, s:o, s:s}", "impersonationDomainSource",
-		                      "internal_user_name", "similarDomain", msg_jstr(r->from_name),
+		                      "internal_user_name", "similarDomain", msg_jstr(who),
 		                      "stringSimilarToDomain", msg_jstr(r->from_name),
 		                      "checkerResult", "hit");
 		if (json_array_append_new(ids, json_string("internal_user_name")) ||
@@ -224,12 +245,14 @@ nomem:
 }
 
 /* dlpLogs[]: elastic dlp_logs, datadog dlp. */
-static json_t *dlp_record(const struct request *req, const struct ttp_log_row *r, json_t *d)
+static json_t *dlp_record(const struct request *req, const struct ttp_log_row *r, json_t *d,
+                          json_t *users)
 {
 	const char *action = s_of(d, "Action");
 	char when[DATE_ISO_LEN];
 
 	(void)req;
+	(void)users;
 	date_format_iso(r->at, when);
 	if (!strcasecmp(action, "notify") || !*action)
 		action = "notification"; /* the recorded word */
@@ -376,15 +399,43 @@ struct collect {
 	const struct request *req;
 	const struct kind *k;
 	json_t *records;
+	json_t *users; /* impersonation: lower-case name → address, read once when needed */
+	struct err *e;
 	size_t want, got;
 	int more;
 	int64_t last_at, last_id, last_rcpt;
 };
 
+static int user_cb(void *arg, const struct user *u)
+{
+	char key[sizeof(u->name)];
+	size_t i;
+
+	for (i = 0; u->name[i] && i + 1 < sizeof(key); i++)
+		key[i] = (char)(u->name[i] >= 'A' && u->name[i] <= 'Z' ? u->name[i] + 32
+		                                                       : u->name[i]);
+	key[i] = '\0';
+	if (!*key || json_object_get(arg, key))
+		return 0;
+	return json_object_set_new(arg, key, json_string(u->email)) ? MC_ERR_NOMEM : 0;
+}
+
+/* The account's users by name, for the internal_user_name results of a page. */
+static int load_users(struct collect *c)
+{
+	int rc;
+
+	if (!(c->users = json_object()))
+		return MC_ERR_NOMEM;
+	rc = store_user_list(c->req->srv->store, c->req->who.account.id, user_cb, c->users, c->e);
+	return rc < 0 ? rc : 0;
+}
+
 static int collect(void *arg, const struct ttp_log_row *r)
 {
 	struct collect *c = arg;
 	json_t *d, *rec;
+	int rc;
 
 	if (c->got == c->want) {
 		c->more = 1; /* the one row past the page */
@@ -397,7 +448,12 @@ static int collect(void *arg, const struct ttp_log_row *r)
 		if (!d)
 			return MC_ERR_NOMEM;
 	}
-	rec = c->k->record(c->req, r, d);
+	if (c->k->result_count && !c->users && !strcmp(s_of(d, "InternalName"), "true") &&
+	    (rc = load_users(c)) != 0) {
+		json_decref(d);
+		return rc;
+	}
+	rec = c->k->record(c->req, r, d, c->users);
 	json_decref(d);
 	if (!rec || json_array_append_new(c->records, rec) != 0)
 		return MC_ERR_NOMEM;
@@ -424,10 +480,10 @@ static int cursor_read(json_t *after, int64_t *at, int64_t *id, int64_t *rcpt)
 static int get_logs(struct request *req, struct response *res, const struct kind *k)
 {
 	struct ttp_log_query q;
-	struct collect c = {.req = req, .k = k};
+	struct err e = {0};
+	struct collect c = {.req = req, .k = k, .e = &e};
 	struct filter f;
 	struct page pg;
-	struct err e = {0};
 	json_t *next = NULL, *norm = NULL, *wrap = NULL;
 	int rc;
 
@@ -491,6 +547,7 @@ out:
 		log_error("ttp op=%s req_id=%s rc=%s msg=\"%s\"", k->fn, req->req_id, err_name(rc),
 		          e.code ? e.msg : "");
 	json_decref(c.records);
+	json_decref(c.users);
 	json_decref(next);
 	json_decref(norm);
 	page_release(&pg);
