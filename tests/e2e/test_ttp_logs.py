@@ -247,6 +247,10 @@ def test_pages_lose_and_repeat_nothing_in_either_order(client, mail):
     # newest first by default, as collectors expect (their cursor is the first event)
     default = records(logs(client, ATT, window()), "attachmentLogs")
     assert [r["date"] for r in default] == sorted((r["date"] for r in default), reverse=True)
+    # the token keeps the filters: route and result hold on every page
+    got, pages = walk(client, ATT, "attachmentLogs", window(route="inbound", result="clean"), 3)
+    assert pages == 4 and len(got) == 10 and {r["route"] for r in got} == {"inbound"}
+    assert len({key(r) for r in got}) == 10
     # a page size as a string, as one real collector sends it
     got, pages = walk(client, ATT, "attachmentLogs", window(), "4")
     assert pages == 3 and len(got) == 12
