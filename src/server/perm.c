@@ -34,6 +34,13 @@ static const struct {
         {PERM_DIR_GROUPS_READ, "dir.groups.read", "Directories | Groups | Read"},
         {PERM_DIR_GROUPS_EDIT, "dir.groups.edit", "Directories | Groups | Edit"},
         {PERM_DIR_INTERNAL_EDIT, "dir.internal.edit", "Directories | Internal | Edit"},
+        /* TTP and DLP logs (API.md §14.2) */
+        {PERM_TTP_URL_READ, "monitoring.url_protection.read", "Monitoring | URL Protection | Read"},
+        {PERM_TTP_ATTACHMENT_READ, "monitoring.attachment_protection.read",
+         "Monitoring | Attachment Protection | Read"},
+        {PERM_TTP_IMPERSONATION_READ, "monitoring.impersonation_protection.read",
+         "Monitoring | Impersonation Protection | Read"},
+        {PERM_DLP_READ, "monitoring.dlp.read", "Monitoring | Data Leak Prevention | Read"},
 };
 
 const char *perm_name(uint32_t bit)

@@ -33,7 +33,13 @@ enum perm {
 	PERM_DIR_GROUPS_EDIT = 1u << 17,   /* Directories | Groups | Edit */
 	PERM_DIR_INTERNAL_EDIT = 1u << 18, /* Directories | Internal | Edit (users) */
 	PERM_DIR_BLOCK = PERM_DIR_GROUPS_READ | PERM_DIR_GROUPS_EDIT | PERM_DIR_INTERNAL_EDIT,
-	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL,
+	/* TTP and DLP logs (API.md §14.2): bits 24-27 */
+	PERM_TTP_URL_READ = 1u << 24,           /* Monitoring | URL Protection | Read */
+	PERM_TTP_ATTACHMENT_READ = 1u << 25,    /* Monitoring | Attachment Protection | Read */
+	PERM_TTP_IMPERSONATION_READ = 1u << 26, /* Monitoring | Impersonation Protection | Read */
+	PERM_DLP_READ = 1u << 27,               /* Monitoring | Data Leak Prevention | Read */
+	PERM_TTP_LOGS_ALL = (1u << 24) | (1u << 25) | (1u << 26) | (1u << 27),
+	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL | PERM_TTP_LOGS_ALL,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

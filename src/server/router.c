@@ -70,6 +70,12 @@ static const struct route routes[] = {
          api_directory_add_group_member},
         {"/api/directory/remove-group-member", ROUTE_SIGNED, PERM_DIR_GROUPS_EDIT, 0,
          api_directory_remove_group_member},
+        {"/api/ttp/url/get-logs", ROUTE_SIGNED, PERM_TTP_URL_READ, 0, api_ttp_url_get_logs},
+        {"/api/ttp/attachment/get-logs", ROUTE_SIGNED, PERM_TTP_ATTACHMENT_READ, 0,
+         api_ttp_attachment_get_logs},
+        {"/api/ttp/impersonation/get-logs", ROUTE_SIGNED, PERM_TTP_IMPERSONATION_READ, 0,
+         api_ttp_impersonation_get_logs},
+        {"/api/dlp/get-logs", ROUTE_SIGNED, PERM_DLP_READ, 0, api_dlp_get_logs},
         {NULL, 0, 0, 0, NULL},
 };
 

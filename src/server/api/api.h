@@ -57,6 +57,12 @@ int api_directory_create_group(struct request *req, struct response *res);
 int api_directory_add_group_member(struct request *req, struct response *res);
 int api_directory_remove_group_member(struct request *req, struct response *res);
 
+/* ttp_logs.c: the TTP and DLP logs (§14.2) */
+int api_ttp_url_get_logs(struct request *req, struct response *res);
+int api_ttp_attachment_get_logs(struct request *req, struct response *res);
+int api_ttp_impersonation_get_logs(struct request *req, struct response *res);
+int api_dlp_get_logs(struct request *req, struct response *res);
+
 /* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
  * MC_ERR_INVALID for a token this server did not make. */
 int api_click(const struct server *srv, const char *token, char *location, size_t size);

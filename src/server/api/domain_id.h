@@ -25,6 +25,9 @@ enum opaque_kind {
 	OPAQUE_GROUP_MEMBER = 17, /* one member of a group */
 	OPAQUE_USER = 18,         /* a user (create-user answers its id) */
 	OPAQUE_GROUP_ROOT = 19,   /* the root folder of an account: the row is the account id */
+	/* TTP logs (API.md §14.2): kinds 24-25, the ids of impersonationLogs records */
+	OPAQUE_TTP_IP_EVENT = 24, /* an impersonation event without recipients (mail_events row) */
+	OPAQUE_TTP_IP_RCPT = 25,  /* an impersonation event shown for one recipient (its row) */
 };
 
 /* Writes the id of row of kind under key (32 bytes; the first 16 are used) into out. */

@@ -23,6 +23,7 @@
 #include "store_login_int.h"
 #include "store_mail_int.h"
 #include "store_policy_int.h"
+#include "store_ttp_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -751,6 +752,7 @@ static const struct store_ops pg_ops = {
         .login = &pg_login_ops,
         .mail = &pg_mail_ops,
         .policy = &pg_policy_ops,
+        .ttp = &pg_ttp_ops,
         .directory = &pg_directory_ops,
 };
 
