@@ -340,6 +340,9 @@ static json_t *key_json(const struct binding *b, const char *app_id, int64_t now
 
 /* ---- shared steps ---- */
 
+/* Operators run `mcapid admin` on the server itself (docs/audit.md). */
+static const struct audit_origin admin_origin = {AUDIT_ADMIN_IP, AUDIT_ADMIN_APP, NULL};
+
 int admin_audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
                 const char *type, const char *fmt, ...)
 {
@@ -347,7 +350,8 @@ int admin_audit(struct admin_ctx *cx, const char *user, int64_t account_id, cons
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(cx->st, account_id, user, category, type, cx->now, &cx->e, fmt, ap);
+	rc = store_audit_voriginf(cx->st, account_id, user, category, type, cx->now, &admin_origin,
+	                          &cx->e, fmt, ap);
 	va_end(ap);
 	return rc;
 }
