@@ -22,6 +22,8 @@
 
 #define SIEM_PATH "/api/audit/get-siem-logs"
 
+enum step { STEP_MORE = 0, STEP_END = 1, STEP_FAIL = -1 }; /* STEP_FAIL: the error was said */
+
 static const char siem_usage[] =
         "usage: mcapi siem pull --dir DIR [--format json|key_value] [--compress|--no-compress]\n"
         "                       [--type MTA] [--max-files N]\n"
@@ -91,15 +93,15 @@ static char *request(const struct pull *p)
 	return s;
 }
 
-/* The answer that is not a file: the end of the chain (1), or an error (CLI_FAIL, said). */
-static int envelope_answer(const struct mcapi_response *r)
+/* The answer that is not a file: the end of the chain, or an error. */
+static enum step envelope_answer(const struct mcapi_response *r)
 {
 	size_t len;
 	const char *body = mcapi_response_body(r, &len);
 	json_t *root = json_loadb(body, len, 0, NULL), *fail = json_object_get(root, "fail");
 	json_t *meta = json_object_get(root, "meta");
 	long status = mcapi_response_status(r);
-	int rc = CLI_FAIL;
+	enum step rc = STEP_FAIL;
 
 	if (!json_is_object(root) || !json_is_array(fail)) {
 		cli_error("%s: HTTP %ld, neither a file nor the API's envelope%s%.200s", SIEM_PATH,
@@ -112,7 +114,7 @@ static int envelope_answer(const struct mcapi_response *r)
 		          msg && *msg ? msg : "the call failed", code ? code : "no code",
 		          json_is_true(json_object_get(e0, "retryable")) ? ", retryable" : "");
 	} else if (json_is_true(json_object_get(meta, "isLastToken"))) {
-		rc = 1;
+		rc = STEP_END;
 	} else {
 		cli_error("%s: an answer without a file that is not the last token either",
 		          SIEM_PATH);
@@ -121,8 +123,8 @@ static int envelope_answer(const struct mcapi_response *r)
 	return rc;
 }
 
-/* One step: 0 to go on, 1 at the end of the chain, CLI_FAIL after an error was said. */
-static int step(struct pull *p, struct mcapi_client *c)
+/* One call of the chain and what it brought saved. */
+static enum step step(struct pull *p, struct mcapi_client *c)
 {
 	struct mcapi_response *r = NULL;
 	struct siem_saved saved;
@@ -131,10 +133,13 @@ static int step(struct pull *p, struct mcapi_client *c)
 	const char *disp, *tok, *body;
 	char *req = request(p);
 	size_t len;
-	int rc = CLI_FAIL, end = 0;
+	enum step rc = STEP_FAIL;
+	int end = 0;
 
-	if (!req)
-		return cli_error("out of memory");
+	if (!req) {
+		cli_error("out of memory");
+		return STEP_FAIL;
+	}
 	if (mcapi_call(c, SIEM_PATH, req, &r) != 0) {
 		cli_error("%s: %s", SIEM_PATH, mcapi_client_last_error(c));
 		goto out;
@@ -184,11 +189,11 @@ static int step(struct pull *p, struct mcapi_client *c)
 	p->bytes += saved.bytes;
 	progress(p, saved.files ? saved.last : NULL, 0);
 	if (end || strcmp(next, p->token) == 0) {
-		rc = 1; /* the token repeats: the same file would come again */
+		rc = STEP_END; /* or the token repeats: the same file would come again */
 		goto out;
 	}
 	snprintf(p->token, sizeof(p->token), "%s", next);
-	rc = 0;
+	rc = STEP_MORE;
 out:
 	mcapi_response_free(r);
 	free(req);
@@ -199,6 +204,7 @@ static int pull(struct cli *cli, struct pull *p)
 {
 	struct mcapi_client *c = NULL;
 	struct err e = {0};
+	enum step st;
 	int rc;
 
 	if ((rc = dir_ready(p->dir)) != CLI_OK)
@@ -211,16 +217,14 @@ static int pull(struct cli *cli, struct pull *p)
 	}
 	if ((rc = cli_client_open(cli, &c)) != CLI_OK)
 		return rc;
-	for (;;) {
-		rc = step(p, c);
-		if (rc == 0 && p->max_files && p->files >= p->max_files)
-			rc = 1;
-		if (rc)
-			break;
-	}
+	do {
+		st = step(p, c);
+		if (st == STEP_MORE && p->max_files && p->files >= p->max_files)
+			st = STEP_END;
+	} while (st == STEP_MORE);
 	progress(p, NULL, 1);
 	mcapi_client_free(c);
-	return rc == 1 ? CLI_OK : CLI_FAIL;
+	return st == STEP_END ? CLI_OK : CLI_FAIL;
 }
 
 int cmd_siem(struct cli *cli, int argc, char **argv)
