@@ -579,7 +579,8 @@ out:
 }
 
 /* Sets the fields of a that options give. *changed gets the get-account names of the
- * fields whose value changes, ", "-separated. 0 or a usage error, with a unchanged only
+ * fields whose value changes, "; "-separated (", " separates the Key: value pairs of an
+ * eventInfo, docs/audit.md). 0 or a usage error, with a unchanged only
  * in part. */
 static int account_apply(struct admin_ctx *cx, struct account *a, char *changed, size_t size)
 {
@@ -659,7 +660,7 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 		}
 		if (!same)
 			used += (size_t)snprintf(changed + used, size - used, "%s%s",
-			                         used ? ", " : "", f->api);
+			                         used ? "; " : "", f->api);
 		if (used >= size)
 			used = size - 1;
 	}

@@ -918,7 +918,7 @@ static int update_user_one(struct request *req, struct response *res, json_t *it
 #define NOTE(s)                                                                                    \
 	do {                                                                                       \
 		int n_ = snprintf(changes + used, sizeof(changes) - used, "%s%s",                  \
-		                  used ? " and " : "", (s));                                       \
+		                  used ? "; " : "", (s));                                          \
 		if (n_ > 0 && (size_t)n_ < sizeof(changes) - used)                                 \
 			used += (size_t)n_;                                                        \
 	} while (0)
