@@ -269,6 +269,12 @@ def shape_of(ev):
     assert m, ev
     # Date and Time are the event's own time, in UTC
     assert "%sT%s" % (m["date"], m["time"]) == ev["eventTime"], ev
+    # read as Elastic's Mimecast pipeline reads it: split at the first ", ", then the rest as
+    # "Key: value" pairs joined by ", " — the tail's fields come out whole
+    rest = ev["eventInfo"].split(", ", 1)[1]
+    kv = dict(p.split(": ", 1) for p in rest.split(", ") if ": " in p)
+    assert (kv["Date"], kv["Time"], kv["IP"]) == (m["date"], m["time"], m["ip"]), (kv, ev)
+    assert kv["Application"] == m["app"], (kv, ev)
     return m
 
 
