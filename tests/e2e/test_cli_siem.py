@@ -484,11 +484,36 @@ def test_real_pull_compressed_key_value(server):
         assert all(line.startswith(b"datetime=") for line in body.splitlines() if line)
 
 
+def click_event(server, at, n):
+    """A ttp_url event as the click endpoint writes it (the keys of the SIEM ttp_url log)."""
+    acct = mc.db_rows(server, "SELECT id FROM accounts WHERE code = ?",
+                      (server.creds["account_code"],))[0][0]
+    data = {"aCode": "c" * 22, "MsgId": "click%d@test.example" % n, "Sender": "news@shop.example",
+            "Recipient": "alice@ttp.example", "Route": "Inbound", "Subject": "Offers %d" % n,
+            "URL": "https://shop.example/deal?id=%d" % n, "UrlCategory": "Shopping",
+            "ScanResult": "clean" if n % 2 else "malicious", "ScanResultInfo": "",
+            "Action": "allow" if n % 2 else "block", "SourceIP": "192.0.2.7"}
+    mc.db_exec(server, "INSERT INTO mail_events(account_id, message_id, type, at, data) "
+                       "VALUES (?, NULL, 'ttp_url', ?, ?)", (acct, at, json.dumps(data)))
+
+
 def test_real_ttp_clicks(server):
-    r = need(server, TTP, {"from": "2020-01-01T00:00:00+0000", "to": "2099-01-01T00:00:00+0000"})
-    assert r.status_code == 200
-    rc, out, err = run(profile_env(server), "ttp", "clicks", "--from", "2020-01-01T00:00:00+0000",
-                       "--to", "2099-01-01T00:00:00+0000", "--json", check=0)
-    expect = r.json()["data"][0]["clickLogs"] if r.json()["data"] else []
-    got = json.loads(out)
-    assert isinstance(got, list) and len(got) >= len(expect)
+    item = {"from": "2021-10-16T00:00:00+0000", "to": "2021-10-17T00:00:00+0000"}
+    need(server, TTP, item)
+    for n in range(7):  # 2021-10-16T14:45:34+0000 and on
+        click_event(server, 1634395534000 + n * 1000, n)
+    expect, body = [], {"data": [item], "meta": {"pagination": {"pageSize": 500}}}
+    r = server.client().post(TTP, body)
+    assert r.status_code == 200 and r.json()["fail"] == [], r.text
+    expect = r.json()["data"][0]["clickLogs"]
+    assert len(expect) == 7
+    env = profile_env(server)
+    rc, out, err = run(env, "ttp", "clicks", "--from", item["from"], "--to", item["to"], "--json",
+                       "--page-size", "3", check=0)
+    assert json.loads(out) == expect  # three pages joined, nothing lost or repeated
+    rc, out, err = run(env, "ttp", "clicks", "--from", item["from"], "--to", item["to"],
+                       "--result", "malicious", check=0)
+    rows = out.splitlines()[1:]
+    assert len(rows) == 4 and all(" malicious " in x and " block " in x for x in rows), out
+    rc, out, err = run(env, "ttp", "clicks", "--from", "not-a-date", check=1)
+    assert "err_validation" in err, err
