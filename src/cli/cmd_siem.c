@@ -149,6 +149,11 @@ static enum step step(struct pull *p, struct mcapi_client *c)
 		rc = envelope_answer(r);
 		goto out;
 	}
+	body = mcapi_response_body(r, &len);
+	if (siem_zip_is_empty(body, len)) {
+		rc = STEP_END; /* nothing follows the token: nothing to save, the token stays */
+		goto out;
+	}
 	if (siem_disposition_name(disp, name, sizeof(name), &e) != 0) {
 		cli_error("refusing the file of this answer: %s", e.msg);
 		goto out;
@@ -160,7 +165,6 @@ static enum step step(struct pull *p, struct mcapi_client *c)
 		goto out;
 	}
 	snprintf(next, sizeof(next), "%s", tok);
-	body = mcapi_response_body(r, &len);
 	if (siem_is_zip(body, len)) {
 		if (siem_zip_save(p->dir, body, len, &saved, &e) != 0) {
 			cli_error("%s: %s", name, e.msg);

@@ -165,6 +165,13 @@ int siem_is_zip(const void *data, size_t len)
 	       ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6));
 }
 
+int siem_zip_is_empty(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	return siem_is_zip(data, len) && p[2] == 5 && p[3] == 6;
+}
+
 size_t siem_count_events(const char *data, size_t len)
 {
 	size_t n = 0, i = 0;

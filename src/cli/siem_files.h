@@ -50,6 +50,11 @@ int siem_file_save(const char *dir, const char *name, const void *data, size_t l
  * end of the central directory), else 0. */
 int siem_is_zip(const void *data, size_t len);
 
+/* 1 when data is a zip without entries: it starts with the end of the central directory
+ * (an archive with entries starts with a local file header). Such an answer ends a walk
+ * whatever its headers say. */
+int siem_zip_is_empty(const void *data, size_t len);
+
 /* What siem_zip_save wrote. */
 struct siem_saved {
 	size_t files;  /* entries written; 0 = an empty zip */

@@ -216,7 +216,9 @@ def test_compressed_answers_are_unpacked_and_an_empty_zip_ends(fake, out_dir):
         if tok == "z1":
             return a_file("MTA_2.log", zipped("MTA_2.log", b"datetime=y|aCode=2\n"), "z2",
                           "application/octet-stream")
-        return a_file("MTA_3.log", zipped(None, b""), "z3", "application/octet-stream")
+        # the end: an empty zip (here without any token header at all)
+        return 200, {"Content-Type": "application/octet-stream",
+                     "Content-Disposition": 'attachment; filename="MTA_3.log"'}, zipped(None, b"")
     fake.script = script
     run(fake.env(), "siem", "pull", "--dir", out_dir, "--compress", check=0)
     assert listing(out_dir) == [TOKEN_FILE, "MTA_1.log", "MTA_2.log"]

@@ -193,13 +193,14 @@ static void test_zip(void)
 	char *z;
 
 	CHECK(siem_is_zip(empty, sizeof(empty)));
+	CHECK(siem_zip_is_empty(empty, sizeof(empty)));
 	CHECK(!siem_is_zip("datetime=x", 10));
 	CHECK(!siem_is_zip("{}", 2));
 	CHECK_INT(siem_zip_save(dir, empty, sizeof(empty), &s, &e), 0);
 	CHECK_INT(s.files, 0);
 
 	z = make_zip(good, 2, &len);
-	CHECK(z != NULL && siem_is_zip(z, len));
+	CHECK(z != NULL && siem_is_zip(z, len) && !siem_zip_is_empty(z, len));
 	CHECK_INT(siem_zip_save(dir, z, len, &s, &e), 0);
 	CHECK_INT(s.files, 2);
 	CHECK_INT(s.events, 2);
