@@ -140,6 +140,12 @@ MCAPI_EXPORT int mcapi_response_attempts(const struct mcapi_response *r);
 /* The x-mc-req-id of the last attempt (for support requests). Owned by r. */
 MCAPI_EXPORT const char *mcapi_response_request_id(const struct mcapi_response *r);
 
+/* The value of the answer's header name (case-insensitive; the first if repeated), with
+ * surrounding blanks trimmed, or NULL when absent. For answers that are not an envelope,
+ * e.g. the files of /api/audit/get-siem-logs: "mc-siem-token", "Content-Disposition",
+ * "Content-Type" — the body itself is mcapi_response_body. Owned by r. */
+MCAPI_EXPORT const char *mcapi_response_header(const struct mcapi_response *r, const char *name);
+
 /* Frees r (NULL is fine). */
 MCAPI_EXPORT void mcapi_response_free(struct mcapi_response *r);
 

@@ -67,5 +67,7 @@ int cmd_login(struct cli *cli, int argc, char **argv);
 int cmd_profile(struct cli *cli, int argc, char **argv);
 int cmd_users(struct cli *cli, int argc, char **argv);  /* cmd_directory.c */
 int cmd_groups(struct cli *cli, int argc, char **argv); /* cmd_directory.c */
+int cmd_siem(struct cli *cli, int argc, char **argv);
+int cmd_ttp(struct cli *cli, int argc, char **argv);
 
 #endif

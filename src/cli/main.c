@@ -18,6 +18,8 @@ static const struct cli_cmd commands[] = {
         {"call", cmd_call, "call any API path with a JSON body and print the answer"},
         {"domain", cmd_domain, "register, verify and list domains"},
         {"senders", cmd_senders, "permit or block senders; blocked-senders policies"},
+        {"siem", cmd_siem, "pull SIEM log files into a directory, continuing where it stopped"},
+        {"ttp", cmd_ttp, "list URL-protection click logs"},
         {"groups", cmd_groups, "find groups, list, add and remove their members"},
         {"help", cmd_help, "show help for a command"},
         {"login", cmd_login, "log in with an email and password and store the keys"},

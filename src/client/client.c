@@ -229,6 +229,7 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		return MCAPI_E_INVALID;
 	c->last_error[0] = '\0';
 	buf_init(&h.body, CLIENT_BODY_MAX);
+	buf_init(&h.headers, CLIENT_HEADERS_MAX);
 	if (!path || path[0] != '/' || sign_bad_header_value(path)) {
 		rc = client_fail(c, MCAPI_E_INVALID, "path '%s' must start with '/'",
 		                 path ? path : "");
@@ -300,6 +301,7 @@ out:
 	mcapi_response_free(r);
 	curl_slist_free_all(hdrs);
 	buf_release(&h.body);
+	buf_release(&h.headers);
 	free(url);
 	return rc;
 }
@@ -324,6 +326,15 @@ struct mcapi_response *response_from_http(struct http_result *h, int attempts, c
 		free(r);
 		return NULL;
 	}
+	r->headers = buf_detach(&h->headers, &r->headers_len);
+	if (!r->headers) {
+		free(r->body);
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->headers_len; i++) /* "A: 1\nB: 2\n" → "A: 1\0B: 2\0" */
+		if (r->headers[i] == '\n')
+			r->headers[i] = '\0';
 	r->rl_limit = h->rl_limit;
 	r->rl_remaining = h->rl_remaining;
 	r->rl_reset = h->rl_reset;
@@ -422,11 +433,25 @@ MCAPI_EXPORT const char *mcapi_response_request_id(const struct mcapi_response *
 	return r ? r->req_id : "";
 }
 
+MCAPI_EXPORT const char *mcapi_response_header(const struct mcapi_response *r, const char *name)
+{
+	size_t n;
+
+	if (!r || !r->headers || !name)
+		return NULL;
+	n = strlen(name);
+	for (const char *p = r->headers; p < r->headers + r->headers_len; p += strlen(p) + 1)
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':' && p[n + 1] == ' ')
+			return p + n + 2;
+	return NULL;
+}
+
 MCAPI_EXPORT void mcapi_response_free(struct mcapi_response *r)
 {
 	if (!r)
 		return;
 	json_decref(r->root);
 	free(r->body);
+	free(r->headers);
 	free(r);
 }

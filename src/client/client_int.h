@@ -14,7 +14,8 @@
 #define CLIENT_KEY_MAX         256         /* decoded secret key bytes */
 #define CLIENT_TIMEOUT_DEFAULT 30000
 #define CLIENT_RETRIES_DEFAULT 4
-#define CLIENT_WAIT_MAX_MS     60000 /* no single retry waits longer than this */
+#define CLIENT_WAIT_MAX_MS     60000       /* no single retry waits longer than this */
+#define CLIENT_HEADERS_MAX     (64u << 10) /* response header lines kept; more are dropped */
 
 struct mcapi_client {
 	char *base_url; /* without trailing '/' */
@@ -39,6 +40,9 @@ struct mcapi_response {
 	long rl_limit, rl_remaining, rl_reset;
 	int attempts;
 	char req_id[64];
+	char *headers; /* the final answer's header lines, each "Name: value" NUL-terminated,
+	                  the list ended by an empty string */
+	size_t headers_len;
 };
 
 /* What one HTTP exchange gave back. */
@@ -47,6 +51,8 @@ struct http_result {
 	struct buf body;
 	long rl_limit, rl_remaining, rl_reset; /* -1 when absent */
 	long retry_after_s;                    /* -1 when absent */
+	struct buf headers; /* header lines of the final answer, "Name: value\n" each, trimmed;
+	                       callers buf_init it (cap CLIENT_HEADERS_MAX) and release it */
 };
 
 /* Posts body to url with headers on handle h (a reused easy handle). Returns 0 with res

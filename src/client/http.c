@@ -76,11 +76,32 @@ static size_t http_on_header(char *p, size_t size, size_t n, void *arg)
 	size_t name_len, vlen;
 	const char *v;
 
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		buf_reset(&res->headers); /* a new answer (after 100 Continue, say) */
+		return len;
+	}
 	if (!colon)
 		return len;
 	name_len = (size_t)(colon - p);
 	v = colon + 1;
 	vlen = len - name_len - 1;
+	/* keep the line, trimmed: a value of mcapi_response_header. Past the cap a line is
+	 * dropped rather than the answer failed: no header the library needs is that late. */
+	if (res->headers.cap) {
+		size_t vb = name_len + 1, ve = len;
+		while (vb < ve && (p[vb] == ' ' || p[vb] == '\t'))
+			vb++;
+		while (ve > vb && (p[ve - 1] == '\r' || p[ve - 1] == '\n' || p[ve - 1] == ' ' ||
+		                   p[ve - 1] == '\t'))
+			ve--;
+		if (!memchr(p, '\0', ve) &&
+		    res->headers.len + name_len + (ve - vb) + 3 <= res->headers.cap) {
+			buf_add(&res->headers, p, name_len);
+			buf_add(&res->headers, ": ", 2);
+			buf_add(&res->headers, p + vb, ve - vb);
+			buf_addc(&res->headers, '\n');
+		}
+	}
 #define HDR_IS(s) (name_len == sizeof(s) - 1 && strncasecmp(p, s, name_len) == 0)
 	if (HDR_IS("X-RateLimit-Limit"))
 		res->rl_limit = http_header_long(v, vlen);
@@ -103,6 +124,7 @@ int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *
 
 	*retryable = 0;
 	buf_reset(&res->body);
+	buf_reset(&res->headers);
 	res->status = 0;
 	res->rl_limit = res->rl_remaining = res->rl_reset = res->retry_after_s = -1;
 	curl_err[0] = '\0';

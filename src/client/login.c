@@ -139,6 +139,7 @@ MCAPI_EXPORT int mcapi_login(const struct mcapi_options *o, const char *email, c
 	size_t i, n;
 
 	buf_init(&h.body, LOGIN_BODY_MAX);
+	buf_init(&h.headers, 0); /* login reads no header beyond the §7 ones */
 	if (res)
 		memset(res, 0, sizeof(*res));
 	if (!o || !res || !email || !password) {

@@ -341,6 +341,9 @@ static json_t *key_json(const struct binding *b, const char *app_id, int64_t now
 
 /* ---- shared steps ---- */
 
+/* Operators run `mcapid admin` on the server itself (docs/audit.md). */
+static const struct audit_origin admin_origin = {AUDIT_ADMIN_IP, AUDIT_ADMIN_APP, NULL};
+
 int admin_audit(struct admin_ctx *cx, const char *user, int64_t account_id, const char *category,
                 const char *type, const char *fmt, ...)
 {
@@ -348,7 +351,8 @@ int admin_audit(struct admin_ctx *cx, const char *user, int64_t account_id, cons
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(cx->st, account_id, user, category, type, cx->now, &cx->e, fmt, ap);
+	rc = store_audit_voriginf(cx->st, account_id, user, category, type, cx->now, &admin_origin,
+	                          &cx->e, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -576,7 +580,8 @@ out:
 }
 
 /* Sets the fields of a that options give. *changed gets the get-account names of the
- * fields whose value changes, ", "-separated. 0 or a usage error, with a unchanged only
+ * fields whose value changes, "; "-separated (", " separates the Key: value pairs of an
+ * eventInfo, docs/audit.md). 0 or a usage error, with a unchanged only
  * in part. */
 static int account_apply(struct admin_ctx *cx, struct account *a, char *changed, size_t size)
 {
@@ -656,7 +661,7 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 		}
 		if (!same)
 			used += (size_t)snprintf(changed + used, size - used, "%s%s",
-			                         used ? ", " : "", f->api);
+			                         used ? "; " : "", f->api);
 		if (used >= size)
 			used = size - 1;
 	}

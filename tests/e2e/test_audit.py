@@ -1,6 +1,7 @@
 """Audit events end to end (issue 4, API.md §9): a create-domain, a login and a failed login
 appear with the right auditType, category, user and eventTime; every date form of §9;
-the 60-day window; query and categories filter; pagination walks everything once."""
+the 60-day window; query and categories filter; pagination walks everything once; every
+eventInfo of an API call or an admin command has the real service's shape (docs/audit.md)."""
 import base64
 import datetime
 import json
@@ -14,6 +15,11 @@ from mc import Server
 CATEGORIES = ["authentication_logs", "account_logs", "integrations_and_apis",
               "user_account_and_role_logs"]
 URI = "/api/audit/get-audit-events"
+# What SIEM parsers match (the real records in fixtures/elastic-integrations/audit_events):
+# <what happened>, Date: yyyy-MM-dd, Time: HH:mm:ss+0000, IP: <ip>, Application: <app>[, ...]
+EVENT_INFO = re.compile(r"^(?P<what>.+), Date: (?P<date>\d{4}-\d{2}-\d{2}), "
+                        r"Time: (?P<time>\d{2}:\d{2}:\d{2}[+-]\d{4}), IP: (?P<ip>[0-9a-f.:]+), "
+                        r"Application: (?P<app>[^,]+)(?P<detail>, .+)?$", re.S)
 
 
 def err(body):
@@ -102,7 +108,7 @@ def test_events_are_recorded(server, events):
     rows, _ = walk(server.client(), window())
     assert set(rows[0]) == {"id", "auditType", "user", "eventTime", "eventInfo", "category"}
     checks = [("Domain Created", "audited.example", "account_logs"),
-              ("Logon Authentication Successful", "", "authentication_logs"),
+              ("User Logged On", "", "authentication_logs"),
               ("Logon Authentication Failed", "", "authentication_logs"),
               ("API Key Created", "created by login", "integrations_and_apis")]
     for audit_type, needle, category in checks:
@@ -255,3 +261,93 @@ def test_no_audit_row_holds_a_whole_access_key(server, events):
         assert key[:8] + "..." in text, key
     for audit_type in ("API Key Created", "API Key Refreshed", "API Key Revoked", "Logoff"):
         assert find(rows, audit_type), audit_type
+
+
+def shape_of(ev):
+    """The parts of an eventInfo; fails the test when it lacks the real shape."""
+    m = EVENT_INFO.match(ev["eventInfo"])
+    assert m, ev
+    # Date and Time are the event's own time, in UTC
+    assert "%sT%s" % (m["date"], m["time"]) == ev["eventTime"], ev
+    # read as Elastic's Mimecast pipeline reads it: split at the first ", ", then the rest as
+    # "Key: value" pairs joined by ", " — the tail's fields come out whole
+    rest = ev["eventInfo"].split(", ", 1)[1]
+    kv = dict(p.split(": ", 1) for p in rest.split(", ") if ": " in p)
+    assert (kv["Date"], kv["Time"], kv["IP"]) == (m["date"], m["time"], m["ip"]), (kv, ev)
+    assert kv["Application"] == m["app"], (kv, ev)
+    return m
+
+
+def test_every_change_has_the_real_event_info_shape(server, events):
+    """Policy, directory, logout and admin changes next to the logins and the domain of
+    `events`: each has its auditType and category, and every row the wording parsers match,
+    with the caller's IP and application, or 127.0.0.1 and "mcapid admin" for the CLI."""
+    c = server.client()
+    r, b = c.call("/api/managedsender/permit-or-block-sender",
+                  [{"sender": "friend@partner.example", "to": server.creds["email"], "action": "permit"},
+                   {"sender": "foe@spam.example", "to": server.creds["email"], "action": "block"}])
+    assert r.status_code == 200 and b["fail"] == [], b
+    r, b = c.call("/api/policy/blockedsenders/create-policy", [{
+        "option": "block_sender",
+        "policy": {"description": "shape check", "fromPart": "envelope_from",
+                   "fromType": "individual_email_address", "fromValue": "bad@spam.example",
+                   "toType": "everyone", "fromDate": "1900-01-01T00:00:00+0000",
+                   "toDate": "2100-01-01T00:00:00+0000"}}])
+    assert r.status_code == 200 and b["fail"] == [], b
+    pid = b["data"][0]["id"]
+    r, b = c.call("/api/policy/blockedsenders/delete-policy", [{"id": pid}])
+    assert b["fail"] == [], b
+    r, b = c.call("/api/directory/create-group", [{"description": "Shape Group"}])
+    assert b["fail"] == [], b
+    gid = b["data"][0]["id"]
+    for uri in ("/api/directory/add-group-member", "/api/directory/remove-group-member"):
+        r, b = c.call(uri, [{"id": gid, "emailAddress": "member@partner.example"}])
+        assert b["fail"] == [], b
+    r = login(server, server.creds["email"], server.creds["password"])
+    mine = server.client(access_key=r.json()["data"][0]["accessKey"],
+                         secret_key=r.json()["data"][0]["secretKey"])
+    assert mine.post("/api/login/logout").status_code == 200
+    server.admin("account", "update", "--code", server.creds["account_code"],
+                 "--telephone", "+44 20 7946 0000")
+
+    rows, _ = walk(c, window())
+    for ev in rows:  # every single one, whatever made it
+        shape_of(ev)
+    app = "Development"  # the application the first start creates (and the tests sign with)
+    want = [
+        ("User Logged On", "authentication_logs", "Successful authentication for ", app,
+         ", Method: Cloud"),
+        ("Logon Authentication Failed", "authentication_logs", "Failed authentication for ", app,
+         ", Method: Cloud, Reason: Wrong password"),
+        ("API Key Created", "integrations_and_apis", "key ", app, None),
+        ("Logoff", "authentication_logs", server.creds["email"] + " logged off key ", app, None),
+        ("Domain Created", "account_logs", "domain 'audited.example'", app, None),
+        ("Managed Sender Permitted", "account_logs", "Permitted Sender - Id: ", app, None),
+        ("Managed Sender Blocked", "account_logs", "Blocked Sender - Id: ", app, None),
+        ("Blocked Senders Policy Created", "account_logs", "Created Blocked Senders Policy - Id: " + pid,
+         app, None),
+        ("Blocked Senders Policy Deleted", "account_logs", "Deleted Blocked Senders Policy - Id: " + pid,
+         app, None),
+        ("Group Created", "account_logs", "Created Group - Name: Shape Group", app, None),
+        ("Group Member Added", "account_logs",
+         "Added Group Member - Group: Shape Group, Address: member@partner.example", app, None),
+        ("Group Member Removed", "account_logs",
+         "Removed Group Member - Group: Shape Group, Address: member@partner.example", app, None),
+        ("Account Updated", "account_logs", "account ", "mcapid admin", None),
+        ("Account Created", "account_logs", "account ", "mcapid admin", None),
+    ]
+    for audit_type, category, what, application, detail in want:
+        hits = [x for x in rows if x["auditType"] == audit_type]
+        assert hits, (audit_type, [x["auditType"] for x in rows])
+        matched = []
+        for ev in hits:
+            m = shape_of(ev)
+            assert ev["category"] == category, ev
+            if m["what"].startswith(what) and m["app"] == application and \
+                    (detail is None or (m["detail"] or "").startswith(detail)):
+                matched.append(m)
+        assert matched, (audit_type, hits)
+        m = matched[0]
+        assert m["ip"] == "127.0.0.1", m  # the tests connect over loopback; the CLI is local
+    # the managed-sender rows name the policy ids the call answered
+    assert find(rows, "Managed Sender Blocked", "Sender: foe@spam.example, To: " + server.creds["email"])

@@ -120,7 +120,7 @@ def test_integration_script(server):
     assert r.json()["fail"][0]["errors"][0]["field"] == "accessKey"
     # audited: login, key created, key refreshed, logoff
     types = [row["auditType"] for row in audit_rows(server, c["email"])]
-    for t in ("Logon Authentication Successful", "API Key Created", "API Key Refreshed", "Logoff"):
+    for t in ("User Logged On", "API Key Created", "API Key Refreshed", "Logoff"):
         assert t in types, types
 
 
@@ -216,12 +216,14 @@ def test_lockout_after_five_failures_and_audit(server):
     failed = [x for x in rows if x["auditType"] == "Logon Authentication Failed"]
     assert len(failed) == 6  # five wrong passwords and the attempt while locked
     assert all(x["category"] == "authentication_logs" for x in failed)
-    assert sum("wrong password" in x["eventInfo"] for x in failed) == 5
-    assert sum("account locked" in x["eventInfo"] for x in failed) == 1
+    # the real service's wording: ..., Application: ..., Method: Cloud, Reason: ...
+    assert sum(", Method: Cloud, Reason: Wrong password, Failures: " in x["eventInfo"]
+               for x in failed) == 5
+    assert sum(x["eventInfo"].endswith(", Method: Cloud, Reason: Account Locked") for x in failed) == 1
     locked = [x for x in rows if x["auditType"] == "Logon Account Locked"]
     assert len(locked) == 1 and "15 minutes" in locked[0]["eventInfo"]
     # keys the user already holds keep working: the lock is on logging in
-    assert not any(x["auditType"] == "Logon Authentication Successful" for x in rows)
+    assert not any(x["auditType"] == "User Logged On" for x in rows)
 
 
 def test_unknown_names_lock_out_too(server):

@@ -564,11 +564,11 @@ static void test_account_update(struct store *st, const char *code)
 	CHECK_INT(audit_count("Account Updated"), 2);
 	CHECK_INT(raw_int(db_path, "SELECT count(*) FROM audit_events WHERE audit_type = "
 	                           "'Account Updated' AND category = 'account_logs' AND info LIKE "
-	                           "'account %(Acme Renamed) updated: accountName, "
-	                           "contactEmail, contactName, telephone, supportCode, "
-	                           "maxRetention, archive, maxRetentionConfirmed, "
-	                           "minRetentionEnabled, automatedSegmentPurge, policyInheritance, "
-	                           "searchReason, exportApi, exgestAllowQuery'"),
+	                           "'account %(Acme Renamed) updated: accountName; "
+	                           "contactEmail; contactName; telephone; supportCode; "
+	                           "maxRetention; archive; maxRetentionConfirmed; "
+	                           "minRetentionEnabled; automatedSegmentPurge; policyInheritance; "
+	                           "searchReason; exportApi; exgestAllowQuery, Date: %'"),
 	          1);
 
 	/* the same values again: nothing changes, nothing is audited */

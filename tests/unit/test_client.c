@@ -159,6 +159,10 @@ static struct mcapi_response *response_of(long status, const char *body)
 
 	buf_init(&h.body, 1 << 20);
 	buf_adds(&h.body, body);
+	buf_init(&h.headers, 1 << 16); /* as http.c keeps them: trimmed, one per line */
+	buf_adds(&h.headers, "Content-Type: application/json\nmc-siem-token: tok-1\n"
+	                     "Content-Disposition: attachment; filename=\"MTA_1.json\"\n"
+	                     "mc-siem-token: second\n");
 	h.status = status;
 	h.rl_limit = 800;
 	h.rl_remaining = 799;
@@ -182,6 +186,13 @@ static void test_response(void)
 	CHECK(r != NULL);
 	CHECK_INT(mcapi_response_status(r), 200);
 	CHECK(mcapi_response_is_envelope(r));
+	/* headers: any case, the first of a repeated one, NULL when absent */
+	CHECK_STR(mcapi_response_header(r, "MC-SIEM-TOKEN"), "tok-1");
+	CHECK_STR(mcapi_response_header(r, "content-disposition"),
+	          "attachment; filename=\"MTA_1.json\"");
+	CHECK(mcapi_response_header(r, "mc-siem") == NULL);
+	CHECK(mcapi_response_header(r, "X-Absent") == NULL);
+	CHECK(mcapi_response_header(NULL, "mc-siem-token") == NULL);
 	CHECK_INT(mcapi_response_data_count(r), 1);
 	CHECK_INT(mcapi_response_fail_count(r), 1);
 	CHECK_STR(mcapi_response_error_code(r), "err_domain_not_found");

@@ -631,6 +631,35 @@ static void test_audit(struct store *st)
 	          1700000000000LL);
 }
 
+/* The tail of every eventInfo (docs/audit.md): its form, values that cannot add a field,
+ * and the head cut rather than the tail when the whole does not fit. */
+static void test_audit_info(void)
+{
+	struct audit_origin o = {"192.0.2.7", "Acme, Inc.\nSIEM", "Method: Cloud"};
+	char out[256], big[400];
+
+	/* 2023-11-14T22:13:20.000Z */
+	store_audit_info(out, sizeof(out), "Successful authentication for a@b.example",
+	                 1700000000000LL, &o);
+	CHECK_STR(out, "Successful authentication for a@b.example, Date: 2023-11-14, Time: "
+	               "22:13:20+0000, IP: 192.0.2.7, Application: Acme? Inc.?SIEM, Method: Cloud");
+	o.detail = NULL;
+	o.ip = NULL;
+	o.application = "";
+	store_audit_info(out, sizeof(out), "x", 0, &o);
+	CHECK_STR(out,
+	          "x, Date: 1970-01-01, Time: 00:00:00+0000, IP: unknown, Application: unknown");
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	o.ip = "127.0.0.1";
+	o.application = AUDIT_ADMIN_APP;
+	store_audit_info(out, sizeof(out), big, 0, &o);
+	CHECK_INT(strlen(out), sizeof(out) - 1);
+	CHECK(strstr(out, "www, Date: 1970-01-01, Time: 00:00:00+0000, IP: 127.0.0.1, "
+	                  "Application: mcapid admin") != NULL);
+	CHECK(out[strlen(out) - 1] == 'n'); /* "... admin": the tail is whole */
+}
+
 static void test_transactions(struct store *st)
 {
 	struct account a = new_account("Rolled Back"), got;
@@ -1062,6 +1091,7 @@ int main(void)
 	test_account_fields(st);
 	test_apps_users_bindings(st);
 	test_audit(st);
+	test_audit_info();
 	test_transactions(st);
 	test_thread_exit(st);
 	test_concurrency(st);

@@ -7,6 +7,8 @@
 #include "server/response.h"
 #include "server/request.h"
 
+#include <stdarg.h>
+
 /* account.c */
 int api_account_get(struct request *req, struct response *res);
 
@@ -27,6 +29,19 @@ int api_login_logout(struct request *req, struct response *res);
 /* audit.c */
 int api_audit_get_events(struct request *req, struct response *res);
 int api_audit_get_categories(struct request *req, struct response *res);
+
+/* The audit row of a change this request makes, written in the caller's transaction. Every
+ * handler audits through here, so every eventInfo has one shape (docs/audit.md): what
+ * (printf-style), then ", Date: ..., Time: ...+0000, IP: <client IP>, Application: <name of
+ * the application that signed the call>", then ", <detail>" if detail is not NULL.
+ * account_id and user: whose change it is (req->who for a signed call). 0 or a store error
+ * (in e). */
+int api_auditf(struct request *req, int64_t account_id, const char *user, const char *category,
+               const char *type, int64_t now, const char *detail, struct err *e, const char *fmt,
+               ...) __attribute__((format(printf, 9, 10)));
+int api_vauditf(struct request *req, int64_t account_id, const char *user, const char *category,
+                const char *type, int64_t now, const char *detail, struct err *e, const char *fmt,
+                va_list ap);
 
 /* hold.c: the hold queue (§16.1) */
 int api_hold_list(struct request *req, struct response *res);

@@ -13,6 +13,7 @@
 #include "server/server.h"
 #include "server/store/store_audit.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +43,33 @@ int api_audit_get_categories(struct request *req, struct response *res)
 		response_add_data(res, item);
 	}
 	return 0;
+}
+
+int api_vauditf(struct request *req, int64_t account_id, const char *user, const char *category,
+                const char *type, int64_t now, const char *detail, struct err *e, const char *fmt,
+                va_list ap)
+{
+	struct audit_origin o;
+
+	o.ip = req->client_ip;
+	/* the name, as the real service shows it; the app id where an application has none */
+	o.application = req->who.app.name[0] ? req->who.app.name : req->who.app.app_id;
+	o.detail = detail;
+	return store_audit_voriginf(req->srv->store, account_id, user, category, type, now, &o, e,
+	                            fmt, ap);
+}
+
+int api_auditf(struct request *req, int64_t account_id, const char *user, const char *category,
+               const char *type, int64_t now, const char *detail, struct err *e, const char *fmt,
+               ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = api_vauditf(req, account_id, user, category, type, now, detail, e, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 struct filter {

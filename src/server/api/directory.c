@@ -82,8 +82,8 @@ static int audit(struct request *req, const char *category, int64_t now, struct 
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email, category,
-	                   type, now, e, fmt, ap);
+	rc = api_vauditf(req, req->who.account.id, req->who.user.email, category, type, now, NULL,
+	                 e, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -522,7 +522,8 @@ static int create_group_one(struct request *req, struct response *res, json_t *i
 		return 0;
 	}
 	if (!rc)
-		rc = audit(req, CAT_GROUPS, now, e, "Group Created", "group '%s' created", g.name);
+		rc = audit(req, CAT_GROUPS, now, e, "Group Created", "Created Group - Name: %s",
+		           g.name);
 	if (rc)
 		return rc;
 	if (!(j = folder_json(req, &g)))
@@ -631,8 +632,8 @@ static int add_member_one(struct request *req, struct response *res, json_t *ite
 		rc = store_group_get(req->srv->store, req->who.account.id, row, &g, e);
 	if (!rc)
 		rc = audit(req, CAT_GROUPS, now, e, "Group Member Added",
-		           "%s '%s' added to group '%s'",
-		           kind == MEMBER_EMAIL ? "address" : "domain", value, g.name);
+		           "Added Group Member - Group: %s, %s: %s", g.name,
+		           kind == MEMBER_EMAIL ? "Address" : "Domain", value);
 	return rc ? rc : member_answer(req, res, &m, dom, e);
 }
 
@@ -666,8 +667,8 @@ static int remove_member_one(struct request *req, struct response *res, json_t *
 	}
 	if (!rc)
 		rc = audit(req, CAT_GROUPS, now, e, "Group Member Removed",
-		           "%s '%s' removed from group '%s'",
-		           kind == MEMBER_EMAIL ? "address" : "domain", value, g.name);
+		           "Removed Group Member - Group: %s, %s: %s", g.name,
+		           kind == MEMBER_EMAIL ? "Address" : "Domain", value);
 	return rc ? rc : member_answer(req, res, &m, dom, e);
 }
 
@@ -859,8 +860,9 @@ static int create_user_one(struct request *req, struct response *res, json_t *it
 		return 0;
 	}
 	if (!rc)
-		rc = audit(req, CAT_USERS, now, e, "User Created", "user '%s' created%s", addr,
-		           has_pw ? " with a password" : "");
+		rc = audit(req, CAT_USERS, now, e, "User Created",
+		           "Created User - User: %s, Password: %s", addr,
+		           has_pw ? "True" : "False");
 	if (rc)
 		return rc;
 	opaque_id_encode(req->srv->id_key, OPAQUE_USER, u.id, id);
@@ -916,7 +918,7 @@ static int update_user_one(struct request *req, struct response *res, json_t *it
 #define NOTE(s)                                                                                    \
 	do {                                                                                       \
 		int n_ = snprintf(changes + used, sizeof(changes) - used, "%s%s",                  \
-		                  used ? ", " : "", (s));                                          \
+		                  used ? "; " : "", (s));                                          \
 		if (n_ > 0 && (size_t)n_ < sizeof(changes) - used)                                 \
 			used += (size_t)n_;                                                        \
 	} while (0)
@@ -941,7 +943,8 @@ static int update_user_one(struct request *req, struct response *res, json_t *it
 #undef NOTE
 	rc = store_user_update(req->srv->store, &u, e);
 	if (!rc)
-		rc = audit(req, CAT_USERS, now, e, "User Updated", "user '%s' updated: %s", addr,
+		rc = audit(req, CAT_USERS, now, e, "User Updated",
+		           "Updated User - User: %s, Changed: %s", addr,
 		           used ? changes : "nothing changed");
 	if (rc)
 		return rc;

@@ -1,6 +1,8 @@
 /* Shared pieces of the Domain API handlers; see domain_item.h. */
 #include "domain_item.h"
 
+#include "api.h"
+
 #include "common/buf.h"
 #include "common/date.h"
 #include "common/err.h"
@@ -274,8 +276,8 @@ int domain_audit(struct request *req, int64_t now, struct err *e, const char *ty
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email,
-	                   AUDIT_CATEGORY, type, now, e, fmt, ap);
+	rc = api_vauditf(req, req->who.account.id, req->who.user.email, AUDIT_CATEGORY, type, now,
+	                 NULL, e, fmt, ap);
 	va_end(ap);
 	return rc;
 }

@@ -438,19 +438,19 @@ static int act_one(struct request *req, struct response *res, json_t *key, const
 	printable(m.msg_id, mid, sizeof(mid));
 	printable(m.hold_reason, pol, sizeof(pol));
 	if (a->release)
-		rc = store_auditf(
-		        st, req->who.account.id, req->who.user.email, AUDIT_CAT,
-		        "Held Message Released", now, e,
-		        "held message %s (Message-ID <%s>, from %s, held by '%s') released", id,
-		        mid, from, pol);
+		rc = api_auditf(req, req->who.account.id, req->who.user.email, AUDIT_CAT,
+		                "Held Message Released", now, NULL, e,
+		                "Released Held Message - Id: %s, Message-ID: <%s>, From: %s, Held "
+		                "Reason: %s",
+		                id, mid, from, pol);
 	else
-		rc = store_auditf(
-		        st, req->who.account.id, req->who.user.email, AUDIT_CAT,
-		        "Held Message Rejected", now, e,
-		        "held message %s (Message-ID <%s>, from %s, held by '%s') rejected; "
-		        "reason '%s'; sender notified: %s",
-		        id, mid, from, pol, a->reason_type ? a->reason_type : "",
-		        a->notify && m.env_from[0] ? "yes" : "no");
+		rc = api_auditf(req, req->who.account.id, req->who.user.email, AUDIT_CAT,
+		                "Held Message Rejected", now, NULL, e,
+		                "Rejected Held Message - Id: %s, Message-ID: <%s>, From: %s, Held "
+		                "Reason: %s, "
+		                "Reject Reason: %s, Sender Notified: %s",
+		                id, mid, from, pol, a->reason_type ? a->reason_type : "None",
+		                a->notify && m.env_from[0] ? "True" : "False");
 	if (rc)
 		goto out;
 	*done = 1;

@@ -30,8 +30,9 @@
 #include "common/banned.h"
 
 #define SCHEME           "Basic-Cloud"
-#define ACCESS_KEY_BYTES 32 /* 43 base64url characters */
-#define SECRET_BYTES     32 /* clients get standard base64: 44 characters */
+#define METHOD           "Method: Cloud" /* the real service's word for a password login */
+#define ACCESS_KEY_BYTES 32              /* 43 base64url characters */
+#define SECRET_BYTES     32              /* clients get standard base64: 44 characters */
 #define DEFAULT_TTL_MS   (3 * 86400000LL)
 #define EMAIL_MAX        255
 #define ACCESS_KEY_MAX   sizeof(((struct binding *)0)->access_key)
@@ -39,7 +40,7 @@
 
 #define CAT_AUTH           "authentication_logs"
 #define CAT_API            "integrations_and_apis"
-#define TYPE_LOGIN_OK      "Logon Authentication Successful"
+#define TYPE_LOGIN_OK      "User Logged On" /* the real service's name */
 #define TYPE_LOGIN_FAILED  "Logon Authentication Failed"
 #define TYPE_LOCKED        "Logon Account Locked"
 #define TYPE_LOGOFF        "Logoff"
@@ -54,16 +55,30 @@ static void lower_ascii(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
+/* detail: the fields after Application (docs/audit.md), or NULL. */
 static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
-                 const char *type, int64_t now, const char *fmt, ...)
+                 const char *type, int64_t now, const char *detail, const char *fmt, ...)
+        __attribute__((format(printf, 8, 9)));
+
+static int audit(struct request *req, int64_t account_id, const char *user, const char *category,
+                 const char *type, int64_t now, const char *detail, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(req->srv->store, account_id, user, category, type, now, NULL, fmt, ap);
+	rc = api_vauditf(req, account_id, user, category, type, now, detail, NULL, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+/* " <Display Name>" after an address, as the real service writes it, or "". */
+static const char *display(const struct user *u, char *dst, size_t size)
+{
+	dst[0] = '\0';
+	if (u->name[0])
+		snprintf(dst, size, " <%s>", u->name);
+	return dst;
 }
 
 /* ---- discover-authentication ---- */
@@ -235,7 +250,7 @@ static int make_room(struct login *lg)
 		authcache_forget(req->srv->authcache, old.access_key);
 		if (!rc)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
-			           TYPE_KEY_REVOKED, lg->now,
+			           TYPE_KEY_REVOKED, lg->now, NULL,
 			           "key %s of %s revoked: the limit of %d keys was reached",
 			           store_key_hint(old.access_key, hint), lg->user.email, max);
 		secure_zero(&old, sizeof(old));
@@ -265,7 +280,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 		authcache_forget(req->srv->authcache, b->access_key);
 		if (!rc)
 			rc = audit(req, lg->user.account_id, lg->user.email, CAT_API,
-			           TYPE_KEY_REFRESHED, lg->now,
+			           TYPE_KEY_REFRESHED, lg->now, NULL,
 			           "key %s of %s for application %s refreshed by login%s",
 			           store_key_hint(b->access_key, hint), lg->user.email, app->app_id,
 			           b->expires ? "" : "; it never expires");
@@ -292,7 +307,7 @@ static int issue_binding(struct login *lg, struct binding *b)
 	}
 	if (!rc)
 		rc = audit(req, lg->user.account_id, lg->user.email, CAT_API, TYPE_KEY_CREATED,
-		           lg->now, "key %s of %s for application %s created by login%s",
+		           lg->now, NULL, "key %s of %s for application %s created by login%s",
 		           store_key_hint(b->access_key, hint), lg->user.email, app->app_id,
 		           b->expires ? "" : "; it never expires");
 	return rc;
@@ -323,6 +338,7 @@ static int login_ok(struct login *lg, const char *new_hash, struct response *res
 	struct store *st = req->srv->store;
 	struct binding b;
 	struct user u;
+	char who[160];
 	int rc, bad_key = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -346,10 +362,9 @@ static int login_ok(struct login *lg, const char *new_hash, struct response *res
 		rc = 0;
 	} else if (!rc) {
 		rc = audit(req, u.account_id, u.email, CAT_AUTH, TYPE_LOGIN_OK, lg->now,
-		           "Successful authentication for %s, IP: %s, Application: %s (%s), "
-		           "Method: " SCHEME "%s",
-		           u.email, req->client_ip, req->who.app.name, req->who.app.app_id,
-		           lg->access_key ? ", refreshing a key" : "");
+		           lg->access_key ? METHOD ", Key: refreshed" : METHOD,
+		           "Successful authentication for %s%s", u.email,
+		           display(&u, who, sizeof(who)));
 	}
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
@@ -382,6 +397,7 @@ static int login_failed(struct login *lg, struct response *res)
 	int64_t lock_ms = (int64_t)cfg->lockout_minutes * 60000;
 	int32_t failures;
 	int locked = 0, rc;
+	char detail[128], who[160];
 
 	if ((rc = store_tx_begin(st, NULL)) != 0)
 		return rc;
@@ -418,18 +434,17 @@ static int login_failed(struct login *lg, struct response *res)
 	}
 	if (rc)
 		goto out;
+	snprintf(detail, sizeof(detail), METHOD ", Reason: %s, Failures: %d of %d",
+	         lg->known ? "Wrong password" : "Unknown user", (int)failures,
+	         cfg->lockout_failures);
 	rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH, TYPE_LOGIN_FAILED,
-	           lg->now,
-	           "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
-	           ", Reason: %s, consecutive failures: %d of %d",
-	           lg->email, req->client_ip, req->who.app.name, req->who.app.app_id,
-	           lg->known ? "wrong password" : "unknown user", (int)failures,
-	           cfg->lockout_failures);
+	           lg->now, detail, "Failed authentication for %s%s", lg->email,
+	           lg->known ? display(&lg->user, who, sizeof(who)) : "");
 	if (!rc && locked)
 		rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH,
-		           TYPE_LOCKED, lg->now,
-		           "%s locked for %d minutes after %d failed logins, IP: %s", lg->email,
-		           cfg->lockout_minutes, (int)failures, req->client_ip);
+		           TYPE_LOCKED, lg->now, NULL,
+		           "%s locked for %d minutes after %d failed logins", lg->email,
+		           cfg->lockout_minutes, (int)failures);
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
 out:
@@ -447,11 +462,11 @@ out:
 static int login_locked(struct login *lg, struct response *res)
 {
 	struct request *req = lg->req;
+	char who[160];
 	int rc = audit(req, lg->known ? lg->user.account_id : 0, lg->email, CAT_AUTH,
-	               TYPE_LOGIN_FAILED, lg->now,
-	               "Failed authentication for %s, IP: %s, Application: %s (%s), Method: " SCHEME
-	               ", Reason: account locked",
-	               lg->email, req->client_ip, req->who.app.name, req->who.app.app_id);
+	               TYPE_LOGIN_FAILED, lg->now, METHOD ", Reason: Account Locked",
+	               "Failed authentication for %s%s", lg->email,
+	               lg->known ? display(&lg->user, who, sizeof(who)) : "");
 
 	if (rc)
 		return rc;
@@ -582,10 +597,8 @@ static int end_binding(struct request *req, const struct binding *b, int64_t now
 		return rc;
 	rc = store_binding_revoke(st, b->id, now, NULL);
 	if (!rc)
-		rc = audit(req, u->account_id, u->email, CAT_AUTH, TYPE_LOGOFF, now,
-		           "%s logged off key %s, IP: %s, Application: %s (%s)", u->email,
-		           store_key_hint(b->access_key, hint), req->client_ip, req->who.app.name,
-		           req->who.app.app_id);
+		rc = audit(req, u->account_id, u->email, CAT_AUTH, TYPE_LOGOFF, now, NULL,
+		           "%s logged off key %s", u->email, store_key_hint(b->access_key, hint));
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
 	if (rc)

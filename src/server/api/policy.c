@@ -109,8 +109,8 @@ static int audit(struct request *req, int64_t now, struct err *e, const char *ty
 	int rc;
 
 	va_start(ap, fmt);
-	rc = store_vauditf(req->srv->store, req->who.account.id, req->who.user.email, AUDIT_CAT,
-	                   type, now, e, fmt, ap);
+	rc = api_vauditf(req, req->who.account.id, req->who.user.email, AUDIT_CAT, type, now, NULL,
+	                 e, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -202,14 +202,15 @@ int api_policy_permit_or_block(struct request *req, struct response *res)
 		p.created = p.updated = now;
 		if ((rc = store_policy_put(st, &p, &e)) != 0)
 			goto out;
+		policy_id(req, p.id, id);
+		snprintf(full, sizeof(full), "%s%s", MANAGED_PREFIX, id);
 		if ((rc = audit(req, now, &e,
 		                a->action == POLICY_PERMIT ? "Managed Sender Permitted"
 		                                           : "Managed Sender Blocked",
-		                "sender %s %s for recipient %s", a->sender,
-		                a->action == POLICY_PERMIT ? "permitted" : "blocked", a->to)) != 0)
+		                "%s Sender - Id: %s, Sender: %s, To: %s",
+		                a->action == POLICY_PERMIT ? "Permitted" : "Blocked", full,
+		                a->sender, a->to)) != 0)
 			goto out;
-		policy_id(req, p.id, id);
-		snprintf(full, sizeof(full), "%s%s", MANAGED_PREFIX, id);
 		o = json_pack("{s:s, s:s, s:s, s:s}", "id", full, "sender", a->sender, "to", a->to,
 		              "type", a->action == POLICY_PERMIT ? "Permit" : "Block");
 		if (!o) {
@@ -464,7 +465,10 @@ int api_policy_create(struct request *req, struct response *res)
 			goto out;
 		policy_id(req, ps[i].id, id);
 		if ((rc = audit(req, now, &e, "Blocked Senders Policy Created",
-		                "policy %s '%s' created: %s from %s to %s", id, ps[i].description,
+		                "Created Blocked Senders Policy - Id: %s, Description: %s, Action: "
+		                "%s, "
+		                "From: %s, To: %s",
+		                id, ps[i].description,
 		                ps[i].action == POLICY_NO_ACTION ? "no_action" : "block_sender",
 		                side_text(ps[i].from_type, ps[i].from_value, f, sizeof(f)),
 		                side_text(ps[i].to_type, ps[i].to_value, t, sizeof(t)))) != 0)
@@ -598,7 +602,8 @@ int api_policy_delete(struct request *req, struct response *res)
 		}
 		if (rc || (rc = store_policy_delete(st, req->who.account.id, row, &e)) != 0 ||
 		    (rc = audit(req, now, &e, "Blocked Senders Policy Deleted",
-		                "policy %s '%s' deleted", shown, p.description)) != 0)
+		                "Deleted Blocked Senders Policy - Id: %s, Description: %s", shown,
+		                p.description)) != 0)
 			goto out;
 		response_add_data(res, json_pack("{s:s}", "id", shown));
 	}

@@ -469,3 +469,79 @@ int store_auditf(struct store *st, int64_t account_id, const char *user, const c
 	va_end(ap);
 	return rc;
 }
+
+/* Copies src to dst (cap bytes with the NUL) with what would break the tail's
+ * "Key: value, Key: value" reading (',' and control characters) as '?'. */
+static size_t tail_value(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+
+	if (!src || !*src)
+		src = "unknown";
+	for (; *src && n + 1 < cap; src++, n++) {
+		unsigned char c = (unsigned char)*src;
+		dst[n] = (c < 0x20 || c == 0x7f || c == ',') ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+void store_audit_info(char *dst, size_t size, const char *what, int64_t time,
+                      const struct audit_origin *o)
+{
+	char iso[DATE_ISO_LEN], ip[64], app[160], tail[512];
+	size_t tn, wn, room;
+	int n;
+
+	date_format_iso(time, iso); /* "2015-04-02T15:58:47+0000" */
+	iso[10] = '\0';
+	tail_value(ip, sizeof(ip), o ? o->ip : NULL);
+	tail_value(app, sizeof(app), o ? o->application : NULL);
+	n = snprintf(tail, sizeof(tail), ", Date: %s, Time: %s, IP: %s, Application: %s%s%s", iso,
+	             iso + 11, ip, app, o && o->detail && *o->detail ? ", " : "",
+	             o && o->detail ? o->detail : "");
+	tn = n < 0 ? 0 : (size_t)n >= sizeof(tail) ? sizeof(tail) - 1 : (size_t)n;
+	if (size <= tn) { /* no room for what: the tail alone, cut */
+		snprintf(dst, size, "%s", tail + 2);
+		return;
+	}
+	room = size - tn - 1;
+	wn = strlen(what ? what : "");
+	if (wn > room)
+		wn = room;
+	memcpy(dst, what ? what : "", wn);
+	memcpy(dst + wn, tail, tn);
+	dst[wn + tn] = '\0';
+}
+
+int store_audit_voriginf(struct store *st, int64_t account_id, const char *user,
+                         const char *category, const char *type, int64_t time,
+                         const struct audit_origin *o, struct err *e, const char *fmt, va_list ap)
+{
+	struct audit_event ev;
+	char what[1024], info[1536]; /* under AUDIT_INFO_SIZE: read back whole */
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	store_audit_info(info, sizeof(info), what, time, o);
+	memset(&ev, 0, sizeof(ev));
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	ev.time = time;
+	return store_audit_add(st, &ev, e);
+}
+
+int store_audit_originf(struct store *st, int64_t account_id, const char *user,
+                        const char *category, const char *type, int64_t time,
+                        const struct audit_origin *o, struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = store_audit_voriginf(st, account_id, user, category, type, time, o, e, fmt, ap);
+	va_end(ap);
+	return rc;
+}

@@ -207,11 +207,46 @@ const char *store_key_hint(const char *access_key, char dst[STORE_KEY_HINT_SIZE]
 /* Appends ev; the backend gives it an opaque id. */
 int store_audit_add(struct store *st, const struct audit_event *ev, struct err *e);
 
-/* The same with eventInfo formatted printf-style (truncated to 767 bytes). */
+/* The same with eventInfo formatted printf-style (truncated to 767 bytes): for events that
+ * no request or operator caused (none yet). A change made for an API call or by
+ * `mcapid admin` is written with store_audit_originf, so that its eventInfo has the tail
+ * SIEM parsers match. */
 int store_auditf(struct store *st, int64_t account_id, const char *user, const char *category,
                  const char *type, int64_t time, struct err *e, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
 int store_vauditf(struct store *st, int64_t account_id, const char *user, const char *category,
                   const char *type, int64_t time, struct err *e, const char *fmt, va_list ap);
+
+/* Where an audited change came from. Every eventInfo of a change made for an API call or
+ * by the admin CLI reads, as the real service's do (docs/audit.md):
+ *   <what happened>, Date: yyyy-MM-dd, Time: HH:mm:ss+0000, IP: <ip>, Application: <app>
+ * followed by ", <detail>" when detail is set (a login's "Method: Cloud, Reason: ..."). */
+struct audit_origin {
+	const char *ip; /* the client's address; NULL = "unknown" */
+	const char
+	        *application; /* name of the application that signed the call; NULL = "unknown" */
+	const char *detail;   /* NULL, or more "Key: value" fields joined by ", " */
+};
+
+/* The origin of `mcapid admin` commands and of the first start's bootstrap. */
+#define AUDIT_ADMIN_IP  "127.0.0.1"
+#define AUDIT_ADMIN_APP "mcapid admin"
+
+/* Formats eventInfo as above into dst (size > 0; always terminated). what is cut, never the
+ * tail, when the whole does not fit. In ip and application, control characters and ','
+ * become '?' so that a "Key: value" parser splitting on ", " cannot be misled. The date
+ * and time are those of time (ms), in UTC. */
+void store_audit_info(char *dst, size_t size, const char *what, int64_t time,
+                      const struct audit_origin *o);
+
+/* store_auditf with eventInfo formatted by store_audit_info from fmt and o (what is cut
+ * at 1023 bytes, the whole at 1535). */
+int store_audit_originf(struct store *st, int64_t account_id, const char *user,
+                        const char *category, const char *type, int64_t time,
+                        const struct audit_origin *o, struct err *e, const char *fmt, ...)
+        __attribute__((format(printf, 9, 10)));
+int store_audit_voriginf(struct store *st, int64_t account_id, const char *user,
+                         const char *category, const char *type, int64_t time,
+                         const struct audit_origin *o, struct err *e, const char *fmt, va_list ap);
 
 #endif
