@@ -23,6 +23,7 @@
 #include "store_login_int.h"
 #include "store_mail_int.h"
 #include "store_policy_int.h"
+#include "store_urls_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -752,6 +753,7 @@ static const struct store_ops pg_ops = {
         .mail = &pg_mail_ops,
         .policy = &pg_policy_ops,
         .directory = &pg_directory_ops,
+        .urls = &pg_urls_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

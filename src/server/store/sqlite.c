@@ -17,6 +17,7 @@
 #include "store_login_int.h"
 #include "store_mail_int.h"
 #include "store_policy_int.h"
+#include "store_urls_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -695,6 +696,7 @@ static const struct store_ops sqlite_ops = {
         .mail = &sqlite_mail_ops,
         .policy = &sqlite_policy_ops,
         .directory = &sqlite_directory_ops,
+        .urls = &sqlite_urls_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of
