@@ -34,6 +34,10 @@ static const struct {
         {PERM_DIR_GROUPS_READ, "dir.groups.read", "Directories | Groups | Read"},
         {PERM_DIR_GROUPS_EDIT, "dir.groups.edit", "Directories | Groups | Edit"},
         {PERM_DIR_INTERNAL_EDIT, "dir.internal.edit", "Directories | Internal | Edit"},
+        {PERM_URL_PROTECT_READ, "gateway.url_protection.read",
+         "Services | Gateway | URL Protection | Read"},
+        {PERM_URL_PROTECT_EDIT, "gateway.url_protection.edit",
+         "Services | Gateway | URL Protection | Edit"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -121,5 +125,7 @@ uint32_t perm_effective(uint32_t set)
 		set |= PERM_DIR_INTERNAL_READ;
 	if (set & PERM_DIR_GROUPS_EDIT)
 		set |= PERM_DIR_GROUPS_READ;
+	if (set & PERM_URL_PROTECT_EDIT)
+		set |= PERM_URL_PROTECT_READ;
 	return set;
 }

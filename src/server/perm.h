@@ -33,7 +33,11 @@ enum perm {
 	PERM_DIR_GROUPS_EDIT = 1u << 17,   /* Directories | Groups | Edit */
 	PERM_DIR_INTERNAL_EDIT = 1u << 18, /* Directories | Internal | Edit (users) */
 	PERM_DIR_BLOCK = PERM_DIR_GROUPS_READ | PERM_DIR_GROUPS_EDIT | PERM_DIR_INTERNAL_EDIT,
-	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL,
+	/* TTP URL protection (§16.3): bits 28-29 */
+	PERM_URL_PROTECT_READ = 1u << 28, /* Services | Gateway | URL Protection | Read */
+	PERM_URL_PROTECT_EDIT = 1u << 29, /* Services | Gateway | URL Protection | Edit */
+	PERM_URL_PROTECT = PERM_URL_PROTECT_READ | PERM_URL_PROTECT_EDIT,
+	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL | PERM_URL_PROTECT,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

@@ -18,6 +18,7 @@ struct authcache;
 struct listcache;
 struct mail;
 struct delivery;
+struct clicks;
 
 struct server {
 	const struct config *cfg;
@@ -35,6 +36,7 @@ struct server {
 	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
 	struct mail *mail;           /* the mail pipeline's process worker, or NULL */
 	struct delivery *delivery;   /* delivery workers, or NULL */
+	struct clicks *clicks;       /* the TTP click logger (ttp/clicks.h), or NULL */
 };
 
 #endif

@@ -33,6 +33,9 @@ static const char sql_create[] =
 static const char sql_delete[] = "DELETE FROM managed_urls WHERE id = $2 AND account_id = $1";
 static const char sql_list[] = "SELECT " COLS " FROM managed_urls WHERE account_id = $1 "
                                "AND id > $2 ORDER BY id LIMIT $3";
+static const char sql_for_domains[] =
+        "SELECT " COLS " FROM managed_urls WHERE account_id = $1 "
+        "AND domain IN (SELECT json_array_elements_text($2::json)) ORDER BY id";
 static const char sql_events[] =
         "INSERT INTO mail_events(account_id, message_id, type, at, data) "
         "SELECT x.a, (SELECT id FROM messages WHERE id = x.m), 'ttp_url', x.t, x.d::json "
@@ -145,6 +148,30 @@ static int murl_list(struct store *st, int64_t account_id, int64_t after_id, siz
 	return rc;
 }
 
+static int murl_for_domains(struct store *st, int64_t account_id, const char *domains,
+                            int (*fn)(void *arg, const struct managed_url *u), void *arg,
+                            struct err *e)
+{
+	struct pg_params q;
+	struct managed_url *u = malloc(sizeof(*u));
+	PGresult *r = NULL;
+	int rc;
+
+	if (!u)
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	pg_p_init(&q);
+	pg_p_int(&q, account_id);
+	pg_p_text(&q, domains, strlen(domains) + 1);
+	rc = pg_run(st, sql_for_domains, PG_READ, &q, &r, "managed URLs of a host", e);
+	for (int i = 0; !rc && r && i < PQntuples(r); i++) {
+		read_row(r, i, u);
+		rc = fn(arg, u);
+	}
+	PQclear(r);
+	free(u);
+	return rc;
+}
+
 static int click_events_add(struct store *st, const struct click_event *ev, int n, struct err *e)
 {
 	json_t *arr = json_array();
@@ -193,5 +220,6 @@ const struct store_urls_ops pg_urls_ops = {
         .murl_create = murl_create,
         .murl_delete = murl_delete,
         .murl_list = murl_list,
+        .murl_for_domains = murl_for_domains,
         .click_events_add = click_events_add,
 };

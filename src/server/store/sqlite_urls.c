@@ -21,6 +21,8 @@ static const char sql_create[] =
 static const char sql_delete[] = "DELETE FROM managed_urls WHERE id = ?2 AND account_id = ?1";
 static const char sql_list[] = "SELECT " COLS " FROM managed_urls WHERE account_id = ?1 "
                                "AND id > ?2 ORDER BY id LIMIT ?3";
+static const char sql_for_domains[] = "SELECT " COLS " FROM managed_urls WHERE account_id = ?1 "
+                                      "AND domain IN (SELECT value FROM json_each(?2)) ORDER BY id";
 /* a message deleted by retention leaves the click with no message */
 static const char sql_event[] =
         "INSERT INTO mail_events(account_id, message_id, type, at, data) "
@@ -144,6 +146,33 @@ out:
 	return rc;
 }
 
+static int murl_for_domains(struct store *st, int64_t account_id, const char *domains,
+                            int (*fn)(void *arg, const struct managed_url *u), void *arg,
+                            struct err *e)
+{
+	struct sqlite_q q;
+	struct managed_url u;
+	int rc = sqlite_q_prepare(st, sql_for_domains, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, account_id) ||
+	    sqlite3_bind_text(q.s, 2, domains, -1, SQLITE_STATIC)) {
+		rc = bind_fail(&q, "managed URLs of a host", e);
+		goto out;
+	}
+	while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		read_row(&q, &u);
+		rc = fn(arg, &u);
+		if (rc)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : sqlite_fail(q.db, rc, "managed URLs of a host", e);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
 static int click_events_add(struct store *st, const struct click_event *ev, int n, struct err *e)
 {
 	struct sqlite_q q;
@@ -168,5 +197,6 @@ const struct store_urls_ops sqlite_urls_ops = {
         .murl_create = murl_create,
         .murl_delete = murl_delete,
         .murl_list = murl_list,
+        .murl_for_domains = murl_for_domains,
         .click_events_add = click_events_add,
 };

@@ -6,6 +6,8 @@
 #include "common/date.h"
 #include "common/err.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
@@ -43,6 +45,26 @@ int store_murl_list(struct store *st, int64_t account_id, int64_t after_id, size
 	if (limit == 0)
 		return 0;
 	return st->ops->urls->murl_list(st, account_id, after_id, limit, fn, arg, e);
+}
+
+int store_murl_for_host(struct store *st, int64_t account_id, const char *host,
+                        int (*fn)(void *arg, const struct managed_url *u), void *arg, struct err *e)
+{
+	json_t *arr = json_array();
+	char *text = NULL;
+	int rc = 0;
+
+	for (const char *h = host; arr && h && *h; h = strchr(h, '.') ? strchr(h, '.') + 1 : NULL)
+		if (json_array_append_new(arr, json_string(h)))
+			rc = MC_ERR_NOMEM;
+	if (!arr || rc || !(text = json_dumps(arr, JSON_COMPACT))) {
+		json_decref(arr);
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	}
+	json_decref(arr);
+	rc = st->ops->urls->murl_for_domains(st, account_id, text, fn, arg, e);
+	free(text);
+	return rc;
 }
 
 int store_click_events_add(struct store *st, const struct click_event *ev, int n, struct err *e)

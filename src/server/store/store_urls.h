@@ -53,6 +53,13 @@ int store_murl_delete(struct store *st, int64_t account_id, int64_t id, struct e
 int store_murl_list(struct store *st, int64_t account_id, int64_t after_id, size_t limit,
                     int (*fn)(void *arg, const struct managed_url *u), void *arg, struct err *e);
 
+/* Calls fn for each entry of account_id whose domain is host or a parent domain of it
+ * (host a.b.com: a.b.com, b.com, com), in id order: the only entries that can match a URL
+ * on host (urlcheck.h), found through the index. host is lower-case. */
+int store_murl_for_host(struct store *st, int64_t account_id, const char *host,
+                        int (*fn)(void *arg, const struct managed_url *u), void *arg,
+                        struct err *e);
+
 /* One logged click: a ttp_url event of account_id about message_id (0 = unknown: the
  * message is gone) at time at, data its JSON object (text). */
 struct click_event {

@@ -12,6 +12,10 @@ struct store_urls_ops {
 	int (*murl_list)(struct store *st, int64_t account_id, int64_t after_id, size_t limit,
 	                 int (*fn)(void *arg, const struct managed_url *u), void *arg,
 	                 struct err *e);
+	/* domains: a JSON array of strings, the host and its parents */
+	int (*murl_for_domains)(struct store *st, int64_t account_id, const char *domains,
+	                        int (*fn)(void *arg, const struct managed_url *u), void *arg,
+	                        struct err *e);
 	int (*click_events_add)(struct store *st, const struct click_event *ev, int n,
 	                        struct err *e);
 };
