@@ -287,8 +287,10 @@ static enum MHD_Result click_begin(struct front_req *fr)
 {
 	char *page;
 
-	if (!(fr->click = calloc(1, sizeof(*fr->click))))
+	/* malloc, not calloc: the token is 4 KiB and click_path_open sets what it reads */
+	if (!(fr->click = malloc(sizeof(*fr->click))))
 		return MHD_NO;
+	fr->click->item.rc = 0;
 	if (click_path_open(fr->front->srv->url_key, fr->req.path, &fr->click->t) == 0) {
 		fr->state = FR_BODY;
 		return MHD_YES;
