@@ -113,10 +113,11 @@ static void test_batcher(void)
 	CHECK_INT(T.items, PRODUCERS * PER);
 	CHECK(T.order_ok);
 	CHECK(T.commit_ok);
-	CHECK(T.max_batch > 1);            /* under load, batches form */
-	CHECK(T.max_batch <= 256);         /* and keep to max_batch */
-	CHECK(T.batches < T.items / 4);    /* far fewer commits than items */
-	printf("# batcher: %lld items in %lld batches (largest %lld), %d refusals of a full queue\n",
+	CHECK(T.max_batch > 1);         /* under load, batches form */
+	CHECK(T.max_batch <= 256);      /* and keep to max_batch */
+	CHECK(T.batches < T.items / 4); /* far fewer commits than items */
+	printf("# batcher: %lld items in %lld batches (largest %lld), %d refusals of a full "
+	       "queue\n",
 	       T.items, T.batches, T.max_batch, atomic_load(&refused));
 	free(all_items);
 
@@ -183,10 +184,11 @@ static void test_url_parse(void)
 	CHECK_STR(u.host, "example.net");
 	CHECK_STR(u.path, "");
 	CHECK_INT(url_parse(s, strlen(s), 1, &u), MC_ERR_INVALID); /* a scheme is needed */
-	const char *bad[] = {"ftp://x.com/", "http://", "http:///x", "http://a b.com/",
-	                     "http://x.com:0/", "http://x.com:65536/", "http://x.com:8a/",
-	                     "http://[::1/", "http://[]/", "http://.x.com/", "http://x.com/a b",
-	                     "javascript://x.com/", "http://x\x01.com/"};
+	const char *bad[] = {"ftp://x.com/",     "http://",          "http:///x",
+	                     "http://a b.com/",  "http://x.com:0/",  "http://x.com:65536/",
+	                     "http://x.com:8a/", "http://[::1/",     "http://[]/",
+	                     "http://.x.com/",   "http://x.com/a b", "javascript://x.com/",
+	                     "http://x\x01.com/"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(url_parse(bad[i], strlen(bad[i]), 1, &u) == MC_ERR_INVALID);
 	char *longp = malloc(MURL_PATH_SIZE + 32);
