@@ -125,13 +125,17 @@ PIDS+=("$NG_PID")
 wait_ready "http://127.0.0.1:$NG_PORT/healthz" "$NG_PID" 10 ||
 	{ cat "$NG/error.log" >&2; die "nginx did not start"; }
 NG_LINK=http://127.0.0.1:$NG_PORT${LINK#http://127.0.0.1:$MC_PORT}
+NG_PIDS="$NG_PID $(pgrep -P "$NG_PID" | tr '\n' ' ')" # the master and its workers
 
 # ---- runs ------------------------------------------------------------------------------------
 events() { "$PY" -c "import sqlite3,sys; print(sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True).execute(\"SELECT count(*) FROM mail_events WHERE type = 'ttp_url'\").fetchone()[0])" "$DB"; }
 
-# wrk_run LABEL URL: sets RPS, P50, P99 (ms), REQS, ERRS (socket errors and timeouts).
+# wrk_run LABEL URL [PIDS]: sets RPS, P50, P99 (ms), REQS, ERRS (socket errors and timeouts),
+# and CPU_US: the CPU time of the processes PIDS (all threads) per request, in microseconds,
+# which other load on the machine disturbs much less than requests/s.
 wrk_run() {
-	local log=$WORK/wrk.$1.log
+	local log=$WORK/wrk.$1.log t0=0
+	[ -z "${3:-}" ] || t0=$(cpu_ticks $3)
 	timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 5s \
 		--latency "$2" >"$log" 2>&1 || { cat "$log" >&2; die "wrk failed ($1)"; }
 	RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$log")
@@ -140,17 +144,20 @@ wrk_run() {
 	P99=$(awk '$1 == "99%" {print $2}' "$log")
 	ERRS=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$log")
 	ERRS=${ERRS:-0}
+	CPU_US=-
+	[ -z "${3:-}" ] || CPU_US=$(awk -v t=$(($(cpu_ticks $3) - t0)) -v hz="$(getconf CLK_TCK)" \
+		-v n="$REQS" 'BEGIN {printf "%.1f", n ? t * 1e6 / hz / n : 0}')
 }
 
 say_cpu_busy
 wrk_run warm-up "$LINK" # warms the message cache, the statement caches and the WAL
-printf '%s\n' "round clicks_logged/s wrk_req/s p50 p99 errors | nginx_req/s p50 p99 | ratio" >"$WORK/table"
+printf '%s\n' "round clicks_logged/s wrk_req/s p50 p99 errors cpu_us/click | nginx_req/s p50 p99 cpu_us/req | ratio" >"$WORK/table"
 BEST=0
 for r in $(seq "$ROUNDS"); do
 	E0=$(events)
 	[ "$r" = 1 ] && perf_start "$MC_PID" "$DURATION" click
 	T0=$(date +%s.%N)
-	wrk_run mcapid.$r "$LINK"
+	wrk_run mcapid.$r "$LINK" "$MC_PID"
 	T1=$(date +%s.%N)
 	[ "$r" = 1 ] && perf_report "the first click run"
 	E1=$(events)
@@ -158,9 +165,9 @@ for r in $(seq "$ROUNDS"); do
 	CPS=$(awk -v n="$LOGGED" -v a="$T0" -v b="$T1" -v d="$DURATION" 'BEGIN {printf "%.0f", n / d}')
 	# every answered click must be logged: wrk's count of completed requests is a lower bound
 	[ "$LOGGED" -ge "$REQS" ] || die "round $r: $REQS clicks answered but only $LOGGED logged"
-	M="$CPS $RPS $P50 $P99 $ERRS"
-	wrk_run nginx.$r "$NG_LINK"
-	printf '%s\n' "$r $M | $RPS $P50 $P99 | $(awk -v a="$CPS" -v b="$RPS" 'BEGIN {printf "%.2fx", a / b}')" >>"$WORK/table"
+	M="$CPS $RPS $P50 $P99 $ERRS $CPU_US"
+	wrk_run nginx.$r "$NG_LINK" "$NG_PIDS"
+	printf '%s\n' "$r $M | $RPS $P50 $P99 $CPU_US | $(awk -v a="$CPS" -v b="$RPS" 'BEGIN {printf "%.2fx", a / b}')" >>"$WORK/table"
 	[ "$CPS" -gt "$BEST" ] && BEST=$CPS
 done
 say ""
