@@ -137,6 +137,40 @@ static const char *route_name(int32_t r)
 	return r == MAIL_OUTBOUND ? "Outbound" : r == MAIL_INTERNAL ? "Internal" : "Inbound";
 }
 
+/* Replaces each byte of s that does not start a well-formed UTF-8 sequence by '?': a message's
+ * subject may hold anything, and one line jansson cannot encode must not fail the batch. */
+static void utf8_clean(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	while (*u) {
+		unsigned c = *u, min, cp;
+		int k;
+		if (c < 0x80) {
+			u++;
+			continue;
+		}
+		k = c >= 0xf0 && c <= 0xf4   ? 3
+		    : c >= 0xe0 && c <= 0xef ? 2
+		    : c >= 0xc2 && c <= 0xdf ? 1
+		                             : -1;
+		min = k == 3 ? 0x10000 : k == 2 ? 0x800 : 0x80;
+		cp = k == 3 ? c & 7 : k == 2 ? c & 15 : c & 31;
+		for (int i = 1; k > 0 && i <= k; i++) {
+			if ((u[i] & 0xc0) != 0x80) {
+				k = -1;
+				break;
+			}
+			cp = cp << 6 | (u[i] & 0x3f);
+		}
+		if (k < 0 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			*u++ = '?';
+			continue;
+		}
+		u += k + 1;
+	}
+}
+
 static int msg_lookup(struct clicks *cl, int64_t account_id, int64_t id,
                       const struct msg_entry **out, struct err *e)
 {
@@ -161,6 +195,10 @@ static int msg_lookup(struct clicks *cl, int64_t account_id, int64_t id,
 		memcpy(m->env_from, msg.env_from, sizeof(m->env_from));
 		memcpy(m->subject, msg.subject, sizeof(m->subject));
 		memcpy(m->client_ip, msg.client_ip, sizeof(m->client_ip));
+		utf8_clean(m->msg_id);
+		utf8_clean(m->env_from);
+		utf8_clean(m->subject);
+		utf8_clean(m->client_ip);
 		message_release(&msg);
 	}
 	*out = m;
@@ -283,9 +321,28 @@ out:
 	return rc;
 }
 
+static int commit_once(struct clicks *cl, struct batch_item **items, int n, struct err *e);
+
+/* A busy store (another writer held the lock past the busy timeout) gets the batch once more
+ * before its clicks are answered 503. */
 static int commit(void *arg, struct batch_item **items, int n)
 {
 	struct clicks *cl = arg;
+	struct err e = {0};
+	int rc = commit_once(cl, items, n, &e);
+
+	if (rc == MC_ERR_UNAVAILABLE) {
+		memset(&e, 0, sizeof(e));
+		rc = commit_once(cl, items, n, &e);
+	}
+	if (rc)
+		log_warn("msg=\"cannot log clicks\" clicks=%d error=\"%s\"", n,
+		         e.msg[0] ? e.msg : err_name(rc));
+	return rc;
+}
+
+static int commit_once(struct clicks *cl, struct batch_item **items, int n, struct err *ep)
+{
 	struct store *st = cl->srv->store;
 	struct err e = {0};
 	int nev = 0, began, rc;
@@ -316,8 +373,7 @@ static int commit(void *arg, struct batch_item **items, int n)
 		free(cl->json[i]);
 	hosts_reset(cl);
 	if (rc) {
-		log_warn("msg=\"cannot log clicks\" clicks=%d error=\"%s\"", n,
-		         e.msg[0] ? e.msg : err_name(rc));
+		*ep = e;
 		for (int i = 0; i < n; i++)
 			((struct click *)items[i])->logged = 0;
 	}
