@@ -190,6 +190,20 @@ def test_managed_domain_block_and_permit_over_the_malicious_list(gw, domain, cli
     assert click(links[2]).status_code == 302  # not a subdomain of bad-corp.test
 
 
+def test_disable_log_click_keeps_the_click_out_of_the_log(gw, domain, client):
+    r, body = client.call("/api/ttp/url/create-managed-url",
+                          [{"url": "https://quiet.example.com/", "action": "permit",
+                            "disableLogClick": True}])
+    assert body["data"] and body["data"][0]["disableLogClick"] is True, body
+    _, links = mail_links(gw, domain, "ida", ["https://quiet.example.com/",
+                                             "https://loud.example.com/"])
+    before = len(clicks(gw))
+    assert click(links[0]).status_code == 302
+    assert len(clicks(gw)) == before  # permitted, not logged
+    assert click(links[1]).status_code == 302
+    assert len(clicks(gw)) == before + 1
+
+
 def test_malicious_list_and_test_header_block(gw, domain):
     _, links = mail_links(gw, domain, "eve", ["https://login.evil.example.net/x",
                                              "https://www.example.org/malware/get?x=1"])
