@@ -408,13 +408,13 @@ static int click_url(void *arg, const char *url, size_t len, struct buf *out)
 	if (len < sizeof(c->t.url)) {
 		memcpy(c->t.url, url, len);
 		c->t.url[len] = '\0';
-		if (strlen(c->t.url) == len && !(tok = click_token_make(c->srv->url_key, &c->t)))
-			return MC_ERR_NOMEM;
+		if (strlen(c->t.url) == len)
+			tok = click_token_make(c->srv->url_key, &c->t);
 	}
 	if (tok)
 		rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
-	else
-		rc = buf_add(out, url, len); /* too long to carry: left as it is */
+	else /* too long to carry (a 4 KiB URL, or one whose JSON escapes swell the token) */
+		rc = buf_add(out, url, len);
 	free(tok);
 	return rc;
 }
