@@ -125,6 +125,10 @@ static const struct cfg_opt opts[] = {
         S(smarthost, "", "smtp://host:port for outbound mail (default: a local Maildir)"),
         S(maildir_root, "",
           "default mail route: <root>/<domain>/<local part>/ Maildirs (default <data_dir>/mail)"),
+        S(malicious_urls, "",
+          "file of malicious URLs and domains (one a line, # comments): a click on one is "
+          "blocked"),
+        I(click_batch, "1024", 1, 65536, "most clicks logged in one store transaction"),
         I(mail_retention_days, "30", 1, 3650, "days messages and their bodies are kept"),
         I(mail_lease, "300", 30, 3600,
           "seconds a node holds a delivery (a message's process stage: at most 60); with "

@@ -76,6 +76,8 @@ struct config {
 	char maildir_root[512]; /* default route: <root>/<domain>/<local part>/ (default
 	                           <data_dir>/mail) */
 	int mail_retention_days;
+	char malicious_urls[512]; /* file of malicious URLs and domains for clicks; "" = none */
+	int click_batch;          /* most clicks logged per transaction */
 	int mail_lease; /* seconds a node holds a recipient's delivery (the process stage: <= 60) */
 };
 

@@ -15,6 +15,7 @@
 #include "server/http/front.h"
 #include "server/mail/mail.h"
 #include "server/mail/process.h"
+#include "server/ttp/clicks.h"
 #include "server/ratelimit.h"
 #include "server/listen.h"
 #include "server/server.h"
@@ -337,6 +338,8 @@ static int serve(struct config *cfg)
 	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
 		goto out;
 	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
+	if (!(srv.clicks = clicks_start(&srv, &e)))
+		goto out;
 	if (!(front = front_start(&srv, &e)))
 		goto out;
 	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))
@@ -385,6 +388,7 @@ out:
 		fprintf(stderr, "mcapid: %s\n", e.msg);
 	smtp_stop(smtp);
 	front_stop(front);
+	clicks_stop(srv.clicks); /* after the front: clicks waiting on it are answered first */
 	mail_stop(srv.mail);
 	delivery_stop(srv.delivery);
 	dns_free(srv.dns);

@@ -41,6 +41,10 @@ static const struct {
         {PERM_TTP_IMPERSONATION_READ, "monitoring.impersonation_protection.read",
          "Monitoring | Impersonation Protection | Read"},
         {PERM_DLP_READ, "monitoring.dlp.read", "Monitoring | Data Leak Prevention | Read"},
+        {PERM_URL_PROTECT_READ, "gateway.url_protection.read",
+         "Services | Gateway | URL Protection | Read"},
+        {PERM_URL_PROTECT_EDIT, "gateway.url_protection.edit",
+         "Services | Gateway | URL Protection | Edit"},
 };
 
 const char *perm_name(uint32_t bit)
@@ -128,5 +132,7 @@ uint32_t perm_effective(uint32_t set)
 		set |= PERM_DIR_INTERNAL_READ;
 	if (set & PERM_DIR_GROUPS_EDIT)
 		set |= PERM_DIR_GROUPS_READ;
+	if (set & PERM_URL_PROTECT_EDIT)
+		set |= PERM_URL_PROTECT_READ;
 	return set;
 }

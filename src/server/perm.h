@@ -39,7 +39,12 @@ enum perm {
 	PERM_TTP_IMPERSONATION_READ = 1u << 26, /* Monitoring | Impersonation Protection | Read */
 	PERM_DLP_READ = 1u << 27,               /* Monitoring | Data Leak Prevention | Read */
 	PERM_TTP_LOGS_ALL = (1u << 24) | (1u << 25) | (1u << 26) | (1u << 27),
-	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL | PERM_TTP_LOGS_ALL,
+	/* TTP URL protection (§16.3): bits 28-29 */
+	PERM_URL_PROTECT_READ = 1u << 28, /* Services | Gateway | URL Protection | Read */
+	PERM_URL_PROTECT_EDIT = 1u << 29, /* Services | Gateway | URL Protection | Edit */
+	PERM_URL_PROTECT = PERM_URL_PROTECT_READ | PERM_URL_PROTECT_EDIT,
+	PERM_ALL = ((1u << 9) - 1) | PERM_DIR_BLOCK | PERM_POLICY_ALL | PERM_TTP_LOGS_ALL |
+	           PERM_URL_PROTECT,
 };
 
 /* The display name of one permission bit ("Directories | Internal | Read"), or NULL. */

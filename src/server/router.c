@@ -55,6 +55,14 @@ static const struct route routes[] = {
          api_policy_get},
         {"/api/policy/blockedsenders/delete-policy", ROUTE_SIGNED, PERM_POLICIES_EDIT, 0,
          api_policy_delete},
+        /* TTP URL protection (§16.3) */
+        {"/api/ttp/url/decode-url", ROUTE_SIGNED, PERM_URL_PROTECT_READ, 0, api_ttp_decode_url},
+        {"/api/ttp/url/create-managed-url", ROUTE_SIGNED, PERM_URL_PROTECT_EDIT, 0,
+         api_ttp_managed_url_create},
+        {"/api/ttp/url/get-all-managed-urls", ROUTE_SIGNED, PERM_URL_PROTECT_READ, 0,
+         api_ttp_managed_url_get_all},
+        {"/api/ttp/url/delete-managed-url", ROUTE_SIGNED, PERM_URL_PROTECT_EDIT, 0,
+         api_ttp_managed_url_delete},
         /* directory: users and groups (§17) */
         {"/api/user/get-internal-users", ROUTE_SIGNED, PERM_DIR_INTERNAL_READ, 0,
          api_user_get_internal_users},

@@ -18,6 +18,7 @@ struct authcache;
 struct listcache;
 struct mail;
 struct delivery;
+struct clicks;
 
 struct server {
 	const struct config *cfg;
@@ -39,6 +40,7 @@ struct server {
 	                              * HOST:0: main.c binds it first, so the configuration, the
 	                              * region table and links name the real port); 0 = none */
 	unsigned api_port;           /* ... and its port */
+	struct clicks *clicks;       /* the TTP click logger (ttp/clicks.h), or NULL */
 };
 
 #endif

@@ -78,8 +78,21 @@ int api_ttp_attachment_get_logs(struct request *req, struct response *res);
 int api_ttp_impersonation_get_logs(struct request *req, struct response *res);
 int api_dlp_get_logs(struct request *req, struct response *res);
 
-/* GET /s/{token} (click.c): fills location with the original URL of a click token; 0, or
- * MC_ERR_INVALID for a token this server did not make. */
-int api_click(const struct server *srv, const char *token, char *location, size_t size);
+/* TTP URL protection (§16.3). click.c: the pages of GET /s/{token} (the front runs the
+ * click through the logger, ttp/clicks.h, and sends what these give) and decode-url;
+ * managed_url.c: create-, get-all- and delete-managed-url. */
+struct click;
+/* The answer to a click the logger decided: *status (302, 403 block page, 503 when it could
+ * not be logged), *body (malloc'd HTML, "" for the 302) and *location (for the 302, else
+ * NULL; points into c). 0 or MC_ERR_NOMEM. */
+int api_click_answer(const struct click *c, int *status, char **body, const char **location);
+/* The page for a path that holds no valid token: 404 and a short HTML page (static). */
+const char *api_click_invalid_page(void);
+/* The page for a click that cannot be taken now (the logger's queue is full): 503. */
+const char *api_click_busy_page(void);
+int api_ttp_decode_url(struct request *req, struct response *res);
+int api_ttp_managed_url_create(struct request *req, struct response *res);
+int api_ttp_managed_url_get_all(struct request *req, struct response *res);
+int api_ttp_managed_url_delete(struct request *req, struct response *res);
 
 #endif

@@ -17,9 +17,10 @@
 
 enum opaque_kind {
 	OPAQUE_DOMAIN = 0,
-	OPAQUE_MESSAGE = 1,   /* a message (hold queue, tracking) */
-	OPAQUE_RECIPIENT = 2, /* one recipient of a message (the processing queue) */
-	OPAQUE_POLICY = 20,   /* a sender policy (§18) */
+	OPAQUE_MESSAGE = 1,      /* a message (hold queue, tracking) */
+	OPAQUE_RECIPIENT = 2,    /* one recipient of a message (the processing queue) */
+	OPAQUE_POLICY = 20,      /* a sender policy (§18) */
+	OPAQUE_MANAGED_URL = 21, /* a managed URL (§16.3) */
 	/* directory (API.md §17): kinds 16-19 */
 	OPAQUE_GROUP = 16,        /* a profile group (folder) */
 	OPAQUE_GROUP_MEMBER = 17, /* one member of a group */

@@ -20,6 +20,7 @@
 #include "server/pipeline.h"
 #include "server/region.h"
 #include "server/tls/devca.h"
+#include "server/ttp/clicks.h"
 #include "server/router.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -53,7 +54,7 @@ struct front {
 	} ctx[2]; /* what uri_cb learns of the listener: [0] plain, [1] HTTPS */
 };
 
-enum fr_state { FR_NEW, FR_BODY, FR_ASYNC, FR_DONE };
+enum fr_state { FR_NEW, FR_BODY, FR_ASYNC, FR_CLICK, FR_DONE };
 
 struct front_req {
 	struct request req;
@@ -67,6 +68,7 @@ struct front_req {
 	int health; /* GET /healthz */
 	char *raw_uri;
 	struct buf body;
+	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
 };
 
 static void fr_free(struct front_req *fr)
@@ -79,6 +81,7 @@ static void fr_free(struct front_req *fr)
 	response_release(&fr->res);
 	buf_release(&fr->body);
 	free(fr->raw_uri);
+	free(fr->click);
 	free(fr);
 }
 
@@ -248,32 +251,94 @@ static enum MHD_Result health(struct front_req *fr)
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
 }
 
-/* GET /s/{token}: a protected link; 302 to its URL, or a small HTML page. */
-static enum MHD_Result click(struct front_req *fr, const char *token)
+/* GET /s/{token}: a protected link (api/click.c says what is answered). */
+static enum MHD_Result click_page(struct front_req *fr, int status, char *body,
+                                  const char *location)
 {
-	static const char bad[] = "<!doctype html><title>Link not valid</title><h1>This link is "
-	                          "not valid</h1><p>It was not issued by this service.</p>";
-	char location[8192];
-	struct MHD_Response *r;
+	struct MHD_Response *r =
+	        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ok;
-	int valid = api_click(fr->front->srv, token, location, sizeof(location)) == 0;
 
-	r = valid ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
-	          : MHD_create_response_from_buffer(sizeof(bad) - 1, (void *)bad,
-	                                            MHD_RESPMEM_PERSISTENT);
-	if (!r)
+	if (!r) {
+		free(body);
 		return MHD_NO;
-	if (valid)
+	}
+	if (location)
 		MHD_add_response_header(r, "Location", location);
 	else
 		MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+	if (status == 503)
+		MHD_add_response_header(r, "Retry-After", "1");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	fr->status = valid ? 302 : 404;
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+	                        "default-src 'none'; style-src 'unsafe-inline'");
+	fr->status = status;
 	fr->state = FR_DONE;
-	ok = MHD_queue_response(fr->conn, (unsigned)fr->status, r);
+	ok = MHD_queue_response(fr->conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ok;
+}
+
+/* The headers of a click: a path without a valid token is answered at once (nothing is
+ * logged); a valid one waits for the end of the request. */
+static enum MHD_Result click_begin(struct front_req *fr)
+{
+	char *page;
+
+	/* malloc, not calloc: the token is 4 KiB and click_path_open sets what it reads */
+	if (!(fr->click = malloc(sizeof(*fr->click))))
+		return MHD_NO;
+	fr->click->item.rc = 0;
+	if (click_path_open(fr->front->srv->url_key, fr->req.path, &fr->click->t) == 0) {
+		fr->state = FR_BODY;
+		return MHD_YES;
+	}
+	free(fr->click);
+	fr->click = NULL;
+	page = strdup(api_click_invalid_page());
+	return page ? click_page(fr, 404, page, NULL) : MHD_NO;
+}
+
+/* The logger's callback, on its thread: the click is decided and its event committed. */
+static void click_decided(struct click *c)
+{
+	struct front_req *fr = c->owner;
+	request_async_end(&fr->req);
+}
+
+/* The request is complete: the click goes to the logger and the connection waits. */
+static enum MHD_Result click_submit(struct front_req *fr)
+{
+	struct clicks *cl = fr->front->srv->clicks;
+	struct click *c = fr->click;
+	char *page;
+
+	c->at = now_ms();
+	c->done = click_decided;
+	c->owner = fr;
+	/* one for this thread (released once suspended), one for the logger */
+	atomic_store(&fr->req.pending, 2);
+	fr->state = FR_CLICK;
+	if (!cl || clicks_submit(cl, c) != 0) {
+		page = strdup(api_click_busy_page());
+		return page ? click_page(fr, 503, page, NULL) : MHD_NO;
+	}
+	MHD_suspend_connection(fr->conn);
+	request_async_end(&fr->req);
+	return MHD_YES;
+}
+
+static enum MHD_Result click_finish(struct front_req *fr)
+{
+	const char *location = NULL;
+	char *body = NULL;
+	int status = 500;
+
+	if (api_click_answer(fr->click, &status, &body, &location) != 0)
+		return MHD_NO;
+	return click_page(fr, status, body, location);
 }
 
 struct header_list {
@@ -323,7 +388,7 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		        "443, with connect_proxy on",
 		        1);
 	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
-		return click(fr, path + 3);
+		return click_begin(fr);
 	if (strcmp(path, "/healthz") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			char *b = strdup("{\"status\":\"method not allowed\"}");
@@ -393,11 +458,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (fr->health)
 			return health(fr);
+		if (fr->click)
+			return click_submit(fr);
 		if (fr->too_large)
 			return respond_error(fr, API_TOO_LARGE, NULL, 1);
 		return run(fr, 0);
 	case FR_ASYNC:
 		return run(fr, 1);
+	case FR_CLICK:
+		return click_finish(fr);
 	case FR_DONE:
 		*upload_data_size = 0; /* a body after an early answer is discarded */
 		return MHD_YES;

@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "server/store/store.h"
 #include "server/store/store_domain.h"
+#include "server/ttp/clicks.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -364,8 +365,6 @@ out:
 
 /* ---- the delivered copy ---- */
 
-#define TOKEN_MAX 4096 /* characters of a click token; a longer URL is left as it is */
-
 /* The value of header name in the top-level header block of raw (trimmed, lower-cased). */
 static void top_header(const char *raw, size_t len, const char *name, char *out, size_t size)
 {
@@ -396,24 +395,26 @@ static void top_header(const char *raw, size_t len, const char *name, char *out,
 
 struct rewrite_ctx {
 	const struct server *srv;
-	const char *acode;
+	struct click_token t; /* all but the URL: the same for every link of one copy */
 };
 
 /* mime_url_fn: appends the click URL standing for url. */
 static int click_url(void *arg, const char *url, size_t len, struct buf *out)
 {
-	const struct rewrite_ctx *c = arg;
-	json_t *o = json_pack("{s:s%, s:s}", "u", url, len, "a", c->acode);
-	char *tok = o ? seal_json(c->srv->url_key, o, TOKEN_MAX) : NULL;
+	struct rewrite_ctx *c = arg;
+	char *tok = NULL;
 	int rc;
 
-	json_decref(o);
+	if (len < sizeof(c->t.url)) {
+		memcpy(c->t.url, url, len);
+		c->t.url[len] = '\0';
+		if (strlen(c->t.url) == len)
+			tok = click_token_make(c->srv->url_key, &c->t);
+	}
 	if (tok)
 		rc = buf_addf(out, "%s/s/%s", c->srv->cfg->public_base_url, tok);
-	else if (o)
-		rc = buf_add(out, url, len); /* too long to carry: left as it is */
-	else
-		rc = MC_ERR_NOMEM;
+	else /* too long to carry (a 4 KiB URL, or one whose JSON escapes swell the token) */
+		rc = buf_add(out, url, len);
 	free(tok);
 	return rc;
 }
@@ -422,9 +423,9 @@ int process_delivery_transform(void *arg, const struct delivery_job *job, const 
                                size_t in_len, char **out, size_t *out_len, struct err *e)
 {
 	const struct server *srv = arg;
-	struct rewrite_ctx ctx = {srv, job->acode};
-	char test[32];
-	int n = 0;
+	struct rewrite_ctx *ctx = NULL;
+	char test[32] = "";
+	int n = 0, rc = 0;
 
 	*out = NULL;
 	*out_len = 0;
@@ -435,29 +436,27 @@ int process_delivery_transform(void *arg, const struct delivery_job *job, const 
 		if (!strcmp(test, "bounce"))
 			return err_set(e, MC_ERR_INVALID, "X-Mcapi-Test: bounce");
 	}
-	if (mime_rewrite_urls(in, in_len, click_url, &ctx, out, out_len, &n, NULL) != 0 || !n) {
+	/* each copy's tokens name its message and recipient: a click is logged for them */
+	if (!(ctx = calloc(1, sizeof(*ctx))))
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	ctx->srv = srv;
+	copy(ctx->t.acode, sizeof(ctx->t.acode), job->acode);
+	ctx->t.account_id = job->account_id;
+	ctx->t.message_id = job->rcpt.message_id;
+	copy(ctx->t.rcpt, sizeof(ctx->t.rcpt), job->rcpt.addr);
+	ctx->t.test_malicious = !strcmp(test, "malicious-url");
+	rc = mime_rewrite_urls(in, in_len, click_url, ctx, out, out_len, &n, NULL);
+	if (rc == MC_ERR_NOMEM) {
+		free(*out);
+		*out = NULL;
+		free(ctx);
+		return err_set(e, rc, "out of memory rewriting URLs"); /* deferred, tried again */
+	}
+	if (rc != 0 || !n) {
 		free(*out); /* nothing to rewrite, or cannot: the stored copy goes out */
 		*out = NULL;
 		*out_len = 0;
 	}
+	free(ctx);
 	return 0;
-}
-
-int process_url_open(const struct server *srv, const char *token, char *url, size_t url_size,
-                     char *acode, size_t acode_size)
-{
-	json_t *o = NULL;
-	const char *u, *a;
-	int rc = seal_open_json(srv->url_key, token, strlen(token), TOKEN_MAX, &o);
-
-	if (rc)
-		return rc;
-	rc = MC_ERR_INVALID;
-	if (json_unpack(o, "{s:s, s:s}", "u", &u, "a", &a) == 0 && strlen(u) < url_size) {
-		snprintf(url, url_size, "%s", u);
-		snprintf(acode, acode_size, "%s", a);
-		rc = 0;
-	}
-	json_decref(o);
-	return rc;
 }

@@ -31,15 +31,10 @@ struct err;
 /* The delivery hook (delivery_set_transform; arg is the struct server): what the gateway
  * changes in each delivered copy. With test_headers on, X-Mcapi-Test: defer defers every
  * attempt and bounce fails it for good; then TTP URL protection rewrites every http(s) URL
- * of the text and HTML parts to {public_base_url}/s/{token}, the token sealed (the URL and
- * the message's aCode, under a key of the server's). A message whose URLs cannot be
- * rewritten goes out as stored. */
+ * of the text and HTML parts to {public_base_url}/s/{token}, the token sealed (ttp/clicks.h:
+ * the URL, the message's aCode, account and id, the recipient, and X-Mcapi-Test:
+ * malicious-url). A message whose URLs cannot be rewritten goes out as stored. */
 int process_delivery_transform(void *arg, const struct delivery_job *job, const char *in,
                                size_t in_len, char **out, size_t *out_len, struct err *e);
-
-/* The URL a click token stands for (and the aCode of its message); 0, or MC_ERR_INVALID
- * for any token this server did not make. url has room for url_size bytes. */
-int process_url_open(const struct server *srv, const char *token, char *url, size_t url_size,
-                     char *acode, size_t acode_size);
 
 #endif

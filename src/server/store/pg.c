@@ -24,6 +24,7 @@
 #include "store_mail_int.h"
 #include "store_policy_int.h"
 #include "store_ttp_int.h"
+#include "store_urls_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -754,6 +755,7 @@ static const struct store_ops pg_ops = {
         .policy = &pg_policy_ops,
         .ttp = &pg_ttp_ops,
         .directory = &pg_directory_ops,
+        .urls = &pg_urls_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

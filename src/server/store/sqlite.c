@@ -18,6 +18,7 @@
 #include "store_mail_int.h"
 #include "store_policy_int.h"
 #include "store_ttp_int.h"
+#include "store_urls_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -697,6 +698,7 @@ static const struct store_ops sqlite_ops = {
         .policy = &sqlite_policy_ops,
         .ttp = &sqlite_ttp_ops,
         .directory = &sqlite_directory_ops,
+        .urls = &sqlite_urls_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of
