@@ -885,11 +885,12 @@ static void test_reopen_and_migrations(void)
 	CHECK(stat(db_path, &sb) == 0 && (sb.st_mode & 077) == 0);
 
 	/* migration 005 on an account made before it: undo it (and 006, the mail tables, and
-	 * 007, the directory, and 008, the policies) behind the store's back, then reopen; the row
-	 * gets the documented defaults and keeps its code */
+	 * 007, the directory, 008, the policies, and 010, the managed URLs) behind the store's
+	 * back, then reopen; the row gets the documented defaults and keeps its code */
 	CHECK_INT(v, 12);
 	CHECK_INT(
-	        raw_exec("DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
+	        raw_exec("DROP TABLE managed_urls;"
+	                 "DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
 	                 "DROP INDEX users_account_domain; DROP INDEX users_account_email;"
 	                 "ALTER TABLE users DROP COLUMN domain;"
 	                 "DROP TABLE relay_ips; DROP TABLE mail_events; DROP TABLE recipients;"
@@ -1046,6 +1047,9 @@ static void test_kill9(void)
 		    store_account_create(cst, &a, NULL) == 0 && store_tx_commit(cst, NULL) == 0) {
 			if (write(fds[1], a.code, sizeof(a.code)) < 0)
 				_exit(2);
+		} else {
+			_exit(1); /* the parent's read sees the end of the pipe: a failure, not a
+			             hang */
 		}
 		for (;;)
 			pause();
