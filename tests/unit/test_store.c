@@ -856,40 +856,42 @@ static void test_reopen_and_migrations(void)
 	CHECK(stat(db_path, &sb) == 0 && (sb.st_mode & 077) == 0);
 
 	/* migration 005 on an account made before it: undo it (and 006, the mail tables, and
-	 * 007, the directory, and 008, the policies) behind the store's back, then reopen; the row
-	 * gets the documented defaults and keeps its code */
-	CHECK_INT(v, 8);
+	 * 007, the directory, and 008, the policies, and 011, their look-up indexes) behind the
+	 * store's back, then reopen; the row gets the documented defaults and keeps its code */
+	CHECK_INT(v, 11);
 	CHECK_INT(
-	        raw_exec("DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
-	                 "DROP INDEX users_account_domain; DROP INDEX users_account_email;"
-	                 "ALTER TABLE users DROP COLUMN domain;"
-	                 "DROP TABLE relay_ips; DROP TABLE mail_events; DROP TABLE recipients;"
-	                 "DROP TABLE messages; DROP TABLE message_bodies; DROP TABLE bodies;"
-	                 "ALTER TABLE domains DROP COLUMN mail_route;"
-	                 "UPDATE accounts SET max_retention = 7 WHERE code = 'CFIXED';"
-	                 "ALTER TABLE accounts DROP COLUMN passphrase;"
-	                 "ALTER TABLE accounts DROP COLUMN support_code;"
-	                 "ALTER TABLE accounts DROP COLUMN database_code;"
-	                 "ALTER TABLE accounts DROP COLUMN content_admin_view;"
-	                 "ALTER TABLE accounts DROP COLUMN contact_email;"
-	                 "ALTER TABLE accounts DROP COLUMN contact_name;"
-	                 "ALTER TABLE accounts DROP COLUMN telephone;"
-	                 "ALTER TABLE accounts DROP COLUMN admin_session_timeout;"
-	                 "ALTER TABLE accounts DROP COLUMN archive;"
-	                 "ALTER TABLE accounts DROP COLUMN max_retention_confirmed;"
-	                 "ALTER TABLE accounts DROP COLUMN min_retention_enabled;"
-	                 "ALTER TABLE accounts DROP COLUMN automated_segment_purge;"
-	                 "ALTER TABLE accounts DROP COLUMN policy_inheritance;"
-	                 "ALTER TABLE accounts DROP COLUMN search_reason;"
-	                 "ALTER TABLE accounts DROP COLUMN export_api;"
-	                 "ALTER TABLE accounts DROP COLUMN exgest_allow_query;"
-	                 "PRAGMA user_version = 4;"),
+	        raw_exec(
+	                "DROP INDEX users_account_name_key; ALTER TABLE users DROP COLUMN name_key;"
+	                "DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
+	                "DROP INDEX users_account_domain; DROP INDEX users_account_email;"
+	                "ALTER TABLE users DROP COLUMN domain;"
+	                "DROP TABLE relay_ips; DROP TABLE mail_events; DROP TABLE recipients;"
+	                "DROP TABLE messages; DROP TABLE message_bodies; DROP TABLE bodies;"
+	                "ALTER TABLE domains DROP COLUMN mail_route;"
+	                "UPDATE accounts SET max_retention = 7 WHERE code = 'CFIXED';"
+	                "ALTER TABLE accounts DROP COLUMN passphrase;"
+	                "ALTER TABLE accounts DROP COLUMN support_code;"
+	                "ALTER TABLE accounts DROP COLUMN database_code;"
+	                "ALTER TABLE accounts DROP COLUMN content_admin_view;"
+	                "ALTER TABLE accounts DROP COLUMN contact_email;"
+	                "ALTER TABLE accounts DROP COLUMN contact_name;"
+	                "ALTER TABLE accounts DROP COLUMN telephone;"
+	                "ALTER TABLE accounts DROP COLUMN admin_session_timeout;"
+	                "ALTER TABLE accounts DROP COLUMN archive;"
+	                "ALTER TABLE accounts DROP COLUMN max_retention_confirmed;"
+	                "ALTER TABLE accounts DROP COLUMN min_retention_enabled;"
+	                "ALTER TABLE accounts DROP COLUMN automated_segment_purge;"
+	                "ALTER TABLE accounts DROP COLUMN policy_inheritance;"
+	                "ALTER TABLE accounts DROP COLUMN search_reason;"
+	                "ALTER TABLE accounts DROP COLUMN export_api;"
+	                "ALTER TABLE accounts DROP COLUMN exgest_allow_query;"
+	                "PRAGMA user_version = 4;"),
 	        SQLITE_OK);
 	st = open_store();
 	CHECK(st != NULL);
 	if (!st)
 		return;
-	CHECK_INT(store_schema_version(st), 8);
+	CHECK_INT(store_schema_version(st), 11);
 	CHECK_INT(store_account_get_by_code(st, "CFIXED", &got, &e), 0);
 	CHECK_STR(got.code, "CFIXED");
 	CHECK_INT(got.max_retention, 7);

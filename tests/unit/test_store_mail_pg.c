@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 		printf("# store_open: %s\n", e.msg);
 		return tap_done();
 	}
-	CHECK_INT(store_schema_version(st), 8);
+	CHECK_INT(store_schema_version(st), 11);
 	mail_cases(st, &pg_backend);
 	acct = new_account(st, "Load");
 	dom = new_domain(st, acct, "load.example", DOMAIN_INTERNAL);
