@@ -940,6 +940,47 @@ static void test_reopen_and_migrations(void)
 	}
 }
 
+static int count_user(void *arg, const struct user *u)
+{
+	(void)u;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Users whose name key is missing (written behind the store's back, as by a store older than
+ * migration 011) are still found by name, and the next open computes their keys. */
+static void test_name_keys(void)
+{
+	struct store *st = open_store();
+	struct account a = new_account("Name keys");
+	struct user u;
+	struct err e;
+	int n = 0;
+
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	CHECK_INT(store_account_create(st, &a, &e), 0);
+	u = new_user(a.id, "ceo@keys.example");
+	snprintf(u.name, sizeof(u.name), "The  CEO");
+	CHECK_INT(store_user_create(st, &u, &e), 0);
+	CHECK_INT(raw_exec("UPDATE users SET name_key = NULL"), SQLITE_OK);
+	CHECK(raw_int("SELECT count(*) FROM users WHERE name_key IS NULL") > 1);
+	CHECK_INT(store_user_by_name(st, a.id, "the ceo", count_user, &n, &e), 0);
+	CHECK_INT(n, 1);
+	store_close(st);
+	st = open_store();
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	CHECK_INT(raw_int("SELECT count(*) FROM users WHERE name_key IS NULL"), 0);
+	CHECK_INT(raw_int("SELECT count(*) FROM users WHERE name_key = 'the ceo'"), 1);
+	n = 0;
+	CHECK_INT(store_user_by_name(st, a.id, "THE CEO", count_user, &n, &e), 0);
+	CHECK_INT(n, 1);
+	store_close(st);
+}
+
 /* A thread that uses the store and exits: its connection is closed then, not leaked. */
 static void *short_thread(void *arg)
 {
@@ -1077,6 +1118,7 @@ int main(void)
 	}
 
 	test_secrets_at_rest();
+	test_name_keys();
 	test_reopen_and_migrations();
 	test_kill9();
 	test_wrong_key_and_swaps();
