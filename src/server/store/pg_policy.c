@@ -34,15 +34,16 @@ static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE accou
 
 /* The policies that can match one pair: see sqlite_policy.c (the same query). */
 static const char sql_candidates[] =
-        "WITH k(v) AS (VALUES ($2::text), ($3::text), ($4::text), ($5::text) "
+        "WITH k(v) AS MATERIALIZED (VALUES ($2::text), ($3::text), ($4::text), ($5::text) "
         "UNION SELECT CAST(group_id AS text) FROM group_members "
         "WHERE kind = 'email' AND value IN ($2, $4) "
         "UNION SELECT CAST(group_id AS text) FROM group_members "
         "WHERE kind = 'domain' AND value IN ($3, $5)) "
         "SELECT " COLS " FROM sender_policies WHERE id IN ("
-        "SELECT id FROM sender_policies WHERE account_id = $1 AND from_value IN (SELECT v FROM k) "
+        "SELECT id FROM sender_policies WHERE account_id = $1 AND from_value <> '' "
+        "AND from_value IN (SELECT v FROM k) "
         "UNION ALL SELECT id FROM sender_policies WHERE account_id = $1 "
-        "AND to_value IN (SELECT v FROM k) "
+        "AND to_value <> '' AND to_value IN (SELECT v FROM k) "
         "UNION ALL SELECT id FROM sender_policies WHERE account_id = $1 "
         "AND from_type IN ('everyone', 'internal_addresses', 'external_addresses') "
         "AND to_type IN ('everyone', 'internal_addresses', 'external_addresses')) "

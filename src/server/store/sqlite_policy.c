@@ -35,17 +35,21 @@ static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE accou
 /* The policies that can match one pair (store_policy_candidates): k holds the four keys and
  * the groups that hold either address or either domain as a direct member; a policy is
  * selected through the index of its from or its to value, or through the partial index of
- * value-less policies (011_policy_lookup.sql; the type lists must stay those of the index). */
+ * value-less policies (011_policy_lookup.sql; the type lists and the "<> ''" terms must stay
+ * those of the partial indexes). k is MATERIALIZED, and the value indexes partial: without
+ * either SQLite 3.40 took up to 0.6 ms a call on the bench's store (10,000 policies) instead
+ * of 0.05 ms. */
 static const char sql_candidates[] =
-        "WITH k(v) AS (VALUES (?2), (?3), (?4), (?5) "
+        "WITH k(v) AS MATERIALIZED (VALUES (?2), (?3), (?4), (?5) "
         "UNION SELECT CAST(group_id AS TEXT) FROM group_members "
         "WHERE kind = 'email' AND value IN (?2, ?4) "
         "UNION SELECT CAST(group_id AS TEXT) FROM group_members "
         "WHERE kind = 'domain' AND value IN (?3, ?5)) "
         "SELECT " COLS " FROM sender_policies WHERE id IN ("
-        "SELECT id FROM sender_policies WHERE account_id = ?1 AND from_value IN (SELECT v FROM k) "
+        "SELECT id FROM sender_policies WHERE account_id = ?1 AND from_value <> '' "
+        "AND from_value IN (SELECT v FROM k) "
         "UNION ALL SELECT id FROM sender_policies WHERE account_id = ?1 "
-        "AND to_value IN (SELECT v FROM k) "
+        "AND to_value <> '' AND to_value IN (SELECT v FROM k) "
         "UNION ALL SELECT id FROM sender_policies WHERE account_id = ?1 "
         "AND from_type IN ('everyone', 'internal_addresses', 'external_addresses') "
         "AND to_type IN ('everyone', 'internal_addresses', 'external_addresses')) "

@@ -4,8 +4,10 @@
 -- users.name_key, the display name as impersonation checks compare it (computed by mcapid;
 -- NULL = not yet, filled at start and still compared in C until then).
 
-CREATE INDEX sender_policies_from ON sender_policies(account_id, from_value);
-CREATE INDEX sender_policies_to ON sender_policies(account_id, to_value);
+CREATE INDEX sender_policies_from ON sender_policies(account_id, from_value)
+	WHERE from_value <> '';
+CREATE INDEX sender_policies_to ON sender_policies(account_id, to_value)
+	WHERE to_value <> '';
 CREATE INDEX sender_policies_valueless ON sender_policies(account_id, id)
 	WHERE from_type IN ('everyone', 'internal_addresses', 'external_addresses')
 	AND to_type IN ('everyone', 'internal_addresses', 'external_addresses');
