@@ -374,3 +374,30 @@ def test_generated_traffic_is_reproducible(unbound, tmp_path):
     accepted, refused, held = results[0]
     assert refused >= 1, results  # the viruses, refused at receipt
     assert sum(held.values()) >= 2
+
+
+def test_an_internal_users_display_name_from_outside_is_held_as_impersonation(gw, client):
+    """The process stage finds the internal users of the From display name by an indexed
+    look-up (users.name_key): compared NFKC and case-folded, blanks collapsed; a rename
+    through update-user acts on the next message."""
+    d = verified(gw, client, "imp.test")
+    r, b = client.call("/api/user/create-user", [{"emailAddress": "vera@" + d,
+                                                  "name": "Vera Chief"}])
+    assert b["data"] and not b["fail"], b
+
+    def held(to):
+        r, body = client.call("/api/gateway/get-hold-message-list", [{"admin": True}])
+        return [m for m in body["data"] if m["to"]["emailAddress"] == to]
+
+    p = swaks(gw, "pay@" + d, sender="vera@outside.example",
+              extra=["--header", 'From: "VERA   chief" <vera@outside.example>'])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Impersonation" in wait_for(lambda: held("pay@" + d))[0]["policyInfo"]
+    r, b = client.call("/api/user/update-user", [{"emailAddress": "vera@" + d,
+                                                  "name": "Vera Retired"}])
+    assert b["data"] and not b["fail"], b
+    p = swaks(gw, "ops@" + d, sender="vera@outside.example",
+              extra=["--header", 'From: "Vera Chief" <vera@outside.example>'])
+    assert p.returncode == 0, p.stdout + p.stderr
+    wait_for(lambda: maildir_files(gw, d, "ops"))
+    assert not held("ops@" + d)

@@ -251,6 +251,54 @@ static void dir_groups_case(struct store *st, int64_t a1, int64_t a2)
 	CHECK_INT(got.user_count, 2);
 }
 
+static void dir_named(struct store *st, int64_t acct, const char *email, const char *name)
+{
+	struct user u;
+	struct err e;
+
+	memset(&u, 0, sizeof(u));
+	u.account_id = acct;
+	snprintf(u.email, sizeof(u.email), "%s", email);
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	CHECK_INT(store_user_create(st, &u, &e), 0);
+}
+
+/* Users by display name (impersonation checks): NFKC, case-folded, blanks collapsed, one
+ * account only; a rename moves the user to the new name at once. */
+static void dir_names_case(struct store *st, int64_t a1, int64_t a2)
+{
+	struct dir_names c;
+	struct user u;
+	struct err e;
+
+	dir_named(st, a1, "jane@names.example", "Jane Doe");
+	dir_named(st, a1, "jane2@names.example",
+	          "\xef\xbc\xaa\xef\xbc\xa1NE   doe"); /* fullwidth JA */
+	dir_named(st, a1, "john@names.example", "John Doe");
+	dir_named(st, a1, "nobody@names.example", "");
+	dir_named(st, a2, "jane@other.example", "Jane Doe");
+	memset(&c, 0, sizeof(c));
+	CHECK_INT(store_user_by_name(st, a1, " \"jane  DOE\" ", dir_collect_user, &c, &e), 0);
+	CHECK_INT(c.n, 2);
+	CHECK(c.n == 2 && ((!strcmp(c.got[0], "jane@names.example") &&
+	                    !strcmp(c.got[1], "jane2@names.example")) ||
+	                   (!strcmp(c.got[1], "jane@names.example") &&
+	                    !strcmp(c.got[0], "jane2@names.example"))));
+	memset(&c, 0, sizeof(c));
+	CHECK_INT(store_user_by_name(st, a1, "", dir_collect_user, &c, &e), 0);
+	CHECK_INT(store_user_by_name(st, a1, "Nobody", dir_collect_user, &c, &e), 0);
+	CHECK_INT(c.n, 0);
+	CHECK_INT(store_user_get_by_email(st, "john@names.example", &u, &e), 0);
+	snprintf(u.name, sizeof(u.name), "Jane Doe");
+	CHECK_INT(store_user_update(st, &u, &e), 0);
+	memset(&c, 0, sizeof(c));
+	CHECK_INT(store_user_by_name(st, a1, "jane doe", dir_collect_user, &c, &e), 0);
+	CHECK_INT(c.n, 3);
+	memset(&c, 0, sizeof(c));
+	CHECK_INT(store_user_by_name(st, a1, "John Doe", dir_collect_user, &c, &e), 0);
+	CHECK_INT(c.n, 0);
+}
+
 static void directory_cases(struct store *st)
 {
 	int64_t a1 = dir_account(st, "Directory one");
@@ -258,6 +306,7 @@ static void directory_cases(struct store *st)
 
 	dir_users_case(st, a1, a2);
 	dir_groups_case(st, a1, a2);
+	dir_names_case(st, a1, a2);
 }
 
 #endif

@@ -1,13 +1,15 @@
 /* Unit tests for sender-policy matching (mail/policy.h) on a SQLite store: one side against
  * an address (everyone, address, domain, internal/external, group), validity of sides, and
  * policy_evaluate over stored policies: block, permit winning, no_action as an exception,
- * bidirectional, dates, header_from, and group membership read at each call. */
+ * bidirectional, dates, header_from, and group membership read at each call; then the
+ * selection of the policies that can match one pair (store_policy_cases.h). */
 #include "common/crypto.h"
 #include "common/err.h"
 #include "server/mail/policy.h"
 #include "server/store/store.h"
 #include "server/store/store_domain.h"
 #include "server/store/store_policy.h"
+#include "store_policy_cases.h"
 #include "tap.h"
 
 #include <sqlite3.h>
@@ -218,6 +220,7 @@ int main(void)
 	CHECK_INT(a1.id, 1);
 	CHECK_INT(a2.id, 2);
 	test_evaluate(st, a1.id, a2.id);
+	store_policy_cases(st);
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -5,8 +5,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "server/namekey.h"
 
-#include <glib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,42 +273,6 @@ int checks_one_edit(const char *a, const char *b)
 	return ci_eq_n(a + i + 1, b + i, lb - i); /* one deleted from a */
 }
 
-/* A display name as compared: NFKC, case-folded, blanks collapsed and trimmed. NULL when
- * empty or not UTF-8; g_free it. */
-static char *name_key(const char *s)
-{
-	char *norm, *fold, *out;
-	size_t n = 0;
-	int space = 0;
-
-	if (!s || !g_utf8_validate(s, -1, NULL))
-		return NULL;
-	norm = g_utf8_normalize(s, -1, G_NORMALIZE_NFKC);
-	if (!norm)
-		return NULL;
-	fold = g_utf8_casefold(norm, -1);
-	g_free(norm);
-	if (!fold)
-		return NULL;
-	out = fold;
-	for (const char *p = fold; *p; p++) {
-		if (*p == ' ' || *p == '\t' || *p == '"' || *p == '\'') {
-			space = n > 0;
-			continue;
-		}
-		if (space)
-			out[n++] = ' ';
-		space = 0;
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-	if (n == 0) {
-		g_free(fold);
-		return NULL;
-	}
-	return out;
-}
-
 static void copy_str(char *dst, size_t size, const char *src)
 {
 	size_t len = strlen(src), n = len;
@@ -359,12 +323,12 @@ int checks_impersonation(const char *from_name, const char *from_addr,
 			rules |= CHECKS_IMP_INTERNAL_NAME;
 			if (name_out)
 				copy_str(name_out, MIME_NAME_SIZE, cfg->internal_names[i]);
-			g_free(k);
+			name_key_free(k);
 			break;
 		}
-		g_free(k);
+		name_key_free(k);
 	}
-	g_free(key);
+	name_key_free(key);
 	return rules;
 }
 

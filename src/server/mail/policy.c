@@ -1,6 +1,7 @@
-/* Sender policies at work; see policy.h. The account's policies are read in pages on
- * every call and matched here; whether an address is internal is asked of the store only
- * when a policy needs it. */
+/* Sender policies at work; see policy.h. On every call the store selects the account's
+ * policies that can match the pair (store_policy_candidates: indexed look-ups by value, not
+ * a scan of all of them) and each is decided here; whether an address is internal is asked
+ * of the store only when a policy needs it, group membership once per group policy. */
 #include "policy.h"
 
 #include "common/err.h"
@@ -15,8 +16,6 @@
 #include <strings.h>
 
 #include "common/banned.h"
-
-#define PAGE 256
 
 static const char *domain_of(const char *addr)
 {
@@ -92,10 +91,9 @@ int policy_side_match(const char *type, const char *value, const struct policy_a
 
 struct eval {
 	struct store *st;
-	int64_t account_id, now, last_id;
+	int64_t account_id, now;
 	struct policy_addr sender, rcpt;
 	int sender_known, rcpt_known; /* internal flag computed */
-	int n;
 	int permit, block, exempt;
 	struct policy_decision permit_by, block_by;
 	struct err *e;
@@ -159,8 +157,6 @@ static int eval_one(void *arg, const struct sender_policy *p)
 	struct eval *ev = arg;
 	int yes = 0, rc;
 
-	ev->last_id = p->id;
-	ev->n++;
 	if (!p->enabled || (!p->from_eternal && ev->now < p->from_date) ||
 	    (!p->to_eternal && ev->now > p->to_date) || !strcmp(p->from_part, "header_from"))
 		return 0;
@@ -206,12 +202,10 @@ int policy_evaluate(struct store *st, int64_t account_id, const char *sender, co
 	ev.rcpt.addr = rcpt ? rcpt : "";
 	ev.sender.group_member = ev.rcpt.group_member = group_member;
 	ev.sender.arg = ev.rcpt.arg = &ev;
-	do {
-		ev.n = 0;
-		rc = store_policy_list(st, account_id, -1, ev.last_id, PAGE, eval_one, &ev, e);
-		if (rc)
-			return rc;
-	} while (ev.n == PAGE);
+	rc = store_policy_candidates(st, account_id, ev.sender.addr, ev.rcpt.addr, eval_one, &ev,
+	                             e);
+	if (rc)
+		return rc;
 	if (ev.permit) {
 		*out = ev.permit_by;
 		out->verdict = POLICY_VERDICT_PERMIT;

@@ -1,8 +1,9 @@
 /* Sender policies at work (API.md §18, §13.2): which policy of an account applies to one
  * (sender, recipient) pair of an SMTP transaction, and what it decides. The SMTP front asks
  * at RCPT (a block is a 550 in the session); the process stage asks again for the first
- * recipient (a permit skips the spam and impersonation checks). Every call reads the store:
- * there is no cache, so a policy made on one node acts on every node's next transaction.
+ * recipient (a permit skips the spam and impersonation checks). Every call reads the store
+ * (only the policies that can match the pair, through indexes): there is no cache, so a
+ * policy made on one node acts on every node's next transaction.
  *
  * Rules: a policy applies when it is enabled, today is within its dates (unless eternal),
  * its fromPart covers the envelope sender (envelope_from or both; header_from policies do

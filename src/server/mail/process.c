@@ -29,7 +29,7 @@
 #include "common/banned.h"
 
 #define LEASE_MS    60000
-#define MAX_NAMES   2000 /* internal users' names compared with a sender's display name */
+#define MAX_NAMES   2000 /* internal users of the sender's display name (store_user_by_name) */
 #define MAX_DOMAINS 500
 #define MAX_EVENTS  64
 
@@ -305,7 +305,6 @@ int process_one(struct server *srv)
 		goto out;
 	}
 	if ((rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0 ||
-	    (rc = store_user_list(srv->store, m.account_id, user_cb, &users, &e)) < 0 ||
 	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,
 	                            MAX_DOMAINS, domain_cb, &domains, &e)) < 0)
 		goto out;
@@ -313,6 +312,12 @@ int process_one(struct server *srv)
 	rc = mime_parse(raw, len, &mm, &e);
 	if (rc != 0 || !mm)
 		goto out;
+	/* the internal users the From display name could impersonate: those of that very name
+	 * (one indexed look-up), not every user of the account */
+	if ((rc = store_user_by_name(srv->store, m.account_id, mm->from_name, user_cb, &users,
+	                             &e)) < 0)
+		goto out;
+	rc = 0; /* NAMES_FULL */
 	base_config(srv, &cc);
 	if ((rc = permitted(srv, &m, now, &cc.permitted_sender, &e)) != 0)
 		goto out;

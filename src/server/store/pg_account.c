@@ -356,8 +356,8 @@ int pg_app_revoke(struct store *st, const char *app_id, int64_t now, struct err 
 
 static const char sql_user_insert[] =
         "INSERT INTO users(account_id, email, name, perms, password_hash, binding_ttl_ms, "
-        "extend_on_validate, failed_logins, locked_until, created, disabled) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+        "extend_on_validate, failed_logins, locked_until, created, disabled, name_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
 static const char sql_user_by_id[] = "SELECT " USER_COLS " FROM users WHERE id = $1";
 static const char sql_user_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = $1";
 static const char sql_user_list_all[] = "SELECT " USER_COLS " FROM users ORDER BY id";
@@ -365,8 +365,16 @@ static const char sql_user_list_account[] =
         "SELECT " USER_COLS " FROM users WHERE account_id = $1 ORDER BY id";
 static const char sql_user_update[] =
         "UPDATE users SET name = $2, perms = $3, password_hash = $4, binding_ttl_ms = $5, "
-        "extend_on_validate = $6, failed_logins = $7, locked_until = $8, disabled = $9 "
-        "WHERE id = $1";
+        "extend_on_validate = $6, failed_logins = $7, locked_until = $8, disabled = $9, "
+        "name_key = $10 WHERE id = $1";
+/* see sqlite_account.c */
+static const char sql_user_by_name_key[] =
+        "SELECT " USER_COLS " FROM users WHERE account_id = $1 AND name_key = $2 "
+        "UNION ALL SELECT " USER_COLS " FROM users WHERE account_id = $1 AND name_key IS NULL";
+static const char sql_user_keyless[] = "SELECT " USER_COLS " FROM users WHERE name_key IS NULL "
+                                       "AND id > $1 ORDER BY id LIMIT $2";
+static const char sql_user_key_set[] =
+        "UPDATE users SET name_key = $3 WHERE id = $1 AND name = $2 AND name_key IS NULL";
 
 static void user_row(const PGresult *r, int i, struct user *u)
 {
@@ -397,7 +405,7 @@ static void user_mutable(struct pg_params *p, const struct user *u)
 	pg_p_int(p, u->locked_until);
 }
 
-int pg_user_create(struct store *st, struct user *u, struct err *e)
+int pg_user_create(struct store *st, struct user *u, const char *name_key, struct err *e)
 {
 	struct pg_params p;
 	PGresult *r = NULL;
@@ -409,6 +417,7 @@ int pg_user_create(struct store *st, struct user *u, struct err *e)
 	user_mutable(&p, u);
 	pg_p_int(&p, u->created);
 	pg_p_int(&p, u->disabled);
+	pg_p_text(&p, name_key, strlen(name_key) + 1);
 	rc = pg_run(st, sql_user_insert, PG_WRITE, &p, &r, "create user", e);
 	if (rc == MC_ERR_EXISTS)
 		err_set(e, rc, "user '%s' exists already", u->email);
@@ -473,7 +482,7 @@ int pg_user_list(struct store *st, int64_t account_id, int (*fn)(void *arg, cons
 	return rc;
 }
 
-int pg_user_update(struct store *st, const struct user *u, struct err *e)
+int pg_user_update(struct store *st, const struct user *u, const char *name_key, struct err *e)
 {
 	struct pg_params p;
 	PGresult *r = NULL;
@@ -483,9 +492,65 @@ int pg_user_update(struct store *st, const struct user *u, struct err *e)
 	pg_p_int(&p, u->id);
 	user_mutable(&p, u);
 	pg_p_int(&p, u->disabled);
+	pg_p_text(&p, name_key, strlen(name_key) + 1);
 	rc = pg_run(st, sql_user_update, PG_WRITE, &p, &r, "update user", e);
 	if (!rc && pg_changes(r) == 0)
 		rc = err_set(e, MC_ERR_NOT_FOUND, "no user with id %lld", (long long)u->id);
+	PQclear(r);
+	return rc;
+}
+
+static int user_rows(struct store *st, const char *sql, struct pg_params *p,
+                     int (*fn)(void *arg, const struct user *u), void *arg, const char *what,
+                     struct err *e)
+{
+	PGresult *r = NULL;
+	struct user u;
+	int rc = pg_run(st, sql, PG_READ, p, &r, what, e);
+
+	if (rc == MC_ERR_NOT_FOUND)
+		rc = 0;
+	for (int i = 0; !rc && r && i < PQntuples(r); i++) {
+		user_row(r, i, &u);
+		rc = fn(arg, &u);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pg_user_by_name_key(struct store *st, int64_t account_id, const char *key,
+                        int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	struct pg_params p;
+
+	pg_p_init(&p);
+	pg_p_int(&p, account_id);
+	pg_p_text(&p, key, strlen(key) + 1);
+	return user_rows(st, sql_user_by_name_key, &p, fn, arg, "find users by name", e);
+}
+
+int pg_user_keyless(struct store *st, int64_t after_id, size_t limit,
+                    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	struct pg_params p;
+
+	pg_p_init(&p);
+	pg_p_int(&p, after_id);
+	pg_p_int(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	return user_rows(st, sql_user_keyless, &p, fn, arg, "list users without a name key", e);
+}
+
+int pg_user_key_set(struct store *st, int64_t id, const char *name, const char *key, struct err *e)
+{
+	struct pg_params p;
+	PGresult *r = NULL;
+	int rc;
+
+	pg_p_init(&p);
+	pg_p_int(&p, id);
+	pg_p_text(&p, name, strlen(name) + 1);
+	pg_p_text(&p, key, strlen(key) + 1);
+	rc = pg_run(st, sql_user_key_set, PG_WRITE, &p, &r, "set a user's name key", e);
 	PQclear(r);
 	return rc;
 }

@@ -32,6 +32,23 @@ static const char sql_delete[] = "DELETE FROM sender_policies WHERE id = $2 AND 
 static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE account_id = $1 "
                                "AND ($2::int4 < 0 OR kind = $2) AND id > $3 ORDER BY id LIMIT $4";
 
+/* The policies that can match one pair: see sqlite_policy.c (the same query). */
+static const char sql_candidates[] =
+        "WITH k(v) AS MATERIALIZED (VALUES ($2::text), ($3::text), ($4::text), ($5::text) "
+        "UNION SELECT CAST(group_id AS text) FROM group_members "
+        "WHERE kind = 'email' AND value IN ($2, $4) "
+        "UNION SELECT CAST(group_id AS text) FROM group_members "
+        "WHERE kind = 'domain' AND value IN ($3, $5)) "
+        "SELECT " COLS " FROM sender_policies WHERE id IN ("
+        "SELECT id FROM sender_policies WHERE account_id = $1 AND from_value <> '' "
+        "AND from_value IN (SELECT v FROM k) "
+        "UNION ALL SELECT id FROM sender_policies WHERE account_id = $1 "
+        "AND to_value <> '' AND to_value IN (SELECT v FROM k) "
+        "UNION ALL SELECT id FROM sender_policies WHERE account_id = $1 "
+        "AND from_type IN ('everyone', 'internal_addresses', 'external_addresses') "
+        "AND to_type IN ('everyone', 'internal_addresses', 'external_addresses')) "
+        "ORDER BY id";
+
 static void read_row(const PGresult *r, int i, struct sender_policy *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -155,9 +172,36 @@ static int pol_list(struct store *st, int64_t account_id, int kind, int64_t afte
 	return rc;
 }
 
+static int pol_candidates(struct store *st, int64_t account_id, const char *const keys[4],
+                          int (*fn)(void *arg, const struct sender_policy *p), void *arg,
+                          struct err *e)
+{
+	struct pg_params q;
+	struct sender_policy p;
+	PGresult *r = NULL;
+	int rc;
+
+	pg_p_init(&q);
+	pg_p_int(&q, account_id);
+	for (int i = 0; i < 4; i++) {
+		if (keys[i])
+			pg_p_text(&q, keys[i], POLICY_VALUE_SIZE);
+		else
+			pg_p_null(&q);
+	}
+	rc = pg_run(st, sql_candidates, PG_READ, &q, &r, "select policies", e);
+	for (int i = 0; !rc && r && i < PQntuples(r); i++) {
+		read_row(r, i, &p);
+		rc = fn(arg, &p);
+	}
+	PQclear(r);
+	return rc;
+}
+
 const struct store_policy_ops pg_policy_ops = {
         .put = pol_put,
         .get = pol_get,
         .delete_row = pol_delete,
         .list = pol_list,
+        .candidates = pol_candidates,
 };

@@ -396,8 +396,8 @@ out:
 
 static const char sql_user_insert[] =
         "INSERT INTO users(account_id, email, name, perms, password_hash, binding_ttl_ms, "
-        "extend_on_validate, failed_logins, locked_until, created, disabled) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        "extend_on_validate, failed_logins, locked_until, created, disabled, name_key) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char sql_user_by_id[] = "SELECT " USER_COLS " FROM users WHERE id = ?1";
 static const char sql_user_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = ?1";
 static const char sql_user_list_all[] = "SELECT " USER_COLS " FROM users ORDER BY id";
@@ -405,8 +405,17 @@ static const char sql_user_list_account[] =
         "SELECT " USER_COLS " FROM users WHERE account_id = ?1 ORDER BY id";
 static const char sql_user_update[] =
         "UPDATE users SET name = ?2, perms = ?3, password_hash = ?4, binding_ttl_ms = ?5, "
-        "extend_on_validate = ?6, failed_logins = ?7, locked_until = ?8, disabled = ?9 "
-        "WHERE id = ?1";
+        "extend_on_validate = ?6, failed_logins = ?7, locked_until = ?8, disabled = ?9, "
+        "name_key = ?10 WHERE id = ?1";
+/* impersonation checks (011_policy_lookup.sql): two index look-ups, the second for the rows
+ * whose key is not computed yet */
+static const char sql_user_by_name_key[] =
+        "SELECT " USER_COLS " FROM users WHERE account_id = ?1 AND name_key = ?2 "
+        "UNION ALL SELECT " USER_COLS " FROM users WHERE account_id = ?1 AND name_key IS NULL";
+static const char sql_user_keyless[] = "SELECT " USER_COLS " FROM users WHERE name_key IS NULL "
+                                       "AND id > ?1 ORDER BY id LIMIT ?2";
+static const char sql_user_key_set[] =
+        "UPDATE users SET name_key = ?3 WHERE id = ?1 AND name = ?2 AND name_key IS NULL";
 
 static void user_row(struct sqlite_q *q, struct user *u)
 {
@@ -436,7 +445,7 @@ static int user_bind_mutable(struct sqlite_q *q, int first, const struct user *u
 	       sqlite3_bind_int64(q->s, first + 6, u->locked_until);
 }
 
-int sqlite_user_create(struct store *st, struct user *u, struct err *e)
+int sqlite_user_create(struct store *st, struct user *u, const char *name_key, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_user_insert, &q, e);
@@ -445,7 +454,8 @@ int sqlite_user_create(struct store *st, struct user *u, struct err *e)
 		goto out;
 	if (sqlite3_bind_int64(q.s, 1, u->account_id) || BIND_FIELD(&q, 2, u, email) ||
 	    user_bind_mutable(&q, 3, u) || sqlite3_bind_int64(q.s, 10, u->created) ||
-	    sqlite3_bind_int64(q.s, 11, u->disabled)) {
+	    sqlite3_bind_int64(q.s, 11, u->disabled) ||
+	    sqlite3_bind_text(q.s, 12, name_key, -1, SQLITE_STATIC)) {
 		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "create user", e);
 		goto out;
 	}
@@ -525,7 +535,7 @@ out:
 	return rc;
 }
 
-int sqlite_user_update(struct store *st, const struct user *u, struct err *e)
+int sqlite_user_update(struct store *st, const struct user *u, const char *name_key, struct err *e)
 {
 	struct sqlite_q q;
 	int rc = sqlite_q_prepare(st, sql_user_update, &q, e);
@@ -533,13 +543,86 @@ int sqlite_user_update(struct store *st, const struct user *u, struct err *e)
 	if (rc)
 		goto out;
 	if (sqlite3_bind_int64(q.s, 1, u->id) || user_bind_mutable(&q, 2, u) ||
-	    sqlite3_bind_int64(q.s, 9, u->disabled)) {
+	    sqlite3_bind_int64(q.s, 9, u->disabled) ||
+	    sqlite3_bind_text(q.s, 10, name_key, -1, SQLITE_STATIC)) {
 		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "update user", e);
 		goto out;
 	}
 	rc = sqlite_q_exec(&q, "update user", e);
 	if (!rc && sqlite3_changes(q.db) == 0)
 		rc = err_set(e, MC_ERR_NOT_FOUND, "no user with id %lld", (long long)u->id);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
+/* Runs q (bound) and calls fn for each user row; a non-zero return of fn stops it. */
+static int user_rows(struct sqlite_q *q, int (*fn)(void *arg, const struct user *u), void *arg,
+                     const char *what, struct err *e)
+{
+	struct user u;
+	int rc;
+
+	while ((rc = sqlite3_step(q->s)) == SQLITE_ROW) {
+		user_row(q, &u);
+		if ((rc = fn(arg, &u)) != 0)
+			return rc;
+	}
+	return rc == SQLITE_DONE ? 0 : sqlite_fail(q->db, rc, what, e);
+}
+
+int sqlite_user_by_name_key(struct store *st, int64_t account_id, const char *key,
+                            int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	struct sqlite_q q;
+	int rc = sqlite_q_prepare(st, sql_user_by_name_key, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, account_id) ||
+	    sqlite3_bind_text(q.s, 2, key, -1, SQLITE_STATIC)) {
+		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "find users by name", e);
+		goto out;
+	}
+	rc = user_rows(&q, fn, arg, "find users by name", e);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
+int sqlite_user_keyless(struct store *st, int64_t after_id, size_t limit,
+                        int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	struct sqlite_q q;
+	int rc = sqlite_q_prepare(st, sql_user_keyless, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, after_id) ||
+	    sqlite3_bind_int64(q.s, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit)) {
+		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "list users without a name key", e);
+		goto out;
+	}
+	rc = user_rows(&q, fn, arg, "list users without a name key", e);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
+int sqlite_user_key_set(struct store *st, int64_t id, const char *name, const char *key,
+                        struct err *e)
+{
+	struct sqlite_q q;
+	int rc = sqlite_q_prepare(st, sql_user_key_set, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, id) || sqlite3_bind_text(q.s, 2, name, -1, SQLITE_STATIC) ||
+	    sqlite3_bind_text(q.s, 3, key, -1, SQLITE_STATIC)) {
+		rc = sqlite_fail(q.db, sqlite3_errcode(q.db), "set a user's name key", e);
+		goto out;
+	}
+	rc = sqlite_q_exec(&q, "set a user's name key", e);
 out:
 	sqlite_q_done(&q);
 	return rc;

@@ -82,12 +82,18 @@ int sqlite_app_list(struct store *st, int64_t account_id,
                     int (*fn)(void *arg, const struct application *a), void *arg, struct err *e);
 int sqlite_app_revoke(struct store *st, const char *app_id, int64_t now, struct err *e);
 
-int sqlite_user_create(struct store *st, struct user *u, struct err *e);
+int sqlite_user_create(struct store *st, struct user *u, const char *name_key, struct err *e);
 int sqlite_user_get(struct store *st, int64_t id, struct user *out, struct err *e);
 int sqlite_user_get_by_email(struct store *st, const char *email, struct user *out, struct err *e);
 int sqlite_user_list(struct store *st, int64_t account_id,
                      int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
-int sqlite_user_update(struct store *st, const struct user *u, struct err *e);
+int sqlite_user_update(struct store *st, const struct user *u, const char *name_key, struct err *e);
+int sqlite_user_by_name_key(struct store *st, int64_t account_id, const char *key,
+                            int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+int sqlite_user_keyless(struct store *st, int64_t after_id, size_t limit,
+                        int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+int sqlite_user_key_set(struct store *st, int64_t id, const char *name, const char *key,
+                        struct err *e);
 
 int sqlite_binding_create(struct store *st, struct binding *b, struct err *e);
 int sqlite_binding_get(struct store *st, const char *access_key, struct binding *out,

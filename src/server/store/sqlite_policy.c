@@ -32,6 +32,29 @@ static const char sql_delete[] = "DELETE FROM sender_policies WHERE id = ?2 AND 
 static const char sql_list[] = "SELECT " COLS " FROM sender_policies WHERE account_id = ?1 "
                                "AND (?2 < 0 OR kind = ?2) AND id > ?3 ORDER BY id LIMIT ?4";
 
+/* The policies that can match one pair (store_policy_candidates): k holds the four keys and
+ * the groups that hold either address or either domain as a direct member; a policy is
+ * selected through the index of its from or its to value, or through the partial index of
+ * value-less policies (011_policy_lookup.sql; the type lists and the "<> ''" terms must stay
+ * those of the partial indexes). k is MATERIALIZED, and the value indexes partial: without
+ * either SQLite 3.40 took up to 0.6 ms a call on the bench's store (10,000 policies) instead
+ * of 0.05 ms. */
+static const char sql_candidates[] =
+        "WITH k(v) AS MATERIALIZED (VALUES (?2), (?3), (?4), (?5) "
+        "UNION SELECT CAST(group_id AS TEXT) FROM group_members "
+        "WHERE kind = 'email' AND value IN (?2, ?4) "
+        "UNION SELECT CAST(group_id AS TEXT) FROM group_members "
+        "WHERE kind = 'domain' AND value IN (?3, ?5)) "
+        "SELECT " COLS " FROM sender_policies WHERE id IN ("
+        "SELECT id FROM sender_policies WHERE account_id = ?1 AND from_value <> '' "
+        "AND from_value IN (SELECT v FROM k) "
+        "UNION ALL SELECT id FROM sender_policies WHERE account_id = ?1 "
+        "AND to_value <> '' AND to_value IN (SELECT v FROM k) "
+        "UNION ALL SELECT id FROM sender_policies WHERE account_id = ?1 "
+        "AND from_type IN ('everyone', 'internal_addresses', 'external_addresses') "
+        "AND to_type IN ('everyone', 'internal_addresses', 'external_addresses')) "
+        "ORDER BY id";
+
 static void read_row(struct sqlite_q *q, struct sender_policy *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -175,9 +198,43 @@ out:
 	return rc;
 }
 
+static int pol_candidates(struct store *st, int64_t account_id, const char *const keys[4],
+                          int (*fn)(void *arg, const struct sender_policy *p), void *arg,
+                          struct err *e)
+{
+	struct sqlite_q q;
+	struct sender_policy p;
+	int rc = sqlite_q_prepare(st, sql_candidates, &q, e);
+
+	if (rc)
+		goto out;
+	if (sqlite3_bind_int64(q.s, 1, account_id)) {
+		rc = bind_fail(&q, "select policies", e);
+		goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (keys[i] ? sqlite_bind_text(&q, i + 2, keys[i], POLICY_VALUE_SIZE)
+		            : sqlite3_bind_null(q.s, i + 2)) {
+			rc = bind_fail(&q, "select policies", e);
+			goto out;
+		}
+	}
+	while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+		read_row(&q, &p);
+		rc = fn(arg, &p);
+		if (rc)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : sqlite_fail(q.db, rc, "select policies", e);
+out:
+	sqlite_q_done(&q);
+	return rc;
+}
+
 const struct store_policy_ops sqlite_policy_ops = {
         .put = pol_put,
         .get = pol_get,
         .delete_row = pol_delete,
         .list = pol_list,
+        .candidates = pol_candidates,
 };

@@ -11,8 +11,11 @@
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/log.h"
+#include "server/namekey.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/banned.h"
@@ -41,6 +44,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 		store_close(*out);
 		*out = NULL;
 		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	}
+	{
+		struct err fe = {0};
+		/* not fatal: until their keys are there, such users are compared one by one */
+		if (store_user_name_keys_fill(*out, &fe) != 0)
+			log_warn("msg=\"cannot compute users' name keys\" error=\"%s\"", fe.msg);
 	}
 	return 0;
 }
@@ -331,6 +340,7 @@ static int check_user(const struct user *u, struct err *e)
 int store_user_create(struct store *st, struct user *u, struct err *e)
 {
 	int rc = check_user(u, e);
+	char *key;
 
 	if (rc)
 		return rc;
@@ -339,7 +349,10 @@ int store_user_create(struct store *st, struct user *u, struct err *e)
 	lower_ascii(u->email);
 	if (!u->created)
 		u->created = now_ms();
-	return st->ops->user_create(st, u, e);
+	key = name_key(u->name);
+	rc = st->ops->user_create(st, u, key ? key : "", e);
+	name_key_free(key);
+	return rc;
 }
 
 int store_user_get(struct store *st, int64_t id, struct user *out, struct err *e)
@@ -368,8 +381,105 @@ int store_user_list(struct store *st, int64_t account_id,
 int store_user_update(struct store *st, const struct user *u, struct err *e)
 {
 	int rc = check_user(u, e);
+	char *key;
 
-	return rc ? rc : st->ops->user_update(st, u, e);
+	if (rc)
+		return rc;
+	key = name_key(u->name);
+	rc = st->ops->user_update(st, u, key ? key : "", e);
+	name_key_free(key);
+	return rc;
+}
+
+/* ---- users by display name (impersonation checks) ---- */
+
+struct by_name {
+	const char *key;
+	int (*fn)(void *arg, const struct user *u);
+	void *arg;
+};
+
+/* A row whose key is not computed yet is compared here. */
+static int by_name_row(void *arg, const struct user *u)
+{
+	struct by_name *b = arg;
+	char *k;
+	int same;
+
+	if (!u->name[0])
+		return 0;
+	k = name_key(u->name);
+	same = k && !strcmp(k, b->key);
+	name_key_free(k);
+	return same ? b->fn(b->arg, u) : 0;
+}
+
+int store_user_by_name(struct store *st, int64_t account_id, const char *name,
+                       int (*fn)(void *arg, const struct user *u), void *arg, struct err *e)
+{
+	struct by_name b;
+	char *key = name_key(name);
+	int rc;
+
+	if (!key)
+		return 0;
+	b.key = key;
+	b.fn = fn;
+	b.arg = arg;
+	rc = st->ops->user_by_name_key(st, account_id, key, by_name_row, &b, e);
+	name_key_free(key);
+	return rc;
+}
+
+#define KEYLESS_BATCH 256
+
+struct keyless {
+	int64_t ids[KEYLESS_BATCH];
+	char names[KEYLESS_BATCH][sizeof(((struct user *)0)->name)];
+	int n;
+};
+
+static int keyless_row(void *arg, const struct user *u)
+{
+	struct keyless *k = arg;
+
+	k->ids[k->n] = u->id;
+	memcpy(k->names[k->n], u->name, sizeof(u->name));
+	k->n++;
+	return 0;
+}
+
+int store_user_name_keys_fill(struct store *st, struct err *e)
+{
+	struct keyless *k = malloc(sizeof(*k));
+	int64_t after = 0;
+	int rc = 0;
+
+	if (!k)
+		return err_set(e, MC_ERR_NOMEM, "out of memory");
+	do {
+		k->n = 0;
+		rc = st->ops->user_keyless(st, after, KEYLESS_BATCH, keyless_row, k, e);
+		if (rc || !k->n)
+			break;
+		/* one transaction a batch: one commit, not one per user */
+		if ((rc = store_tx_begin(st, e)) != 0)
+			break;
+		for (int i = 0; !rc && i < k->n; i++) {
+			char *key = name_key(k->names[i]);
+			rc = st->ops->user_key_set(st, k->ids[i], k->names[i], key ? key : "", e);
+			name_key_free(key);
+		}
+		if (rc) {
+			store_tx_rollback(st);
+			break;
+		}
+		if ((rc = store_tx_commit(st, e)) != 0)
+			break;
+		after = k->ids[k->n - 1];
+	} while (k->n == KEYLESS_BATCH);
+	free(k);
+	return rc;
 }
 
 int store_binding_create(struct store *st, struct binding *b, struct err *e)

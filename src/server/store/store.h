@@ -162,6 +162,14 @@ int store_user_list(struct store *st, int64_t account_id /* 0 = all */,
 /* Writes every mutable field of u (name, perms, password_hash, binding_ttl_ms,
  * extend_on_validate, failed_logins, locked_until, disabled) by u->id. */
 int store_user_update(struct store *st, const struct user *u, struct err *e);
+/* Calls fn for the users of account_id whose display name is name as impersonation checks
+ * compare names (namekey.h: NFKC, case-folded, blanks collapsed): one indexed look-up of
+ * users.name_key, whatever the number of users. Nothing when name has no key. */
+int store_user_by_name(struct store *st, int64_t account_id, const char *name,
+                       int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+/* Computes users.name_key where it is missing (rows older than migration 011, or written by
+ * other programs), in batches of one transaction each; store_open calls it. */
+int store_user_name_keys_fill(struct store *st, struct err *e);
 
 /* ---- bindings (access key + secret key of one user for one application) ---- */
 struct binding {

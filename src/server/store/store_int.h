@@ -46,13 +46,25 @@ struct store_ops {
 	                struct err *e);
 	int (*app_revoke)(struct store *st, const char *app_id, int64_t now, struct err *e);
 
-	int (*user_create)(struct store *st, struct user *u, struct err *e);
+	/* name_key: the key of u->name (namekey.h), "" when it has none */
+	int (*user_create)(struct store *st, struct user *u, const char *name_key, struct err *e);
 	int (*user_get)(struct store *st, int64_t id, struct user *out, struct err *e);
 	int (*user_get_by_email)(struct store *st, const char *email, struct user *out,
 	                         struct err *e);
 	int (*user_list)(struct store *st, int64_t account_id,
 	                 int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
-	int (*user_update)(struct store *st, const struct user *u, struct err *e);
+	int (*user_update)(struct store *st, const struct user *u, const char *name_key,
+	                   struct err *e);
+	/* the users of account_id whose name_key is key, and those whose key is NULL */
+	int (*user_by_name_key)(struct store *st, int64_t account_id, const char *key,
+	                        int (*fn)(void *arg, const struct user *u), void *arg,
+	                        struct err *e);
+	/* up to limit users with a NULL name_key after id after_id, in id order */
+	int (*user_keyless)(struct store *st, int64_t after_id, size_t limit,
+	                    int (*fn)(void *arg, const struct user *u), void *arg, struct err *e);
+	/* sets the name_key of user id if it is still NULL and the name still name */
+	int (*user_key_set)(struct store *st, int64_t id, const char *name, const char *key,
+	                    struct err *e);
 
 	int (*binding_create)(struct store *st, struct binding *b, struct err *e);
 	int (*binding_get)(struct store *st, const char *access_key, struct binding *out,

@@ -66,3 +66,32 @@ int store_policy_list(struct store *st, int64_t account_id, int kind, int64_t af
 		return 0;
 	return st->ops->policy->list(st, account_id, kind, after_id, limit, fn, arg, e);
 }
+
+/* A lower-case copy of addr and of its domain into the keys; "" or too long names nothing
+ * (a value longer than POLICY_VALUE_SIZE cannot be stored, so it cannot match). */
+static void addr_keys(const char *addr, char a[POLICY_VALUE_SIZE], const char **ka, const char **kd)
+{
+	const char *at;
+
+	*ka = *kd = NULL;
+	if (!addr || !*addr || strlen(addr) >= POLICY_VALUE_SIZE)
+		return;
+	memcpy(a, addr, strlen(addr) + 1);
+	lower(a);
+	*ka = a;
+	at = strrchr(a, '@');
+	if (at && at[1])
+		*kd = at + 1;
+}
+
+int store_policy_candidates(struct store *st, int64_t account_id, const char *sender,
+                            const char *rcpt, int (*fn)(void *arg, const struct sender_policy *p),
+                            void *arg, struct err *e)
+{
+	char s[POLICY_VALUE_SIZE], r[POLICY_VALUE_SIZE];
+	const char *keys[4];
+
+	addr_keys(sender, s, &keys[0], &keys[1]);
+	addr_keys(rcpt, r, &keys[2], &keys[3]);
+	return st->ops->policy->candidates(st, account_id, keys, fn, arg, e);
+}

@@ -4,8 +4,9 @@
  * epoch (UTC), the calling thread's transaction (store_tx_begin) covers these calls, errors
  * 0, MC_ERR_NOT_FOUND, MC_ERR_EXISTS, MC_ERR_UNAVAILABLE or MC_ERR_STORE (message in e).
  *
- * Nothing here is cached: the SMTP front lists an account's policies on every transaction,
- * so a change made on one node acts on every node's next message. Values are given
+ * Nothing here is cached: the SMTP front reads the policies that can match on every
+ * transaction (store_policy_candidates, indexed), so a change made on one node acts on every
+ * node's next message. Values are given
  * lower-case (store.c lower-cases them again, ASCII only). */
 #ifndef MCAPI_SERVER_STORE_STORE_POLICY_H
 #define MCAPI_SERVER_STORE_STORE_POLICY_H
@@ -70,5 +71,18 @@ int store_policy_delete(struct store *st, int64_t account_id, int64_t id, struct
 int store_policy_list(struct store *st, int64_t account_id, int kind, int64_t after_id,
                       size_t limit, int (*fn)(void *arg, const struct sender_policy *p), void *arg,
                       struct err *e);
+
+/* Calls fn, in id order, for the policies of account_id that can match the pair (sender,
+ * rcpt) in either direction: those with a side that names (as individual_email_address,
+ * email_domain or profile_group) the sender, the recipient, the domain of either, or a group
+ * either is a direct member of (by address or by domain; the group's row id in decimal, as
+ * the API stores it), and those neither side of which takes a value (everyone,
+ * internal_addresses, external_addresses). Every policy that matches is among them; the
+ * caller (policy_evaluate) still decides each one, dates, state and membership included.
+ * sender or rcpt "" (the null sender) names nothing. A non-zero return of fn stops and is
+ * returned. Each call reads the store: indexed look-ups, no cache. */
+int store_policy_candidates(struct store *st, int64_t account_id, const char *sender,
+                            const char *rcpt, int (*fn)(void *arg, const struct sender_policy *p),
+                            void *arg, struct err *e);
 
 #endif

@@ -13,6 +13,10 @@ struct store_policy_ops {
 	int (*delete_row)(struct store *st, int64_t account_id, int64_t id, struct err *e);
 	int (*list)(struct store *st, int64_t account_id, int kind, int64_t after_id, size_t limit,
 	            int (*fn)(void *arg, const struct sender_policy *p), void *arg, struct err *e);
+	/* keys: sender, sender's domain, recipient, recipient's domain; lower-case, NULL = none */
+	int (*candidates)(struct store *st, int64_t account_id, const char *const keys[4],
+	                  int (*fn)(void *arg, const struct sender_policy *p), void *arg,
+	                  struct err *e);
 };
 
 extern const struct store_policy_ops sqlite_policy_ops; /* sqlite_policy.c */
