@@ -77,6 +77,7 @@ struct config {
 	                           <data_dir>/mail) */
 	int mail_retention_days;
 	int mail_lease; /* seconds a node holds a recipient's delivery (the process stage: <= 60) */
+	int siem_file_max_events; /* events in one get-siem-logs file (API.md §14.1) */
 };
 
 /* Fills cfg with the defaults. */

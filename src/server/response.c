@@ -104,6 +104,12 @@ void response_set_body(struct response *res, char *body, size_t len)
 	res->body_len = len;
 }
 
+void response_set_file(struct response *res, char *body, size_t len, const char *content_type)
+{
+	response_set_body(res, body, len);
+	res->content_type = content_type;
+}
+
 void response_add_data(struct response *res, json_t *item)
 {
 	json_array_append_new(res->data, item);
@@ -145,6 +151,7 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 	json_array_clear(res->data);
 	buf_reset(&res->raw);
 	response_set_body(res, NULL, 0);
+	res->content_type = NULL;
 	json_array_clear(res->fail);
 	json_decref(res->pagination);
 	res->pagination = NULL;

@@ -28,6 +28,9 @@ int api_login_logout(struct request *req, struct response *res);
 int api_audit_get_events(struct request *req, struct response *res);
 int api_audit_get_categories(struct request *req, struct response *res);
 
+/* siem.c: SIEM log files (§14.1) */
+int api_siem_get_logs(struct request *req, struct response *res);
+
 /* hold.c: the hold queue (§16.1) */
 int api_hold_list(struct request *req, struct response *res);
 int api_hold_summary(struct request *req, struct response *res);

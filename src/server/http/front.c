@@ -186,8 +186,10 @@ static enum MHD_Result send_body(struct front_req *fr, int status, char *body, s
 		free(body);
 		return MHD_NO;
 	}
-	/* Exactly this Content-Type: several real clients compare it with '=='. */
-	MHD_add_response_header(r, "Content-Type", "application/json");
+	/* Exactly this Content-Type: several real clients compare it with '=='. A log file
+	 * (get-siem-logs) says what it is instead. */
+	MHD_add_response_header(r, "Content-Type",
+	                        res && res->content_type ? res->content_type : "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (fr->is_api) {
 		MHD_add_response_header(r, "Pragma", "no-cache");

@@ -23,6 +23,7 @@
 #include "store_login_int.h"
 #include "store_mail_int.h"
 #include "store_policy_int.h"
+#include "store_siem_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -41,6 +42,7 @@
 #define LOCK_CLASS              1835229552 /* "mcap": the first key of our advisory locks */
 #define LOCK_WRITE              1          /* transaction-level: the store's write lock */
 #define LOCK_MIGRATE            2          /* session-level: migrations and the key check */
+/* 3: the event write lock, PG_EVENT_LOCK_KEYS in pg_int.h */
 #define STR_(x)                 #x
 #define STR(x)                  STR_(x)
 
@@ -751,6 +753,7 @@ static const struct store_ops pg_ops = {
         .login = &pg_login_ops,
         .mail = &pg_mail_ops,
         .policy = &pg_policy_ops,
+        .siem = &pg_siem_ops,
         .directory = &pg_directory_ops,
 };
 

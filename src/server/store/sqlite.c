@@ -17,6 +17,7 @@
 #include "store_login_int.h"
 #include "store_mail_int.h"
 #include "store_policy_int.h"
+#include "store_siem_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -694,6 +695,7 @@ static const struct store_ops sqlite_ops = {
         .login = &sqlite_login_ops,
         .mail = &sqlite_mail_ops,
         .policy = &sqlite_policy_ops,
+        .siem = &sqlite_siem_ops,
         .directory = &sqlite_directory_ops,
 };
 

@@ -1,0 +1,624 @@
+/* get-siem-logs (API.md §14.1): one log file per call, and a sealed token that names the
+ * next one. The events are those the checks wrote into mail_events (store_mail.h), read
+ * through store_siem.h.
+ *
+ * The token carries {v, a (account id), h (the horizon hi), c (the retention cutoff),
+ * p (per log type, the id of the last event served)}. The file for a token is a function
+ * of the token alone as long as its hi is not used up: the log type whose next event
+ * (p[type] < id <= hi, at >= c) has the smallest id, and up to siem_file_max_events of its
+ * events in id order. Ids up to hi are final (store_siem_horizon), so a retried token gives
+ * the same bytes. When nothing is left below hi, a new horizon is read (and the cutoff moved
+ * up to now - 7 days); if it holds events, they are served with the new hi in the next
+ * token, else the answer is isLastToken with the token as it came.
+ *
+ * Speed: a json file is spliced from the stored text ({"acc":..,"datetime":.., then the
+ * stored members), with no parse; key_value parses each event with jansson. The account
+ * code is the caller's, the zone offset is cached per file (tz.h). */
+#include "api.h"
+
+#include "common/buf.h"
+#include "common/date.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/seal.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "server/store/store_siem.h"
+#include "server/tz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zip.h>
+
+#include "common/banned.h"
+
+#define RETENTION_MS  (7LL * 86400000)
+#define TOKEN_MAX     1024 /* characters of a token we accept */
+#define TOKEN_MAKE    480  /* ... and make: it must fit a response header (response.h) */
+#define TOKEN_VERSION 1
+#define FILE_CAP      ((size_t)1 << 30) /* bytes of one file, before any zip */
+
+/* The log types of §14.1, in the order of the token's positions. dlp events feed
+ * dlp/get-logs (§14.2), not the SIEM files. */
+static const char *const types[] = {"receipt", "process", "delivery", "av",  "spam",
+                                    "ttp_ap",  "ttp_ip",  "ttp_url",  "jrnl"};
+#define NTYPES (sizeof(types) / sizeof(types[0]))
+
+enum file_format { FMT_KEY_VALUE, FMT_JSON };
+
+struct chain {
+	int64_t hi, cutoff;
+	int64_t pos[NTYPES];
+};
+
+/* ---- answers without a file ---- */
+
+/* The envelope with meta.isLastToken (§14.1): {"meta":{"isLastToken":..,"status":200},
+ * "data":[],"fail":[..]}, fail taken from res. */
+static int envelope(struct response *res, int last)
+{
+	struct buf b;
+	char *body;
+	size_t len;
+	int rc;
+
+	buf_init(&b, (size_t)1 << 20);
+	rc = buf_addf(&b, "{\"meta\":{\"isLastToken\":%s,\"status\":200},\"data\":[],\"fail\":",
+	              last ? "true" : "false");
+	if (!rc)
+		rc = json_write(&b, res->fail);
+	if (!rc)
+		rc = buf_addc(&b, '}');
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	body = buf_detach(&b, &len);
+	if (!body)
+		return MC_ERR_NOMEM;
+	response_set_body(res, body, len);
+	return 0;
+}
+
+static int invalid(struct response *res, json_t *item, const char *code, const char *field,
+                   const char *message)
+{
+	response_fail_item(res, item, code, message, field, 0);
+	return envelope(res, 0);
+}
+
+/* ---- tokens ---- */
+
+static char *token_make(const struct server *srv, int64_t account_id, const struct chain *c)
+{
+	json_t *p = json_array(), *o;
+	char *tok;
+
+	for (size_t i = 0; p && i < NTYPES; i++)
+		json_array_append_new(p, json_integer(c->pos[i]));
+	o = p ? json_pack("{s:i, s:I, s:I, s:I, s:o}", "v", TOKEN_VERSION, "a",
+	                  (json_int_t)account_id, "h", (json_int_t)c->hi, "c",
+	                  (json_int_t)c->cutoff, "p", p)
+	      : NULL;
+	tok = o ? seal_json(srv->siem_key, o, TOKEN_MAKE) : NULL;
+	json_decref(o);
+	return tok;
+}
+
+static int int_member(json_t *o, const char *key, int64_t *v)
+{
+	json_t *m = json_object_get(o, key);
+
+	if (!json_is_integer(m))
+		return -1;
+	*v = json_integer_value(m);
+	return 0;
+}
+
+/* Opens token into c. 0; -1 if it is not one of ours or is damaged; -2 if it belongs to
+ * another account. */
+static int token_open(const struct server *srv, const char *token, int64_t account_id,
+                      struct chain *c)
+{
+	json_t *o = NULL, *p;
+	int64_t v = 0, a = 0;
+	int rc = -1;
+
+	if (seal_open_json(srv->siem_key, token, strlen(token), TOKEN_MAX, &o) != 0)
+		return -1;
+	p = json_object_get(o, "p");
+	if (!json_is_object(o) || int_member(o, "v", &v) || v != TOKEN_VERSION ||
+	    int_member(o, "a", &a) || int_member(o, "h", &c->hi) ||
+	    int_member(o, "c", &c->cutoff) || !json_is_array(p) || json_array_size(p) != NTYPES ||
+	    c->hi < 0)
+		goto out;
+	for (size_t i = 0; i < NTYPES; i++) {
+		json_t *x = json_array_get(p, i);
+		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+		    json_integer_value(x) > c->hi)
+			goto out;
+		c->pos[i] = json_integer_value(x);
+	}
+	rc = a == account_id ? 0 : -2;
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* ---- the file ---- */
+
+struct file_ctx {
+	struct buf out;
+	enum file_format fmt;
+	const char *acc; /* accountCode */
+	struct tz_cursor tz;
+	int64_t sec; /* the second dt was formatted for (INT64_MIN: none) */
+	int32_t off;
+	char dt[TZ_DATETIME_SIZE];
+	int64_t first_at, last_id;
+	size_t n;
+};
+
+/* Skips a JSON string at p (at its opening quote); NULL if it does not end before end. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The stored object's members after its '{' and after any leading members named acc,
+ * datetime or at (the delivery events keep acc and at: the file's own come first). Stops
+ * at anything it does not expect; the rest is copied as it is. */
+static const char *members(const char *data, size_t len, const char **end_out)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end && *p != '{')
+		p++;
+	if (p < end)
+		p++;
+	*end_out = end;
+	for (;;) {
+		const char *k = p, *q;
+		size_t kl;
+		if (p >= end || *p != '"' || !(q = skip_string(p, end)))
+			return p;
+		kl = (size_t)(q - k);
+		if (!((kl == 5 && !memcmp(k, "\"acc\"", 5)) ||
+		      (kl == 4 && !memcmp(k, "\"at\"", 4)) ||
+		      (kl == 10 && !memcmp(k, "\"datetime\"", 10))))
+			return p;
+		if (q >= end || *q != ':')
+			return p;
+		q++;
+		if (q < end && *q == '"') {
+			q = skip_string(q, end);
+			if (!q)
+				return p;
+		} else {
+			while (q < end && *q != ',' && *q != '}' && *q != '{' && *q != '[')
+				q++;
+			if (q >= end || *q == '{' || *q == '[')
+				return p;
+		}
+		if (*q == ',')
+			q++;
+		p = q;
+	}
+}
+
+static const char *file_dt(struct file_ctx *f, int64_t at)
+{
+	int32_t off = tz_offset(&f->tz, at);
+	int64_t sec = at >= 0 ? at / 1000 : (at - 999) / 1000;
+
+	if (sec != f->sec || off != f->off) {
+		tz_format(sec * 1000, off, f->dt);
+		f->sec = sec;
+		f->off = off;
+	}
+	return f->dt;
+}
+
+static int add_json_event(struct file_ctx *f, const struct siem_event *ev)
+{
+	const char *end, *rest = members(ev->data, ev->len, &end);
+	struct buf *b = &f->out;
+	int rc;
+
+	rc = buf_adds(b, f->n ? ",{\"acc\":" : "{\"acc\":");
+	if (!rc)
+		rc = json_write_string(b, f->acc, strlen(f->acc));
+	if (!rc)
+		rc = buf_adds(b, ",\"datetime\":\"");
+	if (!rc)
+		rc = buf_adds(b, file_dt(f, ev->at));
+	if (!rc)
+		rc = buf_addc(b, '"');
+	if (!rc && rest < end && *rest != '}')
+		rc = buf_addc(b, ',');
+	if (!rc) {
+		if (rest < end)
+			rc = buf_add(b, rest, (size_t)(end - rest));
+		else
+			rc = buf_addc(b, '}');
+	}
+	return rc;
+}
+
+/* A key_value value: CR, LF and TAB become spaces and '|' becomes U+00A6 (a broken bar),
+ * so that every event stays one line whose fields split on '|'. */
+static int kv_text(struct buf *b, const char *s, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		char c = s[i];
+		if (c == '|')
+			rc = buf_add(b, "\xc2\xa6", 2);
+		else
+			rc = buf_addc(b, c == '\r' || c == '\n' || c == '\t' ? ' ' : c);
+	}
+	return rc;
+}
+
+static int kv_value(struct buf *b, json_t *v)
+{
+	struct buf tmp;
+	int rc;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return kv_text(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return buf_addf(b, "%lld", (long long)json_integer_value(v));
+	case JSON_REAL:
+		return buf_addf(b, "%.17g", json_real_value(v));
+	case JSON_TRUE:
+		return buf_adds(b, "true");
+	case JSON_FALSE:
+		return buf_adds(b, "false");
+	case JSON_NULL:
+		return 0;
+	default:
+		buf_init(&tmp, (size_t)1 << 24);
+		rc = json_write(&tmp, v);
+		if (!rc)
+			rc = kv_text(b, tmp.data, tmp.len);
+		buf_release(&tmp);
+		return rc;
+	}
+}
+
+static int add_kv_event(struct file_ctx *f, const struct siem_event *ev)
+{
+	json_t *o = json_loadb(ev->data, ev->len, 0, NULL), *v, *acode;
+	struct buf *b = &f->out;
+	const char *k;
+	int rc;
+
+	if (!json_is_object(o)) { /* the store checks data; an odd row becomes an empty event */
+		json_decref(o);
+		o = json_object();
+		if (!o)
+			return MC_ERR_NOMEM;
+	}
+	rc = buf_adds(b, "datetime=");
+	if (!rc)
+		rc = buf_adds(b, file_dt(f, ev->at));
+	acode = json_object_get(o, "aCode");
+	if (!rc && acode) {
+		rc = buf_adds(b, "|aCode=");
+		if (!rc)
+			rc = kv_value(b, acode);
+	}
+	if (!rc)
+		rc = buf_adds(b, "|acc=");
+	if (!rc)
+		rc = kv_text(b, f->acc, strlen(f->acc));
+	json_object_foreach(o, k, v)
+	{
+		if (rc)
+			break;
+		if (!strcmp(k, "aCode") || !strcmp(k, "acc") || !strcmp(k, "at") ||
+		    !strcmp(k, "datetime"))
+			continue;
+		rc = buf_addc(b, '|');
+		if (!rc)
+			rc = kv_text(b, k, strlen(k));
+		if (!rc)
+			rc = buf_addc(b, '=');
+		if (!rc)
+			rc = kv_value(b, v);
+	}
+	if (!rc)
+		rc = buf_addc(b, '\n');
+	json_decref(o);
+	return rc;
+}
+
+static int file_event(void *arg, const struct siem_event *ev)
+{
+	struct file_ctx *f = arg;
+	int rc;
+
+	if (!f->n)
+		f->first_at = ev->at;
+	rc = f->fmt == FMT_JSON ? add_json_event(f, ev) : add_kv_event(f, ev);
+	if (rc)
+		return rc;
+	f->last_id = ev->id;
+	f->n++;
+	return 0;
+}
+
+/* ---- zip ---- */
+
+/* A zip holding data as name, with the entry's time set to mtime (so the same file gives
+ * the same bytes). 0 with *out malloc'd (caller frees), or MC_ERR_NOMEM / MC_ERR_INTERNAL. */
+static int zip_one(const char *name, const char *data, size_t len, int64_t mtime, char **out,
+                   size_t *out_len)
+{
+	zip_error_t ze;
+	zip_source_t *src = NULL, *file = NULL;
+	zip_t *za = NULL;
+	zip_stat_t zs;
+	zip_int64_t idx;
+	char *buf = NULL;
+	int rc = MC_ERR_INTERNAL;
+
+	*out = NULL;
+	zip_error_init(&ze);
+	src = zip_source_buffer_create(NULL, 0, 0, &ze);
+	if (!src)
+		goto out;
+	za = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+	if (!za)
+		goto out;
+	zip_source_keep(src); /* zip_close frees za; src holds the result */
+	file = zip_source_buffer(za, data, len, 0);
+	if (!file)
+		goto out;
+	idx = zip_file_add(za, name, file, ZIP_FL_ENC_UTF_8);
+	if (idx < 0)
+		goto out;
+	file = NULL; /* za owns it */
+	/* level 1: most of the size gain at a fraction of the time of the default */
+	if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 1) != 0 ||
+	    zip_file_set_mtime(za, (zip_uint64_t)idx, (time_t)(mtime / 1000), 0) != 0)
+		goto out;
+	if (zip_close(za) != 0)
+		goto out;
+	za = NULL;
+	if (zip_source_stat(src, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE) ||
+	    zip_source_open(src) != 0)
+		goto out;
+	buf = malloc(zs.size ? zs.size : 1);
+	if (!buf) {
+		rc = MC_ERR_NOMEM;
+		zip_source_close(src);
+		goto out;
+	}
+	if (zip_source_read(src, buf, zs.size) != (zip_int64_t)zs.size) {
+		zip_source_close(src);
+		goto out;
+	}
+	zip_source_close(src);
+	*out = buf;
+	*out_len = (size_t)zs.size;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	if (file)
+		zip_source_free(file);
+	if (za)
+		zip_discard(za);
+	if (src)
+		zip_source_free(src);
+	zip_error_fini(&ze);
+	return rc;
+}
+
+/* ---- the call ---- */
+
+/* The log type whose next event has the smallest id: 0 and *type (-1 = none). */
+static int pick(struct store *st, int64_t account_id, const struct chain *c, int *type,
+                struct err *e)
+{
+	int64_t best = 0, next;
+	int rc;
+
+	*type = -1;
+	for (size_t i = 0; i < NTYPES; i++) {
+		rc = store_siem_next(st, account_id, types[i], c->pos[i], c->hi, c->cutoff, &next,
+		                     e);
+		if (rc)
+			return rc;
+		if (next && (!best || next < best)) {
+			best = next;
+			*type = (int)i;
+		}
+	}
+	return 0;
+}
+
+/* "receipt_20211018093329655" from the first event's time (UTC). */
+static void file_stem(const char *type, int64_t at, char *out, size_t size)
+{
+	char dt[TZ_DATETIME_SIZE];
+	int ms = (int)(((at % 1000) + 1000) % 1000);
+
+	tz_format(at, 0, dt); /* yyyy-MM-ddTHH:mm:ss+0000 */
+	snprintf(out, size, "%s_%.4s%.2s%.2s%.2s%.2s%.2s%03d", type, dt, dt + 5, dt + 8, dt + 11,
+	         dt + 14, dt + 17, ms);
+}
+
+struct request_item {
+	enum file_format fmt;
+	int compress;
+	const char *token; /* NULL: none */
+};
+
+/* An error of one field: 1 once answered, or a negative error code. */
+static int bad_field(struct response *res, json_t *item, const char *field, const char *message)
+{
+	int rc = invalid(res, item, "err_validation_invalid_value", field, message);
+
+	return rc ? rc : 1;
+}
+
+/* Reads the item into it (0), or answers the error (1, or a negative error code). */
+static int read_item(struct response *res, json_t *item, struct request_item *it)
+{
+	const char *s = NULL;
+	int r;
+
+	memset(it, 0, sizeof(*it));
+	if (!item)
+		return 0;
+	r = json_get_string(item, "type", &s);
+	if (r < 0 || (r > 0 && strcasecmp(s, "MTA") != 0))
+		return bad_field(res, item, "type", "type must be MTA");
+	r = json_get_string(item, "fileFormat", &s);
+	if (r < 0 || (r > 0 && *s && strcasecmp(s, "json") != 0 && strcasecmp(s, "key_value") != 0))
+		return bad_field(res, item, "fileFormat", "fileFormat must be json or key_value");
+	it->fmt = r > 0 && !strcasecmp(s, "json") ? FMT_JSON : FMT_KEY_VALUE;
+	r = json_get_bool(item, "compress", &it->compress);
+	if (r < 0)
+		return bad_field(res, item, "compress", "compress must be true or false");
+	r = json_get_string(item, "token", &s);
+	if (r < 0)
+		return bad_field(res, item, "token",
+		                 "token must be the mc-siem-token of an earlier answer");
+	if (r > 0 && *s)
+		it->token = s;
+	return 0;
+}
+
+int api_siem_get_logs(struct request *req, struct response *res)
+{
+	struct server *srv = req->srv;
+	struct store *st = srv->store;
+	int64_t account_id = req->who.account.id, now = now_ms(), hi;
+	json_t *item = json_array_size(req->data) ? json_array_get(req->data, 0) : NULL;
+	struct request_item it;
+	struct chain c;
+	struct file_ctx f;
+	struct err e = {0};
+	char *next = NULL, *zipped = NULL, stem[64], name[80], header[TOKEN_MAX + 64];
+	char *body = NULL;
+	size_t len = 0;
+	int rc, type;
+
+	memset(&f, 0, sizeof(f));
+	buf_init(&f.out, FILE_CAP);
+	rc = read_item(res, item, &it);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	memset(&c, 0, sizeof(c));
+	if (it.token) {
+		rc = token_open(srv, it.token, account_id, &c);
+		if (rc == -2)
+			return invalid(res, item, "err_validation_invalid_value", "token",
+			               "the token belongs to another account");
+		if (rc)
+			return invalid(res, item, "err_validation_invalid_value", "token",
+			               "the token is not one this service made, or it was changed");
+	} else {
+		if ((rc = store_siem_horizon(st, &c.hi, &e)) != 0)
+			goto fail;
+		c.cutoff = now - RETENTION_MS;
+	}
+	if ((rc = pick(st, account_id, &c, &type, &e)) != 0)
+		goto fail;
+	if (type < 0) {
+		/* hi is used up: whatever was committed since */
+		if ((rc = store_siem_horizon(st, &hi, &e)) != 0)
+			goto fail;
+		if (hi > c.hi || c.cutoff < now - RETENTION_MS) {
+			struct chain n = c;
+			n.hi = hi > c.hi ? hi : c.hi;
+			if (n.cutoff < now - RETENTION_MS)
+				n.cutoff = now - RETENTION_MS;
+			if ((rc = pick(st, account_id, &n, &type, &e)) != 0)
+				goto fail;
+			if (type >= 0 || !it.token)
+				c = n;
+		}
+	}
+	if (type < 0) {
+		/* isLastToken, with the token as it came (a fresh start token if none did) */
+		next = it.token ? strdup(it.token) : token_make(srv, account_id, &c);
+		if (!next) {
+			rc = MC_ERR_NOMEM;
+			goto out;
+		}
+		response_header(res, "mc-siem-token", next);
+		rc = envelope(res, 1);
+		goto out;
+	}
+
+	f.fmt = it.fmt;
+	f.acc = req->who.account.code;
+	f.sec = INT64_MIN;
+	tz_cursor_open(&f.tz, req->who.account.timezone); /* unknown zone: UTC */
+	if (f.fmt == FMT_JSON && (rc = buf_adds(&f.out, "{\"type\":\"MTA\",\"data\":[")) != 0)
+		goto out;
+	rc = store_siem_read(st, account_id, types[type], c.pos[type], c.hi, c.cutoff,
+	                     (size_t)srv->cfg->siem_file_max_events, file_event, &f, &e);
+	if (rc)
+		goto fail;
+	if (f.fmt == FMT_JSON && (rc = buf_adds(&f.out, "]}")) != 0)
+		goto out;
+	if (f.n)
+		c.pos[type] = f.last_id;
+	next = token_make(srv, account_id, &c);
+	if (!next) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	file_stem(types[type], f.first_at, stem, sizeof(stem));
+	snprintf(name, sizeof(name), "%s.%s", stem, f.fmt == FMT_JSON ? "json" : "log");
+	body = buf_detach(&f.out, &len);
+	if (!body) {
+		rc = MC_ERR_NOMEM;
+		goto out;
+	}
+	if (it.compress) {
+		rc = zip_one(name, body, len, f.first_at, &zipped, &len);
+		free(body);
+		body = NULL;
+		if (rc)
+			goto out;
+		snprintf(name, sizeof(name), "%s.zip", stem);
+		response_set_file(res, zipped, len, "application/octet-stream");
+		zipped = NULL;
+	} else {
+		response_set_file(res, body, len,
+		                  f.fmt == FMT_JSON ? "application/json" : "text/plain");
+		body = NULL;
+	}
+	response_header(res, "mc-siem-token", next);
+	snprintf(header, sizeof(header), "attachment; filename=\"%s\"", name);
+	response_header(res, "Content-Disposition", header);
+	rc = 0;
+	goto out;
+fail:
+	response_call_error(res, api_error_from_mc(rc), e.msg[0] ? e.msg : NULL);
+	rc = 0;
+out:
+	tz_cursor_close(&f.tz);
+	buf_release(&f.out);
+	free(body);
+	free(zipped);
+	free(next);
+	return rc;
+}
