@@ -358,8 +358,7 @@ def test_two_nodes_serve_one_chain_alternately(unbound, tmp_path):
     b.start()
     try:
         ca = a.client()
-        cb = b.client(**{k: ca.__dict__[k] for k in ("app_id", "app_key", "access_key",
-                                                      "secret_key")})
+        cb = mc.Client(b.base, ca.app_id, ca.app_key, ca.access_key, ca.secret_key)
         d = verified(a, ca, "siemnodes.test")
         assert swaks(a, "x@" + d).returncode == 0
         assert swaks(b, "y@" + d).returncode == 0

@@ -889,7 +889,7 @@ static void test_reopen_and_migrations(void)
 	CHECK(st != NULL);
 	if (!st)
 		return;
-	CHECK_INT(store_schema_version(st), 8);
+	CHECK_INT(store_schema_version(st), 9);
 	CHECK_INT(store_account_get_by_code(st, "CFIXED", &got, &e), 0);
 	CHECK_STR(got.code, "CFIXED");
 	CHECK_INT(got.max_retention, 7);

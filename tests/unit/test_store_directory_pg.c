@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 		printf("# store_open: %s\n", e.msg);
 		return tap_done();
 	}
-	CHECK_INT(store_schema_version(st), 8);
+	CHECK_INT(store_schema_version(st), 9);
 	directory_cases(st);
 	store_close(st);
 	return tap_done();

@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 	CHECK_INT(rc, 0);
 	if (!st)
 		return tap_done();
-	CHECK_INT(store_schema_version(st), 8);
+	CHECK_INT(store_schema_version(st), 9);
 	CHECK_INT(store_ping(st), 0);
 	test_records(st);
 	test_domains(st);
