@@ -257,6 +257,19 @@ def test_both_collectors_stop_and_agree(client, mail):
     # at the end, the answer gives the same token back
     r = siem(client, tok_b, "json")
     assert is_last(r) and r.headers["mc-siem-token"] == tok_b
+    # a third stops when a zipped call brings no zip with a file in it
+    token, got = None, []
+    for _ in range(500):
+        r = siem(client, token, "json", True)
+        body = io.BytesIO(r.content)
+        if not zipfile.is_zipfile(body) or not zipfile.ZipFile(body).namelist():
+            assert is_last(r)
+            break
+        got.append(events_of(r))
+        token = r.headers["mc-siem-token"]
+    else:
+        raise AssertionError("the zipped chain did not end")
+    assert got == [(t, e) for t, _, e in a]
 
 
 def test_new_mail_after_the_end_is_all_the_last_token_gives(gw, client, mail):
