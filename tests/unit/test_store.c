@@ -856,9 +856,9 @@ static void test_reopen_and_migrations(void)
 	CHECK(stat(db_path, &sb) == 0 && (sb.st_mode & 077) == 0);
 
 	/* migration 005 on an account made before it: undo it (and 006, the mail tables, and
-	 * 007, the directory, and 008, the policies) behind the store's back, then reopen; the row
-	 * gets the documented defaults and keeps its code */
-	CHECK_INT(v, 8);
+	 * 007, the directory, 008, the policies, and 009, the time zone) behind the store's back,
+	 * then reopen; the row gets the documented defaults and keeps its code */
+	CHECK_INT(v, 9);
 	CHECK_INT(
 	        raw_exec("DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
 	                 "DROP INDEX users_account_domain; DROP INDEX users_account_email;"
@@ -883,6 +883,7 @@ static void test_reopen_and_migrations(void)
 	                 "ALTER TABLE accounts DROP COLUMN search_reason;"
 	                 "ALTER TABLE accounts DROP COLUMN export_api;"
 	                 "ALTER TABLE accounts DROP COLUMN exgest_allow_query;"
+	                 "ALTER TABLE accounts DROP COLUMN timezone;"
 	                 "PRAGMA user_version = 4;"),
 	        SQLITE_OK);
 	st = open_store();
@@ -897,6 +898,7 @@ static void test_reopen_and_migrations(void)
 	CHECK(strspn(got.support_code, "0123456789ABCDEF") == 4);
 	CHECK_STR(got.database_code, "euterm1");
 	CHECK_STR(got.content_view, "Metadata");
+	CHECK_STR(got.timezone, "UTC");
 	CHECK_STR(got.passphrase, "");
 	CHECK_STR(got.contact_email, "");
 	CHECK_INT(got.admin_session_timeout, 60);
