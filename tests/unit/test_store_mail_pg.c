@@ -86,6 +86,40 @@ static void test_event_lock(struct store *st, int64_t acct)
 	PQfinish(db);
 }
 
+struct accept_call {
+	struct store *st;
+	int64_t acct;
+	atomic_int done;
+};
+
+static void *accept_thread(void *p)
+{
+	struct accept_call *a = p;
+
+	siem_msg(a->st, a->acct, now_ms(), "receipt", "{}", "process", "{}");
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+/* ... and the other side: an accept (sql_accept) takes the lock shared before its events'
+ * ids, so it waits while a horizon holds it exclusively. */
+static void test_event_lock_writer(struct store *st, int64_t acct)
+{
+	PGconn *db = PQconnectdb(dsn);
+	struct accept_call a = {st, acct, 0};
+	pthread_t t;
+
+	PQclear(PQexec(db, "BEGIN"));
+	PQclear(PQexec(db, "SELECT pg_advisory_xact_lock(1835229552, 3)"));
+	pthread_create(&t, NULL, accept_thread, &a);
+	usleep(300 * 1000);
+	CHECK_INT(atomic_load(&a.done), 0);
+	PQclear(PQexec(db, "COMMIT"));
+	pthread_join(t, NULL);
+	CHECK_INT(atomic_load(&a.done), 1);
+	PQfinish(db);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct mail_backend pg_backend = {"postgres", raw_int, raw_exec};
@@ -118,6 +152,7 @@ int main(int argc, char **argv)
 	CHECK_INT(store_schema_version(st), 9);
 	mail_cases(st, &pg_backend);
 	test_event_lock(st, new_account(st, "Lock"));
+	test_event_lock_writer(st, new_account(st, "Lock writer"));
 	acct = new_account(st, "Load");
 	dom = new_domain(st, acct, "load.example", DOMAIN_INTERNAL);
 	rate = mail_threads(st, acct, dom, 8, 25, 10 * 1024);
