@@ -156,6 +156,7 @@ def test_walk_from_no_token_serves_every_event_once(gw, client, mail):
         for ev in evs:
             assert ev["acc"] == mail
             assert list(ev)[:2] == ["acc", "datetime"], ev
+            assert "at" not in ev  # delivery events store their time as "at": not shown
             datetime.strptime(ev["datetime"], "%Y-%m-%dT%H:%M:%S%z")
             assert ev["datetime"].endswith("+0000")  # the default zone is UTC
         # the file is named after its type and its first event's time (UTC, ms)

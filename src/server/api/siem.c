@@ -15,6 +15,7 @@
  * stored members), with no parse; key_value parses each event with jansson. The account
  * code is the caller's, the zone offset is cached per file (tz.h). */
 #include "api.h"
+#include "siem_token.h"
 
 #include "common/buf.h"
 #include "common/date.h"
@@ -34,24 +35,10 @@
 
 #include "common/banned.h"
 
-#define RETENTION_MS  (7LL * 86400000)
-#define TOKEN_MAX     1024 /* characters of a token we accept */
-#define TOKEN_MAKE    480  /* ... and make: it must fit a response header (response.h) */
-#define TOKEN_VERSION 1
-#define FILE_CAP      ((size_t)1 << 30) /* bytes of one file, before any zip */
-
-/* The log types of §14.1, in the order of the token's positions. dlp events feed
- * dlp/get-logs (§14.2), not the SIEM files. */
-static const char *const types[] = {"receipt", "process", "delivery", "av",  "spam",
-                                    "ttp_ap",  "ttp_ip",  "ttp_url",  "jrnl"};
-#define NTYPES (sizeof(types) / sizeof(types[0]))
+#define RETENTION_MS (7LL * 86400000)
+#define FILE_CAP     ((size_t)1 << 30) /* bytes of one file, before any zip */
 
 enum file_format { FMT_KEY_VALUE, FMT_JSON };
-
-struct chain {
-	int64_t hi, cutoff;
-	int64_t pos[NTYPES];
-};
 
 /* ---- answers without a file ---- */
 
@@ -89,64 +76,6 @@ static int invalid(struct response *res, json_t *item, const char *code, const c
 	return envelope(res, 0);
 }
 
-/* ---- tokens ---- */
-
-static char *token_make(const struct server *srv, int64_t account_id, const struct chain *c)
-{
-	json_t *p = json_array(), *o;
-	char *tok;
-
-	for (size_t i = 0; p && i < NTYPES; i++)
-		json_array_append_new(p, json_integer(c->pos[i]));
-	o = p ? json_pack("{s:i, s:I, s:I, s:I, s:o}", "v", TOKEN_VERSION, "a",
-	                  (json_int_t)account_id, "h", (json_int_t)c->hi, "c",
-	                  (json_int_t)c->cutoff, "p", p)
-	      : NULL;
-	tok = o ? seal_json(srv->siem_key, o, TOKEN_MAKE) : NULL;
-	json_decref(o);
-	return tok;
-}
-
-static int int_member(json_t *o, const char *key, int64_t *v)
-{
-	json_t *m = json_object_get(o, key);
-
-	if (!json_is_integer(m))
-		return -1;
-	*v = json_integer_value(m);
-	return 0;
-}
-
-/* Opens token into c. 0; -1 if it is not one of ours or is damaged; -2 if it belongs to
- * another account. */
-static int token_open(const struct server *srv, const char *token, int64_t account_id,
-                      struct chain *c)
-{
-	json_t *o = NULL, *p;
-	int64_t v = 0, a = 0;
-	int rc = -1;
-
-	if (seal_open_json(srv->siem_key, token, strlen(token), TOKEN_MAX, &o) != 0)
-		return -1;
-	p = json_object_get(o, "p");
-	if (!json_is_object(o) || int_member(o, "v", &v) || v != TOKEN_VERSION ||
-	    int_member(o, "a", &a) || int_member(o, "h", &c->hi) ||
-	    int_member(o, "c", &c->cutoff) || !json_is_array(p) || json_array_size(p) != NTYPES ||
-	    c->hi < 0)
-		goto out;
-	for (size_t i = 0; i < NTYPES; i++) {
-		json_t *x = json_array_get(p, i);
-		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-		    json_integer_value(x) > c->hi)
-			goto out;
-		c->pos[i] = json_integer_value(x);
-	}
-	rc = a == account_id ? 0 : -2;
-out:
-	json_decref(o);
-	return rc;
-}
-
 /* ---- the file ---- */
 
 struct file_ctx {
@@ -160,59 +89,6 @@ struct file_ctx {
 	int64_t first_at, last_id;
 	size_t n;
 };
-
-/* Skips a JSON string at p (at its opening quote); NULL if it does not end before end. */
-static const char *skip_string(const char *p, const char *end)
-{
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
-	}
-	return NULL;
-}
-
-/* The stored object's members after its '{' and after any leading members named acc,
- * datetime or at (the delivery events keep acc and at: the file's own come first). Stops
- * at anything it does not expect; the rest is copied as it is. */
-static const char *members(const char *data, size_t len, const char **end_out)
-{
-	const char *p = data, *end = data + len;
-
-	while (p < end && *p != '{')
-		p++;
-	if (p < end)
-		p++;
-	*end_out = end;
-	for (;;) {
-		const char *k = p, *q;
-		size_t kl;
-		if (p >= end || *p != '"' || !(q = skip_string(p, end)))
-			return p;
-		kl = (size_t)(q - k);
-		if (!((kl == 5 && !memcmp(k, "\"acc\"", 5)) ||
-		      (kl == 4 && !memcmp(k, "\"at\"", 4)) ||
-		      (kl == 10 && !memcmp(k, "\"datetime\"", 10))))
-			return p;
-		if (q >= end || *q != ':')
-			return p;
-		q++;
-		if (q < end && *q == '"') {
-			q = skip_string(q, end);
-			if (!q)
-				return p;
-		} else {
-			while (q < end && *q != ',' && *q != '}' && *q != '{' && *q != '[')
-				q++;
-			if (q >= end || *q == '{' || *q == '[')
-				return p;
-		}
-		if (*q == ',')
-			q++;
-		p = q;
-	}
-}
 
 static const char *file_dt(struct file_ctx *f, int64_t at)
 {
@@ -229,7 +105,7 @@ static const char *file_dt(struct file_ctx *f, int64_t at)
 
 static int add_json_event(struct file_ctx *f, const struct siem_event *ev)
 {
-	const char *end, *rest = members(ev->data, ev->len, &end);
+	const char *end, *rest = siem_members(ev->data, ev->len, &end);
 	struct buf *b = &f->out;
 	int rc;
 
@@ -430,16 +306,16 @@ out:
 /* ---- the call ---- */
 
 /* The log type whose next event has the smallest id: 0 and *type (-1 = none). */
-static int pick(struct store *st, int64_t account_id, const struct chain *c, int *type,
+static int pick(struct store *st, int64_t account_id, const struct siem_chain *c, int *type,
                 struct err *e)
 {
 	int64_t best = 0, next;
 	int rc;
 
 	*type = -1;
-	for (size_t i = 0; i < NTYPES; i++) {
-		rc = store_siem_next(st, account_id, types[i], c->pos[i], c->hi, c->cutoff, &next,
-		                     e);
+	for (size_t i = 0; i < SIEM_NTYPES; i++) {
+		rc = store_siem_next(st, account_id, siem_types[i], c->pos[i], c->hi, c->cutoff,
+		                     &next, e);
 		if (rc)
 			return rc;
 		if (next && (!best || next < best)) {
@@ -510,10 +386,10 @@ int api_siem_get_logs(struct request *req, struct response *res)
 	int64_t account_id = req->who.account.id, now = now_ms(), hi;
 	json_t *item = json_array_size(req->data) ? json_array_get(req->data, 0) : NULL;
 	struct request_item it;
-	struct chain c;
+	struct siem_chain c;
 	struct file_ctx f;
 	struct err e = {0};
-	char *next = NULL, *zipped = NULL, stem[64], name[80], header[TOKEN_MAX + 64];
+	char *next = NULL, *zipped = NULL, stem[64], name[80], header[128];
 	char *body = NULL;
 	size_t len = 0;
 	int rc, type;
@@ -525,7 +401,7 @@ int api_siem_get_logs(struct request *req, struct response *res)
 		return rc < 0 ? rc : 0;
 	memset(&c, 0, sizeof(c));
 	if (it.token) {
-		rc = token_open(srv, it.token, account_id, &c);
+		rc = siem_token_open(srv->siem_key, it.token, strlen(it.token), account_id, &c);
 		if (rc == -2)
 			return invalid(res, item, "err_validation_invalid_value", "token",
 			               "the token belongs to another account");
@@ -544,7 +420,7 @@ int api_siem_get_logs(struct request *req, struct response *res)
 		if ((rc = store_siem_horizon(st, &hi, &e)) != 0)
 			goto fail;
 		if (hi > c.hi || c.cutoff < now - RETENTION_MS) {
-			struct chain n = c;
+			struct siem_chain n = c;
 			n.hi = hi > c.hi ? hi : c.hi;
 			if (n.cutoff < now - RETENTION_MS)
 				n.cutoff = now - RETENTION_MS;
@@ -556,7 +432,7 @@ int api_siem_get_logs(struct request *req, struct response *res)
 	}
 	if (type < 0) {
 		/* isLastToken, with the token as it came (a fresh start token if none did) */
-		next = it.token ? strdup(it.token) : token_make(srv, account_id, &c);
+		next = it.token ? strdup(it.token) : siem_token_make(srv->siem_key, account_id, &c);
 		if (!next) {
 			rc = MC_ERR_NOMEM;
 			goto out;
@@ -572,7 +448,7 @@ int api_siem_get_logs(struct request *req, struct response *res)
 	tz_cursor_open(&f.tz, req->who.account.timezone); /* unknown zone: UTC */
 	if (f.fmt == FMT_JSON && (rc = buf_adds(&f.out, "{\"type\":\"MTA\",\"data\":[")) != 0)
 		goto out;
-	rc = store_siem_read(st, account_id, types[type], c.pos[type], c.hi, c.cutoff,
+	rc = store_siem_read(st, account_id, siem_types[type], c.pos[type], c.hi, c.cutoff,
 	                     (size_t)srv->cfg->siem_file_max_events, file_event, &f, &e);
 	if (rc)
 		goto fail;
@@ -580,12 +456,12 @@ int api_siem_get_logs(struct request *req, struct response *res)
 		goto out;
 	if (f.n)
 		c.pos[type] = f.last_id;
-	next = token_make(srv, account_id, &c);
+	next = siem_token_make(srv->siem_key, account_id, &c);
 	if (!next) {
 		rc = MC_ERR_NOMEM;
 		goto out;
 	}
-	file_stem(types[type], f.first_at, stem, sizeof(stem));
+	file_stem(siem_types[type], f.first_at, stem, sizeof(stem));
 	snprintf(name, sizeof(name), "%s.%s", stem, f.fmt == FMT_JSON ? "json" : "log");
 	body = buf_detach(&f.out, &len);
 	if (!body) {
