@@ -187,7 +187,8 @@ char *response_serialise(const struct response *res, size_t *len)
 	if (res->body) {
 		out = malloc(res->body_len + 1);
 		if (out) {
-			memcpy(out, res->body, res->body_len + 1);
+			memcpy(out, res->body, res->body_len); /* a file body has no NUL */
+			out[res->body_len] = '\0';
 			if (len)
 				*len = res->body_len;
 		}
