@@ -9,7 +9,10 @@
  * events in id order. Ids up to hi are final (store_siem_horizon), so a retried token gives
  * the same bytes. When nothing is left below hi, a new horizon is read (and the cutoff moved
  * up to now - 7 days); if it holds events, they are served with the new hi in the next
- * token, else the answer is isLastToken with the token as it came.
+ * token, else the answer is isLastToken with the token as it came. That end-of-chain token
+ * is the one exception to "same token, same bytes": a retry after more events arrived gets a
+ * longer file that starts with the same events, and its own next token, so whichever answer
+ * the client keeps, nothing is lost or repeated.
  *
  * Speed: a json file is spliced from the stored text ({"acc":..,"datetime":.., then the
  * stored members), with no parse; key_value parses each event with jansson. The account
