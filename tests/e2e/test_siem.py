@@ -332,6 +332,22 @@ def test_time_zone_of_the_account(gw, client, mail):
         gw.admin("account", "update", "--code", code, "--timezone", "UTC")
 
 
+def test_events_older_than_7_days_are_not_served(gw, client, mail):
+    week = 8 * 86400000
+    mc.db_exec(gw, "UPDATE mail_events SET at = at - %d WHERE type = 'av'" % week)
+    try:
+        files, _ = walk(client)
+        served = {}
+        for typ, _, evs in files:
+            served[typ] = served.get(typ, 0) + len(evs)
+        stored = stored_counts(gw, mail)
+        assert stored.get("av") and "av" not in served
+        del stored["av"]
+        assert served == stored
+    finally:
+        mc.db_exec(gw, "UPDATE mail_events SET at = at + %d WHERE type = 'av'" % week)
+
+
 def test_half_the_chain_then_a_restart(unbound, tmp_path):
     s = Server(smtp=True, args=["--dns-servers", "127.0.0.1:%d" % unbound, "--maildir-root",
                                 str(tmp_path / "mail"), "--siem-file-max-events", "2"])

@@ -308,8 +308,12 @@ out:
 
 /* ---- the call ---- */
 
-/* The log type whose next event has the smallest id: 0 and *type (-1 = none). */
-static int pick(struct store *st, int64_t account_id, const struct siem_chain *c, int *type,
+/* The log type whose next event has the smallest id: 0 and *type (-1 = none). On the way
+ * each position moves up to just before its type's next event (or to hi when there is none
+ * up to hi): the same events follow, but the next call seeks straight to them. Without it a
+ * chain would step over the same events too old for the cutoff (mail is kept longer than the
+ * 7 days of SIEM logs) on every call, and a file would cost more as the store grows. */
+static int pick(struct store *st, int64_t account_id, struct siem_chain *c, int *type,
                 struct err *e)
 {
 	int64_t best = 0, next;
@@ -321,6 +325,10 @@ static int pick(struct store *st, int64_t account_id, const struct siem_chain *c
 		                     &next, e);
 		if (rc)
 			return rc;
+		if (next > c->pos[i] + 1)
+			c->pos[i] = next - 1;
+		else if (!next && c->hi > c->pos[i])
+			c->pos[i] = c->hi;
 		if (next && (!best || next < best)) {
 			best = next;
 			*type = (int)i;
