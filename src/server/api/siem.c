@@ -136,14 +136,21 @@ static int add_json_event(struct file_ctx *f, const struct siem_event *ev)
  * so that every event stays one line whose fields split on '|'. */
 static int kv_text(struct buf *b, const char *s, size_t n)
 {
+	size_t i = 0, run;
 	int rc = 0;
 
-	for (size_t i = 0; i < n && !rc; i++) {
-		char c = s[i];
-		if (c == '|')
-			rc = buf_add(b, "\xc2\xa6", 2);
-		else
-			rc = buf_addc(b, c == '\r' || c == '\n' || c == '\t' ? ' ' : c);
+	while (i < n && !rc) {
+		/* copy the run of ordinary bytes at once */
+		for (run = i;
+		     run < n && s[run] != '|' && s[run] != '\r' && s[run] != '\n' && s[run] != '\t';
+		     run++)
+			;
+		if (run > i)
+			rc = buf_add(b, s + i, run - i);
+		if (rc || run == n)
+			break;
+		rc = s[run] == '|' ? buf_add(b, "\xc2\xa6", 2) : buf_addc(b, ' ');
+		i = run + 1;
 	}
 	return rc;
 }
