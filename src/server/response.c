@@ -179,6 +179,17 @@ void response_header(struct response *res, const char *name, const char *value)
 	res->nheaders++;
 }
 
+char *response_take_body(struct response *res, size_t *len)
+{
+	char *body = res->body;
+
+	if (body && len)
+		*len = res->body_len;
+	res->body = NULL;
+	res->body_len = 0;
+	return body;
+}
+
 char *response_serialise(const struct response *res, size_t *len)
 {
 	struct buf b;

@@ -96,6 +96,10 @@ void response_set_body(struct response *res, char *body, size_t len);
  * Content-Type and the usual headers; a later call-level error replaces it. */
 void response_set_file(struct response *res, char *body, size_t len, const char *content_type);
 
+/* Hands over the body set by response_set_body or response_set_file (caller frees; NULL if
+ * none), so a large file is not copied once more on its way out. */
+char *response_take_body(struct response *res, size_t *len);
+
 /* Serialises the envelope {"meta":{"status":..,"pagination":..},"data":[..],"fail":[..]}
  * as compact JSON. Returns a malloc'd string (caller frees) and its length, or NULL. */
 char *response_serialise(const struct response *res, size_t *len);

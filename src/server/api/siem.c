@@ -91,6 +91,7 @@ struct file_ctx {
 	char dt[TZ_DATETIME_SIZE];
 	int64_t first_at, last_id;
 	size_t n;
+	struct buf prefix; /* json: ,{"acc":..,"datetime":" */
 };
 
 static const char *file_dt(struct file_ctx *f, int64_t at)
@@ -112,11 +113,17 @@ static int add_json_event(struct file_ctx *f, const struct siem_event *ev)
 	struct buf *b = &f->out;
 	int rc;
 
-	rc = buf_adds(b, f->n ? ",{\"acc\":" : "{\"acc\":");
-	if (!rc)
-		rc = json_write_string(b, f->acc, strlen(f->acc));
-	if (!rc)
-		rc = buf_adds(b, ",\"datetime\":\"");
+	/* ,{"acc":"CODE","datetime":" is the same for every event: made once per file */
+	if (!f->prefix.len) {
+		rc = buf_adds(&f->prefix, ",{\"acc\":");
+		if (!rc)
+			rc = json_write_string(&f->prefix, f->acc, strlen(f->acc));
+		if (!rc)
+			rc = buf_adds(&f->prefix, ",\"datetime\":\"");
+		if (rc)
+			return rc;
+	}
+	rc = buf_add(b, f->prefix.data + (f->n ? 0 : 1), f->prefix.len - (f->n ? 0 : 1));
 	if (!rc)
 		rc = buf_adds(b, file_dt(f, ev->at));
 	if (!rc)
@@ -414,6 +421,7 @@ int api_siem_get_logs(struct request *req, struct response *res)
 
 	memset(&f, 0, sizeof(f));
 	buf_init(&f.out, FILE_CAP);
+	buf_init(&f.prefix, 256);
 	rc = read_item(res, item, &it);
 	if (rc)
 		return rc < 0 ? rc : 0;
@@ -511,6 +519,7 @@ fail:
 out:
 	tz_cursor_close(&f.tz);
 	buf_release(&f.out);
+	buf_release(&f.prefix);
 	free(body);
 	free(zipped);
 	free(next);

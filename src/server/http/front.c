@@ -219,7 +219,8 @@ static enum MHD_Result respond(struct front_req *fr)
 
 	if (fr->is_api)
 		pipeline_finish(&fr->req, &fr->res);
-	body = response_serialise(&fr->res, &len);
+	body = fr->res.body ? response_take_body(&fr->res, &len)
+	                    : response_serialise(&fr->res, &len);
 
 	if (!body) {
 		response_call_error(&fr->res, API_INTERNAL, NULL);
