@@ -39,4 +39,16 @@ int siem_token_open(const unsigned char key[32], const char *token, size_t len, 
  * not expect stops the skipping: the rest is returned as it is. Never reads outside data. */
 const char *siem_members(const char *data, size_t len, const char **end);
 
+struct buf;
+
+/* Appends the key_value line of one stored event (its JSON object data[0..len)) to b:
+ * "datetime=<dt>|aCode=..|acc=<acc>|key=value|...\n" (docs/logs.md: strings decoded, with
+ * CR, LF and TAB as spaces and '|' as U+00A6; null as nothing; acc, at and datetime of the
+ * stored text left out). A scanner writes it without a parse; what the scanner leaves (reals,
+ * nested values, odd escapes) goes through siem_kv_line_jansson, which gives the same line
+ * for everything the scanner takes. 0 or a buf error. */
+int siem_kv_line(struct buf *b, const char *data, size_t len, const char *dt, const char *acc);
+int siem_kv_line_jansson(struct buf *b, const char *data, size_t len, const char *dt,
+                         const char *acc);
+
 #endif
