@@ -24,7 +24,6 @@
 #include "common/date.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "common/seal.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/store/store_siem.h"
@@ -385,10 +384,15 @@ int api_siem_get_logs(struct request *req, struct response *res)
 	                     (size_t)srv->cfg->siem_file_max_events, file_event, &f, &e);
 	if (rc)
 		goto fail;
+	if (!f.n) {
+		/* the retention purge took the events pick saw: nothing to name a file after */
+		response_call_error(res, API_UNAVAILABLE, "the log changed while it was read");
+		rc = 0;
+		goto out;
+	}
 	if (f.fmt == FMT_JSON && (rc = buf_adds(&f.out, "]}")) != 0)
 		goto out;
-	if (f.n)
-		c.pos[type] = f.last_id;
+	c.pos[type] = f.last_id;
 	next = siem_token_make(srv->siem_key, account_id, &c);
 	if (!next) {
 		rc = MC_ERR_NOMEM;
