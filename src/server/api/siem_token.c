@@ -115,7 +115,7 @@ const char *siem_members(const char *data, size_t len, const char **end_out)
 			if (q >= end || *q == '{' || *q == '[')
 				return p;
 		}
-		if (*q == ',')
+		if (q < end && *q == ',')
 			q++;
 		p = q;
 	}
