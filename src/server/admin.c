@@ -11,6 +11,7 @@
 #include "auth/password.h"
 #include "perm.h"
 #include "store/store.h"
+#include "tz.h"
 
 #include "common/b64.h"
 #include "common/crypto.h"
@@ -67,6 +68,7 @@ const struct admin_opt_def admin_opt_defs[OPT_COUNT] = {
         [OPT_SEARCH_REASON] = {"search-reason", 1},
         [OPT_EXPORT_API] = {"export-api", 1},
         [OPT_EXGEST_ALLOW_QUERY] = {"exgest-allow-query", 1},
+        [OPT_TIMEZONE] = {"timezone", 1},
         [OPT_ROUTE] = {"route", 1},
         [OPT_IP] = {"ip", 1},
         [OPT_FROM] = {"from", 1},
@@ -86,7 +88,7 @@ const struct admin_opt_def admin_opt_defs[OPT_COUNT] = {
 	 O(OPT_MAX_RETENTION) | O(OPT_ADMIN_SESSION_TIMEOUT) | O(OPT_ARCHIVE) |                    \
 	 O(OPT_MAX_RETENTION_CONFIRMED) | O(OPT_MIN_RETENTION_ENABLED) |                           \
 	 O(OPT_AUTOMATED_SEGMENT_PURGE) | O(OPT_POLICY_INHERITANCE) | O(OPT_SEARCH_REASON) |       \
-	 O(OPT_EXPORT_API) | O(OPT_EXGEST_ALLOW_QUERY))
+	 O(OPT_EXPORT_API) | O(OPT_EXGEST_ALLOW_QUERY) | O(OPT_TIMEZONE))
 
 #define ACCOUNT_FIELDS_USAGE                                                                       \
 	"[--name N] [--admin-email E] [--domain D]\n"                                              \
@@ -96,7 +98,8 @@ const struct admin_opt_def admin_opt_defs[OPT_COUNT] = {
 	"              [--max-retention DAYS] [--admin-session-timeout MINUTES]\n"                 \
 	"              [--archive B] [--max-retention-confirmed B] [--min-retention-enabled B]\n"  \
 	"              [--automated-segment-purge B] [--policy-inheritance B]\n"                   \
-	"              [--search-reason B] [--export-api B] [--exgest-allow-query B]\n"
+	"              [--search-reason B] [--export-api B] [--exgest-allow-query B]\n"            \
+	"              [--timezone ZONE]\n"
 
 static const char usage_text[] =
         "usage: mcapid admin <command> [options]\n"
@@ -284,7 +287,7 @@ static json_t *account_json(const struct account *a)
 	              a->policy_inheritance != 0, "database_code", a->database_code);
 	if (j && json_object_update_new(
 	                 j, json_pack("{s:b, s:s, s:i, s:b, s:b, s:s, s:s, s:s, s:s, s:I, s:o?, "
-	                              "s:o?}",
+	                              "s:o?, s:s}",
 	                              "search_reason", a->search_reason != 0,
 	                              "content_administrator_default_view", a->content_view,
 	                              "admin_session_timeout", (int)a->admin_session_timeout,
@@ -293,7 +296,7 @@ static json_t *account_json(const struct account *a)
 	                              "contact_email", a->contact_email, "contact_name",
 	                              a->contact_name, "telephone", a->telephone, "user_count",
 	                              (json_int_t)a->user_count, "packages", packages, "created",
-	                              admin_time_json(a->created))) != 0) {
+	                              admin_time_json(a->created), "timezone", a->timezone)) != 0) {
 		json_decref(j);
 		return NULL;
 	}
@@ -479,7 +482,8 @@ enum field_kind {
 	F_UPPER,    /* as F_CODE, upper-cased */
 	F_PACKAGES, /* 'A,B' or a JSON array of strings */
 	F_INT,      /* a decimal number in [min, max] (an int32_t field) */
-	F_BOOL      /* true|false (an int8_t field) */
+	F_BOOL,     /* true|false (an int8_t field) */
+	F_ZONE      /* an IANA time zone name ICU knows, e.g. Europe/London */
 };
 
 #define TEXT_AT(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
@@ -520,6 +524,7 @@ static const struct account_field {
         {OPT_SEARCH_REASON, "searchReason", F_BOOL, TEXT_AT(search_reason), 0, 1},
         {OPT_EXPORT_API, "exportApi", F_BOOL, TEXT_AT(export_api), 0, 1},
         {OPT_EXGEST_ALLOW_QUERY, "exgestAllowQuery", F_BOOL, TEXT_AT(exgest_allow_query), 0, 1},
+        {OPT_TIMEZONE, "timezone", F_ZONE, TEXT_AT(timezone), 0, 0},
 };
 
 /* --packages: 'A,B' (names trimmed of spaces) or a JSON array of non-empty strings, as
@@ -639,6 +644,12 @@ static int account_apply(struct admin_ctx *cx, struct account *a, char *changed,
 				return rc;
 			if (f->kind == F_DOMAIN)
 				admin_lower_ascii(text);
+			if (f->kind == F_ZONE && !tz_valid(text))
+				return admin_failf(
+				        EXIT_USAGE,
+				        "option '--%s': '%s' is not a time zone name like "
+				        "UTC, Europe/London or America/New_York",
+				        admin_opt_defs[f->opt].name, v);
 			if ((f->kind == F_REQUIRED || f->kind == F_CODE || f->kind == F_UPPER) &&
 			    !text[0])
 				return admin_failf(EXIT_USAGE, "option '--%s' is empty",

@@ -133,6 +133,8 @@ static const struct cfg_opt opts[] = {
         I(mail_lease, "300", 30, 3600,
           "seconds a node holds a delivery (a message's process stage: at most 60); with "
           "PostgreSQL, work of a node that died is taken up when it runs out"),
+        I(siem_file_max_events, "10000", 1, 100000,
+          "events in one get-siem-logs file (a file holds one log type)"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -79,6 +79,7 @@ struct config {
 	char malicious_urls[512]; /* file of malicious URLs and domains for clicks; "" = none */
 	int click_batch;          /* most clicks logged per transaction */
 	int mail_lease; /* seconds a node holds a recipient's delivery (the process stage: <= 60) */
+	int siem_file_max_events; /* events in one get-siem-logs file (API.md §14.1) */
 };
 
 /* Fills cfg with the defaults. */

@@ -117,6 +117,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	crypto_kdf_derive_from_key(srv->page_key, sizeof(srv->page_key), 1, "mcpages_", key);
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
 	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
+	crypto_kdf_derive_from_key(srv->siem_key, sizeof(srv->siem_key), 4, "mcsiem__", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;

@@ -104,6 +104,12 @@ void response_set_body(struct response *res, char *body, size_t len)
 	res->body_len = len;
 }
 
+void response_set_file(struct response *res, char *body, size_t len, const char *content_type)
+{
+	response_set_body(res, body, len);
+	res->content_type = content_type;
+}
+
 void response_add_data(struct response *res, json_t *item)
 {
 	json_array_append_new(res->data, item);
@@ -145,6 +151,7 @@ void response_call_error(struct response *res, enum api_error err, const char *m
 	json_array_clear(res->data);
 	buf_reset(&res->raw);
 	response_set_body(res, NULL, 0);
+	res->content_type = NULL;
 	json_array_clear(res->fail);
 	json_decref(res->pagination);
 	res->pagination = NULL;
@@ -172,6 +179,17 @@ void response_header(struct response *res, const char *name, const char *value)
 	res->nheaders++;
 }
 
+char *response_take_body(struct response *res, size_t *len)
+{
+	char *body = res->body;
+
+	if (body && len)
+		*len = res->body_len;
+	res->body = NULL;
+	res->body_len = 0;
+	return body;
+}
+
 char *response_serialise(const struct response *res, size_t *len)
 {
 	struct buf b;
@@ -180,7 +198,8 @@ char *response_serialise(const struct response *res, size_t *len)
 	if (res->body) {
 		out = malloc(res->body_len + 1);
 		if (out) {
-			memcpy(out, res->body, res->body_len + 1);
+			memcpy(out, res->body, res->body_len); /* a file body has no NUL */
+			out[res->body_len] = '\0';
 			if (len)
 				*len = res->body_len;
 		}

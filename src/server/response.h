@@ -48,13 +48,14 @@ struct response {
 	json_t *pagination;   /* meta.pagination object or NULL (owned) */
 	char *body;           /* when set: the whole serialised answer, sent as is (owned) */
 	size_t body_len;
-	int close;             /* close the connection after this response */
-	int rate_set;          /* the X-RateLimit-* headers are set (pipeline.c) */
-	int64_t rate_reset_ms; /* ... and their X-RateLimit-Reset, for Retry-After */
+	const char *content_type; /* body's Content-Type (a static string); NULL = JSON */
+	int close;                /* close the connection after this response */
+	int rate_set;             /* the X-RateLimit-* headers are set (pipeline.c) */
+	int64_t rate_reset_ms;    /* ... and their X-RateLimit-Reset, for Retry-After */
 	int nheaders;
 	struct {
 		char name[32];
-		char value[96];
+		char value[512]; /* long enough for an mc-siem-token */
 	} headers[RESPONSE_MAX_HEADERS];
 };
 
@@ -89,6 +90,15 @@ int api_error_retryable(enum api_error err);
 
 /* Sets the whole serialised answer (taking ownership of body), e.g. from a cache. */
 void response_set_body(struct response *res, char *body, size_t len);
+
+/* Sets a body that is not the JSON envelope (a SIEM log file, a zip), taking ownership of
+ * body; content_type is a static string such as "text/plain". The front sends it with that
+ * Content-Type and the usual headers; a later call-level error replaces it. */
+void response_set_file(struct response *res, char *body, size_t len, const char *content_type);
+
+/* Hands over the body set by response_set_body or response_set_file (caller frees; NULL if
+ * none), so a large file is not copied once more on its way out. */
+char *response_take_body(struct response *res, size_t *len);
 
 /* Serialises the envelope {"meta":{"status":..,"pagination":..},"data":[..],"fail":[..]}
  * as compact JSON. Returns a malloc'd string (caller frees) and its length, or NULL. */

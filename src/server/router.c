@@ -33,6 +33,7 @@ static const struct route routes[] = {
          api_audit_get_events},
         {"/api/audit/get-categories", ROUTE_SIGNED, PERM_ACCOUNT_LOGS_READ, 0,
          api_audit_get_categories},
+        {"/api/audit/get-siem-logs", ROUTE_SIGNED, PERM_TRACKING_READ, 0, api_siem_get_logs},
         {"/api/gateway/get-hold-message-list", ROUTE_SIGNED, PERM_ACCOUNT_DASHBOARD_READ, 0,
          api_hold_list},
         {"/api/gateway/get-hold-summary-list", ROUTE_SIGNED, PERM_HELD_SUMMARY_READ, 0,

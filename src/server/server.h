@@ -32,6 +32,7 @@ struct server {
 	unsigned char page_key[32];  /* MAC key of page tokens, derived from the server key */
 	unsigned char id_key[32];    /* key for opaque ids, derived from the server key */
 	unsigned char url_key[32];   /* key of TTP URL click tokens, derived likewise */
+	unsigned char siem_key[32];  /* key of SIEM log tokens (mc-siem-token), likewise */
 	int64_t default_ttl_ms;      /* parsed cfg->binding_ttl */
 	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
 	struct mail *mail;           /* the mail pipeline's process worker, or NULL */

@@ -14,6 +14,7 @@
 #include "server/store/store.h"
 #include "server/store/store_domain.h"
 #include "server/store/store_mail.h"
+#include "server/store/store_siem.h"
 #include "tap.h"
 
 #include <pthread.h>
@@ -1336,6 +1337,108 @@ static void test_concurrency(struct store *st, int64_t acct, int64_t dom)
 	free(leased);
 }
 
+/* ---- SIEM reads (store_siem.h) ---- */
+
+struct siem_got {
+	int64_t id[16], at[16];
+	char data[16][64];
+	int n;
+};
+
+static int siem_collect(void *arg, const struct siem_event *ev)
+{
+	struct siem_got *g = arg;
+
+	if (g->n < 16) {
+		g->id[g->n] = ev->id;
+		g->at[g->n] = ev->at;
+		snprintf(g->data[g->n], sizeof(g->data[0]), "%.*s", (int)ev->len, ev->data);
+		g->n++;
+	}
+	return 0;
+}
+
+static int64_t siem_msg(struct store *st, int64_t acct, int64_t received, const char *t1,
+                        const char *d1, const char *t2, const char *d2)
+{
+	struct mail_event ev[2] = {{t1, d1}, {t2, d2}};
+	struct mail_rcpt r;
+	struct message m;
+	struct err e;
+
+	memset(&m, 0, sizeof(m));
+	memset(&r, 0, sizeof(r));
+	m.account_id = acct;
+	m.received = received;
+	m.status = MSG_REJECTED;
+	snprintf(r.addr, sizeof(r.addr), "x@a.example");
+	CHECK_INT(store_message_accept(st, &m, &r, 1, ev, t2 ? 2 : 1, &e), 0);
+	return m.id;
+}
+
+static void test_siem(struct store *st, int64_t a, int64_t other)
+{
+	int64_t now = now_ms(), hi0 = 0, hi = 0, next = 0, old;
+	struct siem_got g;
+	struct err e;
+
+	CHECK_INT(store_siem_horizon(st, &hi0, &e), 0);
+	/* one old event (before the cutoff), then a, b, c in time and id order */
+	old = now - 10LL * 86400000;
+	siem_msg(st, a, old, "receipt", "{\"n\":0}", NULL, NULL);
+	siem_msg(st, a, now - 3000, "receipt", "{\"n\":1}", "process", "{\"n\":2}");
+	siem_msg(st, other, now - 2000, "receipt", "{\"n\":99}", NULL, NULL);
+	siem_msg(st, a, now - 1000, "receipt", "{\"n\":3}", "process", "{\"n\":4}");
+	CHECK_INT(store_siem_horizon(st, &hi, &e), 0);
+	CHECK(hi >= hi0 + 7);
+	CHECK(raw_intf("SELECT max(id) FROM mail_events WHERE account_id = %lld", other) < hi);
+
+	/* next: the first event of a type after pos, not older than the cutoff */
+	CHECK_INT(store_siem_next(st, a, "receipt", 0, hi, now - 7LL * 86400000, &next, &e), 0);
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, a, "receipt", 0, hi, now - 7LL * 86400000, 10, siem_collect,
+	                          &g, &e),
+	          0);
+	CHECK_INT(g.n, 2);
+	CHECK_STR(g.data[0], "{\"n\":1}");
+	CHECK_STR(g.data[1], "{\"n\":3}");
+	CHECK(g.id[0] == next && g.id[0] < g.id[1]);
+	CHECK(g.at[0] == now - 3000);
+	/* without the cutoff the old one comes first; max stops the read */
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, a, "receipt", 0, hi, 0, 1, siem_collect, &g, &e), 0);
+	CHECK_INT(g.n, 1);
+	CHECK_STR(g.data[0], "{\"n\":0}");
+	/* pos and hi bound the range on both sides */
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, a, "receipt", next, hi, 0, 10, siem_collect, &g, &e), 0);
+	CHECK_INT(g.n, 1);
+	CHECK_STR(g.data[0], "{\"n\":3}");
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, a, "receipt", 0, next, 0, 10, siem_collect, &g, &e), 0);
+	CHECK_INT(g.n, 2);
+	CHECK_INT(store_siem_next(st, a, "receipt", g.id[1], hi, 0, &next, &e), 0);
+	CHECK(next > g.id[1]);
+	CHECK_INT(store_siem_next(st, a, "receipt", hi, hi, 0, &next, &e), 0);
+	CHECK_INT((int)next, 0);
+	/* the other account and other types stay apart */
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, other, "receipt", 0, hi, 0, 10, siem_collect, &g, &e), 0);
+	CHECK_INT(g.n, 1);
+	CHECK_STR(g.data[0], "{\"n\":99}");
+	memset(&g, 0, sizeof(g));
+	CHECK_INT(store_siem_read(st, a, "process", 0, hi, 0, 10, siem_collect, &g, &e), 0);
+	CHECK_INT(g.n, 2);
+	CHECK_STR(g.data[1], "{\"n\":4}");
+	CHECK_INT(store_siem_next(st, a, "ttp_url", 0, hi, 0, &next, &e), 0);
+	CHECK_INT((int)next, 0);
+	/* bad arguments; no reads inside a store transaction (the horizon must see commits) */
+	CHECK_INT(store_siem_next(st, a, "", 0, hi, 0, &next, &e), MC_ERR_INVALID);
+	CHECK_INT(store_tx_begin(st, &e), 0);
+	CHECK_INT(store_siem_horizon(st, &hi, &e), MC_ERR_INTERNAL);
+	store_tx_rollback(st);
+}
+
 /* Runs every case on st; a fresh store (no mail yet) is expected. */
 static void mail_cases(struct store *st, const struct mail_backend *backend)
 {
@@ -1357,6 +1460,7 @@ static void mail_cases(struct store *st, const struct mail_backend *backend)
 	c = new_account(st, "Mail D");
 	cdom = new_domain(st, c, "d.example", DOMAIN_INTERNAL);
 	test_concurrency(st, c, cdom);
+	test_siem(st, new_account(st, "Siem A"), new_account(st, "Siem B"));
 }
 
 #endif

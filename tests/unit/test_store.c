@@ -885,13 +885,13 @@ static void test_reopen_and_migrations(void)
 	CHECK(stat(db_path, &sb) == 0 && (sb.st_mode & 077) == 0);
 
 	/* migration 005 on an account made before it: undo it (and 006, the mail tables, and
-	 * 007, the directory, 008, the policies, 010, the managed URLs, and 011, the look-up
-	 * indexes) behind the store's back, then reopen; the row gets the documented defaults and
-	 * keeps its code */
+	 * 007, the directory, 008, the policies, 009, the time zone, 010, the managed URLs, and
+	 * 011, the look-up indexes) behind the store's back, then reopen; the row gets the
+	 * documented defaults and keeps its code */
 	CHECK_INT(v, 12);
 	CHECK_INT(
 	        raw_exec(
-	                "DROP TABLE managed_urls;"
+	                "DROP TABLE managed_urls; ALTER TABLE accounts DROP COLUMN timezone;"
 	                "DROP INDEX users_account_name_key; ALTER TABLE users DROP COLUMN name_key;"
 	                "DROP TABLE sender_policies; DROP TABLE group_members; DROP TABLE groups;"
 	                "DROP INDEX users_account_domain; DROP INDEX users_account_email;"
@@ -930,6 +930,7 @@ static void test_reopen_and_migrations(void)
 	CHECK(strspn(got.support_code, "0123456789ABCDEF") == 4);
 	CHECK_STR(got.database_code, "euterm1");
 	CHECK_STR(got.content_view, "Metadata");
+	CHECK_STR(got.timezone, "UTC");
 	CHECK_STR(got.passphrase, "");
 	CHECK_STR(got.contact_email, "");
 	CHECK_INT(got.admin_session_timeout, 60);

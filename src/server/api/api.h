@@ -42,6 +42,8 @@ int api_auditf(struct request *req, int64_t account_id, const char *user, const 
 int api_vauditf(struct request *req, int64_t account_id, const char *user, const char *category,
                 const char *type, int64_t now, const char *detail, struct err *e, const char *fmt,
                 va_list ap);
+/* siem.c: SIEM log files (§14.1) */
+int api_siem_get_logs(struct request *req, struct response *res);
 
 /* hold.c: the hold queue (§16.1) */
 int api_hold_list(struct request *req, struct response *res);

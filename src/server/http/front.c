@@ -189,8 +189,10 @@ static enum MHD_Result send_body(struct front_req *fr, int status, char *body, s
 		free(body);
 		return MHD_NO;
 	}
-	/* Exactly this Content-Type: several real clients compare it with '=='. */
-	MHD_add_response_header(r, "Content-Type", "application/json");
+	/* Exactly this Content-Type: several real clients compare it with '=='. A log file
+	 * (get-siem-logs) says what it is instead. */
+	MHD_add_response_header(r, "Content-Type",
+	                        res && res->content_type ? res->content_type : "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (fr->is_api) {
 		MHD_add_response_header(r, "Pragma", "no-cache");
@@ -220,7 +222,8 @@ static enum MHD_Result respond(struct front_req *fr)
 
 	if (fr->is_api)
 		pipeline_finish(&fr->req, &fr->res);
-	body = response_serialise(&fr->res, &len);
+	body = fr->res.body ? response_take_body(&fr->res, &len)
+	                    : response_serialise(&fr->res, &len);
 
 	if (!body) {
 		response_call_error(&fr->res, API_INTERNAL, NULL);

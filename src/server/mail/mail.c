@@ -409,6 +409,28 @@ static int receipt_events(const struct mail_txn *t, const struct message *msg, c
 	return n;
 }
 
+/* The SIEM av event of a message refused for a virus, as ev[n]: n + 1, or MC_ERR_NOMEM. */
+static int av_event(const struct mail_txn *t, const struct message *msg, const char *virus,
+                    char **json, struct mail_event *ev, int n)
+{
+	json_t *o =
+	        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "aCode", msg->acode,
+	                  "IP", t->client_ip, "MsgId", msg->msg_id, "Route",
+	                  t->route == MAIL_OUTBOUND   ? "Outbound"
+	                  : t->route == MAIL_INTERNAL ? "Internal"
+	                                              : "Inbound",
+	                  "Sender", t->env_from, "Recipient", t->nrcpt ? t->rcpts[0].addr : "",
+	                  "Subject", msg->subject, "Virus", virus, "Size", (json_int_t)msg->size);
+
+	json[n] = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!json[n])
+		return MC_ERR_NOMEM;
+	ev[n].type = "av";
+	ev[n].data = json[n];
+	return n + 1;
+}
+
 int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
                 struct mail_reply *r)
 {
@@ -424,8 +446,9 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 	memset(&msg, 0, sizeof(msg));
 	if (t->nrcpt == 0)
 		return reply(r, 554, "5.5.1 no valid recipients");
-	ev = calloc((size_t)t->nrcpt, sizeof(*ev));
-	json = calloc((size_t)t->nrcpt, sizeof(*json));
+	/* one receipt event per recipient, and an av event for a virus */
+	ev = calloc((size_t)t->nrcpt + 1, sizeof(*ev));
+	json = calloc((size_t)t->nrcpt + 1, sizeof(*json));
 	if (!ev || !json || slurp(spool_fd, size, &raw) != 0) {
 		reply(r, 451, "4.3.0 temporary failure, please try again later");
 		goto out;
@@ -449,6 +472,8 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 		msg.status = MSG_REJECTED;
 		nev = receipt_events(t, &msg, "Rej", "Virus Signature Detected", info, in.virus,
 		                     json, ev, t->nrcpt);
+		if (nev >= 0)
+			nev = av_event(t, &msg, in.virus, json, ev, nev);
 		if (nev < 0 ||
 		    store_message_accept(srv->store, &msg, t->rcpts, t->nrcpt, ev, nev, &e) != 0)
 			log_warn("msg=\"cannot record a rejected message\" error=\"%s\"", e.msg);
@@ -474,7 +499,7 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 	reply(r, 250, "2.0.0 Ok: queued as %s", msg.acode);
 	mail_kick(m);
 out:
-	for (int i = 0; json && i < t->nrcpt; i++)
+	for (int i = 0; json && i <= t->nrcpt; i++)
 		free(json[i]);
 	free(json);
 	free(ev);

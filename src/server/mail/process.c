@@ -242,6 +242,23 @@ static void make_events(const struct message *m, const struct mime_msg *mm,
 		                    v->dlp_match));
 }
 
+/* jrnl: one journal event per recipient of internal mail (the real service journals it) */
+struct jrnl_ctx {
+	const struct message *m;
+	struct events *e;
+};
+
+static int jrnl_rcpt(void *arg, const struct mail_rcpt *r)
+{
+	const struct jrnl_ctx *c = arg;
+
+	event_add(c->e, "jrnl",
+	          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "aCode", c->m->acode, "Dir",
+	                    "Internal", "Rcpt", r->addr, "RcptActType", "Jnl", "RcptHdrType",
+	                    "Unknown", "Sender", c->m->env_from));
+	return 0;
+}
+
 /* ---- one message ---- */
 
 static int first_rcpt(void *arg, const struct mail_rcpt *r)
@@ -350,6 +367,12 @@ int process_one(struct server *srv)
 		break;
 	}
 	make_events(&m, mm, &v, &ev);
+	if (m.route == MAIL_INTERNAL) {
+		struct jrnl_ctx jc = {&m, &ev};
+		if ((rc = store_message_rcpts(srv->store, m.id, jrnl_rcpt, &jc, &e)) < 0)
+			goto out;
+		rc = 0;
+	}
 	rc = store_message_processed(srv->store, &m, ev.ev, ev.n, &e);
 	if (rc == 0)
 		log_info("msg=processed acode=%s action=%s spam=%d", m.acode,

@@ -24,16 +24,16 @@
 	"database_code, content_admin_view, contact_email, contact_name, telephone, "              \
 	"admin_session_timeout, archive, max_retention_confirmed, min_retention_enabled, "         \
 	"automated_segment_purge, policy_inheritance, search_reason, export_api, "                 \
-	"exgest_allow_query"
+	"exgest_allow_query, timezone"
 #define ACCOUNT_COLS "id, code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created, user_count"
 
 static const char sql_account_insert[] =
         "INSERT INTO accounts(code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created) VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-        "$20, $21, $22, $23, $24, $25, $26) RETURNING id";
+        "$20, $21, $22, $23, $24, $25, $26, $27) RETURNING id";
 static const char sql_account_update[] =
         "UPDATE accounts SET (" ACCOUNT_MUT_COLS ") = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) WHERE id = $1";
+        "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) WHERE id = $1";
 static const char sql_account_by_id[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1";
 static const char sql_account_by_code[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE code = $1";
 static const char sql_account_list[] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id";
@@ -70,6 +70,7 @@ static void account_row(const PGresult *r, int row, struct account *a)
 	a->search_reason = pg_col_int(r, row, i++) != 0;
 	a->export_api = pg_col_int(r, row, i++) != 0;
 	a->exgest_allow_query = pg_col_int(r, row, i++) != 0;
+	COL_FIELD(r, row, i++, a, timezone);
 	a->created = pg_col_int(r, row, i++);
 	a->user_count = pg_col_int(r, row, i);
 }
@@ -99,6 +100,7 @@ static void account_p_mutable(struct pg_params *p, const struct account *a)
 	pg_p_int(p, a->search_reason != 0);
 	pg_p_int(p, a->export_api != 0);
 	pg_p_int(p, a->exgest_allow_query != 0);
+	P_FIELD(p, a, timezone);
 }
 
 int pg_account_create(struct store *st, struct account *a, struct err *e)

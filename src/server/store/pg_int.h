@@ -38,6 +38,21 @@ void pg_p_int(struct pg_params *p, int64_t v);
 void pg_p_null(struct pg_params *p);
 void pg_p_bytea(struct pg_params *p, const void *data, size_t n);
 
+/* The event write lock: the order protocol of mail_events (store_siem.h). A SIEM chain
+ * pages each log type by id and must never pass an id that is not committed yet, or it would
+ * skip the event for good when that commits later. So every statement that INSERTs INTO
+ * mail_events takes this lock SHARED (transaction-level) before any id of mail_events is
+ * assigned, by joining PG_EVENT_WRITE_LOCK into the SELECT that feeds the INSERT:
+ *     INSERT INTO mail_events(...) SELECT ... FROM PG_EVENT_WRITE_LOCK, ... WHERE ...
+ * (the subquery's function is volatile, so PostgreSQL evaluates it before the first row).
+ * The SIEM horizon (pg_siem.c) takes it EXCLUSIVELY in a short transaction of its own,
+ * which waits until no writer holds an uncommitted id, and then reads max(id). Writers do
+ * not wait for each other; a writer waits only for a horizon read in progress. The keys
+ * are the store's advisory-lock class (pg.c LOCK_CLASS) and 3. */
+#define PG_EVENT_LOCK_KEYS "1835229552, 3"
+#define PG_EVENT_WRITE_LOCK                                                                        \
+	"(SELECT pg_advisory_xact_lock_shared(" PG_EVENT_LOCK_KEYS ")) AS mc_event_lock"
+
 #define PG_READ  0
 #define PG_WRITE 1 /* takes the write lock (outside a transaction: in an implicit one) */
 

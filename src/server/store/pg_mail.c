@@ -49,13 +49,14 @@ static const char sql_accept[] =
         "SELECT m.id, x.addr, x.domain_id, $25::int4, $2::int8, $26::int8 FROM m, "
         "json_to_recordset($27::json) AS x(addr text, domain_id int8)), "
         "ev AS (INSERT INTO mail_events(account_id, message_id, type, at, data) "
-        "SELECT $1::int8, m.id, x.type, $2::int8, x.data::json FROM m, "
+        "SELECT $1::int8, m.id, x.type, $2::int8, x.data::json FROM " PG_EVENT_WRITE_LOCK ", m, "
         "ROWS FROM (json_to_recordset($28::json) AS (type text, data text)) WITH ORDINALITY "
         "AS x(type, data, ord) ORDER BY x.ord) "
         "SELECT id FROM m";
 static const char sql_events[] =
         "INSERT INTO mail_events(account_id, message_id, type, at, data) "
-        "SELECT m.account_id, m.id, x.type, $2::int8, x.data::json FROM messages m, "
+        "SELECT m.account_id, m.id, x.type, $2::int8, x.data::json FROM " PG_EVENT_WRITE_LOCK
+        ", messages m, "
         "ROWS FROM (json_to_recordset($3::json) AS (type text, data text)) WITH ORDINALITY "
         "AS x(type, data, ord) WHERE m.id = $1::int8 ORDER BY x.ord";
 

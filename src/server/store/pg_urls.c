@@ -12,15 +12,9 @@
 
 #include "common/banned.h"
 
-/* The event ordering protocol: every writer of mail_events takes this advisory lock in
- * shared mode, in its transaction, before any mail_events id is assigned; a SIEM reader
- * takes it exclusively (briefly) to learn the highest id below which no commit can still
- * land, so it never skips a late commit. pg_int.h is to get PG_EVENT_WRITE_LOCK for this
- * (another change); until the two meet, the key is defined here, and the integrator makes
- * this use that macro. PostgreSQL 15 has no hex literals: the SQL spells it in decimal. */
-#define PG_EVENT_WRITE_LOCK_KEY 0x6d636576 /* "mcev" */
-#define EVENT_LOCK_SQL          "SELECT pg_advisory_xact_lock_shared(1835230582)"
-_Static_assert(PG_EVENT_WRITE_LOCK_KEY == 1835230582, "the event lock key in EVENT_LOCK_SQL");
+/* The event ordering protocol of pg_int.h (PG_EVENT_WRITE_LOCK): the shared event lock,
+ * taken in the batch's transaction before any mail_events id is assigned. */
+#define EVENT_LOCK_SQL "SELECT pg_advisory_xact_lock_shared(" PG_EVENT_LOCK_KEYS ")"
 
 #define COLS                                                                                       \
 	"id, account_id, scheme, domain, port, path, query, match_type, action, comment, "         \

@@ -19,6 +19,7 @@
 #include "store_policy_int.h"
 #include "store_ttp_int.h"
 #include "store_urls_int.h"
+#include "store_siem_int.h"
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -700,6 +701,7 @@ static const struct store_ops sqlite_ops = {
         .mail = &sqlite_mail_ops,
         .policy = &sqlite_policy_ops,
         .ttp = &sqlite_ttp_ops,
+        .siem = &sqlite_siem_ops,
         .directory = &sqlite_directory_ops,
         .urls = &sqlite_urls_ops,
 };

@@ -22,17 +22,17 @@
 	"database_code, content_admin_view, contact_email, contact_name, telephone, "              \
 	"admin_session_timeout, archive, max_retention_confirmed, min_retention_enabled, "         \
 	"automated_segment_purge, policy_inheritance, search_reason, export_api, "                 \
-	"exgest_allow_query"
-#define ACCOUNT_MUT_N 22
+	"exgest_allow_query, timezone"
+#define ACCOUNT_MUT_N 23
 #define ACCOUNT_COLS  "id, code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created, user_count"
 
 static const char sql_account_insert[] =
         "INSERT INTO accounts(code, region, mimecast_id, " ACCOUNT_MUT_COLS ", created) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-        "?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+        "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 static const char sql_account_update[] =
         "UPDATE accounts SET (" ACCOUNT_MUT_COLS ") = (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) WHERE id = ?1";
+        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) WHERE id = ?1";
 static const char sql_account_by_id[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?1";
 static const char sql_account_by_code[] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE code = ?1";
 static const char sql_account_list[] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id";
@@ -72,11 +72,12 @@ static void account_row(struct sqlite_q *q, struct account *a)
 	a->search_reason = sqlite3_column_int(q->s, i++) != 0;
 	a->export_api = sqlite3_column_int(q->s, i++) != 0;
 	a->exgest_allow_query = sqlite3_column_int(q->s, i++) != 0;
+	COL_FIELD(q, i++, a, timezone);
 	a->created = sqlite3_column_int64(q->s, i++);
 	a->user_count = sqlite3_column_int64(q->s, i);
 }
 
-/* Binds the ACCOUNT_MUT_COLS of a as ?first .. ?first+21; non-zero on a bind error. */
+/* Binds the ACCOUNT_MUT_COLS of a as ?first .. ?first+22; non-zero on a bind error. */
 static int account_bind_mutable(struct sqlite_q *q, int first, const struct account *a)
 {
 	int i = first;
@@ -96,7 +97,8 @@ static int account_bind_mutable(struct sqlite_q *q, int first, const struct acco
 	       sqlite3_bind_int(q->s, i++, a->policy_inheritance != 0) ||
 	       sqlite3_bind_int(q->s, i++, a->search_reason != 0) ||
 	       sqlite3_bind_int(q->s, i++, a->export_api != 0) ||
-	       sqlite3_bind_int(q->s, i, a->exgest_allow_query != 0);
+	       sqlite3_bind_int(q->s, i++, a->exgest_allow_query != 0) ||
+	       BIND_FIELD(q, i, a, timezone);
 }
 
 int sqlite_account_create(struct store *st, struct account *a, struct err *e)

@@ -126,6 +126,7 @@ void store_account_init(struct account *a)
 	memset(a, 0, sizeof(*a));
 	memcpy(a->type, DEFAULT_TYPE, sizeof(DEFAULT_TYPE));
 	memcpy(a->content_view, DEFAULT_CONTENT_VIEW, sizeof(DEFAULT_CONTENT_VIEW));
+	memcpy(a->timezone, "UTC", 4);
 	memcpy(a->packages, DEFAULT_PACKAGES, sizeof(DEFAULT_PACKAGES));
 	a->max_retention = DEFAULT_MAX_RETENTION;
 	a->admin_session_timeout = DEFAULT_ADMIN_SESSION_TIMEOUT;
@@ -191,6 +192,8 @@ static void account_fill(struct account *a)
 		memcpy(a->type, DEFAULT_TYPE, sizeof(DEFAULT_TYPE));
 	if (!a->content_view[0])
 		memcpy(a->content_view, DEFAULT_CONTENT_VIEW, sizeof(DEFAULT_CONTENT_VIEW));
+	if (!a->timezone[0])
+		memcpy(a->timezone, "UTC", 4);
 	if (!a->support_code[0])
 		snprintf(a->support_code, sizeof(a->support_code), "%04X", random_in(0, 0xffff));
 	if (!a->database_code[0])
@@ -218,6 +221,7 @@ static int check_account(const struct account *a, struct err *e)
 	CHECK_TEXT(a, contact_email);
 	CHECK_TEXT(a, contact_name);
 	CHECK_TEXT(a, telephone);
+	CHECK_TEXT(a, timezone);
 	if (!a->name[0])
 		return err_set(e, MC_ERR_INVALID, "an account needs a name");
 	return 0;

@@ -78,6 +78,7 @@ struct account {
 	char contact_email[256];       /* contactEmail, may be "" */
 	char contact_name[128];        /* contactName, may be "" */
 	char telephone[64];            /* telephone, may be "" */
+	char timezone[64];             /* IANA zone of SIEM log times, e.g. "Europe/London" */
 	int32_t max_retention;         /* maxRetention, days */
 	int32_t admin_session_timeout; /* adminSessionTimeout, minutes */
 	int8_t archive;                /* archive: the account keeps a message archive */

@@ -82,6 +82,7 @@ struct store_ops {
 	const struct store_login_ops *login;         /* store_login_int.h */
 	const struct store_mail_ops *mail;           /* store_mail_int.h */
 	const struct store_policy_ops *policy;       /* store_policy_int.h (sender policies) */
+	const struct store_siem_ops *siem;           /* store_siem_int.h (SIEM log reads) */
 	const struct store_directory_ops *directory; /* store_directory_int.h */
 	const struct store_ttp_ops *ttp;             /* store_ttp_int.h (TTP/DLP logs) */
 	const struct store_urls_ops *urls;           /* store_urls_int.h (URL protection) */
