@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "server/mail/mail.h"
 #include "server/server.h"
 #include "server/store/store.h"
 
@@ -376,6 +377,7 @@ static void *delivery_worker(void *arg)
 	char q[DELIVERY_LOG_VALUE];
 
 	memset(&cache, 0, sizeof(cache));
+	mail_thread_nice(d->cfg);
 	if (!jobs) {
 		log_error("msg=\"delivery worker out of memory\"");
 		return NULL;

@@ -20,10 +20,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,21 @@ struct mail {
 	pthread_cond_t cv;
 	int stop, kicked;
 };
+
+/* ---- threads ---- */
+
+void mail_thread_nice(const struct config *cfg)
+{
+	static atomic_int warned;
+
+	if (!cfg || cfg->mail_nice <= 0)
+		return;
+	/* PRIO_PROCESS with a thread id sets that thread's nice only (Linux) */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), cfg->mail_nice) != 0 &&
+	    atomic_exchange(&warned, 1) == 0)
+		log_warn("msg=\"cannot lower the mail threads' priority\" nice=%d error=\"%s\"",
+		         cfg->mail_nice, strerror(errno));
+}
 
 /* ---- transactions ---- */
 
@@ -504,6 +521,7 @@ static void *worker(void *arg)
 	struct mail *m = arg;
 	int64_t last_gc = now_ms() - 3600000 + 60000; /* the first a minute after start */
 
+	mail_thread_nice(m->srv->cfg);
 	pthread_mutex_lock(&m->mu);
 	while (!m->stop) {
 		int did;

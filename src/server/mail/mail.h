@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
 struct err;
 struct server;
 struct mail;
@@ -64,6 +65,12 @@ struct mail *mail_open(struct server *srv, struct err *e);
 void mail_stop(struct mail *m);
 /* New work: wake the process worker now rather than at its next poll. */
 void mail_kick(struct mail *m);
+
+/* Lowers the calling thread's CPU priority to cfg->mail_nice (Linux: nice is per thread,
+ * and threads it starts inherit it). The mail side's threads call it first thing, so that
+ * on a busy machine the API's threads are scheduled first; with idle cores it changes
+ * nothing. A failure is logged once and ignored. */
+void mail_thread_nice(const struct config *cfg);
 
 /* MAIL FROM: the sender as given (without <>; "" = the null sender). Blocked-sender
  * policies act here once they exist (§18). Fills t->env_from on success. */

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/listen.h"
+#include "server/mail/mail.h"
 #include "server/server.h"
 #include "server/smtp/smtp_session.h"
 #include "server/tls/devca.h"
@@ -477,6 +478,8 @@ static void *acceptor_main(void *arg)
 	struct smtp_front *f = arg;
 	struct pollfd p[2] = {{f->lfd, POLLIN, 0}, {f->quiesce_fd, POLLIN, 0}};
 
+	/* the session threads started from here inherit it */
+	mail_thread_nice(f->cfg);
 	for (;;) {
 		int rc = poll(p, 2, 1000);
 		reap(f);
