@@ -435,7 +435,7 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 	char **json = NULL, *raw = NULL;
 	struct process_intake in;
 	struct err e = {0};
-	int nev = 0, rc;
+	int nev = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(&msg, 0, sizeof(msg));
@@ -472,19 +472,13 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 		reply(r, 554, "5.7.1 message rejected: virus %s detected", in.virus);
 		goto out;
 	}
-	if (lseek(spool_fd, 0, SEEK_SET) != 0) {
-		reply(r, 451, "4.3.0 temporary failure, please try again later");
-		goto out;
-	}
-	if ((rc = store_body_put(srv->store, spool_fd, size, &msg.body_id, &e)) != 0) {
-		tempfail(r, &e);
-		goto out;
-	}
 	msg.status = MSG_RECEIVED;
 	nev = receipt_events(t, &msg, "Acc", NULL, NULL, NULL, json, ev, t->nrcpt);
-	if (nev < 0 ||
-	    store_message_accept(srv->store, &msg, t->rcpts, t->nrcpt, ev, nev, &e) != 0) {
-		/* nothing is left behind: the body is garbage without a message (store_mail_gc) */
+	/* the bytes already read for the scan are the body: a small one goes in the accept's
+	 * own durable commit, a large one in chunks before it (store_message_accept_body) */
+	if (nev < 0 || store_message_accept_body(srv->store, &msg, raw, (size_t)size, t->rcpts,
+	                                         t->nrcpt, ev, nev, &e) != 0) {
+		/* nothing is left behind: a body without a message is garbage (store_mail_gc) */
 		tempfail(r, &e);
 		goto out;
 	}

@@ -85,7 +85,7 @@ int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct
 
 /* End of DATA: the message (size bytes in spool_fd from offset 0, dot-unstuffed, CRLF line
  * ends) is checked (anti-virus: EICAR in any decoded part → 554 5.7.1 and a rejected
- * record), stored (store_body_put, then store_message_accept: durable) and answered 250
+ * record), stored (store_message_accept_body: durable) and answered 250
  * with its id; 451 4.3.0 when the store fails, leaving nothing behind. */
 int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
                 struct mail_reply *reply);
