@@ -171,6 +171,7 @@ static int delivery_transform(struct delivery *d, const struct delivery_job *job
                               struct err *e)
 {
 	delivery_transform_fn fn;
+	struct delivery_job j;
 	void *arg;
 
 	*out = NULL;
@@ -181,7 +182,11 @@ static int delivery_transform(struct delivery *d, const struct delivery_job *job
 	pthread_mutex_unlock(&d->mu);
 	if (!fn)
 		return 0;
-	return fn(arg, job, c->body, c->body_len, out, out_len, e);
+	/* the process stage listed the message's URLs: none means nothing to rewrite, and the
+	 * hook need not parse the message again to find that out */
+	j = *job;
+	j.no_urls = c->have_msg && c->msg.urls && !strcmp(c->msg.urls, "[]");
+	return fn(arg, &j, c->body, c->body_len, out, out_len, e);
 }
 
 struct dsn_collect {

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/delivery/delivery.h"
+#include "server/mail/mime.h"
 #include "server/mail/policy.h"
 #include "server/store/store_policy.h"
 #include "server/mail/process.h"
@@ -31,6 +32,14 @@
 
 #include "common/banned.h"
 
+#define PARSED_MAX   256                /* parses kept for the process worker */
+#define PARSED_BYTES (64 * 1024 * 1024) /* and the message bytes behind them */
+
+struct parsed {
+	int64_t id; /* the message */
+	struct mime_msg *mm;
+};
+
 struct mail {
 	struct server *srv;
 	pthread_t thread;
@@ -38,6 +47,11 @@ struct mail {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop, kicked;
+	/* receipt parses of accepted messages, for the process worker (mail_parsed_take);
+	 * under mu */
+	struct parsed parsed[PARSED_MAX];
+	int nparsed;
+	int64_t parsed_bytes;
 };
 
 /* ---- threads ---- */
@@ -53,6 +67,51 @@ void mail_thread_nice(const struct config *cfg)
 	    atomic_exchange(&warned, 1) == 0)
 		log_warn("msg=\"cannot lower the mail threads' priority\" nice=%d error=\"%s\"",
 		         cfg->mail_nice, strerror(errno));
+}
+
+/* ---- parses handed on ---- */
+
+/* Keeps mm (the receipt's parse of message id) for the process worker, or frees it when
+ * nothing will take it (no worker) or the cache is full. When it is full the newest parse
+ * is the one dropped: the worker takes the oldest messages first, and their parses are
+ * what it finds here; the dropped one is parsed again from the store. */
+static void mail_parsed_put(struct mail *m, int64_t id, struct mime_msg *mm)
+{
+	int kept = 0;
+
+	if (!mm)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (m->started && !m->stop && m->nparsed < PARSED_MAX &&
+	    m->parsed_bytes + mm->size <= PARSED_BYTES) {
+		m->parsed[m->nparsed].id = id;
+		m->parsed[m->nparsed].mm = mm;
+		m->nparsed++;
+		m->parsed_bytes += mm->size;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (!kept)
+		mime_msg_free(mm);
+}
+
+struct mime_msg *mail_parsed_take(struct mail *m, int64_t id)
+{
+	struct mime_msg *mm = NULL;
+
+	if (!m)
+		return NULL;
+	pthread_mutex_lock(&m->mu);
+	for (int i = 0; i < m->nparsed; i++) {
+		if (m->parsed[i].id != id)
+			continue;
+		mm = m->parsed[i].mm;
+		m->parsed_bytes -= mm->size;
+		m->parsed[i] = m->parsed[--m->nparsed];
+		break;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return mm;
 }
 
 /* ---- transactions ---- */
@@ -439,6 +498,7 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 
 	memset(r, 0, sizeof(*r));
 	memset(&msg, 0, sizeof(msg));
+	memset(&in, 0, sizeof(in));
 	if (t->nrcpt == 0)
 		return reply(r, 554, "5.5.1 no valid recipients");
 	ev = calloc((size_t)t->nrcpt, sizeof(*ev));
@@ -483,8 +543,11 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 		goto out;
 	}
 	reply(r, 250, "2.0.0 Ok: queued as %s", msg.acode);
+	mail_parsed_put(m, msg.id, in.mm);
+	in.mm = NULL;
 	mail_kick(m);
 out:
+	process_intake_release(&in);
 	for (int i = 0; json && i < t->nrcpt; i++)
 		free(json[i]);
 	free(json);
@@ -588,6 +651,8 @@ void mail_stop(struct mail *m)
 		pthread_mutex_unlock(&m->mu);
 		pthread_join(m->thread, NULL);
 	}
+	for (int i = 0; i < m->nparsed; i++)
+		mime_msg_free(m->parsed[i].mm);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
 	free(m);

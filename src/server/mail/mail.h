@@ -23,6 +23,7 @@
 
 struct config;
 struct err;
+struct mime_msg;
 struct server;
 struct mail;
 
@@ -65,6 +66,10 @@ struct mail *mail_open(struct server *srv, struct err *e);
 void mail_stop(struct mail *m);
 /* New work: wake the process worker now rather than at its next poll. */
 void mail_kick(struct mail *m);
+
+/* The parse mail_accept made of message id on this node (mime.h; the caller frees it), or
+ * NULL: the process worker then reads and parses the stored body. m NULL is fine. */
+struct mime_msg *mail_parsed_take(struct mail *m, int64_t id);
 
 /* Lowers the calling thread's CPU priority to cfg->mail_nice (Linux: nice is per thread,
  * and threads it starts inherit it). The mail side's threads call it first thing, so that

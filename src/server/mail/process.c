@@ -13,6 +13,7 @@
 #include "server/config.h"
 #include "server/delivery/delivery.h"
 #include "server/mail/checks.h"
+#include "server/mail/mail.h"
 #include "server/mail/mime.h"
 #include "server/mail/policy.h"
 #include "server/server.h"
@@ -65,7 +66,13 @@ void process_intake_scan(struct server *srv, const char *raw, size_t len, struct
 	}
 	if (virus)
 		copy(in->virus, sizeof(in->virus), virus);
-	mime_msg_free(mm);
+	in->mm = mm; /* parsed once: process_one takes it over (mail_parsed_take) */
+}
+
+void process_intake_release(struct process_intake *in)
+{
+	mime_msg_free(in->mm);
+	in->mm = NULL;
 }
 
 /* ---- the inputs of the impersonation check ---- */
@@ -303,13 +310,16 @@ int process_one(struct server *srv)
 		rc = MC_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0 ||
+	/* the parse made at receipt on this node, if it is still there; else the stored body */
+	mm = mail_parsed_take(srv->mail, m.id);
+	if ((!mm && (rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0) ||
 	    (rc = store_user_list(srv->store, m.account_id, user_cb, &users, &e)) < 0 ||
 	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,
 	                            MAX_DOMAINS, domain_cb, &domains, &e)) < 0)
 		goto out;
 	rc = 0; /* NAMES_FULL */
-	rc = mime_parse(raw, len, &mm, &e);
+	if (!mm)
+		rc = mime_parse(raw, len, &mm, &e);
 	if (rc != 0 || !mm)
 		goto out;
 	base_config(srv, &cc);
@@ -435,6 +445,8 @@ int process_delivery_transform(void *arg, const struct delivery_job *job, const 
 		if (!strcmp(test, "bounce"))
 			return err_set(e, MC_ERR_INVALID, "X-Mcapi-Test: bounce");
 	}
+	if (job->no_urls)
+		return 0; /* the process stage found none: the stored copy goes out */
 	if (mime_rewrite_urls(in, in_len, click_url, &ctx, out, out_len, &n, NULL) != 0 || !n) {
 		free(*out); /* nothing to rewrite, or cannot: the stored copy goes out */
 		*out = NULL;

@@ -256,6 +256,7 @@ struct delivery_job {
 	char env_from[MAIL_ADDR_SIZE];
 	char acode[MAIL_ACODE_SIZE];
 	char dest[MAIL_ROUTE_SIZE]; /* the domain's mail route, or "" for the default */
+	int no_urls; /* not the store's: delivery sets it when the message's urls are "[]" */
 };
 
 /* Leases up to max due recipients (pending or deferred with next_attempt <= now, or in
