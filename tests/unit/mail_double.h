@@ -31,7 +31,8 @@ static struct mail_double {
 	int accept_rc;
 	/* what the session handed over */
 	int accepts;
-	char *body; /* the last spooled message, NUL-terminated */
+	int mem_accepts; /* of them, through mail_accept_mem (the message never in a file) */
+	char *body;      /* the last spooled message, NUL-terminated */
 	int64_t body_len, size;
 	struct mail_txn last; /* the facts of the last accepted transaction (no rcpts) */
 	char last_rcpt0[MAIL_ADDR_SIZE];
@@ -163,6 +164,30 @@ static int double_accept(struct mail_txn *t, int spool_fd, int64_t size, struct 
 	reply->code = 250;
 	snprintf(reply->text, sizeof(reply->text), "2.0.0 Ok: queued as %d", mail_double.accepts);
 	return 0;
+}
+
+int mail_accept_mem(struct mail *m, struct mail_txn *t, const char *data, int64_t size,
+                    struct mail_reply *reply)
+{
+	char path[] = "/tmp/mail_double_XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	/* through a file, as the double reads one; the session never wrote it */
+	(void)m;
+	reply->code = 0;
+	if (fd < 0)
+		return MC_ERR_IO;
+	unlink(path);
+	if (write(fd, data, (size_t)size) != (ssize_t)size) {
+		close(fd);
+		return MC_ERR_IO;
+	}
+	pthread_mutex_lock(&mail_double_mu);
+	mail_double.mem_accepts++;
+	rc = double_accept(t, fd, size, reply);
+	pthread_mutex_unlock(&mail_double_mu);
+	close(fd);
+	return rc;
 }
 
 int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,

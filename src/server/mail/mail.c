@@ -485,13 +485,15 @@ static int receipt_events(const struct mail_txn *t, const struct message *msg, c
 	return n;
 }
 
-int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
-                struct mail_reply *r)
+/* mail_accept of the message in raw[0..size) (NUL-terminated, malloc'd; NULL: out of memory
+ * or unreadable, a 451), which it frees. */
+static int accept_raw(struct mail *m, struct mail_txn *t, char *raw, int64_t size,
+                      struct mail_reply *r)
 {
 	struct server *srv = m->srv;
 	struct message msg;
 	struct mail_event *ev = NULL;
-	char **json = NULL, *raw = NULL;
+	char **json = NULL;
 	struct process_intake in;
 	struct err e = {0};
 	int nev = 0;
@@ -499,11 +501,13 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 	memset(r, 0, sizeof(*r));
 	memset(&msg, 0, sizeof(msg));
 	memset(&in, 0, sizeof(in));
-	if (t->nrcpt == 0)
+	if (t->nrcpt == 0) {
+		free(raw);
 		return reply(r, 554, "5.5.1 no valid recipients");
+	}
 	ev = calloc((size_t)t->nrcpt, sizeof(*ev));
 	json = calloc((size_t)t->nrcpt, sizeof(*json));
-	if (!ev || !json || slurp(spool_fd, size, &raw) != 0) {
+	if (!ev || !json || !raw) {
 		reply(r, 451, "4.3.0 temporary failure, please try again later");
 		goto out;
 	}
@@ -555,6 +559,28 @@ out:
 	free(raw);
 	message_release(&msg);
 	return 0;
+}
+
+int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
+                struct mail_reply *r)
+{
+	char *raw = NULL;
+
+	if (t->nrcpt > 0 && slurp(spool_fd, size, &raw) != 0)
+		raw = NULL;
+	return accept_raw(m, t, raw, size, r);
+}
+
+int mail_accept_mem(struct mail *m, struct mail_txn *t, const char *data, int64_t size,
+                    struct mail_reply *r)
+{
+	char *raw = size >= 0 ? malloc((size_t)size + 1) : NULL;
+
+	if (raw) {
+		memcpy(raw, data, (size_t)size);
+		raw[size] = '\0';
+	}
+	return accept_raw(m, t, raw, size, r);
 }
 
 /* ---- the process worker ---- */

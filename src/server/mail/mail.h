@@ -94,5 +94,9 @@ int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct
  * with its id; 451 4.3.0 when the store fails, leaving nothing behind. */
 int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
                 struct mail_reply *reply);
+/* The same for a message held in memory (data[0..size)), e.g. one that fit the session's
+ * spool buffer and never went to the file. */
+int mail_accept_mem(struct mail *m, struct mail_txn *t, const char *data, int64_t size,
+                    struct mail_reply *reply);
 
 #endif
