@@ -32,6 +32,7 @@ static struct mail_double {
 	/* what the session handed over */
 	int accepts;
 	int mem_accepts; /* of them, through mail_accept_mem (the message never in a file) */
+	pid_t tid;       /* the thread of the last accept */
 	char *body;      /* the last spooled message, NUL-terminated */
 	int64_t body_len, size;
 	struct mail_txn last; /* the facts of the last accepted transaction (no rcpts) */
@@ -147,6 +148,7 @@ static int double_accept(struct mail_txn *t, int spool_fd, int64_t size, struct 
 			break;
 		got += k;
 	}
+	mail_double.tid = gettid();
 	mail_double.body[got] = '\0';
 	mail_double.body_len = got;
 	mail_double.size = size;
