@@ -32,8 +32,8 @@
 
 #include "common/banned.h"
 
-#define PARSED_MAX   256                /* parses kept for the process worker */
-#define PARSED_BYTES (64 * 1024 * 1024) /* and the message bytes behind them */
+#define PARSED_MAX   1024               /* parses kept for the process worker */
+#define PARSED_BYTES (32 * 1024 * 1024) /* and the message bytes behind them */
 
 struct parsed {
 	int64_t id; /* the message */
