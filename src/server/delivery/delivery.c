@@ -293,8 +293,9 @@ out:
 struct attempt {
 	const struct delivery_job *job;
 	int64_t lease_until;
-	int64_t t0; /* mono ms when it began */
-	int number; /* attempts so far, this one included */
+	int64_t t0;      /* mono ms when it began */
+	int64_t latency; /* ms it took */
+	int number;      /* attempts so far, this one included */
 	int have_dest;
 	struct deliv_dest dest;
 	struct deliv_result res;
@@ -353,6 +354,7 @@ static void attempt_one(struct delivery *d, struct worker_cache *c, struct attem
 			penalty_clear(&d->penalty, a->dest.name);
 	}
 	free(xbody);
+	a->latency = mono_ms() - a->t0;
 	a->msg_id[0] = '\0';
 	if (c->have_msg && c->message_id == job->rcpt.message_id)
 		snprintf(a->msg_id, sizeof(a->msg_id), "%s", c->msg.msg_id);
@@ -420,7 +422,7 @@ static int record_one(struct delivery *d, struct attempt *a, struct err *e)
 	evin.attempt = a->number;
 	evin.state = a->state;
 	evin.at = now_ms();
-	evin.latency = mono_ms() - a->t0;
+	evin.latency = a->latency;
 	if (delivery_event_json(&evin, &evb) == 0)
 		ev.data = evb.data;
 	a->bounce = 0;
