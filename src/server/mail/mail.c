@@ -611,7 +611,7 @@ static void *worker(void *arg)
 		m->kicked = 0;
 		pthread_mutex_unlock(&m->mu);
 		housekeeping(m, &last_gc);
-		did = process_one(m->srv);
+		did = process_one(m->srv, m);
 		if (did > 0 && m->srv->delivery)
 			delivery_kick(m->srv->delivery);
 		pthread_mutex_lock(&m->mu);

@@ -277,7 +277,7 @@ static int permitted(struct server *srv, const struct message *m, int64_t now, i
 	return 0;
 }
 
-int process_one(struct server *srv)
+int process_one(struct server *srv, struct mail *mail)
 {
 	struct message m;
 	struct mime_msg *mm = NULL;
@@ -311,7 +311,7 @@ int process_one(struct server *srv)
 		goto out;
 	}
 	/* the parse made at receipt on this node, if it is still there; else the stored body */
-	mm = mail_parsed_take(srv->mail, m.id);
+	mm = mail_parsed_take(mail, m.id);
 	if ((!mm && (rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0) ||
 	    (rc = store_user_list(srv->store, m.account_id, user_cb, &users, &e)) < 0 ||
 	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+struct mail;
 struct server;
 
 struct mime_msg;
@@ -29,8 +30,9 @@ void process_intake_scan(struct server *srv, const char *raw, size_t len, struct
 void process_intake_release(struct process_intake *in);
 
 /* Processes the oldest unprocessed message: 1 if one was processed, 0 if there was none,
- * negative on a store error (the lease runs out and it is tried again). */
-int process_one(struct server *srv);
+ * negative on a store error (the lease runs out and it is tried again). mail (may be NULL)
+ * holds the receipt parses it may take over (mail_parsed_take). */
+int process_one(struct server *srv, struct mail *mail);
 
 struct delivery_job;
 struct err;
