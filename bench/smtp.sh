@@ -22,7 +22,8 @@
 # BENCH_SMTP_REUSE=1 (smtp-source -d: all of a session's messages over one connection),
 # BENCH_ROUNDS (2), BENCH_DURATION (s of each wrk run, 10), BENCH_THREADS (2),
 # BENCH_CONNECTIONS (50), BENCH_PERF=1 (perf record -g mcapid during the first intake run, print
-# where the time goes), BENCH_MCAPID_ARGS (extra mcapid flags, e.g. "--delivery-threads 4"),
+# where the time goes; BENCH_PERF_KEEP=FILE keeps its perf.data), BENCH_MCAPID_ARGS (extra
+# mcapid flags, e.g. "--delivery-threads 4" or "--mail-nice 0"),
 # BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID (a binary to use).
 set -euo pipefail
 
@@ -234,6 +235,7 @@ if [ "${BENCH_PERF:-0}" = 1 ] && [ -s "$WORK/perf.data" ]; then
 	say "-- mcapid, inclusive time (kernel call chains are whole; user ones need a build with"
 	say "   -fno-omit-frame-pointer, e.g. MCAPID=... from CMAKE_C_FLAGS=-fno-omit-frame-pointer)"
 	perf_top --comm mcapid --children --sort symbol -g none | head -40
+	if [ -n "${BENCH_PERF_KEEP:-}" ]; then cp "$WORK/perf.data" "$BENCH_PERF_KEEP"; fi
 fi
 
 # ---- report ---------------------------------------------------------------------------------

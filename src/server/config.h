@@ -69,6 +69,7 @@ struct config {
 	char dangerous_types[512];    /* attachment extensions held (comma-separated) */
 	char impersonation_action[8]; /* hold | tag */
 	int delivery_threads;
+	int mail_nice;          /* nice of the mail side's threads (0 = as the API's) */
 	int retry_min;          /* seconds: first back-off of a deferred delivery */
 	int retry_max;          /* seconds: largest back-off */
 	int queue_max_age;      /* seconds a deferred recipient is retried before it bounces */

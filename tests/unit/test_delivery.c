@@ -283,6 +283,27 @@ static void test_maildir_errno(void)
 	CHECK_INT(r.site, 0);
 }
 
+/* A batch delivery leaves new/'s fsync to maildir_sync_new: the file is in new/ under the
+ * key's name, flagged unsynced; the sync names the directory; key 0 syncs itself. */
+static void test_maildir_batch(void)
+{
+	char root[256], dir[1600], path[1800];
+	struct deliv_result r;
+
+	snprintf(root, sizeof(root), "%s/batch", tmpdir);
+	CHECK_INT(maildir_deliver_batch(root, "Ann@Example.com", "x\r\n", 3, 42, &r), DELIV_SENT);
+	CHECK_INT(r.new_unsynced, 1);
+	CHECK(strstr(r.reply, "new/mcapi.R42.") != NULL);
+	CHECK_INT(maildir_sync_new(root, "Ann@Example.com", dir, sizeof(dir), &r), 0);
+	snprintf(path, sizeof(path), "%s/example.com/ann/new", root);
+	CHECK_STR(dir, path);
+	CHECK_INT(maildir_deliver_batch(root, "ann@example.com", "y\r\n", 3, 0, &r), DELIV_SENT);
+	CHECK_INT(r.new_unsynced, 0);
+	CHECK_INT(maildir_sync_new(root, "no-at-sign", dir, sizeof(dir), &r), DELIV_FAIL);
+	snprintf(path, sizeof(path), "%s/nodir", tmpdir);
+	CHECK_INT(maildir_sync_new(path, "a@b.test", dir, sizeof(dir), &r), DELIV_DEFER);
+}
+
 static void test_maildir_deliver(void)
 {
 	char root[256], box[512], path[1600], name[512], name2[512];
@@ -965,6 +986,7 @@ int main(void)
 	test_maildir_path();
 	test_maildir_errno();
 	test_maildir_deliver();
+	test_maildir_batch();
 	test_maildir_errors();
 	test_dsn();
 	test_event();

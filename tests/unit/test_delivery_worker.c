@@ -63,6 +63,7 @@ static struct {
 	int leases;        /* calls of lease */
 	pthread_t busy[8]; /* threads between a done and their next lease */
 	int nbusy;
+	int commits, rollbacks; /* of batches of outcomes (tx_begin ... tx_commit) */
 } q;
 
 static int64_t wall_ms(void)
@@ -241,9 +242,35 @@ static int f_mail_domain(struct store *st, const char *name, struct mail_domain 
 	return err_set(e, MC_ERR_NOT_FOUND, "'%s' is not internal", name);
 }
 
+/* A batch's outcomes: the fake records each done at once, so a batch is only counted. */
+static int f_tx_begin(struct store *st, struct err *e)
+{
+	(void)st;
+	(void)e;
+	return 0;
+}
+
+static int f_tx_commit(struct store *st, struct err *e)
+{
+	(void)st;
+	(void)e;
+	pthread_mutex_lock(&q.mu);
+	q.commits++;
+	pthread_mutex_unlock(&q.mu);
+	return 0;
+}
+
+static void f_tx_rollback(struct store *st)
+{
+	(void)st;
+	pthread_mutex_lock(&q.mu);
+	q.rollbacks++;
+	pthread_mutex_unlock(&q.mu);
+}
+
 static const struct delivery_store_ops fake_ops = {
-        f_lease,           f_done,        f_body_get,      f_message_get,
-        f_message_release, f_account_get, f_message_rcpts, f_mail_domain,
+        f_lease,         f_done,        f_body_get, f_message_get, f_message_release, f_account_get,
+        f_message_rcpts, f_mail_domain, f_tx_begin, f_tx_commit,   f_tx_rollback,
 };
 
 /* Adds a message (id = body id) from env_from received at received. */
@@ -468,6 +495,9 @@ int main(void)
 	CHECK_INT(q.jobs[i_exp].next, 0);
 	CHECK_INT(q.jobs[i_dsn].state, RCPT_FAILED);
 	CHECK_INT(q.jobs[i_lost].state, RCPT_INFLIGHT); /* the outcome was not written */
+	/* the outcomes of a worker's batch in one transaction; a lost lease does not undo it */
+	CHECK(q.commits >= 1);
+	CHECK_INT(q.rollbacks, 0);
 
 	/* events: one per recorded attempt, with the attempt's facts */
 	CHECK(q.jobs[i_ok].event && strstr(q.jobs[i_ok].event, "\"Delivered\":true"));

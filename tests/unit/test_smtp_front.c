@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,62 @@ static void test_quiesce_and_stop(void)
 	CHECK(start(&srv, &cfg, &e) == NULL);
 }
 
+static int threads_now(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A session's thread waits for the next connection instead of ending: sessions one after
+ * another run on the same thread (and the process does not grow), each still a fresh
+ * session, and smtp_stop ends the waiting thread. */
+static void test_thread_reuse(void)
+{
+	struct config cfg;
+	struct server srv;
+	struct err e = {0};
+	struct smtp_front *f;
+	char buf[4096];
+	pid_t first = 0;
+	int before = 0, same = 0;
+
+	base_config(&cfg);
+	mail_double_reset();
+	f = start(&srv, &cfg, &e);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	for (int i = 0; i < 10; i++) {
+		int fd = dial(smtp_port(f));
+		CHECK_STR(hear(fd, buf, sizeof(buf), "\r\n"), "220 mx.test ESMTP mcapid\r\n");
+		say(fd, "MAIL FROM:<a@b.test>\r\n"); /* no EHLO in this session yet */
+		CHECK(strstr(hear(fd, buf, sizeof(buf), "\r\n"), "503 ") == buf);
+		say(fd, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+		hear(fd, buf, sizeof(buf), "354 ");
+		say(fd, "Subject: t\r\n\r\nx\r\n.\r\nQUIT\r\n");
+		CHECK(strstr(hear(fd, buf, sizeof(buf), "221 "), "250 2.0.0 Ok") != NULL);
+		CHECK(closes(fd));
+		close(fd);
+		usleep(20000); /* the thread is back waiting before the next connection */
+		if (i == 0) {
+			before = threads_now();
+			first = mail_double.tid;
+		}
+		same += mail_double.tid == first;
+	}
+	CHECK_INT(same, 10);
+	CHECK_INT(threads_now(), before);
+	smtp_stop(f); /* returns: the waiting thread ends */
+	CHECK_INT(mail_double.accepts, 10);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/smtp-front-XXXXXX";
@@ -459,6 +516,7 @@ int main(void)
 	test_deadlines();
 	test_starttls();
 	test_quiesce_and_stop();
+	test_thread_reuse();
 	mail_double_reset();
 	{
 		char cmd[400];

@@ -354,7 +354,7 @@ static void test_spool_pool(void)
 	struct smtp_session *s;
 	struct smtp_reply r;
 	struct stat st1, st2;
-	char big[4096 + 64];
+	char big[200 * 102 + 64]; /* more than SMTP_SPOOL_BUF: it goes to the file */
 	int fd1, fd2;
 
 	CHECK(pool != NULL);
@@ -363,12 +363,16 @@ static void test_spool_pool(void)
 	mail_double_reset();
 	s = smtp_session_new(&p, NULL);
 	smtp_session_greeting(s, &r);
-	memset(big, 'L', 4096);
-	snprintf(big + 4096, sizeof(big) - 4096, "\r\n.\r\n");
+	for (int i = 0; i < 200; i++) {
+		memset(big + i * 102, 'L', 100);
+		memcpy(big + i * 102 + 100, "\r\n", 2);
+	}
+	snprintf(big + 200 * 102, sizeof(big) - 200 * 102, ".\r\n");
 	run(s, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
 	run(s, big);
 	CHECK(strstr(out, "250 2.0.0 Ok: queued as 1") != NULL);
-	CHECK(mail_double.body_len > 4096);
+	CHECK(mail_double.body_len > 200 * 102);
+	CHECK_INT(mail_double.mem_accepts, 0); /* through the file */
 	CHECK_INT(smtp_spool_kept(pool), 1);
 	smtp_session_free(s);
 	s = smtp_session_new(&p, NULL);
@@ -379,6 +383,7 @@ static void test_spool_pool(void)
 	CHECK(mail_double.body_len < 400);
 	CHECK(strstr(mail_double.body, "LLL") == NULL);
 	CHECK(!strcmp(mail_double.body + mail_double.body_len - 10, "+0000\r\nx\r\n"));
+	CHECK_INT(mail_double.mem_accepts, 1); /* it fit the buffer: never in the file */
 	CHECK_INT(smtp_spool_kept(pool), 1);
 	/* a message dropped half-way gives its file back empty too */
 	run(s, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\npartial text\r\n");

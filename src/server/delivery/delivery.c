@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
+#include "server/mail/mail.h"
 #include "server/server.h"
 #include "server/store/store.h"
 
@@ -36,6 +37,7 @@
 #define DELIVERY_MIN_ATTEMPT_MS 10000  /* less lease left: the rest waits for the next lease */
 #define DELIVERY_DSN_MAX_RCPTS  1000
 #define DELIVERY_LOG_VALUE      600
+#define DELIVERY_PATH_MAX       4200 /* a Maildir path (maildir.c: 4096) and "/new" */
 
 struct delivery {
 	struct server *srv;
@@ -170,6 +172,7 @@ static int delivery_transform(struct delivery *d, const struct delivery_job *job
                               struct err *e)
 {
 	delivery_transform_fn fn;
+	struct delivery_job j;
 	void *arg;
 
 	*out = NULL;
@@ -180,7 +183,11 @@ static int delivery_transform(struct delivery *d, const struct delivery_job *job
 	pthread_mutex_unlock(&d->mu);
 	if (!fn)
 		return 0;
-	return fn(arg, job, c->body, c->body_len, out, out_len, e);
+	/* the process stage listed the message's URLs: none means nothing to rewrite, and the
+	 * hook need not parse the message again to find that out */
+	j = *job;
+	j.no_urls = c->have_msg && c->msg.urls && !strcmp(c->msg.urls, "[]");
+	return fn(arg, &j, c->body, c->body_len, out, out_len, e);
 }
 
 struct dsn_collect {
@@ -282,109 +289,232 @@ out:
 	buf_release(&b);
 }
 
-/* One recipient: attempt, decide, record, and bounce if the store says so. */
-static void delivery_one(struct delivery *d, struct worker_cache *c, const struct delivery_job *job,
-                         int64_t lease_until)
-{
-	const struct config *cfg = d->cfg;
-	struct smtpc_opts o = {cfg->smtp_hostname, DELIVERY_CONNECT_MS, DELIVERY_ATTEMPT_MS};
+/* One recipient's attempt, from the delivery to the record of its outcome. */
+struct attempt {
+	const struct delivery_job *job;
+	int64_t lease_until;
+	int64_t t0;      /* mono ms when it began */
+	int64_t latency; /* ms it took */
+	int number;      /* attempts so far, this one included */
+	int have_dest;
 	struct deliv_dest dest;
 	struct deliv_result res;
-	struct delivery_event_in evin = {0};
-	struct mail_event ev = {"delivery", NULL};
-	struct buf evb;
+	char msg_id[MAIL_MSGID_SIZE]; /* the message's, for the event ("" = not read) */
+	char acc[32];                 /* the account's code, likewise */
+	int32_t state;
+	int64_t next;
+	int rc; /* of the record */
+	int bounce;
+};
+
+/* The delivery of a->job (nothing recorded yet). A Maildir delivery leaves new/'s fsync to
+ * sync_batch. */
+static void attempt_one(struct delivery *d, struct worker_cache *c, struct attempt *a)
+{
+	const struct delivery_job *job = a->job;
+	const struct config *cfg = d->cfg;
+	struct smtpc_opts o = {cfg->smtp_hostname, DELIVERY_CONNECT_MS, DELIVERY_ATTEMPT_MS};
 	struct err e = {0};
-	char *xbody = NULL, q[DELIVERY_LOG_VALUE], penalised[MAIL_REPLY_SIZE];
-	char qa[DELIVERY_LOG_VALUE], qr[DELIVERY_LOG_VALUE];
+	char *xbody = NULL, penalised[MAIL_REPLY_SIZE];
 	size_t xlen = 0;
 	int trc;
-	int have_dest, attempt = job->rcpt.attempts + 1, bounce = 0, rc;
-	int64_t t0 = mono_ms(), now, next = 0, left = lease_until - now_ms() - DELIVERY_MARGIN_MS;
-	int32_t state;
+	int64_t left = a->lease_until - now_ms() - DELIVERY_MARGIN_MS;
 
-	memset(&res, 0, sizeof(res));
-	buf_init(&evb, 16384);
+	a->t0 = mono_ms();
+	a->number = job->rcpt.attempts + 1;
+	memset(&a->res, 0, sizeof(a->res));
 	if (left < o.timeout_ms)
 		o.timeout_ms = left;
 	if (o.connect_timeout_ms > o.timeout_ms)
 		o.connect_timeout_ms = o.timeout_ms;
-	have_dest = route_resolve(job->dest, job->route, cfg, &dest, &e) == 0;
-	if (!have_dest) {
-		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.5 bad mail route: %s", e.msg);
+	a->have_dest = route_resolve(job->dest, job->route, cfg, &a->dest, &e) == 0;
+	if (!a->have_dest) {
+		deliv_result_set(&a->res, DELIV_DEFER, 451, 0, "4.3.5 bad mail route: %s", e.msg);
 	} else if (cache_load(d, c, job, &e) != 0) {
-		deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 cannot read the message: %s",
+		deliv_result_set(&a->res, DELIV_DEFER, 451, 0, "4.3.0 cannot read the message: %s",
 		                 e.msg);
-	} else if (dest.kind == DEST_SMTP &&
-	           penalty_check(&d->penalty, dest.name, now_ms(), penalised, sizeof(penalised))) {
-		deliv_result_set(&res, DELIV_DEFER, 451, 0,
+	} else if (a->dest.kind == DEST_SMTP && penalty_check(&d->penalty, a->dest.name, now_ms(),
+	                                                      penalised, sizeof(penalised))) {
+		deliv_result_set(&a->res, DELIV_DEFER, 451, 0,
 		                 "4.4.1 %s not tried: it failed less than a minute ago (%s)",
-		                 dest.name, penalised);
+		                 a->dest.name, penalised);
 	} else if ((trc = delivery_transform(d, job, c, &xbody, &xlen, &e)) != 0) {
 		if (trc == MC_ERR_INVALID) /* the hook refuses the message for good */
-			deliv_result_set(&res, DELIV_FAIL, 554, 0, "5.7.0 %s", e.msg);
+			deliv_result_set(&a->res, DELIV_FAIL, 554, 0, "5.7.0 %s", e.msg);
 		else
-			deliv_result_set(&res, DELIV_DEFER, 451, 0, "4.3.0 %s", e.msg);
+			deliv_result_set(&a->res, DELIV_DEFER, 451, 0, "4.3.0 %s", e.msg);
 	} else {
-		dest.maildir_key = (uint64_t)job->rcpt.id;
-		route_deliver(&dest, &o, job->env_from, job->rcpt.addr, xbody ? xbody : c->body,
-		              xbody ? xlen : c->body_len, &res);
-		if (dest.kind == DEST_SMTP && res.site)
-			penalty_add(&d->penalty, dest.name, now_ms(), res.reply);
-		else if (dest.kind == DEST_SMTP && res.status == DELIV_SENT)
-			penalty_clear(&d->penalty, dest.name);
+		a->dest.maildir_key = (uint64_t)job->rcpt.id;
+		a->dest.maildir_batch = 1;
+		route_deliver(&a->dest, &o, job->env_from, job->rcpt.addr, xbody ? xbody : c->body,
+		              xbody ? xlen : c->body_len, &a->res);
+		if (a->dest.kind == DEST_SMTP && a->res.site)
+			penalty_add(&d->penalty, a->dest.name, now_ms(), a->res.reply);
+		else if (a->dest.kind == DEST_SMTP && a->res.status == DELIV_SENT)
+			penalty_clear(&d->penalty, a->dest.name);
 	}
 	free(xbody);
-	now = now_ms();
-	state = retry_decide(res.status, attempt, now, job->received, cfg->retry_min,
-	                     cfg->retry_max, cfg->queue_max_age, &next);
+	a->latency = mono_ms() - a->t0;
+	a->msg_id[0] = '\0';
+	if (c->have_msg && c->message_id == job->rcpt.message_id)
+		snprintf(a->msg_id, sizeof(a->msg_id), "%s", c->msg.msg_id);
+	snprintf(a->acc, sizeof(a->acc), "%s", c->account_id == job->account_id ? c->acc : "");
+}
 
+/* The fsync of each Maildir new/ the batch's files went to, once per directory, before any
+ * outcome is recorded: "delivered" is written only for a file that is durable under its
+ * name. A directory that cannot be synced defers its recipients; their next attempt writes
+ * the same file name again (maildir_deliver_batch). */
+static int same_new_dir(const struct attempt *a, const char *dir)
+{
+	char d[DELIVERY_PATH_MAX];
+	size_t n;
+
+	if (maildir_path(a->dest.root, a->job->rcpt.addr, d, sizeof(d) - 4) != 0)
+		return 0;
+	n = strlen(d);
+	memcpy(d + n, "/new", 5);
+	return strcmp(d, dir) == 0;
+}
+
+static void sync_batch(struct attempt *a, int n)
+{
+	char di[DELIVERY_PATH_MAX];
+
+	for (int i = 0; i < n; i++) {
+		struct deliv_result r;
+		int failed;
+
+		if (a[i].res.status != DELIV_SENT || !a[i].res.new_unsynced)
+			continue;
+		failed = maildir_sync_new(a[i].dest.root, a[i].job->rcpt.addr, di, sizeof(di),
+		                          &r) != 0;
+		for (int j = i; j < n; j++) {
+			if (a[j].res.status != DELIV_SENT || !a[j].res.new_unsynced)
+				continue;
+			if (j > i && !same_new_dir(&a[j], di))
+				continue;
+			a[j].res.new_unsynced = 0;
+			if (failed)
+				a[j].res = r;
+		}
+	}
+}
+
+/* Records one outcome (done): the decision and its event. */
+static int record_one(struct delivery *d, struct attempt *a, struct err *e)
+{
+	const struct delivery_job *job = a->job;
+	struct delivery_event_in evin = {0};
+	struct mail_event ev = {"delivery", NULL};
+	struct message m;
+	struct buf evb;
+	int rc;
+
+	buf_init(&evb, 16384);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.msg_id, sizeof(m.msg_id), "%s", a->msg_id);
 	evin.job = job;
-	evin.msg = c->have_msg && c->message_id == job->rcpt.message_id ? &c->msg : NULL;
-	evin.acc = c->account_id == job->account_id ? c->acc : "";
-	evin.dest = have_dest ? &dest : NULL;
-	evin.res = &res;
-	evin.attempt = attempt;
-	evin.state = state;
-	evin.at = now;
-	evin.latency = mono_ms() - t0;
+	evin.msg = a->msg_id[0] ? &m : NULL;
+	evin.acc = a->acc;
+	evin.dest = a->have_dest ? &a->dest : NULL;
+	evin.res = &a->res;
+	evin.attempt = a->number;
+	evin.state = a->state;
+	evin.at = now_ms();
+	evin.latency = a->latency;
 	if (delivery_event_json(&evin, &evb) == 0)
 		ev.data = evb.data;
-	rc = d->ops->done(d->st, job->rcpt.id, lease_until, state, next, res.reply,
-	                  ev.data ? &ev : NULL, &bounce, &e);
-	log_info("msg=delivery acode=%s rcpt=%s route=%s attempt=%d state=%s reply=%s%s%s",
-	         job->acode, log_quote(job->rcpt.addr, qa, sizeof(qa)),
-	         log_quote(have_dest ? dest.name : "-", qr, sizeof(qr)), attempt,
-	         delivery_state_name(state), log_quote(res.reply, q, sizeof(q)),
-	         rc ? " error=" : "", rc ? err_name(rc) : "");
-	if (rc == MC_ERR_STATE)
-		log_info("msg=\"delivery lease lost: outcome dropped\" acode=%s rcpt=%s",
-		         job->acode, qa);
-	else if (rc)
-		log_warn("msg=\"delivery outcome not recorded\" acode=%s reason=%s", job->acode,
-		         log_quote(e.msg, q, sizeof(q)));
-	if (rc == 0 && bounce)
-		delivery_bounce(d, job, c, state, &res);
+	a->bounce = 0;
+	rc = d->ops->done(d->st, job->rcpt.id, a->lease_until, a->state, a->next, a->res.reply,
+	                  ev.data ? &ev : NULL, &a->bounce, e);
 	buf_release(&evb);
+	return rc;
+}
+
+/* Decides and records the outcomes of a[0..n): in one store transaction when the store has
+ * them (one commit for the batch instead of one per recipient), else, or when anything but
+ * a lost lease fails in it, one by one. Then the log lines and the bounces. */
+static void record_batch(struct delivery *d, struct worker_cache *c, struct attempt *a, int n)
+{
+	const struct config *cfg = d->cfg;
+	struct err e = {0};
+	char q[DELIVERY_LOG_VALUE], qa[DELIVERY_LOG_VALUE], qr[DELIVERY_LOG_VALUE];
+	int batched = 0;
+
+	for (int i = 0; i < n; i++)
+		a[i].state = retry_decide(a[i].res.status, a[i].number, now_ms(),
+		                          a[i].job->received, cfg->retry_min, cfg->retry_max,
+		                          cfg->queue_max_age, &a[i].next);
+	if (n > 1 && d->ops->tx_begin && d->ops->tx_begin(d->st, &e) == 0) {
+		batched = 1;
+		for (int i = 0; i < n && batched; i++) {
+			a[i].rc = record_one(d, &a[i], &e);
+			if (a[i].rc && a[i].rc != MC_ERR_STATE && a[i].rc != MC_ERR_NOT_FOUND)
+				batched = 0;
+		}
+		if (!batched)
+			d->ops->tx_rollback(d->st);
+		else if (d->ops->tx_commit(d->st, &e) != 0) {
+			d->ops->tx_rollback(d->st);
+			batched = 0;
+		}
+		if (!batched)
+			log_warn("msg=\"delivery outcomes not recorded together: one by one\" "
+			         "reason=%s",
+			         log_quote(e.msg, q, sizeof(q)));
+	}
+	for (int i = 0; i < n && !batched; i++) {
+		err_clear(&e);
+		a[i].rc = record_one(d, &a[i], &e);
+		if (a[i].rc && a[i].rc != MC_ERR_STATE)
+			log_warn("msg=\"delivery outcome not recorded\" acode=%s reason=%s",
+			         a[i].job->acode, log_quote(e.msg, q, sizeof(q)));
+	}
+	for (int i = 0; i < n; i++) {
+		const struct delivery_job *job = a[i].job;
+		int rc = a[i].rc;
+
+		log_info("msg=delivery acode=%s rcpt=%s route=%s attempt=%d state=%s reply=%s%s%s",
+		         job->acode, log_quote(job->rcpt.addr, qa, sizeof(qa)),
+		         log_quote(a[i].have_dest ? a[i].dest.name : "-", qr, sizeof(qr)),
+		         a[i].number, delivery_state_name(a[i].state),
+		         log_quote(a[i].res.reply, q, sizeof(q)), rc ? " error=" : "",
+		         rc ? err_name(rc) : "");
+		if (rc == MC_ERR_STATE)
+			log_info("msg=\"delivery lease lost: outcome dropped\" acode=%s rcpt=%s",
+			         job->acode, qa);
+		if (rc == 0 && a[i].bounce) {
+			/* the DSN quotes the original's header: this message's body */
+			err_clear(&e);
+			cache_load(d, c, job, &e);
+			delivery_bounce(d, job, c, a[i].state, &a[i].res);
+		}
+	}
 }
 
 static void *delivery_worker(void *arg)
 {
 	struct delivery *d = arg;
 	struct delivery_job *jobs = calloc(DELIVERY_BATCH, sizeof(*jobs));
+	struct attempt *att = calloc(DELIVERY_BATCH, sizeof(*att));
 	struct worker_cache cache;
 	struct err e = {0};
 	char q[DELIVERY_LOG_VALUE];
 
 	memset(&cache, 0, sizeof(cache));
-	if (!jobs) {
+	mail_thread_nice(d->cfg);
+	if (!jobs || !att) {
 		log_error("msg=\"delivery worker out of memory\"");
+		free(jobs);
+		free(att);
 		return NULL;
 	}
 	while (!delivery_stopping(d)) {
 		int64_t lease_ms = d->cfg->mail_lease > 0 ? (int64_t)d->cfg->mail_lease * 1000
 		                                          : DELIVERY_LEASE_MS;
 		int64_t now = now_ms(), lease_until = now + lease_ms;
-		int n = 0, rc;
+		int n = 0, m, rc;
 
 		rc = d->ops->lease(d->st, now, lease_ms, jobs, DELIVERY_BATCH, &n, &e);
 		if (rc != 0) {
@@ -396,19 +526,26 @@ static void *delivery_worker(void *arg)
 			delivery_wait(d, d->poll_ms);
 			continue;
 		}
+		m = 0;
 		for (int i = 0; i < n && !delivery_stopping(d); i++) {
 			int64_t until =
 			        jobs[i].rcpt.lease_until ? jobs[i].rcpt.lease_until : lease_until;
 
 			if (until - now_ms() < DELIVERY_MARGIN_MS + DELIVERY_MIN_ATTEMPT_MS)
 				break; /* the rest is leased again when this lease runs out */
-			delivery_one(d, &cache, &jobs[i], until);
+			memset(&att[m], 0, sizeof(att[m]));
+			att[m].job = &jobs[i];
+			att[m].lease_until = until;
+			attempt_one(d, &cache, &att[m++]);
 		}
+		sync_batch(att, m);
+		record_batch(d, &cache, att, m);
 		/* bodies are not kept between batches: a worker holds at most one message */
 		cache_release(d, &cache);
 	}
 	cache_release(d, &cache);
 	free(jobs);
+	free(att);
 	return NULL;
 }
 

@@ -33,10 +33,11 @@ enum deliv_status {
 };
 
 struct deliv_result {
-	int status;                  /* enum deliv_status */
-	int code;                    /* the SMTP reply code, or its equivalent; 0 = none */
-	int site;                    /* the destination failed as a whole: penalise it */
-	int64_t sent;                /* bytes of the message handed over */
+	int status;       /* enum deliv_status */
+	int code;         /* the SMTP reply code, or its equivalent; 0 = none */
+	int site;         /* the destination failed as a whole: penalise it */
+	int64_t sent;     /* bytes of the message handed over */
+	int new_unsynced; /* Maildir, deliv_dest.maildir_batch: in new/, new/ not fsync'd yet */
 	char reply[MAIL_REPLY_SIZE]; /* "250 2.0.0 Ok", "451 4.4.1 connection refused ..." */
 };
 
@@ -56,6 +57,7 @@ struct deliv_dest {
 	char root[MAIL_ROUTE_SIZE]; /* Maildir: <root>/<domain>/<local part>/ */
 	char name[MAIL_ROUTE_SIZE]; /* smtp://host:port | maildir:ROOT (Route of the event) */
 	uint64_t maildir_key;       /* Maildir: the recipient row, or 0 (see maildir_deliver_key) */
+	int maildir_batch; /* Maildir: leave new/'s fsync to the caller (maildir_sync_new) */
 };
 
 /* Parses a route: "smtp://host[:port][/]" (host a name, IPv4 or [IPv6]; port 1-65535,
@@ -156,6 +158,19 @@ int maildir_deliver(const char *root, const char *rcpt, const char *data, size_t
 int maildir_deliver_key(const char *root, const char *rcpt, const char *data, size_t len,
                         uint64_t key, struct deliv_result *res);
 
+/* maildir_deliver_key without the last step, new/'s fsync, for a caller that delivers a
+ * batch and syncs each directory once (maildir_sync_new) before it records any outcome:
+ * on success res->new_unsynced is 1 and the file is durable but its name in new/ is not
+ * yet. key must not be 0 (a failed sync is then repaired by the next attempt, which
+ * writes the same name). */
+int maildir_deliver_batch(const char *root, const char *rcpt, const char *data, size_t len,
+                          uint64_t key, struct deliv_result *res);
+
+/* fsync of the new/ directory of rcpt's Maildir under root; its path in dir (size bytes).
+ * 0, or a deferral in res (maildir_errno_status) returning its status. */
+int maildir_sync_new(const char *root, const char *rcpt, char *dir, size_t size,
+                     struct deliv_result *res);
+
 /* The one mapping of a system error to a delivery status: temporary trouble (ENOSPC,
  * EDQUOT, EIO, EROFS, EMFILE, ENOMEM, ... and anything unknown) defers with a 4.x.x
  * status, a mailbox that cannot work as configured (EACCES, EPERM, ENOTDIR, EISDIR, ELOOP,
@@ -241,6 +256,11 @@ struct delivery_store_ops {
 	                     struct err *e);
 	int (*mail_domain)(struct store *st, const char *name, struct mail_domain *out,
 	                   struct err *e);
+	/* optional (NULL: each outcome is a transaction of its own): the outcomes of a batch
+	 * recorded in one transaction */
+	int (*tx_begin)(struct store *st, struct err *e);
+	int (*tx_commit)(struct store *st, struct err *e);
+	void (*tx_rollback)(struct store *st);
 };
 
 extern const struct delivery_store_ops delivery_store_ops;

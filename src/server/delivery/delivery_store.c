@@ -16,6 +16,9 @@ const struct delivery_store_ops delivery_store_ops = {
         .account_get = store_account_get,
         .message_rcpts = store_message_rcpts,
         .mail_domain = store_mail_domain,
+        .tx_begin = store_tx_begin,
+        .tx_commit = store_tx_commit,
+        .tx_rollback = store_tx_rollback,
 };
 
 struct delivery *delivery_start(struct server *srv, struct err *e)

@@ -3,7 +3,9 @@
  * the host) with O_EXCL, fsync'd, renamed into new/ and new/ fsync'd: once this returns
  * "sent" the mail survives power loss, and a reader never sees a partial file. The bytes
  * are written exactly as given. Every system error goes through maildir_errno_status, the
- * one place that decides "try again later" from "this mailbox cannot work". */
+ * one place that decides "try again later" from "this mailbox cannot work". A worker
+ * delivering a batch leaves new/'s fsync out (maildir_deliver_batch) and makes it once per
+ * directory (maildir_sync_new) before it records the batch's outcomes. */
 #include "delivery_int.h"
 
 #include "common/err.h"
@@ -192,8 +194,40 @@ int maildir_deliver(const char *root, const char *rcpt, const char *data, size_t
 	return maildir_deliver_key(root, rcpt, data, len, 0, res);
 }
 
+static int maildir_put(const char *root, const char *rcpt, const char *data, size_t len,
+                       uint64_t key, int sync_new, struct deliv_result *res);
+
 int maildir_deliver_key(const char *root, const char *rcpt, const char *data, size_t len,
                         uint64_t key, struct deliv_result *res)
+{
+	return maildir_put(root, rcpt, data, len, key, 1, res);
+}
+
+int maildir_deliver_batch(const char *root, const char *rcpt, const char *data, size_t len,
+                          uint64_t key, struct deliv_result *res)
+{
+	if (!key)
+		return maildir_deliver_key(root, rcpt, data, len, key, res);
+	return maildir_put(root, rcpt, data, len, key, 0, res);
+}
+
+int maildir_sync_new(const char *root, const char *rcpt, char *dir, size_t size,
+                     struct deliv_result *res)
+{
+	char box[MAILDIR_PATH_MAX];
+
+	memset(res, 0, sizeof(*res));
+	if (maildir_path(root, rcpt, box, sizeof(box)) != 0)
+		return deliv_result_set(res, DELIV_FAIL, 550, 0,
+		                        "5.1.3 bad recipient address for a maildir \"%s\"", rcpt);
+	snprintf(dir, size, "%s/new", box);
+	if (maildir_sync_dir(dir) != 0)
+		return maildir_errno_status(errno, "sync", box, res);
+	return 0;
+}
+
+static int maildir_put(const char *root, const char *rcpt, const char *data, size_t len,
+                       uint64_t key, int sync_new, struct deliv_result *res)
 {
 	static unsigned counter;
 	char box[MAILDIR_PATH_MAX], failed[MAILDIR_PATH_MAX], name[512], host[256];
@@ -263,7 +297,9 @@ int maildir_deliver_key(const char *root, const char *rcpt, const char *data, si
 		goto fail;
 	}
 	snprintf(dst, sizeof(dst), "%s/new", box);
-	if (maildir_sync_dir(dst) != 0) {
+	if (!sync_new) {
+		res->new_unsynced = 1;
+	} else if (maildir_sync_dir(dst) != 0) {
 		/* the file is in new/ but perhaps not durably: deliver again rather than lose it */
 		err = errno;
 		snprintf(dst, sizeof(dst), "%s/new/%s", box, name);

@@ -131,6 +131,8 @@ int route_deliver(const struct deliv_dest *d, const struct smtpc_opts *o, const 
 {
 	if (d->kind == DEST_SMTP)
 		return smtpc_send(d->host, d->port, o, env_from, rcpt, data, len, res);
+	if (d->kind == DEST_MAILDIR && d->maildir_batch)
+		return maildir_deliver_batch(d->root, rcpt, data, len, d->maildir_key, res);
 	if (d->kind == DEST_MAILDIR)
 		return maildir_deliver_key(d->root, rcpt, data, len, d->maildir_key, res);
 	return deliv_result_set(res, DELIV_DEFER, 451, 0, "4.3.5 no usable mail route");

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/delivery/delivery.h"
+#include "server/mail/mime.h"
 #include "server/mail/policy.h"
 #include "server/store/store_policy.h"
 #include "server/mail/process.h"
@@ -20,14 +21,24 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/banned.h"
+
+#define PARSED_MAX   1024               /* parses kept for the process worker */
+#define PARSED_BYTES (32 * 1024 * 1024) /* and the message bytes behind them */
+
+struct parsed {
+	int64_t id; /* the message */
+	struct mime_msg *mm;
+};
 
 struct mail {
 	struct server *srv;
@@ -36,7 +47,72 @@ struct mail {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop, kicked;
+	/* receipt parses of accepted messages, for the process worker (mail_parsed_take);
+	 * under mu */
+	struct parsed parsed[PARSED_MAX];
+	int nparsed;
+	int64_t parsed_bytes;
 };
+
+/* ---- threads ---- */
+
+void mail_thread_nice(const struct config *cfg)
+{
+	static atomic_int warned;
+
+	if (!cfg || cfg->mail_nice <= 0)
+		return;
+	/* PRIO_PROCESS with a thread id sets that thread's nice only (Linux) */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), cfg->mail_nice) != 0 &&
+	    atomic_exchange(&warned, 1) == 0)
+		log_warn("msg=\"cannot lower the mail threads' priority\" nice=%d error=\"%s\"",
+		         cfg->mail_nice, strerror(errno));
+}
+
+/* ---- parses handed on ---- */
+
+/* Keeps mm (the receipt's parse of message id) for the process worker, or frees it when
+ * nothing will take it (no worker) or the cache is full. When it is full the newest parse
+ * is the one dropped: the worker takes the oldest messages first, and their parses are
+ * what it finds here; the dropped one is parsed again from the store. */
+static void mail_parsed_put(struct mail *m, int64_t id, struct mime_msg *mm)
+{
+	int kept = 0;
+
+	if (!mm)
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (m->started && !m->stop && m->nparsed < PARSED_MAX &&
+	    m->parsed_bytes + mm->size <= PARSED_BYTES) {
+		m->parsed[m->nparsed].id = id;
+		m->parsed[m->nparsed].mm = mm;
+		m->nparsed++;
+		m->parsed_bytes += mm->size;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (!kept)
+		mime_msg_free(mm);
+}
+
+struct mime_msg *mail_parsed_take(struct mail *m, int64_t id)
+{
+	struct mime_msg *mm = NULL;
+
+	if (!m)
+		return NULL;
+	pthread_mutex_lock(&m->mu);
+	for (int i = 0; i < m->nparsed; i++) {
+		if (m->parsed[i].id != id)
+			continue;
+		mm = m->parsed[i].mm;
+		m->parsed_bytes -= mm->size;
+		m->parsed[i] = m->parsed[--m->nparsed];
+		break;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return mm;
+}
 
 /* ---- transactions ---- */
 
@@ -431,25 +507,30 @@ static int av_event(const struct mail_txn *t, const struct message *msg, const c
 	return n + 1;
 }
 
-int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
-                struct mail_reply *r)
+/* mail_accept of the message in raw[0..size) (NUL-terminated, malloc'd; NULL: out of memory
+ * or unreadable, a 451), which it frees. */
+static int accept_raw(struct mail *m, struct mail_txn *t, char *raw, int64_t size,
+                      struct mail_reply *r)
 {
 	struct server *srv = m->srv;
 	struct message msg;
 	struct mail_event *ev = NULL;
-	char **json = NULL, *raw = NULL;
+	char **json = NULL;
 	struct process_intake in;
 	struct err e = {0};
-	int nev = 0, rc;
+	int nev = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(&msg, 0, sizeof(msg));
-	if (t->nrcpt == 0)
+	memset(&in, 0, sizeof(in));
+	if (t->nrcpt == 0) {
+		free(raw);
 		return reply(r, 554, "5.5.1 no valid recipients");
+	}
 	/* one receipt event per recipient, and an av event for a virus */
 	ev = calloc((size_t)t->nrcpt + 1, sizeof(*ev));
 	json = calloc((size_t)t->nrcpt + 1, sizeof(*json));
-	if (!ev || !json || slurp(spool_fd, size, &raw) != 0) {
+	if (!ev || !json || !raw) {
 		reply(r, 451, "4.3.0 temporary failure, please try again later");
 		goto out;
 	}
@@ -480,25 +561,22 @@ int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
 		reply(r, 554, "5.7.1 message rejected: virus %s detected", in.virus);
 		goto out;
 	}
-	if (lseek(spool_fd, 0, SEEK_SET) != 0) {
-		reply(r, 451, "4.3.0 temporary failure, please try again later");
-		goto out;
-	}
-	if ((rc = store_body_put(srv->store, spool_fd, size, &msg.body_id, &e)) != 0) {
-		tempfail(r, &e);
-		goto out;
-	}
 	msg.status = MSG_RECEIVED;
 	nev = receipt_events(t, &msg, "Acc", NULL, NULL, NULL, json, ev, t->nrcpt);
-	if (nev < 0 ||
-	    store_message_accept(srv->store, &msg, t->rcpts, t->nrcpt, ev, nev, &e) != 0) {
-		/* nothing is left behind: the body is garbage without a message (store_mail_gc) */
+	/* the bytes already read for the scan are the body: a small one goes in the accept's
+	 * own durable commit, a large one in chunks before it (store_message_accept_body) */
+	if (nev < 0 || store_message_accept_body(srv->store, &msg, raw, (size_t)size, t->rcpts,
+	                                         t->nrcpt, ev, nev, &e) != 0) {
+		/* nothing is left behind: a body without a message is garbage (store_mail_gc) */
 		tempfail(r, &e);
 		goto out;
 	}
 	reply(r, 250, "2.0.0 Ok: queued as %s", msg.acode);
+	mail_parsed_put(m, msg.id, in.mm);
+	in.mm = NULL;
 	mail_kick(m);
 out:
+	process_intake_release(&in);
 	for (int i = 0; json && i <= t->nrcpt; i++)
 		free(json[i]);
 	free(json);
@@ -506,6 +584,28 @@ out:
 	free(raw);
 	message_release(&msg);
 	return 0;
+}
+
+int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
+                struct mail_reply *r)
+{
+	char *raw = NULL;
+
+	if (t->nrcpt > 0 && slurp(spool_fd, size, &raw) != 0)
+		raw = NULL;
+	return accept_raw(m, t, raw, size, r);
+}
+
+int mail_accept_mem(struct mail *m, struct mail_txn *t, const char *data, int64_t size,
+                    struct mail_reply *r)
+{
+	char *raw = size >= 0 ? malloc((size_t)size + 1) : NULL;
+
+	if (raw) {
+		memcpy(raw, data, (size_t)size);
+		raw[size] = '\0';
+	}
+	return accept_raw(m, t, raw, size, r);
 }
 
 /* ---- the process worker ---- */
@@ -529,13 +629,14 @@ static void *worker(void *arg)
 	struct mail *m = arg;
 	int64_t last_gc = now_ms() - 3600000 + 60000; /* the first a minute after start */
 
+	mail_thread_nice(m->srv->cfg);
 	pthread_mutex_lock(&m->mu);
 	while (!m->stop) {
 		int did;
 		m->kicked = 0;
 		pthread_mutex_unlock(&m->mu);
 		housekeeping(m, &last_gc);
-		did = process_one(m->srv);
+		did = process_one(m->srv, m);
 		if (did > 0 && m->srv->delivery)
 			delivery_kick(m->srv->delivery);
 		pthread_mutex_lock(&m->mu);
@@ -601,6 +702,8 @@ void mail_stop(struct mail *m)
 		pthread_mutex_unlock(&m->mu);
 		pthread_join(m->thread, NULL);
 	}
+	for (int i = 0; i < m->nparsed; i++)
+		mime_msg_free(m->parsed[i].mm);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
 	free(m);

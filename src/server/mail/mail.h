@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
 struct err;
+struct mime_msg;
 struct server;
 struct mail;
 
@@ -65,6 +67,16 @@ void mail_stop(struct mail *m);
 /* New work: wake the process worker now rather than at its next poll. */
 void mail_kick(struct mail *m);
 
+/* The parse mail_accept made of message id on this node (mime.h; the caller frees it), or
+ * NULL: the process worker then reads and parses the stored body. m NULL is fine. */
+struct mime_msg *mail_parsed_take(struct mail *m, int64_t id);
+
+/* Lowers the calling thread's CPU priority to cfg->mail_nice (Linux: nice is per thread,
+ * and threads it starts inherit it). The mail side's threads call it first thing, so that
+ * on a busy machine the API's threads are scheduled first; with idle cores it changes
+ * nothing. A failure is logged once and ignored. */
+void mail_thread_nice(const struct config *cfg);
+
 /* MAIL FROM: the sender as given (without <>; "" = the null sender). Blocked-sender
  * policies act here once they exist (§18). Fills t->env_from on success. */
 int mail_check_sender(struct mail *m, struct mail_txn *t, const char *from,
@@ -78,9 +90,13 @@ int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct
 
 /* End of DATA: the message (size bytes in spool_fd from offset 0, dot-unstuffed, CRLF line
  * ends) is checked (anti-virus: EICAR in any decoded part → 554 5.7.1 and a rejected
- * record), stored (store_body_put, then store_message_accept: durable) and answered 250
+ * record), stored (store_message_accept_body: durable) and answered 250
  * with its id; 451 4.3.0 when the store fails, leaving nothing behind. */
 int mail_accept(struct mail *m, struct mail_txn *t, int spool_fd, int64_t size,
                 struct mail_reply *reply);
+/* The same for a message held in memory (data[0..size)), e.g. one that fit the session's
+ * spool buffer and never went to the file. */
+int mail_accept_mem(struct mail *m, struct mail_txn *t, const char *data, int64_t size,
+                    struct mail_reply *reply);
 
 #endif

@@ -13,6 +13,7 @@
 #include "server/config.h"
 #include "server/delivery/delivery.h"
 #include "server/mail/checks.h"
+#include "server/mail/mail.h"
 #include "server/mail/mime.h"
 #include "server/mail/policy.h"
 #include "server/server.h"
@@ -66,7 +67,13 @@ void process_intake_scan(struct server *srv, const char *raw, size_t len, struct
 	}
 	if (virus)
 		copy(in->virus, sizeof(in->virus), virus);
-	mime_msg_free(mm);
+	in->mm = mm; /* parsed once: process_one takes it over (mail_parsed_take) */
+}
+
+void process_intake_release(struct process_intake *in)
+{
+	mime_msg_free(in->mm);
+	in->mm = NULL;
 }
 
 /* ---- the inputs of the impersonation check ---- */
@@ -288,7 +295,7 @@ static int permitted(struct server *srv, const struct message *m, int64_t now, i
 	return 0;
 }
 
-int process_one(struct server *srv)
+int process_one(struct server *srv, struct mail *mail)
 {
 	struct message m;
 	struct mime_msg *mm = NULL;
@@ -321,12 +328,15 @@ int process_one(struct server *srv)
 		rc = MC_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0 ||
+	/* the parse made at receipt on this node, if it is still there; else the stored body */
+	mm = mail_parsed_take(mail, m.id);
+	if ((!mm && (rc = store_body_get(srv->store, m.body_id, &raw, &len, &e)) != 0) ||
 	    (rc = store_domain_list(srv->store, m.account_id, DOMAIN_LIST_INTERNAL, NULL, 0,
 	                            MAX_DOMAINS, domain_cb, &domains, &e)) < 0)
 		goto out;
 	rc = 0; /* NAMES_FULL */
-	rc = mime_parse(raw, len, &mm, &e);
+	if (!mm)
+		rc = mime_parse(raw, len, &mm, &e);
 	if (rc != 0 || !mm)
 		goto out;
 	/* the internal users the From display name could impersonate: those of that very name
@@ -464,6 +474,8 @@ int process_delivery_transform(void *arg, const struct delivery_job *job, const 
 		if (!strcmp(test, "bounce"))
 			return err_set(e, MC_ERR_INVALID, "X-Mcapi-Test: bounce");
 	}
+	if (job->no_urls)
+		return 0; /* the process stage found none: the stored copy goes out */
 	/* each copy's tokens name its message and recipient: a click is logged for them */
 	if (!(ctx = calloc(1, sizeof(*ctx))))
 		return err_set(e, MC_ERR_NOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /* The SMTP front's driver; see smtp.h. An acceptor thread takes connections, refuses those
- * past smtp_max_sessions or smtp_per_ip_sessions with 421, and starts one thread per
- * session (a 512 KiB stack) that does blocking-style I/O on a non-blocking socket: every
+ * past smtp_max_sessions or smtp_per_ip_sessions with 421, and gives each session a thread
+ * of its own (a 512 KiB stack; one that finished a session and waits for the next, or a new
+ * one) that does blocking-style I/O on a non-blocking socket: every
  * wait is a poll() with a deadline (smtp_timeout idle, smtp_session_max in all) that also
  * watches an eventfd smtp_stop writes to. The thread feeds what it reads to the session
  * state machine (smtp_session.c), sends its replies — gathered while pipelined commands
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/listen.h"
+#include "server/mail/mail.h"
 #include "server/server.h"
 #include "server/smtp/smtp_session.h"
 #include "server/tls/devca.h"
@@ -41,16 +43,24 @@
 /* per session thread: the session's buffers are on the heap, but mail_accept (MIME parsing,
  * the store) runs on this stack too; reserved address space, not memory used */
 #define SMTP_STACK    (512 * 1024)
-#define SMTP_OUT_SIZE 4096 /* replies gathered before a write */
-#define SMTP_LAST_MS  2000 /* for the last reply of a session that is being ended */
-#define SMTP_SPOOLS   64   /* empty spool files kept for reuse (smtp_spool_pool) */
+#define SMTP_OUT_SIZE 4096  /* replies gathered before a write */
+#define SMTP_LAST_MS  2000  /* for the last reply of a session that is being ended */
+#define SMTP_SPOOLS   64    /* empty spool files kept for reuse (smtp_spool_pool) */
+#define SMTP_SPARE    32    /* session threads kept waiting for the next connection */
+#define SMTP_IDLE_MS  30000 /* and for how long */
 
+/* A session thread, and the connection it serves. When a session ends, its thread waits a
+ * while (SMTP_IDLE_MS) for the next connection instead of exiting, at most SMTP_SPARE of
+ * them: a thread's start and end (stack, TLS, malloc arena, its store connection) cost as
+ * much as the rest of a one-message session. */
 struct smtp_conn {
 	struct smtp_front *f;
 	struct smtp_conn *next;
 	pthread_t thread;
+	pthread_cond_t cv; /* an idle thread waits here for its next connection */
 	int fd;
 	int counted; /* counts towards the session limits (under f->mu) */
+	int idle;    /* waiting for a connection (under f->mu) */
 	int done;    /* the thread has finished: join it (under f->mu) */
 	char ip[64];
 };
@@ -66,7 +76,8 @@ struct smtp_front {
 	int acceptor_running;
 	pthread_mutex_t mu;
 	int nsessions;
-	struct smtp_conn *conns; /* running and finished-but-not-joined sessions */
+	int nidle;               /* session threads waiting for a connection */
+	struct smtp_conn *conns; /* session threads: serving, idle, finished-but-not-joined */
 	atomic_int stopping;
 	char spool_dir[600];
 	struct smtp_spool_pool *spools;
@@ -327,9 +338,32 @@ static void session_run(struct io *io)
 	}
 }
 
-static void *session_main(void *arg)
+/* After a session: waits (under f->mu) up to SMTP_IDLE_MS for start_session to hand this
+ * thread the next connection. 1 if it did, 0 if the thread ends. */
+static int session_wait_next(struct smtp_front *f, struct smtp_conn *c)
 {
-	struct smtp_conn *c = arg;
+	struct timespec until;
+
+	if (f->nidle >= SMTP_SPARE || atomic_load(&f->stopping))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SMTP_IDLE_MS / 1000;
+	c->idle = 1;
+	f->nidle++;
+	while (c->idle && !atomic_load(&f->stopping))
+		if (pthread_cond_timedwait(&c->cv, &f->mu, &until) == ETIMEDOUT)
+			break;
+	if (c->idle) { /* timed out or stopping: nothing was handed over */
+		c->idle = 0;
+		f->nidle--;
+		return 0;
+	}
+	return 1;
+}
+
+/* One session on c->fd, then the connection closed. */
+static void session_serve(struct smtp_conn *c)
+{
 	struct smtp_front *f = c->f;
 	struct smtp_session_params p = {.cfg = f->cfg,
 	                                .mail = f->mail,
@@ -367,9 +401,25 @@ static void *session_main(void *arg)
 	conn_release(f, c);
 	fd = c->fd;
 	pthread_mutex_lock(&f->mu);
-	c->done = 1;
+	c->fd = -1;
 	pthread_mutex_unlock(&f->mu);
 	close(fd);
+}
+
+static void *session_main(void *arg)
+{
+	struct smtp_conn *c = arg;
+	struct smtp_front *f = c->f;
+	int more;
+
+	do {
+		session_serve(c);
+		pthread_mutex_lock(&f->mu);
+		more = session_wait_next(f, c);
+		if (!more)
+			c->done = 1;
+		pthread_mutex_unlock(&f->mu);
+	} while (more);
 	return NULL;
 }
 
@@ -419,8 +469,23 @@ static void reap(struct smtp_front *f)
 		struct smtp_conn *c = done;
 		done = c->next;
 		pthread_join(c->thread, NULL);
+		pthread_cond_destroy(&c->cv);
 		free(c);
 	}
+}
+
+static int cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+	return rc;
 }
 
 static void start_session(struct smtp_front *f, int fd, const struct sockaddr_storage *ss)
@@ -445,9 +510,24 @@ static void start_session(struct smtp_front *f, int fd, const struct sockaddr_st
 		refuse(f, fd, ip, 1);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	/* a thread waiting for work, if there is one */
+	for (c = f->conns; c && f->nidle > 0; c = c->next) {
+		if (!c->idle)
+			continue;
+		c->idle = 0;
+		f->nidle--;
+		c->fd = fd;
+		c->counted = 1;
+		snprintf(c->ip, sizeof(c->ip), "%s", ip);
+		f->nsessions++;
+		pthread_cond_signal(&c->cv);
 		pthread_mutex_unlock(&f->mu);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || cond_init_mono(&c->cv) != 0) {
+		pthread_mutex_unlock(&f->mu);
+		free(c);
 		close(fd);
 		return;
 	}
@@ -462,6 +542,7 @@ static void start_session(struct smtp_front *f, int fd, const struct sockaddr_st
 	if (rc != 0) {
 		pthread_mutex_unlock(&f->mu);
 		log_error("smtp msg=\"cannot start a session thread\" error=\"%s\"", strerror(rc));
+		pthread_cond_destroy(&c->cv);
 		free(c);
 		close(fd);
 		return;
@@ -477,6 +558,8 @@ static void *acceptor_main(void *arg)
 	struct smtp_front *f = arg;
 	struct pollfd p[2] = {{f->lfd, POLLIN, 0}, {f->quiesce_fd, POLLIN, 0}};
 
+	/* the session threads started from here inherit it */
+	mail_thread_nice(f->cfg);
 	for (;;) {
 		int rc = poll(p, 2, 1000);
 		reap(f);
@@ -659,12 +742,15 @@ void smtp_stop(struct smtp_front *f)
 	if (f->stop_fd >= 0)
 		poke(f->stop_fd);
 	pthread_mutex_lock(&f->mu);
+	for (c = f->conns; c; c = c->next)
+		pthread_cond_signal(&c->cv); /* idle threads end */
 	c = f->conns;
 	f->conns = NULL;
 	pthread_mutex_unlock(&f->mu);
 	while (c) {
 		struct smtp_conn *next = c->next;
 		pthread_join(c->thread, NULL);
+		pthread_cond_destroy(&c->cv);
 		free(c);
 		c = next;
 	}

@@ -52,10 +52,11 @@ struct smtp_session {
 	int skipping; /* dropping the rest of an over-long command line */
 	/* DATA */
 	int spool_fd;
-	int midline;    /* the last piece of text did not end its line */
-	int prev_crlf;  /* the last line ended in CRLF (or the text just began) */
-	int in_headers; /* no empty line yet */
-	int hops;       /* Received: headers seen */
+	int spool_dirty; /* something was written to spool_fd: empty it before reuse */
+	int midline;     /* the last piece of text did not end its line */
+	int prev_crlf;   /* the last line ended in CRLF (or the text just began) */
+	int in_headers;  /* no empty line yet */
+	int hops;        /* Received: headers seen */
 	enum data_err derr;
 	int64_t size;     /* text bytes as spooled (dot-unstuffed, CRLF line ends) */
 	int64_t line_len; /* of the current text line */
@@ -242,11 +243,12 @@ int smtp_spool_take(struct smtp_spool_pool *p)
 	return fd >= 0 ? fd : spool_open(p->dir);
 }
 
-void smtp_spool_give(struct smtp_spool_pool *p, int fd)
+/* Keeps fd for reuse, emptied first when anything was written to it. */
+static void spool_pool_put(struct smtp_spool_pool *p, int fd, int dirty)
 {
 	if (fd < 0)
 		return;
-	if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+	if (!dirty || (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0)) {
 		pthread_mutex_lock(&p->mu);
 		if (p->n < p->max) {
 			p->fds[p->n++] = fd;
@@ -256,6 +258,11 @@ void smtp_spool_give(struct smtp_spool_pool *p, int fd)
 	}
 	if (fd >= 0)
 		close(fd);
+}
+
+void smtp_spool_give(struct smtp_spool_pool *p, int fd)
+{
+	spool_pool_put(p, fd, 1);
 }
 
 int smtp_spool_kept(struct smtp_spool_pool *p)
@@ -270,6 +277,8 @@ int smtp_spool_kept(struct smtp_spool_pool *p)
 static int spool_flush(struct smtp_session *s)
 {
 	size_t off = 0;
+	if (s->wlen)
+		s->spool_dirty = 1;
 	while (off < s->wlen) {
 		ssize_t w = write(s->spool_fd, s->wbuf + off, s->wlen - off);
 		if (w < 0 && errno == EINTR)
@@ -306,10 +315,11 @@ static void spool_put(struct smtp_session *s, const char *p, size_t n)
 static void spool_drop(struct smtp_session *s)
 {
 	if (s->spool_fd >= 0 && s->spool_pool)
-		smtp_spool_give(s->spool_pool, s->spool_fd);
+		spool_pool_put(s->spool_pool, s->spool_fd, s->spool_dirty);
 	else if (s->spool_fd >= 0)
 		close(s->spool_fd);
 	s->spool_fd = -1;
+	s->spool_dirty = 0;
 	s->wlen = 0;
 }
 
@@ -880,11 +890,13 @@ enum smtp_next smtp_session_command(struct smtp_session *s, const char *line, si
 static enum smtp_next data_end(struct smtp_session *s, struct smtp_reply *r)
 {
 	struct mail_reply mr = {0};
-	int accepted = 0, rc;
+	int accepted = 0, in_mem, rc;
 	char from[MAIL_ADDR_SIZE + 8];
 
 	note_cmd(s, "DATA (end)", 10);
-	if (s->derr == DERR_NONE)
+	/* a message that fits the buffer never goes to the file: no write, seek and read back */
+	in_mem = s->derr == DERR_NONE && s->spooled == (int64_t)s->wlen;
+	if (s->derr == DERR_NONE && !in_mem)
 		spool_flush(s);
 	r->len = 0;
 	switch (s->derr) {
@@ -902,12 +914,16 @@ static enum smtp_next data_end(struct smtp_session *s, struct smtp_reply *r)
 		reply_add(r, 451, 0, "4.3.0 cannot receive the message now, try again later");
 		break;
 	case DERR_NONE:
-		if (lseek(s->spool_fd, 0, SEEK_SET) != 0) {
+		if (in_mem) {
+			rc = mail_accept_mem(s->mail, &s->txn, s->wbuf, s->spooled, &mr);
+			s->wlen = 0;
+		} else if (lseek(s->spool_fd, 0, SEEK_SET) != 0) {
 			reply_add(r, 451, 0,
 			          "4.3.0 cannot receive the message now, try again later");
 			break;
+		} else {
+			rc = mail_accept(s->mail, &s->txn, s->spool_fd, s->spooled, &mr);
 		}
-		rc = mail_accept(s->mail, &s->txn, s->spool_fd, s->spooled, &mr);
 		accepted = verdict(rc, &mr);
 		if (accepted && !mr.code)
 			reply_add(r, 250, 0, "2.0.0 Ok");

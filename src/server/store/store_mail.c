@@ -323,8 +323,10 @@ static int intake_run(struct store *st, struct mail_accept_req *req, struct err 
 	return req->rc;
 }
 
-int store_message_accept(struct store *st, struct message *m, const struct mail_rcpt *rcpts,
-                         int nrcpts, const struct mail_event *events, int nevents, struct err *e)
+/* store_message_accept, with body[0..body_len) written in the batch when body is given. */
+static int accept_req(struct store *st, struct message *m, const void *body, size_t body_len,
+                      const struct mail_rcpt *rcpts, int nrcpts, const struct mail_event *events,
+                      int nevents, struct err *e)
 {
 	struct mail_accept_req req;
 	int rc = check_message(m, e);
@@ -365,7 +367,67 @@ int store_message_accept(struct store *st, struct message *m, const struct mail_
 	req.nrcpts = nrcpts;
 	req.events = events;
 	req.nevents = nevents;
+	req.body = body;
+	req.body_len = body_len;
 	return intake_run(st, &req, e);
+}
+
+int store_message_accept(struct store *st, struct message *m, const struct mail_rcpt *rcpts,
+                         int nrcpts, const struct mail_event *events, int nevents, struct err *e)
+{
+	return accept_req(st, m, NULL, 0, rcpts, nrcpts, events, nevents, e);
+}
+
+/* store_body_put from memory. */
+static int body_put_mem(struct store *st, const char *data, size_t len, int64_t *body_id,
+                        struct err *e)
+{
+	const struct store_mail_ops *ops = st->ops->mail;
+	int64_t id = 0;
+	size_t off = 0;
+	int rc, seq = 0;
+
+	*body_id = 0;
+	gate_enter(st);
+	rc = ops->body_new(st, (int64_t)len, now_ms(), &id, e);
+	gate_leave(st);
+	while (!rc && off < len) {
+		size_t n = len - off < MAIL_CHUNK ? len - off : MAIL_CHUNK;
+		gate_enter(st);
+		rc = ops->body_chunk(st, id, seq++, data + off, n, e);
+		gate_leave(st);
+		off += n;
+	}
+	if (rc && id)
+		ops->body_drop(st, id);
+	else if (!rc)
+		*body_id = id;
+	return rc;
+}
+
+int store_message_accept_body(struct store *st, struct message *m, const void *body, size_t len,
+                              const struct mail_rcpt *rcpts, int nrcpts,
+                              const struct mail_event *events, int nevents, struct err *e)
+{
+	int rc;
+
+	if (!body || m->body_id || m->status == MSG_REJECTED)
+		return err_set(e, MC_ERR_INVALID, "an accept with its body needs the body alone");
+	if ((int64_t)len > BODY_MAX)
+		return err_set(e, MC_ERR_TOO_LARGE, "message body of %zu bytes out of range", len);
+	if (st->ops->mail->one_writer && len <= MAIL_INLINE)
+		return accept_req(st, m, body, len, rcpts, nrcpts, events, nevents, e);
+	if (st->ops->mail->in_tx(st))
+		return err_set(e, MC_ERR_INTERNAL, "a body is written in transactions of its own");
+	if ((rc = body_put_mem(st, body, len, &m->body_id, e)) != 0)
+		return rc;
+	rc = accept_req(st, m, NULL, 0, rcpts, nrcpts, events, nevents, e);
+	if (rc) {
+		/* unclaimed: deleted now, or by store_mail_gc if this fails too */
+		st->ops->mail->body_drop(st, m->body_id);
+		m->body_id = 0;
+	}
+	return rc;
 }
 
 /* ---- the process stage ---- */

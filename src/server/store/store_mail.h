@@ -152,6 +152,16 @@ int store_body_get(struct store *st, int64_t body_id, char **data, size_t *len, 
 int store_message_accept(struct store *st, struct message *m, const struct mail_rcpt *rcpts,
                          int nrcpts, const struct mail_event *events, int nevents, struct err *e);
 
+/* store_body_put and store_message_accept in one call, the body given in memory: a small
+ * body (64 KiB at most) on a backend with one writer (SQLite) is written in the accept's own
+ * durable transaction, so it costs no transaction of its own and shares the batch's page
+ * writes; a larger one (and on PostgreSQL) in chunks first, as store_body_put does. m must
+ * have no body_id yet and not be MSG_REJECTED (MC_ERR_INVALID); m->body_id gets the body's
+ * id on success. Nothing is left behind on failure. */
+int store_message_accept_body(struct store *st, struct message *m, const void *body, size_t len,
+                              const struct mail_rcpt *rcpts, int nrcpts,
+                              const struct mail_event *events, int nevents, struct err *e);
+
 /* ---- the process stage ---- */
 
 /* Leases the oldest message not yet processed whose lease is free or ran out, until
@@ -246,6 +256,7 @@ struct delivery_job {
 	char env_from[MAIL_ADDR_SIZE];
 	char acode[MAIL_ACODE_SIZE];
 	char dest[MAIL_ROUTE_SIZE]; /* the domain's mail route, or "" for the default */
+	int no_urls; /* not the store's: delivery sets it when the message's urls are "[]" */
 };
 
 /* Leases up to max due recipients (pending or deferred with next_attempt <= now, or in

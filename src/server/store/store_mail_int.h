@@ -16,6 +16,7 @@
 
 #define MAIL_BATCH_MAX 64           /* accepts committed together at most */
 #define MAIL_CHUNK     (256 * 1024) /* the largest body chunk, and each chunk's transaction */
+#define MAIL_INLINE    (64 * 1024)  /* bodies up to this size go in their accept's batch */
 
 /* One queued accept. The backend sets m->id for each message it wrote, and rc (with err) for
  * each it could not write; the others of the batch are committed all the same. */
@@ -25,6 +26,10 @@ struct mail_accept_req {
 	int nrcpts;
 	const struct mail_event *events;
 	int nevents;
+	/* a small body to write in the batch (one_writer backends; m->body_id 0): the
+	 * backend sets m->body_id */
+	const void *body;
+	size_t body_len;
 	int rc;
 	struct err err;
 	int done; /* under the intake mutex */
