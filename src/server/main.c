@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/banned.h"
@@ -116,6 +117,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	crypto_kdf_derive_from_key(srv->page_key, sizeof(srv->page_key), 1, "mcpages_", key);
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
 	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
+	crypto_kdf_derive_from_key(srv->replay_key, sizeof(srv->replay_key), 4, "mcreplay", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
@@ -292,6 +294,8 @@ static int serve(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	srv.cfg = cfg;
+	/* Before anything else: every call the previous process accepted was dated before this */
+	srv.started_ms = now_ms();
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
 	if (bind_port_zero(cfg, &srv, &e) != 0)
 		goto out;
@@ -312,7 +316,8 @@ static int serve(struct config *cfg)
 	srv.dns = dns_new(cfg->dns_servers, cfg->dns_timeout_ms, &e);
 	if (!srv.dns)
 		goto out;
-	srv.replay = replay_new((size_t)cfg->replay_max, cfg->skew);
+	srv.replay = replay_new((size_t)cfg->replay_max, (size_t)cfg->replay_per_user, cfg->skew,
+	                        srv.replay_key);
 	srv.ipl = iplimit_new(cfg->ip_limit);
 	srv.authcache = authcache_new(cfg->auth_cache_ms, 65536);
 	srv.listcache = listcache_new(cfg->list_cache_ms, (size_t)64 << 20);
@@ -321,6 +326,8 @@ static int serve(struct config *cfg)
 		goto out;
 	}
 	if (!(srv.rl = ratelimit_new(cfg, &e)))
+		goto out;
+	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
 		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
@@ -337,6 +344,15 @@ static int serve(struct config *cfg)
 	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
 		goto out;
 	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
+	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
+	 * first call is answered in the next second, so a client with a good clock that signs
+	 * then is never refused for it. */
+	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - now_ms();
+	if (wait_ms > 0) {
+		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	if (!(front = front_start(&srv, &e)))
 		goto out;
 	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))
