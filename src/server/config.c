@@ -64,6 +64,9 @@ static const struct cfg_opt opts[] = {
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),
         B(access_log, "1", "write one access-log line per request"),
+        I(log_flush_ms, "100", 0, 10000,
+          "ms log lines may wait in per-thread buffers before they are written (0 = each line "
+          "written at once; SIGTERM writes all, kill -9 loses at most this much)"),
         B(dev, "0", "development mode: create and print credentials on an empty store"),
         I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
         L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),

@@ -26,6 +26,7 @@ struct config {
 	char key_file[512];     /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;
+	int log_flush_ms;    /* buffered log lines are written at least this often (0 = direct) */
 	int dev;             /* development mode: bootstrap credentials on an empty store */
 	int threads;         /* 0 = one per core */
 	int64_t max_body;    /* bytes */

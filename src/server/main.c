@@ -337,6 +337,9 @@ static int serve(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Buffered logging from here (its writer thread inherits the signal mask) */
+	if (cfg->log_flush_ms > 0 && log_async_start(cfg->log_flush_ms) != 0)
+		log_warn("msg=\"log writer thread did not start; lines are written directly\"");
 
 	/* the gateway's workers run on every node: they take work any node stored */
 	if (store_mail_reclaim(srv.store, now_ms(), &e) != 0)
@@ -418,6 +421,7 @@ out:
 	}
 	if (code == 0)
 		log_info("msg=stopped");
+	log_async_stop(); /* every buffered line is written before the process exits */
 	return code;
 }
 
