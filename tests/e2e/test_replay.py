@@ -117,6 +117,10 @@ def test_a_request_accepted_before_a_restart_is_refused_after_it(how):
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"] == "1" and err(r.json())["retryable"] is True
         assert "before this server started" in err(r.json())["message"]
+        # ... only once the signature is good: a forgery keeps its 401
+        bad = dict(now_h, Authorization=now_h["Authorization"][:-6] + "AAAAA=")
+        r = c.post(uri, headers=bad)
+        assert r.status_code == 401 and err(r.json())["code"] == "err_xdk_invalid_signature"
         # dated after the start, but accepted before it: the journal remembers
         r = c.post(uri, headers=ahead_h)
         assert r.status_code == 401 and err(r.json())["code"] == "err_xdk_request_replayed"

@@ -152,18 +152,6 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		         date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
 		return refused(req, API_DATE_INVALID, "date_outside_window", NULL, 0);
 	}
-	/* A call dated before this process started may have run in the previous one, whose
-	 * replay cache is gone (the journal keeps only calls dated ahead of the clock). Such
-	 * dates are refused; after one skew window the check above refuses them anyway. It is
-	 * a 503 (retryable, Retry-After: 1), not a 401: a client with a good clock that signed
-	 * in the second of the restart succeeds when it signs again a second later. */
-	if (date_ms < srv->started_ms) {
-		snprintf(msg, msg_size,
-		         "x-mc-date is before this server started; sign the request again with the "
-		         "current time");
-		return refused(req, API_UNAVAILABLE, "date_before_start", NULL, 0);
-	}
-
 	if (sig_parse_authorization(authz, &ak, &sig) != 0 || ak.n >= sizeof(ak_buf))
 		return refused(req, API_INVALID_SIGNATURE, "authorization_malformed", NULL, 0);
 	memcpy(ak_buf, ak.p, ak.n);
@@ -187,6 +175,19 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		               : who->binding.revoked ? "binding_logged_out"
 		                                      : "binding_expired",
 		               ak_buf, ak.n);
+
+	/* A call dated before this process started may have run in the previous one, whose
+	 * replay cache is gone (the journal keeps only calls dated ahead of the clock). Such
+	 * dates are refused, as part of the replay check (so a bad signature still gets its
+	 * 401); after one skew window the date check refuses them anyway. It is
+	 * a 503 (retryable, Retry-After: 1), not a 401: a client with a good clock that signed
+	 * in the second of the restart succeeds when it signs again a second later. */
+	if (date_ms < srv->started_ms) {
+		snprintf(msg, msg_size,
+		         "x-mc-date is before this server started; sign the request again with the "
+		         "current time");
+		return refused(req, API_UNAVAILABLE, "date_before_start", ak_buf, ak.n);
+	}
 
 	/* Only a look: the id is used up when the function runs (auth_claim). */
 	if (replay_seen(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000))
