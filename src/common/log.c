@@ -259,32 +259,77 @@ void log_set_fd(int fd)
 	log_fd = fd;
 }
 
+/* "ts=2026-12-02T04:07:24.076Z level=info " into dst (>= 64 bytes); returns its length.
+ * The date part is formatted once per second per thread. */
+static size_t prefix(char *dst, enum log_level lvl)
+{
+	static _Thread_local int64_t cached_s = -1;
+	static _Thread_local char cached[24]; /* "ts=YYYY-MM-DDTHH:MM:SS" */
+	int64_t ms = now_ms();
+	unsigned frac = (unsigned)(ms % 1000);
+	size_t nl = strlen(names[lvl]);
+	char *p = dst;
+
+	if (ms / 1000 != cached_s) {
+		char ts[DATE_ISO_LEN];
+		date_format_iso(ms, ts);
+		memcpy(cached, "ts=", 3);
+		memcpy(cached + 3, ts, 19);
+		cached_s = ms / 1000;
+	}
+	memcpy(p, cached, 22);
+	p += 22;
+	*p++ = '.';
+	*p++ = (char)('0' + frac / 100);
+	*p++ = (char)('0' + frac / 10 % 10);
+	*p++ = (char)('0' + frac % 10);
+	memcpy(p, "Z level=", 8);
+	p += 8;
+	memcpy(p, names[lvl], nl);
+	p += nl;
+	*p++ = ' ';
+	return (size_t)(p - dst);
+}
+
+/* Sends one whole line (ending in a newline) to the ring or the descriptor. */
+static void emit(const char *line, size_t n)
+{
+	if (atomic_load_explicit(&async_on, memory_order_relaxed) && ring_append(line, n) == 0)
+		return;
+	ssize_t w = write(log_fd, line, n);
+	(void)w;
+}
+
 void log_write(enum log_level lvl, const char *fmt, ...)
 {
-	char line[2048], ts[DATE_ISO_LEN];
-	int64_t ms = now_ms();
+	char line[LOG_LINE_MAX];
+	size_t n = prefix(line, lvl);
 	va_list ap;
-	int n, m;
+	int m;
 
-	date_format_iso(ms, ts);
-	ts[19] = '\0';
-	n = snprintf(line, sizeof(line), "ts=%s.%03dZ level=%s ", ts, (int)(ms % 1000), names[lvl]);
-	if (n < 0)
-		return;
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		return;
-	n += m;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
+	n += (size_t)m;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (atomic_load_explicit(&async_on, memory_order_relaxed) &&
-	    ring_append(line, (size_t)n) == 0)
-		return;
-	ssize_t w = write(log_fd, line, (size_t)n);
-	(void)w;
+	emit(line, n);
+}
+
+void log_text(enum log_level lvl, const char *text, size_t len)
+{
+	char line[LOG_LINE_MAX];
+	size_t n = prefix(line, lvl);
+
+	if (len > sizeof(line) - 2 - n)
+		len = sizeof(line) - 2 - n; /* truncated as log_write does */
+	memcpy(line + n, text, len);
+	n += len;
+	line[n++] = '\n';
+	emit(line, n);
 }
 
 char *log_quote(const char *s, char *dst, size_t size)
@@ -298,7 +343,11 @@ char *log_quote(const char *s, char *dst, size_t size)
 	if (size == 0)
 		return dst;
 	if (plain) {
-		snprintf(dst, size, "%s", s);
+		size_t n = strlen(s);
+		if (n >= size)
+			n = size - 1;
+		memcpy(dst, s, n);
+		dst[n] = '\0';
 		return dst;
 	}
 	if (size < 3) {

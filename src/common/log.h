@@ -41,8 +41,14 @@ void log_async_stop(void);
 /* Writes out the lines buffered so far (buffered mode) and returns once they are written. */
 void log_flush(void);
 
+/* Longest line, newline included; longer text is truncated. */
+#define LOG_LINE_MAX 2048
+
 /* Writes "ts=... level=... " followed by the formatted key=value text and a newline. */
 void log_write(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same for text already formatted (len bytes, no newline): the access log's path. */
+void log_text(enum log_level lvl, const char *text, size_t len);
 
 /* Copies s into dst as a log value: bare if it has no space, quote or control byte, else
  * double-quoted with \" \\ and \xNN escapes; truncated to fit size. Returns dst. */

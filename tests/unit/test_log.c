@@ -152,8 +152,43 @@ static void test_interval(void)
 	log_set_fd(2);
 }
 
+/* log_text writes what log_write would for the same text, truncation included. */
+static void test_text(void)
+{
+	char path[] = "/tmp/mcapi-log-XXXXXX";
+	int fd = mkstemp(path);
+	static char big[3000];
+	size_t len;
+	char *buf;
+
+	memset(big, 'x', sizeof(big) - 1);
+	log_set_fd(fd);
+	log_text(LOG_WARN, "msg=short k=v", 13);
+	log_write(LOG_WARN, "msg=short k=v");
+	log_text(LOG_INFO, big, strlen(big));
+	log_write(LOG_INFO, "%s", big);
+	buf = slurp(path, &len);
+	CHECK(buf != NULL);
+	if (buf) {
+		char *l1 = buf, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1,
+		     *l4 = strchr(l3, '\n') + 1;
+		/* the same after the millisecond timestamp (ts=YYYY-MM-DDTHH:MM:SS.mmmZ) */
+		CHECK(strncmp(l1, "ts=", 3) == 0 && l1[26] == 'Z');
+		CHECK(strncmp(l1 + 27, l2 + 27, (size_t)(l2 - l1 - 27)) == 0);
+		CHECK(strncmp(l1 + 27, " level=warn msg=short k=v\n", 26) == 0);
+		CHECK_INT(l4 - l3, LOG_LINE_MAX - 1);
+		CHECK_INT((long)(buf + len - l4), LOG_LINE_MAX - 1);
+		CHECK(strncmp(l3 + 27, l4 + 27, (size_t)(l4 - l3 - 27)) == 0);
+	}
+	free(buf);
+	close(fd);
+	unlink(path);
+	log_set_fd(2);
+}
+
 int main(void)
 {
+	test_text();
 	test_many_threads();
 	test_interval();
 	return tap_done();
