@@ -264,7 +264,7 @@ error_log $NG/error.log warn;
 worker_rlimit_nofile 8192;
 events { worker_connections 4096; }
 http {
-	access_log off;
+	access_log ${NG_ACCESS_LOG:-off};
 	server_tokens off;
 	client_body_temp_path $NG/body;
 	proxy_temp_path $NG/proxy;

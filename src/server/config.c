@@ -64,6 +64,9 @@ static const struct cfg_opt opts[] = {
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),
         B(access_log, "1", "write one access-log line per request"),
+        I(log_flush_ms, "100", 0, 10000,
+          "ms log lines may wait in per-thread buffers before they are written (0 = each line "
+          "written at once; SIGTERM writes all, kill -9 loses at most this much)"),
         B(dev, "0", "development mode: create and print credentials on an empty store"),
         I(threads, "0", 0, 256, "HTTP worker threads (0 = one per core)"),
         L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
@@ -84,6 +87,12 @@ static const struct cfg_opt opts[] = {
         I(replay_max, "4000000", 1000, 1000000000,
           "most request ids remembered for replay detection (about 16-32 bytes each, allocated as "
           "used)"),
+        I(replay_per_user, "100000", 0, 1000000000,
+          "most request ids one user holds in the replay cache (over it: 429 for that user "
+          "only; 0 = no limit)"),
+        S(replay_dir, "",
+          "directory of the replay journal, which keeps future-dated request ids across "
+          "restarts (default <data_dir>/replay)"),
         S(region, "eu", "region code this server serves"),
         S(public_base_url, "", "public base URL of this server (default http://<listen>)"),
         S(regions, "", "region table for discovery: code=url,code=url (this region is added)"),
@@ -424,7 +433,8 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 	if ((rc = derive(cfg->db_path, sizeof(cfg->db_path), cfg->data_dir, "mcapid.db", e)) ||
 	    (rc = derive(cfg->key_file, sizeof(cfg->key_file), cfg->data_dir, "server.key", e)) ||
 	    (rc = derive(cfg->cred_file, sizeof(cfg->cred_file), cfg->data_dir,
-	                 "dev-credentials.json", e)))
+	                 "dev-credentials.json", e)) ||
+	    (rc = derive(cfg->replay_dir, sizeof(cfg->replay_dir), cfg->data_dir, "replay", e)))
 		return rc;
 	if (!*cfg->public_base_url)
 		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "http://%s",

@@ -26,6 +26,7 @@ struct config {
 	char key_file[512];     /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;
+	int log_flush_ms;    /* buffered log lines are written at least this often (0 = direct) */
 	int dev;             /* development mode: bootstrap credentials on an empty store */
 	int threads;         /* 0 = one per core */
 	int64_t max_body;    /* bytes */
@@ -33,11 +34,13 @@ struct config {
 	int conn_timeout;    /* seconds of idleness before a connection is closed */
 	int max_connections;
 	int per_ip_connections;
-	int shutdown_grace; /* seconds to finish in-flight requests */
-	int skew;           /* seconds: x-mc-date window */
-	int replay_max;     /* entries in the replay cache */
-	int auth_cache_ms;  /* how long auth rows are cached (0 = off) */
-	int list_cache_ms;  /* how long answers of list calls are cached (0 = off) */
+	int shutdown_grace;   /* seconds to finish in-flight requests */
+	int skew;             /* seconds: x-mc-date window */
+	int replay_max;       /* entries in the replay cache */
+	int replay_per_user;  /* entries one user may hold in it (0 = no limit) */
+	char replay_dir[512]; /* journal of future-dated request ids (default <data_dir>/replay) */
+	int auth_cache_ms;    /* how long auth rows are cached (0 = off) */
+	int list_cache_ms;    /* how long answers of list calls are cached (0 = off) */
 	char region[16];
 	char public_base_url[256];
 	char regions[2048]; /* code=url,code=url */

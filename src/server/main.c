@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/banned.h"
@@ -118,6 +119,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	crypto_kdf_derive_from_key(srv->id_key, sizeof(srv->id_key), 2, "mcids___", key);
 	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
 	crypto_kdf_derive_from_key(srv->siem_key, sizeof(srv->siem_key), 4, "mcsiem__", key);
+	crypto_kdf_derive_from_key(srv->replay_key, sizeof(srv->replay_key), 5, "mcreplay", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
@@ -294,6 +296,8 @@ static int serve(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	srv.cfg = cfg;
+	/* Before anything else: every call the previous process accepted was dated before this */
+	srv.started_ms = now_ms();
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
 	if (bind_port_zero(cfg, &srv, &e) != 0)
 		goto out;
@@ -314,7 +318,8 @@ static int serve(struct config *cfg)
 	srv.dns = dns_new(cfg->dns_servers, cfg->dns_timeout_ms, &e);
 	if (!srv.dns)
 		goto out;
-	srv.replay = replay_new((size_t)cfg->replay_max, cfg->skew);
+	srv.replay = replay_new((size_t)cfg->replay_max, (size_t)cfg->replay_per_user, cfg->skew,
+	                        srv.replay_key);
 	srv.ipl = iplimit_new(cfg->ip_limit);
 	srv.authcache = authcache_new(cfg->auth_cache_ms, 65536);
 	srv.listcache = listcache_new(cfg->list_cache_ms, (size_t)64 << 20);
@@ -324,6 +329,8 @@ static int serve(struct config *cfg)
 	}
 	if (!(srv.rl = ratelimit_new(cfg, &e)))
 		goto out;
+	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
+		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
 	sigemptyset(&set);
@@ -332,6 +339,9 @@ static int serve(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Buffered logging from here (its writer thread inherits the signal mask) */
+	if (cfg->log_flush_ms > 0 && log_async_start(cfg->log_flush_ms) != 0)
+		log_warn("msg=\"log writer thread did not start; lines are written directly\"");
 
 	/* the gateway's workers run on every node: they take work any node stored */
 	if (store_mail_reclaim(srv.store, now_ms(), &e) != 0)
@@ -341,6 +351,15 @@ static int serve(struct config *cfg)
 	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
 	if (!(srv.clicks = clicks_start(&srv, &e)))
 		goto out;
+	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
+	 * first call is answered in the next second, so a client with a good clock that signs
+	 * then is never refused for it. */
+	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - now_ms();
+	if (wait_ms > 0) {
+		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	if (!(front = front_start(&srv, &e)))
 		goto out;
 	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))
@@ -407,6 +426,7 @@ out:
 	}
 	if (code == 0)
 		log_info("msg=stopped");
+	log_async_stop(); /* every buffered line is written before the process exits */
 	return code;
 }
 

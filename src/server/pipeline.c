@@ -166,7 +166,7 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		goto fail;
 	}
 	/* The function runs now: only from here is the request id used up (§2.2). */
-	if ((ae = auth_claim(req)) != API_OK)
+	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK)
 		goto fail;
 	auth_extend(req);
 	return r->fn(req, res);
@@ -201,6 +201,8 @@ void pipeline_finish(struct request *req, struct response *res)
 		char num[24];
 		int64_t ms = res->rate_reset_ms;
 
+		if (res->retry_after_s > 0) /* the user's replay share, not its bucket */
+			ms = (int64_t)res->retry_after_s * 1000;
 		response_header(res, "Retry-After", decimal(ms <= 0 ? 1 : (ms + 999) / 1000, num));
 	}
 }

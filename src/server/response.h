@@ -52,6 +52,7 @@ struct response {
 	int close;                /* close the connection after this response */
 	int rate_set;             /* the X-RateLimit-* headers are set (pipeline.c) */
 	int64_t rate_reset_ms;    /* ... and their X-RateLimit-Reset, for Retry-After */
+	int retry_after_s;        /* > 0: Retry-After of a 429 when it is not the bucket's reset */
 	int nheaders;
 	struct {
 		char name[32];

@@ -23,25 +23,29 @@ struct clicks;
 struct server {
 	const struct config *cfg;
 	struct store *store;
-	struct dns *dns;             /* TXT lookups for verify-domain; may be NULL in unit tests */
-	struct replay *replay;       /* accepted (access key, request id) pairs */
-	struct ratelimit *rl;        /* per-user buckets */
-	struct iplimit *ipl;         /* per-client-IP limit of unauthenticated and failed calls */
-	struct authcache *authcache; /* applications and bindings read by auth; NULL = off */
-	struct listcache *listcache; /* answers of list calls; NULL = off */
-	unsigned char page_key[32];  /* MAC key of page tokens, derived from the server key */
-	unsigned char id_key[32];    /* key for opaque ids, derived from the server key */
-	unsigned char url_key[32];   /* key of TTP URL click tokens, derived likewise */
-	unsigned char siem_key[32];  /* key of SIEM log tokens (mc-siem-token), likewise */
-	int64_t default_ttl_ms;      /* parsed cfg->binding_ttl */
-	struct region_table regions; /* parsed cfg->regions + this server's region (§10) */
-	struct mail *mail;           /* the mail pipeline's process worker, or NULL */
-	struct delivery *delivery;   /* delivery workers, or NULL */
-	int api_fd;                  /* the API listener when bound before the front (--listen
-	                              * HOST:0: main.c binds it first, so the configuration, the
-	                              * region table and links name the real port); 0 = none */
-	unsigned api_port;           /* ... and its port */
-	struct clicks *clicks;       /* the TTP click logger (ttp/clicks.h), or NULL */
+	struct dns *dns;              /* TXT lookups for verify-domain; may be NULL in unit tests */
+	struct replay *replay;        /* accepted (access key, request id) pairs */
+	struct ratelimit *rl;         /* per-user buckets */
+	struct iplimit *ipl;          /* per-client-IP limit of unauthenticated and failed calls */
+	struct authcache *authcache;  /* applications and bindings read by auth; NULL = off */
+	struct listcache *listcache;  /* answers of list calls; NULL = off */
+	unsigned char page_key[32];   /* MAC key of page tokens, derived from the server key */
+	unsigned char id_key[32];     /* key for opaque ids, derived from the server key */
+	unsigned char url_key[32];    /* key of TTP URL click tokens, derived likewise */
+	unsigned char siem_key[32];   /* key of SIEM log tokens (mc-siem-token), likewise */
+	unsigned char replay_key[32]; /* key of the replay cache's pair hashes, derived likewise:
+	                               * the same across restarts and nodes (the journal) */
+	int64_t started_ms;           /* wall clock when serve started: older x-mc-dates are
+	                               * refused (auth.c), so no call is replayed across a restart */
+	int64_t default_ttl_ms;       /* parsed cfg->binding_ttl */
+	struct region_table regions;  /* parsed cfg->regions + this server's region (§10) */
+	struct mail *mail;            /* the mail pipeline's process worker, or NULL */
+	struct delivery *delivery;    /* delivery workers, or NULL */
+	int api_fd;                   /* the API listener when bound before the front (--listen
+	                               * HOST:0: main.c binds it first, so the configuration, the
+	                               * region table and links name the real port); 0 = none */
+	unsigned api_port;            /* ... and its port */
+	struct clicks *clicks;        /* the TTP click logger (ttp/clicks.h), or NULL */
 };
 
 #endif

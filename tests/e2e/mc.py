@@ -22,6 +22,7 @@ SLOW = os.environ.get("MCAPI_E2E_SLOW") == "1"  # sanitizer builds: allow more t
 # MCAPI_E2E_STORE=postgres: every Server uses its own database on one PostgreSQL that the
 # test process starts on first use and stops at exit (pgserver.py).
 PG = os.environ.get("MCAPI_E2E_STORE", "sqlite") == "postgres"
+LOG_FLUSH_WAIT = 0.3  # seconds: three times the default --log-flush-ms
 _pg_dsns = {}  # data dir -> DSN: a Server restarted on the same dir finds its database
 
 
@@ -159,6 +160,10 @@ class Server:
         raise AssertionError("mcapid did not come up: " + self.read_log())
 
     def read_log(self):
+        # A running server writes its log lines within --log-flush-ms (default 100 ms) of
+        # logging them: wait that long so what the test did is in the file.
+        if self.proc and self.proc.poll() is None:
+            time.sleep(LOG_FLUSH_WAIT)
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode(errors="replace")[-4000:]

@@ -8,9 +8,11 @@ import re
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
+import mc
 from mc import ROOT, Server
 
 CLI = os.environ.get("MCAPI_CLI", os.path.join(ROOT, "build", "mcapi"))
@@ -215,6 +217,7 @@ def test_rate_limit_retried():
         for _ in range(5):
             out = cli.json("--profile", "dev", "account")
             assert out["data"][0]["accountCode"] == s.creds["account_code"]
+        time.sleep(mc.LOG_FLUSH_WAIT)  # the log is written within --log-flush-ms
         with open(s.log_path) as f:
             log = f.read()
         assert re.search(r"status=429", log), "no call was rate limited"

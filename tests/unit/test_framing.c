@@ -1,6 +1,5 @@
-/* Framing checks (API.md §1) and the replay cache and rate-limit arithmetic. */
+/* Framing checks (API.md §1) and the rate-limit arithmetic (the replay cache: test_replay.c). */
 #include "common/err.h"
-#include "server/auth/replay.h"
 #include "server/config.h"
 #include "server/http/framing.h"
 #include "server/ratelimit.h"
@@ -54,31 +53,6 @@ static void test_framing(void)
 	CHECK(!r.ok);
 }
 
-static void test_replay(void)
-{
-	struct replay *r = replay_new(1000, 900);
-	CHECK(r != NULL);
-	CHECK_INT(replay_check_insert(r, "ak", 2, "id-1", 100), 0);
-	CHECK_INT(replay_check_insert(r, "ak", 2, "id-1", 100), MC_ERR_EXISTS);
-	CHECK_INT(replay_check_insert(r, "ak2", 3, "id-1", 100), 0);
-	/* still remembered one period later (one rotation), forgotten after two */
-	CHECK_INT(replay_check_insert(r, "ak", 2, "id-1", 100 + 1800), MC_ERR_EXISTS);
-	CHECK_INT(replay_check_insert(r, "ak", 2, "id-x", 100 + 1800), 0);
-	CHECK_INT(replay_check_insert(r, "ak", 2, "id-1", 100 + 3600 + 1), 0);
-	replay_free(r);
-
-	/* a full cache refuses rather than forgets */
-	r = replay_new(1000, 900);
-	int full = 0;
-	char id[32];
-	for (int i = 0; i < 5000 && !full; i++) {
-		snprintf(id, sizeof(id), "id-%d", i);
-		full = replay_check_insert(r, "ak", 2, id, 1) == MC_ERR_UNAVAILABLE;
-	}
-	CHECK(full);
-	replay_free(r);
-}
-
 static void test_ratelimit(void)
 {
 	struct config cfg;
@@ -122,44 +96,9 @@ static void test_ratelimit(void)
 	iplimit_free(ipl);
 }
 
-/* replay_seen only looks; replay_forget frees a pair again and keeps every other pair
- * findable (backward-shift deletion in a table that has wrapped and grown). */
-static void test_replay_forget(void)
-{
-	struct replay *r = replay_new(100000, 900);
-	char id[32];
-
-	CHECK_INT(replay_seen(r, "ak", 2, "a", 10), 0);
-	CHECK_INT(replay_seen(r, "ak", 2, "a", 10), 0); /* looking records nothing */
-	CHECK_INT(replay_check_insert(r, "ak", 2, "a", 10), 0);
-	CHECK_INT(replay_seen(r, "ak", 2, "a", 10), 1);
-	replay_forget(r, "ak", 2, "a");
-	CHECK_INT(replay_seen(r, "ak", 2, "a", 10), 0);
-	CHECK_INT(replay_check_insert(r, "ak", 2, "a", 10), 0);
-	for (int i = 0; i < 5000; i++) {
-		snprintf(id, sizeof(id), "id-%d", i);
-		CHECK_INT(replay_check_insert(r, "ak", 2, id, 11), 0);
-	}
-	for (int i = 0; i < 5000; i += 2) {
-		snprintf(id, sizeof(id), "id-%d", i);
-		replay_forget(r, "ak", 2, id);
-	}
-	int wrong = 0;
-	for (int i = 0; i < 5000; i++) {
-		snprintf(id, sizeof(id), "id-%d", i);
-		wrong += replay_seen(r, "ak", 2, id, 12) != (i % 2);
-	}
-	CHECK_INT(wrong, 0);
-	replay_forget(r, "ak", 2, "never-there"); /* harmless */
-	CHECK_INT(replay_seen(r, "ak", 2, "a", 12), 1);
-	replay_free(r);
-}
-
 int main(void)
 {
 	test_framing();
-	test_replay();
-	test_replay_forget();
 	test_ratelimit();
 	return tap_done();
 }

@@ -152,7 +152,6 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		         date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
 		return refused(req, API_DATE_INVALID, "date_outside_window", NULL, 0);
 	}
-
 	if (sig_parse_authorization(authz, &ak, &sig) != 0 || ak.n >= sizeof(ak_buf))
 		return refused(req, API_INVALID_SIGNATURE, "authorization_malformed", NULL, 0);
 	memcpy(ak_buf, ak.p, ak.n);
@@ -177,6 +176,19 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		                                      : "binding_expired",
 		               ak_buf, ak.n);
 
+	/* A call dated before this process started may have run in the previous one, whose
+	 * replay cache is gone (the journal keeps only calls dated ahead of the clock). Such
+	 * dates are refused, as part of the replay check (so a bad signature still gets its
+	 * 401); after one skew window the date check refuses them anyway. It is
+	 * a 503 (retryable, Retry-After: 1), not a 401: a client with a good clock that signed
+	 * in the second of the restart succeeds when it signs again a second later. */
+	if (date_ms < srv->started_ms) {
+		snprintf(msg, msg_size,
+		         "x-mc-date is before this server started; sign the request again with the "
+		         "current time");
+		return refused(req, API_UNAVAILABLE, "date_before_start", ak_buf, ak.n);
+	}
+
 	/* Only a look: the id is used up when the function runs (auth_claim). */
 	if (replay_seen(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000))
 		return refused(req, API_REPLAYED, "request_id_replayed", ak_buf, ak.n);
@@ -185,17 +197,34 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	return API_OK;
 }
 
-enum api_error auth_claim(struct request *req)
+enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *retry_after_s)
 {
+	struct server *srv = req->srv;
 	const char *ak = req->who.binding.access_key;
 	const char *req_id = request_header(req, "x-mc-req-id");
+	const char *date = request_header(req, "x-mc-date");
+	int64_t date_ms, now = now_ms(), until = 0;
 	int rc;
 
-	if (!req_id)
+	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
 		return API_INTERNAL;
-	rc = replay_check_insert(req->srv->replay, ak, strlen(ak), req_id, mono_ms() / 1000);
+	/* Dated ahead of the clock: a restart after now would not refuse it by its date
+	 * (auth_signed), so it goes to the journal, kept while the date is valid. */
+	if (date_ms > now)
+		until = date_ms / 1000 + srv->cfg->skew + 1;
+	rc = replay_check_insert(srv->replay, req->who.user.id, ak, strlen(ak), req_id,
+	                         mono_ms() / 1000, until, retry_after_s);
 	if (rc == MC_ERR_EXISTS) /* the same request, let through concurrently, won */
 		return refused(req, API_REPLAYED, "request_id_replayed", ak, strlen(ak));
+	if (rc == MC_ERR_TOO_LARGE) {
+		snprintf(msg, msg_size,
+		         "this user has %d request ids in use, the most the server keeps per user; "
+		         "retry after Retry-After seconds",
+		         srv->cfg->replay_per_user);
+		log_warn("msg=\"replay share exhausted\" req_id=%s user_id=%lld", req->req_id,
+		         (long long)req->who.user.id);
+		return API_RATE_LIMITED;
+	}
 	if (rc)
 		return API_UNAVAILABLE;
 	req->replay_claimed = 1;
@@ -209,7 +238,7 @@ void auth_unclaim(struct request *req)
 
 	if (!req->replay_claimed || !req_id)
 		return;
-	replay_forget(req->srv->replay, ak, strlen(ak), req_id);
+	replay_forget(req->srv->replay, req->who.user.id, ak, strlen(ak), req_id);
 	req->replay_claimed = 0;
 }
 

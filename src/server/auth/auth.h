@@ -1,6 +1,7 @@
 /* Request authentication, API.md §2.2, checks in the table's order: application id,
  * credentials present, date within the skew window, signature (access key, binding's
- * application, app key, HMAC), binding expiry, replay (a look only). Rate limits and
+ * application, app key, HMAC), binding expiry, replay (a look only). A date before the
+ * process started is refused too (restart safety, see replay.h). Rate limits and
  * permissions come after, in the pipeline, and then auth_claim records the request id.
  * Every refusal is logged with its reason (which check failed), never a secret. Nothing is written
  * here; auth_extend() applies extendOnValidate once the pipeline has let the call through. */
@@ -16,8 +17,10 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size);
 
 /* Records the call's (access key, request id) as executed, just before the function runs
  * (§2.2: a call refused earlier leaves the id free). API_OK, API_REPLAYED when the same
- * request got here first on another thread, or API_UNAVAILABLE. */
-enum api_error auth_claim(struct request *req);
+ * request got here first on another thread, API_RATE_LIMITED when the user holds its whole
+ * share of the replay cache (replay_per_user; a message in msg, *retry_after_s set), or
+ * API_UNAVAILABLE (the cache is full, or the journal could not be written). */
+enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *retry_after_s);
 
 /* Frees the id again: the function failed without doing anything (500/503). */
 void auth_unclaim(struct request *req);

@@ -477,6 +477,69 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return MHD_NO;
 }
 
+/* The access log line, built by hand rather than by printf (it is written for every
+ * request): "access ip=... method=... path=... status=... ms=... req_id=... app_id=...
+ * user=... bytes_in=...[ aborted=1]". */
+struct line {
+	char buf[LOG_LINE_MAX];
+	size_t n;
+};
+
+static void put(struct line *l, const char *s)
+{
+	size_t k = strlen(s);
+
+	if (k > sizeof(l->buf) - l->n)
+		k = sizeof(l->buf) - l->n;
+	memcpy(l->buf + l->n, s, k);
+	l->n += k;
+}
+
+static void put_num(struct line *l, long long v)
+{
+	char d[24], *p = d + sizeof(d) - 1;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	put(l, p);
+}
+
+static void access_line(struct front_req *fr, int completed)
+{
+	const struct principal *who = &fr->req.who;
+	char q[160];
+	struct line l;
+
+	l.n = 0;
+	put(&l, "access ip=");
+	put(&l, fr->req.client_ip[0] ? fr->req.client_ip : "-");
+	put(&l, " method=");
+	put(&l, fr->req.method ? fr->req.method : "-");
+	put(&l, " path=");
+	put(&l, log_quote(fr->req.path, q, sizeof(q)));
+	put(&l, " status=");
+	put_num(&l, fr->status);
+	put(&l, " ms=");
+	put_num(&l, (long long)(mono_ms() - fr->req.started_ms));
+	put(&l, " req_id=");
+	put(&l, log_quote(fr->req.req_id, q, 96));
+	put(&l, " app_id=");
+	put(&l, who->app.app_id[0] ? who->app.app_id : "-");
+	put(&l, " user=");
+	put(&l, fr->req.authenticated ? who->user.email : "-");
+	put(&l, " bytes_in=");
+	put_num(&l, (long long)fr->body.len);
+	if (!completed)
+		put(&l, " aborted=1");
+	log_text(LOG_INFO, l.buf, l.n);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -486,21 +549,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!fr)
 		return;
-	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO) {
-		char path[160], rid[96];
-		const struct principal *who = &fr->req.who;
-		log_write(LOG_INFO,
-		          "access ip=%s method=%s path=%s status=%d ms=%lld req_id=%s app_id=%s "
-		          "user=%s bytes_in=%zu%s",
-		          fr->req.client_ip[0] ? fr->req.client_ip : "-",
-		          fr->req.method ? fr->req.method : "-",
-		          log_quote(fr->req.path, path, sizeof(path)), fr->status,
-		          (long long)(mono_ms() - fr->req.started_ms),
-		          log_quote(fr->req.req_id, rid, sizeof(rid)),
-		          who->app.app_id[0] ? who->app.app_id : "-",
-		          fr->req.authenticated ? who->user.email : "-", fr->body.len,
-		          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-	}
+	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
+		access_line(fr, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	*con_cls = NULL;
 	fr_free(fr);
 	atomic_fetch_sub(&f->inflight, 1);
