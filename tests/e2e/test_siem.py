@@ -13,16 +13,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 import mc
 from mc import Server
 from test_domain import second_account
 from test_gateway import EICAR, GTUBE, swaks, unbound, verified, wait_for  # noqa: F401
+from test_url_protect import mail_links
 
 URI = "/api/audit/get-siem-logs"
 DOMAIN = "siemlogs.test"
-# what the mail below makes: every check's log type but the click log (ttp_url)
-EXPECTED = {"receipt", "process", "delivery", "spam", "av", "ttp_ap", "ttp_ip", "jrnl"}
+# what the mail below makes: every check's log type, the click log (ttp_url) included
+EXPECTED = {"receipt", "process", "delivery", "spam", "av", "ttp_ap", "ttp_ip", "jrnl",
+            "ttp_url"}
 TYPES = ("receipt", "process", "delivery", "av", "spam", "ttp_ap", "ttp_ip", "ttp_url", "jrnl")
 
 
@@ -113,9 +116,10 @@ def stored_counts(server, account_code):
 
 @pytest.fixture(scope="module")
 def gw(unbound, tmp_path_factory):
+    maildir = str(tmp_path_factory.mktemp("mail"))
     s = Server(smtp=True, args=["--dns-servers", "127.0.0.1:%d" % unbound, "--maildir-root",
-                                str(tmp_path_factory.mktemp("mail")),
-                                "--siem-file-max-events", "3"])
+                                maildir, "--siem-file-max-events", "3"])
+    s.maildir = maildir  # test_url_protect.mail_links reads the delivered copy there
     s.start()
     yield s
     assert s.stop() == 0, s.read_log()
@@ -138,6 +142,11 @@ def mail(gw, client):
     assert swaks(gw, "erin@" + d, body=EICAR).returncode != 0  # refused in the session: av
     assert swaks(gw, "frank@" + d, header=["X-Mcapi-Test: impersonation"]).returncode == 0
     assert swaks(gw, "heidi@" + d, sender="ivan@" + d).returncode == 0  # internal
+    # a card number (dlp: its own log, not a SIEM type) and a link, clicked (ttp_url)
+    _, links = mail_links(gw, d, "judy", ["https://www.example.com/report?id=7"])
+    r = requests.get(links[0], allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "https://www.example.com/report?id=7"
+    assert swaks(gw, "kim@" + d, body="card 4111 1111 1111 1111 exp 12/29").returncode == 0
 
     def settled():
         n = stored_counts(gw, code)

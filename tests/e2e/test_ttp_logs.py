@@ -1,4 +1,4 @@
-"""The TTP and DLP logs (API.md §14.2, docs/logs-ttp.md) end to end: real mail over SMTP into
+"""The TTP and DLP logs (API.md §14.2, docs/logs.md) end to end: real mail over SMTP into
 an internal domain (attachments, an impersonating display name, a card number; inbound,
 internal and outbound), then ttp/attachment/get-logs, ttp/impersonation/get-logs and
 dlp/get-logs checked against the recorded records of the real service (keys in order, JSON

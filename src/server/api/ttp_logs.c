@@ -2,7 +2,7 @@
  * ttp/attachment/get-logs (attachmentLogs[]), ttp/impersonation/get-logs
  * (impersonationLogs[] and resultCount) and dlp/get-logs (dlpLogs[]). Each reads the events
  * one check wrote (SIEM types ttp_url, ttp_ap, ttp_ip, dlp; store_ttp.h) and shows them in
- * the shape of the real service's records (the fixtures named in docs/logs-ttp.md): the
+ * the shape of the real service's records (the fixtures named in docs/logs.md): the
  * same keys, JSON types and date format. Attachment, impersonation and DLP events are
  * written once per message and shown once per recipient, as the real logs are; a click is
  * one recipient's already. One item {from?, to?, oldestFirst?, route?, scanResult? /
