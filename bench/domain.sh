@@ -41,7 +41,7 @@ start_mcapid() {
 	"$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --tls-listen off --smtp-listen off --data-dir "$MC_DATA" \
 		--public-base-url "http://127.0.0.1:$MC_PORT" --access-log=false --log-level warn \
 		--per-ip-connections 0 --ip-limit 1000000 --rate-limit 1000000000 --rate-refill-ms 1 \
-		--replay-max 20000000 --dns-servers "127.0.0.1:$SILENT_PORT" --dns-timeout-ms 60000 \
+		--replay-max 20000000 --replay-per-user 0 --dns-servers "127.0.0.1:$SILENT_PORT" --dns-timeout-ms 60000 \
 		${BENCH_LIST_CACHE_MS:+--list-cache-ms "$BENCH_LIST_CACHE_MS"} "$@" \
 		>>"$MC_DATA/stdout.log" 2>>"$MC_DATA/stderr.log" &
 	MC_PID=$!

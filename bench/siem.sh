@@ -57,7 +57,7 @@ SINK_FLAGS=()
 smtp-sink "${SINK_FLAGS[@]}" 127.0.0.1:"$SINK_PORT" 1000 >"$WORK/sink.log" 2>&1 &
 PIDS+=("$!")
 
-start_mcapid --tls-listen off --smtp-listen off --rate-limit 1000000000 --rate-refill-ms 1 \
+start_mcapid --tls-listen off --smtp-listen off --rate-limit 1000000000 --rate-refill-ms 1 --replay-per-user 0 \
 	--delivery-threads 4
 CREDS=$MC_DATA/dev-credentials.json
 DB=$MC_DATA/mcapid.db

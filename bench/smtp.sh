@@ -70,7 +70,7 @@ PER_IP=${BENCH_SMTP_PER_IP:-$((SESSIONS + 8 > 32 ? SESSIONS + 8 : 32))}
 # shellcheck disable=SC2086 # BENCH_MCAPID_ARGS is a list of flags
 "$MCAPID" serve --dev --listen "127.0.0.1:$MC_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --tls-listen off \
 	--data-dir "$MC_DATA" --access-log=false --log-level warn --per-ip-connections 0 \
-	--ip-limit 1000000 --rate-limit 1000000000 --rate-refill-ms 1 --replay-max 4000000 \
+	--ip-limit 1000000 --rate-limit 1000000000 --rate-refill-ms 1 --replay-max 4000000 --replay-per-user 0 \
 	--smtp-per-ip-sessions "$PER_IP" ${BENCH_MCAPID_ARGS:-} >"$MC_DATA/stdout.log" 2>"$MC_DATA/stderr.log" &
 MC_PID=$!
 PIDS+=("$MC_PID")

@@ -60,7 +60,7 @@ say "-- throw-away CA and server certificate (EC P-256, ECDSA-SHA256) in $TLSDIR
 MC_TLS_PORT=$(free_port)
 start_mcapid --smtp-listen off --tls-listen "127.0.0.1:$MC_TLS_PORT" --tls-cert "$TLSDIR/server.pem" \
 	--tls-key "$TLSDIR/server.key" --rate-limit 1000000000 --rate-refill-ms 1 \
-	--replay-max "${BENCH_REPLAY_MAX:-4000000}" ${BENCH_MC_THREADS:+--threads "$BENCH_MC_THREADS"}
+	--replay-max "${BENCH_REPLAY_MAX:-4000000}" --replay-per-user 0 ${BENCH_MC_THREADS:+--threads "$BENCH_MC_THREADS"}
 CREDS=$MC_DATA/dev-credentials.json
 wait_ready "https://127.0.0.1:$MC_TLS_PORT/healthz" "$MC_PID" 10 --cacert "$CA" ||
 	{ tail -20 "$MC_DATA/stderr.log" >&2; die "mcapid's HTTPS listener on 127.0.0.1:$MC_TLS_PORT did not answer"; }

@@ -127,7 +127,7 @@ static const struct cfg_opt opts[] = {
           "attachment file types held by the attachment policy"),
         S(impersonation_action, "hold", "what an impersonation match does: hold or tag"),
         I(delivery_threads, "2", 1, 64, "delivery worker threads"),
-        I(mail_nice, "10", 0, 19,
+        I(mail_nice, "19", 0, 19,
           "nice value of the mail side's threads (SMTP sessions, process stage, delivery), so "
           "that API calls come first when the CPU is short (0 = off)"),
         I(retry_min, "60", 1, 86400, "seconds before the first retry of a deferred delivery"),
