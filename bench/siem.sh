@@ -114,9 +114,9 @@ for size in $SIZES; do
 	[ -n "$FIRST_US" ] || FIRST_US=$US
 	ROWS+=("$(printf '%-10s %9s %6s %10s %9s %9s %10s %9s %7s' "$size" "$(kv "$RES" events)" \
 		"$(kv "$RES" files)" "$(kv "$RES" events_per_s)" "$(kv "$RES" p50_ms)" "$(kv "$RES" p99_ms)" \
-		"$(kv "$RES" full_file_ms)" "$US" "$(awk -v m="$US" -v f="$FIRST_US" 'BEGIN {printf "%.2f", f > 0 ? m / f : 0}')")")
+		"$(kv "$RES" full_file_ms)" "$US" "$(awk -v m="$US" -v f="$FIRST_US" 'BEGIN {printf "%.2f", (f > 0 ? m / f : 0)}')")")
 	LAST_EPS=$(kv "$RES" events_per_s)
-	LAST_RATIO=$(awk -v m="$US" -v f="$FIRST_US" 'BEGIN {printf "%.2f", f > 0 ? m / f : 0}')
+	LAST_RATIO=$(awk -v m="$US" -v f="$FIRST_US" 'BEGIN {printf "%.2f", (f > 0 ? m / f : 0)}')
 done
 
 REF="(no file to serve)"
