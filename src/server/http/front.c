@@ -47,7 +47,7 @@ struct front {
 	char *tls_cert, *tls_key;      /* PEM text handed to libmicrohttpd */
 	atomic_int inflight;
 	unsigned port, tls_port;
-	int quiesced_fd[2]; /* listening sockets handed back by quiesce, or -1 */
+	atomic_int quiescing; /* stopping: connections accepted from now on are closed at once */
 	struct listener_ctx {
 		struct front *front;
 		int tls;
@@ -569,6 +569,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd msg=%s", log_quote(line, q, sizeof(q)));
 }
 
+/* MHD_AcceptPolicyCallback: no new connection once the front is stopping (front_quiesce). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	const struct front *f = cls;
+
+	(void)addr;
+	(void)len;
+	return atomic_load(&f->quiescing) ? MHD_NO : MHD_YES;
+}
+
 /* One libmicrohttpd daemon on listen_fd (-1: connections come from MHD_add_connection). */
 static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 {
@@ -601,7 +611,7 @@ static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 	}
 	if (threads < 1)
 		threads = 1;
-	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_ARRAY, extra,
+	return MHD_start_daemon(flags, 0, accept_policy, f, on_request, f, MHD_OPTION_ARRAY, extra,
 	                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 	                        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	                        (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -642,7 +652,6 @@ struct front *front_start(struct server *srv, struct err *e)
 		return NULL;
 	}
 	f->srv = srv;
-	f->quiesced_fd[0] = f->quiesced_fd[1] = -1;
 	f->ctx[0] = (struct listener_ctx){f, 0};
 	f->ctx[1] = (struct listener_ctx){f, 1};
 	if (srv->api_fd > 0) {
@@ -711,29 +720,16 @@ unsigned front_tls_port(const struct front *f)
 	return f->tls_port;
 }
 
-static void quiesce_one(struct front *f, struct MHD_Daemon *d, int slot)
-{
-	MHD_socket s;
-
-	if (!d)
-		return;
-	s = MHD_quiesce_daemon(d);
-	/* The workers still hold the socket in their epoll sets until MHD_stop_daemon, so it is
-	 * not closed here (that would race with them): shut down, it refuses new connections at
-	 * once, and front_stop closes it. */
-	if (s != MHD_INVALID_SOCKET) {
-		shutdown(s, SHUT_RDWR);
-		f->quiesced_fd[slot] = s;
-	}
-}
-
 void front_quiesce(struct front *f)
 {
+	/* Not MHD_quiesce_daemon: in libmicrohttpd 0.9.75 it races with the workers' epoll loop,
+	 * which may then try to remove the listening socket it was just told is gone and abort
+	 * the process ("Failed to remove listen FD from epoll set"). The accept policy closes
+	 * every connection accepted from now on instead; the daemons keep their sockets until
+	 * front_stop. */
+	atomic_store(&f->quiescing, 1);
 	if (f->sorter)
 		connect_quiesce(f->sorter);
-	else
-		quiesce_one(f, f->d, 0);
-	quiesce_one(f, f->dt, 1);
 }
 
 int front_drain(struct front *f, int grace_ms)
@@ -753,9 +749,6 @@ void front_stop(struct front *f)
 		MHD_stop_daemon(f->d);
 	if (f->dt)
 		MHD_stop_daemon(f->dt);
-	for (int i = 0; i < 2; i++)
-		if (f->quiesced_fd[i] >= 0)
-			close(f->quiesced_fd[i]);
 	devca_pem_free(f->tls_key);
 	devca_pem_free(f->tls_cert);
 	free(f);
