@@ -434,9 +434,18 @@ def mail(server, n, seed):
 
 
 def settled(server):
-    """Waits until the gateway has processed what it was given (the chain stops growing)."""
-    prev, end = None, time.time() + 60
+    """Waits until the gateway has processed and delivered what it was given (nothing left in
+    the store's queues; the mail side runs at the lowest CPU priority, so on a busy machine it
+    may pause for seconds) and the chain stops growing."""
+    prev, end = None, time.time() + 120
     while time.time() < end:
+        busy = mc.db_rows(server, "SELECT (SELECT count(*) FROM messages WHERE processed = 0 "
+                                  "AND status = 0) + (SELECT count(*) FROM recipients WHERE "
+                                  "state IN (0, 1, 3))")[0][0]
+        if busy:
+            prev = None
+            time.sleep(0.5)
+            continue
         files, _ = walk(server, "json", False)
         n = sum(len(json.loads(b)["data"]) for b in files.values())
         if n and n == prev:
