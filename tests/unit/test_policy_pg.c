@@ -4,37 +4,16 @@
  * test_store_pg.c does). */
 #include "store_policy_cases.h"
 
-#include <stdlib.h>
-#include <unistd.h>
+#include "pg_unit.h"
 
 int main(int argc, char **argv)
 {
-	struct store_config cfg = {0};
-	unsigned char key[STORE_KEY_LEN];
-	struct store *st = NULL;
-	const char *dsn;
-	struct err e;
+	struct store *st;
 
 	(void)argc;
-	dsn = getenv("MCAPI_TEST_PG_DSN");
-	if (!dsn || !*dsn) {
-		const char *src = getenv("MCAPI_SOURCE_DIR");
-		char script[1024];
-		snprintf(script, sizeof(script), "%s/tests/e2e/pgserver.py", src ? src : ".");
-		execl("/usr/bin/python3", "python3", script, "--run", argv[0], (char *)NULL);
-		perror("exec pgserver.py");
-		return 1;
-	}
-	memset(key, 7, sizeof(key));
-	cfg.backend = "postgres";
-	cfg.dsn = dsn;
-	cfg.key = key;
-	CHECK_INT(store_open(&cfg, &st, &e), 0);
-	if (!st) {
-		printf("# store_open: %s\n", e.msg);
+	st = pg_unit_open(argv, 12);
+	if (!st)
 		return tap_done();
-	}
-	CHECK_INT(store_schema_version(st), 12);
 	store_policy_cases(st);
 	store_close(st);
 	return tap_done();
