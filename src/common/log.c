@@ -1,8 +1,8 @@
 /* key=value logging; see log.h. Buffered mode: per-thread single-producer rings (the
- * owner publishes whole lines with a release store of head; the writer, holding list_mu,
+ * owner publishes whole lines with a release store of head; a drain, holding the ring's mu,
  * writes [tail, head) and publishes tail), so the request path takes no lock and makes no
- * system call; list_mu serialises every write of buffered bytes, so rings are never
- * interleaved on the descriptor however it is (file or pipe). */
+ * system call; fd_mu serialises every write of buffered bytes (and only the write), so rings
+ * are never interleaved on the descriptor however it is (file, pipe or socket). */
 #include "log.h"
 
 #include "date.h"
@@ -30,7 +30,8 @@ static const char *names[] = {"error", "warn", "info", "debug"};
 struct ring {
 	char *buf;           /* LOG_RING_BYTES, a power of two */
 	_Atomic size_t head; /* bytes appended so far (only the owner writes it) */
-	_Atomic size_t tail; /* bytes written out so far (only under list_mu) */
+	_Atomic size_t tail; /* bytes written out so far (only under mu) */
+	pthread_mutex_t mu;  /* one drain at a time: the writer's or the owner's when full */
 	_Atomic int busy;    /* the owner is appending (log_async_stop waits for it) */
 	_Atomic int kicked;  /* the writer was woken for this ring and has not drained it since */
 	_Atomic int dead;    /* the owner thread has exited: free once drained */
@@ -38,7 +39,13 @@ struct ring {
 };
 
 static _Atomic int async_on;
-static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER; /* rings and buffered writes */
+/* The list of rings (adding, unlinking). Held only for that, never during a write: when one
+ * lock was held over the writer's whole walk, a writer preempted or blocked in writev held up
+ * every thread whose ring filled meanwhile (on a loaded machine that convoy halved the API's
+ * throughput); now an owner with a full ring waits for one writev at most. */
+static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t walk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER; /* taken after a ring's mu */
 static struct ring *_Atomic rings;
 static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
@@ -68,6 +75,7 @@ static struct ring *ring_register(void)
 		free(r);
 		return NULL;
 	}
+	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_lock(&list_mu);
 	r->next = atomic_load(&rings);
 	atomic_store(&rings, r);
@@ -99,44 +107,60 @@ static void write_all(struct iovec *iov, int n)
 	}
 }
 
-/* Writes out what r holds (caller holds list_mu). */
+/* Writes out what r holds. */
 static void drain_ring(struct ring *r)
 {
 	size_t t, h, off, first;
 	struct iovec iov[2];
 
+	pthread_mutex_lock(&r->mu);
 	atomic_store(&r->kicked, 0); /* before head: a later fill kicks again */
 	h = atomic_load_explicit(&r->head, memory_order_acquire);
 	t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	if (h == t)
+	if (h == t) {
+		pthread_mutex_unlock(&r->mu);
 		return;
+	}
 	off = t & (LOG_RING_BYTES - 1);
 	first = h - t < LOG_RING_BYTES - off ? h - t : LOG_RING_BYTES - off;
 	iov[0].iov_base = r->buf + off;
 	iov[0].iov_len = first;
 	iov[1].iov_base = r->buf;
 	iov[1].iov_len = h - t - first;
+	pthread_mutex_lock(&fd_mu);
 	write_all(iov, iov[1].iov_len ? 2 : 1);
+	pthread_mutex_unlock(&fd_mu);
 	atomic_store_explicit(&r->tail, h, memory_order_release);
+	pthread_mutex_unlock(&r->mu);
 }
 
 /* Writes out every ring and frees those of exited threads (free_dead: only the writer
- * thread and log_async_stop, which never run at once). */
+ * thread and log_async_stop). walk_mu keeps two walks (the writer's and log_flush's) apart,
+ * so a ring seen here is not freed under it; owners never take it. list_mu is taken only to
+ * unlink, against ring_register adding at the head. */
 static void drain_all(int free_dead)
 {
-	pthread_mutex_lock(&list_mu);
-	for (struct ring *_Atomic *pp = &rings, *r; (r = atomic_load(pp)) != NULL;) {
+	struct ring *_Atomic *pp = &rings, *r;
+
+	pthread_mutex_lock(&walk_mu);
+	while ((r = atomic_load(pp)) != NULL) {
 		drain_ring(r);
 		if (free_dead && atomic_load(&r->dead) &&
 		    atomic_load(&r->head) == atomic_load(&r->tail)) {
+			pthread_mutex_lock(&list_mu);
+			pp = &rings; /* the head may have changed since */
+			while (atomic_load(pp) != r)
+				pp = &atomic_load(pp)->next;
 			atomic_store(pp, r->next);
+			pthread_mutex_unlock(&list_mu);
+			pthread_mutex_destroy(&r->mu);
 			free(r->buf);
 			free(r);
 			continue;
 		}
 		pp = &r->next;
 	}
-	pthread_mutex_unlock(&list_mu);
+	pthread_mutex_unlock(&walk_mu);
 }
 
 static void kick(struct ring *r)
@@ -169,9 +193,7 @@ static int ring_append(const char *line, size_t n)
 	while (LOG_RING_BYTES - (h - atomic_load_explicit(&r->tail, memory_order_acquire)) < n) {
 		/* full: the writer is behind; write this ring out here (back-pressure, as a
 		 * direct write would be) rather than drop a line */
-		pthread_mutex_lock(&list_mu);
 		drain_ring(r);
-		pthread_mutex_unlock(&list_mu);
 	}
 	off = h & (LOG_RING_BYTES - 1);
 	first = n < LOG_RING_BYTES - off ? n : LOG_RING_BYTES - off;
