@@ -111,3 +111,17 @@ char *buf_detach(struct buf *b, size_t *len)
 	b->alloc = 0;
 	return p;
 }
+
+int buf_add_i64(struct buf *b, long long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}

@@ -28,6 +28,8 @@ int buf_add_slow(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal (serialisers write numbers on every response: no printf). */
+int buf_add_i64(struct buf *b, long long v);
 
 /* The common case inline: room is there already (serialisers append many small pieces). */
 static inline int buf_add(struct buf *b, const void *p, size_t n)

@@ -207,7 +207,7 @@ char *response_serialise(const struct response *res, size_t *len)
 	}
 	/* The envelope is written around its parts: no temporary objects on every response. */
 	buf_init(&b, (size_t)1 << 30);
-	if (buf_addf(&b, "{\"meta\":{\"status\":%d", res->status) != 0)
+	if (buf_adds(&b, "{\"meta\":{\"status\":") != 0 || buf_add_i64(&b, res->status) != 0)
 		goto fail;
 	if (res->pagination &&
 	    (buf_adds(&b, ",\"pagination\":") != 0 || json_write(&b, res->pagination) != 0))

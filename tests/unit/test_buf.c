@@ -29,5 +29,20 @@ int main(void)
 	CHECK_STR(p, "");
 	free(p);
 	buf_release(&b);
+
+	/* decimal numbers, both ends of the range */
+	buf_init(&b, 256);
+	CHECK_INT(buf_add_i64(&b, 0), 0);
+	CHECK_INT(buf_addc(&b, ' '), 0);
+	CHECK_INT(buf_add_i64(&b, -42), 0);
+	CHECK_INT(buf_addc(&b, ' '), 0);
+	CHECK_INT(buf_add_i64(&b, 9223372036854775807LL), 0);
+	CHECK_INT(buf_addc(&b, ' '), 0);
+	CHECK_INT(buf_add_i64(&b, -9223372036854775807LL - 1), 0);
+	CHECK_STR(b.data, "0 -42 9223372036854775807 -9223372036854775808");
+	buf_release(&b);
+	buf_init(&b, 3);
+	CHECK_INT(buf_add_i64(&b, 1234), MC_ERR_TOO_LARGE);
+	buf_release(&b);
 	return tap_done();
 }

@@ -27,7 +27,12 @@ static int put_bool(struct buf *b, const char *key, int v)
 /* Appends ,"key":N. */
 static int put_int(struct buf *b, const char *key, int64_t v)
 {
-	return buf_addf(b, ",\"%s\":%lld", key, (long long)v);
+	int rc = buf_add(b, ",\"", 2);
+	if (!rc)
+		rc = buf_add(b, key, strlen(key));
+	if (!rc)
+		rc = buf_add(b, "\":", 2);
+	return rc ? rc : buf_add_i64(b, (long long)v);
 }
 
 static int put_str(struct buf *b, const char *key, const char *v)
