@@ -139,6 +139,12 @@ MCAPI_EXPORT size_t mcapi_response_fail_count(const struct mcapi_response *r);
 /* Number of entries of data[] (0 when the body is not an envelope). */
 MCAPI_EXPORT size_t mcapi_response_data_count(const struct mcapi_response *r);
 
+/* The string member key of data[i] (e.g. "domain" of a get-pending-domain item), or NULL when
+ * there is no such item, member, or the member is not a string. Owned by r. For other shapes,
+ * parse mcapi_response_body with a JSON library. */
+MCAPI_EXPORT const char *mcapi_response_data_string(const struct mcapi_response *r, size_t i,
+                                                    const char *key);
+
 /* code, message and field of the first error of the first fail entry, or NULL. Owned by r. */
 MCAPI_EXPORT const char *mcapi_response_error_code(const struct mcapi_response *r);
 MCAPI_EXPORT const char *mcapi_response_error_message(const struct mcapi_response *r);

@@ -449,6 +449,14 @@ MCAPI_EXPORT size_t mcapi_response_data_count(const struct mcapi_response *r)
 	return r && r->root ? json_array_size(json_object_get(r->root, "data")) : 0;
 }
 
+MCAPI_EXPORT const char *mcapi_response_data_string(const struct mcapi_response *r, size_t i,
+                                                    const char *key)
+{
+	json_t *data = r && r->root && key ? json_object_get(r->root, "data") : NULL;
+
+	return json_string_value(json_object_get(json_array_get(data, i), key));
+}
+
 MCAPI_EXPORT const char *mcapi_response_error_code(const struct mcapi_response *r)
 {
 	return r ? r->err_code : NULL;

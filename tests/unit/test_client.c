@@ -202,7 +202,8 @@ static void test_response(void)
 	r = response_of(
 	        200,
 	        "{\"meta\":{\"status\":200,\"pagination\":{\"pageSize\":1,\"next\":\"tok\"}},"
-	        "\"data\":[{\"a\":1}],\"fail\":[{\"key\":{\"domain\":\"x\"},\"errors\":"
+	        "\"data\":[{\"a\":1,\"domain\":\"p.example\"}],\"fail\":[{\"key\":{\"domain\":"
+	        "\"x\"},\"errors\":"
 	        "[{\"code\":\"err_domain_not_found\",\"message\":\"m\",\"field\":\"domain\"}]}]}");
 	CHECK(r != NULL);
 	CHECK_INT(mcapi_response_status(r), 200);
@@ -215,6 +216,10 @@ static void test_response(void)
 	CHECK(mcapi_response_header(r, "X-Absent") == NULL);
 	CHECK(mcapi_response_header(NULL, "mc-siem-token") == NULL);
 	CHECK_INT(mcapi_response_data_count(r), 1);
+	CHECK_STR(mcapi_response_data_string(r, 0, "domain"), "p.example");
+	CHECK(mcapi_response_data_string(r, 0, "a") == NULL); /* not a string */
+	CHECK(mcapi_response_data_string(r, 1, "domain") == NULL);
+	CHECK(mcapi_response_data_string(r, 0, NULL) == NULL);
 	CHECK_INT(mcapi_response_fail_count(r), 1);
 	CHECK_STR(mcapi_response_error_code(r), "err_domain_not_found");
 	CHECK_STR(mcapi_response_error_message(r), "m");
@@ -232,6 +237,7 @@ static void test_response(void)
 	CHECK(!mcapi_response_is_envelope(r));
 	CHECK_INT(mcapi_response_fail_count(r), 0);
 	CHECK(mcapi_response_error_code(r) == NULL && mcapi_response_next_token(r) == NULL);
+	CHECK(mcapi_response_data_string(r, 0, "domain") == NULL);
 	mcapi_response_free(r);
 	mcapi_response_free(NULL);
 
