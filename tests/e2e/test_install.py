@@ -23,9 +23,11 @@ def staged():
     """The tree `make install` wrote under a fresh DESTDIR, from the build of MCAPID."""
     destdir = tempfile.mkdtemp(prefix="mcapi-destdir-")
     build = os.path.dirname(os.path.abspath(MCAPID))
+    # not the job server of a make that runs this test
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     p = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "install", "BUILD=" + build,
                         "DESTDIR=" + destdir, "PREFIX=" + PREFIX, "JOBS=2"],
-                       capture_output=True, text=True, timeout=1800)
+                       capture_output=True, text=True, timeout=1800, env=env)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     yield destdir
     shutil.rmtree(destdir, ignore_errors=True)
@@ -146,6 +148,27 @@ def test_completion_scripts_parse(staged):
     subprocess.run(["bash", "-n", inst(staged, "share/bash-completion/completions/mcapi")],
                    check=True)
     subprocess.run(["zsh", "-n", inst(staged, "share/zsh/site-functions/_mcapi")], check=True)
+    # what the scripts ask the CLI at completion time
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir(staged))
+
+    def words(*args):
+        return subprocess.run([inst(staged, "bin/mcapi"), "completion"] + list(args),
+                              capture_output=True, text=True, env=env, check=True).stdout.split()
+
+    assert words("words", "domain") == ["create", "pending", "verify", "code", "status",
+                                        "internal", "delete"]
+    assert words("words", "profile") == ["set", "show", "list"]
+    assert words("words", "account") == []
+    assert {"--all", "--page-size", "--inbound", "--help"} <= set(words("options", "domain"))
+    # the names of the table are in the bash script, and the zsh one has their summaries
+    table = dict(ln.split("\t", 1) for ln in subprocess.run(
+        [inst(staged, "bin/mcapi"), "completion", "commands"], capture_output=True, text=True,
+        env=env, check=True).stdout.splitlines())
+    bash = open(inst(staged, "share/bash-completion/completions/mcapi")).read()
+    zsh = open(inst(staged, "share/zsh/site-functions/_mcapi")).read()
+    assert 'local cmds="%s"' % " ".join(table) in bash
+    for name, summary in table.items():
+        assert "'%s:%s'" % (name, summary.replace("'", "'\\''")) in zsh, name
 
 
 class Tmux:
