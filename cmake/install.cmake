@@ -8,13 +8,16 @@ include(GNUInstallDirs)
 
 set(MCAPI_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
     "systemd unit directory (relative to the prefix, or absolute)")
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  set(zsh_dir "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions") # Debian's own packages
+set(MCAPI_ZSH_COMPLETION_DIR "" CACHE STRING
+    "zsh completion directory (relative to the prefix, or absolute; empty: the usual one)")
+# Not cached when empty, so that a later configure with another prefix picks again.
+if(MCAPI_ZSH_COMPLETION_DIR)
+  set(zsh_dir "${MCAPI_ZSH_COMPLETION_DIR}")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(zsh_dir "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions") # where Debian's zsh looks
 else()
   set(zsh_dir "${CMAKE_INSTALL_DATADIR}/zsh/site-functions")
 endif()
-set(MCAPI_ZSH_COMPLETION_DIR "${zsh_dir}" CACHE STRING
-    "zsh completion directory (relative to the prefix, or absolute)")
 
 # Files made by running the programs (man pages, completion) are built by default except in
 # sanitizer and fuzz builds, where running them at build time adds nothing and LSan could
@@ -83,7 +86,7 @@ if(TARGET mcapi-cli)
   endforeach()
   install(FILES ${CMAKE_BINARY_DIR}/completion/bash/mcapi
           DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-  install(FILES ${CMAKE_BINARY_DIR}/completion/zsh/_mcapi DESTINATION ${MCAPI_ZSH_COMPLETION_DIR})
+  install(FILES ${CMAKE_BINARY_DIR}/completion/zsh/_mcapi DESTINATION ${zsh_dir})
 endif()
 
 # man pages: scdoc sources whose command and option lists the programs fill in
