@@ -6,8 +6,10 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps node-deps build run test unit e2e pg asan tsan fuzz-smoke fuzz bench clean format
+.PHONY: all deps node-deps build run install test unit e2e pg asan tsan fuzz-smoke fuzz bench clean format
 
 all: build
 
@@ -28,6 +30,13 @@ build: deps
 
 run: build
 	./$(BUILD)/mcapid serve --dev
+
+# Installs under $(DESTDIR)$(PREFIX) (see README.md, "Installing"): the prefix is given to CMake
+# at configure time and again to cmake --install, DESTDIR passes through as CMake expects it.
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target all install-extras
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

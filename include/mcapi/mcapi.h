@@ -3,7 +3,13 @@
  * connection failures) with a fresh request id each time, follows §8 pagination, performs the
  * §6 discover-and-login flow, and reads INI profiles. Handles are opaque; every function
  * returns 0 or a negative MCAPI_E_* code and never prints, exits or logs secrets.
- * A client is not thread-safe: use one per thread. */
+ *
+ * Threads: the library has no global state of its own (libcurl is initialised once, under
+ * pthread_once, by the first mcapi_client_new or mcapi_login). A client and its responses may
+ * be used by one thread at a time: use one client per thread, or a lock around each. Distinct
+ * clients, profiles (struct mcapi_config) and mcapi_login calls are independent. The
+ * functions that read the environment (mcapi_config_resolve, mcapi_config_default_path) must
+ * not run while another thread calls setenv. */
 #ifndef MCAPI_MCAPI_H
 #define MCAPI_MCAPI_H
 
@@ -49,13 +55,22 @@ struct mcapi_options {
 	long timeout_ms;        /* per attempt; 0 = 30000 */
 	int max_retries; /* retries after the first attempt; 0 = none (see mcapi_options_init) */
 	const char *user_agent; /* NULL = "mcapi/<version>" */
+	/* Fields below were added after 0.1.0; the struct only grows at its end, so always fill
+	 * it with mcapi_options_init first. */
+	long connect_timeout_ms; /* TCP and TLS set-up of one attempt; 0 = min(timeout_ms, 10000) */
+	long total_timeout_ms;   /* the whole call: attempts and the waits between them; 0 = none
+	                            (max_retries alone bounds it) */
+	const char *ca_file;     /* PEM file of the CAs to trust for https:// instead of the
+	                            system's; TLS peer and host name are always verified */
 };
 
-/* Fills o with the defaults: NULL strings, timeout_ms 30000, max_retries 4. */
+/* Fills o with the defaults: NULL strings, timeout_ms 30000, max_retries 4, connect and total
+ * timeouts 0 (see above). */
 MCAPI_EXPORT void mcapi_options_init(struct mcapi_options *o);
 
 /* Checks that o has everything a signed call needs (base_url http(s)://, app_id, app_key,
- * access_key, a secret_key that decodes as base64) and no CR/LF in any value. Returns 0, or
+ * access_key, a secret_key that decodes as base64), no CR/LF in any value, timeouts in
+ * 0..3600000 ms, and a ca_file (when given) that can be read. Returns 0, or
  * MCAPI_E_INVALID with a message in *errmsg (if errmsg is not NULL; free() it). */
 MCAPI_EXPORT int mcapi_options_validate(const struct mcapi_options *o, char **errmsg);
 
@@ -96,10 +111,13 @@ MCAPI_EXPORT void mcapi_client_free(struct mcapi_client *c);
 MCAPI_EXPORT const char *mcapi_client_last_error(const struct mcapi_client *c);
 
 /* Posts request_json (strict JSON or a Python literal as API.md §4 allows; NULL =
- * {"data":[]}) to base_url + path, signed. Retries 429 after X-RateLimit-Reset ms, 503 after
- * Retry-After seconds, 500 whose envelope says retryable, 502/504 and connection failures with
- * exponential back-off — each attempt with a new date and request id — at most max_retries
- * times. Function-level failures (HTTP 200 with fail[]) are never retried.
+ * {"data":[]}) to base_url + path, signed. Retries 429 after X-RateLimit-Reset ms (else
+ * Retry-After), 503 after Retry-After (seconds or an HTTP date), 500 whose envelope says
+ * retryable, 502/504 and connection failures with exponential back-off — each wait with
+ * jitter and at most 60 s, each attempt with a new date and request id — at most max_retries
+ * times and within total_timeout_ms. Function-level failures (HTTP 200 with fail[]) are never
+ * retried. When the next wait would pass total_timeout_ms, the last answer is returned (or,
+ * with none, MCAPI_E_TIMEOUT or the transport error).
  * Returns 0 when an HTTP answer was received (any status: look at the response), with *out
  * set (free with mcapi_response_free); otherwise a negative code, *out NULL, and a message in
  * mcapi_client_last_error(c). */
@@ -120,6 +138,12 @@ MCAPI_EXPORT size_t mcapi_response_fail_count(const struct mcapi_response *r);
 
 /* Number of entries of data[] (0 when the body is not an envelope). */
 MCAPI_EXPORT size_t mcapi_response_data_count(const struct mcapi_response *r);
+
+/* The string member key of data[i] (e.g. "domain" of a get-pending-domain item), or NULL when
+ * there is no such item, member, or the member is not a string. Owned by r. For other shapes,
+ * parse mcapi_response_body with a JSON library. */
+MCAPI_EXPORT const char *mcapi_response_data_string(const struct mcapi_response *r, size_t i,
+                                                    const char *key);
 
 /* code, message and field of the first error of the first fail entry, or NULL. Owned by r. */
 MCAPI_EXPORT const char *mcapi_response_error_code(const struct mcapi_response *r);
@@ -226,9 +250,11 @@ MCAPI_EXPORT int mcapi_config_set(struct mcapi_config *cfg, const char *profile,
 MCAPI_EXPORT int mcapi_config_save(const struct mcapi_config *cfg, const char *path, char **errmsg);
 
 /* Fills o for profile with this precedence, highest first: the environment (MCAPI_BASE_URL,
- * MCAPI_APP_ID, MCAPI_APP_KEY, MCAPI_ACCESS_KEY, MCAPI_SECRET_KEY, MCAPI_TIMEOUT_MS,
+ * MCAPI_APP_ID, MCAPI_APP_KEY, MCAPI_ACCESS_KEY, MCAPI_SECRET_KEY, MCAPI_USER_AGENT,
+ * MCAPI_CA_FILE, MCAPI_TIMEOUT_MS, MCAPI_CONNECT_TIMEOUT_MS, MCAPI_TOTAL_TIMEOUT_MS,
  * MCAPI_MAX_RETRIES), then the profile's keys (base_url, app_id, app_key, access_key,
- * secret_key, timeout_ms, max_retries). profile NULL means $MCAPI_PROFILE, else "default".
+ * secret_key, user_agent, ca_file, timeout_ms, connect_timeout_ms, total_timeout_ms,
+ * max_retries). profile NULL means $MCAPI_PROFILE, else "default".
  * A profile named explicitly (argument or $MCAPI_PROFILE) must exist (MCAPI_E_NOT_FOUND);
  * "default" may be absent. o is initialised first; its strings point into cfg or the
  * environment. cfg may be NULL (environment only). 0 or an error with *errmsg. Does not

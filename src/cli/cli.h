@@ -26,6 +26,11 @@ struct cli_cmd {
 	const char *summary;
 };
 
+/* The command table of main.c (n entries), and the entry named name or NULL; for
+ * cmd_completion.c, which builds its scripts by walking the table. */
+const struct cli_cmd *cli_commands(size_t *n);
+const struct cli_cmd *cli_command_find(const char *name);
+
 /* "error: ..." on stderr; returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -59,6 +64,7 @@ char *cli_read_stdin(size_t cap);
 
 /* The commands, one file each. */
 int cmd_call(struct cli *cli, int argc, char **argv);
+int cmd_completion(struct cli *cli, int argc, char **argv);
 int cmd_domain(struct cli *cli, int argc, char **argv);
 int cmd_senders(struct cli *cli, int argc, char **argv);
 int cmd_account(struct cli *cli, int argc, char **argv);

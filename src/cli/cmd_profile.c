@@ -16,7 +16,8 @@ static const char profile_usage[] =
         "       mcapi profile list\n"
         "\n"
         "keys: base_url, app_id, app_key, access_key, secret_key, timeout_ms, max_retries,\n"
-        "user_agent. A VALUE of '-' is read from stdin (one line); an empty VALUE removes the "
+        "user_agent, ca_file, connect_timeout_ms, total_timeout_ms. A VALUE of '-' is read from "
+        "stdin (one line); an empty VALUE removes the "
         "key.\n"
         "The profile is NAME, else --profile, else $MCAPI_PROFILE, else 'default'.\n";
 
@@ -24,10 +25,17 @@ static const struct {
 	const char *key, *env;
 	int secret; /* 2: never shown, 1: shown shortened */
 } profile_keys[] = {
-        {"base_url", "MCAPI_BASE_URL", 0},       {"app_id", "MCAPI_APP_ID", 0},
-        {"app_key", "MCAPI_APP_KEY", 2},         {"access_key", "MCAPI_ACCESS_KEY", 1},
-        {"secret_key", "MCAPI_SECRET_KEY", 2},   {"timeout_ms", "MCAPI_TIMEOUT_MS", 0},
-        {"max_retries", "MCAPI_MAX_RETRIES", 0}, {"user_agent", "MCAPI_USER_AGENT", 0},
+        {"base_url", "MCAPI_BASE_URL", 0},
+        {"app_id", "MCAPI_APP_ID", 0},
+        {"app_key", "MCAPI_APP_KEY", 2},
+        {"access_key", "MCAPI_ACCESS_KEY", 1},
+        {"secret_key", "MCAPI_SECRET_KEY", 2},
+        {"timeout_ms", "MCAPI_TIMEOUT_MS", 0},
+        {"max_retries", "MCAPI_MAX_RETRIES", 0},
+        {"user_agent", "MCAPI_USER_AGENT", 0},
+        {"ca_file", "MCAPI_CA_FILE", 0},
+        {"connect_timeout_ms", "MCAPI_CONNECT_TIMEOUT_MS", 0},
+        {"total_timeout_ms", "MCAPI_TOTAL_TIMEOUT_MS", 0},
 };
 #define PROFILE_NKEYS (sizeof(profile_keys) / sizeof(profile_keys[0]))
 

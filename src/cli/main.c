@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
         {"account", cmd_account, "show the account of the profile's keys"},
         {"audit", cmd_audit, "list audit events (--from, --to, --query)"},
         {"call", cmd_call, "call any API path with a JSON body and print the answer"},
+        {"completion", cmd_completion, "print a bash or zsh completion script"},
         {"domain", cmd_domain, "register, verify and list domains"},
         {"senders", cmd_senders, "permit or block senders; blocked-senders policies"},
         {"siem", cmd_siem, "pull SIEM log files into a directory, continuing where it stopped"},
@@ -55,6 +56,17 @@ static const struct cli_cmd *find_command(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+const struct cli_cmd *cli_commands(size_t *n)
+{
+	*n = sizeof(commands) / sizeof(commands[0]);
+	return commands;
+}
+
+const struct cli_cmd *cli_command_find(const char *name)
+{
+	return find_command(name);
 }
 
 static int cmd_version(struct cli *cli, int argc, char **argv)

@@ -1,6 +1,7 @@
 /* The client handle and mcapi_call: options checked once, the secret key decoded once, one
  * curl handle reused across calls (keep-alive), and the retry loop of docs/client.md — every
- * attempt signed afresh (new x-mc-date and x-mc-req-id, as the server refuses replays). Also
+ * attempt signed afresh (new x-mc-date and x-mc-req-id, as the server refuses replays), every
+ * wait jittered and capped, the whole call within total_timeout_ms. Also
  * the response accessors, which read the envelope parsed once when the answer arrives. */
 #include "client_int.h"
 #include "common/b64.h"
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/banned.h"
 
@@ -70,9 +73,19 @@ MCAPI_EXPORT int mcapi_options_validate(const struct mcapi_options *o, char **er
 		return client_errf(errmsg, MCAPI_E_INVALID, "'timeout_ms' must be 0..3600000");
 	if (o->max_retries < 0 || o->max_retries > 100)
 		return client_errf(errmsg, MCAPI_E_INVALID, "'max_retries' must be 0..100");
+	if (o->connect_timeout_ms < 0 || o->connect_timeout_ms > 3600000L)
+		return client_errf(errmsg, MCAPI_E_INVALID,
+		                   "'connect_timeout_ms' must be 0..3600000");
+	if (o->total_timeout_ms < 0 || o->total_timeout_ms > 3600000L)
+		return client_errf(errmsg, MCAPI_E_INVALID,
+		                   "'total_timeout_ms' must be 0..3600000");
 	if (o->user_agent && sign_bad_header_value(o->user_agent))
 		return client_errf(errmsg, MCAPI_E_INVALID,
 		                   "'user_agent' holds a control character");
+	/* checked here so that a typo is one clear message, not a TLS failure per attempt */
+	if (o->ca_file && (!*o->ca_file || access(o->ca_file, R_OK) != 0))
+		return client_errf(errmsg, MCAPI_E_INVALID, "'ca_file' '%s' cannot be read",
+		                   o->ca_file);
 	return 0;
 }
 
@@ -102,15 +115,18 @@ MCAPI_EXPORT struct mcapi_client *mcapi_client_new(const struct mcapi_options *o
 	c->app_key = strdup(o->app_key);
 	c->access_key = strdup(o->access_key);
 	c->user_agent = o->user_agent ? dup_or_null(o->user_agent) : strdup(ua);
+	c->ca_file = dup_or_null(o->ca_file);
 	c->curl = curl_easy_init();
 	if (!c->base_url || !c->app_id || !c->app_key || !c->access_key || !c->user_agent ||
-	    !c->curl)
+	    !c->curl || (o->ca_file && !c->ca_file))
 		goto nomem;
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
 		c->base_url[--n] = '\0';
 	b64_decode(o->secret_key, strlen(o->secret_key), c->key, sizeof(c->key), &c->key_len);
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : CLIENT_TIMEOUT_DEFAULT;
+	c->connect_timeout_ms = o->connect_timeout_ms;
+	c->total_timeout_ms = o->total_timeout_ms;
 	c->max_retries = o->max_retries;
 	return c;
 nomem:
@@ -138,6 +154,7 @@ MCAPI_EXPORT void mcapi_client_free(struct mcapi_client *c)
 	free_secret(c->app_key);
 	free_secret(c->access_key);
 	free(c->user_agent);
+	free(c->ca_file);
 	secure_zero(c->key, sizeof(c->key));
 	free(c);
 }
@@ -160,52 +177,74 @@ static int client_fail(struct mcapi_client *c, int code, const char *fmt, ...)
 	return code;
 }
 
+static long jitter_ms(long upto)
+{
+	unsigned r;
+
+	if (upto <= 0)
+		return 0;
+	random_bytes(&r, sizeof(r));
+	return (long)(r % (unsigned)(upto + 1));
+}
+
 /* Exponential back-off with jitter: half the step plus a random half. */
 static long backoff_ms(int attempt)
 {
 	long step = BACKOFF_BASE_MS;
-	unsigned r;
 
 	for (int i = 1; i < attempt && step < BACKOFF_MAX_MS; i++)
 		step *= 2;
 	if (step > BACKOFF_MAX_MS)
 		step = BACKOFF_MAX_MS;
-	random_bytes(&r, sizeof(r));
-	return step / 2 + (long)(r % (unsigned)(step / 2 + 1));
+	return step / 2 + jitter_ms(step / 2);
 }
 
-static long clamp_wait(long ms)
+/* A wait the server asked for, plus up to a tenth more (and 5..100 ms) so that clients sent
+ * away at the same moment do not all come back at the same one; then the cap. */
+static long server_wait(long ms)
 {
-	if (ms < 1)
-		return 1;
-	return ms > CLIENT_WAIT_MAX_MS ? CLIENT_WAIT_MAX_MS : ms;
+	long w = ms + 5 + jitter_ms(ms / 10 + 95);
+
+	return w > CLIENT_WAIT_MAX_MS ? CLIENT_WAIT_MAX_MS : w;
 }
 
-/* The wait before retrying an HTTP answer, or -1 if it is not retryable. */
-static long retry_wait_http(const struct mcapi_response *r, const struct http_result *h,
-                            int attempt)
+long client_retry_wait(long status, int retryable_500, long rl_reset_ms, long retry_after_ms,
+                       int attempt)
 {
-	switch (r->status) {
-	case 429:
-		/* §7: Reset is the ms until one call is added back */
-		return h->rl_reset >= 0 ? clamp_wait(h->rl_reset + 5) : backoff_ms(attempt);
-	case 503:
-		return h->retry_after_s >= 0 ? clamp_wait(h->retry_after_s * 1000)
-		                             : backoff_ms(attempt);
+	switch (status) {
+	case 0: /* connection failure */
 	case 502:
 	case 504:
 		return backoff_ms(attempt);
-	case 500: {
+	case 429:
+		/* §7: Reset is the ms until one call is added back */
+		if (rl_reset_ms >= 0)
+			return server_wait(rl_reset_ms);
+		return retry_after_ms >= 0 ? server_wait(retry_after_ms) : backoff_ms(attempt);
+	case 503:
+		return retry_after_ms >= 0 ? server_wait(retry_after_ms) : backoff_ms(attempt);
+	case 500:
 		/* only when the envelope says so (§3.1 err_xdk_internal is retryable) */
-		json_t *fail = r->root ? json_object_get(r->root, "fail") : NULL;
-		json_t *e = json_object_get(json_array_get(fail, 0), "errors");
-		if (json_is_true(json_object_get(json_array_get(e, 0), "retryable")))
-			return backoff_ms(attempt);
-		return -1;
-	}
+		return retryable_500 ? backoff_ms(attempt) : -1;
 	default:
 		return -1;
 	}
+}
+
+static int retryable_500(const struct mcapi_response *r)
+{
+	json_t *fail = r->root ? json_object_get(r->root, "fail") : NULL;
+	json_t *e = json_object_get(json_array_get(fail, 0), "errors");
+
+	return json_is_true(json_object_get(json_array_get(e, 0), "retryable"));
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char *request_json,
@@ -218,9 +257,11 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 	char *url = NULL;
 	char msg[512], line[MCAPI_HEADER_MAX + 32];
 	const char *body = request_json ? request_json : "{\"data\":[]}";
+	struct http_opts ho = {c ? c->timeout_ms : 0, c ? c->connect_timeout_ms : 0,
+	                       c ? c->user_agent : NULL, c ? c->ca_file : NULL};
 	size_t url_len;
 	int rc, attempt, retryable;
-	long wait;
+	long wait, deadline = 0, left = 0;
 
 	if (!out)
 		return MCAPI_E_INVALID;
@@ -242,8 +283,16 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		goto out;
 	}
 	snprintf(url, url_len, "%s%s", c->base_url, path);
+	if (c->total_timeout_ms > 0)
+		deadline = mono_ms() + c->total_timeout_ms;
 
 	for (attempt = 1;; attempt++) {
+		if (deadline) {
+			/* an attempt never runs past the deadline */
+			left = deadline - mono_ms();
+			ho.timeout_ms =
+			        left < c->timeout_ms ? (left > 0 ? left : 1) : c->timeout_ms;
+		}
 		rc = sign_headers(c->key, c->key_len, c->app_id, c->app_key, c->access_key, path,
 		                  NULL, NULL, &sh, msg, sizeof(msg));
 		if (rc) {
@@ -272,15 +321,23 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		ADD_HDR("Expect:");
 #undef ADD_HDR
 		secure_zero(&sh.authorization, sizeof(sh.authorization));
-		rc = http_post(c->curl, url, hdrs, body, strlen(body), c->timeout_ms, c->user_agent,
-		               &h, msg, sizeof(msg), &retryable);
+		rc = http_post(c->curl, url, hdrs, body, strlen(body), &ho, &h, msg, sizeof(msg),
+		               &retryable);
 		if (rc) {
-			if (!retryable || attempt > c->max_retries) {
+			wait = retryable ? client_retry_wait(0, 0, -1, -1, attempt) : -1;
+			if (wait >= 0 && deadline && mono_ms() + wait >= deadline) {
+				client_fail(c, MCAPI_E_TIMEOUT,
+				            "%s (total timeout of %ld ms reached)", msg,
+				            c->total_timeout_ms);
+				rc = MCAPI_E_TIMEOUT;
+				goto out;
+			}
+			if (wait < 0 || attempt > c->max_retries) {
 				client_fail(c, rc, "%s%s", msg,
 				            attempt > 1 && retryable ? " (retries exhausted)" : "");
 				goto out;
 			}
-			client_sleep_ms(backoff_ms(attempt));
+			client_sleep_ms(wait);
 			continue;
 		}
 		mcapi_response_free(r);
@@ -289,8 +346,12 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 			rc = client_fail(c, MCAPI_E_NOMEM, "out of memory");
 			goto out;
 		}
-		wait = retry_wait_http(r, &h, attempt);
-		if (wait < 0 || attempt > c->max_retries)
+		wait = client_retry_wait(r->status, r->status == 500 && retryable_500(r),
+		                         h.rl_reset, h.retry_after_ms, attempt);
+		/* past the deadline the last answer is returned as it is, like after the last retry
+		 */
+		if (wait < 0 || attempt > c->max_retries ||
+		    (deadline && mono_ms() + wait >= deadline))
 			break;
 		client_sleep_ms(wait);
 	}
@@ -386,6 +447,14 @@ MCAPI_EXPORT size_t mcapi_response_fail_count(const struct mcapi_response *r)
 MCAPI_EXPORT size_t mcapi_response_data_count(const struct mcapi_response *r)
 {
 	return r && r->root ? json_array_size(json_object_get(r->root, "data")) : 0;
+}
+
+MCAPI_EXPORT const char *mcapi_response_data_string(const struct mcapi_response *r, size_t i,
+                                                    const char *key)
+{
+	json_t *data = r && r->root && key ? json_object_get(r->root, "data") : NULL;
+
+	return json_string_value(json_object_get(json_array_get(data, i), key));
 }
 
 MCAPI_EXPORT const char *mcapi_response_error_code(const struct mcapi_response *r)

@@ -25,8 +25,11 @@ struct mcapi_client {
 	unsigned char key[CLIENT_KEY_MAX];
 	size_t key_len;
 	long timeout_ms;
+	long connect_timeout_ms;
+	long total_timeout_ms; /* 0 = none */
 	int max_retries;
 	char *user_agent;
+	char *ca_file; /* NULL = the system's CAs */
 	CURL *curl;
 	char last_error[512];
 };
@@ -50,9 +53,17 @@ struct http_result {
 	long status;
 	struct buf body;
 	long rl_limit, rl_remaining, rl_reset; /* -1 when absent */
-	long retry_after_s;                    /* -1 when absent */
-	struct buf headers; /* header lines of the final answer, "Name: value\n" each, trimmed;
-	                       callers buf_init it (cap CLIENT_HEADERS_MAX) and release it */
+	long retry_after_ms; /* Retry-After (seconds or an HTTP date) in ms; -1 when absent */
+	struct buf headers;  /* header lines of the final answer, "Name: value\n" each, trimmed;
+	                        callers buf_init it (cap CLIENT_HEADERS_MAX) and release it */
+};
+
+/* Transport settings of one exchange (strings borrowed). */
+struct http_opts {
+	long timeout_ms;         /* the whole exchange */
+	long connect_timeout_ms; /* TCP and TLS set-up; 0 = min(timeout_ms, 10000) */
+	const char *user_agent;
+	const char *ca_file; /* NULL = the system's CAs; verification is always on */
 };
 
 /* Posts body to url with headers on handle h (a reused easy handle). Returns 0 with res
@@ -60,8 +71,20 @@ struct http_result {
  * MCAPI_E_TIMEOUT / MCAPI_E_PROTOCOL (body over CLIENT_BODY_MAX) / MCAPI_E_NOMEM with a
  * message in msg. *retryable is set to 1 for failures worth another attempt. */
 int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *body, size_t len,
-              long timeout_ms, const char *user_agent, struct http_result *res, char *msg,
-              size_t msg_size, int *retryable);
+              const struct http_opts *opt, struct http_result *res, char *msg, size_t msg_size,
+              int *retryable);
+
+/* Retry-After (RFC 9110 §10.2.3) of v[0..n): delay-seconds or an HTTP date, in ms from now
+ * (0 for a date in the past; at most a day), or -1 when it is neither. */
+long http_retry_after_ms(const char *v, size_t n);
+
+/* The wait in ms before retry number attempt (1 = the first retry) of an answer with HTTP
+ * status, or -1 when it is not retried. retryable_500: the envelope of a 500 says
+ * retryable. rl_reset_ms and retry_after_ms are the answer's X-RateLimit-Reset and
+ * Retry-After (-1 when absent). Status 0 means a connection failure. Every wait has jitter
+ * and is capped at CLIENT_WAIT_MAX_MS. */
+long client_retry_wait(long status, int retryable_500, long rl_reset_ms, long retry_after_ms,
+                       int attempt);
 
 /* curl_global_init once per process; 0 or MCAPI_E_NOMEM. */
 int http_global_init(void);

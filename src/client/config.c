@@ -463,6 +463,17 @@ MCAPI_EXPORT int mcapi_config_resolve(const struct mcapi_config *cfg, const char
 	        {"access_key", "MCAPI_ACCESS_KEY", offsetof(struct mcapi_options, access_key)},
 	        {"secret_key", "MCAPI_SECRET_KEY", offsetof(struct mcapi_options, secret_key)},
 	        {"user_agent", "MCAPI_USER_AGENT", offsetof(struct mcapi_options, user_agent)},
+	        {"ca_file", "MCAPI_CA_FILE", offsetof(struct mcapi_options, ca_file)},
+	};
+	static const struct {
+		const char *key, *env;
+		size_t off;
+	} longs[] = {
+	        {"timeout_ms", "MCAPI_TIMEOUT_MS", offsetof(struct mcapi_options, timeout_ms)},
+	        {"connect_timeout_ms", "MCAPI_CONNECT_TIMEOUT_MS",
+	         offsetof(struct mcapi_options, connect_timeout_ms)},
+	        {"total_timeout_ms", "MCAPI_TOTAL_TIMEOUT_MS",
+	         offsetof(struct mcapi_options, total_timeout_ms)},
 	};
 	const char *v, *env;
 	int explicit_name = 1;
@@ -488,13 +499,16 @@ MCAPI_EXPORT int mcapi_config_resolve(const struct mcapi_config *cfg, const char
 			v = env;
 		*(const char **)((char *)o + strs[i].off) = v;
 	}
-	env = getenv("MCAPI_TIMEOUT_MS");
-	v = env && *env ? env : mcapi_config_get(cfg, profile, "timeout_ms");
-	if (v) {
+	for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
+		env = getenv(longs[i].env);
+		v = env && *env ? env : mcapi_config_get(cfg, profile, longs[i].key);
+		if (!v)
+			continue;
 		if (parse_long(v, 0, 3600000L, &n))
 			return client_errf(errmsg, MCAPI_E_INVALID,
-			                   "'timeout_ms' must be a number of ms (got '%s')", v);
-		o->timeout_ms = n;
+			                   "'%s' must be a number of ms (got '%s')", longs[i].key,
+			                   v);
+		*(long *)((char *)o + longs[i].off) = n;
 	}
 	env = getenv("MCAPI_MAX_RETRIES");
 	v = env && *env ? env : mcapi_config_get(cfg, profile, "max_retries");

@@ -1,6 +1,8 @@
 /* The one HTTP exchange of libmcapi: a POST with libcurl on a reused easy handle, the body
  * collected into a capped buffer and the §7 rate-limit and Retry-After headers picked out
- * of the answer. It decides nothing about retries beyond saying which failures are worth one. */
+ * of the answer. TLS peer and host name verification are always on (a CA file may replace
+ * the system's CAs). It decides nothing about retries beyond saying which failures are worth
+ * one. */
 #include "client_int.h"
 #include "common/err.h"
 
@@ -68,6 +70,29 @@ static long http_header_long(const char *v, size_t n)
 	return x;
 }
 
+long http_retry_after_ms(const char *v, size_t n)
+{
+	char date[64];
+	long s = http_header_long(v, n);
+	time_t t, now;
+
+	if (s >= 0)
+		return s > 86400 ? 86400000L : s * 1000;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	if (n == 0 || n >= sizeof(date))
+		return -1;
+	memcpy(date, v, n);
+	date[n] = '\0';
+	t = curl_getdate(date, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	if (t <= now)
+		return 0;
+	return t - now > 86400 ? 86400000L : (long)(t - now) * 1000;
+}
+
 static size_t http_on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct http_result *res = arg;
@@ -110,23 +135,24 @@ static size_t http_on_header(char *p, size_t size, size_t n, void *arg)
 	else if (HDR_IS("X-RateLimit-Reset"))
 		res->rl_reset = http_header_long(v, vlen);
 	else if (HDR_IS("Retry-After"))
-		res->retry_after_s = http_header_long(v, vlen);
+		res->retry_after_ms = http_retry_after_ms(v, vlen);
 #undef HDR_IS
 	return len;
 }
 
 int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *body, size_t len,
-              long timeout_ms, const char *user_agent, struct http_result *res, char *msg,
-              size_t msg_size, int *retryable)
+              const struct http_opts *opt, struct http_result *res, char *msg, size_t msg_size,
+              int *retryable)
 {
 	char curl_err[CURL_ERROR_SIZE];
+	long connect_ms = opt->connect_timeout_ms;
 	CURLcode cc;
 
 	*retryable = 0;
 	buf_reset(&res->body);
 	buf_reset(&res->headers);
 	res->status = 0;
-	res->rl_limit = res->rl_remaining = res->rl_reset = res->retry_after_s = -1;
+	res->rl_limit = res->rl_remaining = res->rl_reset = res->retry_after_ms = -1;
 	curl_err[0] = '\0';
 
 	curl_easy_reset(h);
@@ -135,9 +161,16 @@ int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, opt->user_agent);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opt->timeout_ms);
+	if (connect_ms <= 0 || connect_ms > opt->timeout_ms)
+		connect_ms = opt->timeout_ms < 10000 ? opt->timeout_ms : 10000L;
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	/* libcurl's defaults, set anyway: the library never talks to an unverified peer */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (opt->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, opt->ca_file);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would drop the signature */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -165,6 +198,10 @@ int http_post(CURL *h, const char *url, struct curl_slist *headers, const char *
 	case CURLE_OPERATION_TIMEDOUT:
 		*retryable = 1;
 		return MCAPI_E_TIMEOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		/* never retried: another attempt meets the same certificate */
+		return MCAPI_E_TRANSPORT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_SEND_ERROR:

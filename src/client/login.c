@@ -25,6 +25,7 @@ static int login_post(CURL *h, const struct mcapi_options *o, const char *base, 
 	char line[MCAPI_HEADER_MAX + 64], date[64], guid[GUID_STR_LEN], msg[512];
 	char *body = NULL, *url = NULL;
 	size_t url_len;
+	struct http_opts ho;
 	int rc, retryable;
 	const char *lines[6];
 	size_t nl = 0;
@@ -62,10 +63,11 @@ static int login_post(CURL *h, const struct mcapi_options *o, const char *base, 
 	if (!(t = curl_slist_append(hdrs, line)))
 		goto nomem;
 	hdrs = t;
-	rc = http_post(h, url, hdrs, body, strlen(body),
-	               o->timeout_ms ? o->timeout_ms : CLIENT_TIMEOUT_DEFAULT,
-	               o->user_agent ? o->user_agent : "mcapi/" MCAPI_VERSION, res, msg,
-	               sizeof(msg), &retryable);
+	ho.timeout_ms = o->timeout_ms ? o->timeout_ms : CLIENT_TIMEOUT_DEFAULT;
+	ho.connect_timeout_ms = o->connect_timeout_ms;
+	ho.user_agent = o->user_agent ? o->user_agent : "mcapi/" MCAPI_VERSION;
+	ho.ca_file = o->ca_file;
+	rc = http_post(h, url, hdrs, body, strlen(body), &ho, res, msg, sizeof(msg), &retryable);
 	if (rc) {
 		client_errf(errmsg, rc, "%s: %s", path, msg);
 		goto out;

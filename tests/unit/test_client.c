@@ -1,6 +1,6 @@
 /* libmcapi without a network: signing against every signature vector, the headers of a
- * fresh signature, option validation, the envelope accessors, profile parsing, saving and
- * resolution with environment overrides. */
+ * fresh signature, option validation, the envelope accessors, the retry waits (jitter, cap,
+ * Retry-After forms), profile parsing, saving and resolution with environment overrides. */
 #include "client/client_int.h"
 #include "common/b64.h"
 #include "common/crypto.h"
@@ -11,7 +11,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/banned.h"
@@ -149,7 +151,26 @@ static void test_options(void)
 	o.timeout_ms = -5;
 	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
 	CHECK_INT(mcapi_options_validate(NULL, &msg), MCAPI_E_INVALID);
+	dev_options(&o);
+	CHECK_INT(o.connect_timeout_ms, 0);
+	CHECK_INT(o.total_timeout_ms, 0);
+	CHECK(o.ca_file == NULL);
+	o.connect_timeout_ms = -1;
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'connect_timeout_ms'"));
+	dev_options(&o);
+	o.total_timeout_ms = 3600001;
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'total_timeout_ms'"));
+	dev_options(&o);
+	o.ca_file = "/nonexistent/ca.pem";
+	CHECK_INT(mcapi_options_validate(&o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'ca_file' '/nonexistent/ca.pem' cannot be read"));
+	o.ca_file = "/dev/null"; /* readable: whether it holds CAs is libcurl's to say */
+	CHECK_INT(mcapi_options_validate(&o, &msg), 0);
 	CHECK_STR(mcapi_strerror(MCAPI_E_TIMEOUT), "timed out");
+	CHECK_STR(mcapi_strerror(MCAPI_E_LIMIT), "limit reached");
+	CHECK_STR(mcapi_strerror(12345), "unknown error");
 	free(msg);
 }
 
@@ -167,7 +188,7 @@ static struct mcapi_response *response_of(long status, const char *body)
 	h.rl_limit = 800;
 	h.rl_remaining = 799;
 	h.rl_reset = 100;
-	h.retry_after_s = -1;
+	h.retry_after_ms = -1;
 	return response_from_http(&h, 2, "rid");
 }
 
@@ -181,7 +202,8 @@ static void test_response(void)
 	r = response_of(
 	        200,
 	        "{\"meta\":{\"status\":200,\"pagination\":{\"pageSize\":1,\"next\":\"tok\"}},"
-	        "\"data\":[{\"a\":1}],\"fail\":[{\"key\":{\"domain\":\"x\"},\"errors\":"
+	        "\"data\":[{\"a\":1,\"domain\":\"p.example\"}],\"fail\":[{\"key\":{\"domain\":"
+	        "\"x\"},\"errors\":"
 	        "[{\"code\":\"err_domain_not_found\",\"message\":\"m\",\"field\":\"domain\"}]}]}");
 	CHECK(r != NULL);
 	CHECK_INT(mcapi_response_status(r), 200);
@@ -194,6 +216,10 @@ static void test_response(void)
 	CHECK(mcapi_response_header(r, "X-Absent") == NULL);
 	CHECK(mcapi_response_header(NULL, "mc-siem-token") == NULL);
 	CHECK_INT(mcapi_response_data_count(r), 1);
+	CHECK_STR(mcapi_response_data_string(r, 0, "domain"), "p.example");
+	CHECK(mcapi_response_data_string(r, 0, "a") == NULL); /* not a string */
+	CHECK(mcapi_response_data_string(r, 1, "domain") == NULL);
+	CHECK(mcapi_response_data_string(r, 0, NULL) == NULL);
 	CHECK_INT(mcapi_response_fail_count(r), 1);
 	CHECK_STR(mcapi_response_error_code(r), "err_domain_not_found");
 	CHECK_STR(mcapi_response_error_message(r), "m");
@@ -211,6 +237,7 @@ static void test_response(void)
 	CHECK(!mcapi_response_is_envelope(r));
 	CHECK_INT(mcapi_response_fail_count(r), 0);
 	CHECK(mcapi_response_error_code(r) == NULL && mcapi_response_next_token(r) == NULL);
+	CHECK(mcapi_response_data_string(r, 0, "domain") == NULL);
 	mcapi_response_free(r);
 	mcapi_response_free(NULL);
 
@@ -346,6 +373,89 @@ static void test_profile_file(void)
 	free(msg);
 }
 
+static void test_retry_wait(void)
+{
+	long w, lo = 1L << 30, hi = 0;
+
+	/* 429: X-RateLimit-Reset plus 5..100 ms of jitter (and a tenth of the wait) */
+	for (int i = 0; i < 200; i++) {
+		w = client_retry_wait(429, 0, 300, -1, 1);
+		lo = w < lo ? w : lo;
+		hi = w > hi ? w : hi;
+	}
+	CHECK(lo >= 305 && hi <= 305 + 30 + 95);
+	CHECK(hi > lo); /* not the same wait every time */
+	/* 429 without Reset: Retry-After, else back-off */
+	w = client_retry_wait(429, 0, -1, 2000, 1);
+	CHECK(w >= 2005 && w <= 2005 + 200 + 95);
+	w = client_retry_wait(429, 0, -1, -1, 1);
+	CHECK(w >= 125 && w <= 250);
+	/* 503: Retry-After, capped at 60 s */
+	w = client_retry_wait(503, 0, -1, 1000, 3);
+	CHECK(w >= 1005 && w <= 1005 + 100 + 95);
+	CHECK_INT(client_retry_wait(503, 0, -1, 86400000L, 1), CLIENT_WAIT_MAX_MS);
+	CHECK_INT(client_retry_wait(429, 0, 120000, -1, 1), CLIENT_WAIT_MAX_MS);
+	/* connection failures, 502, 504 and a retryable 500: exponential back-off with jitter */
+	w = client_retry_wait(0, 0, -1, -1, 1);
+	CHECK(w >= 125 && w <= 250);
+	w = client_retry_wait(502, 0, -1, -1, 3);
+	CHECK(w >= 500 && w <= 1000);
+	w = client_retry_wait(504, 0, -1, -1, 30);
+	CHECK(w >= 4000 && w <= 8000);
+	w = client_retry_wait(500, 1, -1, -1, 2);
+	CHECK(w >= 250 && w <= 500);
+	/* never retried */
+	CHECK_INT(client_retry_wait(500, 0, -1, -1, 1), -1);
+	CHECK_INT(client_retry_wait(200, 0, -1, 5, 1), -1);
+	CHECK_INT(client_retry_wait(401, 0, 100, 5, 1), -1);
+	CHECK_INT(client_retry_wait(400, 0, -1, -1, 1), -1);
+
+	/* Retry-After: seconds or an HTTP date */
+	CHECK_INT(http_retry_after_ms(" 3\r\n", 4), 3000);
+	CHECK_INT(http_retry_after_ms("0", 1), 0);
+	CHECK_INT(http_retry_after_ms("999999999", 9), 86400000L);
+	CHECK_INT(http_retry_after_ms(" Wed, 21 Oct 2015 07:28:00 GMT\r\n", 33), 0); /* past */
+	{
+		char d[64];
+		time_t t = time(NULL) + 120;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		w = http_retry_after_ms(d, strlen(d));
+		CHECK(w >= 118000 && w <= 120000);
+	}
+	CHECK_INT(http_retry_after_ms("soon", 4), -1);
+	CHECK_INT(http_retry_after_ms("", 0), -1);
+}
+
+static void test_resolve_transport_keys(void)
+{
+	struct mcapi_config *cfg = NULL;
+	struct mcapi_options o;
+	char *msg = NULL;
+	static const char ini[] = "[t]\nca_file = /etc/ssl/certs/ca-certificates.crt\n"
+	                          "connect_timeout_ms = 1500\ntotal_timeout_ms = 20000\n";
+
+	CHECK_INT(mcapi_config_parse(ini, sizeof(ini) - 1, &cfg, &msg), 0);
+	CHECK_INT(mcapi_config_resolve(cfg, "t", &o, &msg), 0);
+	CHECK_STR(o.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	CHECK_INT(o.connect_timeout_ms, 1500);
+	CHECK_INT(o.total_timeout_ms, 20000);
+	setenv("MCAPI_TOTAL_TIMEOUT_MS", "900", 1);
+	setenv("MCAPI_CA_FILE", "/tmp/ca.pem", 1);
+	CHECK_INT(mcapi_config_resolve(cfg, "t", &o, &msg), 0);
+	CHECK_INT(o.total_timeout_ms, 900);
+	CHECK_STR(o.ca_file, "/tmp/ca.pem");
+	setenv("MCAPI_CONNECT_TIMEOUT_MS", "-3", 1);
+	CHECK_INT(mcapi_config_resolve(cfg, "t", &o, &msg), MCAPI_E_INVALID);
+	CHECK(msg && strstr(msg, "'connect_timeout_ms' must be a number of ms"));
+	unsetenv("MCAPI_CONNECT_TIMEOUT_MS");
+	unsetenv("MCAPI_TOTAL_TIMEOUT_MS");
+	unsetenv("MCAPI_CA_FILE");
+	mcapi_config_free(cfg);
+	free(msg);
+}
+
 int main(void)
 {
 	crypto_init();
@@ -355,5 +465,7 @@ int main(void)
 	test_response();
 	test_profile_parse();
 	test_profile_file();
+	test_retry_wait();
+	test_resolve_transport_keys();
 	return tap_done();
 }
