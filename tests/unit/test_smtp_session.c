@@ -836,11 +836,11 @@ static void test_end(void)
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text, "421 4.3.2 mx.test shutting down, try again later\r\n");
 	smtp_session_free(s);
-	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 1);
+	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 1, 0);
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text,
 	          "421 4.7.0 mx.test too many sessions from your address, try again later\r\n");
-	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 0);
+	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 0, 1);
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text, "421 4.7.0 mx.test too many sessions, try again later\r\n");
 }

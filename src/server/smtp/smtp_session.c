@@ -1279,12 +1279,13 @@ void smtp_session_end(struct smtp_session *s, enum smtp_end why, struct smtp_rep
 }
 
 void smtp_reply_refuse(struct smtp_reply *r, const struct config *cfg, const char *client_ip,
-                       int per_ip)
+                       int per_ip, int quiet)
 {
 	r->len = 0;
 	reply_add(r, 421, 0, "4.7.0 %s too many %s, try again later", cfg->smtp_hostname,
 	          per_ip ? "sessions from your address" : "sessions");
-	log_reply("-", client_ip, "(connect)", r);
+	if (!quiet)
+		log_reply("-", client_ip, "(connect)", r);
 }
 
 enum smtp_state smtp_session_state(const struct smtp_session *s)

@@ -191,9 +191,10 @@ void smtp_session_tls_on(struct smtp_session *s, const char *version, const char
 void smtp_session_end(struct smtp_session *s, enum smtp_end why, struct smtp_reply *r);
 
 /* The reply to a connection refused before a session exists (too many sessions in all,
- * or from client_ip when per_ip): 421 4.7.0, logged. */
+ * or from client_ip when per_ip): 421 4.7.0, logged unless quiet (the driver logs at
+ * most one refusal a second, so a flood cannot flood the log too). */
 void smtp_reply_refuse(struct smtp_reply *r, const struct config *cfg, const char *client_ip,
-                       int per_ip);
+                       int per_ip, int quiet);
 
 enum smtp_state smtp_session_state(const struct smtp_session *s);
 const char *smtp_session_id(const struct smtp_session *s); /* 12 hex digits, for logs */
