@@ -434,7 +434,7 @@ def test_hostile_clients_while_a_normal_one_delivers(gw):
     assert not errors, errors
     assert gw.proc.poll() is None, "mcapid died: " + gw.read_log()
     assert not normal.failures, normal.failures[:3]
-    assert len(normal.times) >= 50, len(normal.times)
+    assert len(normal.times) >= 10, len(normal.times)
     # 50 ms; on a machine so busy with other work that the client alone misses it (the
     # SMTP threads run at mail_nice 19), twice what it saw alone
     bound = max(P99_MS, 2 * alone.p99())

@@ -673,7 +673,7 @@ static void test_accept_answers(void)
 }
 
 /* smtp_accept_memory: the bytes of a message are taken from the gate for mail_accept and
- * given back after; a closed gate (or one without room) is 451 4.3.1 and nothing kept; a
+ * given back after; no room (with the gate closed, no wait) is 451 4.3.1 and nothing kept; a
  * message larger than the whole budget passes alone. */
 static void test_accept_gate(void)
 {
@@ -708,15 +708,24 @@ static void test_accept_gate(void)
 	CHECK(strstr(out, "250 2.0.0 Ok") != NULL);
 	CHECK_INT(mail_double.accepts, 2);
 	CHECK_INT(smtp_gate_used(g), 0);
-	/* no room (closed, as when mcapid stops): 451 4.3.1, not accepted, the session goes on */
+	/* no room, and the gate closed (as when mcapid stops) so that nobody waits 20 s for it:
+	 * 451 4.3.1, not accepted, the session goes on */
+	CHECK_INT(smtp_gate_take(g, 100), 0);
 	smtp_gate_close(g);
 	run(s, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n."
 	       "\r\nNOOP\r\n");
 	CHECK(strstr(out, "451 4.3.1 insufficient system resources, try again later\r\n250 2.0.0 "
 	                  "Ok\r\n") != NULL);
 	CHECK_INT(mail_double.accepts, 2);
-	CHECK_INT(smtp_gate_used(g), 0);
+	CHECK_INT(smtp_gate_used(g), 100);
 	CHECK_INT(smtp_session_state(s), SMTP_ST_HELO);
+	/* with room, a closed gate still lets a message through */
+	smtp_gate_give(g, 100);
+	run(s,
+	    "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: y\r\n\r\ny\r\n.\r\n");
+	CHECK(strstr(out, "250 2.0.0 Ok") != NULL);
+	CHECK_INT(mail_double.accepts, 3);
+	CHECK_INT(smtp_gate_used(g), 0);
 	smtp_session_free(s);
 	smtp_gate_free(g);
 }

@@ -378,8 +378,7 @@ int64_t smtp_gate_used(struct smtp_gate *g)
 	return n;
 }
 
-/* Takes n bytes of the budget, waiting up to SMTP_GATE_WAIT_MS. 0, or -1: no room. */
-static int gate_take(struct smtp_gate *g, int64_t n)
+int smtp_gate_take(struct smtp_gate *g, int64_t n)
 {
 	struct timespec until;
 	int rc = 0;
@@ -397,7 +396,7 @@ static int gate_take(struct smtp_gate *g, int64_t n)
 	/* a message larger than the budget passes alone */
 	while (!g->closed && g->used > 0 && g->used + n > g->budget && rc == 0)
 		rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
-	if (g->closed || (g->used > 0 && g->used + n > g->budget)) {
+	if (g->used > 0 && g->used + n > g->budget) {
 		rc = -1;
 	} else {
 		g->used += n;
@@ -407,7 +406,7 @@ static int gate_take(struct smtp_gate *g, int64_t n)
 	return rc;
 }
 
-static void gate_give(struct smtp_gate *g, int64_t n)
+void smtp_gate_give(struct smtp_gate *g, int64_t n)
 {
 	if (!g)
 		return;
@@ -1008,7 +1007,7 @@ static enum smtp_next data_end(struct smtp_session *s, struct smtp_reply *r)
 		reply_add(r, 451, 0, "4.3.0 cannot receive the message now, try again later");
 		break;
 	case DERR_NONE:
-		if (gate_take(s->gate, s->spooled) != 0) {
+		if (smtp_gate_take(s->gate, s->spooled) != 0) {
 			log_warn("smtp sid=%s msg=\"no room to accept a message\" size=%lld "
 			         "budget=smtp_accept_memory",
 			         s->id, (long long)s->spooled);
@@ -1020,14 +1019,14 @@ static enum smtp_next data_end(struct smtp_session *s, struct smtp_reply *r)
 			rc = mail_accept_mem(s->mail, &s->txn, s->wbuf, s->spooled, &mr);
 			s->wlen = 0;
 		} else if (lseek(s->spool_fd, 0, SEEK_SET) != 0) {
-			gate_give(s->gate, s->spooled);
+			smtp_gate_give(s->gate, s->spooled);
 			reply_add(r, 451, 0,
 			          "4.3.0 cannot receive the message now, try again later");
 			break;
 		} else {
 			rc = mail_accept(s->mail, &s->txn, s->spool_fd, s->spooled, &mr);
 		}
-		gate_give(s->gate, s->spooled);
+		smtp_gate_give(s->gate, s->spooled);
 		accepted = verdict(rc, &mr);
 		if (accepted && !mr.code)
 			reply_add(r, 250, 0, "2.0.0 Ok");

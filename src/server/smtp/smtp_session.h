@@ -111,7 +111,15 @@ struct smtp_gate;
 /* A gate of budget bytes. NULL: no memory. */
 struct smtp_gate *smtp_gate_new(int64_t budget);
 
-/* Wakes every waiter (they get 451) and refuses from now on; for smtp_stop. */
+/* Takes n bytes of g's budget, waiting up to SMTP_GATE_WAIT_MS for room: 0, or -1 when
+ * there is none (then nothing was taken). NULL g: 0. */
+int smtp_gate_take(struct smtp_gate *g, int64_t n);
+
+/* Gives back what smtp_gate_take took. NULL g is fine. */
+void smtp_gate_give(struct smtp_gate *g, int64_t n);
+
+/* From now on nobody waits: those waiting and those that would have to wait get -1 (451);
+ * a message with room still passes. For smtp_stop, which must not wait 20 s. */
 void smtp_gate_close(struct smtp_gate *g);
 
 /* NULL is fine; nobody may be waiting. */
