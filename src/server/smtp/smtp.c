@@ -1,12 +1,12 @@
 /* The SMTP front's driver; see smtp.h. An acceptor thread takes connections, refuses those
  * past smtp_max_sessions or smtp_per_ip_sessions with 421, and gives each session a thread
  * of its own (a 512 KiB stack; one that finished a session and waits for the next, or a new
- * one) that does blocking-style I/O on a non-blocking socket: every
- * wait is a poll() with a deadline (smtp_timeout idle, smtp_session_max in all) that also
- * watches an eventfd smtp_stop writes to. The thread feeds what it reads to the session
- * state machine (smtp_session.c), sends its replies — gathered while pipelined commands
- * are buffered, flushed before it waits for more — and runs the STARTTLS handshake with
- * OpenSSL when the session asks for it. Nothing here runs on an HTTP worker. */
+ * one) that does blocking-style I/O on a non-blocking socket: every wait is a poll() with
+ * a deadline that only progress moves (deadline(): a command line, DATA, the rate of
+ * message text, the whole session) and that also watches an eventfd smtp_stop writes to. The thread
+ * feeds what it reads to the session state machine (smtp_session.c), sends its replies — gathered
+ * while pipelined commands are buffered, flushed before it waits for more — and runs the STARTTLS
+ * handshake with OpenSSL when the session asks for it. Nothing here runs on an HTTP worker. */
 #include "smtp.h"
 
 #include "common/date.h"
