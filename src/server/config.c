@@ -117,10 +117,22 @@ static const struct cfg_opt opts[] = {
         I(smtp_max_sessions, "256", 1, 100000, "concurrent SMTP sessions (421 above)"),
         I(smtp_per_ip_sessions, "32", 0, 100000,
           "concurrent SMTP sessions per client IP (0 = no limit)"),
-        I(smtp_timeout, "300", 1, 3600, "seconds an SMTP session may wait for a command"),
+        I(smtp_timeout, "300", 1, 3600,
+          "seconds from an SMTP reply to the next whole command line"),
         I(smtp_session_max, "1800", 1, 86400, "seconds a whole SMTP session may last"),
         I(smtp_max_commands, "100", 5, 100000,
           "commands (and errors) allowed per transaction before the session is closed"),
+        I(smtp_txn_timeout, "600", 1, 86400,
+          "seconds from the greeting or the end of the last message to DATA; commands that "
+          "deliver nothing do not extend it (421 4.4.2 past it)"),
+        I(smtp_data_grace, "30", 1, 3600,
+          "seconds message text may take before smtp_data_min_rate applies"),
+        I(smtp_data_min_rate, "1024", 0, 1073741824,
+          "bytes per second message text must average after smtp_data_grace (421 4.4.2 "
+          "below; 0 = no minimum)"),
+        L(smtp_accept_memory, "67108864", 65536, 68719476736,
+          "bytes of message text all sessions may hold in memory at once while messages are "
+          "accepted; a session waits for room, then gets 451 4.3.1"),
         S(test_headers, "auto",
           "on, off or auto (= on with --dev): a header X-Mcapi-Test forces a check's outcome"),
         S(dangerous_types, "exe,scr,js,vbs,bat,cmd,com,jar,ps1,pif,msi,hta,cpl,wsf,lnk,vbe,jse",

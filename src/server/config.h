@@ -59,15 +59,19 @@ struct config {
 	char cred_file[512]; /* default <data_dir>/dev-credentials.json */
 
 	/* the mail gateway (API.md §13) */
-	char smtp_listen[128];    /* SMTP host:port, "" = none (--dev: 127.0.0.1:2525) */
-	char smtp_hostname[256];  /* name in the greeting and Received: (default: the host's) */
-	int64_t smtp_max_size;    /* bytes of one message (552 above) */
-	int smtp_max_rcpts;       /* recipients per message (452 above) */
-	int smtp_max_sessions;    /* concurrent SMTP sessions (421 above) */
-	int smtp_per_ip_sessions; /* concurrent sessions per client IP (421 above) */
-	int smtp_timeout;         /* seconds a session may be idle */
-	int smtp_session_max;     /* seconds a whole session may last */
-	int smtp_max_commands;    /* commands before DATA in one transaction, and errors */
+	char smtp_listen[128];      /* SMTP host:port, "" = none (--dev: 127.0.0.1:2525) */
+	char smtp_hostname[256];    /* name in the greeting and Received: (default: the host's) */
+	int64_t smtp_max_size;      /* bytes of one message (552 above) */
+	int smtp_max_rcpts;         /* recipients per message (452 above) */
+	int smtp_max_sessions;      /* concurrent SMTP sessions (421 above) */
+	int smtp_per_ip_sessions;   /* concurrent sessions per client IP (421 above) */
+	int smtp_timeout;           /* seconds to wait for a command line */
+	int smtp_session_max;       /* seconds a whole session may last */
+	int smtp_max_commands;      /* commands before DATA in one transaction, and errors */
+	int smtp_txn_timeout;       /* seconds from greeting or last message to DATA */
+	int smtp_data_grace;        /* seconds before smtp_data_min_rate applies */
+	int smtp_data_min_rate;     /* bytes/s of message text after the grace; 0 = none */
+	int64_t smtp_accept_memory; /* message bytes held by all accepts at once */
 	char test_headers[8]; /* on | off | auto (on with --dev): X-Mcapi-Test forces outcomes */
 	char dangerous_types[512];    /* attachment extensions held (comma-separated) */
 	char impersonation_action[8]; /* hold | tag */

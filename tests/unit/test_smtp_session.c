@@ -672,6 +672,64 @@ static void test_accept_answers(void)
 	}
 }
 
+/* smtp_accept_memory: the bytes of a message are taken from the gate for mail_accept and
+ * given back after; no room (with the gate closed, no wait) is 451 4.3.1 and nothing kept; a
+ * message larger than the whole budget passes alone. */
+static void test_accept_gate(void)
+{
+	struct smtp_gate *g = smtp_gate_new(100);
+	struct smtp_session_params p = {.cfg = &cfg,
+	                                .mail = &the_mail,
+	                                .client_ip = "192.0.2.7",
+	                                .spool_dir = spool,
+	                                .gate = g};
+	struct smtp_session *s = smtp_session_new(&p, NULL);
+	char big[40000];
+	size_t n;
+
+	mail_double_reset();
+	run(s, "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: "
+	       "small\r\n\r\nhello\r\n.\r\n");
+	CHECK(strstr(out, "250 2.0.0 Ok") != NULL);
+	CHECK_INT(mail_double.accepts, 1);
+	CHECK_INT(smtp_gate_used(g), 0);
+	/* larger than the budget and than the in-memory buffer: through the file, alone */
+	n = (size_t)snprintf(big, sizeof(big),
+	                     "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	while (n + 80 < sizeof(big) - 8) {
+		memcpy(big + n,
+		       "0123456789012345678901234567890123456789012345678901234567890123456789\r\n",
+		       72);
+		n += 72;
+	}
+	memcpy(big + n, ".\r\n", 3);
+	n += 3;
+	run_n(s, big, n);
+	CHECK(strstr(out, "250 2.0.0 Ok") != NULL);
+	CHECK_INT(mail_double.accepts, 2);
+	CHECK_INT(smtp_gate_used(g), 0);
+	/* no room, and the gate closed (as when mcapid stops) so that nobody waits 20 s for it:
+	 * 451 4.3.1, not accepted, the session goes on */
+	CHECK_INT(smtp_gate_take(g, 100), 0);
+	smtp_gate_close(g);
+	run(s, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n."
+	       "\r\nNOOP\r\n");
+	CHECK(strstr(out, "451 4.3.1 insufficient system resources, try again later\r\n250 2.0.0 "
+	                  "Ok\r\n") != NULL);
+	CHECK_INT(mail_double.accepts, 2);
+	CHECK_INT(smtp_gate_used(g), 100);
+	CHECK_INT(smtp_session_state(s), SMTP_ST_HELO);
+	/* with room, a closed gate still lets a message through */
+	smtp_gate_give(g, 100);
+	run(s,
+	    "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: y\r\n\r\ny\r\n.\r\n");
+	CHECK(strstr(out, "250 2.0.0 Ok") != NULL);
+	CHECK_INT(mail_double.accepts, 3);
+	CHECK_INT(smtp_gate_used(g), 0);
+	smtp_session_free(s);
+	smtp_gate_free(g);
+}
+
 /* smtp_max_commands bounds commands per transaction and errors per session. */
 static void test_command_and_error_limits(void)
 {
@@ -770,15 +828,28 @@ static void test_end(void)
 	CHECK_STR(r.text, "421 4.4.2 mx.test session too long, closing connection\r\n");
 	smtp_session_free(s);
 	s = new_session(0);
+	smtp_session_end(s, SMTP_END_TXN_TIME, &r);
+	r.text[r.len] = '\0';
+	CHECK_STR(r.text,
+	          "421 4.4.2 mx.test no message within the time allowed, closing connection\r\n");
+	smtp_session_free(s);
+	s = in_transaction();
+	run(s, "DATA\r\nslow text");
+	smtp_session_end(s, SMTP_END_DATA_SLOW, &r);
+	r.text[r.len] = '\0';
+	CHECK_STR(r.text, "421 4.4.2 mx.test message text too slow, closing connection\r\n");
+	CHECK_INT(smtp_session_state(s), SMTP_ST_QUIT);
+	smtp_session_free(s);
+	s = new_session(0);
 	smtp_session_end(s, SMTP_END_SHUTDOWN, &r);
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text, "421 4.3.2 mx.test shutting down, try again later\r\n");
 	smtp_session_free(s);
-	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 1);
+	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 1, 0);
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text,
 	          "421 4.7.0 mx.test too many sessions from your address, try again later\r\n");
-	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 0);
+	smtp_reply_refuse(&r, &cfg, "192.0.2.9", 0, 1);
 	r.text[r.len] = '\0';
 	CHECK_STR(r.text, "421 4.7.0 mx.test too many sessions, try again later\r\n");
 }
@@ -866,6 +937,7 @@ int main(void)
 	test_size_limit();
 	test_hops();
 	test_accept_answers();
+	test_accept_gate();
 	test_command_and_error_limits();
 	test_starttls();
 	test_end();

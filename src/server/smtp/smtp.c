@@ -1,12 +1,12 @@
 /* The SMTP front's driver; see smtp.h. An acceptor thread takes connections, refuses those
  * past smtp_max_sessions or smtp_per_ip_sessions with 421, and gives each session a thread
  * of its own (a 512 KiB stack; one that finished a session and waits for the next, or a new
- * one) that does blocking-style I/O on a non-blocking socket: every
- * wait is a poll() with a deadline (smtp_timeout idle, smtp_session_max in all) that also
- * watches an eventfd smtp_stop writes to. The thread feeds what it reads to the session
- * state machine (smtp_session.c), sends its replies — gathered while pipelined commands
- * are buffered, flushed before it waits for more — and runs the STARTTLS handshake with
- * OpenSSL when the session asks for it. Nothing here runs on an HTTP worker. */
+ * one) that does blocking-style I/O on a non-blocking socket: every wait is a poll() with
+ * a deadline that only progress moves (deadline(): a command line, DATA, the rate of
+ * message text, the whole session) and that also watches an eventfd smtp_stop writes to. The thread
+ * feeds what it reads to the session state machine (smtp_session.c), sends its replies — gathered
+ * while pipelined commands are buffered, flushed before it waits for more — and runs the STARTTLS
+ * handshake with OpenSSL when the session asks for it. Nothing here runs on an HTTP worker. */
 #include "smtp.h"
 
 #include "common/date.h"
@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -42,12 +43,13 @@
 
 /* per session thread: the session's buffers are on the heap, but mail_accept (MIME parsing,
  * the store) runs on this stack too; reserved address space, not memory used */
-#define SMTP_STACK    (512 * 1024)
-#define SMTP_OUT_SIZE 4096  /* replies gathered before a write */
-#define SMTP_LAST_MS  2000  /* for the last reply of a session that is being ended */
-#define SMTP_SPOOLS   64    /* empty spool files kept for reuse (smtp_spool_pool) */
-#define SMTP_SPARE    32    /* session threads kept waiting for the next connection */
-#define SMTP_IDLE_MS  30000 /* and for how long */
+#define SMTP_STACK          (512 * 1024)
+#define SMTP_OUT_SIZE       4096         /* replies gathered before a write */
+#define SMTP_LAST_MS        2000         /* for the last reply of a session that is being ended */
+#define SMTP_SPOOLS         64           /* empty spool files kept for reuse (smtp_spool_pool) */
+#define SMTP_SPARE          32           /* session threads kept waiting for the next connection */
+#define SMTP_IDLE_MS        30000        /* and for how long */
+#define SMTP_MMAP_THRESHOLD (128 * 1024) /* glibc's initial value, kept fixed */
 
 /* A session thread, and the connection it serves. When a session ends, its thread waits a
  * while (SMTP_IDLE_MS) for the next connection instead of exiting, at most SMTP_SPARE of
@@ -81,6 +83,10 @@ struct smtp_front {
 	atomic_int stopping;
 	char spool_dir[600];
 	struct smtp_spool_pool *spools;
+	struct smtp_gate *gate; /* smtp_accept_memory */
+	/* refusals logged at most once a second (acceptor thread only) */
+	int64_t refuse_logged; /* mono ms */
+	long refused_quiet;    /* refusals since, not logged */
 };
 
 /* ---- I/O of one session ---- */
@@ -93,10 +99,57 @@ struct io {
 	struct smtp_session *s;
 	int fd;
 	SSL *ssl;
-	int64_t session_end; /* mono ms */
+	/* deadlines in mono ms; see deadline() */
+	int64_t session_end;  /* smtp_session_max from the connection */
+	int64_t cmd_deadline; /* the next command line: smtp_timeout from the last reply */
+	int64_t txn_deadline; /* DATA: smtp_txn_timeout from the greeting or the last message */
+	int64_t data_start;   /* when 354 was given */
+	int64_t data_bytes;   /* read since */
+	int in_data;          /* 354 given, the message not yet answered */
 	size_t olen;
 	char out[SMTP_OUT_SIZE];
 };
+
+/* When the client's time runs out for what the session waits for now, and which limit
+ * that is. Only what counts as progress moves a deadline, so a client cannot hold a
+ * session by trickling: a command line must be whole within smtp_timeout of the last
+ * reply, however its bytes come; DATA must begin within smtp_txn_timeout of the greeting
+ * or the last message, however many commands come; message text must average
+ * smtp_data_min_rate after smtp_data_grace (and no gap may last smtp_timeout); and all of
+ * it within smtp_session_max. Writes of replies to a client that does not read run
+ * against the same deadline. */
+static int64_t deadline(const struct io *io, enum smtp_end *why)
+{
+	const struct config *cfg = io->f->cfg;
+	int64_t d = io->session_end, t;
+
+	*why = SMTP_END_SESSION_TIME;
+	if (io->in_data) {
+		t = mono_ms() + cfg->smtp_timeout * 1000LL;
+		if (t < d) {
+			d = t;
+			*why = SMTP_END_TIMEOUT;
+		}
+		if (cfg->smtp_data_min_rate > 0) {
+			t = io->data_start + cfg->smtp_data_grace * 1000LL +
+			    io->data_bytes * 1000 / cfg->smtp_data_min_rate;
+			if (t < d) {
+				d = t;
+				*why = SMTP_END_DATA_SLOW;
+			}
+		}
+		return d;
+	}
+	if (io->cmd_deadline < d) {
+		d = io->cmd_deadline;
+		*why = SMTP_END_TIMEOUT;
+	}
+	if (io->txn_deadline < d) {
+		d = io->txn_deadline;
+		*why = SMTP_END_TXN_TIME;
+	}
+	return d;
+}
 
 /* Waits until fd is ready for ev, deadline (mono ms) passes or (watch_stop) smtp_stop. */
 static enum io_result wait_fd(struct io *io, short ev, int64_t deadline, int watch_stop)
@@ -165,12 +218,12 @@ static enum io_result io_write(struct io *io, const char *p, size_t n, int64_t d
 /* Sends the gathered replies. watch_stop = 0 for the last words of a session. */
 static enum io_result out_flush(struct io *io, int watch_stop)
 {
-	const struct config *cfg = io->f->cfg;
-	int64_t deadline = mono_ms() + (watch_stop ? cfg->smtp_timeout * 1000LL : SMTP_LAST_MS);
+	enum smtp_end why;
+	int64_t until = watch_stop ? deadline(io, &why) : mono_ms() + SMTP_LAST_MS;
 	enum io_result rc = IO_OK;
 
 	if (io->olen)
-		rc = io_write(io, io->out, io->olen, deadline, watch_stop);
+		rc = io_write(io, io->out, io->olen, until, watch_stop);
 	io->olen = 0;
 	return rc;
 }
@@ -182,9 +235,10 @@ static enum io_result out_add(struct io *io, const struct smtp_reply *r)
 		if (rc != IO_OK)
 			return rc;
 	}
-	if (r->len > sizeof(io->out))
-		return io_write(io, r->text, r->len, mono_ms() + io->f->cfg->smtp_timeout * 1000LL,
-		                1);
+	if (r->len > sizeof(io->out)) {
+		enum smtp_end why;
+		return io_write(io, r->text, r->len, deadline(io, &why), 1);
+	}
 	memcpy(io->out + io->olen, r->text, r->len);
 	io->olen += r->len;
 	return IO_OK;
@@ -227,16 +281,11 @@ static ssize_t io_read(struct io *io, char *p, size_t n, int64_t deadline)
 	}
 }
 
-static int64_t read_deadline(const struct io *io)
-{
-	int64_t idle = mono_ms() + io->f->cfg->smtp_timeout * 1000LL;
-	return idle < io->session_end ? idle : io->session_end;
-}
-
 /* The server side of the STARTTLS handshake, bounded like a read. 0 or -1 (logged). */
 static int tls_accept(struct io *io)
 {
-	int64_t deadline = read_deadline(io);
+	enum smtp_end why;
+	int64_t until = deadline(io, &why);
 
 	io->ssl = SSL_new(io->f->ssl);
 	if (!io->ssl || SSL_set_fd(io->ssl, io->fd) != 1)
@@ -250,16 +299,16 @@ static int tls_accept(struct io *io)
 			return 0;
 		err = SSL_get_error(io->ssl, rc);
 		if (err == SSL_ERROR_WANT_READ) {
-			w = wait_fd(io, POLLIN, deadline, 1);
+			w = wait_fd(io, POLLIN, until, 1);
 		} else if (err == SSL_ERROR_WANT_WRITE) {
-			w = wait_fd(io, POLLOUT, deadline, 1);
+			w = wait_fd(io, POLLOUT, until, 1);
 		} else {
-			char why[256] = "connection closed";
+			char reason[256] = "connection closed";
 			unsigned long code = ERR_peek_last_error();
 			if (code)
-				ERR_error_string_n(code, why, sizeof(why));
+				ERR_error_string_n(code, reason, sizeof(reason));
 			log_info("smtp sid=%s msg=\"TLS handshake failed\" reason=\"%s\"",
-			         smtp_session_id(io->s), why);
+			         smtp_session_id(io->s), reason);
 			return -1;
 		}
 		if (w != IO_OK) {
@@ -285,22 +334,49 @@ static void conn_release(struct smtp_front *f, struct smtp_conn *c)
 }
 
 /* The session loop: replies out, input in, until the session or the client ends it. */
+/* Moves the deadlines for a reply the session gave: 354 starts the clock of the message
+ * text, its answer the clock of the next transaction, every other reply that of the next
+ * command. */
+static void progress(struct io *io, enum smtp_next next)
+{
+	const struct config *cfg = io->f->cfg;
+	int64_t now = mono_ms();
+
+	if (next == SMTP_NEXT_DATA && !io->in_data) {
+		io->in_data = 1;
+		io->data_start = now;
+		io->data_bytes = 0;
+		return;
+	}
+	if (io->in_data && smtp_session_state(io->s) != SMTP_ST_DATA) {
+		io->in_data = 0;
+		io->txn_deadline = now + cfg->smtp_txn_timeout * 1000LL;
+	}
+	io->cmd_deadline = now + cfg->smtp_timeout * 1000LL;
+}
+
 static void session_run(struct io *io)
 {
 	struct smtp_session *s = io->s;
 	struct smtp_reply r;
 	enum smtp_next next;
+	int64_t now = mono_ms();
 
+	io->cmd_deadline = now + io->f->cfg->smtp_timeout * 1000LL;
+	io->txn_deadline = now + io->f->cfg->smtp_txn_timeout * 1000LL;
 	smtp_session_greeting(s, &r);
 	if (out_add(io, &r) != IO_OK)
 		return;
 	for (;;) {
+		enum smtp_end why;
+		int64_t until;
 		char *room;
 		size_t n;
 		ssize_t got;
 
 		next = smtp_session_step(s, &r);
 		if (next != SMTP_NEXT_INPUT) {
+			progress(io, next);
 			if (r.len && out_add(io, &r) != IO_OK)
 				return;
 			if (next == SMTP_NEXT_CLOSE) {
@@ -319,18 +395,17 @@ static void session_run(struct io *io)
 		if (out_flush(io, 1) != IO_OK)
 			return;
 		n = smtp_session_room(s, &room);
-		got = io_read(io, room, n, read_deadline(io));
+		until = deadline(io, &why);
+		got = io_read(io, room, n, until);
 		if (got > 0) {
+			if (io->in_data)
+				io->data_bytes += got;
 			smtp_session_filled(s, (size_t)got);
 			continue;
 		}
 		if (got == IO_EOF || got == IO_FAIL)
 			return;
-		smtp_session_end(s,
-		                 got == IO_STOP                 ? SMTP_END_SHUTDOWN
-		                 : mono_ms() >= io->session_end ? SMTP_END_SESSION_TIME
-		                                                : SMTP_END_TIMEOUT,
-		                 &r);
+		smtp_session_end(s, got == IO_STOP ? SMTP_END_SHUTDOWN : why, &r);
 		conn_release(io->f, io->c);
 		if (out_add(io, &r) == IO_OK)
 			out_flush(io, 0);
@@ -370,6 +445,7 @@ static void session_serve(struct smtp_conn *c)
 	                                .client_ip = c->ip,
 	                                .spool_dir = f->spool_dir,
 	                                .spool_pool = f->spools,
+	                                .gate = f->gate,
 	                                .tls_available = f->ssl != NULL};
 	struct io *io = calloc(1, sizeof(*io));
 	struct err e = {0};
@@ -443,7 +519,19 @@ static void addr_text(const struct sockaddr_storage *ss, char *dst, size_t size)
 static void refuse(struct smtp_front *f, int fd, const char *ip, int per_ip)
 {
 	struct smtp_reply r;
-	smtp_reply_refuse(&r, f->cfg, ip, per_ip);
+	int64_t now = mono_ms();
+	int quiet = now - f->refuse_logged < 1000;
+
+	smtp_reply_refuse(&r, f->cfg, ip, per_ip, quiet);
+	if (quiet) {
+		f->refused_quiet++;
+	} else {
+		if (f->refused_quiet)
+			log_info("smtp msg=\"connections refused without a log line\" count=%ld",
+			         f->refused_quiet);
+		f->refused_quiet = 0;
+		f->refuse_logged = now;
+	}
 	(void)!send(fd, r.text, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
@@ -665,6 +753,13 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 	f->cfg = cfg;
 	f->mail = mail;
 	f->lfd = f->quiesce_fd = f->stop_fd = -1;
+	/* Process-wide, set here because the mail side is what makes large short-lived
+	 * buffers: a message is read into memory at its final dot (smtp_accept_memory bounds
+	 * how many at once). glibc raises its mmap threshold to the size of each large block
+	 * freed, after which such blocks come from the session thread's arena and stay in it:
+	 * 12 sessions accepting 4 MiB messages one after the other kept 135 MiB resident
+	 * (tests/e2e/test_hostile_smtp.py). A fixed threshold gives each one back on free. */
+	mallopt(M_MMAP_THRESHOLD, SMTP_MMAP_THRESHOLD);
 	pthread_mutex_init(&f->mu, NULL);
 	if (snprintf(f->spool_dir, sizeof(f->spool_dir), "%s/spool", cfg->data_dir) >=
 	    (int)sizeof(f->spool_dir)) {
@@ -679,7 +774,8 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 	f->spools = smtp_spool_pool_new(f->spool_dir, cfg->smtp_max_sessions < SMTP_SPOOLS
 	                                                      ? cfg->smtp_max_sessions
 	                                                      : SMTP_SPOOLS);
-	if (!f->spools) {
+	f->gate = smtp_gate_new(cfg->smtp_accept_memory);
+	if (!f->spools || !f->gate) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -741,6 +837,7 @@ void smtp_stop(struct smtp_front *f)
 	atomic_store(&f->stopping, 1);
 	if (f->stop_fd >= 0)
 		poke(f->stop_fd);
+	smtp_gate_close(f->gate);
 	pthread_mutex_lock(&f->mu);
 	for (c = f->conns; c; c = c->next)
 		pthread_cond_signal(&c->cv); /* idle threads end */
@@ -760,6 +857,7 @@ void smtp_stop(struct smtp_front *f)
 		close(f->stop_fd);
 	SSL_CTX_free(f->ssl);
 	smtp_spool_pool_free(f->spools);
+	smtp_gate_free(f->gate);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }

@@ -35,6 +35,7 @@ struct smtp_session {
 	char client_ip[64];
 	char spool_dir[600];
 	struct smtp_spool_pool *spool_pool;
+	struct smtp_gate *gate;
 	char helo[256];
 	enum smtp_state state;
 	int esmtp;         /* greeted with EHLO */
@@ -321,6 +322,98 @@ static void spool_drop(struct smtp_session *s)
 	s->spool_fd = -1;
 	s->spool_dirty = 0;
 	s->wlen = 0;
+}
+
+/* ---- the accept budget ---- */
+
+struct smtp_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int64_t budget, used;
+	int closed;
+};
+
+struct smtp_gate *smtp_gate_new(int64_t budget)
+{
+	struct smtp_gate *g = calloc(1, sizeof(*g));
+	pthread_condattr_t a;
+
+	if (!g)
+		return NULL;
+	pthread_mutex_init(&g->mu, NULL);
+	/* waits are bounded in monotonic time: a clock step must not stretch them */
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cv, &a);
+	pthread_condattr_destroy(&a);
+	g->budget = budget;
+	return g;
+}
+
+void smtp_gate_close(struct smtp_gate *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->closed = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void smtp_gate_free(struct smtp_gate *g)
+{
+	if (!g)
+		return;
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+int64_t smtp_gate_used(struct smtp_gate *g)
+{
+	int64_t n;
+	pthread_mutex_lock(&g->mu);
+	n = g->used;
+	pthread_mutex_unlock(&g->mu);
+	return n;
+}
+
+int smtp_gate_take(struct smtp_gate *g, int64_t n)
+{
+	struct timespec until;
+	int rc = 0;
+
+	if (!g)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SMTP_GATE_WAIT_MS / 1000;
+	until.tv_nsec += (long)(SMTP_GATE_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g->mu);
+	/* a message larger than the budget passes alone */
+	while (!g->closed && g->used > 0 && g->used + n > g->budget && rc == 0)
+		rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
+	if (g->used > 0 && g->used + n > g->budget) {
+		rc = -1;
+	} else {
+		g->used += n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+void smtp_gate_give(struct smtp_gate *g, int64_t n)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->used -= n;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
 }
 
 /* RFC 5322 date-time in UTC: "Tue, 24 Nov 2015 12:50:11 +0000" (no locale). */
@@ -914,16 +1007,26 @@ static enum smtp_next data_end(struct smtp_session *s, struct smtp_reply *r)
 		reply_add(r, 451, 0, "4.3.0 cannot receive the message now, try again later");
 		break;
 	case DERR_NONE:
+		if (smtp_gate_take(s->gate, s->spooled) != 0) {
+			log_warn("smtp sid=%s msg=\"no room to accept a message\" size=%lld "
+			         "budget=smtp_accept_memory",
+			         s->id, (long long)s->spooled);
+			reply_add(r, 451, 0,
+			          "4.3.1 insufficient system resources, try again later");
+			break;
+		}
 		if (in_mem) {
 			rc = mail_accept_mem(s->mail, &s->txn, s->wbuf, s->spooled, &mr);
 			s->wlen = 0;
 		} else if (lseek(s->spool_fd, 0, SEEK_SET) != 0) {
+			smtp_gate_give(s->gate, s->spooled);
 			reply_add(r, 451, 0,
 			          "4.3.0 cannot receive the message now, try again later");
 			break;
 		} else {
 			rc = mail_accept(s->mail, &s->txn, s->spool_fd, s->spooled, &mr);
 		}
+		smtp_gate_give(s->gate, s->spooled);
 		accepted = verdict(rc, &mr);
 		if (accepted && !mr.code)
 			reply_add(r, 250, 0, "2.0.0 Ok");
@@ -1090,6 +1193,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_params *p, struc
 	snprintf(s->client_ip, sizeof(s->client_ip), "%s", p->client_ip ? p->client_ip : "");
 	snprintf(s->spool_dir, sizeof(s->spool_dir), "%s", p->spool_dir ? p->spool_dir : ".");
 	s->spool_pool = p->spool_pool;
+	s->gate = p->gate;
 	random_bytes(rnd, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
@@ -1159,6 +1263,14 @@ void smtp_session_end(struct smtp_session *s, enum smtp_end why, struct smtp_rep
 		reply(s, r, SMTP_NEXT_CLOSE, 421, "4.4.2 %s session too long, closing connection",
 		      h);
 		break;
+	case SMTP_END_TXN_TIME:
+		reply(s, r, SMTP_NEXT_CLOSE, 421,
+		      "4.4.2 %s no message within the time allowed, closing connection", h);
+		break;
+	case SMTP_END_DATA_SLOW:
+		reply(s, r, SMTP_NEXT_CLOSE, 421,
+		      "4.4.2 %s message text too slow, closing connection", h);
+		break;
 	case SMTP_END_SHUTDOWN:
 		reply(s, r, SMTP_NEXT_CLOSE, 421, "4.3.2 %s shutting down, try again later", h);
 		break;
@@ -1166,12 +1278,13 @@ void smtp_session_end(struct smtp_session *s, enum smtp_end why, struct smtp_rep
 }
 
 void smtp_reply_refuse(struct smtp_reply *r, const struct config *cfg, const char *client_ip,
-                       int per_ip)
+                       int per_ip, int quiet)
 {
 	r->len = 0;
 	reply_add(r, 421, 0, "4.7.0 %s too many %s, try again later", cfg->smtp_hostname,
 	          per_ip ? "sessions from your address" : "sessions");
-	log_reply("-", client_ip, "(connect)", r);
+	if (!quiet)
+		log_reply("-", client_ip, "(connect)", r);
 }
 
 enum smtp_state smtp_session_state(const struct smtp_session *s)

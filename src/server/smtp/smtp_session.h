@@ -59,8 +59,10 @@ enum smtp_next {
 
 /* Why the driver ends a session itself. */
 enum smtp_end {
-	SMTP_END_TIMEOUT,      /* 421 4.4.2: idle for smtp_timeout */
+	SMTP_END_TIMEOUT,      /* 421 4.4.2: a command took smtp_timeout to come */
 	SMTP_END_SESSION_TIME, /* 421 4.4.2: the session lasted smtp_session_max */
+	SMTP_END_TXN_TIME,     /* 421 4.4.2: no DATA within smtp_txn_timeout */
+	SMTP_END_DATA_SLOW,    /* 421 4.4.2: message text below smtp_data_min_rate */
 	SMTP_END_SHUTDOWN,     /* 421 4.3.2: mcapid is stopping */
 };
 
@@ -95,6 +97,37 @@ void smtp_spool_give(struct smtp_spool_pool *p, int fd);
 /* Files kept now, for tests. */
 int smtp_spool_kept(struct smtp_spool_pool *p);
 
+/* The memory budget of accepting messages (smtp_accept_memory): at the final dot a
+ * message's text is read into memory for the checks (mail_accept), so without a budget
+ * smtp_max_sessions sessions ending DATA at once would hold smtp_max_sessions times
+ * smtp_max_size. A session takes its message's size from the gate before mail_accept and
+ * gives it back after; when there is no room it waits up to SMTP_GATE_WAIT_MS, then
+ * answers 451 4.3.1 and keeps nothing. A message larger than the whole budget passes
+ * alone. Thread-safe. */
+struct smtp_gate;
+
+#define SMTP_GATE_WAIT_MS 20000
+
+/* A gate of budget bytes. NULL: no memory. */
+struct smtp_gate *smtp_gate_new(int64_t budget);
+
+/* Takes n bytes of g's budget, waiting up to SMTP_GATE_WAIT_MS for room: 0, or -1 when
+ * there is none (then nothing was taken). NULL g: 0. */
+int smtp_gate_take(struct smtp_gate *g, int64_t n);
+
+/* Gives back what smtp_gate_take took. NULL g is fine. */
+void smtp_gate_give(struct smtp_gate *g, int64_t n);
+
+/* From now on nobody waits: those waiting and those that would have to wait get -1 (451);
+ * a message with room still passes. For smtp_stop, which must not wait 20 s. */
+void smtp_gate_close(struct smtp_gate *g);
+
+/* NULL is fine; nobody may be waiting. */
+void smtp_gate_free(struct smtp_gate *g);
+
+/* Bytes taken now, for tests. */
+int64_t smtp_gate_used(struct smtp_gate *g);
+
 struct smtp_session_params {
 	const struct config *cfg; /* smtp_hostname and the limits; outlives the session */
 	struct mail *mail;        /* handed to mail_check_* and mail_accept */
@@ -102,6 +135,7 @@ struct smtp_session_params {
 	const char *spool_dir;    /* where message text is spooled (unlinked files), copied */
 	struct smtp_spool_pool *spool_pool; /* outlives the session; NULL: a file per message */
 	int tls_available;                  /* STARTTLS may be offered */
+	struct smtp_gate *gate;             /* outlives the session; NULL: no budget */
 };
 
 /* A new session in SMTP_ST_INIT (the greeting is still to be sent). Returns NULL with e
@@ -165,9 +199,10 @@ void smtp_session_tls_on(struct smtp_session *s, const char *version, const char
 void smtp_session_end(struct smtp_session *s, enum smtp_end why, struct smtp_reply *r);
 
 /* The reply to a connection refused before a session exists (too many sessions in all,
- * or from client_ip when per_ip): 421 4.7.0, logged. */
+ * or from client_ip when per_ip): 421 4.7.0, logged unless quiet (the driver logs at
+ * most one refusal a second, so a flood cannot flood the log too). */
 void smtp_reply_refuse(struct smtp_reply *r, const struct config *cfg, const char *client_ip,
-                       int per_ip);
+                       int per_ip, int quiet);
 
 enum smtp_state smtp_session_state(const struct smtp_session *s);
 const char *smtp_session_id(const struct smtp_session *s); /* 12 hex digits, for logs */
