@@ -220,7 +220,7 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 	const char *body = request_json ? request_json : "{\"data\":[]}";
 	size_t url_len;
 	int rc, attempt, retryable;
-	long wait;
+	long wait, start_ms = 0;
 
 	if (!out)
 		return MCAPI_E_INVALID;
@@ -272,17 +272,23 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		ADD_HDR("Expect:");
 #undef ADD_HDR
 		secure_zero(&sh.authorization, sizeof(sh.authorization));
+		client_trace_request(c, attempt, url, &sh, body);
+		start_ms = client_now_ms();
 		rc = http_post(c->curl, url, hdrs, body, strlen(body), c->timeout_ms, c->user_agent,
 		               &h, msg, sizeof(msg), &retryable);
 		if (rc) {
+			client_trace_error(c, attempt, url, sh.req_id, msg, start_ms);
 			if (!retryable || attempt > c->max_retries) {
 				client_fail(c, rc, "%s%s", msg,
 				            attempt > 1 && retryable ? " (retries exhausted)" : "");
 				goto out;
 			}
-			client_sleep_ms(backoff_ms(attempt));
+			wait = backoff_ms(attempt);
+			client_trace_wait(c, attempt, url, 0, msg, wait);
+			client_sleep_ms(wait);
 			continue;
 		}
+		client_trace_response(c, attempt, url, sh.req_id, &h, start_ms);
 		mcapi_response_free(r);
 		r = response_from_http(&h, attempt, sh.req_id);
 		if (!r) {
@@ -292,6 +298,7 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		wait = retry_wait_http(r, &h, attempt);
 		if (wait < 0 || attempt > c->max_retries)
 			break;
+		client_trace_wait(c, attempt, url, r->status, NULL, wait);
 		client_sleep_ms(wait);
 	}
 	*out = r;
