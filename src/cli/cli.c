@@ -178,6 +178,27 @@ static void mask_secrets(json_t *v)
 	}
 }
 
+/* Passwords echoed back in an answer (a fail[] entry's key is the item as sent, and a
+ * users create item holds the password) are masked before anything is printed. */
+static void mask_passwords(json_t *v)
+{
+	const char *k;
+	json_t *c;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, c)
+		{
+			if (strcasestr(k, "password") && json_is_string(c))
+				json_object_set_new(v, k, json_string("****"));
+			else
+				mask_passwords(c);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, c) mask_passwords(c);
+	}
+}
+
 #define TRACE_BODY_MAX 4096
 
 /* A body for --debug: JSON with its secret members masked and cut to TRACE_BODY_MAX, or a
@@ -387,6 +408,7 @@ static int collect_page(const struct mcapi_response *r, void *arg)
 	const char *body = mcapi_response_body(r, &len);
 	json_t *root = json_loadb(body, len, 0, NULL);
 
+	mask_passwords(root);
 	p->n++;
 	p->status = mcapi_response_status(r);
 	json_decref(p->last);
@@ -478,6 +500,7 @@ int cli_run(struct cli *cli, const char *path, json_t *req, const char *text, in
 	body = mcapi_response_body(r, &len);
 	status = mcapi_response_status(r);
 	root = json_loadb(body, len, 0, NULL);
+	mask_passwords(root);
 	if (root && cli->shape && status == 200)
 		cli->shape(root);
 	if (root) {

@@ -416,18 +416,20 @@ static int ask(const char *prompt, const char *current, int secret, int tty, cha
 	size_t n;
 	char *shown = current ? masked(current, secret) : NULL;
 
-	fprintf(stderr, "%s [%s]: ", prompt, shown ? shown : "");
-	free(shown);
-	fflush(stderr);
+	/* echo goes off before the prompt is shown, so that nothing typed after it is echoed
+	 * (and, with TCSANOW, nothing typed ahead is thrown away) */
 	if (tty && secret && tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		quiet_on = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		quiet_on = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
 	}
+	fprintf(stderr, "%s [%s]: ", prompt, shown ? shown : "");
+	free(shown);
+	fflush(stderr);
 	if (!fgets(buf, (int)size, stdin))
 		buf[0] = '\0';
 	if (quiet_on) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fputc('\n', stderr);
 	}
 	if (!tty && feof(stdin) && !buf[0])
