@@ -56,7 +56,7 @@ enum cli_output cli_output_format(const struct cli *cli);
 /* Prints v as --output and --query say (v borrowed): json indented; ndjson one compact line
  * per record (an envelope's data[], an array's elements, else the value); table with a
  * column per member of the records; text tab-separated. Then flushes stdout. Returns CLI_OK
- * or, when stdout cannot be written (a full disk, a closed pipe), CLI_FAIL with a message. */
+ * or, when stdout cannot be written (a full disk), CLI_FAIL with a message. */
 int cli_emit(struct cli *cli, json_t *v);
 
 /* Flushes stdout and reports a write error once; CLI_OK or CLI_FAIL. */

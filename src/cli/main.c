@@ -207,7 +207,8 @@ static int take_globals(struct cli *cli, int argc, char **argv, char **rest, con
 	return n;
 }
 
-/* git's close_stdout: a command that printed into a full disk or a closed pipe fails. */
+/* git's close_stdout: a command that printed into a full disk fails (EPIPE too, when SIGPIPE is
+ * ignored). */
 static int finish(int rc)
 {
 	if (cli_flush() != CLI_OK || fclose(stdout) != 0) {

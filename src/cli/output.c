@@ -1,6 +1,6 @@
 /* What the mcapi CLI prints and how it ends: --output (json, ndjson, table, text; a table on
- * a terminal and JSON when piped), --query applied first, write errors caught (a full disk or
- * a closed pipe is an error, never a silent success), the progress line of long walks, and
+ * a terminal and JSON when piped), --query applied first, write errors caught (a full disk is
+ * an error, never a silent success), the progress line of long walks, and
  * the one mapping from library errors and HTTP statuses to the exit codes of cli.h. */
 #include "cli.h"
 #include "query.h"
