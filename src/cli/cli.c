@@ -344,7 +344,9 @@ static const char *fail_label(json_t *key)
 	json_t *v;
 
 	if ((s = json_string_value(json_object_get(key, "domain"))) ||
-	    (s = json_string_value(json_object_get(key, "id"))))
+	    (s = json_string_value(json_object_get(key, "id"))) ||
+	    (s = json_string_value(json_object_get(key, "emailAddress"))) ||
+	    (s = json_string_value(json_object_get(key, "url"))))
 		return s;
 	json_object_foreach(key, k, v) if (json_is_string(v)) return json_string_value(v);
 	return NULL;

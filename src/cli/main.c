@@ -106,13 +106,17 @@ static int cmd_help(struct cli *cli, int argc, char **argv)
 	const struct cli_cmd *c;
 	char *sub[3];
 
-	if (argc < 2) {
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		print_main_help(stdout);
 		return CLI_OK;
 	}
 	c = find_command(argv[1]);
-	if (!c || c->fn == cmd_help)
+	if (!c)
 		return cli_usage_error(main_usage, "'%s' is not an mcapi command", argv[1]);
+	if (c->fn == cmd_help) {
+		print_main_help(stdout);
+		return CLI_OK;
+	}
 	sub[0] = argv[1];
 	sub[1] = "--help";
 	sub[2] = NULL;
