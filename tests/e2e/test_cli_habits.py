@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import mc
 from mc import Server
 from test_cli import CLI, Cli, set_profile
 
@@ -62,6 +63,12 @@ def run_on_pty(cmd, env, answers=(), timeout=30):
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def whole_log(server):
+    time.sleep(mc.LOG_FLUSH_WAIT)  # lines are written within --log-flush-ms
+    with open(server.log_path, errors="replace") as f:
+        return f.read()
 
 
 def cli_env(cli, extra=None):
@@ -345,6 +352,7 @@ def test_verbose_and_debug_mask_secrets(cli, server):
     assert "< X-RateLimit-Limit" in p.stderr or "< x-ratelimit-limit" in p.stderr.lower()
     for s in (c["secret_key"], c["access_key"], c["app_key"], secret_pw, c["password"]):
         assert s not in p.stderr and s not in p.stdout
+    assert secret_pw not in whole_log(server)
     # a login traced with --debug shows neither the password nor the keys it returns
     p = cli.run("--profile", "dbglogin", "--debug", "login", "--email", c["email"],
                 "--password-stdin", "--base-url", server.base, "--app-id", c["app_id"],
@@ -357,7 +365,20 @@ def test_verbose_and_debug_mask_secrets(cli, server):
     assert keys["access_key"] not in p.stderr and keys["secret_key"] not in p.stderr
 
 
-def test_password_never_an_argument(cli):
+def test_password_never_an_argument(cli, server):
+    c = server.creds
+    # while login waits for the password, its command line (what ps shows) has none
+    p = subprocess.Popen([CLI, "--profile", "pslogin", "login", "--email", c["email"],
+                          "--password-stdin", "--base-url", server.base, "--app-id", c["app_id"]],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=cli_env(cli), text=True)
+    with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+        argv = f.read().decode()
+    out, err = p.communicate(c["password"] + "\n", timeout=60)
+    assert p.returncode == 0, err
+    assert "--password-stdin" in argv and c["password"] not in argv
+    # nor does the server's log hold it (past the --dev banner, which prints the credentials)
+    assert c["password"] not in whole_log(server).split(" listening on ", 1)[1]
     p = dev(cli, "login", "--email", "a@b.example", "--password", "hunter2", check=2)
     assert "--password-stdin" in p.stderr
     dev(cli, "users", "create", "x@y.example", "--password", "hunter2", check=2)
