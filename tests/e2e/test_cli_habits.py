@@ -289,6 +289,16 @@ def test_default_output_and_table(cli):
     assert "data" in json.loads(p.stdout)
 
 
+def test_table_on_a_terminal(cli):
+    rc, shown = run_on_pty([CLI, "--profile", "dev", "audit", "categories"], cli_env(cli))
+    lines = shown.replace("\r", "").splitlines()
+    assert rc == 0 and lines[0].split() == ["code", "name"], shown
+    assert any(l.split()[0] == "authentication_logs" for l in lines[1:])
+    rc, shown = run_on_pty([CLI, "--profile", "dev", "-o", "json", "audit", "categories"],
+                           cli_env(cli))
+    assert json.loads(shown.replace("\r", ""))["fail"] == []
+
+
 def test_query(cli):
     for d in ("q1.example", "q2.example"):
         dev(cli, "domain", "create", d, check=0)
