@@ -195,10 +195,12 @@ static int show_effective(struct cli *cli, const struct mcapi_config *cfg, const
 	const char *psrc = cli->profile && *cli->profile                         ? "--profile"
 	                   : getenv("MCAPI_PROFILE") && *getenv("MCAPI_PROFILE") ? "MCAPI_PROFILE"
 	                                                                         : "default";
-	char defaults[2][16];
+	struct mcapi_options def;
+	char defaults[2][24]; /* the library's defaults, so that they are never restated here */
 
-	snprintf(defaults[0], sizeof(defaults[0]), "30000");
-	snprintf(defaults[1], sizeof(defaults[1]), "4");
+	mcapi_options_init(&def);
+	snprintf(defaults[0], sizeof(defaults[0]), "%ld", def.timeout_ms);
+	snprintf(defaults[1], sizeof(defaults[1]), "%d", def.max_retries);
 	if (add_row(rows, "profile", name, 0, psrc, NULL) ||
 	    add_row(rows, "config", path, 0,
 	            cli->config_path                                    ? "--config"
