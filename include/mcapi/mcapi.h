@@ -173,6 +173,38 @@ MCAPI_EXPORT const char *mcapi_response_header(const struct mcapi_response *r, c
 /* Frees r (NULL is fine). */
 MCAPI_EXPORT void mcapi_response_free(struct mcapi_response *r);
 
+/* ---- tracing (for --verbose / --debug of a caller) ---- */
+
+enum mcapi_trace_kind {
+	MCAPI_TRACE_REQUEST = 1,  /* an attempt is about to be sent */
+	MCAPI_TRACE_RESPONSE = 2, /* an HTTP answer arrived */
+	MCAPI_TRACE_ERROR = 3,    /* the attempt failed without an answer (message) */
+	MCAPI_TRACE_RETRY = 4,    /* the library waits wait_ms, then sends attempt + 1 */
+};
+
+/* One event of mcapi_call. Every pointer is valid only during the callback. No secret is ever
+ * handed out: the Authorization header in headers reads "MC ****:****". */
+struct mcapi_trace {
+	int kind;            /* enum mcapi_trace_kind */
+	int attempt;         /* 1 for the first attempt */
+	int max_attempts;    /* 1 + max_retries */
+	const char *url;     /* base_url + path */
+	const char *req_id;  /* x-mc-req-id of the attempt */
+	const char *headers; /* REQUEST: the headers sent; RESPONSE: the answer's ("Name: v\n") */
+	const char *body;    /* REQUEST: the request body; RESPONSE: the answer body */
+	size_t body_len;
+	long status;         /* RESPONSE, RETRY after an answer: the HTTP status; else 0 */
+	long elapsed_ms;     /* RESPONSE, ERROR: time the attempt took */
+	long wait_ms;        /* RETRY: how long the library waits before the next attempt */
+	const char *message; /* ERROR, RETRY after a failure: what went wrong; else NULL */
+};
+
+typedef void (*mcapi_trace_fn)(const struct mcapi_trace *t, void *arg);
+
+/* Calls fn(event, arg) for every attempt, answer, failure and wait of calls on c (NULL turns
+ * it off). fn must not call into c. */
+MCAPI_EXPORT void mcapi_client_set_trace(struct mcapi_client *c, mcapi_trace_fn fn, void *arg);
+
 /* ---- pagination (API.md §8) ---- */
 
 /* Called once per page; r is owned by the library and freed after the callback returns.
@@ -244,6 +276,9 @@ MCAPI_EXPORT const char *mcapi_config_get(const struct mcapi_config *cfg, const 
  * are [A-Za-z0-9_.-]+; values must not hold CR, LF or NUL. 0, MCAPI_E_INVALID or NOMEM. */
 MCAPI_EXPORT int mcapi_config_set(struct mcapi_config *cfg, const char *profile, const char *key,
                                   const char *value);
+
+/* Removes profile and all its keys from cfg. 0, or MCAPI_E_NOT_FOUND when it is not there. */
+MCAPI_EXPORT int mcapi_config_delete(struct mcapi_config *cfg, const char *profile);
 
 /* Writes cfg to path atomically (temporary file, fsync, rename) with mode 0600, creating the
  * directory (0700) if needed. 0 or MCAPI_E_IO with *errmsg. */

@@ -10,12 +10,12 @@
 #include "common/banned.h"
 
 static const char audit_usage[] =
-        "usage: mcapi audit --from DATE --to DATE [--query Q] [--category C]... [--all]\n"
+        "usage: mcapi audit --from DATE --to DATE [--search TEXT] [--category C]... [--all]\n"
         "                   [--page-size N]\n"
         "       mcapi audit categories\n"
         "\n"
         "   DATE          2024-05-01, 2024-05-01T10:00:00+0000, ...Z or +00:00 (the last 60 days)\n"
-        "   --query       text to match in the events\n"
+        "   --search      text to match in the events (the API's query)\n"
         "   --category    e.g. authentication_logs (repeatable)\n"
         "   --all         fetch every page\n";
 
@@ -44,7 +44,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 			if (r < 0)
 				goto missing;
 			to = v;
-		} else if ((r = cli_opt_value(argc, argv, &i, "--query", &v)) != 0) {
+		} else if ((r = cli_opt_value(argc, argv, &i, "--search", &v)) != 0) {
 			if (r < 0)
 				goto missing;
 			query = v;

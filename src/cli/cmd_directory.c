@@ -23,7 +23,7 @@ static const char users_usage[] =
         "   update  rename, set the password, disable or lock a user\n";
 
 static const char groups_usage[] =
-        "usage: mcapi groups list [--query TEXT] [--source cloud|ldap] [--all] [--page-size N]\n"
+        "usage: mcapi groups list [--search TEXT] [--source cloud|ldap] [--all] [--page-size N]\n"
         "       mcapi groups members ID [--all] [--page-size N]\n"
         "       mcapi groups create NAME [--parent ID]\n"
         "       mcapi groups add ID (--email ADDRESS | --domain DOMAIN)...\n"
@@ -75,7 +75,7 @@ static const struct dir_sub groups_subs[] = {
          1,
          0,
          0,
-         {{"--query", "query", NULL}, {"--source", "source", NULL}}},
+         {{"--search", "query", NULL}, {"--source", "source", NULL}}},
         {"members", "/api/directory/get-group-members", "id", 1, 0, 0, {{NULL, NULL, NULL}}},
         {"create",
          "/api/directory/create-group",

@@ -15,6 +15,7 @@ static const char domain_usage[] =
         "       mcapi domain pending [NAME...] [--all] [--page-size N]\n"
         "       mcapi domain verify NAME... [--inbound TYPE]\n"
         "       mcapi domain code NAME...\n"
+        "       mcapi domain dns NAME...\n"
         "       mcapi domain status [NAME...] [--all] [--page-size N]\n"
         "       mcapi domain internal [NAME...] [--all] [--page-size N]\n"
         "       mcapi domain delete NAME... | --id ID...\n"
@@ -24,6 +25,7 @@ static const char domain_usage[] =
         "   pending   list pending registrations (optionally only NAMEs)\n"
         "   verify    check the TXT record now and make the domain internal when it matches\n"
         "   code      print the verification token of pending domains\n"
+        "   dns       the DNS record to publish for pending domains: name, type (TXT), value\n"
         "   status    provisioning status of NAMEs, or of every domain\n"
         "   internal  list verified (internal) domains\n"
         "   delete    remove pending registrations\n";
@@ -42,10 +44,31 @@ static const struct domain_sub domain_subs[] = {
         {"pending", "/api/domain/get-pending-domain", 0, 0, 1, 0},
         {"verify", "/api/domain/verify-domain", 1, 1, 0, 0},
         {"code", "/api/domain/get-verification-code", 1, 0, 0, 0},
+        {"dns", "/api/domain/get-verification-code", 1, 0, 0, 0},
         {"status", "/api/domain/get-provision-status", 0, 0, 1, 0},
         {"internal", "/api/domain/get-internal-domain", 0, 0, 1, 0},
         {"delete", "/api/domain/delete-pending-domain", 1, 0, 0, 1},
 };
+
+/* domain dns: each {domain, token} of get-verification-code becomes the record to publish
+ * (api.md §5: the TXT records of the domain itself are compared with the token). */
+static void dns_records(json_t *root)
+{
+	json_t *data = json_object_get(root, "data"), *item, *rec;
+	size_t i;
+
+	json_array_foreach(data, i, item)
+	{
+		const char *d = json_string_value(json_object_get(item, "domain"));
+		const char *t = json_string_value(json_object_get(item, "token"));
+		if (!d || !t)
+			continue;
+		rec = json_pack("{s:s,s:s,s:s,s:s}", "domain", d, "name", d, "type", "TXT", "value",
+		                t);
+		if (rec)
+			json_array_set_new(data, i, rec);
+	}
+}
 
 static int inbound_ok(const char *v)
 {
@@ -149,6 +172,8 @@ int cmd_domain(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (strcmp(sub->name, "dns") == 0)
+		cli->shape = dns_records;
 	rc = cli_run(cli, sub->path, req, NULL, all);
 out:
 	json_decref(req);

@@ -19,9 +19,10 @@ static const char login_usage[] =
         "                                    [--base-url URL] [--app-id ID] [--app-key KEY]\n"
         "\n"
         "Logs in with the email address and password (read from stdin with --password-stdin,\n"
-        "else asked on the terminal) and stores the access and secret keys, the region's base\n"
-        "URL and the application in the profile. --base-url, --app-id and --app-key default to\n"
-        "the profile's values (or MCAPI_BASE_URL, MCAPI_APP_ID, MCAPI_APP_KEY).\n";
+        "else from $MCAPI_PASSWORD, else asked on the terminal; never taken as an argument)\n"
+        "and stores the access and secret keys, the region's base URL and the application in\n"
+        "the profile. --base-url and --app-id (global options) and --app-key default to the\n"
+        "environment (MCAPI_BASE_URL, MCAPI_APP_ID, MCAPI_APP_KEY), then the profile.\n";
 
 /* Reads one line into buf (without the newline); 0 or -1. Echo is off on a terminal. */
 static int read_password(int from_stdin, char *buf, size_t size)
@@ -77,6 +78,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	struct mcapi_options o;
 	const char *email = NULL, *base = NULL, *app_id = NULL, *app_key = NULL, *v, *profile;
 	char password[LOGIN_PASSWORD_MAX], *path = NULL, *msg = NULL;
+	json_t *done = NULL;
 	int from_stdin = 0, rc, r;
 
 	password[0] = '\0';
@@ -87,10 +89,6 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if ((r = cli_opt_value(argc, argv, &i, "--email", &v)) != 0)
 			email = r > 0 ? v : NULL;
-		else if ((r = cli_opt_value(argc, argv, &i, "--base-url", &v)) != 0)
-			base = r > 0 ? v : NULL;
-		else if ((r = cli_opt_value(argc, argv, &i, "--app-id", &v)) != 0)
-			app_id = r > 0 ? v : NULL;
 		else if ((r = cli_opt_value(argc, argv, &i, "--app-key", &v)) != 0)
 			app_key = r > 0 ? v : NULL;
 		else if (strcmp(argv[i], "--password-stdin") == 0)
@@ -105,10 +103,12 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	}
 	if (!email || !*email)
 		return cli_usage_error(login_usage, "'--email' is required");
-	if (!from_stdin && !isatty(STDIN_FILENO))
+	if (!from_stdin && !isatty(STDIN_FILENO) && !getenv("MCAPI_PASSWORD"))
 		return cli_usage_error(login_usage,
 		                       "no terminal to ask for the password; use --password-stdin");
 
+	base = cli->base_url; /* global options: --base-url and --app-id */
+	app_id = cli->app_id;
 	path = cli_config_path(cli);
 	if (mcapi_config_load(path, &cfg, &msg) != 0) {
 		rc = cli_error("%s", msg ? msg : "cannot read the profiles");
@@ -124,15 +124,18 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		                     !base ? "--base-url" : "--app-id");
 		goto out;
 	}
-	if (read_password(from_stdin, password, sizeof(password)) != 0) {
+	if (!from_stdin && getenv("MCAPI_PASSWORD") && *getenv("MCAPI_PASSWORD")) {
+		snprintf(password, sizeof(password), "%s", getenv("MCAPI_PASSWORD"));
+	} else if (read_password(from_stdin, password, sizeof(password)) != 0) {
 		rc = cli_error("no password given");
 		goto out;
 	}
 	mcapi_options_init(&o);
 	o.base_url = base;
 	o.app_id = app_id;
-	if (mcapi_login(&o, email, password, &res, &msg) != 0) {
-		rc = cli_error("%s", msg ? msg : "login failed");
+	if ((r = mcapi_login(&o, email, password, &res, &msg)) != 0) {
+		cli_error("%s", msg ? msg : "login failed");
+		rc = r == MCAPI_E_API ? CLI_AUTH : cli_exit_for_error(r);
 		goto out;
 	}
 	if (mcapi_config_set(cfg, profile, "base_url", res.base_url) ||
@@ -147,17 +150,19 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		rc = cli_error("%s", msg ? msg : "cannot write the profiles");
 		goto out;
 	}
-	printf("logged in as '%s'; keys stored in profile '%s' of '%s'", email, profile, path);
-	if (res.duration_ms > 0)
-		printf(" (valid for %lld hours)", res.duration_ms / 3600000);
-	printf("\n");
+	done = json_pack("{s:s,s:s,s:s,s:s,s:I}", "email", email, "profile", profile, "path", path,
+	                 "baseUrl", res.base_url, "validHours",
+	                 (json_int_t)(res.duration_ms > 0 ? res.duration_ms / 3600000 : 0));
+	rc = done ? cli_emit(cli, done) : cli_error("out of memory");
+	if (rc != CLI_OK)
+		goto out;
 	if (!app_key)
 		fprintf(stderr,
 		        "hint: set the application key with 'mcapi --profile %s profile set "
 		        "app_key=-'\n",
 		        profile);
-	rc = CLI_OK;
 out:
+	json_decref(done);
 	secure_zero(password, sizeof(password));
 	mcapi_login_result_release(&res);
 	mcapi_config_free(cfg);

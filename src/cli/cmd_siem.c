@@ -35,8 +35,9 @@ static const char siem_usage[] =
         "   --type       the log type to ask for (MTA, the only one the API knows)\n"
         "   --max-files  stop after N files (0 = no limit, the default)\n"
         "\n"
-        "Progress goes to stderr when it is a terminal. Exit status: 0 the end of the chain\n"
-        "was reached (or --max-files), 1 an API, network or file error, 2 bad usage.\n";
+        "Progress goes to stderr when it is a terminal. With --output, a summary of the run\n"
+        "goes to stdout. Exit status: 0 the end of the chain was reached (or --max-files),\n"
+        "1 an API or file error, 2 bad usage, 3 authentication, 4 network, 5 rate limited.\n";
 
 struct pull {
 	const char *dir, *format, *type;
@@ -45,6 +46,7 @@ struct pull {
 	char token[SIEM_TOKEN_MAX + 1]; /* "" = from the beginning */
 	size_t files, events;
 	unsigned long long bytes;
+	int exit_code; /* of a STEP_FAIL that came from the API or the network; 0 = CLI_FAIL */
 };
 
 static void progress(const struct pull *p, const char *last, int done)
@@ -94,7 +96,7 @@ static char *request(const struct pull *p)
 }
 
 /* The answer that is not a file: the end of the chain, or an error. */
-static enum step envelope_answer(const struct mcapi_response *r)
+static enum step envelope_answer(const struct mcapi_response *r, int *exit_code)
 {
 	size_t len;
 	const char *body = mcapi_response_body(r, &len);
@@ -104,9 +106,11 @@ static enum step envelope_answer(const struct mcapi_response *r)
 	enum step rc = STEP_FAIL;
 
 	if (!json_is_object(root) || !json_is_array(fail)) {
+		*exit_code = status == 200 ? CLI_NET : cli_exit_for_status(status, root);
 		cli_error("%s: HTTP %ld, neither a file nor the API's envelope%s%.200s", SIEM_PATH,
 		          status, len ? ": " : "", body);
 	} else if (json_array_size(fail) || status != 200) {
+		*exit_code = cli_exit_for_status(status, root);
 		json_t *e0 = json_array_get(json_object_get(json_array_get(fail, 0), "errors"), 0);
 		const char *code = json_string_value(json_object_get(e0, "code"));
 		const char *msg = json_string_value(json_object_get(e0, "message"));
@@ -134,19 +138,20 @@ static enum step step(struct pull *p, struct mcapi_client *c)
 	char *req = request(p);
 	size_t len;
 	enum step rc = STEP_FAIL;
-	int end = 0;
+	int end = 0, crc;
 
 	if (!req) {
 		cli_error("out of memory");
 		return STEP_FAIL;
 	}
-	if (mcapi_call(c, SIEM_PATH, req, &r) != 0) {
+	if ((crc = mcapi_call(c, SIEM_PATH, req, &r)) != 0) {
 		cli_error("%s: %s", SIEM_PATH, mcapi_client_last_error(c));
+		p->exit_code = cli_exit_for_error(crc);
 		goto out;
 	}
 	disp = mcapi_response_header(r, "Content-Disposition");
 	if (!disp || mcapi_response_status(r) != 200) {
-		rc = envelope_answer(r);
+		rc = envelope_answer(r, &p->exit_code);
 		goto out;
 	}
 	body = mcapi_response_body(r, &len);
@@ -228,7 +233,17 @@ static int pull(struct cli *cli, struct pull *p)
 	} while (st == STEP_MORE);
 	progress(p, NULL, 1);
 	mcapi_client_free(c);
-	return st == STEP_END ? CLI_OK : CLI_FAIL;
+	rc = st == STEP_END ? CLI_OK : p->exit_code ? p->exit_code : CLI_FAIL;
+	if (cli->output_explicit) { /* a summary only when asked: a cron job stays quiet */
+		json_t *sum = json_pack("{s:s,s:I,s:I,s:I,s:b}", "dir", p->dir, "files",
+		                        (json_int_t)p->files, "events", (json_int_t)p->events,
+		                        "bytes", (json_int_t)p->bytes, "complete", st == STEP_END);
+		int wrc = sum ? cli_emit(cli, sum) : cli_error("out of memory");
+		json_decref(sum);
+		if (rc == CLI_OK)
+			rc = wrc;
+	}
+	return rc;
 }
 
 int cmd_siem(struct cli *cli, int argc, char **argv)

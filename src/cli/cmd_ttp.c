@@ -1,6 +1,8 @@
-/* mcapi ttp clicks: the URL-protection click logs of POST /api/ttp/url/get-logs (API.md
- * §14.2, records in data[0].clickLogs[]), every page followed (§8), printed as a table or,
- * with --json, as one JSON array of the records exactly as the API gave them. */
+/* mcapi ttp clicks|attachments|impersonation and mcapi dlp logs: the four log endpoints of
+ * API.md §14.2 (records in data[0].clickLogs[], attachmentLogs[], impersonationLogs[],
+ * dlpLogs[]), every page followed (§8) and the records joined, printed as --output says (a
+ * table on a terminal; the clicks have their own columns) or as one JSON array of the records
+ * exactly as the API gave them (--json is --output json). */
 #include "cli.h"
 
 #include <errno.h>
@@ -10,16 +12,33 @@
 
 #include "common/banned.h"
 
-#define TTP_URL_PATH "/api/ttp/url/get-logs"
+struct log_kind {
+	const char *cmd;  /* "clicks" */
+	const char *path; /* "/api/ttp/url/get-logs" */
+	const char *key;  /* "clickLogs" */
+};
+
+static const struct log_kind log_kinds[] = {
+        {"clicks", "/api/ttp/url/get-logs", "clickLogs"},
+        {"attachments", "/api/ttp/attachment/get-logs", "attachmentLogs"},
+        {"impersonation", "/api/ttp/impersonation/get-logs", "impersonationLogs"},
+        {"logs", "/api/dlp/get-logs", "dlpLogs"}, /* mcapi dlp logs */
+};
 
 static const char ttp_usage[] =
-        "usage: mcapi ttp clicks [--from DATE] [--to DATE] [--route R] [--result R] [--json]\n"
-        "                        [--page-size N] [--oldest-first]\n"
+        "usage: mcapi ttp clicks|attachments|impersonation [--from DATE] [--to DATE]\n"
+        "                 [--route R] [--result R] [--json] [--page-size N] [--oldest-first]\n"
+        "       mcapi dlp logs [the same options]\n"
+        "\n"
+        "   clicks         URL-protection clicks (/api/ttp/url/get-logs)\n"
+        "   attachments    attachment-protection verdicts (/api/ttp/attachment/get-logs)\n"
+        "   impersonation  impersonation-protection hits (/api/ttp/impersonation/get-logs)\n"
+        "   dlp logs       data-leak-prevention hits (/api/dlp/get-logs)\n"
         "\n"
         "   DATE       2024-05-01T10:00:00+0000 (or ...Z); the server's defaults when absent\n"
         "   --route    all, inbound, outbound or internal\n"
         "   --result   the scan result: all, clean or malicious\n"
-        "   --json     print the records as a JSON array instead of a table\n";
+        "   --json     the same as --output json: the records as one JSON array\n";
 
 static const char *const routes[] = {"all", "inbound", "outbound", "internal", NULL};
 static const char *const results[] = {"all", "clean", "malicious", NULL};
@@ -33,8 +52,11 @@ static int one_of(const char *v, const char *const *set)
 }
 
 struct clicks {
-	json_t *logs; /* every page's clickLogs[] */
-	int failed;   /* an error was said */
+	const struct log_kind *kind;
+	json_t *logs; /* every page's records */
+	int failed;   /* an error was said: the exit code */
+	struct cli *cli;
+	unsigned pages;
 };
 
 static int collect(const struct mcapi_response *r, void *arg)
@@ -43,6 +65,7 @@ static int collect(const struct mcapi_response *r, void *arg)
 	size_t len;
 	const char *body = mcapi_response_body(r, &len);
 	json_t *root = json_loadb(body, len, 0, NULL), *fail = json_object_get(root, "fail");
+	const char *path = c->kind->path;
 	json_t *logs;
 
 	if (!json_is_array(fail) || json_array_size(fail) || mcapi_response_status(r) != 200) {
@@ -51,20 +74,21 @@ static int collect(const struct mcapi_response *r, void *arg)
 		const char *msg = json_string_value(json_object_get(e0, "message"));
 		const char *field = json_string_value(json_object_get(e0, "field"));
 		if (!json_is_array(fail))
-			cli_error("%s: HTTP %ld without the API's envelope", TTP_URL_PATH,
+			cli_error("%s: HTTP %ld without the API's envelope", path,
 			          mcapi_response_status(r));
 		else
-			cli_error("%s: HTTP %ld: %s%s%s%s (%s)", TTP_URL_PATH,
-			          mcapi_response_status(r), field ? "field '" : "",
-			          field ? field : "", field ? "': " : "",
+			cli_error("%s: HTTP %ld: %s%s%s%s (%s)", path, mcapi_response_status(r),
+			          field ? "field '" : "", field ? field : "", field ? "': " : "",
 			          msg && *msg ? msg : "the call failed", code ? code : "no code");
-		c->failed = 1;
+		c->failed = cli_exit_for_status(mcapi_response_status(r), root);
+		if (c->failed == CLI_OK)
+			c->failed = CLI_NET;
 		json_decref(root);
 		return 1;
 	}
-	logs = json_object_get(json_array_get(json_object_get(root, "data"), 0), "clickLogs");
+	logs = json_object_get(json_array_get(json_object_get(root, "data"), 0), c->kind->key);
 	if (logs && !json_is_array(logs)) {
-		cli_error("%s: data[0].clickLogs is not a list", TTP_URL_PATH);
+		cli_error("%s: data[0].%s is not a list", path, c->kind->key);
 		c->failed = 1;
 		json_decref(root);
 		return 1;
@@ -76,6 +100,9 @@ static int collect(const struct mcapi_response *r, void *arg)
 		return 1;
 	}
 	json_decref(root);
+	c->pages++;
+	cli_progress(c->cli, 0, "%s: %u page%s, %zu records", path, c->pages,
+	             c->pages == 1 ? "" : "s", json_array_size(c->logs));
 	return 0;
 }
 
@@ -120,10 +147,10 @@ static void print_table(json_t *logs)
 	}
 }
 
-static int clicks(struct cli *cli, json_t *req, int as_json)
+static int fetch_logs(struct cli *cli, const struct log_kind *kind, json_t *req)
 {
 	struct mcapi_client *c = NULL;
-	struct clicks got = {json_array(), 0};
+	struct clicks got = {kind, json_array(), 0, cli, 0};
 	char *text = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	int rc = CLI_FAIL, prc;
 
@@ -133,21 +160,24 @@ static int clicks(struct cli *cli, json_t *req, int as_json)
 	}
 	if ((rc = cli_client_open(cli, &c)) != CLI_OK)
 		goto out;
-	rc = CLI_FAIL;
-	prc = mcapi_paginate(c, TTP_URL_PATH, text, 0, collect, &got);
-	if (got.failed)
+	prc = mcapi_paginate(c, kind->path, text, 0, collect, &got);
+	cli_progress(cli, 1, NULL);
+	if (got.failed) {
+		rc = got.failed;
 		goto out;
+	}
 	if (prc != 0) {
-		cli_error("%s: %s", TTP_URL_PATH, mcapi_client_last_error(c));
+		cli_error("%s: %s", kind->path, mcapi_client_last_error(c));
+		rc = cli_exit_for_error(prc);
 		goto out;
 	}
-	if (as_json) {
-		json_dumpf(got.logs, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-	} else {
+	if (cli_output_format(cli) == CLI_OUT_TABLE && !cli->query &&
+	    strcmp(kind->cmd, "clicks") == 0) {
 		print_table(got.logs);
+		rc = cli_flush();
+	} else {
+		rc = cli_emit(cli, got.logs);
 	}
-	rc = fflush(stdout) == 0 ? CLI_OK : cli_error("cannot write the output");
 out:
 	mcapi_client_free(c);
 	json_decref(got.logs);
@@ -155,22 +185,13 @@ out:
 	return rc;
 }
 
-int cmd_ttp(struct cli *cli, int argc, char **argv)
+static int run_logs(struct cli *cli, const struct log_kind *kind, int argc, char **argv)
 {
 	json_t *item = NULL, *req = NULL;
 	const char *v;
 	long page_size = 0;
-	int as_json = 0, r, rc, i;
+	int r, rc, i;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(ttp_usage, stdout);
-		return CLI_OK;
-	}
-	if (argc < 2 || strcmp(argv[1], "clicks") != 0)
-		return cli_usage_error(ttp_usage, "%s%s%s",
-		                       argc < 2 ? "'ttp' needs a sub-command"
-		                                : "unknown sub-command '",
-		                       argc < 2 ? "" : argv[1], argc < 2 ? "" : "'");
 	if (!(item = json_object()))
 		return cli_error("out of memory");
 	for (i = 2; i < argc; i++) {
@@ -214,7 +235,8 @@ int cmd_ttp(struct cli *cli, int argc, char **argv)
 		} else if (strcmp(argv[i], "--oldest-first") == 0) {
 			json_object_set_new(item, "oldestFirst", json_true());
 		} else if (strcmp(argv[i], "--json") == 0) {
-			as_json = 1;
+			cli->output = CLI_OUT_JSON;
+			cli->output_explicit = 1;
 		} else {
 			rc = cli_usage_error(ttp_usage, "unexpected argument '%s'", argv[i]);
 			goto out;
@@ -232,7 +254,7 @@ int cmd_ttp(struct cli *cli, int argc, char **argv)
 		rc = cli_error("out of memory");
 		goto out;
 	}
-	rc = clicks(cli, req, as_json);
+	rc = fetch_logs(cli, kind, req);
 	goto out;
 missing:
 	rc = cli_usage_error(ttp_usage, "'%s' needs a value", argv[i]);
@@ -240,4 +262,31 @@ out:
 	json_decref(item);
 	json_decref(req);
 	return rc;
+}
+
+int cmd_ttp(struct cli *cli, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(ttp_usage, stdout);
+		return CLI_OK;
+	}
+	for (size_t k = 0; argc >= 2 && k + 1 < sizeof(log_kinds) / sizeof(log_kinds[0]); k++)
+		if (strcmp(argv[1], log_kinds[k].cmd) == 0)
+			return run_logs(cli, &log_kinds[k], argc, argv);
+	if (argc < 2)
+		return cli_usage_error(ttp_usage, "'ttp' needs a sub-command");
+	return cli_usage_error(ttp_usage, "unknown sub-command '%s'", argv[1]);
+}
+
+int cmd_dlp(struct cli *cli, int argc, char **argv)
+{
+	const struct log_kind *dlp = &log_kinds[sizeof(log_kinds) / sizeof(log_kinds[0]) - 1];
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(ttp_usage, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2 || strcmp(argv[1], dlp->cmd) != 0)
+		return cli_usage_error(ttp_usage, "'dlp' takes 'logs'");
+	return run_logs(cli, dlp, argc, argv);
 }

@@ -239,14 +239,6 @@ static int retryable_500(const struct mcapi_response *r)
 	return json_is_true(json_object_get(json_array_get(e, 0), "retryable"));
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char *request_json,
                             struct mcapi_response **out)
 {
@@ -261,7 +253,7 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 	                       c ? c->user_agent : NULL, c ? c->ca_file : NULL};
 	size_t url_len;
 	int rc, attempt, retryable;
-	long wait, deadline = 0, left = 0;
+	long wait, deadline = 0, left = 0, start_ms = 0;
 
 	if (!out)
 		return MCAPI_E_INVALID;
@@ -284,12 +276,12 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 	}
 	snprintf(url, url_len, "%s%s", c->base_url, path);
 	if (c->total_timeout_ms > 0)
-		deadline = mono_ms() + c->total_timeout_ms;
+		deadline = client_now_ms() + c->total_timeout_ms;
 
 	for (attempt = 1;; attempt++) {
 		if (deadline) {
 			/* an attempt never runs past the deadline */
-			left = deadline - mono_ms();
+			left = deadline - client_now_ms();
 			ho.timeout_ms =
 			        left < c->timeout_ms ? (left > 0 ? left : 1) : c->timeout_ms;
 		}
@@ -321,11 +313,14 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		ADD_HDR("Expect:");
 #undef ADD_HDR
 		secure_zero(&sh.authorization, sizeof(sh.authorization));
+		client_trace_request(c, attempt, url, &sh, body);
+		start_ms = client_now_ms();
 		rc = http_post(c->curl, url, hdrs, body, strlen(body), &ho, &h, msg, sizeof(msg),
 		               &retryable);
 		if (rc) {
+			client_trace_error(c, attempt, url, sh.req_id, msg, start_ms);
 			wait = retryable ? client_retry_wait(0, 0, -1, -1, attempt) : -1;
-			if (wait >= 0 && deadline && mono_ms() + wait >= deadline) {
+			if (wait >= 0 && deadline && client_now_ms() + wait >= deadline) {
 				client_fail(c, MCAPI_E_TIMEOUT,
 				            "%s (total timeout of %ld ms reached)", msg,
 				            c->total_timeout_ms);
@@ -337,9 +332,11 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 				            attempt > 1 && retryable ? " (retries exhausted)" : "");
 				goto out;
 			}
+			client_trace_wait(c, attempt, url, 0, msg, wait);
 			client_sleep_ms(wait);
 			continue;
 		}
+		client_trace_response(c, attempt, url, sh.req_id, &h, start_ms);
 		mcapi_response_free(r);
 		r = response_from_http(&h, attempt, sh.req_id);
 		if (!r) {
@@ -351,8 +348,9 @@ MCAPI_EXPORT int mcapi_call(struct mcapi_client *c, const char *path, const char
 		/* past the deadline the last answer is returned as it is, like after the last retry
 		 */
 		if (wait < 0 || attempt > c->max_retries ||
-		    (deadline && mono_ms() + wait >= deadline))
+		    (deadline && client_now_ms() + wait >= deadline))
 			break;
+		client_trace_wait(c, attempt, url, r->status, NULL, wait);
 		client_sleep_ms(wait);
 	}
 	*out = r;

@@ -32,6 +32,8 @@ struct mcapi_client {
 	char *ca_file; /* NULL = the system's CAs */
 	CURL *curl;
 	char last_error[512];
+	mcapi_trace_fn trace; /* mcapi_client_set_trace, or NULL */
+	void *trace_arg;
 };
 
 struct mcapi_response {
@@ -103,6 +105,18 @@ int client_errf(char **errmsg, int code, const char *fmt, ...)
 
 /* Builds a response from an HTTP result (takes the body). NULL on allocation failure. */
 struct mcapi_response *response_from_http(struct http_result *h, int attempts, const char *req_id);
+
+/* Trace events of mcapi_call (trace.c); each does nothing when c has no trace callback.
+ * now_ms is a monotonic clock for elapsed times. */
+long client_now_ms(void);
+void client_trace_request(struct mcapi_client *c, int attempt, const char *url,
+                          const struct mcapi_headers *h, const char *body);
+void client_trace_response(struct mcapi_client *c, int attempt, const char *url, const char *req_id,
+                           const struct http_result *res, long start_ms);
+void client_trace_wait(struct mcapi_client *c, int attempt, const char *url, long status,
+                       const char *message, long wait_ms);
+void client_trace_error(struct mcapi_client *c, int attempt, const char *url, const char *req_id,
+                        const char *message, long start_ms);
 
 /* ms to sleep; returns early on nothing (EINTR is resumed). */
 void client_sleep_ms(long ms);

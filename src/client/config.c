@@ -369,6 +369,23 @@ MCAPI_EXPORT int mcapi_config_set(struct mcapi_config *cfg, const char *profile,
 	return config_section_set(s, key, strlen(key), value, strlen(value));
 }
 
+MCAPI_EXPORT int mcapi_config_delete(struct mcapi_config *cfg, const char *profile)
+{
+	struct config_section *s = profile ? config_find(cfg, profile) : NULL;
+	size_t i;
+
+	if (!s)
+		return MCAPI_E_NOT_FOUND;
+	for (size_t j = 0; j < s->n; j++)
+		config_kv_free(&s->kv[j]);
+	free(s->kv);
+	free(s->name);
+	i = (size_t)(s - cfg->sec);
+	memmove(&cfg->sec[i], &cfg->sec[i + 1], (cfg->n - i - 1) * sizeof(cfg->sec[0]));
+	cfg->n--;
+	return 0;
+}
+
 /* mkdir -p of the directory part of path, mode 0700 for what it creates. */
 static int config_mkdirs(const char *path)
 {

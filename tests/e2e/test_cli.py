@@ -1,7 +1,10 @@
 """The mcapi command-line client against a real mcapid: profiles from the development
 credentials, account, the domain commands, raw calls with Python-literal bodies, --all over
 several pages, a 429 retried transparently, login storing keys into a profile, usage errors
-(exit 2) and clear errors for unknown profiles and refused calls (exit 1)."""
+(exit 2) and clear errors for unknown profiles and refused calls (exit 1). The CLI habits of
+issue 13 (exit codes, --output, --query, global flags, --verbose, write errors, profiles,
+configure, auth status, logout, the commands of every endpoint family) are in
+test_cli_habits.py."""
 import json
 import os
 import re
@@ -59,16 +62,22 @@ def test_profile_file_and_show(cli, server):
     assert stat.S_IMODE(st.st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(cli.config)).st_mode) == 0o700
     p = cli.run("profile", "show", "dev", check=0)
-    assert "base_url = " + server.base in p.stdout
+    rows = {r["key"]: r for r in json.loads(p.stdout)}
+    assert rows["base_url"]["value"] == server.base
     assert c["secret_key"] not in p.stdout + p.stderr
     assert c["app_key"] not in p.stdout + p.stderr
     assert c["access_key"] not in p.stdout + p.stderr
-    assert "secret_key = ********" in p.stdout
-    p = cli.run("--profile", "dev", "profile", "list", check=0)
-    assert p.stdout.split() == ["*", "dev"]
+    assert rows["secret_key"]["value"].startswith("********")
+    out = cli.json("--profile", "dev", "profile", "list")
+    assert out == [{"name": "dev", "active": True, "base_url": server.base}]
     # the environment wins over the profile, and show says so
     p = cli.run("profile", "show", "dev", env={"MCAPI_BASE_URL": "http://other"}, check=0)
-    assert "overridden by MCAPI_BASE_URL" in p.stdout
+    rows = {r["key"]: r for r in json.loads(p.stdout)}
+    assert rows["base_url"]["overriddenBy"] == "MCAPI_BASE_URL"
+    # on a terminal-less table: KEY VALUE SOURCE columns
+    p = cli.run("profile", "show", "dev", "--output", "table", check=0)
+    assert p.stdout.split("\n")[0].split() == ["key", "value", "source"]
+    assert "secret_key" in p.stdout and c["secret_key"] not in p.stdout
 
 
 def test_account(cli, server):
@@ -163,17 +172,17 @@ def test_unknown_profile(cli):
     p = cli.run("account", env={"MCAPI_PROFILE": "nope"}, check=1)
     assert "profile 'nope' does not exist" in p.stderr
     # no profile at all and no environment: says what is missing
-    p = cli.run("account", check=1)
+    p = cli.run("account", check=3)
     assert "'base_url' is not set" in p.stderr
 
 
 def test_refused_call_and_bad_keys(cli, server):
     set_profile(cli, server, "broken")
     cli.run("profile", "set", "broken", "secret_key=" + "QUJD" * 11, check=0)
-    p = cli.run("--profile", "broken", "account", check=1)
+    p = cli.run("--profile", "broken", "account", check=3)
     assert "HTTP 401" in p.stderr and "err_xdk_invalid_signature" in p.stderr
     p = cli.run("profile", "set", "broken", "secret_key=not base64", check=0)
-    p = cli.run("--profile", "broken", "account", check=1)
+    p = cli.run("--profile", "broken", "account", check=3)
     assert "'secret_key' is not valid base64" in p.stderr
 
 
@@ -188,7 +197,7 @@ def test_login_stores_keys(cli, server):
     p = cli.run("--profile", "li", "login", "--email", c["email"], "--password-stdin",
                 "--base-url", server.base, "--app-id", c["app_id"], "--app-key", c["app_key"],
                 input=c["password"] + "\n", check=0)
-    assert "profile 'li'" in p.stdout
+    assert json.loads(p.stdout)["profile"] == "li"
     assert c["password"] not in p.stdout + p.stderr
     text = open(cli.config).read()
     section = text.split("[li]", 1)[1].split("\n[", 1)[0]
@@ -203,7 +212,7 @@ def test_login_stores_keys(cli, server):
     # a wrong password: exit 1, a clear message, nothing stored
     before = open(cli.config).read()
     p = cli.run("--profile", "li2", "login", "--email", c["email"], "--password-stdin",
-                "--base-url", server.base, "--app-id", c["app_id"], input="wrong\n", check=1)
+                "--base-url", server.base, "--app-id", c["app_id"], input="wrong\n", check=3)
     assert "err_xdk_authentication_failed" in p.stderr
     assert open(cli.config).read() == before
 
@@ -225,7 +234,7 @@ def test_rate_limit_retried():
         seen_429 = False
         for _ in range(5):
             p = cli.run("--profile", "dev", "account", env={"MCAPI_MAX_RETRIES": "0"})
-            if p.returncode == 1:
+            if p.returncode == 5:  # rate limited (no retries allowed)
                 assert "err_xdk_rate_limit_exceeded" in p.stderr and "retryable" in p.stderr
                 seen_429 = True
         assert seen_429
@@ -236,6 +245,9 @@ def test_rate_limit_retried():
 def test_connection_refused_is_a_clear_error(cli, server):
     set_profile(cli, server, "down")
     cli.run("profile", "set", "down", "base_url=http://127.0.0.1:1", check=0)
-    p = cli.run("--profile", "down", "account", env={"MCAPI_MAX_RETRIES": "1"}, check=1)
-    assert p.stderr.startswith("error: /api/account/get-account: ") and "retries exhausted" in p.stderr
+    p = cli.run("--profile", "down", "account", env={"MCAPI_MAX_RETRIES": "1"}, check=4)
+    # the wait before the retry is announced, then the error
+    assert re.match(r"note: .*retrying in \d+\.\d s \(attempt 2 of 2\)\n", p.stderr), p.stderr
+    err = p.stderr.splitlines()[-1]
+    assert err.startswith("error: /api/account/get-account: ") and "retries exhausted" in err
     assert p.stdout == ""

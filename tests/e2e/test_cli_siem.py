@@ -294,7 +294,7 @@ def test_http_errors_and_missing_token(fake, out_dir):
     fake.script = lambda path, body: (401, {"Content-Type": "application/json"}, envelope(
         {"status": 401}, fail=[{"errors": [{"code": "err_xdk_invalid_signature",
                                             "message": "0004 Invalid Signature"}]}]))
-    rc, out, err = run(fake.env(), "siem", "pull", "--dir", out_dir, check=1)
+    rc, out, err = run(fake.env(), "siem", "pull", "--dir", out_dir, check=3)  # authentication
     assert "HTTP 401: 0004 Invalid Signature (err_xdk_invalid_signature)" in err, err
     fake.script = lambda path, body: (200, {"Content-Type": "application/json",
                                             "Content-Disposition": 'attachment; filename="M.json"'},
@@ -303,7 +303,7 @@ def test_http_errors_and_missing_token(fake, out_dir):
     assert "without a usable mc-siem-token" in err, err
     assert listing(out_dir) == []
     fake.script = lambda path, body: (502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>")
-    rc, out, err = run(fake.env(), "siem", "pull", "--dir", out_dir, check=1)
+    rc, out, err = run(fake.env(), "siem", "pull", "--dir", out_dir, check=4)  # server
     assert "HTTP 502" in err, err
 
 
@@ -313,7 +313,7 @@ def test_network_and_directory_errors(out_dir):
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
     env = fake_env("http://127.0.0.1:%d" % port)
-    rc, out, err = run(env, "siem", "pull", "--dir", out_dir, check=1)
+    rc, out, err = run(env, "siem", "pull", "--dir", out_dir, check=4)  # network
     assert SIEM in err and ("onnect" in err or "refused" in err), err
     assert listing(out_dir) == []
     f = os.path.join(out_dir, "a-file")
@@ -354,7 +354,7 @@ def test_ttp_clicks_follows_pages(fake):
     assert json.loads(out) == logs
     first = fake.requests[0][1]["data"][0]
     assert first == {"from": "2021-10-01T00:00:00+0000", "route": "inbound", "scanResult": "clean"}
-    rc, out, err = run(fake.env(), "ttp", "clicks", check=0)
+    rc, out, err = run(fake.env(), "ttp", "clicks", "--output", "table", check=0)
     lines = out.splitlines()
     assert lines[0].split() == ["DATE", "ROUTE", "RESULT", "ACTION", "USER", "FROM", "URL"]
     assert len(lines) == 6 and lines[5].endswith("https://x.example/4")
@@ -536,7 +536,7 @@ def test_real_ttp_clicks(server):
                        "--page-size", "3", check=0)
     assert json.loads(out) == expect  # three pages joined, nothing lost or repeated
     rc, out, err = run(env, "ttp", "clicks", "--from", item["from"], "--to", item["to"],
-                       "--result", "malicious", check=0)
+                       "--result", "malicious", "-o", "table", check=0)
     rows = out.splitlines()[1:]
     assert len(rows) == 4 and all(" malicious " in x and " block " in x for x in rows), out
     rc, out, err = run(env, "ttp", "clicks", "--from", "not-a-date", check=1)

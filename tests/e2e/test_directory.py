@@ -379,7 +379,7 @@ def test_cli_users_and_groups(gw, client, tmp_path):
                                                                                 "b.example"]
     out = cli.json("--profile", "dev", "groups", "members", g["id"])
     assert len(out["data"][0]["groupMembers"]) == 2
-    out = cli.json("--profile", "dev", "groups", "list", "--query", "cli ")
+    out = cli.json("--profile", "dev", "groups", "list", "--search", "cli ")
     assert sorted(f["description"] for f in out["data"][0]["folders"]) == ["CLI group", "CLI sub"]
     cli.json("--profile", "dev", "groups", "remove", g["id"], "--domain", "b.example")
     p = cli.run("--profile", "dev", "groups", "remove", g["id"], "--domain", "b.example", check=1)
