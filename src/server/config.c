@@ -435,6 +435,13 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		return err_set(e, MC_ERR_INVALID,
 		               "log_level must be error, warn, info or debug, not '%s'",
 		               cfg->log_level);
+	/* a body over either budget would be refused every time: say so at start-up */
+	if (cfg->max_body > cfg->body_budget_per_ip || cfg->max_body > cfg->body_budget)
+		return err_set(e, MC_ERR_INVALID,
+		               "max_body (%lld) must not exceed body_budget_per_ip (%lld) or "
+		               "body_budget (%lld): raise them with it",
+		               (long long)cfg->max_body, (long long)cfg->body_budget_per_ip,
+		               (long long)cfg->body_budget);
 	int64_t ttl;
 	if (config_parse_ttl(cfg->binding_ttl, &ttl) != 0)
 		return err_set(e, MC_ERR_INVALID,

@@ -69,12 +69,12 @@ struct front_req {
 	enum fr_state state;
 	int status; /* sent, for the access log */
 	int too_large;
-	int is_api;  /* the path starts with /api/ */
-	int chunked; /* the body's bytes are reserved in the budget as they come */
-	int refused; /* chunked body over the body budget: GUARD_BUDGET_GLOBAL or _IP; drain */
-	size_t budget_small, budget_ip; /* reserved in the body budget (without / with the IP) */
-	struct guard_conn *gc;          /* the connection's entry in the guard, or NULL */
-	int health;                     /* GET /healthz */
+	int is_api;       /* the path starts with /api/ */
+	int chunked;      /* the body's bytes are reserved in the budget as they come */
+	int refused;      /* chunked body over the body budget: GUARD_BUDGET_GLOBAL or _IP; drain */
+	size_t budget_ip; /* bytes reserved in the body budget */
+	struct guard_conn *gc; /* the connection's entry in the guard, or NULL */
+	int health;            /* GET /healthz */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -378,26 +378,25 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
-/* Reserves n bytes of body in the budget: small bodies server-wide only (guard.h). */
+/* Reserves n bytes of body in the budget. Bodies of up to GUARD_SMALL_BODY with a known length
+ * are not counted (guard.h): every normal call sends one, so a client that fills the budget
+ * with large bodies cannot lock the others out, and the hot path takes no atomic here. */
 static int budget_take(struct front_req *fr, size_t n)
 {
-	int small = !fr->chunked && n <= GUARD_SMALL_BODY;
-	int b = guard_budget_take(fr->front->guard, small ? NULL : fr->req.client_ip, n);
+	int b;
 
-	if (b == GUARD_BUDGET_OK) {
-		if (small)
-			fr->budget_small += n;
-		else
-			fr->budget_ip += n;
-	}
+	if (!fr->chunked && n <= GUARD_SMALL_BODY)
+		return GUARD_BUDGET_OK;
+	b = guard_budget_take(fr->front->guard, fr->req.client_ip, n);
+	if (b == GUARD_BUDGET_OK)
+		fr->budget_ip += n;
 	return b;
 }
 
 static void budget_give(struct front_req *fr)
 {
-	guard_budget_give(fr->front->guard, NULL, fr->budget_small);
 	guard_budget_give(fr->front->guard, fr->req.client_ip, fr->budget_ip);
-	fr->budget_small = fr->budget_ip = 0;
+	fr->budget_ip = 0;
 }
 
 /* The body budget is spent: 503 (server-wide, Retry-After: 1) or 429 (this client IP), and the

@@ -21,10 +21,12 @@
  *
  * The body budget caps the bytes that request bodies may hold in memory at once: across the
  * server (body_budget: over it, 503) and per client IP (body_budget_per_ip: over it, 429).
- * Bodies of up to GUARD_SMALL_BODY bytes count only against the server-wide budget: they are
- * what normal calls send, and per IP they are bounded by the per-IP connection limit. The
- * per-IP counters are a fixed table indexed by a keyed hash of the address, so the table never
- * grows; two addresses that share a slot share its budget. */
+ * The front does not count bodies of up to GUARD_SMALL_BODY bytes with a known length: they
+ * are what normal calls send, so a client that fills the budget with large bodies cannot lock
+ * the others out; they are bounded by the connection limits instead (max_connections x 16 KiB
+ * server-wide, per_ip_connections x 16 KiB per address). The per-IP counters are a fixed
+ * table indexed by a seeded hash of the address, so the table never grows; two addresses that
+ * share a slot share its budget. */
 #ifndef MCAPI_SERVER_HTTP_GUARD_H
 #define MCAPI_SERVER_HTTP_GUARD_H
 
@@ -35,7 +37,7 @@ struct err;
 struct guard;
 struct guard_conn;
 
-/* Bodies up to this size count only against the server-wide budget. */
+/* Bodies of known length up to this size are not counted in the budget (see above). */
 #define GUARD_SMALL_BODY 16384
 
 struct guard_cfg {
@@ -105,8 +107,8 @@ struct guard_stats {
 };
 void guard_stats(struct guard *g, struct guard_stats *out);
 
-/* Body budget. guard_budget_take reserves n bytes for a body from ip (NULL: server-wide only,
- * for bodies of up to GUARD_SMALL_BODY): GUARD_BUDGET_OK, or GUARD_BUDGET_GLOBAL when the
+/* Body budget. guard_budget_take reserves n bytes for a body from ip (NULL: server-wide
+ * only): GUARD_BUDGET_OK, or GUARD_BUDGET_GLOBAL when the
  * server-wide budget would be exceeded (answer 503), GUARD_BUDGET_IP when the IP's would
  * (answer 429); nothing is reserved then. Each successful take is matched by a
  * guard_budget_give with the same ip (or NULL) and n once the body is freed; gives may be
