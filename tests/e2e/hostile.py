@@ -77,7 +77,7 @@ class Prober:
 
     URI = "/api/account/get-account"
 
-    def __init__(self, server, pause=0.005):
+    def __init__(self, server, pause=0.002):
         c = server.creds
         self.port = server.port
         self.app_id, self.app_key = c["app_id"], c["app_key"]
