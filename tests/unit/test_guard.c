@@ -61,9 +61,9 @@ static void test_sweep(void)
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, slow) == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fast) == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, busy) == 0);
-	cs = guard_conn_open(g, slow[0], 0);
-	cf = guard_conn_open(g, fast[0], 0);
-	cb = guard_conn_open(g, busy[0], 0);
+	cs = guard_conn_open(g, slow[0], "10.0.0.1", 0);
+	cf = guard_conn_open(g, fast[0], NULL, 0);
+	cb = guard_conn_open(g, busy[0], "2001:db8::1", 0);
 	guard_conn_request(cs, 3000); /* first request: the accept time still counts */
 	guard_conn_request(cf, 100);
 	guard_conn_body(cf, 200);

@@ -142,6 +142,23 @@ static void strip_absolute_form(char *uri)
 	}
 }
 
+/* The client's address as text into dst ("" if unknown). */
+static void client_ip(struct MHD_Connection *conn, char *dst, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	dst[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, dst,
+		          (socklen_t)size);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, dst,
+		          (socklen_t)size);
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	const struct listener_ctx *lc = cls;
@@ -179,16 +196,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 		fr->gc = ci->socket_context;
 		guard_conn_request(fr->gc, fr->req.started_ms);
 	}
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			          fr->req.client_ip, sizeof(fr->req.client_ip));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-			          fr->req.client_ip, sizeof(fr->req.client_ip));
-	}
+	client_ip(conn, fr->req.client_ip, sizeof(fr->req.client_ip));
 	atomic_fetch_add(&f->inflight, 1);
 	return fr;
 }
@@ -650,7 +658,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		*socket_context = ci ? guard_conn_open(f->guard, ci->connect_fd, mono_ms()) : NULL;
+		char ip[64];
+		int fd = ci ? ci->connect_fd : -1;
+
+		*socket_context = NULL;
+		if (fd < 0)
+			return;
+		client_ip(conn, ip, sizeof(ip));
+		*socket_context = guard_conn_open(f->guard, fd, ip, mono_ms());
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		guard_conn_close(f->guard, *socket_context);
 		*socket_context = NULL;

@@ -23,6 +23,7 @@ struct guard_conn {
 	struct guard_conn *prev, *next; /* under g->mu */
 	int fd;
 	int cut; /* under g->mu: shut down already */
+	char ip[48];
 	atomic_int phase;
 	_Atomic int64_t since; /* when the phase began (monotonic ms) */
 	_Atomic int64_t bytes; /* body bytes so far, in phase BODY */
@@ -95,7 +96,8 @@ int guard_sweep(struct guard *g, int64_t now_ms)
 		                 : cut == GUARD_CUT_IDLE ? &g->cut_idle
 		                                         : &g->cut_body,
 		                 1);
-		log_info("msg=\"connection cut\" reason=%s fd=%d", why[cut], c->fd);
+		log_info("msg=\"connection cut\" reason=%s ip=%s", why[cut],
+		         c->ip[0] ? c->ip : "-");
 	}
 	pthread_mutex_unlock(&g->mu);
 	return n;
@@ -174,13 +176,17 @@ void guard_free(struct guard *g)
 	free(g);
 }
 
-struct guard_conn *guard_conn_open(struct guard *g, int fd, int64_t now_ms)
+struct guard_conn *guard_conn_open(struct guard *g, int fd, const char *ip, int64_t now_ms)
 {
 	struct guard_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
 	c->fd = fd;
+	if (ip) {
+		size_t n = strnlen(ip, sizeof(c->ip) - 1);
+		memcpy(c->ip, ip, n);
+	}
 	atomic_init(&c->phase, GUARD_NEW);
 	atomic_init(&c->since, now_ms);
 	atomic_init(&c->bytes, 0);

@@ -75,9 +75,10 @@ enum guard_cut guard_decide(const struct guard_cfg *cfg, enum guard_phase phase,
 struct guard *guard_new(const struct guard_cfg *cfg, struct err *e);
 void guard_free(struct guard *g);
 
-/* A new connection on socket fd, in phase NEW from now_ms. NULL when out of memory (the
- * connection is then not guarded; its idle timeout still applies). */
-struct guard_conn *guard_conn_open(struct guard *g, int fd, int64_t now_ms);
+/* A new connection on socket fd from client address ip (text, copied; for the log line of a
+ * cut; may be NULL), in phase NEW from now_ms. NULL when out of memory (the connection is then
+ * not guarded; its idle timeout still applies). */
+struct guard_conn *guard_conn_open(struct guard *g, int fd, const char *ip, int64_t now_ms);
 
 /* The connection is closing (before its socket is closed): it leaves the guard and c is
  * freed. c may be NULL. */
