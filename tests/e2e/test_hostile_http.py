@@ -349,3 +349,28 @@ def test_garbage(hs, probe):
     with socket.create_connection(("127.0.0.1", hs.port), timeout=5) as c:
         c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_status(c) == 200
+
+
+def test_tls_handshake_slowloris_cut():
+    """On the HTTPS listener the header deadline runs from the accept: a TLS handshake
+    trickled a byte at a time is cut with it."""
+    s = Server(tls=True, args=["--header-timeout", str(HEADER_TIMEOUT)]).start()
+    try:
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200)
+        socks = [connect_from("127.0.0.9", s.tls_port) for _ in range(5)]
+        pos = {c: 0 for c in socks}
+
+        def trickle(c):
+            c.sendall(hello[pos[c]:pos[c] + 1])
+            pos[c] += 1
+
+        closed = closed_within(socks, HEADER_TIMEOUT + slow(3), feed=trickle, every=0.3)
+        times = sorted(closed.values())
+        print("TLS handshake slowloris: %d/5 cut, last after %.2f s" % (
+            len(closed), times[-1] if times else -1))
+        for c in socks:
+            c.close()
+        assert len(closed) == 5 and HEADER_TIMEOUT - 0.5 <= times[0]
+        assert times[-1] <= HEADER_TIMEOUT + slow(1.5)
+    finally:
+        assert s.stop() == 0
