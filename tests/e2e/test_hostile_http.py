@@ -374,3 +374,21 @@ def test_tls_handshake_slowloris_cut():
         assert times[-1] <= HEADER_TIMEOUT + slow(1.5)
     finally:
         assert s.stop() == 0
+
+
+def test_silent_connections_cut_with_the_connect_proxy_on():
+    """With the CONNECT proxy on, new plain connections wait in its acceptor until their first
+    bytes say what they are: a silent one is closed there at the header deadline too."""
+    s = Server(tls=True, args=["--header-timeout", str(HEADER_TIMEOUT), "--connect-proxy", "on"])
+    s.start()
+    try:
+        socks = [connect_from("127.0.0.9", s.port) for _ in range(5)]
+        closed = closed_within(socks, HEADER_TIMEOUT + slow(3))
+        times = sorted(closed.values())
+        print("silent connections, CONNECT proxy on: %d/5 closed, last after %.2f s" % (
+            len(closed), times[-1] if times else -1))
+        for c in socks:
+            c.close()
+        assert len(closed) == 5 and times[-1] <= HEADER_TIMEOUT + slow(1.5)
+    finally:
+        assert s.stop() == 0

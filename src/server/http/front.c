@@ -807,7 +807,7 @@ struct front *front_start(struct server *srv, struct err *e)
 	}
 	if (!strcmp(cfg->connect_proxy, "on")) {
 		struct connect_cfg cc = {.listen_fd = fd,
-		                         .timeout_ms = cfg->conn_timeout * 1000,
+		                         .timeout_ms = cfg->header_timeout * 1000,
 		                         .max_pending = 1024,
 		                         .allowed = tunnel_allowed,
 		                         .plain = to_plain,
