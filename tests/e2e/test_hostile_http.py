@@ -8,12 +8,13 @@ prints its figures (pytest -s shows them)."""
 import os
 import select
 import socket
+import subprocess
 import time
 
 import pytest
 
 from hostile import P99_MS, Prober, connect_from, read_status, rss_mb, signed_head, slow
-from mc import Server
+from mc import MCAPID, Server
 
 HEADER_TIMEOUT = 2  # seconds (default 10): short so that the suite stays short
 BODY_GRACE = 1
@@ -392,3 +393,14 @@ def test_silent_connections_cut_with_the_connect_proxy_on():
         assert len(closed) == 5 and times[-1] <= HEADER_TIMEOUT + slow(1.5)
     finally:
         assert s.stop() == 0
+
+
+def test_max_body_must_fit_the_budgets():
+    """A max_body that either body budget could never admit is refused at start-up."""
+    p = subprocess.run([MCAPID, "serve", "--max-body", "20000000"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "body_budget_per_ip" in p.stderr, p.stderr
+    p = subprocess.run([MCAPID, "serve", "--max-body", "20000000", "--body-budget-per-ip",
+                        "20000000", "--body-budget", "10000000"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "body_budget" in p.stderr, p.stderr

@@ -879,6 +879,15 @@ void front_stop(struct front *f)
 		MHD_stop_daemon(f->d);
 	if (f->dt)
 		MHD_stop_daemon(f->dt);
+	if (f->guard) {
+		struct guard_stats st;
+
+		guard_stats(f->guard, &st);
+		log_info("msg=\"connection guard\" cut_header=%lld cut_idle=%lld cut_body=%lld "
+		         "budget_refused_global=%lld budget_refused_ip=%lld",
+		         (long long)st.cut_header, (long long)st.cut_idle, (long long)st.cut_body,
+		         (long long)st.refused_global, (long long)st.refused_ip);
+	}
 	guard_free(f->guard); /* after the daemons: their connections have left it */
 	devca_pem_free(f->tls_key);
 	devca_pem_free(f->tls_cert);
