@@ -74,8 +74,18 @@ static const struct cfg_opt opts[] = {
           "memory per connection; bounds the header block (431 above)"),
         I(conn_timeout, "30", 1, 3600, "seconds an idle or slow connection is kept"),
         I(max_connections, "4096", 16, 1000000, "most concurrent connections"),
-        I(per_ip_connections, "0", 0, 1000000,
+        I(per_ip_connections, "64", 0, 1000000,
           "most concurrent connections per client IP (0 = no limit)"),
+        I(header_timeout, "10", 1, 3600,
+          "seconds a connection has to deliver a complete header block, from its accept (or "
+          "its request line when kept alive); activity does not extend it"),
+        I(body_grace, "5", 0, 3600, "seconds a request body may arrive slower than body_min_rate"),
+        I(body_min_rate, "1024", 0, 1000000000,
+          "bytes per second a request body must keep up after body_grace (0 = no minimum)"),
+        L(body_budget, "67108864", 65536, 1099511627776,
+          "bytes of request bodies held in memory at once, server-wide (503 above)"),
+        L(body_budget_per_ip, "8388608", 16384, 1099511627776,
+          "bytes of request bodies held in memory at once per client IP (429 above)"),
         I(shutdown_grace, "10", 0, 600, "seconds to finish in-flight requests on SIGTERM"),
         I(skew, "900", 1, 86400, "seconds x-mc-date may differ from the server clock"),
         I(auth_cache_ms, "1000", 0, 60000,
@@ -437,6 +447,13 @@ int config_load(struct config *cfg, int argc, char **argv, int *consumed, struct
 		return err_set(e, MC_ERR_INVALID,
 		               "log_level must be error, warn, info or debug, not '%s'",
 		               cfg->log_level);
+	/* a body over either budget would be refused every time: say so at start-up */
+	if (cfg->max_body > cfg->body_budget_per_ip || cfg->max_body > cfg->body_budget)
+		return err_set(e, MC_ERR_INVALID,
+		               "max_body (%lld) must not exceed body_budget_per_ip (%lld) or "
+		               "body_budget (%lld): raise them with it",
+		               (long long)cfg->max_body, (long long)cfg->body_budget_per_ip,
+		               (long long)cfg->body_budget);
 	int64_t ttl;
 	if (config_parse_ttl(cfg->binding_ttl, &ttl) != 0)
 		return err_set(e, MC_ERR_INVALID,

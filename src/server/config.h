@@ -34,10 +34,15 @@ struct config {
 	int conn_timeout;    /* seconds of idleness before a connection is closed */
 	int max_connections;
 	int per_ip_connections;
-	int shutdown_grace;   /* seconds to finish in-flight requests */
-	int skew;             /* seconds: x-mc-date window */
-	int replay_max;       /* entries in the replay cache */
-	int replay_per_user;  /* entries one user may hold in it (0 = no limit) */
+	int header_timeout;         /* seconds for a complete header block (not extended) */
+	int body_grace;             /* seconds a body may arrive slower than body_min_rate */
+	int body_min_rate;          /* bytes per second after body_grace; 0 = none */
+	int64_t body_budget;        /* bytes of request bodies in memory, server-wide */
+	int64_t body_budget_per_ip; /* the same per client IP */
+	int shutdown_grace;         /* seconds to finish in-flight requests */
+	int skew;                   /* seconds: x-mc-date window */
+	int replay_max;             /* entries in the replay cache */
+	int replay_per_user;        /* entries one user may hold in it (0 = no limit) */
 	char replay_dir[512]; /* journal of future-dated request ids (default <data_dir>/replay) */
 	int auth_cache_ms;    /* how long auth rows are cached (0 = off) */
 	int list_cache_ms;    /* how long answers of list calls are cached (0 = off) */

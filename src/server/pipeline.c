@@ -119,7 +119,7 @@ static int is_auth_failure(enum api_error ae)
 	return ae != API_INTERNAL && ae != API_UNAVAILABLE;
 }
 
-int pipeline_run(struct request *req, const char *body, size_t body_len, struct response *res)
+int pipeline_headers(struct request *req, struct response *res)
 {
 	struct server *srv = req->srv;
 	const struct route *r = req->route;
@@ -128,8 +128,6 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 	enum api_error ae;
 	char msg[256] = "";
 
-	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
-		goto fail;
 	if (r->auth == ROUTE_APP_ONLY) {
 		/* login and discovery: every call counts against the client IP */
 		if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
@@ -139,7 +137,7 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		iplimit_count(srv->ipl, req->client_ip, now);
 		if ((ae = auth_app(req, msg, sizeof(msg))) != API_OK)
 			goto fail;
-		return r->fn(req, res);
+		return 1;
 	}
 	if ((ae = auth_signed(req, msg, sizeof(msg))) != API_OK) {
 		/* Only failures count; a correctly signed call is never refused for its IP, so
@@ -165,6 +163,22 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 		ae = API_FORBIDDEN;
 		goto fail;
 	}
+	return 1;
+fail:
+	response_call_error(res, ae, msg[0] ? msg : NULL);
+	return 0;
+}
+
+int pipeline_body(struct request *req, const char *body, size_t body_len, struct response *res)
+{
+	const struct route *r = req->route;
+	enum api_error ae;
+	char msg[256] = "";
+
+	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
+		goto fail;
+	if (r->auth == ROUTE_APP_ONLY)
+		return r->fn(req, res);
 	/* The function runs now: only from here is the request id used up (§2.2). */
 	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK)
 		goto fail;
@@ -173,6 +187,13 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);
 	return 0;
+}
+
+int pipeline_run(struct request *req, const char *body, size_t body_len, struct response *res)
+{
+	if (!pipeline_headers(req, res))
+		return 0;
+	return pipeline_body(req, body, body_len, res);
 }
 
 void pipeline_finish(struct request *req, struct response *res)

@@ -267,7 +267,8 @@ def test_waiting_verifications_do_not_block_other_calls():
     """100 verifications wait on a silent DNS server; get-pending-domain still answers at once.
     The server has two worker threads, so a lookup holding a worker would block everything."""
     port = dnsserver.start_silent()
-    s = dns_server(port, timeout_ms=4000).start()
+    # 100 connections at once from 127.0.0.1: over the default per_ip_connections (64)
+    s = dns_server(port, timeout_ms=4000, extra=["--per-ip-connections", "0"]).start()
     try:
         c = s.client()
         names = ["wait%03d.example" % i for i in range(100)]

@@ -1,8 +1,11 @@
 /* The HTTP front on libmicrohttpd; see front.h. Life of a request here:
  *   uri_cb (raw URI: allocate the request) → on_request first call (framing, method,
- *   route, body limit) → on_request with body chunks (capped buffer) → on_request with
- *   the body complete (pipeline; maybe suspend) → [resume → finish] → respond →
- *   on_completed (access log, free).
+ *   route, body limit, the pipeline's header stage: credentials, rate limit, permission;
+ *   body budget) → on_request with body chunks (capped buffer) → on_request with the body
+ *   complete (the pipeline's body stage; maybe suspend) → [resume → finish] → respond →
+ *   on_completed (access log, budget back, free).
+ * Every connection is tracked by the guard (guard.h) from accept to close, which cuts
+ * connections whose header block or body arrives too slowly.
  * libmicrohttpd's own error pages cover only what it rejects before we see a request. */
 #include "front.h"
 
@@ -14,6 +17,7 @@
 #include "common/crypto.h"
 #include "server/http/connect.h"
 #include "server/http/framing.h"
+#include "server/http/guard.h"
 #include "server/response.h"
 #include "server/api/api.h"
 #include "server/listen.h"
@@ -44,6 +48,7 @@ struct front {
 	struct MHD_Daemon *d;          /* plain HTTP */
 	struct MHD_Daemon *dt;         /* HTTPS, or NULL */
 	struct connect_sorter *sorter; /* accepts for d when the CONNECT proxy is on */
+	struct guard *guard;           /* deadlines and the body budget, for both daemons */
 	char *tls_cert, *tls_key;      /* PEM text handed to libmicrohttpd */
 	atomic_int inflight;
 	unsigned port, tls_port;
@@ -64,8 +69,12 @@ struct front_req {
 	enum fr_state state;
 	int status; /* sent, for the access log */
 	int too_large;
-	int is_api; /* the path starts with /api/ */
-	int health; /* GET /healthz */
+	int is_api;       /* the path starts with /api/ */
+	int chunked;      /* the body's bytes are reserved in the budget as they come */
+	int refused;      /* chunked body over the body budget: GUARD_BUDGET_GLOBAL or _IP; drain */
+	size_t budget_ip; /* bytes reserved in the body budget */
+	struct guard_conn *gc; /* the connection's entry in the guard, or NULL */
+	int health;            /* GET /healthz */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -133,6 +142,23 @@ static void strip_absolute_form(char *uri)
 	}
 }
 
+/* The client's address as text into dst ("" if unknown). */
+static void client_ip(struct MHD_Connection *conn, char *dst, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	dst[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, dst,
+		          (socklen_t)size);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, dst,
+		          (socklen_t)size);
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	const struct listener_ctx *lc = cls;
@@ -165,16 +191,12 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	fr->req.started_ms = mono_ms();
 	fr->is_api = strncmp(fr->raw_uri, "/api/", 5) == 0;
 	fr->req.tls = lc->tls;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			          fr->req.client_ip, sizeof(fr->req.client_ip));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-			          fr->req.client_ip, sizeof(fr->req.client_ip));
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context) {
+		fr->gc = ci->socket_context;
+		guard_conn_request(fr->gc, fr->req.started_ms);
 	}
+	client_ip(conn, fr->req.client_ip, sizeof(fr->req.client_ip));
 	atomic_fetch_add(&f->inflight, 1);
 	return fr;
 }
@@ -364,6 +386,42 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
+/* Reserves n bytes of body in the budget. Bodies of up to GUARD_SMALL_BODY with a known length
+ * are not counted (guard.h): every normal call sends one, so a client that fills the budget
+ * with large bodies cannot lock the others out, and the hot path takes no atomic here. */
+static int budget_take(struct front_req *fr, size_t n)
+{
+	int b;
+
+	if (!fr->chunked && n <= GUARD_SMALL_BODY)
+		return GUARD_BUDGET_OK;
+	b = guard_budget_take(fr->front->guard, fr->req.client_ip, n);
+	if (b == GUARD_BUDGET_OK)
+		fr->budget_ip += n;
+	return b;
+}
+
+static void budget_give(struct front_req *fr)
+{
+	guard_budget_give(fr->front->guard, fr->req.client_ip, fr->budget_ip);
+	fr->budget_ip = 0;
+}
+
+/* The body budget is spent: 503 (server-wide, Retry-After: 1) or 429 (this client IP), and the
+ * connection closes, so what the client still sends is not read. */
+static enum MHD_Result respond_budget(struct front_req *fr, int b)
+{
+	if (b == GUARD_BUDGET_GLOBAL)
+		return respond_error(
+		        fr, API_UNAVAILABLE,
+		        "the server holds as many request bodies as it may; retry after "
+		        "Retry-After seconds",
+		        1);
+	return respond_error(fr, API_RATE_LIMITED,
+	                     "this client address has as many request bodies in flight as it may",
+	                     1);
+}
+
 /* First call for a request: everything that can be decided from the header block. */
 static enum MHD_Result on_headers(struct front_req *fr, const char *method, const char *version)
 {
@@ -412,6 +470,18 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		return respond_error(fr, API_NOT_FOUND, NULL, fres.has_length || fres.chunked);
 	if (fres.has_length && fres.content_length > (uint64_t)fr->front->srv->cfg->max_body)
 		return respond_error(fr, API_TOO_LARGE, NULL, 1);
+	/* Credentials, rate limit and permission from the headers, before any body byte is
+	 * read: a refused caller is answered now and its body never buffered. */
+	if (!pipeline_headers(&fr->req, &fr->res)) {
+		fr->res.close = fres.has_length || fres.chunked;
+		return respond(fr);
+	}
+	if (fres.has_length && fres.content_length > 0) {
+		int b = budget_take(fr, (size_t)fres.content_length);
+		if (b != GUARD_BUDGET_OK)
+			return respond_budget(fr, b);
+	}
+	fr->chunked = fres.chunked;
 	fr->state = FR_BODY;
 	return MHD_YES;
 }
@@ -424,7 +494,7 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 	if (continuing)
 		rc = req->finish(req, &fr->res);
 	else
-		rc = pipeline_run(req, fr->body.data ? fr->body.data : "", fr->body.len, &fr->res);
+		rc = pipeline_body(req, fr->body.data ? fr->body.data : "", fr->body.len, &fr->res);
 	if (rc == MC_ERR_ASYNC) {
 		fr->state = FR_ASYNC;
 		MHD_suspend_connection(fr->conn);
@@ -448,23 +518,42 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!fr)
 		return MHD_NO; /* out of memory in uri_cb */
 	switch (fr->state) {
-	case FR_NEW:
-		return on_headers(fr, method, version);
+	case FR_NEW: {
+		enum MHD_Result ok = on_headers(fr, method, version);
+		if (fr->state == FR_BODY)
+			guard_conn_body(fr->gc, mono_ms());
+		else
+			guard_conn_busy(fr->gc);
+		return ok;
+	}
 	case FR_BODY:
 		if (*upload_data_size) {
-			if (!fr->too_large &&
-			    buf_add(&fr->body, upload_data, *upload_data_size) != 0)
+			size_t n = *upload_data_size;
+
+			guard_conn_bytes(fr->gc, n);
+			*upload_data_size = 0;
+			/* only API calls keep their body; a body sent to /healthz or /s/ is read
+			 * and dropped */
+			if (!fr->req.route || fr->too_large || fr->refused)
+				return MHD_YES;
+			if (fr->chunked && (fr->refused = budget_take(fr, n)) != GUARD_BUDGET_OK) {
+				buf_release(&fr->body); /* drain, then 503/429 */
+				return MHD_YES;
+			}
+			if (buf_add(&fr->body, upload_data, n) != 0)
 				fr->too_large =
 				        1; /* chunked body over the limit: drain, then 413 */
-			*upload_data_size = 0;
 			return MHD_YES;
 		}
+		guard_conn_busy(fr->gc);
 		if (fr->health)
 			return health(fr);
 		if (fr->click)
 			return click_submit(fr);
 		if (fr->too_large)
 			return respond_error(fr, API_TOO_LARGE, NULL, 1);
+		if (fr->refused)
+			return respond_budget(fr, fr->refused);
 		return run(fr, 0);
 	case FR_ASYNC:
 		return run(fr, 1);
@@ -552,8 +641,35 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
 		access_line(fr, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	*con_cls = NULL;
+	budget_give(fr);
+	guard_conn_idle(fr->gc, mono_ms()); /* the next request line is due within conn_timeout */
 	fr_free(fr);
 	atomic_fetch_sub(&f->inflight, 1);
+}
+
+/* MHD_NotifyConnectionCallback: every connection enters the guard when accepted (or handed
+ * over by the CONNECT acceptor) and leaves it when closing, before libmicrohttpd closes its
+ * socket (MHD_cleanup_connections notifies CLOSED, then closes the descriptor). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	struct front *f = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		char ip[64];
+		int fd = ci ? ci->connect_fd : -1;
+
+		*socket_context = NULL;
+		if (fd < 0)
+			return;
+		client_ip(conn, ip, sizeof(ip));
+		*socket_context = guard_conn_open(f->guard, fd, ip, mono_ms());
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		guard_conn_close(f->guard, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -618,6 +734,7 @@ static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 	                        (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	                        (size_t)cfg->conn_memory, MHD_OPTION_URI_LOG_CALLBACK, uri_cb,
 	                        &f->ctx[tls ? 1 : 0], MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 }
@@ -654,6 +771,19 @@ struct front *front_start(struct server *srv, struct err *e)
 	f->srv = srv;
 	f->ctx[0] = (struct listener_ctx){f, 0};
 	f->ctx[1] = (struct listener_ctx){f, 1};
+	{
+		struct guard_cfg gc = {
+		        .header_timeout_ms = (int64_t)cfg->header_timeout * 1000,
+		        .idle_timeout_ms = (int64_t)cfg->conn_timeout * 1000,
+		        .body_grace_ms = (int64_t)cfg->body_grace * 1000,
+		        .body_min_rate = cfg->body_min_rate,
+		        .body_budget = cfg->body_budget,
+		        .body_budget_per_ip = cfg->body_budget_per_ip,
+		        .sweep_ms = 200,
+		};
+		if (!(f->guard = guard_new(&gc, e)))
+			goto fail;
+	}
 	if (srv->api_fd > 0) {
 		fd = srv->api_fd; /* bound already; the front owns it from here */
 		f->port = srv->api_port;
@@ -677,7 +807,7 @@ struct front *front_start(struct server *srv, struct err *e)
 	}
 	if (!strcmp(cfg->connect_proxy, "on")) {
 		struct connect_cfg cc = {.listen_fd = fd,
-		                         .timeout_ms = cfg->conn_timeout * 1000,
+		                         .timeout_ms = cfg->header_timeout * 1000,
 		                         .max_pending = 1024,
 		                         .allowed = tunnel_allowed,
 		                         .plain = to_plain,
@@ -749,6 +879,16 @@ void front_stop(struct front *f)
 		MHD_stop_daemon(f->d);
 	if (f->dt)
 		MHD_stop_daemon(f->dt);
+	if (f->guard) {
+		struct guard_stats st;
+
+		guard_stats(f->guard, &st);
+		log_info("msg=\"connection guard\" cut_header=%lld cut_idle=%lld cut_body=%lld "
+		         "budget_refused_global=%lld budget_refused_ip=%lld",
+		         (long long)st.cut_header, (long long)st.cut_idle, (long long)st.cut_body,
+		         (long long)st.refused_global, (long long)st.refused_ip);
+	}
+	guard_free(f->guard); /* after the daemons: their connections have left it */
 	devca_pem_free(f->tls_key);
 	devca_pem_free(f->tls_cert);
 	free(f);
