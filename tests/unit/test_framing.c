@@ -107,18 +107,17 @@ static void test_head(void)
 	HEAD("GET / HTTP/1.1\r\nHost: x\r\n\r\n", FRAMING_HEAD_OK, NULL);
 	HEAD("GET / HTTP/1.1\nHost: x\n\n", FRAMING_HEAD_OK, NULL); /* bare LF, as nginx */
 	HEAD("\r\nGET / HTTP/1.0\r\n\r\n", FRAMING_HEAD_OK, NULL);
-	HEAD("POST https://api.mimecast.com/api/x?y HTTP/1.1\r\nHost: x\r\n\r\n",
-	     FRAMING_HEAD_OK, NULL);
-	HEAD("CONNECT api.mimecast.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", FRAMING_HEAD_OK,
+	HEAD("POST https://api.mimecast.com/api/x?y HTTP/1.1\r\nHost: x\r\n\r\n", FRAMING_HEAD_OK,
 	     NULL);
+	HEAD("CONNECT api.mimecast.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", FRAMING_HEAD_OK, NULL);
 	HEAD("GET / HTTP/1.1\r\nHost: x\r\n", FRAMING_HEAD_MORE, NULL);
 	HEAD("GET / HTTP/1.1\r", FRAMING_HEAD_MORE, NULL);
 	HEAD("", FRAMING_HEAD_MORE, NULL);
 	/* the probes */
-	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n",
-	     FRAMING_HEAD_BAD, "Transfer-Encoding");
-	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n",
-	     FRAMING_HEAD_BAD, "Transfer-Encoding");
+	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n", FRAMING_HEAD_BAD,
+	     "Transfer-Encoding");
+	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\t\r\n\r\n", FRAMING_HEAD_BAD,
+	     "Transfer-Encoding");
 	HEAD("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", FRAMING_HEAD_BAD, "NUL");
 	HEAD("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", FRAMING_HEAD_BAD, "bare CR");
 	HEAD("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", FRAMING_HEAD_BAD, "fold");

@@ -164,7 +164,8 @@ static int request_line(const char *l, size_t n, const char **reason, char versi
 		i++;
 	}
 	if (i == t || i == n || n - i - 1 != 8 || memcmp(l + i + 1, "HTTP/", 5) != 0 ||
-	    l[i + 6] < '0' || l[i + 6] > '9' || l[i + 7] != '.' || l[i + 8] < '0' || l[i + 8] > '9') {
+	    l[i + 6] < '0' || l[i + 6] > '9' || l[i + 7] != '.' || l[i + 8] < '0' ||
+	    l[i + 8] > '9') {
 		*reason = "malformed request line";
 		return -1;
 	}
@@ -201,7 +202,8 @@ static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, con
 	}
 	while (j < len && is_hex((unsigned char)p[i + j]))
 		j++;
-	if (j == 0 || j > 16 || (j < len && p[i + j] != ';' && p[i + j] != ' ' && p[i + j] != '\t')) {
+	if (j == 0 || j > 16 ||
+	    (j < len && p[i + j] != ';' && p[i + j] != ' ' && p[i + j] != '\t')) {
 		*reason = "malformed chunk size line";
 		return FRAMING_HEAD_BAD;
 	}

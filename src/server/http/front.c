@@ -66,6 +66,10 @@ struct front_req {
 	int too_large;
 	int is_api; /* the path starts with /api/ */
 	int health; /* GET /healthz */
+	/* an answer decided from the headers (404, 405), given once the body is read so that
+	 * the connection stays open (libmicrohttpd closes after an answer queued earlier) */
+	enum api_error deferred;
+	size_t drained; /* body bytes discarded after an early 413 */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -245,11 +249,17 @@ static enum MHD_Result respond_error(struct front_req *fr, enum api_error ae, co
 
 static enum MHD_Result health(struct front_req *fr)
 {
-	int ok = store_ping(fr->front->srv->store) == 0;
-	const char *text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
-	char *body = strdup(text);
+	int ok;
+	const char *text;
+	char *body;
 
-	if (!body)
+	if (strcmp(fr->req.method, "GET") != 0 && strcmp(fr->req.method, "HEAD") != 0) {
+		body = strdup("{\"status\":\"method not allowed\"}");
+		return body ? send_body(fr, 405, body, strlen(body), &fr->res, "GET") : MHD_NO;
+	}
+	ok = store_ping(fr->front->srv->store) == 0;
+	text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+	if (!(body = strdup(text)))
 		return MHD_NO;
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
 }
@@ -393,25 +403,22 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
 		return click_begin(fr);
 	if (strcmp(path, "/healthz") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			char *b = strdup("{\"status\":\"method not allowed\"}");
-			fr->res.close = fres.has_length || fres.chunked;
-			return b ? send_body(fr, 405, b, strlen(b), &fr->res, "GET") : MHD_NO;
-		}
 		/* answered once the (empty) body is read: an answer queued now would close
 		 * the connection, and load balancers keep theirs open */
 		fr->health = 1;
-		fr->state = FR_BODY;
-		return MHD_YES;
+	} else if (is_api && strcmp(method, "POST") != 0) {
+		fr->deferred = API_METHOD_NOT_ALLOWED;
+	} else if (!(fr->req.route = is_api ? router_match(path, strlen(path)) : NULL)) {
+		fr->deferred = API_NOT_FOUND;
 	}
-	if (is_api && strcmp(method, "POST") != 0)
-		return respond_error(fr, API_METHOD_NOT_ALLOWED, NULL,
-		                     fres.has_length || fres.chunked);
-	fr->req.route = is_api ? router_match(path, strlen(path)) : NULL;
-	if (!fr->req.route)
-		return respond_error(fr, API_NOT_FOUND, NULL, fres.has_length || fres.chunked);
-	if (fres.has_length && fres.content_length > (uint64_t)fr->front->srv->cfg->max_body)
-		return respond_error(fr, API_TOO_LARGE, NULL, 1);
+	if (fres.has_length && fres.content_length > (uint64_t)fr->front->srv->cfg->max_body) {
+		/* not read: closed after the answer */
+		if (fr->health)
+			fr->deferred = strcmp(method, "GET") && strcmp(method, "HEAD")
+			                       ? API_METHOD_NOT_ALLOWED
+			                       : API_TOO_LARGE;
+		return respond_error(fr, fr->deferred ? fr->deferred : API_TOO_LARGE, NULL, 1);
+	}
 	fr->state = FR_BODY;
 	return MHD_YES;
 }
@@ -436,6 +443,27 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 	return respond(fr);
 }
 
+#define TOO_LARGE_DRAIN (256 * 1024)
+
+/* A chunked body went over max_body. libmicrohttpd takes no answer while a body is being
+ * received, so on plain HTTP the 413 is written to the socket here (connect_answer), the
+ * rest of the body is discarded up to TOO_LARGE_DRAIN and the connection closed; over TLS
+ * the body is drained to its end and answered then. */
+static void too_large_now(struct front_req *fr)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	fr->too_large = 1;
+	if (fr->req.tls)
+		return;
+	ci = MHD_get_connection_info(fr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	connect_answer(ci->connect_fd, API_TOO_LARGE, NULL);
+	fr->status = 413;
+	fr->too_large = 2;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -451,11 +479,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	case FR_NEW:
 		return on_headers(fr, method, version);
 	case FR_BODY:
+		if (fr->too_large == 2) {
+			/* answered: read on a little so that the close does not reset the answer
+			 * away, then close (MHD_NO) */
+			size_t k = *upload_data_size;
+
+			fr->drained += k;
+			*upload_data_size = 0;
+			return k && fr->drained <= TOO_LARGE_DRAIN ? MHD_YES : MHD_NO;
+		}
 		if (*upload_data_size) {
 			if (!fr->too_large &&
 			    buf_add(&fr->body, upload_data, *upload_data_size) != 0)
-				fr->too_large =
-				        1; /* chunked body over the limit: drain, then 413 */
+				too_large_now(fr);
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
@@ -465,6 +501,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return click_submit(fr);
 		if (fr->too_large)
 			return respond_error(fr, API_TOO_LARGE, NULL, 1);
+		if (fr->deferred)
+			return respond_error(fr, fr->deferred, NULL, 0);
 		return run(fr, 0);
 	case FR_ASYNC:
 		return run(fr, 1);
@@ -619,7 +657,10 @@ static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 	                        (size_t)cfg->conn_memory, MHD_OPTION_URI_LOG_CALLBACK, uri_cb,
 	                        &f->ctx[tls ? 1 : 0], MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	                        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	                        /* 0, not 1: a missing Host or a space in a header name reaches
+	                         * framing_check, which answers with the envelope, instead of
+	                         * libmicrohttpd's HTML page */
+	                        MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_END);
 }
 
 /* The CONNECT acceptor's hand-offs and host check. */
@@ -675,14 +716,20 @@ struct front *front_start(struct server *srv, struct err *e)
 		}
 		tfd = -1; /* the daemon's now */
 	}
-	if (!strcmp(cfg->connect_proxy, "on")) {
+	if (!strcmp(cfg->connect_proxy, "on") || cfg->head_check) {
+		/* the acceptor checks every connection's first head (connect.h); half of
+		 * conn_memory leaves libmicrohttpd room for its header list */
 		struct connect_cfg cc = {.listen_fd = fd,
 		                         .timeout_ms = cfg->conn_timeout * 1000,
 		                         .max_pending = 1024,
-		                         .allowed = tunnel_allowed,
+		                         .per_ip = cfg->per_ip_connections,
+		                         .head_max = (size_t)cfg->conn_memory / 2,
 		                         .plain = to_plain,
-		                         .tunnel = to_tls,
 		                         .arg = f};
+		if (!strcmp(cfg->connect_proxy, "on")) {
+			cc.allowed = tunnel_allowed;
+			cc.tunnel = to_tls;
+		}
 		f->d = start_daemon(f, -1, 0);
 		if (!f->d) {
 			err_set(e, MC_ERR_IO, "cannot start the HTTP server");
