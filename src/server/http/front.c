@@ -3,7 +3,9 @@
  *   route, body limit) → on_request with body chunks (capped buffer) → on_request with
  *   the body complete (pipeline; maybe suspend) → [resume → finish] → respond →
  *   on_completed (access log, free).
- * libmicrohttpd's own error pages cover only what it rejects before we see a request. */
+ * libmicrohttpd's own error pages cover only what it rejects before we see a request; on
+ * plain HTTP the acceptor (connect.h) refuses those heads first, for each connection's
+ * first request (docs/api.md §1 says what is covered where). */
 #include "front.h"
 
 #include "common/buf.h"
