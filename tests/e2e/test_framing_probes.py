@@ -362,3 +362,21 @@ def test_nul_in_a_string_fails_its_item_not_the_call(server):
                raw='{"meta": {"pagination": {"pageToken": "x\\u0000"}}, "data": []}')
     assert r.status_code == 400
     assert r.json()["fail"][0]["errors"][0]["code"] == "err_xdk_malformed_body"
+
+
+def test_the_head_check_applies_with_the_connect_proxy_on():
+    """With the development proxy on, the acceptor sorts CONNECT first, then checks the
+    others' heads as usual."""
+    s = Server(tls=True).start()
+    try:
+        for name in ("NUL in a header value", "folded header line", "Content-Length: abc"):
+            payload, want, want_after, kind = PROBES[name]
+            status, head, body, after = probe(s.port, payload)
+            check_ours(name, status, head, body, want, after, want_after, kind)
+        status, head, body, after = probe(s.port, HEALTH)
+        assert status == 200 and after == "keep"
+        status, head, body, after = probe(s.port, b"CONNECT nope:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 403 and json.loads(body)["fail"][0]["errors"][0]["code"] == \
+            "err_xdk_forbidden"
+    finally:
+        assert s.stop() == 0
