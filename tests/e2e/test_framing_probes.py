@@ -380,3 +380,58 @@ def test_the_head_check_applies_with_the_connect_proxy_on():
             "err_xdk_forbidden"
     finally:
         assert s.stop() == 0
+
+
+def send_in_two(port, first, second, pause=0.2):
+    """first, a pause, then second on one connection; everything read until close or 3 s."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    try:
+        s.sendall(first)
+        time.sleep(pause)
+        got = b""
+        s.setblocking(False)
+        try:
+            got += s.recv(65536)  # 100 Continue, if sent
+        except BlockingIOError:
+            pass
+        s.settimeout(3)
+        try:
+            s.sendall(second)
+        except OSError:
+            pass
+        deadline = time.time() + 3
+        try:
+            while time.time() < deadline:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+                final = got.split(b"100 Continue\r\n\r\n")[-1]
+                head, sep, body = final.partition(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length: *([0-9]+)", head)
+                if sep and m and len(body) >= int(m.group(1)):
+                    break
+        except socket.timeout:
+            pass
+        return got
+    finally:
+        s.close()
+
+
+def test_chunked_first_line_is_waited_for(server):
+    """The acceptor waits for the first chunk line when it did not come with the head, so a
+    huge chunk extension sent a moment later is still ours to answer."""
+    head = post(b"Transfer-Encoding: chunked\r\n")
+    out = send_in_two(server.port, head, b"2;" + b"e" * 20000 + b"\r\n{}\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1") == 1, out[:300]
+    assert b"chunk extension" in out
+    # a good one in two writes is served as usual
+    head = post(b"Transfer-Encoding: chunked\r\n", target=b"/api/no/such")
+    out = send_in_two(server.port, head, b"2\r\n{}\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 404 "), out[:300]
+
+
+def test_expect_100_continue_is_not_held_back(server):
+    head = post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", target=b"/api/no/such")
+    out = send_in_two(server.port, head, b"2\r\n{}\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 "), out[:300]

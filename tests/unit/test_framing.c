@@ -145,13 +145,21 @@ static void test_head(void)
 	     FRAMING_HEAD_OK, NULL);
 	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;a=b\r\n",
 	     FRAMING_HEAD_OK, NULL);
+	/* its first line is waited for, unless the client waits for 100 Continue */
+	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", FRAMING_HEAD_MORE,
+	     NULL);
+	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;a",
+	     FRAMING_HEAD_MORE, NULL);
+	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+	     "\r\n",
+	     FRAMING_HEAD_OK, NULL);
 	HEAD("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	     FRAMING_HEAD_BAD, "chunk size");
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;", 58);
 	CHECK(framing_head(big, sizeof(big), 4096, &reason, &fr) == FRAMING_HEAD_BAD);
 	CHECK(strstr(reason, "chunk extension"));
-	CHECK(framing_head(big, 500, 4096, &reason, &fr) == FRAMING_HEAD_OK);
+	CHECK(framing_head(big, 500, 4096, &reason, &fr) == FRAMING_HEAD_MORE);
 	/* sizes */
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "GET / HTTP/1.1\r\nX-A: ", 21);

@@ -178,8 +178,10 @@ static int request_line(const char *l, size_t n, const char **reason, char versi
 	return 0;
 }
 
-/* The first chunk-size line at p[i..n), if it is there: 1*HEXDIG [ ";" extensions ] */
-static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, const char **reason)
+/* The first chunk-size line at p[i..n): 1*HEXDIG [ ";" extensions ]. While it is incomplete:
+ * MORE when wait, else OK (libmicrohttpd reads the rest). */
+static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, int wait,
+                                          const char **reason)
 {
 	int bad = 0;
 	size_t e = line_end(p, i, n, &bad), len, j = 0;
@@ -193,7 +195,7 @@ static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, con
 			*reason = "chunk extension too long";
 			return FRAMING_HEAD_BAD;
 		}
-		return FRAMING_HEAD_OK; /* the rest comes later: libmicrohttpd reads it */
+		return wait ? FRAMING_HEAD_MORE : FRAMING_HEAD_OK;
 	}
 	len = content_len(p, i, e);
 	if (len > FRAMING_CHUNK_LINE_MAX) {
@@ -223,7 +225,7 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 	struct framing_result local;
 	size_t i = 0, nh = 0, lim = n < max ? n : max, e;
 	char version[9];
-	int bad = 0;
+	int bad = 0, expect = 0;
 
 	*reason = NULL;
 	if (!fr)
@@ -281,6 +283,7 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 			;
 		hs[nh].value = p + s + c;
 		hs[nh].value_len = len - c;
+		expect |= hs[nh].name_len == 6 && strncasecmp(hs[nh].name, "expect", 6) == 0;
 		nh++;
 	}
 	framing_check(version, hs, nh, fr);
@@ -293,8 +296,10 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 		*reason = "Content-Length out of range";
 		return FRAMING_HEAD_BAD;
 	}
-	if (fr->chunked && i < n)
-		return first_chunk(p, i, n, reason);
+	/* A chunked body's first line is waited for, unless the client waits for "100
+	 * Continue" before sending it (libmicrohttpd sends that). */
+	if (fr->chunked)
+		return first_chunk(p, i, n, !expect, reason);
 	return FRAMING_HEAD_OK;
 incomplete:
 	if (n >= max) {

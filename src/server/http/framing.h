@@ -40,7 +40,7 @@ void framing_check(const char *version, const struct framing_header *hs, size_t 
 
 enum framing_head_kind {
 	FRAMING_HEAD_MORE,      /* a valid prefix: wait for more bytes */
-	FRAMING_HEAD_OK,        /* a well-formed head (and first chunk line, if it is there) */
+	FRAMING_HEAD_OK,        /* a well-formed head (and first chunk line when chunked) */
 	FRAMING_HEAD_BAD,       /* 400 */
 	FRAMING_HEAD_TOO_LARGE, /* 431: no end of head within max bytes, or too many lines */
 };
@@ -49,9 +49,11 @@ enum framing_head_kind {
  * HTTP/1.x", single spaces, no control character), header lines of token names and values
  * without control characters other than tab, lines ending in CRLF or LF, no bare CR, no
  * obs-fold, then framing_check's rules. Empty lines before the request line are skipped
- * (RFC 9112 §2.2). When the request is chunked and bytes after the head are there, the
- * first chunk-size line is checked too (hex digits, extensions without control characters,
- * at most FRAMING_CHUNK_LINE_MAX bytes). The head may be at most max bytes. *reason gets
+ * (RFC 9112 §2.2). When the request is chunked, the first chunk-size line is checked too
+ * (hex digits, extensions without control characters, at most FRAMING_CHUNK_LINE_MAX bytes):
+ * MORE until it is complete, unless the request has an Expect header (the client then waits
+ * for "100 Continue" before sending the body: OK at the end of the head). The head may be
+ * at most max bytes; n may reach max + FRAMING_CHUNK_LINE_MAX + 2 for the chunk line. *reason gets
  * a static text for BAD and TOO_LARGE; fr (may be NULL) the framing of an OK head. Pure:
  * no allocation, reads nothing past p[n). */
 enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const char **reason,
