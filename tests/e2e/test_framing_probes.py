@@ -437,3 +437,13 @@ def test_expect_100_continue_is_not_held_back(server):
     head = post(b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n", target=b"/api/no/such")
     out = send_in_two(server.port, head, b"2\r\n{}\r\n0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 "), out[:300]
+
+
+def test_head_check_off_with_the_connect_proxy_on():
+    s = Server(tls=True, args=["--head-check", "0"]).start()
+    try:
+        assert probe(s.port, PROBES["folded header line"][0])[0] == 200  # unchecked
+        status, head, body, after = probe(s.port, b"CONNECT nope:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 403
+    finally:
+        assert s.stop() == 0

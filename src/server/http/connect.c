@@ -202,7 +202,8 @@ static void sort_plain(struct connect_sorter *c, struct pending *s, size_t n)
 	struct pending copy;
 	char ip[64];
 
-	switch (framing_head(c->peek, n, c->cfg.head_max, &reason, NULL)) {
+	switch (c->cfg.check_heads ? framing_head(c->peek, n, c->cfg.head_max, &reason, NULL)
+	                           : FRAMING_HEAD_OK) {
 	case FRAMING_HEAD_MORE:
 		return;
 	case FRAMING_HEAD_OK:

@@ -28,6 +28,7 @@ struct connect_cfg {
 	int timeout_ms;  /* for the first bytes and for a whole CONNECT head */
 	int max_pending; /* connections waiting to be sorted; more wait in the kernel backlog */
 	int per_ip;      /* of those, most from one client address (0 = no limit); more: closed */
+	int check_heads; /* 0: plain connections are handed on unchecked (option head_check) */
 	size_t head_max; /* a longer first request head is refused with 431 */
 	/* 1 if a tunnel to host:port may be opened; NULL = no proxy: a CONNECT request is
 	 * checked and handed on like any other */

@@ -725,6 +725,7 @@ struct front *front_start(struct server *srv, struct err *e)
 		                         .timeout_ms = cfg->conn_timeout * 1000,
 		                         .max_pending = 1024,
 		                         .per_ip = cfg->per_ip_connections,
+		                         .check_heads = cfg->head_check,
 		                         .head_max = (size_t)cfg->conn_memory / 2,
 		                         .plain = to_plain,
 		                         .arg = f};
