@@ -40,6 +40,7 @@ struct pyjson {
 	size_t pos;
 	struct buf *out;
 	struct err *e;
+	int in_key; /* a dict key is being read: U+0000 is invalid there (jansson refuses it) */
 };
 
 /* The decimal digits of 2^1024 - 2^970, half an ulp above DBL_MAX: a real whose value
@@ -154,14 +155,15 @@ static int pyjson_emit_escaped(struct pyjson *p, unsigned char c)
 	return pyjson_emit(p, s, 2);
 }
 
-/* Emits code point cp (a scalar value, not a surrogate) decoded from an escape at offset at. */
-static int pyjson_emit_cp(struct pyjson *p, uint32_t cp, size_t at)
+/* Emits code point cp (a scalar value, not a surrogate) decoded from an escape. */
+static int pyjson_emit_cp(struct pyjson *p, uint32_t cp)
 {
 	char u[4];
 	size_t n;
 
-	if (cp == 0)
-		return err_set(p->e, MC_ERR_INVALID, "NUL character in string at offset %zu", at);
+	/* U+0000 stays escaped in values: the server reports it per item (pipeline.c) */
+	if (cp == 0 && p->in_key)
+		return err_set(p->e, MC_ERR_INVALID, "NUL character in a key");
 	if (cp < 0x20 || cp == '"' || cp == '\\')
 		return pyjson_emit_escaped(p, (unsigned char)cp);
 	if (cp < 0x80) {
@@ -296,7 +298,7 @@ static int pyjson_escape(struct pyjson *p, size_t start)
 			               c, at);
 		return err_set(p->e, MC_ERR_INVALID, "invalid escape at offset %zu", at);
 	}
-	return pyjson_emit_cp(p, cp, at);
+	return pyjson_emit_cp(p, cp);
 short_hex:
 	return err_set(p->e, MC_ERR_INVALID,
 	               "invalid escape '\\%c' at offset %zu: too few hex digits", c, at);
@@ -507,7 +509,7 @@ int pyjson_normalise(const char *in, size_t len, size_t max_depth, struct buf *o
 	unsigned char *stack = local;
 	size_t depth = 0, entry_len = out->len;
 	enum pyjson_want want = PYJSON_WANT_TOP;
-	struct pyjson p = {(const unsigned char *)in, len, 0, out, e};
+	struct pyjson p = {(const unsigned char *)in, len, 0, out, e, 0};
 	int rc = 0;
 
 	if (len >= 3 && memcmp(in, "\xef\xbb\xbf", 3) == 0)
@@ -597,7 +599,10 @@ int pyjson_normalise(const char *in, size_t len, size_t max_depth, struct buf *o
 				break;
 			stack[depth - 1] |= PYJSON_NONEMPTY;
 			if (want == PYJSON_WANT_KEY) {
-				if ((rc = pyjson_any_string(&p)))
+				p.in_key = 1;
+				rc = pyjson_any_string(&p);
+				p.in_key = 0;
+				if (rc)
 					break;
 				want = PYJSON_WANT_COLON;
 				continue;

@@ -37,8 +37,10 @@
  *   outside int64 and reals that overflow a double are invalid (jansson rejects them);
  * - whitespace is space, tab, CR, LF and form feed; a leading UTF-8 BOM is skipped.
  * Strings in the output are raw UTF-8 with only ", \ and control characters escaped.
- * Raw control characters inside input strings are accepted and escaped; U+0000, raw or
- * escaped, is invalid (jansson rejects it by default and no field of the API takes it).
+ * Raw control characters inside input strings are accepted and escaped. U+0000 written as
+ * an escape (\u0000, \x00, \0) is kept as \u0000, which jansson accepts only with
+ * JSON_ALLOW_NUL (the server then refuses the item that holds it, not the call); a raw NUL
+ * byte in a string is invalid (a binary or UTF-16 body).
  * Dict keys must be strings. The output of a successful call normalises to itself. */
 int pyjson_normalise(const char *in, size_t len, size_t max_depth, struct buf *out, struct err *e);
 

@@ -54,6 +54,10 @@ static const struct cfg_opt opts[] = {
         S(connect_proxy, "auto",
           "on, off or auto (= on with --dev): the plain listener tunnels CONNECT to the "
           "Mimecast API host names into the HTTPS listener"),
+        B(head_check, "1",
+          "check the head of each plain-HTTP connection's first request strictly before "
+          "libmicrohttpd sees it (malformed: 400 with the JSON envelope); 0 = libmicrohttpd "
+          "accepts connections itself"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
         S(store, "sqlite", "store backend: sqlite, postgres, or a postgres:// URL (= pg_dsn)"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),

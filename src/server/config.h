@@ -17,6 +17,7 @@ struct config {
 	char tls_cert[512];    /* PEM certificate chain for HTTPS and STARTTLS */
 	char tls_key[512];     /* PEM private key */
 	char connect_proxy[8]; /* on | off (auto is resolved at load) */
+	int head_check;        /* the acceptor checks first heads (http/connect.h) */
 	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */

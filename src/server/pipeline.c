@@ -27,6 +27,65 @@ static int is_form_body(const char *p, size_t n)
 	return n && *p != '{' && *p != '[' && memchr(p, '=', n) != NULL;
 }
 
+/* 1 if v holds a string with U+0000 anywhere (the normaliser bounds the depth). */
+static int has_nul(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return memchr(json_string_value(v), 0, json_string_length(v)) != NULL;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x)
+		{
+			if (has_nul(x))
+				return 1;
+		}
+		return 0;
+	case JSON_OBJECT:
+		json_object_foreach(v, k, x)
+		{
+			if (has_nul(x))
+				return 1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* An item with U+0000 in one of its strings fails on its own, as any other invalid value
+ * (no field of the API takes it, and C strings would cut it short): it goes to fail[] and
+ * out of data before the function runs. Returns 1 when that left nothing to run on. */
+static int fail_nul_items(struct request *req, struct response *res)
+{
+	size_t i = 0;
+	int had = json_array_size(req->data) > 0;
+
+	while (i < json_array_size(req->data)) {
+		json_t *item = json_array_get(req->data, i), *x;
+		const char *k, *field = NULL;
+
+		json_object_foreach(item, k, x)
+		{
+			if (has_nul(x)) {
+				field = k;
+				break;
+			}
+		}
+		if (!field) {
+			i++;
+			continue;
+		}
+		response_fail_item(res, item, "err_validation_invalid_value",
+		                   "the value holds the NUL character (\\u0000)", field, 0);
+		json_array_remove(req->data, i);
+	}
+	return had && json_array_size(req->data) == 0;
+}
+
 enum api_error pipeline_parse_body(struct request *req, const char *body, size_t len, char *msg,
                                    size_t msg_size)
 {
@@ -47,7 +106,7 @@ enum api_error pipeline_parse_body(struct request *req, const char *body, size_t
 	if (out.len == 0)
 		root = json_pack("{s:[]}", "data");
 	else
-		root = json_loadb(out.data, out.len, JSON_DECODE_ANY, &je);
+		root = json_loadb(out.data, out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!root) {
 		snprintf(msg, msg_size, "the request body is not valid JSON: %s", je.text);
 		goto out;
@@ -60,6 +119,10 @@ enum api_error pipeline_parse_body(struct request *req, const char *body, size_t
 	meta = json_object_get(root, "meta");
 	if (meta && !json_is_object(meta)) {
 		snprintf(msg, msg_size, "'meta' must be an object");
+		goto out;
+	}
+	if (meta && has_nul(meta)) {
+		snprintf(msg, msg_size, "a string in 'meta' holds the NUL character (\\u0000)");
 		goto out;
 	}
 	data = json_object_get(root, "data");
@@ -178,12 +241,12 @@ int pipeline_body(struct request *req, const char *body, size_t body_len, struct
 	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
 		goto fail;
 	if (r->auth == ROUTE_APP_ONLY)
-		return r->fn(req, res);
+		return fail_nul_items(req, res) ? 0 : r->fn(req, res);
 	/* The function runs now: only from here is the request id used up (§2.2). */
 	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK)
 		goto fail;
 	auth_extend(req);
-	return r->fn(req, res);
+	return fail_nul_items(req, res) ? 0 : r->fn(req, res);
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);
 	return 0;

@@ -62,6 +62,11 @@ const char *api_error_code(enum api_error err)
 	return err < API_ERROR_COUNT ? errors[err].code : "err_xdk_internal";
 }
 
+const char *api_error_message(enum api_error err)
+{
+	return err < API_ERROR_COUNT ? errors[err].message : "internal error; please retry";
+}
+
 int api_error_retryable(enum api_error err)
 {
 	return err < API_ERROR_COUNT ? errors[err].retryable : 1;

@@ -87,6 +87,7 @@ void response_header(struct response *res, const char *name, const char *value);
 /* The HTTP status, code, default message and retryable flag of a call-level error. */
 int api_error_status(enum api_error err);
 const char *api_error_code(enum api_error err);
+const char *api_error_message(enum api_error err);
 int api_error_retryable(enum api_error err);
 
 /* Sets the whole serialised answer (taking ownership of body), e.g. from a cache. */

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&again, FUZZ_PYJSON_CAP);
 	rc = pyjson_normalise((const char *)data, size, PYJSON_MAX_DEPTH, &out, &e);
 	if (rc == 0 && out.len > 0) {
-		j = json_loadb(out.data, out.len, 0, &jerr);
+		j = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &jerr); /* as mcapid */
 		if (!j) {
 			fprintf(stderr, "jansson rejects the output: %s\n%.*s\n", jerr.text,
 			        (int)(out.len > 4096 ? 4096 : out.len), out.data);

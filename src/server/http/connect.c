@@ -1,4 +1,4 @@
-/* The CONNECT-sorting acceptor; see connect.h. Sockets waiting to be sorted sit in an
+/* The sorting acceptor; see connect.h. Sockets waiting to be sorted sit in an
  * edge-triggered epoll set (their bytes are only peeked, so a level-triggered set would
  * fire again at once); each has a deadline checked a few times a second. */
 #include "connect.h"
@@ -6,6 +6,8 @@
 #include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "server/http/framing.h"
+#include "server/response.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +43,8 @@ struct connect_sorter {
 	int listening; /* the listening socket is in the epoll set */
 	int npending;
 	struct pending *slots;
+	char *peek; /* head_max + a chunk line: what sort_one looks at */
+	size_t peek_size;
 };
 
 static const char verb[] = "CONNECT ";
@@ -132,24 +136,35 @@ static void put(int fd, const char *s)
 	(void)!send(fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static void refuse(int fd, int status, const char *message)
+void connect_answer(int fd, enum api_error ae, const char *message)
 {
-	char body[384], head[256];
+	char body[512], head[768];
+	int status = api_error_status(ae), n;
+	const char *phrase = status == 403   ? "Forbidden"
+	                     : status == 413 ? "Content Too Large"
+	                     : status == 431 ? "Request Header Fields Too Large"
+	                                     : "Bad Request";
 
 	snprintf(body, sizeof(body),
 	         "{\"meta\":{\"status\":%d},\"data\":[],\"fail\":[{\"errors\":[{\"code\":\"%s\","
 	         "\"message\":\"%s\",\"retryable\":false}]}]}",
-	         status, status == 403 ? "err_xdk_forbidden" : "err_xdk_bad_request", message);
-	snprintf(head, sizeof(head),
-	         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-	         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-	         status, status == 403 ? "Forbidden" : "Bad Request", strlen(body));
-	put(fd, head);
-	put(fd, body);
+	         status, api_error_code(ae), message ? message : api_error_message(ae));
+	n = snprintf(head, sizeof(head),
+	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: "
+	             "no-store\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	             status, phrase, strlen(body), body);
+	if (n > 0 && (size_t)n < sizeof(head))
+		put(fd, head); /* one write: one segment */
+	shutdown(fd, SHUT_WR);
+}
+
+/* The answer and the close. */
+static void refuse(struct connect_sorter *c, int fd, enum api_error ae, const char *message)
+{
+	connect_answer(fd, ae, message);
 	/* Read what the client sent before closing: closing with unread bytes resets the
 	 * connection, and a reset can destroy the answer before the client reads it. */
-	shutdown(fd, SHUT_WR);
-	for (int i = 0; i < 16 && recv(fd, head, sizeof(head), MSG_DONTWAIT) > 0; i++)
+	for (int i = 0; i < 64 && recv(fd, c->peek, c->peek_size, MSG_DONTWAIT) > 0; i++)
 		;
 	close(fd);
 }
@@ -178,13 +193,46 @@ static const char *ip_of(const struct pending *s, char *dst, size_t n)
 	return dst[0] ? dst : "-";
 }
 
+/* A connection that is not a tunnel: its first head is checked, then it goes to the plain
+ * server (or is refused). */
+static void sort_plain(struct connect_sorter *c, struct pending *s, size_t n)
+{
+	const char *reason = NULL;
+	int fd = s->fd;
+	struct pending copy;
+	char ip[64];
+
+	switch (c->cfg.check_heads ? framing_head(c->peek, n, c->cfg.head_max, &reason, NULL)
+	                           : FRAMING_HEAD_OK) {
+	case FRAMING_HEAD_MORE:
+		return;
+	case FRAMING_HEAD_OK:
+		copy = *s;
+		slot_free(c, s);
+		c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&copy.sa, copy.len);
+		return;
+	case FRAMING_HEAD_BAD:
+		log_info("msg=\"malformed request head\" ip=%s reason=\"%s\"",
+		         ip_of(s, ip, sizeof(ip)), reason);
+		slot_free(c, s);
+		refuse(c, fd, API_BAD_REQUEST, reason);
+		return;
+	case FRAMING_HEAD_TOO_LARGE:
+		log_info("msg=\"request head too large\" ip=%s reason=\"%s\"",
+		         ip_of(s, ip, sizeof(ip)), reason);
+		slot_free(c, s);
+		refuse(c, fd, API_HEADERS_TOO_LARGE, reason);
+		return;
+	}
+}
+
 /* Looks at what the socket of s has sent so far and hands it on, or waits for more. */
 static void sort_one(struct connect_sorter *c, struct pending *s)
 {
-	char buf[CONNECT_HEAD_MAX], host[256], ip[64];
+	char host[256], ip[64];
 	unsigned port = 0;
 	size_t head = 0;
-	ssize_t r = recv(s->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	ssize_t r = recv(s->fd, c->peek, c->peek_size, MSG_PEEK | MSG_DONTWAIT);
 	int fd = s->fd;
 	struct pending copy;
 
@@ -195,17 +243,19 @@ static void sort_one(struct connect_sorter *c, struct pending *s)
 		close(fd);
 		return;
 	}
-	switch (connect_parse(buf, (size_t)r, host, sizeof(host), &port, &head)) {
+	if (!c->cfg.allowed) {
+		sort_plain(c, s, (size_t)r);
+		return;
+	}
+	switch (connect_parse(c->peek, (size_t)r, host, sizeof(host), &port, &head)) {
 	case CONNECT_MORE:
 		return;
 	case CONNECT_PLAIN:
-		copy = *s;
-		slot_free(c, s);
-		c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&copy.sa, copy.len);
+		sort_plain(c, s, (size_t)r);
 		return;
 	case CONNECT_BAD:
 		slot_free(c, s);
-		refuse(fd, 400, "malformed CONNECT request");
+		refuse(c, fd, API_BAD_REQUEST, "malformed CONNECT request");
 		return;
 	case CONNECT_OK:
 		break;
@@ -214,7 +264,7 @@ static void sort_one(struct connect_sorter *c, struct pending *s)
 	slot_free(c, s);
 	/* Consume exactly the head: any bytes after it (a TLS ClientHello sent early) stay in
 	 * the socket for the HTTPS server. */
-	if (recv(fd, buf, head, MSG_DONTWAIT) != (ssize_t)head) {
+	if (recv(fd, c->peek, head, MSG_DONTWAIT) != (ssize_t)head) {
 		close(fd);
 		return;
 	}
@@ -222,13 +272,41 @@ static void sort_one(struct connect_sorter *c, struct pending *s)
 		char q[300];
 		log_info("msg=\"CONNECT refused\" ip=%s host=%s port=%u",
 		         ip_of(&copy, ip, sizeof(ip)), log_quote(host, q, sizeof(q)), port);
-		refuse(fd, 403,
+		refuse(c, fd, API_FORBIDDEN,
 		       "CONNECT is allowed only to the Mimecast API host names on port 443");
 		return;
 	}
 	log_debug("msg=tunnel ip=%s host=%s", ip_of(&copy, ip, sizeof(ip)), host);
 	put(fd, "HTTP/1.1 200 Connection established\r\n\r\n");
 	c->cfg.tunnel(c->cfg.arg, fd, (struct sockaddr *)&copy.sa, copy.len);
+}
+
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}
+
+/* One address may not hold every slot with slow heads (libmicrohttpd's per-IP limit
+ * applies only once a connection is handed over). */
+static int over_ip_limit(const struct connect_sorter *c, const struct pending *s)
+{
+	int k = 0;
+
+	if (c->cfg.per_ip <= 0)
+		return 0;
+	for (int i = 0; i < c->cfg.max_pending; i++)
+		if (&c->slots[i] != s && c->slots[i].fd >= 0 && same_ip(&c->slots[i].sa, &s->sa) &&
+		    ++k >= c->cfg.per_ip)
+			return 1;
+	return 0;
 }
 
 static void accept_all(struct connect_sorter *c)
@@ -255,6 +333,10 @@ static void accept_all(struct connect_sorter *c)
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a connection reset before it was taken */
+		if (over_ip_limit(c, s)) {
+			close(fd);
+			continue;
+		}
 		s->fd = fd;
 		s->deadline = mono_ms() + c->cfg.timeout_ms;
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
@@ -333,6 +415,11 @@ struct connect_sorter *connect_start(const struct connect_cfg *cfg, struct err *
 		goto fail;
 	for (int i = 0; i < c->cfg.max_pending; i++)
 		c->slots[i].fd = -1;
+	if (c->cfg.head_max < CONNECT_HEAD_MAX)
+		c->cfg.head_max = CONNECT_HEAD_MAX;
+	c->peek_size = c->cfg.head_max + FRAMING_CHUNK_LINE_MAX + 2;
+	if (!(c->peek = malloc(c->peek_size)))
+		goto fail;
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
 	c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->ep < 0 || c->wake < 0)
@@ -392,5 +479,6 @@ void connect_stop(struct connect_sorter *c)
 	if (c->wake >= 0)
 		close(c->wake);
 	free(c->slots);
+	free(c->peek);
 	free(c);
 }

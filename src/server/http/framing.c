@@ -1,5 +1,5 @@
-/* Strict framing checks; see framing.h. Pure function over the header list so it can be
- * unit-tested and fuzzed without sockets. */
+/* Strict framing checks; see framing.h. Pure functions over a header list or the raw
+ * bytes of a head, so they can be unit-tested and fuzzed without sockets. */
 #include "framing.h"
 
 #include <string.h>
@@ -12,13 +12,18 @@ static int name_is(const struct framing_header *h, const char *name)
 	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
 
-static int trimmed_equals(const char *v, size_t n, const char *word)
+/* Leading whitespace only: libmicrohttpd compares the rest with "chunked" as it is, so
+ * "chunked " would be framed as a body read to the end of the connection. */
+static int value_is(const char *v, size_t n, const char *word)
 {
 	while (n && (*v == ' ' || *v == '\t'))
 		v++, n--;
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
 	return n == strlen(word) && strncasecmp(v, word, n) == 0;
+}
+
+static int is_ctl(unsigned char c)
+{
+	return (c < ' ' && c != '\t') || c == 0x7f;
 }
 
 static int parse_length(const char *v, size_t n, uint64_t *out)
@@ -26,6 +31,8 @@ static int parse_length(const char *v, size_t n, uint64_t *out)
 	uint64_t x = 0;
 	size_t i = 0;
 
+	/* Digits only after the leading whitespace: libmicrohttpd refuses anything else with
+	 * an HTML page of its own. */
 	while (i < n && (v[i] == ' ' || v[i] == '\t'))
 		i++;
 	if (i == n)
@@ -36,8 +43,6 @@ static int parse_length(const char *v, size_t n, uint64_t *out)
 		else
 			x = x * 10 + (uint64_t)(v[i] - '0');
 	}
-	while (i < n && (v[i] == ' ' || v[i] == '\t'))
-		i++;
 	if (i != n)
 		return -1;
 	*out = x;
@@ -64,6 +69,12 @@ void framing_check(const char *version, const struct framing_header *hs, size_t 
 			out->reason = "empty header name";
 			return;
 		}
+		for (size_t j = 0; j < h->value_len; j++) {
+			if (is_ctl((unsigned char)h->value[j])) {
+				out->reason = "control character in a header value";
+				return;
+			}
+		}
 		if (name_is(h, "content-length")) {
 			lengths++;
 			if (parse_length(h->value, h->value_len, &out->content_length) != 0) {
@@ -72,7 +83,7 @@ void framing_check(const char *version, const struct framing_header *hs, size_t 
 			}
 		} else if (name_is(h, "transfer-encoding")) {
 			encodings++;
-			if (!trimmed_equals(h->value, h->value_len, "chunked")) {
+			if (!value_is(h->value, h->value_len, "chunked")) {
 				out->reason = "Transfer-Encoding other than chunked";
 				return;
 			}
@@ -99,4 +110,201 @@ void framing_check(const char *version, const struct framing_header *hs, size_t 
 	out->has_length = lengths == 1;
 	out->chunked = encodings == 1;
 	out->ok = 1;
+}
+
+/* RFC 9110 §5.6.2 tchar */
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The end of the line starting at p[i] (index of its LF), or n when there is none yet; a CR
+ * anywhere but right before the LF, or a NUL, is reported through *bad. */
+static size_t line_end(const char *p, size_t i, size_t n, int *bad)
+{
+	for (; i < n; i++) {
+		if (p[i] == '\n')
+			return i;
+		if (p[i] == '\0' || (p[i] == '\r' && (i + 1 < n && p[i + 1] != '\n'))) {
+			*bad = 1;
+			return i;
+		}
+	}
+	return n;
+}
+
+/* Length of line [s, e) without its CR. */
+static size_t content_len(const char *p, size_t s, size_t e)
+{
+	return e > s && p[e - 1] == '\r' ? e - 1 - s : e - s;
+}
+
+static int request_line(const char *l, size_t n, const char **reason, char version[9])
+{
+	size_t i = 0, t;
+
+	while (i < n && is_tchar((unsigned char)l[i]))
+		i++;
+	if (i == 0 || i == n || l[i] != ' ') {
+		*reason = "malformed request line";
+		return -1;
+	}
+	t = ++i;
+	while (i < n && l[i] != ' ') {
+		if (is_ctl((unsigned char)l[i]) || l[i] == '\t') {
+			*reason = "control character in the request target";
+			return -1;
+		}
+		i++;
+	}
+	if (i == t || i == n || n - i - 1 != 8 || memcmp(l + i + 1, "HTTP/", 5) != 0 ||
+	    l[i + 6] < '0' || l[i + 6] > '9' || l[i + 7] != '.' || l[i + 8] < '0' ||
+	    l[i + 8] > '9') {
+		*reason = "malformed request line";
+		return -1;
+	}
+	memcpy(version, l + i + 1, 8);
+	version[8] = '\0';
+	if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0) {
+		*reason = "unsupported HTTP version";
+		return -1;
+	}
+	return 0;
+}
+
+/* The first chunk-size line at p[i..n): 1*HEXDIG [ ";" extensions ]. While it is incomplete:
+ * MORE when wait, else OK (libmicrohttpd reads the rest). */
+static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, int wait,
+                                          const char **reason)
+{
+	int bad = 0;
+	size_t e = line_end(p, i, n, &bad), len, j = 0;
+
+	if (bad) {
+		*reason = "malformed chunk size line";
+		return FRAMING_HEAD_BAD;
+	}
+	if (e == n) {
+		if (n - i > FRAMING_CHUNK_LINE_MAX) {
+			*reason = "chunk extension too long";
+			return FRAMING_HEAD_BAD;
+		}
+		return wait ? FRAMING_HEAD_MORE : FRAMING_HEAD_OK;
+	}
+	len = content_len(p, i, e);
+	if (len > FRAMING_CHUNK_LINE_MAX) {
+		*reason = "chunk extension too long";
+		return FRAMING_HEAD_BAD;
+	}
+	while (j < len && is_hex((unsigned char)p[i + j]))
+		j++;
+	if (j == 0 || j > 16 ||
+	    (j < len && p[i + j] != ';' && p[i + j] != ' ' && p[i + j] != '\t')) {
+		*reason = "malformed chunk size line";
+		return FRAMING_HEAD_BAD;
+	}
+	for (; j < len; j++) {
+		if (is_ctl((unsigned char)p[i + j])) {
+			*reason = "malformed chunk size line";
+			return FRAMING_HEAD_BAD;
+		}
+	}
+	return FRAMING_HEAD_OK;
+}
+
+enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const char **reason,
+                                    struct framing_result *fr)
+{
+	struct framing_header hs[FRAMING_MAX_HEADERS];
+	struct framing_result local;
+	size_t i = 0, nh = 0, lim = n < max ? n : max, e;
+	char version[9];
+	int bad = 0, expect = 0;
+
+	*reason = NULL;
+	if (!fr)
+		fr = &local;
+	memset(fr, 0, sizeof(*fr));
+	/* empty lines before the request line */
+	while (i < lim && (p[i] == '\n' || (p[i] == '\r' && i + 1 < lim && p[i + 1] == '\n')))
+		i += p[i] == '\r' ? 2 : 1;
+	e = line_end(p, i, lim, &bad);
+	if (bad) {
+		*reason = "NUL or bare CR in the request line";
+		return FRAMING_HEAD_BAD;
+	}
+	if (e == lim)
+		goto incomplete;
+	if (request_line(p + i, content_len(p, i, e), reason, version) != 0)
+		return FRAMING_HEAD_BAD;
+	i = e + 1;
+	for (;;) {
+		size_t s = i, len, c;
+
+		e = line_end(p, s, lim, &bad);
+		if (bad) {
+			*reason = "NUL or bare CR in a header line";
+			return FRAMING_HEAD_BAD;
+		}
+		if (e == lim)
+			goto incomplete;
+		i = e + 1;
+		len = content_len(p, s, e);
+		if (len == 0)
+			break; /* the end of the head */
+		if (p[s] == ' ' || p[s] == '\t') {
+			*reason = "folded header line (obs-fold)";
+			return FRAMING_HEAD_BAD;
+		}
+		for (c = 0; c < len && p[s + c] != ':'; c++) {
+			if (!is_tchar((unsigned char)p[s + c])) {
+				*reason = "invalid character in a header name";
+				return FRAMING_HEAD_BAD;
+			}
+		}
+		if (c == len || c == 0) {
+			*reason = c ? "header line without a colon" : "empty header name";
+			return FRAMING_HEAD_BAD;
+		}
+		if (nh == FRAMING_MAX_HEADERS) {
+			*reason = "too many request headers";
+			return FRAMING_HEAD_TOO_LARGE;
+		}
+		hs[nh].name = p + s;
+		hs[nh].name_len = c;
+		/* as libmicrohttpd passes it: without the leading whitespace */
+		for (c++; c < len && (p[s + c] == ' ' || p[s + c] == '\t'); c++)
+			;
+		hs[nh].value = p + s + c;
+		hs[nh].value_len = len - c;
+		expect |= hs[nh].name_len == 6 && strncasecmp(hs[nh].name, "expect", 6) == 0;
+		nh++;
+	}
+	framing_check(version, hs, nh, fr);
+	if (!fr->ok) {
+		*reason = fr->reason;
+		return FRAMING_HEAD_BAD;
+	}
+	if (fr->has_length && fr->content_length == UINT64_MAX) {
+		fr->ok = 0;
+		*reason = "Content-Length out of range";
+		return FRAMING_HEAD_BAD;
+	}
+	/* A chunked body's first line is waited for, unless the client waits for "100
+	 * Continue" before sending it (libmicrohttpd sends that). */
+	if (fr->chunked)
+		return first_chunk(p, i, n, !expect, reason);
+	return FRAMING_HEAD_OK;
+incomplete:
+	if (n >= max) {
+		*reason = "the request head is too large";
+		return FRAMING_HEAD_TOO_LARGE;
+	}
+	return FRAMING_HEAD_MORE;
 }

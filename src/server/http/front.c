@@ -6,7 +6,9 @@
  *   on_completed (access log, budget back, free).
  * Every connection is tracked by the guard (guard.h) from accept to close, which cuts
  * connections whose header block or body arrives too slowly.
- * libmicrohttpd's own error pages cover only what it rejects before we see a request. */
+ * libmicrohttpd's own error pages cover only what it rejects before we see a request; on
+ * plain HTTP the acceptor (connect.h) refuses those heads first, for each connection's
+ * first request (docs/api.md §1 says what is covered where). */
 #include "front.h"
 
 #include "common/buf.h"
@@ -75,6 +77,10 @@ struct front_req {
 	size_t budget_ip; /* bytes reserved in the body budget */
 	struct guard_conn *gc; /* the connection's entry in the guard, or NULL */
 	int health;            /* GET /healthz */
+	/* an answer decided from the headers (404, 405), given once the body is read so that
+	 * the connection stays open (libmicrohttpd closes after an answer queued earlier) */
+	enum api_error deferred;
+	size_t drained; /* body bytes discarded after an early 413 */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -267,11 +273,17 @@ static enum MHD_Result respond_error(struct front_req *fr, enum api_error ae, co
 
 static enum MHD_Result health(struct front_req *fr)
 {
-	int ok = store_ping(fr->front->srv->store) == 0;
-	const char *text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
-	char *body = strdup(text);
+	int ok;
+	const char *text;
+	char *body;
 
-	if (!body)
+	if (strcmp(fr->req.method, "GET") != 0 && strcmp(fr->req.method, "HEAD") != 0) {
+		body = strdup("{\"status\":\"method not allowed\"}");
+		return body ? send_body(fr, 405, body, strlen(body), &fr->res, "GET") : MHD_NO;
+	}
+	ok = store_ping(fr->front->srv->store) == 0;
+	text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+	if (!(body = strdup(text)))
 		return MHD_NO;
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
 }
@@ -451,37 +463,36 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
 		return click_begin(fr);
 	if (strcmp(path, "/healthz") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			char *b = strdup("{\"status\":\"method not allowed\"}");
-			fr->res.close = fres.has_length || fres.chunked;
-			return b ? send_body(fr, 405, b, strlen(b), &fr->res, "GET") : MHD_NO;
-		}
 		/* answered once the (empty) body is read: an answer queued now would close
 		 * the connection, and load balancers keep theirs open */
 		fr->health = 1;
-		fr->state = FR_BODY;
-		return MHD_YES;
+	} else if (is_api && strcmp(method, "POST") != 0) {
+		fr->deferred = API_METHOD_NOT_ALLOWED;
+	} else if (!(fr->req.route = is_api ? router_match(path, strlen(path)) : NULL)) {
+		fr->deferred = API_NOT_FOUND;
 	}
-	if (is_api && strcmp(method, "POST") != 0)
-		return respond_error(fr, API_METHOD_NOT_ALLOWED, NULL,
-		                     fres.has_length || fres.chunked);
-	fr->req.route = is_api ? router_match(path, strlen(path)) : NULL;
-	if (!fr->req.route)
-		return respond_error(fr, API_NOT_FOUND, NULL, fres.has_length || fres.chunked);
-	if (fres.has_length && fres.content_length > (uint64_t)fr->front->srv->cfg->max_body)
-		return respond_error(fr, API_TOO_LARGE, NULL, 1);
-	/* Credentials, rate limit and permission from the headers, before any body byte is
-	 * read: a refused caller is answered now and its body never buffered. */
-	if (!pipeline_headers(&fr->req, &fr->res)) {
-		fr->res.close = fres.has_length || fres.chunked;
-		return respond(fr);
+	if (fres.has_length && fres.content_length > (uint64_t)fr->front->srv->cfg->max_body) {
+		/* not read: closed after the answer */
+		if (fr->health)
+			fr->deferred = strcmp(method, "GET") && strcmp(method, "HEAD")
+			                       ? API_METHOD_NOT_ALLOWED
+			                       : API_TOO_LARGE;
+		return respond_error(fr, fr->deferred ? fr->deferred : API_TOO_LARGE, NULL, 1);
 	}
-	if (fres.has_length && fres.content_length > 0) {
-		int b = budget_take(fr, (size_t)fres.content_length);
-		if (b != GUARD_BUDGET_OK)
-			return respond_budget(fr, b);
+	if (fr->req.route) {
+		/* Credentials, rate limit and permission from the headers, before any body byte
+		 * is read: a refused caller is answered now and its body never buffered. */
+		if (!pipeline_headers(&fr->req, &fr->res)) {
+			fr->res.close = fres.has_length || fres.chunked;
+			return respond(fr);
+		}
+		if (fres.has_length && fres.content_length > 0) {
+			int b = budget_take(fr, (size_t)fres.content_length);
+			if (b != GUARD_BUDGET_OK)
+				return respond_budget(fr, b);
+		}
+		fr->chunked = fres.chunked;
 	}
-	fr->chunked = fres.chunked;
 	fr->state = FR_BODY;
 	return MHD_YES;
 }
@@ -506,6 +517,27 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 	return respond(fr);
 }
 
+#define TOO_LARGE_DRAIN (256 * 1024)
+
+/* A chunked body went over max_body. libmicrohttpd takes no answer while a body is being
+ * received, so on plain HTTP the 413 is written to the socket here (connect_answer), the
+ * rest of the body is discarded up to TOO_LARGE_DRAIN and the connection closed; over TLS
+ * the body is drained to its end and answered then. */
+static void too_large_now(struct front_req *fr)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	fr->too_large = 1;
+	if (fr->req.tls)
+		return;
+	ci = MHD_get_connection_info(fr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	connect_answer(ci->connect_fd, API_TOO_LARGE, NULL);
+	fr->status = 413;
+	fr->too_large = 2;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -527,13 +559,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return ok;
 	}
 	case FR_BODY:
+		if (fr->too_large == 2) {
+			/* answered: read on a little so that the close does not reset the answer
+			 * away, then close (MHD_NO) */
+			size_t k = *upload_data_size;
+
+			fr->drained += k;
+			*upload_data_size = 0;
+			return k && fr->drained <= TOO_LARGE_DRAIN ? MHD_YES : MHD_NO;
+		}
 		if (*upload_data_size) {
 			size_t n = *upload_data_size;
 
 			guard_conn_bytes(fr->gc, n);
 			*upload_data_size = 0;
-			/* only API calls keep their body; a body sent to /healthz or /s/ is read
-			 * and dropped */
+			/* only API calls keep their body; a body sent to /healthz, /s/ or a path
+			 * answered 404/405 is read and dropped */
 			if (!fr->req.route || fr->too_large || fr->refused)
 				return MHD_YES;
 			if (fr->chunked && (fr->refused = budget_take(fr, n)) != GUARD_BUDGET_OK) {
@@ -541,8 +582,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				return MHD_YES;
 			}
 			if (buf_add(&fr->body, upload_data, n) != 0)
-				fr->too_large =
-				        1; /* chunked body over the limit: drain, then 413 */
+				too_large_now(fr); /* chunked body over the limit: 413 at once */
 			return MHD_YES;
 		}
 		guard_conn_busy(fr->gc);
@@ -554,6 +594,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return respond_error(fr, API_TOO_LARGE, NULL, 1);
 		if (fr->refused)
 			return respond_budget(fr, fr->refused);
+		if (fr->deferred)
+			return respond_error(fr, fr->deferred, NULL, 0);
 		return run(fr, 0);
 	case FR_ASYNC:
 		return run(fr, 1);
@@ -736,7 +778,10 @@ static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 	                        &f->ctx[tls ? 1 : 0], MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
 	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	                        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	                        /* 0, not 1: a missing Host or a space in a header name reaches
+	                         * framing_check, which answers with the envelope, instead of
+	                         * libmicrohttpd's HTML page */
+	                        MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_END);
 }
 
 /* The CONNECT acceptor's hand-offs and host check. */
@@ -805,14 +850,26 @@ struct front *front_start(struct server *srv, struct err *e)
 		}
 		tfd = -1; /* the daemon's now */
 	}
-	if (!strcmp(cfg->connect_proxy, "on")) {
+	if (!strcmp(cfg->connect_proxy, "on") || cfg->head_check) {
+		/* the acceptor checks every connection's first head (connect.h); half of
+		 * conn_memory leaves libmicrohttpd room for its header list */
+		/* a new connection's first bytes: idle (conn_timeout) and header (header_timeout)
+		 * deadlines both run from the accept */
 		struct connect_cfg cc = {.listen_fd = fd,
-		                         .timeout_ms = cfg->header_timeout * 1000,
+		                         .timeout_ms = (cfg->header_timeout < cfg->conn_timeout
+		                                                ? cfg->header_timeout
+		                                                : cfg->conn_timeout) *
+		                                       1000,
 		                         .max_pending = 1024,
-		                         .allowed = tunnel_allowed,
+		                         .per_ip = cfg->per_ip_connections,
+		                         .check_heads = cfg->head_check,
+		                         .head_max = (size_t)cfg->conn_memory / 2,
 		                         .plain = to_plain,
-		                         .tunnel = to_tls,
 		                         .arg = f};
+		if (!strcmp(cfg->connect_proxy, "on")) {
+			cc.allowed = tunnel_allowed;
+			cc.tunnel = to_tls;
+		}
 		f->d = start_daemon(f, -1, 0);
 		if (!f->d) {
 			err_set(e, MC_ERR_IO, "cannot start the HTTP server");
