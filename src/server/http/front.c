@@ -19,6 +19,7 @@
 #include "server/listen.h"
 #include "server/pipeline.h"
 #include "server/region.h"
+#include "server/emu/emu.h"
 #include "server/tls/devca.h"
 #include "server/ttp/clicks.h"
 #include "server/router.h"
@@ -64,8 +65,9 @@ struct front_req {
 	enum fr_state state;
 	int status; /* sent, for the access log */
 	int too_large;
-	int is_api; /* the path starts with /api/ */
-	int health; /* GET /healthz */
+	int is_api;  /* the path starts with /api/ */
+	int health;  /* GET /healthz */
+	int control; /* /__mcapi/...: the control plane (emu/emu.h) */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -254,6 +256,38 @@ static enum MHD_Result health(struct front_req *fr)
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
 }
 
+/* A control call (emu.h), once its body is in. */
+static enum MHD_Result control(struct front_req *fr)
+{
+	const char *allow = NULL;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	char *body = NULL;
+	int status = 500;
+
+	if (emu_control(fr->front->srv->emu, fr->req.method, fr->req.path, fr->req.query,
+	                request_header(&fr->req, "authorization"),
+	                fr->body.data ? fr->body.data : "", fr->body.len, &status, &body,
+	                &allow) != 0)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mcapid control\"");
+	if (allow)
+		MHD_add_response_header(r, "Allow", allow);
+	fr->status = status;
+	fr->state = FR_DONE;
+	ok = MHD_queue_response(fr->conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
 /* GET /s/{token}: a protected link (api/click.c says what is answered). */
 static enum MHD_Result click_page(struct front_req *fr, int status, char *body,
                                   const char *location)
@@ -404,6 +438,14 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		fr->state = FR_BODY;
 		return MHD_YES;
 	}
+	if (fr->front->srv->emu &&
+	    (strncmp(path, "/__mcapi/", 9) == 0 || strcmp(path, "/__mcapi") == 0)) {
+		if (path[8] == '\0')
+			fr->req.path = "/__mcapi/";
+		fr->control = 1;
+		fr->state = FR_BODY;
+		return MHD_YES;
+	}
 	if (is_api && strcmp(method, "POST") != 0)
 		return respond_error(fr, API_METHOD_NOT_ALLOWED, NULL,
 		                     fres.has_length || fres.chunked);
@@ -461,6 +503,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (fr->health)
 			return health(fr);
+		if (fr->control)
+			return fr->too_large ? respond_error(fr, API_TOO_LARGE, NULL, 1)
+			                     : control(fr);
 		if (fr->click)
 			return click_submit(fr);
 		if (fr->too_large)
@@ -540,6 +585,28 @@ static void access_line(struct front_req *fr, int completed)
 	log_text(LOG_INFO, l.buf, l.n);
 }
 
+/* The control plane's record of an API call: what the access log says, and why a refused
+ * call was refused. */
+static void journal(struct front_req *fr)
+{
+	const struct principal *who = &fr->req.who;
+	struct emu_call c = {
+	        .at_ms = now_ms() - (mono_ms() - fr->req.started_ms),
+	        .ms = mono_ms() - fr->req.started_ms,
+	        .method = fr->req.method,
+	        .path = fr->req.path,
+	        .req_id = strcmp(fr->req.req_id, "-") ? fr->req.req_id : NULL,
+	        .client_ip = fr->req.client_ip,
+	        .app_id = who->app.app_id,
+	        .user = fr->req.user_known ? who->user.email : NULL,
+	        .error_code = fr->res.error != API_OK ? api_error_code(fr->res.error) : NULL,
+	        .auth_check = fr->req.auth_check,
+	        .fault = fr->req.fault_id,
+	        .status = fr->status,
+	};
+	emu_journal_add(fr->front->srv->emu, &c);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -551,6 +618,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
 		access_line(fr, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (f->srv->emu && fr->is_api)
+		journal(fr);
 	*con_cls = NULL;
 	fr_free(fr);
 	atomic_fetch_sub(&f->inflight, 1);
