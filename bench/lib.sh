@@ -6,6 +6,11 @@
 # helpers also read ROOT, BENCH, BUILD, THREADS, CONNS, PATH_API and CREDS. (domain.sh defines its
 # own start_mcapid and run_wrk after sourcing this: per-label result files, more flags.)
 
+# The servers measured run as in production: without the emulator's control plane, which
+# --dev turns on (its journal records every call; docs/emulator.md). An environment variable,
+# so that older binaries (MCAPID=...) without the option are not given an unknown flag.
+export MCAPID_CONTROL=off
+
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (Debian package: $2)"; }

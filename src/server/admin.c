@@ -11,6 +11,7 @@
 #include "auth/password.h"
 #include "perm.h"
 #include "store/store.h"
+#include "store/store_domain.h"
 #include "tz.h"
 
 #include "common/b64.h"
@@ -1523,16 +1524,112 @@ static int write_temp(const char *path, const char *text, char **tmp_out, struct
 	return 0;
 }
 
-int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
-                        const char *cred_path, int *created, char **out_json, struct err *e)
+/* What mint_account makes: an account (name), an application, an administrator (email,
+ * all permissions, the given password's hash) and a never-expiring binding; with domain
+ * (already normalised) also that domain, internal (verified) at once. Runs inside the
+ * caller's transaction; *out gets the credentials as JSON (the keys of dev-credentials.json
+ * plus "domain" when one was made). Store error code, message in e. */
+struct mint_spec {
+	const char *name, *email, *password, *password_hash, *domain, *base_url;
+};
+
+static int mint_account(struct admin_ctx *cx, const struct mint_spec *ms, json_t **out,
+                        struct err *e)
 {
-	char password[B64_ENCODED_SIZE(18)];
 	char secret_b64[B64_ENCODED_SIZE(SECRET_BYTES)], hint[STORE_KEY_HINT_SIZE];
-	struct admin_ctx cx;
 	struct account a;
 	struct application app;
 	struct user u;
 	struct binding b;
+	struct domain d;
+	int rc;
+
+	*out = NULL;
+	memset(&a, 0, sizeof(a));
+	memset(&app, 0, sizeof(app));
+	memset(&u, 0, sizeof(u));
+	memset(&b, 0, sizeof(b));
+	memset(&d, 0, sizeof(d));
+	secret_b64[0] = '\0';
+	store_account_init(&a);
+	snprintf(a.name, sizeof(a.name), "%s", ms->name);
+	snprintf(a.region, sizeof(a.region), "%s",
+	         cx->defs && cx->defs->region ? cx->defs->region : DEFAULT_REGION);
+	snprintf(a.admin_email, sizeof(a.admin_email), "%s", ms->email);
+	if ((rc = store_account_create(cx->st, &a, e)))
+		goto out;
+	app.account_id = a.id;
+	snprintf(app.name, sizeof(app.name), "%s", ms->name);
+	if ((rc = store_app_create(cx->st, &app, e)))
+		goto out;
+	u.account_id = a.id;
+	snprintf(u.email, sizeof(u.email), "%s", ms->email);
+	snprintf(u.name, sizeof(u.name), "%s Administrator", ms->name);
+	snprintf(u.password_hash, sizeof(u.password_hash), "%s", ms->password_hash);
+	u.perms = PERM_ALL;
+	u.created = cx->now;
+	if ((rc = store_user_create(cx->st, &u, e)))
+		goto out;
+	if ((rc = mint_binding(cx, &u, &app, STORE_TTL_NEVER, &b, secret_b64))) {
+		err_set(e, rc, "%s", cx->e.msg);
+		goto out;
+	}
+	if (ms->domain) {
+		d.account_id = a.id;
+		snprintf(d.name, sizeof(d.name), "%s", ms->domain);
+		d.state = DOMAIN_INTERNAL;
+		snprintf(d.inbound_type, sizeof(d.inbound_type), "any");
+		d.created = cx->now;
+		d.verified = cx->now;
+		snprintf(d.last_result, sizeof(d.last_result), "verified");
+		if ((rc = store_domain_create(cx->st, &d, e)))
+			goto out;
+	}
+	if ((rc = admin_audit(cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
+	                      "account '%s' (%s) created", a.code, a.name)) ||
+	    (rc = admin_audit(cx, BOOTSTRAP_USER, a.id, "integrations_and_apis",
+	                      "Application Created", "application '%s' (%s) created", app.app_id,
+	                      app.name)) ||
+	    (rc = admin_audit(cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs",
+	                      "User Created", "user '%s' created with permissions 'admin'",
+	                      u.email)) ||
+	    (rc = admin_audit(cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
+	                      "key '%s' created for user '%s' and application '%s'",
+	                      store_key_hint(b.access_key, hint), u.email, app.app_id))) {
+		err_set(e, rc, "%s", cx->e.msg);
+		goto out;
+	}
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "base_url",
+	                 ms->base_url ? ms->base_url : "", "account_code", a.code, "app_id",
+	                 app.app_id, "app_key", app.app_key, "access_key", b.access_key,
+	                 "secret_key", secret_b64, "email", u.email, "password", ms->password);
+	if (*out && ms->domain)
+		json_object_set_new(*out, "domain", json_string(d.name));
+	if (!*out)
+		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
+out:
+	secure_zero(secret_b64, sizeof(secret_b64));
+	secure_zero(&app, sizeof(app));
+	secure_zero(&b, sizeof(b));
+	secure_zero(&u, sizeof(u));
+	return rc;
+}
+
+/* The JSON text of the credentials (caller wipes and frees). */
+static char *credentials_text(json_t *j, struct err *e)
+{
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+	if (!text)
+		err_set(e, MC_ERR_NOMEM, "out of memory");
+	return text;
+}
+
+int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
+                        const char *cred_path, int *created, char **out_json, struct err *e)
+{
+	char password[B64_ENCODED_SIZE(18)], hash[sizeof(((struct user *)0)->password_hash)];
+	struct admin_ctx cx;
 	json_t *j = NULL;
 	char *text = NULL, *tmp = NULL;
 	int empty = 0, in_tx = 0, rc;
@@ -1540,20 +1637,15 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 	*created = 0;
 	*out_json = NULL;
 	memset(&cx, 0, sizeof(cx));
-	memset(&a, 0, sizeof(a));
-	memset(&app, 0, sizeof(app));
-	memset(&u, 0, sizeof(u));
-	memset(&b, 0, sizeof(b));
 	cx.st = st;
 	cx.defs = defs;
 	cx.now = now_ms();
-	secret_b64[0] = '\0';
 	/* a cheap look first, so a normal start does not pay for the password hash */
 	rc = store_is_empty(st, &empty, e);
 	if (rc || !empty)
 		return rc;
 	random_token(18, password, sizeof(password));
-	rc = password_hash(password, strlen(password), u.password_hash, e);
+	rc = password_hash(password, strlen(password), hash, e);
 	if (rc)
 		goto out;
 	rc = store_tx_begin(st, e);
@@ -1563,55 +1655,11 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 	rc = store_is_empty(st, &empty, e); /* again, under the write lock */
 	if (rc || !empty)
 		goto out;
-
-	store_account_init(&a);
-	snprintf(a.name, sizeof(a.name), "Development");
-	snprintf(a.region, sizeof(a.region), "%s",
-	         defs && defs->region ? defs->region : DEFAULT_REGION);
-	snprintf(a.admin_email, sizeof(a.admin_email), DEV_EMAIL);
-	rc = store_account_create(st, &a, e);
-	if (rc)
+	struct mint_spec ms = {"Development", DEV_EMAIL, password, hash, NULL, base_url};
+	if ((rc = mint_account(&cx, &ms, &j, e)))
 		goto out;
-	app.account_id = a.id;
-	snprintf(app.name, sizeof(app.name), "Development");
-	rc = store_app_create(st, &app, e);
-	if (rc)
-		goto out;
-	u.account_id = a.id;
-	snprintf(u.email, sizeof(u.email), DEV_EMAIL);
-	snprintf(u.name, sizeof(u.name), "Development Administrator");
-	u.perms = PERM_ALL;
-	u.created = cx.now;
-	rc = store_user_create(st, &u, e);
-	if (rc)
-		goto out;
-	rc = mint_binding(&cx, &u, &app, STORE_TTL_NEVER, &b, secret_b64);
-	if (rc) {
-		err_set(e, rc, "%s", cx.e.msg);
-		goto out;
-	}
-	if ((rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "account_logs", "Account Created",
-	                      "account '%s' (%s) created", a.code, a.name)) ||
-	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis",
-	                      "Application Created", "application '%s' (%s) created", app.app_id,
-	                      app.name)) ||
-	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "user_account_and_role_logs",
-	                      "User Created", "user '%s' created with permissions 'admin'",
-	                      u.email)) ||
-	    (rc = admin_audit(&cx, BOOTSTRAP_USER, a.id, "integrations_and_apis", "API Key Created",
-	                      "key '%s' created for user '%s' and application '%s'",
-	                      store_key_hint(b.access_key, hint), u.email, app.app_id))) {
-		err_set(e, rc, "%s", cx.e.msg);
-		goto out;
-	}
-
-	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "base_url",
-	              base_url ? base_url : "", "account_code", a.code, "app_id", app.app_id,
-	              "app_key", app.app_key, "access_key", b.access_key, "secret_key", secret_b64,
-	              "email", u.email, "password", password);
-	text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-	if (!text) {
-		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
+	if (!(text = credentials_text(j, e))) {
+		rc = MC_ERR_NOMEM;
 		goto out;
 	}
 	if (cred_path) {
@@ -1652,20 +1700,68 @@ out:
 	}
 	json_decref(j);
 	secure_zero(password, sizeof(password));
-	secure_zero(secret_b64, sizeof(secret_b64));
-	secure_zero(&app, sizeof(app));
-	secure_zero(&b, sizeof(b));
-	secure_zero(&u, sizeof(u));
+	secure_zero(hash, sizeof(hash));
 	return rc;
 }
 
-int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **out_json,
-                           struct err *e)
+int admin_mint_account(struct store *st, const struct admin_defaults *defs, const char *name,
+                       const char *domain, const char *base_url, char **out_json, struct err *e)
+{
+	char password[B64_ENCODED_SIZE(18)], hash[sizeof(((struct user *)0)->password_hash)];
+	char email[160], tag[16];
+	struct admin_ctx cx;
+	json_t *j = NULL;
+	int rc;
+
+	*out_json = NULL;
+	memset(&cx, 0, sizeof(cx));
+	cx.st = st;
+	cx.defs = defs;
+	cx.now = now_ms();
+	random_token(6, tag, sizeof(tag));
+	admin_lower_ascii(tag);
+	/* the administrator's address: at the account's domain, or a unique one of its own */
+	if (domain)
+		snprintf(email, sizeof(email), "admin@%s", domain);
+	else
+		snprintf(email, sizeof(email), "admin-%s@dev.mcapi.local", tag);
+	random_token(18, password, sizeof(password));
+	if ((rc = password_hash(password, strlen(password), hash, e)))
+		goto out;
+	if ((rc = store_tx_begin(st, e)))
+		goto out;
+	struct mint_spec ms = {name, email, password, hash, domain, base_url};
+	if ((rc = mint_account(&cx, &ms, &j, e)) == 0)
+		rc = store_tx_commit(st, e);
+	else
+		store_tx_rollback(st);
+	if (rc == 0 && !(*out_json = credentials_text(j, e)))
+		rc = MC_ERR_NOMEM;
+out:
+	json_decref(j);
+	secure_zero(password, sizeof(password));
+	secure_zero(hash, sizeof(hash));
+	return rc;
+}
+
+/* Sets key to value in j; *changed = 1 when it was not already so. 0 or -1. */
+static int set_field(json_t *j, const char *key, const char *value, int *changed)
+{
+	json_t *old = json_object_get(j, key);
+
+	if (json_is_string(old) && strcmp(json_string_value(old), value) == 0)
+		return 0;
+	*changed = 1;
+	return json_object_set_new(j, key, json_string(value));
+}
+
+int admin_dev_set_base_url(const char *cred_path, const char *base_url, const char *control_token,
+                           char **out_json, struct err *e)
 {
 	json_error_t jerr;
-	json_t *j = NULL, *old;
+	json_t *j = NULL;
 	char *text = NULL;
-	int same, rc = 0;
+	int changed = 0, rc = 0;
 
 	if (out_json)
 		*out_json = NULL;
@@ -1678,9 +1774,8 @@ int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **o
 		rc = err_set(e, MC_ERR_INVALID, "'%s' does not hold a JSON object", cred_path);
 		goto out;
 	}
-	old = json_object_get(j, "base_url");
-	same = json_is_string(old) && strcmp(json_string_value(old), base_url) == 0;
-	if (!same && json_object_set_new(j, "base_url", json_string(base_url)) != 0) {
+	if (set_field(j, "base_url", base_url, &changed) != 0 ||
+	    (control_token && set_field(j, "control_token", control_token, &changed) != 0)) {
 		rc = err_set(e, MC_ERR_INVALID, "base URL '%s' cannot be written to '%s'", base_url,
 		             cred_path);
 		goto out;
@@ -1691,7 +1786,7 @@ int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **o
 		goto out;
 	}
 	/* rename over the old file: the other fields are its secrets, shown only once */
-	if (!same && (rc = file_write_atomic(cred_path, text, strlen(text), 0600, 1, e)) != 0)
+	if (changed && (rc = file_write_atomic(cred_path, text, strlen(text), 0600, 1, e)) != 0)
 		goto out;
 	if (out_json) {
 		*out_json = text;

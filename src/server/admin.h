@@ -43,13 +43,24 @@ int admin_main(struct store *st, const struct admin_defaults *defs, int argc, ch
 int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, const char *base_url,
                         const char *cred_path, int *created, char **out_json, struct err *e);
 
+/* Makes one more account for a test (the control plane's POST /__mcapi/accounts): an account
+ * called name, an application, an administrator with a random password and all permissions,
+ * a never-expiring key, and with domain (normalised, or NULL) that domain already verified.
+ * One transaction. *out_json gets the credentials as JSON text (the keys of
+ * dev-credentials.json, plus "domain"); the caller wipes and frees it. 0, or a store error
+ * (MC_ERR_EXISTS when the domain is verified in another account) with e filled. */
+int admin_mint_account(struct store *st, const struct admin_defaults *defs, const char *name,
+                       const char *domain, const char *base_url, char **out_json, struct err *e);
+
 /* Sets "base_url" in the development credentials file cred_path to base_url (the URL the
- * server really answers on, known once it listens) and keeps every other field: the secrets
- * in the file are shown once and cannot be made again. The file is replaced atomically,
- * mode 0600, only when the value changes. *out_json (if not NULL) gets the file's JSON text
- * afterwards (caller frees with free()). Returns 0; MC_ERR_NOT_FOUND if the file does not
- * exist; MC_ERR_INVALID if it is not a JSON object; MC_ERR_IO, MC_ERR_NOMEM; e filled. */
-int admin_dev_set_base_url(const char *cred_path, const char *base_url, char **out_json,
-                           struct err *e);
+ * server really answers on, known once it listens) and, when control_token is not NULL,
+ * "control_token" to it (the control plane's token, docs/emulator.md); keeps every other
+ * field: the secrets in the file are shown once and cannot be made again. The file is
+ * replaced atomically, mode 0600, only when a value changes. *out_json (if not NULL) gets the
+ * file's JSON text afterwards (caller frees with free()). Returns 0; MC_ERR_NOT_FOUND if the
+ * file does not exist; MC_ERR_INVALID if it is not a JSON object; MC_ERR_IO, MC_ERR_NOMEM; e
+ * filled. */
+int admin_dev_set_base_url(const char *cred_path, const char *base_url, const char *control_token,
+                           char **out_json, struct err *e);
 
 #endif

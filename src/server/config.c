@@ -58,6 +58,11 @@ static const struct cfg_opt opts[] = {
           "check the head of each plain-HTTP connection's first request strictly before "
           "libmicrohttpd sees it (malformed: 400 with the JSON envelope); 0 = libmicrohttpd "
           "accepts connections itself"),
+        S(control, "auto",
+          "on, off or auto (= on with --dev): the emulator's control plane under /__mcapi/ "
+          "(journal, fault rules, accounts per test; docs/emulator.md), opened with the control "
+          "token"),
+        I(journal_max, "1000", 10, 1000000, "API calls the control plane's journal keeps"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
         S(store, "sqlite", "store backend: sqlite, postgres, or a postgres:// URL (= pg_dsn)"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),
@@ -516,6 +521,12 @@ static int resolve_tls(struct config *cfg, struct err *e)
 	if (!strcmp(cfg->connect_proxy, "auto"))
 		snprintf(cfg->connect_proxy, sizeof(cfg->connect_proxy), "%s",
 		         cfg->dev && *cfg->tls_listen ? "on" : "off");
+	if (strcmp(cfg->control, "on") && strcmp(cfg->control, "off") &&
+	    strcmp(cfg->control, "auto"))
+		return err_set(e, MC_ERR_INVALID, "control must be on, off or auto, not '%s'",
+		               cfg->control);
+	if (!strcmp(cfg->control, "auto"))
+		snprintf(cfg->control, sizeof(cfg->control), "%s", cfg->dev ? "on" : "off");
 	cfg->tls_dev = 0;
 	if (*cfg->tls_listen && cfg->dev && !*cfg->tls_cert && !*cfg->tls_key) {
 		if ((rc = derive(cfg->tls_cert, sizeof(cfg->tls_cert), cfg->data_dir,

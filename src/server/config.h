@@ -18,6 +18,8 @@ struct config {
 	char tls_key[512];     /* PEM private key */
 	char connect_proxy[8]; /* on | off (auto is resolved at load) */
 	int head_check;        /* the acceptor checks first heads (http/connect.h) */
+	char control[8];       /* on | off: the control plane /__mcapi/ (auto resolved at load) */
+	int journal_max;       /* calls in the control plane's journal */
 	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */

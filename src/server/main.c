@@ -16,6 +16,7 @@
 #include "server/mail/mail.h"
 #include "server/mail/process.h"
 #include "server/ttp/clicks.h"
+#include "server/emu/emu.h"
 #include "server/ratelimit.h"
 #include "server/listen.h"
 #include "server/server.h"
@@ -120,6 +121,7 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	crypto_kdf_derive_from_key(srv->url_key, sizeof(srv->url_key), 3, "mcurls__", key);
 	crypto_kdf_derive_from_key(srv->siem_key, sizeof(srv->siem_key), 4, "mcsiem__", key);
 	crypto_kdf_derive_from_key(srv->replay_key, sizeof(srv->replay_key), 5, "mcreplay", key);
+	crypto_kdf_derive_from_key(srv->control_key, sizeof(srv->control_key), 6, "mcctrl__", key);
 	sc.backend = cfg->store;
 	sc.path = cfg->db_path;
 	sc.dsn = cfg->pg_dsn;
@@ -255,12 +257,12 @@ static int bind_port_zero(struct config *cfg, struct server *srv, struct err *e)
  * up to date once the server listens, on every start; its secrets (shown once) are kept.
  * created: this start made them, and json is their text to show. Problems with the file
  * are reported but do not stop the server. */
-static void dev_credentials(const struct config *cfg, const char *url, int created,
-                            const char *json)
+static void dev_credentials(const struct config *cfg, const char *url, const char *control_token,
+                            int created, const char *json)
 {
 	struct err e = {0};
 	char *text = NULL;
-	int rc = admin_dev_set_base_url(cfg->cred_file, url, &text, &e);
+	int rc = admin_dev_set_base_url(cfg->cred_file, url, control_token, &text, &e);
 
 	if (created)
 		printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
@@ -349,6 +351,9 @@ static int serve(struct config *cfg)
 	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
 		goto out;
 	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
+	if (!strcmp(cfg->control, "on") &&
+	    !(srv.emu = emu_new(&srv, srv.control_key, cfg->journal_max, &e)))
+		goto out;
 	if (!(srv.clicks = clicks_start(&srv, &e)))
 		goto out;
 	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
@@ -366,7 +371,8 @@ static int serve(struct config *cfg)
 		goto out;
 	base_url(cfg, front_port(front), url, sizeof(url));
 	if (cfg->dev) {
-		dev_credentials(cfg, url, dev_created, dev_json);
+		dev_credentials(cfg, url, srv.emu ? emu_token(srv.emu) : NULL, dev_created,
+		                dev_json);
 		if (dev_json) {
 			secure_zero(dev_json, strlen(dev_json));
 			free(dev_json);
@@ -382,6 +388,11 @@ static int serve(struct config *cfg)
 		         smtp_port(smtp));
 		printf("SMTP gateway on %s (port %u)\n", cfg->smtp_listen, smtp_port(smtp));
 	}
+	if (srv.emu)
+		printf("control plane: %s/__mcapi/ with 'Authorization: Bearer %s'%s "
+		       "(docs/emulator.md)\n",
+		       url, emu_token(srv.emu),
+		       cfg->dev ? " (control_token in the credentials)" : "");
 	if (cfg->dev)
 		print_dev_usage(cfg, front, smtp ? smtp_port(smtp) : 0);
 	fflush(stdout);
@@ -393,6 +404,7 @@ static int serve(struct config *cfg)
 	if (smtp)
 		smtp_quiesce(smtp);
 	front_quiesce(front);
+	emu_quiesce(srv.emu); /* calls delayed by a fault rule are answered now */
 	int left = front_drain(front, cfg->shutdown_grace * 1000);
 	dns_free(srv.dns); /* fails outstanding lookups: their requests resume and answer */
 	srv.dns = NULL;
@@ -409,6 +421,7 @@ out:
 	smtp_stop(smtp);
 	front_stop(front);
 	clicks_stop(srv.clicks); /* after the front: clicks waiting on it are answered first */
+	emu_free(srv.emu);       /* after the front, which records calls in its journal */
 	mail_stop(srv.mail);
 	delivery_stop(srv.delivery);
 	dns_free(srv.dns);

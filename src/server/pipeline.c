@@ -9,6 +9,7 @@
 #include "common/pyjson.h"
 #include "server/auth/auth.h"
 #include "server/config.h"
+#include "server/emu/emu.h"
 #include "server/perm.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
@@ -232,24 +233,103 @@ fail:
 	return 0;
 }
 
-int pipeline_body(struct request *req, const char *body, size_t body_len, struct response *res)
+/* The body stage once the body is parsed and no fault rule stands in the way: claim the
+ * request id, then the function. */
+static int body_rest(struct request *req, struct response *res)
 {
 	const struct route *r = req->route;
 	enum api_error ae;
 	char msg[256] = "";
 
-	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
-		goto fail;
 	if (r->auth == ROUTE_APP_ONLY)
 		return fail_nul_items(req, res) ? 0 : r->fn(req, res);
 	/* The function runs now: only from here is the request id used up (§2.2). */
-	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK)
-		goto fail;
+	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK) {
+		response_call_error(res, ae, msg[0] ? msg : NULL);
+		return 0;
+	}
 	auth_extend(req);
 	return fail_nul_items(req, res) ? 0 : r->fn(req, res);
-fail:
-	response_call_error(res, ae, msg[0] ? msg : NULL);
+}
+
+/* The answer a fault rule forces (emu.h): the error of its status, with the headers a real
+ * one has. */
+static int fault_answer(struct request *req, struct response *res)
+{
+	static const struct {
+		int status;
+		enum api_error ae;
+	} map[] = {{401, API_INVALID_SIGNATURE}, {403, API_FORBIDDEN}, {418, API_BINDING_EXPIRED},
+	           {429, API_RATE_LIMITED},      {500, API_INTERNAL},  {503, API_UNAVAILABLE}};
+	enum api_error ae = API_INTERNAL;
+
+	if (req->fault_developer_key) {
+		response_call_error(res, API_DEVELOPER_KEY, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].status == req->fault_status)
+			ae = map[i].ae;
+	if (ae == API_RATE_LIMITED) {
+		struct rl_verdict v = {0, req->srv->cfg->rate_limit, 0,
+		                       (int64_t)req->fault_retry_after_s * 1000};
+		rate_headers(res, &v);
+		res->retry_after_s = req->fault_retry_after_s;
+	}
+	response_call_error(res, ae, NULL);
 	return 0;
+}
+
+/* The delay of a fault rule is over (on the control plane's timer thread). */
+static void fault_delay_over(void *arg)
+{
+	request_async_end(arg);
+}
+
+/* After the delay: the forced answer, or the call as usual. */
+static int after_fault_delay(struct request *req, struct response *res)
+{
+	if (req->fault_status || req->fault_developer_key)
+		return fault_answer(req, res);
+	return body_rest(req, res);
+}
+
+/* The control plane's fault rules: 1 when none applies (go on), else the call's result. */
+static int fault(struct request *req, struct response *res)
+{
+	struct emu_fault_hit hit;
+
+	if (!emu_fault_api(req->srv->emu, req->path, req->who.account.code, &hit))
+		return 1;
+	memcpy(req->fault_id, hit.id, sizeof(req->fault_id));
+	req->fault_status = hit.status;
+	req->fault_developer_key = hit.developer_key;
+	req->fault_retry_after_s = hit.retry_after_s;
+	if (hit.latency_ms > 0) {
+		request_go_async(req, after_fault_delay);
+		request_async_begin(req);
+		if (emu_delay(req->srv->emu, hit.latency_ms, fault_delay_over, req) != 0)
+			request_async_end(req);
+		return MC_ERR_ASYNC;
+	}
+	return fault_answer(req, res);
+}
+
+int pipeline_body(struct request *req, const char *body, size_t body_len, struct response *res)
+{
+	enum api_error ae;
+	char msg[256] = "";
+
+	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK) {
+		response_call_error(res, ae, msg[0] ? msg : NULL);
+		return 0;
+	}
+	if (req->srv && req->srv->emu) {
+		int rc = fault(req, res);
+		if (rc != 1)
+			return rc;
+	}
+	return body_rest(req, res);
 }
 
 int pipeline_run(struct request *req, const char *body, size_t body_len, struct response *res)

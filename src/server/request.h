@@ -49,6 +49,11 @@ struct request {
 	int user_known;     /* the signature verified: who.user is the caller (maybe refused) */
 	int replay_claimed; /* the request id was recorded as executed (§2.2) */
 	struct principal who;
+	const char *auth_check; /* why authentication refused the call (a static reason), or NULL */
+	char fault_id[16];      /* the control plane's fault rule that answered it, or "" */
+	int fault_status;       /* ... its forced answer after a delay (emu.h), 0 = none */
+	int fault_developer_key;
+	int fault_retry_after_s;
 
 	/* async continuation (see above) */
 	handler_fn finish;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/banned.h"
 
@@ -177,11 +178,16 @@ static void copy_bounded(char *dst, size_t size, const char *src)
 
 void response_header(struct response *res, const char *name, const char *value)
 {
-	if (res->nheaders >= RESPONSE_MAX_HEADERS)
+	int i;
+
+	for (i = 0; i < res->nheaders && strcasecmp(res->headers[i].name, name) != 0; i++)
+		;
+	if (i == RESPONSE_MAX_HEADERS)
 		return;
-	copy_bounded(res->headers[res->nheaders].name, sizeof(res->headers[0].name), name);
-	copy_bounded(res->headers[res->nheaders].value, sizeof(res->headers[0].value), value);
-	res->nheaders++;
+	copy_bounded(res->headers[i].name, sizeof(res->headers[0].name), name);
+	copy_bounded(res->headers[i].value, sizeof(res->headers[0].value), value);
+	if (i == res->nheaders)
+		res->nheaders++;
 }
 
 char *response_take_body(struct response *res, size_t *len)

@@ -81,7 +81,8 @@ void response_fail_item(struct response *res, json_t *key, const char *code, con
  * and one fail entry without key. message NULL = the table's default. */
 void response_call_error(struct response *res, enum api_error err, const char *message);
 
-/* Adds a response header (silently dropped beyond RESPONSE_MAX_HEADERS). */
+/* Sets a response header: replaces one of the same name (case-insensitive), else adds it
+ * (silently dropped beyond RESPONSE_MAX_HEADERS). */
 void response_header(struct response *res, const char *name, const char *value);
 
 /* The HTTP status, code, default message and retryable flag of a call-level error. */

@@ -19,6 +19,7 @@ struct listcache;
 struct mail;
 struct delivery;
 struct clicks;
+struct emu;
 
 struct server {
 	const struct config *cfg;
@@ -46,6 +47,8 @@ struct server {
 	                               * region table and links name the real port); 0 = none */
 	unsigned api_port;            /* ... and its port */
 	struct clicks *clicks;        /* the TTP click logger (ttp/clicks.h), or NULL */
+	struct emu *emu;              /* the control plane /__mcapi/ (emu/emu.h), or NULL = off */
+	unsigned char control_key[32]; /* what the control token encodes, derived likewise */
 };
 
 #endif

@@ -27,6 +27,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 
 	if (!app_id || !*app_id) {
 		snprintf(msg, msg_size, "App ID is invalid: ");
+		req->auth_check = "app_id_missing";
 		return API_DEVELOPER_KEY;
 	}
 	if (authcache_get_app(srv->authcache, app_id, mono_ms(), &req->who.app)) {
@@ -39,6 +40,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 	if (rc == MC_ERR_NOT_FOUND || (rc == 0 && req->who.app.revoked)) {
 		char q[96];
 		snprintf(msg, msg_size, "App ID is invalid: %.64s", app_id);
+		req->auth_check = "app_id_unknown";
 		log_debug("req_id=%s auth=app_unknown app_id=%s", req->req_id,
 		          log_quote(app_id, q, sizeof(q)));
 		return API_DEVELOPER_KEY;
@@ -110,6 +112,7 @@ static enum api_error refused(struct request *req, enum api_error ae, const char
 	char app[96], rid[96];
 	const char *app_id = request_header(req, "x-mc-app-id");
 
+	req->auth_check = reason; /* the control plane's journal shows it */
 	log_info("msg=\"authentication refused\" reason=%s req_id=%s ip=%s app_id=%s "
 	         "access_key=%.*s%s",
 	         reason, log_quote(req->req_id, rid, sizeof(rid)),

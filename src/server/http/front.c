@@ -25,6 +25,7 @@
 #include "server/listen.h"
 #include "server/pipeline.h"
 #include "server/region.h"
+#include "server/emu/emu.h"
 #include "server/tls/devca.h"
 #include "server/ttp/clicks.h"
 #include "server/router.h"
@@ -77,6 +78,8 @@ struct front_req {
 	size_t budget_ip; /* bytes reserved in the body budget */
 	struct guard_conn *gc; /* the connection's entry in the guard, or NULL */
 	int health;            /* GET /healthz */
+	int control;           /* /__mcapi/...: the control plane (emu/emu.h) */
+	int journaled;         /* recorded in the control plane's journal */
 	/* an answer decided from the headers (404, 405), given once the body is read so that
 	 * the connection stays open (libmicrohttpd closes after an answer queued earlier) */
 	enum api_error deferred;
@@ -207,6 +210,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	return fr;
 }
 
+static void journal(struct front_req *fr);
+
 static enum MHD_Result send_body(struct front_req *fr, int status, char *body, size_t len,
                                  const struct response *res, const char *allow)
 {
@@ -238,6 +243,9 @@ static enum MHD_Result send_body(struct front_req *fr, int status, char *body, s
 	}
 	fr->status = status;
 	fr->state = FR_DONE;
+	/* journaled before the answer leaves: a test reading the journal right after it sees it */
+	if (fr->front->srv->emu && fr->is_api)
+		journal(fr);
 	ok = MHD_queue_response(fr->conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -286,6 +294,38 @@ static enum MHD_Result health(struct front_req *fr)
 	if (!(body = strdup(text)))
 		return MHD_NO;
 	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
+}
+
+/* A control call (emu.h), once its body is in. */
+static enum MHD_Result control(struct front_req *fr)
+{
+	const char *allow = NULL;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	char *body = NULL;
+	int status = 500;
+
+	if (emu_control(fr->front->srv->emu, fr->req.method, fr->req.path, fr->req.query,
+	                request_header(&fr->req, "authorization"),
+	                fr->body.data ? fr->body.data : "", fr->body.len, &status, &body,
+	                &allow) != 0)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mcapid control\"");
+	if (allow)
+		MHD_add_response_header(r, "Allow", allow);
+	fr->status = status;
+	fr->state = FR_DONE;
+	ok = MHD_queue_response(fr->conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ok;
 }
 
 /* GET /s/{token}: a protected link (api/click.c says what is answered). */
@@ -466,6 +506,11 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		/* answered once the (empty) body is read: an answer queued now would close
 		 * the connection, and load balancers keep theirs open */
 		fr->health = 1;
+	} else if (fr->front->srv->emu &&
+	           (strncmp(path, "/__mcapi/", 9) == 0 || strcmp(path, "/__mcapi") == 0)) {
+		if (path[8] == '\0')
+			fr->req.path = "/__mcapi/";
+		fr->control = 1; /* answered once its body is in (control()) */
 	} else if (is_api && strcmp(method, "POST") != 0) {
 		fr->deferred = API_METHOD_NOT_ALLOWED;
 	} else if (!(fr->req.route = is_api ? router_match(path, strlen(path)) : NULL)) {
@@ -575,7 +620,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			*upload_data_size = 0;
 			/* only API calls keep their body; a body sent to /healthz, /s/ or a path
 			 * answered 404/405 is read and dropped */
-			if (!fr->req.route || fr->too_large || fr->refused)
+			if ((!fr->req.route && !fr->control) || fr->too_large || fr->refused)
 				return MHD_YES;
 			if (fr->chunked && (fr->refused = budget_take(fr, n)) != GUARD_BUDGET_OK) {
 				buf_release(&fr->body); /* drain, then 503/429 */
@@ -588,6 +633,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		guard_conn_busy(fr->gc);
 		if (fr->health)
 			return health(fr);
+		if (fr->control)
+			return fr->too_large ? respond_error(fr, API_TOO_LARGE, NULL, 1)
+			                     : control(fr);
 		if (fr->click)
 			return click_submit(fr);
 		if (fr->too_large)
@@ -671,6 +719,29 @@ static void access_line(struct front_req *fr, int completed)
 	log_text(LOG_INFO, l.buf, l.n);
 }
 
+/* The control plane's record of an API call: what the access log says, and why a refused
+ * call was refused. */
+static void journal(struct front_req *fr)
+{
+	const struct principal *who = &fr->req.who;
+	struct emu_call c = {
+	        .at_ms = now_ms() - (mono_ms() - fr->req.started_ms),
+	        .ms = mono_ms() - fr->req.started_ms,
+	        .method = fr->req.method,
+	        .path = fr->req.path,
+	        .req_id = strcmp(fr->req.req_id, "-") ? fr->req.req_id : NULL,
+	        .client_ip = fr->req.client_ip,
+	        .app_id = who->app.app_id,
+	        .user = fr->req.user_known ? who->user.email : NULL,
+	        .error_code = fr->res.error != API_OK ? api_error_code(fr->res.error) : NULL,
+	        .auth_check = fr->req.auth_check,
+	        .fault = fr->req.fault_id,
+	        .status = fr->status,
+	};
+	emu_journal_add(fr->front->srv->emu, &c);
+	fr->journaled = 1;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -682,6 +753,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
 		access_line(fr, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (f->srv->emu && fr->is_api && !fr->journaled)
+		journal(fr); /* an answer written by hand (too_large_now) or none (cut, aborted) */
 	*con_cls = NULL;
 	budget_give(fr);
 	guard_conn_idle(fr->gc, mono_ms()); /* the next request line is due within conn_timeout */

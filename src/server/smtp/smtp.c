@@ -70,7 +70,8 @@ struct smtp_conn {
 struct smtp_front {
 	const struct config *cfg;
 	struct mail *mail;
-	SSL_CTX *ssl; /* NULL: no STARTTLS */
+	struct emu *emu; /* the control plane's SMTP fault rules, or NULL */
+	SSL_CTX *ssl;    /* NULL: no STARTTLS */
 	int lfd;
 	unsigned port;
 	int quiesce_fd, stop_fd; /* eventfds: written once, never read */
@@ -367,6 +368,10 @@ static void session_run(struct io *io)
 	smtp_session_greeting(s, &r);
 	if (out_add(io, &r) != IO_OK)
 		return;
+	if (r.code != 220) { /* a fault rule refused the connection (emu.h) */
+		out_flush(io, 1);
+		return;
+	}
 	for (;;) {
 		enum smtp_end why;
 		int64_t until;
@@ -442,6 +447,7 @@ static void session_serve(struct smtp_conn *c)
 	struct smtp_front *f = c->f;
 	struct smtp_session_params p = {.cfg = f->cfg,
 	                                .mail = f->mail,
+	                                .emu = f->emu,
 	                                .client_ip = c->ip,
 	                                .spool_dir = f->spool_dir,
 	                                .spool_pool = f->spools,
@@ -751,6 +757,7 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 		return NULL;
 	}
 	f->cfg = cfg;
+	f->emu = srv->emu;
 	f->mail = mail;
 	f->lfd = f->quiesce_fd = f->stop_fd = -1;
 	/* Process-wide, set here because the mail side is what makes large short-lived

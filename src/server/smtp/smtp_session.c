@@ -7,6 +7,8 @@
  * the session past the limit. */
 #include "smtp_session.h"
 
+#include "server/emu/emu.h"
+
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -31,6 +33,7 @@ enum data_err { DERR_NONE, DERR_SIZE, DERR_LINE, DERR_HOPS, DERR_IO };
 struct smtp_session {
 	const struct config *cfg;
 	struct mail *mail;
+	struct emu *emu; /* fault rules (emu/emu.h), or NULL */
 	char id[13];
 	char client_ip[64];
 	char spool_dir[600];
@@ -975,6 +978,18 @@ enum smtp_next smtp_session_command(struct smtp_session *s, const char *line, si
 	if ((c->flags & CMD_NEEDARG) && an == 0)
 		return reply(s, r, SMTP_NEXT_COMMAND, 501, "5.5.4 syntax: %s needs an argument",
 		             c->verb);
+	if (s->emu && (c->fn == cmd_ehlo || c->fn == cmd_helo || c->fn == cmd_mail ||
+	               c->fn == cmd_rcpt || c->fn == cmd_data)) {
+		const char *stage = c->fn == cmd_mail   ? "mail"
+		                    : c->fn == cmd_rcpt ? "rcpt"
+		                    : c->fn == cmd_data ? "data"
+		                                        : "helo";
+		char text[128];
+		int code;
+		if (emu_fault_smtp(s->emu, stage, &code, text, sizeof(text)))
+			return reply(s, r, code == 421 ? SMTP_NEXT_CLOSE : SMTP_NEXT_COMMAND, code,
+			             "%s", text);
+	}
 	return c->fn(s, line + a, an, r);
 }
 
@@ -1188,6 +1203,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_params *p, struc
 	}
 	s->cfg = p->cfg;
 	s->mail = p->mail;
+	s->emu = p->emu;
 	s->spool_fd = -1;
 	s->tls_available = p->tls_available;
 	snprintf(s->client_ip, sizeof(s->client_ip), "%s", p->client_ip ? p->client_ip : "");
@@ -1226,6 +1242,16 @@ void smtp_session_greeting(struct smtp_session *s, struct smtp_reply *r)
 	char qi[80];
 	log_info("smtp sid=%s msg=connected ip=%s", s->id, log_quote(s->client_ip, qi, sizeof(qi)));
 	snprintf(s->cmd, sizeof(s->cmd), "(connect)");
+	if (s->emu) {
+		char text[128];
+		int code;
+		if (emu_fault_smtp(s->emu, "connect", &code, text, sizeof(text))) {
+			/* RFC 5321 §3.1: a server that will not serve answers 554 (or 421) and
+			 * then waits for QUIT; closing at once is what clients handle best */
+			reply(s, r, SMTP_NEXT_CLOSE, code, "%s", text);
+			return;
+		}
+	}
 	reply(s, r, SMTP_NEXT_COMMAND, 220, "%s ESMTP mcapid", s->cfg->smtp_hostname);
 }
 

@@ -28,6 +28,7 @@
 
 struct config;
 struct err;
+struct emu;
 struct mail;
 struct smtp_session;
 
@@ -131,6 +132,7 @@ int64_t smtp_gate_used(struct smtp_gate *g);
 struct smtp_session_params {
 	const struct config *cfg; /* smtp_hostname and the limits; outlives the session */
 	struct mail *mail;        /* handed to mail_check_* and mail_accept */
+	struct emu *emu;          /* fault rules of the control plane (emu/emu.h), or NULL */
 	const char *client_ip;    /* textual address, copied */
 	const char *spool_dir;    /* where message text is spooled (unlinked files), copied */
 	struct smtp_spool_pool *spool_pool; /* outlives the session; NULL: a file per message */
