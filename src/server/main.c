@@ -9,6 +9,7 @@
 #include "server/api/listcache.h"
 #include "server/auth/authcache.h"
 #include "server/auth/replay.h"
+#include "server/nodes.h"
 #include "server/config.h"
 #include "server/dns/dns.h"
 #include "server/delivery/delivery.h"
@@ -331,6 +332,8 @@ static int serve(struct config *cfg)
 		goto out;
 	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
 		goto out;
+	if (nodes_start(&srv, &e) != 0) /* a shared store: limits and cache invalidation */
+		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
 	sigemptyset(&set);
@@ -412,6 +415,7 @@ out:
 	mail_stop(srv.mail);
 	delivery_stop(srv.delivery);
 	dns_free(srv.dns);
+	nodes_stop(&srv);
 	ratelimit_free(srv.rl);
 	iplimit_free(srv.ipl);
 	replay_free(srv.replay);

@@ -127,16 +127,16 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 	struct rl_verdict v;
 	enum api_error ae;
 	char msg[256] = "";
+	int run;
 
 	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK)
 		goto fail;
 	if (r->auth == ROUTE_APP_ONLY) {
 		/* login and discovery: every call counts against the client IP */
-		if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
+		if (!iplimit_take(srv->ipl, req->client_ip, now)) {
 			ae = API_TOO_MANY_FAILURES;
 			goto fail;
 		}
-		iplimit_count(srv->ipl, req->client_ip, now);
 		if ((ae = auth_app(req, msg, sizeof(msg))) != API_OK)
 			goto fail;
 		return r->fn(req, res);
@@ -144,30 +144,27 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 	if ((ae = auth_signed(req, msg, sizeof(msg))) != API_OK) {
 		/* Only failures count; a correctly signed call is never refused for its IP, so
 		 * integrations sharing an address with a misconfigured one keep working. */
-		if (is_auth_failure(ae)) {
-			if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
-				ae = API_TOO_MANY_FAILURES;
-				msg[0] = '\0';
-			}
-			iplimit_count(srv->ipl, req->client_ip, now);
+		if (is_auth_failure(ae) && !iplimit_take(srv->ipl, req->client_ip, now)) {
+			ae = API_TOO_MANY_FAILURES;
+			msg[0] = '\0';
 		}
 		goto fail;
 	}
-	ratelimit_take(srv->rl, req->who.user.id, req->path, now, &v);
-	rate_headers(res, &v);
-	if (!v.allowed) {
-		ae = API_RATE_LIMITED;
+	/* The rate limit, then the permission; the request id is used up only when the
+	 * function runs (§2.2): auth_take claims it with the call if run (one round trip on a
+	 * shared store). */
+	run = !r->perm || (perm_effective(req->who.user.perms) & r->perm);
+	ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
+	if (v.limit)
+		rate_headers(res, &v);
+	if (ae != API_OK)
 		goto fail;
-	}
-	if (r->perm && !(perm_effective(req->who.user.perms) & r->perm)) {
+	if (!run) {
 		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'",
 		         perm_name(r->perm));
 		ae = API_FORBIDDEN;
 		goto fail;
 	}
-	/* The function runs now: only from here is the request id used up (§2.2). */
-	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK)
-		goto fail;
 	auth_extend(req);
 	return r->fn(req, res);
 fail:

@@ -16,6 +16,7 @@ struct ratelimit;
 struct iplimit;
 struct authcache;
 struct listcache;
+struct store_listener;
 struct mail;
 struct delivery;
 struct clicks;
@@ -46,6 +47,7 @@ struct server {
 	                               * region table and links name the real port); 0 = none */
 	unsigned api_port;            /* ... and its port */
 	struct clicks *clicks;        /* the TTP click logger (ttp/clicks.h), or NULL */
+	struct store_listener *listener; /* cache invalidation of a shared store (nodes.h) */
 };
 
 #endif
