@@ -234,3 +234,22 @@ def test_message_accepted_by_b_is_found_through_a(nodes):
                                               **{"from": "spam@elsewhere.example"})
                             if m["status"] == "rejected"])
     assert rej
+
+
+def test_a_held_message_is_released_once_over_both_nodes(nodes, tmp_path):
+    from msgapi import inject, make_internal
+    from test_hold_api import RELEASE, held
+    a, b = nodes
+    ca = a.client()
+    cb = on(b, ca)
+    make_internal(a, ca, "holdtwo.example")
+    inject(a, tmp_path, "sender@outside.example", ["dora@holdtwo.example"], "held on two nodes",
+           test="hold")
+    item = wait_for(lambda: [i for i in held(cb)["data"] if i["subject"] == "held on two nodes"])
+    mid = item[0]["id"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        outs = list(ex.map(lambda c: c.call(RELEASE, [{"id": mid}])[1], [ca, cb, ca, cb]))
+    released = [o for o in outs if o["data"] == [{"id": mid, "release": True}]]
+    refused = [o for o in outs if o["fail"] and
+               o["fail"][0]["errors"][0]["code"] == "err_hold_message_not_held"]
+    assert len(released) == 1 and len(refused) == 3, outs
