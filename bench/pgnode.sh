@@ -13,7 +13,8 @@
 # calls queue on one bucket row: the worst case for the shared limit.
 # Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2), BENCH_THREADS (2),
 # BENCH_CONNECTIONS (50), BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID (a
-# binary), BENCH_MC_FLAGS (more mcapid flags, e.g. --threads 4).
+# binary), BENCH_THREADS_MC (mcapid's --threads, 16: a worker waits for each round trip, see
+# docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags).
 #
 #   bench/pgnode.sh                          # the full run (about 1 minute)
 #   BENCH_DURATION=2 BENCH_ROUNDS=1 bench/pgnode.sh   # a quick look
@@ -54,7 +55,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck disable=SC2206 # BENCH_MC_FLAGS is a list of flags
 MC_FLAGS=(${BENCH_MC_FLAGS:-})
 start_mcapid --tls-listen off --smtp-listen off --store postgres --pg-dsn "$DSN" \
-	--rate-limit 1000000000 --rate-refill-ms 1 "${MC_FLAGS[@]}"
+	--threads "${BENCH_THREADS_MC:-16}" --rate-limit 1000000000 --rate-refill-ms 1 "${MC_FLAGS[@]}"
 CREDS=$MC_DATA/dev-credentials.json
 MC_URL=http://127.0.0.1:$MC_PORT$PATH_API
 say "-- mcapid pid $MC_PID on 127.0.0.1:$MC_PORT, store postgres"
