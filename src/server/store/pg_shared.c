@@ -25,9 +25,47 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+/* The gate (migration 013 explains the tables). $1 pair, $2 expires, $3 now (s), $4 claim,
+ * $5 bucket key, $6 limit, $7 refill ms. The upsert's SET sees the row as it was: tk is its
+ * refilled token count, as in rl_bucket_step (ratelimit.c); the database clock drives it.
+ * A pair seen already takes nothing (the INSERT ... SELECT has no row). The commit of this
+ * statement's implicit transaction is asynchronous (set_config, local to it). */
+#define TK0 "least(b.tokens, $6)"
+#define NOW "excluded.last_ms"
+#define ADD "((" NOW " - b.last_ms) / $7)"
+#define TK                                                                                         \
+	"(CASE WHEN " TK0 " >= $6 THEN $6 WHEN " NOW " < b.last_ms THEN " TK0                      \
+	" ELSE least($6, " TK0 " + " ADD ") END)"
 static const char sql_gate[] =
-        "SELECT replayed::int, allowed::int, coalesce(remaining, 0), coalesce(reset_ms, 0), "
-        "claimed::int, gen FROM mc_gate($1, $2, $3, $4::int::boolean, $5, $6, $7)";
+        "WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms, "
+        "set_config('synchronous_commit', 'off', true) AS sc), "
+        "seen AS (SELECT EXISTS (SELECT 1 FROM replay_ids WHERE pair = $1::bytea "
+        "AND expires >= $3::bigint) AS r), "
+        "bk AS (INSERT INTO rl_buckets AS b (kind, key, tokens, last_ms, lim, refill_ms, ok) "
+        "SELECT 1, $5::bigint, $6::bigint - 1, t.now_ms, $6, $7::bigint, true FROM t, seen "
+        "WHERE NOT seen.r "
+        "ON CONFLICT (kind, key) DO UPDATE SET "
+        "tokens = " TK " - CASE WHEN " TK " > 0 THEN 1 ELSE 0 END, "
+        "last_ms = CASE WHEN " TK0 " >= $6 OR (" NOW " >= b.last_ms AND " TK0 " + " ADD
+        " >= $6) THEN " NOW " WHEN " NOW " < b.last_ms THEN b.last_ms "
+        "ELSE b.last_ms + " ADD " * $7 END, "
+        "lim = $6, refill_ms = $7, ok = " TK " > 0 "
+        "RETURNING b.tokens, b.last_ms, b.ok), "
+        "cl AS (INSERT INTO replay_ids AS r (pair, expires) "
+        "SELECT $1, $2::bigint FROM bk WHERE bk.ok AND $4::int = 1 "
+        "ON CONFLICT (pair) DO UPDATE SET expires = excluded.expires WHERE r.expires < $3 "
+        "RETURNING 1) "
+        "SELECT (seen.r OR (coalesce(bk.ok, false) AND $4::int = 1 "
+        "AND NOT EXISTS (SELECT 1 FROM cl)))::int, "
+        "coalesce(bk.ok, false)::int, coalesce(bk.tokens, 0), "
+        "CASE WHEN bk.tokens < $6 THEN greatest($7 - greatest(t.now_ms - bk.last_ms, 0), 0) "
+        "ELSE 0 END, "
+        "(EXISTS (SELECT 1 FROM cl))::int, (SELECT gen FROM cache_gen WHERE id = 1) "
+        "FROM t CROSS JOIN seen LEFT JOIN bk ON true";
+#undef TK
+#undef ADD
+#undef NOW
+#undef TK0
 static const char sql_forget[] = "DELETE FROM replay_ids WHERE pair = $1";
 static const char sql_bucket[] = "SELECT allowed::int, remaining, reset_ms "
                                  "FROM mc_rl_step($1::smallint, $2, $3, $4, $5::int::boolean)";

@@ -6,7 +6,7 @@
 -- (access key, x-mc-req-id) pairs that ran, as a keyed hash; expires is the wall-clock
 -- second after which the request's date no longer passes the skew check, so a row past it
 -- can be dropped or overwritten. Logged: a replay must stay refused after a PostgreSQL
--- restart (mc_gate commits asynchronously, see there).
+-- restart (the gate commits asynchronously, see pg_shared.c).
 CREATE TABLE replay_ids (
 	pair bytea PRIMARY KEY,
 	expires bigint NOT NULL
@@ -22,6 +22,7 @@ CREATE UNLOGGED TABLE rl_buckets (
 	last_ms bigint NOT NULL,
 	lim bigint NOT NULL,
 	refill_ms bigint NOT NULL,
+	ok boolean NOT NULL DEFAULT true, -- the last take found a call (pg_shared.c sql_gate)
 	PRIMARY KEY (kind, key)
 );
 
@@ -80,47 +81,17 @@ BEGIN
 	END IF;
 END $$;
 
--- A signed call's one round trip (auth.c auth_take): refuses a pair that ran already,
--- takes a call from the user's bucket, and, when that is allowed and the function will run
--- (p_claim: the permission check passed), records the pair. A pair that a concurrent call
--- recorded first makes the insert do nothing: replayed. The commit is asynchronous (this
--- transaction only): a database crash may forget the last fraction of a second of pairs,
--- but no call waits for a WAL flush.
--- It also returns the change generation (cache_gen below): a node that has not seen it yet
--- may hold cached rows older than a committed change, and checks the call's binding again.
-CREATE FUNCTION mc_gate(p_pair bytea, p_expires bigint, p_now bigint, p_claim boolean,
-                        p_key bigint, p_lim bigint, p_refill bigint,
-                        OUT replayed boolean, OUT allowed boolean, OUT remaining bigint,
-                        OUT reset_ms bigint, OUT claimed boolean, OUT gen bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	PERFORM set_config('synchronous_commit', 'off', true);
-	SELECT c.gen INTO gen FROM cache_gen c WHERE c.id = 1;
-	claimed := false;
-	allowed := false;
-	replayed := EXISTS (SELECT 1 FROM replay_ids WHERE pair = p_pair AND expires >= p_now);
-	IF replayed THEN
-		RETURN;
-	END IF;
-	SELECT s.allowed, s.remaining, s.reset_ms INTO allowed, remaining, reset_ms
-	FROM mc_rl_step(1::smallint, p_key, p_lim, p_refill, true) s;
-	IF allowed AND p_claim THEN
-		INSERT INTO replay_ids AS r (pair, expires) VALUES (p_pair, p_expires)
-		ON CONFLICT (pair) DO UPDATE SET expires = excluded.expires WHERE r.expires < p_now;
-		GET DIAGNOSTICS n = ROW_COUNT;
-		claimed := n = 1;
-		replayed := n = 0;
-	END IF;
-END $$;
+-- A signed call's one round trip is one plain statement (pg_shared.c sql_gate, no PL/pgSQL:
+-- it is the hot path): it refuses a pair that ran, takes a call from the user's bucket with
+-- the arithmetic of mc_rl_step written into the upsert (ok records whether a call was
+-- left), records the pair when one was and the function will run, and reads cache_gen.
 
 -- Cache invalidation: a write that changes what a node caches (authcache: applications,
 -- accounts, users, bindings; listcache and the gateway: domains, policies) notifies channel
 -- mcapi_cache with the table's name, sent at commit (and only then) to every node's listener
 -- (store_shared.h). Equal payloads of one transaction are sent once. The notification may
 -- reach a node a moment after the writer's client has its answer, so the same transaction
--- also counts the change in cache_gen, which every signed call reads in mc_gate: a call that
+-- also counts the change in cache_gen, which every signed call reads in the gate: a call that
 -- follows a logout, on any node, is refused however late the notification is. These tables
 -- are written under the store's write lock (pg.c), so the one row is no new contention.
 CREATE TABLE cache_gen (
