@@ -1,7 +1,8 @@
 /* Unit tests of the shared state on PostgreSQL (store_shared.h, migration 013): the gate
  * refuses a pair that ran and claims only when told to; a forgotten pair is free again; an
  * expired one may run again; buckets count down to a refusal and report the reset; the
- * listener is told of a committed binding change (and of "*" when it starts). Runs under
+ * listener is told of a committed change (and of "*" when it starts, and again when its
+ * connection was killed and it connected anew: changes may have been missed). Runs under
  * tests/e2e/pgserver.py as the other *_pg tests do. */
 #include "tap.h"
 
@@ -11,6 +12,7 @@
 #include "common/date.h"
 #include "common/err.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,32 @@ static void changed(void *arg, const char *what)
 		strncat(seen, ",", sizeof(seen) - strlen(seen) - 1);
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+/* Clears what the listener reported so far. */
+static void seen_clear(void)
+{
+	pthread_mutex_lock(&mu);
+	seen[0] = '\0';
+	pthread_mutex_unlock(&mu);
+}
+
+/* Ends the listener's server connection, as a PostgreSQL restart or a network cut would. */
+static int kill_listener(void)
+{
+	PGconn *db = PQconnectdb(getenv("MCAPI_TEST_PG_DSN"));
+	PGresult *r;
+	int n = 0;
+
+	if (PQstatus(db) == CONNECTION_OK) {
+		r = PQexec(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		               "WHERE application_name = 'mcapid cache listener'");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	PQfinish(db);
+	return n;
 }
 
 /* 1 once `what` was reported (waits up to 5 s). */
@@ -148,6 +176,13 @@ static void test_listener(struct store *st)
 	/* the change is counted in the same transaction: the next gate sees it at once */
 	CHECK_INT(store_shared_gate(st, pair, now + 60, now, 0, 9 << 8, 100, 100, &g, &e), 0);
 	CHECK(g.gen > gen);
+	/* a lost connection: the listener connects again and says "*" */
+	seen_clear();
+	CHECK_INT(kill_listener(), 1);
+	CHECK(wait_seen("*,"));
+	snprintf(a.name, sizeof(a.name), "shared 3");
+	CHECK_INT(store_account_update(st, &a, &e), 0);
+	CHECK(wait_seen("accounts,"));
 	store_listen_stop(l);
 }
 

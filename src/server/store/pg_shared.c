@@ -186,7 +186,9 @@ static PGconn *listen_connect(struct pg_listener *l)
 		PQfinish(db);
 		return NULL;
 	}
-	r = PQexec(db, "SET TIME ZONE 'UTC'; LISTEN mcapi_cache");
+	/* the name tells operators (pg_stat_activity) which connection this is */
+	r = PQexec(db, "SET application_name = 'mcapid cache listener'; SET TIME ZONE 'UTC'; "
+	               "LISTEN mcapi_cache");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		PQclear(r);
 		PQfinish(db);
