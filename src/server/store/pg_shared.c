@@ -177,6 +177,12 @@ static int wait_fd(struct pg_listener *l, int fd, int ms)
 	return n > 0 && fd >= 0 && (pf[1].revents & (POLLIN | POLLERR | POLLHUP));
 }
 
+static void notice_ignore(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static PGconn *listen_connect(struct pg_listener *l)
 {
 	PGconn *db = PQconnectdb(l->dsn);
@@ -186,6 +192,7 @@ static PGconn *listen_connect(struct pg_listener *l)
 		PQfinish(db);
 		return NULL;
 	}
+	PQsetNoticeProcessor(db, notice_ignore, NULL); /* libpq would print them on stderr */
 	/* the name tells operators (pg_stat_activity) which connection this is */
 	r = PQexec(db, "SET application_name = 'mcapid cache listener'; SET TIME ZONE 'UTC'; "
 	               "LISTEN mcapi_cache");
