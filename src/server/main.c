@@ -19,6 +19,7 @@
 #include "server/emu/emu.h"
 #include "server/ratelimit.h"
 #include "server/listen.h"
+#include "server/nodes.h"
 #include "server/server.h"
 #include "server/smtp/smtp.h"
 #include "server/store/keyfile.h"
@@ -333,6 +334,8 @@ static int serve(struct config *cfg)
 		goto out;
 	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
 		goto out;
+	if (nodes_start(&srv, &e) != 0) /* a shared store: limits and cache invalidation */
+		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
 	sigemptyset(&set);
@@ -425,6 +428,7 @@ out:
 	mail_stop(srv.mail);
 	delivery_stop(srv.delivery);
 	dns_free(srv.dns);
+	nodes_stop(&srv);
 	ratelimit_free(srv.rl);
 	iplimit_free(srv.ipl);
 	replay_free(srv.replay);

@@ -191,14 +191,14 @@ int pipeline_headers(struct request *req, struct response *res)
 	struct rl_verdict v;
 	enum api_error ae;
 	char msg[256] = "";
+	int run;
 
 	if (r->auth == ROUTE_APP_ONLY) {
 		/* login and discovery: every call counts against the client IP */
-		if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
+		if (!iplimit_take(srv->ipl, req->client_ip, now)) {
 			ae = API_TOO_MANY_FAILURES;
 			goto fail;
 		}
-		iplimit_count(srv->ipl, req->client_ip, now);
 		if ((ae = auth_app(req, msg, sizeof(msg))) != API_OK)
 			goto fail;
 		return 1;
@@ -206,22 +206,22 @@ int pipeline_headers(struct request *req, struct response *res)
 	if ((ae = auth_signed(req, msg, sizeof(msg))) != API_OK) {
 		/* Only failures count; a correctly signed call is never refused for its IP, so
 		 * integrations sharing an address with a misconfigured one keep working. */
-		if (is_auth_failure(ae)) {
-			if (!iplimit_allowed(srv->ipl, req->client_ip, now)) {
-				ae = API_TOO_MANY_FAILURES;
-				msg[0] = '\0';
-			}
-			iplimit_count(srv->ipl, req->client_ip, now);
+		if (is_auth_failure(ae) && !iplimit_take(srv->ipl, req->client_ip, now)) {
+			ae = API_TOO_MANY_FAILURES;
+			msg[0] = '\0';
 		}
 		goto fail;
 	}
-	ratelimit_take(srv->rl, req->who.user.id, req->path, now, &v);
-	rate_headers(res, &v);
-	if (!v.allowed) {
-		ae = API_RATE_LIMITED;
+	/* The rate limit, then the permission; the request id is used up only when the
+	 * function runs (§2.2): auth_take claims it with the call if run (one round trip on a
+	 * shared store). */
+	run = !r->perm || (perm_effective(req->who.user.perms) & r->perm);
+	ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
+	if (v.limit)
+		rate_headers(res, &v);
+	if (ae != API_OK)
 		goto fail;
-	}
-	if (r->perm && !(perm_effective(req->who.user.perms) & r->perm)) {
+	if (!run) {
 		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'",
 		         perm_name(r->perm));
 		ae = API_FORBIDDEN;
@@ -233,22 +233,16 @@ fail:
 	return 0;
 }
 
-/* The body stage once the body is parsed and no fault rule stands in the way: claim the
- * request id, then the function. */
+/* The body stage once the body is parsed and no fault rule stands in the way: the function.
+ * The request id was claimed with the rate limit in the header stage (one round trip on a
+ * shared store); a call that ends before this point gives it back (pipeline_finish). */
 static int body_rest(struct request *req, struct response *res)
 {
 	const struct route *r = req->route;
-	enum api_error ae;
-	char msg[256] = "";
 
-	if (r->auth == ROUTE_APP_ONLY)
-		return fail_nul_items(req, res) ? 0 : r->fn(req, res);
-	/* The function runs now: only from here is the request id used up (§2.2). */
-	if ((ae = auth_claim(req, msg, sizeof(msg), &res->retry_after_s)) != API_OK) {
-		response_call_error(res, ae, msg[0] ? msg : NULL);
-		return 0;
-	}
-	auth_extend(req);
+	req->ran = 1;
+	if (r->auth != ROUTE_APP_ONLY)
+		auth_extend(req);
 	return fail_nul_items(req, res) ? 0 : r->fn(req, res);
 }
 
@@ -345,9 +339,10 @@ void pipeline_finish(struct request *req, struct response *res)
 	struct rl_verdict v = {0};
 	int64_t now = mono_ms();
 
-	/* A call that failed for want of the store did nothing: its id stays usable, so a
-	 * client may retry it as it was (§2.2). */
-	if (req->replay_claimed && (res->status == 503 || res->status == 500))
+	/* A call whose function did not run (its body refused, malformed or answered by a fault
+	 * rule), or failed for want of the store, did nothing: its id stays usable, so a client
+	 * may retry it as it was (§2.2). */
+	if (req->replay_claimed && (!req->ran || res->status == 503 || res->status == 500))
 		auth_unclaim(req);
 	if (!srv)
 		return;

@@ -327,20 +327,29 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-static void user_op(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now, int take,
-                    struct rl_verdict *out)
+void ratelimit_bucket(const struct ratelimit *rl, int64_t user_id, const char *path, uint64_t *key,
+                      int64_t *limit, int64_t *refill_ms)
 {
-	int64_t limit = rl->limit, refill_ms = rl->refill;
-	uint64_t key = (uint64_t)user_id << 8; /* low byte: 0 = main bucket, i + 1 = override i */
-
+	*limit = rl->limit;
+	*refill_ms = rl->refill;
+	*key = (uint64_t)user_id << 8; /* low byte: 0 = main bucket, i + 1 = override i */
 	for (int i = 0; i < rl->noverrides; i++) {
 		if (strcmp(rl->overrides[i].path, path) == 0) {
-			limit = rl->overrides[i].limit;
-			refill_ms = rl->overrides[i].refill;
-			key |= (uint64_t)(i + 1);
+			*limit = rl->overrides[i].limit;
+			*refill_ms = rl->overrides[i].refill;
+			*key |= (uint64_t)(i + 1);
 			break;
 		}
 	}
+}
+
+static void user_op(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now, int take,
+                    struct rl_verdict *out)
+{
+	int64_t limit, refill_ms;
+	uint64_t key;
+
+	ratelimit_bucket(rl, user_id, path, &key, &limit, &refill_ms);
 	rl->b.op(rl->b.state, key, limit, refill_ms, take, now, out);
 }
 
@@ -365,12 +374,23 @@ struct iplimit {
 
 struct iplimit *iplimit_new(int per_minute)
 {
+	struct rl_backend b;
+
+	if (rl_memory_backend(&b) != 0)
+		return NULL;
+	return iplimit_new_backend(per_minute, &b);
+}
+
+struct iplimit *iplimit_new_backend(int per_minute, const struct rl_backend *b)
+{
 	struct iplimit *l = calloc(1, sizeof(*l));
 
-	if (!l || rl_memory_backend(&l->b) != 0) {
-		free(l);
+	if (!l) {
+		struct rl_backend tmp = *b;
+		backend_release(&tmp);
 		return NULL;
 	}
+	l->b = *b;
 	if (per_minute < 1)
 		per_minute = 1;
 	l->limit = per_minute;
@@ -418,4 +438,9 @@ void iplimit_peek(struct iplimit *l, const char *ip, int64_t now, struct rl_verd
 void iplimit_count(struct iplimit *l, const char *ip, int64_t now)
 {
 	l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 1, now, NULL);
+}
+
+int iplimit_take(struct iplimit *l, const char *ip, int64_t now)
+{
+	return l->b.op(l->b.state, ip_key(ip), l->limit, l->refill, 1, now, NULL);
 }

@@ -53,6 +53,12 @@ struct rl_backend {
 /* The in-memory backend (what ratelimit_new and iplimit_new use). 0 or MC_ERR_NOMEM. */
 int rl_memory_backend(struct rl_backend *out);
 
+/* The backend of a shared store (store_shared.h; kind: STORE_BUCKET_USER or _IP): one
+ * statement per call on the store's clock (now is ignored). Store trouble admits the call
+ * (as a full bucket would): the call then meets the store itself. 0 or MC_ERR_NOMEM. */
+struct store;
+int rl_store_backend(struct rl_backend *out, struct store *st, int kind);
+
 /* Builds the limiter from cfg (rate_limit, rate_refill_ms, rate_overrides) on the memory
  * backend. NULL + e on a malformed override list or no memory. Free with ratelimit_free. */
 struct ratelimit *ratelimit_new(const struct config *cfg, struct err *e);
@@ -71,8 +77,16 @@ void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int
 void ratelimit_peek(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
                     struct rl_verdict *out);
 
+/* The bucket a call of user to path draws on: its key and numbers (auth.c hands them to
+ * the shared store's gate, which takes the call together with the replay claim). */
+void ratelimit_bucket(const struct ratelimit *rl, int64_t user_id, const char *path, uint64_t *key,
+                      int64_t *limit, int64_t *refill_ms);
+
 /* per_minute calls per client IP. NULL on allocation failure. */
 struct iplimit *iplimit_new(int per_minute);
+
+/* The same on backend b (taken over: freed with the limiter, also on failure). */
+struct iplimit *iplimit_new_backend(int per_minute, const struct rl_backend *b);
 void iplimit_free(struct iplimit *l);
 
 /* 1 if ip has calls left (nothing is taken), 0 if it is over its limit. */
@@ -83,5 +97,9 @@ void iplimit_peek(struct iplimit *l, const char *ip, int64_t now, struct rl_verd
 
 /* Counts one unauthenticated call or one failed authentication of ip. */
 void iplimit_count(struct iplimit *l, const char *ip, int64_t now);
+
+/* iplimit_allowed and iplimit_count as one atomic step (one statement on a shared store):
+ * 1 and one call counted if ip had calls left, 0 (nothing counted) if not. */
+int iplimit_take(struct iplimit *l, const char *ip, int64_t now);
 
 #endif

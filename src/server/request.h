@@ -48,6 +48,7 @@ struct request {
 	int authenticated;  /* who is valid */
 	int user_known;     /* the signature verified: who.user is the caller (maybe refused) */
 	int replay_claimed; /* the request id was recorded as executed (§2.2) */
+	int ran;            /* the function was called (a claimed id is kept only then) */
 	struct principal who;
 	const char *auth_check; /* why authentication refused the call (a static reason), or NULL */
 	char fault_id[16];      /* the control plane's fault rule that answered it, or "" */

@@ -16,6 +16,7 @@ struct ratelimit;
 struct iplimit;
 struct authcache;
 struct listcache;
+struct store_listener;
 struct mail;
 struct delivery;
 struct clicks;
@@ -48,7 +49,8 @@ struct server {
 	unsigned api_port;            /* ... and its port */
 	struct clicks *clicks;        /* the TTP click logger (ttp/clicks.h), or NULL */
 	struct emu *emu;              /* the control plane /__mcapi/ (emu/emu.h), or NULL = off */
-	unsigned char control_key[32]; /* what the control token encodes, derived likewise */
+	unsigned char control_key[32];   /* what the control token encodes, derived likewise */
+	struct store_listener *listener; /* cache invalidation of a shared store (nodes.h) */
 };
 
 #endif

@@ -226,6 +226,21 @@ def test_lockout_after_five_failures_and_audit(server):
     assert not any(x["auditType"] == "User Logged On" for x in rows)
 
 
+def test_concurrent_wrong_passwords_check_no_more_than_the_lockout(server):
+    """Each attempt is counted before its password is checked, in the transaction that reads
+    the lock: twelve at once get at most five password checks, and the right password after
+    them is refused (docs/login.md). tests/e2e/test_nodes.py does the same over two nodes."""
+    import concurrent.futures
+    email, pw = new_user(server, "lockrace1@dev.mcapi.local")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as ex:
+        rs = list(ex.map(lambda i: login(server, email, "wrong-%d" % i), range(12)))
+    codes = [err(r.json())["code"] for r in rs]
+    assert codes.count("err_xdk_authentication_failed") <= 5, codes
+    assert codes.count("err_xdk_account_locked") >= 7, codes
+    r = login(server, email, pw)
+    assert r.status_code == 401 and err(r.json())["code"] == "err_xdk_account_locked"
+
+
 def test_unknown_names_lock_out_too(server):
     """Otherwise a lock-out would tell which addresses exist."""
     for i in range(5):

@@ -1,7 +1,10 @@
 /* Rate-limit arithmetic of API.md §7 without sockets: the bucket step (refill of whole calls,
  * an exact X-RateLimit-Reset), per-user buckets shared by every binding, per-endpoint
- * overrides and their parser, a pluggable backend, and the per-IP limit (IPv6 per /64). */
+ * overrides and their parser, a pluggable backend, the per-IP limit (IPv6 per /64) and its
+ * one-step take; and the authentication cache's flush and change generation, which a shared
+ * store's notifications drive (nodes.h). */
 #include "common/err.h"
+#include "server/auth/authcache.h"
 #include "server/config.h"
 #include "server/ratelimit.h"
 #include "tap.h"
@@ -189,6 +192,49 @@ static void test_iplimit(void)
 	iplimit_free(ipl);
 }
 
+/* iplimit_take is iplimit_allowed and iplimit_count in one step. */
+static void test_iplimit_take(void)
+{
+	struct iplimit *ipl = iplimit_new(3);
+
+	CHECK(ipl != NULL);
+	for (int i = 0; i < 3; i++)
+		CHECK(iplimit_take(ipl, "1.2.3.4", 0));
+	CHECK(!iplimit_take(ipl, "1.2.3.4", 0));
+	CHECK(!iplimit_allowed(ipl, "1.2.3.4", 0));
+	CHECK(iplimit_take(ipl, "1.2.3.4", 20000)); /* one back after 20 s, taken at once */
+	CHECK(!iplimit_take(ipl, "1.2.3.4", 20000));
+	iplimit_free(ipl);
+}
+
+static void test_authcache_flush(void)
+{
+	struct authcache *c = authcache_new(1000, 64);
+	struct application app, out;
+
+	CHECK(c != NULL);
+	memset(&app, 0, sizeof(app));
+	snprintf(app.app_id, sizeof(app.app_id), "app-1");
+	authcache_put_app(c, &app, 100);
+	CHECK(authcache_get_app(c, "app-1", 150, &out));
+	authcache_flush(c, 200);
+	CHECK(!authcache_get_app(c, "app-1", 250, &out));
+	/* a read that began before the flush is not kept: it may hold what the flush was about */
+	authcache_put_app(c, &app, 200);
+	CHECK(!authcache_get_app(c, "app-1", 250, &out));
+	authcache_put_app(c, &app, 201);
+	CHECK(authcache_get_app(c, "app-1", 250, &out));
+	/* a newer generation flushes and asks for a re-read; the same one does not, unless a
+	 * flush came after the call began */
+	CHECK(authcache_sync(c, 5, 300, 300));
+	CHECK(!authcache_get_app(c, "app-1", 350, &out));
+	CHECK(!authcache_sync(c, 5, 301, 400));
+	CHECK(authcache_sync(c, 5, 300, 400));
+	CHECK(!authcache_sync(c, 4, 500, 500));
+	CHECK(!authcache_sync(NULL, 9, 0, 0));
+	authcache_free(c);
+}
+
 int main(void)
 {
 	test_bucket_step();
@@ -196,5 +242,7 @@ int main(void)
 	test_override_errors();
 	test_backend();
 	test_iplimit();
+	test_iplimit_take();
+	test_authcache_flush();
 	return tap_done();
 }

@@ -888,7 +888,7 @@ static void test_reopen_and_migrations(void)
 	 * 007, the directory, 008, the policies, 009, the time zone, 010, the managed URLs, and
 	 * 011, the look-up indexes) behind the store's back, then reopen; the row gets the
 	 * documented defaults and keeps its code */
-	CHECK_INT(v, 12);
+	CHECK_INT(v, 13);
 	CHECK_INT(
 	        raw_exec(
 	                "DROP TABLE managed_urls; ALTER TABLE accounts DROP COLUMN timezone;"
@@ -922,7 +922,7 @@ static void test_reopen_and_migrations(void)
 	CHECK(st != NULL);
 	if (!st)
 		return;
-	CHECK_INT(store_schema_version(st), 12);
+	CHECK_INT(store_schema_version(st), 13);
 	CHECK_INT(store_account_get_by_code(st, "CFIXED", &got, &e), 0);
 	CHECK_STR(got.code, "CFIXED");
 	CHECK_INT(got.max_retention, 7);

@@ -26,7 +26,7 @@ int main(void)
 	CHECK_INT(store_open(&cfg, &st, &e), 0);
 	if (!st)
 		return tap_done();
-	CHECK_INT(store_schema_version(st), 12);
+	CHECK_INT(store_schema_version(st), 13);
 	directory_cases(st);
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

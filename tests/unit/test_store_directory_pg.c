@@ -11,7 +11,7 @@ int main(int argc, char **argv)
 	struct store *st;
 
 	(void)argc;
-	st = pg_unit_open(argv, 12);
+	st = pg_unit_open(argv, 13);
 	if (!st)
 		return tap_done();
 	directory_cases(st);

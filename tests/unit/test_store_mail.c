@@ -115,7 +115,7 @@ int main(void)
 		printf("# store_open: %s\n", e.msg);
 		return tap_done();
 	}
-	CHECK_INT(store_schema_version(st), 12);
+	CHECK_INT(store_schema_version(st), 13);
 	mail_cases(st, &sqlite_backend);
 	test_plans();
 

@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		printf("# store_open: %s\n", e.msg);
 		return tap_done();
 	}
-	CHECK_INT(store_schema_version(st), 12);
+	CHECK_INT(store_schema_version(st), 13);
 	mail_cases(st, &pg_backend);
 	test_event_lock(st, new_account(st, "Lock"));
 	test_event_lock_writer(st, new_account(st, "Lock writer"));

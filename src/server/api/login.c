@@ -2,9 +2,13 @@
  * valid x-mc-app-id) and logout (signed). Login answers a wrong password and an unknown
  * user alike, in the same time: an unknown name is verified against a dummy Argon2id hash
  * and counts towards a lock-out of its own (store_login.h), so neither the answer, the
- * time, nor a lock-out tells whether an address exists. The Argon2id work happens before
- * the write transaction, so the store's write lock is never held for it. Every outcome is
- * audited in the transaction that records it. */
+ * time, nor a lock-out tells whether an address exists. The Argon2id work happens between
+ * two write transactions, so the store's write lock is never held for it. An attempt is
+ * counted as a failure before its password is checked, in the transaction that reads the
+ * lock (login_reserve): concurrent attempts, on one node or several, never check more
+ * passwords than lockout_failures allows, and no attempt that starts after the lock is
+ * checked at all; a correct password then clears the count. Every outcome is audited in
+ * the transaction that records it. */
 #include "api.h"
 
 #include "common/b64.h"
@@ -177,6 +181,8 @@ struct login {
 	struct user user;
 	const char *access_key; /* refresh this binding, or NULL */
 	json_t *item;           /* the request item (for fail entries), or NULL */
+	int32_t failures;       /* the count including this attempt (login_reserve) */
+	int locks;              /* this attempt reached lockout_failures and set the lock */
 };
 
 /* Splits "Basic-Cloud base64" into the scheme and the trimmed credentials. */
@@ -387,18 +393,19 @@ out:
 	return rc;
 }
 
-/* The outcome of a wrong password or an unknown name: counts the failure (locking when it
- * reaches lockout_failures) and audits it, in one transaction. */
-static int login_failed(struct login *lg, struct response *res)
+/* Counts this attempt as a failure before its password is checked, in one transaction
+ * that also reads the lock, so that the check and the count are one step for all nodes
+ * (store transactions are serialised: BEGIN IMMEDIATE, or PostgreSQL's write lock). The
+ * attempt that reaches lockout_failures sets the lock; a correct password clears both
+ * (login_ok). *locked = 1 (nothing counted) if the name is locked now. */
+static int login_reserve(struct login *lg, int *locked)
 {
-	struct request *req = lg->req;
-	const struct config *cfg = req->srv->cfg;
-	struct store *st = req->srv->store;
+	const struct config *cfg = lg->req->srv->cfg;
+	struct store *st = lg->req->srv->store;
 	int64_t lock_ms = (int64_t)cfg->lockout_minutes * 60000;
-	int32_t failures;
-	int locked = 0, rc;
-	char detail[128], who[160];
+	int rc;
 
+	*locked = 0;
 	if ((rc = store_tx_begin(st, NULL)) != 0)
 		return rc;
 	if (lg->known) {
@@ -406,13 +413,18 @@ static int login_failed(struct login *lg, struct response *res)
 		rc = store_user_get(st, lg->user.id, &u, NULL);
 		if (rc)
 			goto out;
-		if (u.locked_until && u.locked_until <= lg->now)
+		if (u.locked_until > lg->now) {
+			*locked = 1;
+			secure_zero(&u, sizeof(u));
+			goto out;
+		}
+		if (u.locked_until)
 			u.failed_logins = 0,
 			u.locked_until = 0; /* a lock that ran out starts afresh */
-		failures = ++u.failed_logins;
-		if (failures >= cfg->lockout_failures && !u.locked_until) {
+		lg->failures = ++u.failed_logins;
+		if (lg->failures >= cfg->lockout_failures) {
 			u.locked_until = lg->now + lock_ms;
-			locked = 1;
+			lg->locks = 1;
 		}
 		rc = store_user_update(st, &u, NULL);
 		secure_zero(&u, sizeof(u));
@@ -421,19 +433,42 @@ static int login_failed(struct login *lg, struct response *res)
 		rc = store_login_failure_get(st, lg->name_key, &f, NULL);
 		if (rc)
 			goto out;
-		if (f.locked_until && f.locked_until <= lg->now)
+		if (f.locked_until > lg->now) {
+			*locked = 1;
+			goto out;
+		}
+		if (f.locked_until)
 			f.failures = 0, f.locked_until = 0;
-		failures = ++f.failures;
-		if (failures >= cfg->lockout_failures && !f.locked_until) {
+		lg->failures = ++f.failures;
+		if (lg->failures >= cfg->lockout_failures) {
 			f.locked_until = lg->now + lock_ms;
-			locked = 1;
+			lg->locks = 1;
 		}
 		f.updated = lg->now;
 		rc = store_login_failure_put(st, lg->name_key, &f, lg->now - lock_ms - 86400000,
 		                             NULL);
 	}
-	if (rc)
-		goto out;
+out:
+	if (!rc && !*locked)
+		rc = store_tx_commit(st, NULL);
+	else
+		store_tx_rollback(st);
+	return rc;
+}
+
+/* The outcome of a wrong password or an unknown name (counted by login_reserve already):
+ * audits the failure, and the lock when this attempt set it, in one transaction. */
+static int login_failed(struct login *lg, struct response *res)
+{
+	struct request *req = lg->req;
+	const struct config *cfg = req->srv->cfg;
+	struct store *st = req->srv->store;
+	int32_t failures = lg->failures;
+	int locked = lg->locks, rc;
+	char detail[128], who[160];
+
+	if ((rc = store_tx_begin(st, NULL)) != 0)
+		return rc;
 	snprintf(detail, sizeof(detail), METHOD ", Reason: %s, Failures: %d of %d",
 	         lg->known ? "Wrong password" : "Unknown user", (int)failures,
 	         cfg->lockout_failures);
@@ -447,7 +482,6 @@ static int login_failed(struct login *lg, struct response *res)
 		           cfg->lockout_minutes, (int)failures);
 	if (!rc)
 		rc = store_tx_commit(st, NULL);
-out:
 	if (rc) {
 		store_tx_rollback(st);
 		return rc;
@@ -557,14 +591,9 @@ int api_login_login(struct request *req, struct response *res)
 	if (!lg.known) {
 		memset(&lg.user, 0, sizeof(lg.user));
 		name_key(req, lg.email, lg.name_key);
-		struct login_failure f;
-		rc = store_login_failure_get(st, lg.name_key, &f, NULL);
-		if (rc)
-			goto out;
-		locked = f.locked_until > lg.now;
-	} else {
-		locked = lg.user.locked_until > lg.now;
 	}
+	if ((rc = login_reserve(&lg, &locked)) != 0)
+		goto out;
 	if (locked) {
 		rc = login_locked(&lg, res);
 		goto out;

@@ -12,7 +12,9 @@
 #include "server/auth/replay.h"
 #include "server/auth/sig.h"
 #include "server/config.h"
+#include "server/ratelimit.h"
 #include "server/server.h"
+#include "server/store/store_shared.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +25,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 {
 	struct server *srv = req->srv;
 	const char *app_id = request_header(req, "x-mc-app-id");
+	int64_t t = mono_ms(); /* before the read: authcache_flush */
 	int rc;
 
 	if (!app_id || !*app_id) {
@@ -30,12 +33,12 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 		req->auth_check = "app_id_missing";
 		return API_DEVELOPER_KEY;
 	}
-	if (authcache_get_app(srv->authcache, app_id, mono_ms(), &req->who.app)) {
+	if (authcache_get_app(srv->authcache, app_id, t, &req->who.app)) {
 		rc = 0;
 	} else {
 		rc = store_app_get(srv->store, app_id, &req->who.app, NULL);
 		if (rc == 0)
-			authcache_put_app(srv->authcache, &req->who.app, mono_ms());
+			authcache_put_app(srv->authcache, &req->who.app, t);
 	}
 	if (rc == MC_ERR_NOT_FOUND || (rc == 0 && req->who.app.revoked)) {
 		char q[96];
@@ -234,6 +237,90 @@ enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *
 	return API_OK;
 }
 
+/* The call's rows came from a cache that a change committed since may have made stale (a
+ * logout on another node whose notification is still on its way): read them again and
+ * make the checks of auth_signed that depend on them. A refusal frees the claimed id. */
+static enum api_error recheck(struct request *req, char *msg, size_t msg_size)
+{
+	struct principal *who = &req->who;
+	const char *ak = who->binding.access_key;
+	char ak_buf[sizeof(who->binding.access_key)];
+	int64_t now = now_ms();
+	enum api_error ae;
+
+	memcpy(ak_buf, ak, sizeof(ak_buf));
+	if ((ae = load_app(req, msg, msg_size)) == API_OK)
+		ae = load_rows(req, ak_buf);
+	if (ae == API_OK && (who->binding.app_row_id != who->app.id))
+		ae = API_INVALID_SIGNATURE;
+	if (ae == API_OK && (who->binding.revoked || who->user.disabled ||
+	                     (who->binding.expires && who->binding.expires <= now)))
+		ae = refused(req, API_BINDING_EXPIRED, "binding_changed", ak_buf, strlen(ak_buf));
+	if (ae != API_OK) {
+		auth_unclaim(req);
+		req->authenticated = 0;
+	}
+	return ae;
+}
+
+/* The shared store's gate (store_shared.h): the replay check, the user's bucket and, when
+ * run, the claim of the id, in one round trip. The pair is kept until the request's date
+ * leaves the skew window (a date the others nodes refuse anyway). */
+static enum api_error shared_take(struct request *req, int run, struct rl_verdict *v, char *msg,
+                                  size_t msg_size)
+{
+	struct server *srv = req->srv;
+	const char *ak = req->who.binding.access_key;
+	const char *req_id = request_header(req, "x-mc-req-id");
+	const char *date = request_header(req, "x-mc-date");
+	unsigned char pair[REPLAY_PAIR_LEN];
+	struct store_gate g;
+	struct err e = {0};
+	int64_t date_ms, limit, refill;
+	uint64_t key;
+	int rc;
+
+	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
+		return API_INTERNAL;
+	replay_pair_hash(srv->replay, ak, strlen(ak), req_id, pair);
+	ratelimit_bucket(srv->rl, req->who.user.id, req->path, &key, &limit, &refill);
+	rc = store_shared_gate(srv->store, pair, date_ms / 1000 + srv->cfg->skew + 1,
+	                       now_ms() / 1000, run, key, limit, refill, &g, &e);
+	if (rc) {
+		log_warn("msg=\"shared replay set unavailable\" req_id=%s error=\"%s\"",
+		         req->req_id, e.msg);
+		return API_UNAVAILABLE;
+	}
+	if (g.allowed || !g.replayed) { /* the bucket was looked at */
+		v->allowed = g.allowed;
+		v->limit = limit;
+		v->remaining = g.remaining;
+		v->reset_ms = g.reset_ms;
+	}
+	if (g.replayed)
+		return refused(req, API_REPLAYED, "request_id_replayed", ak, strlen(ak));
+	if (!g.allowed)
+		return API_RATE_LIMITED;
+	req->replay_claimed = g.claimed;
+	if (authcache_sync(srv->authcache, g.gen, req->started_ms, mono_ms()))
+		return recheck(req, msg, msg_size);
+	return API_OK;
+}
+
+enum api_error auth_take(struct request *req, int run, int64_t now, struct rl_verdict *v, char *msg,
+                         size_t msg_size, int *retry_after_s)
+{
+	struct server *srv = req->srv;
+
+	memset(v, 0, sizeof(*v));
+	if (store_shared(srv->store))
+		return shared_take(req, run, v, msg, msg_size);
+	ratelimit_take(srv->rl, req->who.user.id, req->path, now, v);
+	if (!v->allowed)
+		return API_RATE_LIMITED;
+	return run ? auth_claim(req, msg, msg_size, retry_after_s) : API_OK;
+}
+
 void auth_unclaim(struct request *req)
 {
 	const char *ak = req->who.binding.access_key;
@@ -241,7 +328,17 @@ void auth_unclaim(struct request *req)
 
 	if (!req->replay_claimed || !req_id)
 		return;
-	replay_forget(req->srv->replay, req->who.user.id, ak, strlen(ak), req_id);
+	if (store_shared(req->srv->store)) {
+		unsigned char pair[REPLAY_PAIR_LEN];
+		struct err e = {0};
+
+		replay_pair_hash(req->srv->replay, ak, strlen(ak), req_id, pair);
+		if (store_shared_forget(req->srv->store, pair, &e) != 0)
+			log_warn("msg=\"request id not freed\" req_id=%s error=\"%s\"", req->req_id,
+			         e.msg);
+	} else {
+		replay_forget(req->srv->replay, req->who.user.id, ak, strlen(ak), req_id);
+	}
 	req->replay_claimed = 0;
 }
 

@@ -22,6 +22,15 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size);
  * API_UNAVAILABLE (the cache is full, or the journal could not be written). */
 enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *retry_after_s);
 
+/* The rate limit and the claim together, as the pipeline needs them: takes a call from the
+ * user's bucket (v filled, v->limit 0 when the bucket was not looked at) and, if one was
+ * left and run is set (the permission check passed), claims the id as auth_claim does.
+ * API_OK, API_RATE_LIMITED, API_REPLAYED, or auth_claim's errors. On a shared store
+ * (store_shared.h) this is one round trip that also makes the replay check across nodes. */
+struct rl_verdict;
+enum api_error auth_take(struct request *req, int run, int64_t now, struct rl_verdict *v, char *msg,
+                         size_t msg_size, int *retry_after_s);
+
 /* Frees the id again: the function failed without doing anything (500/503). */
 void auth_unclaim(struct request *req);
 

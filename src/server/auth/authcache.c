@@ -6,6 +6,7 @@
 #include "common/crypto.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,8 @@ struct map {
 
 struct authcache {
 	int64_t ttl;
+	_Atomic int64_t flushed; /* entries read at or before this time are stale */
+	_Atomic int64_t gen;     /* the store's change generation last seen (authcache_sync) */
 	size_t per_shard;
 	struct map rows, apps;
 };
@@ -82,7 +85,8 @@ static int map_get(struct authcache *c, struct map *m, const char *key, int64_t 
 	pthread_rwlock_rdlock(&m->s[si].rw);
 	for (e = m->s[si].b[(h / SHARDS) % BUCKETS]; e; e = e->next) {
 		if (e->h == h && strcmp(e->key, key) == 0) {
-			if (now - e->at < c->ttl && e->size == size) {
+			if (now - e->at < c->ttl && e->size == size &&
+			    e->at > atomic_load_explicit(&c->flushed, memory_order_acquire)) {
 				memcpy(out, e + 1, size);
 				found = 1;
 			}
@@ -129,6 +133,9 @@ static void map_put(struct authcache *c, struct map *m, const char *key, const v
 	struct entry **pp, *e;
 
 	if (strlen(key) >= sizeof(e->key))
+		return;
+	/* read from the store before a flush: it may hold what the flush was about */
+	if (now <= atomic_load_explicit(&c->flushed, memory_order_acquire))
 		return;
 	pthread_rwlock_wrlock(&m->s[si].rw);
 	for (pp = &m->s[si].b[(h / SHARDS) % BUCKETS]; *pp; pp = &(*pp)->next) {
@@ -216,6 +223,29 @@ void authcache_forget(struct authcache *c, const char *access_key)
 {
 	if (c)
 		map_forget(&c->rows, access_key);
+}
+
+void authcache_flush(struct authcache *c, int64_t now)
+{
+	if (c)
+		atomic_store_explicit(&c->flushed, now, memory_order_release);
+}
+
+int authcache_sync(struct authcache *c, int64_t gen, int64_t since, int64_t now)
+{
+	int64_t seen;
+
+	if (!c)
+		return 0;
+	seen = atomic_load_explicit(&c->gen, memory_order_acquire);
+	while (gen > seen) {
+		if (atomic_compare_exchange_weak(&c->gen, &seen, gen)) {
+			authcache_flush(c, now);
+			return 1;
+		}
+	}
+	/* another thread saw gen first: its flush may have come after our rows were read */
+	return since <= atomic_load_explicit(&c->flushed, memory_order_acquire);
 }
 
 int authcache_get_app(struct authcache *c, const char *app_id, int64_t now, struct application *out)

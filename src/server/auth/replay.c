@@ -189,20 +189,27 @@ static int reserve(struct table *t)
 	return 0;
 }
 
-static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id)
+void replay_pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id,
+                      unsigned char out[REPLAY_PAIR_LEN])
 {
 	crypto_generichash_state st;
-	unsigned char out[16];
 	unsigned char sep = 0;
-	uint64_t h;
 
 	/* A keyed hash of (access key, 0, request id): unpredictable to clients, so they
 	 * cannot aim collisions at each other's entries. */
-	crypto_generichash_init(&st, r->key, sizeof(r->key), sizeof(out));
+	crypto_generichash_init(&st, r->key, sizeof(r->key), REPLAY_PAIR_LEN);
 	crypto_generichash_update(&st, (const unsigned char *)ak, ak_len);
 	crypto_generichash_update(&st, &sep, 1);
 	crypto_generichash_update(&st, (const unsigned char *)req_id, strlen(req_id));
-	crypto_generichash_final(&st, out, sizeof(out));
+	crypto_generichash_final(&st, out, REPLAY_PAIR_LEN);
+}
+
+static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id)
+{
+	unsigned char out[REPLAY_PAIR_LEN];
+	uint64_t h;
+
+	replay_pair_hash(r, ak, ak_len, req_id, out);
 	memcpy(&h, out, sizeof(h));
 	return h ? h : 1;
 }

@@ -57,6 +57,13 @@ int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const c
 void replay_forget(struct replay *r, int64_t user_id, const char *access_key, size_t ak_len,
                    const char *req_id);
 
+/* The keyed hash of (access key, request id) that identifies a pair (REPLAY_PAIR_LEN
+ * bytes): also the key of the replay set that nodes on a shared store keep there
+ * (store_shared.h), the same on every node that has the same server key. */
+#define REPLAY_PAIR_LEN 16
+void replay_pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id,
+                      unsigned char out[REPLAY_PAIR_LEN]);
+
 /* Pairs user_id holds now (tests, diagnostics). */
 size_t replay_user_count(struct replay *r, int64_t user_id, int64_t now_s);
 

@@ -15,6 +15,7 @@
 #include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "server/auth/auth.h"
 #include "server/config.h"
 #include "common/crypto.h"
 #include "server/http/connect.h"
@@ -753,6 +754,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
 		access_line(fr, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	/* a call cut or aborted before its function ran gives its request id back (§2.2) */
+	if (fr->req.replay_claimed && !fr->req.ran)
+		auth_unclaim(&fr->req);
 	if (f->srv->emu && fr->is_api && !fr->journaled)
 		journal(fr); /* an answer written by hand (too_large_now) or none (cut, aborted) */
 	*con_cls = NULL;

@@ -503,6 +503,11 @@ int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
 	return exec_simple(c->db, sql, what, e);
 }
 
+const char *pg_dsn(struct store *st)
+{
+	return ((struct pg_store *)st)->dsn;
+}
+
 int pg_in_tx(struct store *st)
 {
 	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
@@ -762,6 +767,7 @@ static const struct store_ops pg_ops = {
         .siem = &pg_siem_ops,
         .directory = &pg_directory_ops,
         .urls = &pg_urls_ops,
+        .shared = &pg_shared_ops,
 };
 
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e)

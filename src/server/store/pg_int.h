@@ -66,6 +66,9 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
  * calling thread's connection with the simple protocol. 0 or pg_fail's mapping. */
 int pg_exec(struct store *st, const char *sql, const char *what, struct err *e);
 
+/* The connection string the store was opened with (pg_shared.c opens its listener). */
+const char *pg_dsn(struct store *st);
+
 /* 1 if the calling thread has a store transaction open (store_tx_begin). */
 int pg_in_tx(struct store *st);
 
@@ -88,6 +91,10 @@ void pg_ad(char *dst, size_t size, const char *ad_prefix, const char *key);
  * cfg->dsn, applies the migrations of schema/postgres under an advisory lock, checks the
  * server key. */
 int pg_store_open(const struct store_config *cfg, struct store **out, struct err *e);
+
+/* pg_shared.c: the state several nodes share (store_shared.h) */
+struct store_shared_ops;
+extern const struct store_shared_ops pg_shared_ops;
 
 /* pg_domain.c, pg_login.c */
 struct store_domain_ops;

@@ -1,0 +1,57 @@
+/* The public functions of store_shared.h: dispatch to the backend's shared ops. */
+#include "store_shared.h"
+
+#include "store_int.h"
+#include "store_shared_int.h"
+
+#include "common/err.h"
+
+#include <stddef.h>
+
+#include "common/banned.h"
+
+int store_shared(struct store *st)
+{
+	return st && st->ops->shared != NULL;
+}
+
+int store_shared_gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int64_t expires_s,
+                      int64_t now_s, int claim, uint64_t bucket, int64_t limit, int64_t refill_ms,
+                      struct store_gate *out, struct err *e)
+{
+	if (!store_shared(st))
+		return err_set(e, MC_ERR_INTERNAL, "the store is not shared");
+	return st->ops->shared->gate(st, pair, expires_s, now_s, claim, bucket, limit, refill_ms,
+	                             out, e);
+}
+
+int store_shared_forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e)
+{
+	if (!store_shared(st))
+		return err_set(e, MC_ERR_INTERNAL, "the store is not shared");
+	return st->ops->shared->forget(st, pair, e);
+}
+
+int store_shared_bucket(struct store *st, int kind, uint64_t key, int64_t limit, int64_t refill_ms,
+                        int take, struct store_gate *out, struct err *e)
+{
+	if (!store_shared(st))
+		return err_set(e, MC_ERR_INTERNAL, "the store is not shared");
+	return st->ops->shared->bucket(st, kind, key, limit, refill_ms, take, out, e);
+}
+
+struct store_listener *store_listen_start(struct store *st, void (*fn)(void *arg, const char *what),
+                                          void *arg, struct err *e)
+{
+	if (!store_shared(st)) {
+		err_set(e, MC_ERR_INTERNAL, "the store is not shared");
+		return NULL;
+	}
+	return st->ops->shared->listen_start(st, fn, arg, e);
+}
+
+void store_listen_stop(struct store_listener *l)
+{
+	if (l)
+		l->ops->listen_stop(l);
+}
