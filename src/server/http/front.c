@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "server/http/connect.h"
 #include "server/http/framing.h"
+#include "server/http/proxyaddr.h"
 #include "server/response.h"
 #include "server/api/api.h"
 #include "server/listen.h"
@@ -45,6 +46,7 @@ struct front {
 	struct MHD_Daemon *dt;         /* HTTPS, or NULL */
 	struct connect_sorter *sorter; /* accepts for d when the CONNECT proxy is on */
 	char *tls_cert, *tls_key;      /* PEM text handed to libmicrohttpd */
+	struct proxyaddr *proxies;     /* trusted_proxies, or NULL */
 	atomic_int inflight;
 	unsigned port, tls_port;
 	atomic_int quiescing; /* stopping: connections accepted from now on are closed at once */
@@ -65,7 +67,7 @@ struct front_req {
 	int status; /* sent, for the access log */
 	int too_large;
 	int is_api; /* the path starts with /api/ */
-	int health; /* GET /healthz */
+	int health; /* GET /healthz (1) or /readyz (2) */
 	char *raw_uri;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
@@ -243,15 +245,55 @@ static enum MHD_Result respond_error(struct front_req *fr, enum api_error ae, co
 	return respond(fr);
 }
 
+static int ready(const struct front *f)
+{
+	return atomic_load_explicit(&f->srv->ready, memory_order_acquire);
+}
+
+/* /healthz is liveness: the process answers, from memory, whatever the store does (a load
+ * balancer or systemd must not restart a node because its database hangs). /readyz is
+ * readiness: the store is open and answers now (within pg_timeout_ms). */
 static enum MHD_Result health(struct front_req *fr)
 {
-	int ok = store_ping(fr->front->srv->store) == 0;
-	const char *text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
-	char *body = strdup(text);
+	const char *text = "{\"status\":\"ok\"}";
+	int status = 200;
+	char *body;
 
-	if (!body)
+	if (fr->health == 2 && !ready(fr->front))
+		status = 503, text = "{\"status\":\"starting\",\"reason\":\"the store is not open "
+		                     "yet (is the database up?)\"}";
+	else if (fr->health == 2 && store_ping(fr->front->srv->store) != 0)
+		status = 503,
+		text = "{\"status\":\"unavailable\",\"reason\":\"the store does not answer\"}";
+	else if (fr->health == 2)
+		text = "{\"status\":\"ready\"}";
+	if (!(body = strdup(text)))
 		return MHD_NO;
-	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
+	fr->res.status = status; /* send_body adds Retry-After to a 503 */
+	return send_body(fr, status, body, strlen(body), &fr->res, NULL);
+}
+
+/* The client address behind trusted proxies (proxyaddr.h), for per-IP limits, the access
+ * log and audit events. */
+static void forwarded_client(struct front_req *fr, const struct framing_header *hs, size_t n)
+{
+	struct proxyaddr_hdr xff[8], fwd[8];
+	size_t nx = 0, nf = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (hs[i].name_len == 15 && strncasecmp(hs[i].name, "X-Forwarded-For", 15) == 0 &&
+		    nx < 8)
+			xff[nx++] = (struct proxyaddr_hdr){hs[i].value, hs[i].value_len};
+		else if (hs[i].name_len == 9 && strncasecmp(hs[i].name, "Forwarded", 9) == 0 &&
+		         nf < 8)
+			fwd[nf++] = (struct proxyaddr_hdr){hs[i].value, hs[i].value_len};
+	}
+	if (nx || nf) {
+		char peer[sizeof(fr->req.client_ip)];
+		memcpy(peer, fr->req.client_ip, sizeof(peer));
+		proxyaddr_client(fr->front->proxies, peer, xff, nx, fwd, nf, fr->req.client_ip,
+		                 sizeof(fr->req.client_ip));
+	}
 }
 
 /* GET /s/{token}: a protected link (api/click.c says what is answered). */
@@ -314,7 +356,7 @@ static void click_decided(struct click *c)
 /* The request is complete: the click goes to the logger and the connection waits. */
 static enum MHD_Result click_submit(struct front_req *fr)
 {
-	struct clicks *cl = fr->front->srv->clicks;
+	struct clicks *cl = ready(fr->front) ? fr->front->srv->clicks : NULL;
 	struct click *c = fr->click;
 	char *page;
 
@@ -380,6 +422,8 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	MHD_get_connection_values_n(fr->conn, MHD_HEADER_KIND, collect_header, &hl);
 	if (hl.overflow)
 		return respond_error(fr, API_HEADERS_TOO_LARGE, "too many request headers", 1);
+	if (fr->front->proxies)
+		forwarded_client(fr, hl.hs, hl.n);
 	framing_check(version, hl.hs, hl.n, &fres);
 	if (!fres.ok)
 		return respond_error(fr, API_BAD_REQUEST, fres.reason, 1);
@@ -392,7 +436,7 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		        1);
 	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
 		return click_begin(fr);
-	if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			char *b = strdup("{\"status\":\"method not allowed\"}");
 			fr->res.close = fres.has_length || fres.chunked;
@@ -400,7 +444,7 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		}
 		/* answered once the (empty) body is read: an answer queued now would close
 		 * the connection, and load balancers keep theirs open */
-		fr->health = 1;
+		fr->health = path[1] == 'h' ? 1 : 2;
 		fr->state = FR_BODY;
 		return MHD_YES;
 	}
@@ -421,6 +465,9 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 	struct request *req = &fr->req;
 	int rc;
 
+	if (!continuing && !ready(fr->front))
+		return respond_error(fr, API_UNAVAILABLE,
+		                     "the server is starting: its store is not open yet", 0);
 	if (continuing)
 		rc = req->finish(req, &fr->res);
 	else
@@ -654,6 +701,8 @@ struct front *front_start(struct server *srv, struct err *e)
 	f->srv = srv;
 	f->ctx[0] = (struct listener_ctx){f, 0};
 	f->ctx[1] = (struct listener_ctx){f, 1};
+	if (proxyaddr_parse(cfg->trusted_proxies, &f->proxies, e) != 0)
+		goto fail;
 	if (srv->api_fd > 0) {
 		fd = srv->api_fd; /* bound already; the front owns it from here */
 		f->port = srv->api_port;
@@ -751,5 +800,6 @@ void front_stop(struct front *f)
 		MHD_stop_daemon(f->dt);
 	devca_pem_free(f->tls_key);
 	devca_pem_free(f->tls_cert);
+	proxyaddr_free(f->proxies);
 	free(f);
 }
