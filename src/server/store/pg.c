@@ -174,6 +174,28 @@ static int conn_poll(struct pg_conn *c, int fd, short events)
 	}
 }
 
+/* Sends what libpq still holds of the query just queued on c (the connection is
+ * non-blocking: a large parameter to a server that stopped reading would otherwise block
+ * the write for ever). 0, or -1 with the connection dropped (c->timed_out when out of
+ * time) or broken. */
+static int conn_flush(struct pg_conn *c)
+{
+	int r;
+
+	while ((r = PQflush(c->db)) == 1) {
+		int ready = conn_poll(c, PQsocket(c->db), POLLOUT | POLLIN);
+		if (ready <= 0) {
+			conn_drop(c);
+			c->timed_out = ready == 0;
+			return -1;
+		}
+		if (!PQconsumeInput(
+		            c->db)) /* the server may answer (an error) before it reads all */
+			return -1;
+	}
+	return r == 0 ? 0 : -1;
+}
+
 /* Collects the results of the query just sent on c as PQexec does (the last result, or the
  * first failed one), but waits no longer than c->deadline: PQexec would wait for ever on a
  * server that accepted the query and then stopped (SIGSTOP, a hung host), since its
@@ -215,7 +237,7 @@ static int exec_simple(struct pg_conn *c, const char *sql, const char *what, str
 	ExecStatusType s;
 	int rc = 0;
 
-	if (!c->db || !PQsendQuery(c->db, sql))
+	if (!c->db || !PQsendQuery(c->db, sql) || conn_flush(c) != 0)
 		return call_fail(c, NULL, what, e);
 	r = conn_wait(c);
 	s = PQresultStatus(r);
@@ -440,6 +462,12 @@ static int conn_connect(struct pg_conn *c, struct err *e)
 	}
 	PQsetNoticeProcessor(c->db, notice_ignore, NULL);
 	c->deadline = saved;
+	/* writes never block (conn_flush); PQexec, used by migrations only, ignores this */
+	if (PQsetnonblocking(c->db, 1) != 0) {
+		rc = pg_fail(c->db, NULL, "cannot connect to PostgreSQL", e);
+		conn_drop(c);
+		return rc;
+	}
 	/* statement_timeout: the server ends a statement that runs too long (and its locks)
 	 * by itself; the client's deadline covers a server that does not answer at all */
 	snprintf(set, sizeof(set),
@@ -550,7 +578,7 @@ static int stmt_name(struct pg_conn *c, const char *sql, const char **name, stru
 	}
 	s = &c->stmts[c->nstmts];
 	snprintf(s->name, sizeof(s->name), "mc_%zx", (size_t)(uintptr_t)sql);
-	if (!PQsendPrepare(c->db, s->name, sql, 0, NULL))
+	if (!PQsendPrepare(c->db, s->name, sql, 0, NULL) || conn_flush(c) != 0)
 		return call_fail(c, NULL, "prepare statement", e);
 	r = conn_wait(c);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -602,7 +630,8 @@ static int run_once(struct pg_store *ps, const char *sql, int flags, const struc
 	}
 	sent = 1;
 	if (!PQsendQueryPrepared(c->db, name, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
-	                         p ? p->fmt : NULL, 1)) {
+	                         p ? p->fmt : NULL, 1) ||
+	    conn_flush(c) != 0) {
 		rc = call_fail(c, NULL, what, e);
 		goto out;
 	}
