@@ -360,6 +360,7 @@ static int finish_start(struct boot *b, struct err *e)
 static void *starter(void *arg)
 {
 	struct boot *b = arg;
+	struct server *scratch;
 	int64_t delay = 250;
 	char q[400];
 
@@ -370,7 +371,16 @@ static void *starter(void *arg)
 
 		if (atomic_load(&b->stop))
 			return NULL;
-		rc = open_store(b->cfg, b->srv, 1, &e);
+		/* into a scratch server: open_store derives the keys again, and the front's
+		 * threads read srv's copies (made by main's first attempt) all the while */
+		if (!(scratch = calloc(1, sizeof(*scratch)))) {
+			err_set(&b->e, MC_ERR_NOMEM, "out of memory");
+			goto fatal;
+		}
+		rc = open_store(b->cfg, scratch, 1, &e);
+		b->srv->store = scratch->store;
+		secure_zero(scratch, sizeof(*scratch));
+		free(scratch);
 		if (rc == 0)
 			break;
 		if (rc != MC_ERR_UNAVAILABLE) {
