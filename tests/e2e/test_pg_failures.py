@@ -8,6 +8,7 @@ The PostgreSQL tests run their own throw-away server (pgserver.py), since they s
 import os
 import re
 import signal
+import socket
 import threading
 import time
 
@@ -205,6 +206,15 @@ def test_trusted_proxies_name_the_client():
                           json={"data": [{"emailAddress": "x@y.example"}]},
                           headers={"Forwarded": 'for="[2001:db8::7]:4711";proto=http'}, timeout=5)
         assert r.status_code == 200 and "access ip=2001:db8::7 " in s.read_log()
+        # several header lines are one list, the last line being the proxy's (HAProxy adds
+        # a line): however many a client sends first, the last one counts
+        lines = "".join("X-Forwarded-For: 6.6.6.%d\r\n" % i for i in range(12))
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
+            c.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\n%sX-Forwarded-For: 198.51.100.9"
+                       "\r\nConnection: close\r\n\r\n" % lines).encode())
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        log = s.read_log()
+        assert "access ip=198.51.100.9 " in log and "access ip=6.6.6." not in log
         # without trusted_proxies the header is ignored: every "client" is 127.0.0.1
         assert [discover(plain, "198.51.100.%d" % i) for i in range(4)] == [200, 200, 200, 429]
     finally:

@@ -273,6 +273,17 @@ static enum MHD_Result health(struct front_req *fr)
 	return send_body(fr, status, body, strlen(body), &fr->res, NULL);
 }
 
+/* Appends v to the list h of at most 8 header lines, dropping the first when full: the
+ * proxy's own line is the last (HAProxy adds a line), and what comes first is the client's. */
+static void keep_last(struct proxyaddr_hdr *h, size_t *n, const char *v, size_t len)
+{
+	if (*n == 8) {
+		memmove(h, h + 1, 7 * sizeof(*h));
+		*n = 7;
+	}
+	h[(*n)++] = (struct proxyaddr_hdr){v, len};
+}
+
 /* The client address behind trusted proxies (proxyaddr.h), for per-IP limits, the access
  * log and audit events. */
 static void forwarded_client(struct front_req *fr, const struct framing_header *hs, size_t n)
@@ -281,12 +292,10 @@ static void forwarded_client(struct front_req *fr, const struct framing_header *
 	size_t nx = 0, nf = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (hs[i].name_len == 15 && strncasecmp(hs[i].name, "X-Forwarded-For", 15) == 0 &&
-		    nx < 8)
-			xff[nx++] = (struct proxyaddr_hdr){hs[i].value, hs[i].value_len};
-		else if (hs[i].name_len == 9 && strncasecmp(hs[i].name, "Forwarded", 9) == 0 &&
-		         nf < 8)
-			fwd[nf++] = (struct proxyaddr_hdr){hs[i].value, hs[i].value_len};
+		if (hs[i].name_len == 15 && strncasecmp(hs[i].name, "X-Forwarded-For", 15) == 0)
+			keep_last(xff, &nx, hs[i].value, hs[i].value_len);
+		else if (hs[i].name_len == 9 && strncasecmp(hs[i].name, "Forwarded", 9) == 0)
+			keep_last(fwd, &nf, hs[i].value, hs[i].value_len);
 	}
 	if (nx || nf) {
 		char peer[sizeof(fr->req.client_ip)];
