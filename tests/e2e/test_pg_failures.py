@@ -104,6 +104,11 @@ def test_frozen_postgres_gives_bounded_503_and_recovers(own_pg):
                 assert r.headers["Retry-After"]
                 assert requests.get(s.base + "/readyz", timeout=5).status_code == 503
             assert len(statuses) >= 3
+            # right after a call ran out of time, the next on that thread fails at once
+            # (QUIET_MS): two calls in a row, the second quick
+            pending(cl)
+            t0 = time.time()
+            assert pending(cl).status_code == 503 and time.time() - t0 < 0.5
         finally:
             own_pg.signal_all(signal.SIGCONT)
         deadline = time.time() + 15

@@ -44,11 +44,15 @@
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_TIMEOUT_MS      5000 /* pg_timeout_ms: one store call, client side */
-#define KEY_CHECK_TEXT          "mcapi store key check"
-#define IDLE_CONNS              32         /* connections of exited threads kept (see conn_park) */
-#define LOCK_CLASS              1835229552 /* "mcap": the first key of our advisory locks */
-#define LOCK_WRITE              1          /* transaction-level: the store's write lock */
-#define LOCK_MIGRATE            2          /* session-level: migrations and the key check */
+/* After a call ran out of time, the thread's next calls fail at once for this long instead
+ * of waiting again (the answer's Retry-After: 1): a request whose handler goes on to a second
+ * store call after the first failed is then not held for a second timeout. */
+#define QUIET_MS       1000
+#define KEY_CHECK_TEXT "mcapi store key check"
+#define IDLE_CONNS     32         /* connections of exited threads kept (see conn_park) */
+#define LOCK_CLASS     1835229552 /* "mcap": the first key of our advisory locks */
+#define LOCK_WRITE     1          /* transaction-level: the store's write lock */
+#define LOCK_MIGRATE   2          /* session-level: migrations and the key check */
 /* 3: the event write lock, PG_EVENT_LOCK_KEYS in pg_int.h */
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -71,6 +75,7 @@ struct pg_conn {
 	int tx_lost;      /* the connection broke inside that transaction */
 	int64_t deadline; /* mono_ms by which the current call must end (0: none, migrations) */
 	int timed_out;    /* the current call ran out of time; the connection was dropped */
+	int64_t gave_up;  /* mono_ms when a call on it last ran out of time (QUIET_MS) */
 	int fresh;        /* conn_get connected it for the current call */
 	struct pg_stmt *stmts;
 	size_t nstmts, cap;
@@ -187,6 +192,7 @@ static int conn_flush(struct pg_conn *c)
 		if (ready <= 0) {
 			conn_drop(c);
 			c->timed_out = ready == 0;
+			c->gave_up = ready == 0 ? mono_ms() : c->gave_up;
 			return -1;
 		}
 		if (!PQconsumeInput(
@@ -212,6 +218,7 @@ static PGresult *conn_wait(struct pg_conn *c)
 				PQclear(keep);
 				conn_drop(c);
 				c->timed_out = ready == 0;
+				c->gave_up = ready == 0 ? mono_ms() : c->gave_up;
 				return NULL;
 			}
 			if (!PQconsumeInput(c->db))
@@ -449,6 +456,7 @@ static int conn_connect(struct pg_conn *c, struct err *e)
 			rc = err_set(e, MC_ERR_UNAVAILABLE,
 			             "cannot connect to PostgreSQL: no answer within %d ms",
 			             (int)(c->deadline - start));
+			c->gave_up = mono_ms();
 			c->deadline = saved;
 			return rc;
 		}
@@ -543,6 +551,11 @@ static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 			return 0;
 		if (c->in_tx)
 			c->tx_lost = 1;
+		if (c->gave_up && mono_ms() - c->gave_up < QUIET_MS)
+			return err_set(
+			        e, MC_ERR_UNAVAILABLE,
+			        "PostgreSQL did not answer a moment ago (pg_timeout_ms); not "
+			        "waiting again yet");
 		return conn_connect(c, e);
 	}
 	rc = conn_new(ps, deadline, &c, e);
