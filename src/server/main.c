@@ -333,7 +333,7 @@ static int start_workers(struct boot *b, struct err *e)
  * credentials file, then ready. */
 static int finish_start(struct boot *b, struct err *e)
 {
-	if (*b->cfg->smtp_listen && !(b->smtp = smtp_start(b->srv, b->srv->mail, e)))
+	if (*b->cfg->smtp_listen && !b->smtp && !(b->smtp = smtp_start(b->srv, b->srv->mail, e)))
 		return -1;
 	if (b->cfg->dev) {
 		dev_credentials(b->cfg, b->url, b->dev_created, b->dev_json);
@@ -500,8 +500,11 @@ static int serve(struct config *cfg)
 	if (!deferred && finish_start(&b, &e) != 0)
 		goto out;
 	if (deferred) {
+		/* SMTP sessions get 421 until the store opens (a sending MTA retries later) */
+		if (*cfg->smtp_listen && !(b.smtp = smtp_start(&srv, NULL, &e)))
+			goto out;
 		printf("waiting for the store: /healthz answers, /readyz and API calls get 503 "
-		       "until it opens\n");
+		       "(SMTP 421) until it opens\n");
 		if (pthread_create(&b.thread, NULL, starter, &b) != 0) {
 			err_set(&e, MC_ERR_NOMEM, "cannot start the starter thread");
 			goto out;

@@ -39,10 +39,15 @@ def own_pg():
         pg.stop()
 
 
-def pg_node(pg, args=(), db=None):
+def pg_node(pg, args=(), db=None, smtp=False):
     db = db or pg.new_database("fail")
-    return Server(args=FAST + list(args),
+    return Server(args=FAST + list(args), smtp=smtp,
                   env={"MCAPID_STORE": "postgres", "MCAPID_PG_DSN": pg.dsn(db)})
+
+
+def smtp_greeting(server):
+    with socket.create_connection(("127.0.0.1", server.smtp_port), timeout=10) as c:
+        return c.recv(512).decode()
 
 
 def test_healthz_and_readyz():
@@ -128,11 +133,12 @@ def test_frozen_postgres_gives_bounded_503_and_recovers(own_pg):
 def test_node_started_before_postgres_becomes_ready(own_pg):
     db = own_pg.new_database("late")
     own_pg.stop_proc()
-    s = pg_node(own_pg, db=db)
+    s = pg_node(own_pg, db=db, smtp=True)
     s.start(ready=False)
     try:
         r = requests.get(s.base + "/readyz", timeout=5)
         assert r.status_code == 503 and r.json()["status"] == "starting", r.text
+        assert smtp_greeting(s).startswith("421 4.3.2 ")  # a sending MTA retries later
         assert r.headers["Retry-After"]
         r = requests.post(s.base + "/api/login/discover-authentication",
                           json={"data": [{"emailAddress": "a@b.example"}]}, timeout=5)
@@ -148,6 +154,7 @@ def test_node_started_before_postgres_becomes_ready(own_pg):
         assert requests.get(s.base + "/readyz", timeout=5).status_code == 200, s.read_log()
         # --dev made its credentials once the store opened, and they work
         assert pending(s.client()).status_code == 200
+        assert smtp_greeting(s).startswith("220 ")
     finally:
         assert s.stop() == 0, s.read_log()
 
