@@ -703,15 +703,24 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
 {
 	struct pg_conn *c = NULL;
-	int rc = conn_get((struct pg_store *)st, &c, e);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (c->tx_lost)
-		return err_set(e, MC_ERR_UNAVAILABLE,
-		               "%s: the connection to PostgreSQL broke inside the transaction",
-		               what);
-	return exec_simple(c, sql, what, e);
+	for (int attempt = 0;; attempt++) {
+		rc = conn_get((struct pg_store *)st, &c, e);
+		if (rc)
+			return rc;
+		if (c->tx_lost)
+			return err_set(
+			        e, MC_ERR_UNAVAILABLE,
+			        "%s: the connection to PostgreSQL broke inside the transaction",
+			        what);
+		rc = exec_simple(c, sql, what, e);
+		/* once more on a new connection only for SQL that opens a transaction (the SIEM
+		 * horizon's BEGIN): whatever else it holds cannot have committed */
+		if (!rc || attempt || rc != MC_ERR_UNAVAILABLE || c->timed_out || c->fresh ||
+		    c->in_tx || PQstatus(c->db) == CONNECTION_OK || strncmp(sql, "BEGIN", 5) != 0)
+			return rc;
+	}
 }
 
 int pg_in_tx(struct store *st)
