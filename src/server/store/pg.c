@@ -4,6 +4,11 @@
  * as pg_migrations, applied under an advisory lock and recorded in schema_migrations; and
  * the sealed marker row that tells at open whether the server key is the right one.
  *
+ * Failure is bounded: every store call ends within pg_timeout_ms, also when the server does
+ * not answer at all (statements are sent and awaited without blocking, conn_wait; connecting
+ * likewise, conn_connect), and a connection found broken is replaced and the call run again
+ * once when it cannot have run (run_once). docs/postgres.md tells the whole story.
+ *
  * Isolation: SQLite's BEGIN IMMEDIATE gives one writer at a time, so a transaction that
  * reads then writes sees no other write in between. The same here: every store transaction
  * (and every write made outside one, in an implicit transaction) runs at READ COMMITTED and
