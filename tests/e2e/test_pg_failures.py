@@ -239,3 +239,31 @@ def test_bad_trusted_proxies_stop_the_start():
     with pytest.raises(AssertionError) as ex:
         s.start()
     assert "10.0.0.0/40" in str(ex.value)
+
+
+def test_systemd_notify(tmp_path):
+    """Type=notify (dist/systemd): READY=1 once listening, STOPPING=1 on SIGTERM, sent to
+    the datagram socket named by $NOTIFY_SOCKET as systemd does."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    s = Server(env={"NOTIFY_SOCKET": path}).start()
+    try:
+        got = [sock.recv(512).decode()]
+        while not any("READY=1" in m.split("\n") for m in got) and len(got) < 5:
+            got.append(sock.recv(512).decode())
+        assert any("READY=1" in m.split("\n") for m in got), got
+        assert "STATUS=ready" in got, got
+    finally:
+        assert s.stop() == 0
+    seen = []
+    sock.settimeout(0.5)  # stop() returned: everything it sent is queued already
+    try:
+        while True:
+            seen.append(sock.recv(512).decode())
+    except socket.timeout:
+        pass
+    finally:
+        sock.close()
+    assert any("STOPPING=1" in m for m in seen), seen
