@@ -398,6 +398,8 @@ static void *starter(void *arg)
 		goto fatal;
 	log_info("msg=ready store=%s", b->cfg->store);
 	printf("store open: ready\n");
+	if (b->cfg->dev)
+		print_dev_usage(b->cfg, b->front, b->smtp ? smtp_port(b->smtp) : 0);
 	fflush(stdout);
 	return NULL;
 fatal:
