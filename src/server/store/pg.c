@@ -41,6 +41,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,11 @@
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_TIMEOUT_MS      5000 /* pg_timeout_ms: one store call, client side */
-/* After a call ran out of time, the thread's next calls fail at once for this long instead
- * of waiting again (the answer's Retry-After: 1): a request whose handler goes on to a second
- * store call after the first failed is then not held for a second timeout. */
+/* The breaker: after a call ran out of time, calls fail at once for this long (the answer's
+ * Retry-After: 1), then one call at a time tries the server while the others keep failing
+ * at once, until one gets an answer. So a hung server holds at most one worker thread at a
+ * time (the others answer 503, and /healthz, at once), and a handler that goes on to a
+ * second store call after the first failed is not held for a second timeout. */
 #define QUIET_MS       1000
 #define KEY_CHECK_TEXT "mcapi store key check"
 #define IDLE_CONNS     32         /* connections of exited threads kept (see conn_park) */
@@ -80,7 +83,6 @@ struct pg_conn {
 	int tx_lost;      /* the connection broke inside that transaction */
 	int64_t deadline; /* mono_ms by which the current call must end (0: none, migrations) */
 	int timed_out;    /* the current call ran out of time; the connection was dropped */
-	int64_t gave_up;  /* mono_ms when a call on it last ran out of time (QUIET_MS) */
 	int fresh;        /* conn_get connected it for the current call */
 	struct pg_stmt *stmts;
 	size_t nstmts, cap;
@@ -93,7 +95,10 @@ struct pg_store {
 	int timeout_ms;         /* one store call, from connecting to the last result */
 	int connect_timeout_ms; /* one connection attempt */
 	int schema_version;
-	struct connreg conns; /* one connection per calling thread */
+	struct connreg conns;       /* one connection per calling thread */
+	atomic_int down;            /* a call ran out of time and none was answered since */
+	_Atomic int64_t down_until; /* mono_ms until which calls fail at once */
+	atomic_int probing;         /* a call is trying the server while it is down */
 };
 
 static const char sql_begin[] =
@@ -141,6 +146,40 @@ static int pg_fail(PGconn *db, const PGresult *r, const char *what, struct err *
 		return err_set(e, MC_ERR_UNAVAILABLE, "%s: database is busy or unreachable (%s)",
 		               what, text);
 	return err_set(e, MC_ERR_STORE, "%s: %s", what, text);
+}
+
+/* Set when a wait of the calling thread's current store call ran out of time. */
+static _Thread_local int tl_timed_out;
+
+/* Entry of a store call (the breaker, QUIET_MS): 0 to go ahead (*probe: this call is the
+ * one that tries a server that was down), else MC_ERR_UNAVAILABLE at once. */
+static int gate_enter(struct pg_store *ps, int *probe, const char *what, struct err *e)
+{
+	*probe = 0;
+	tl_timed_out = 0;
+	if (!atomic_load(&ps->down))
+		return 0;
+	if (mono_ms() < atomic_load(&ps->down_until) || atomic_exchange(&ps->probing, 1))
+		return err_set(e, MC_ERR_UNAVAILABLE,
+		               "%s: PostgreSQL did not answer a moment ago (pg_timeout_ms); not "
+		               "waiting again yet",
+		               what);
+	*probe = 1;
+	return 0;
+}
+
+/* Exit of a store call that went ahead: one that ran out of time (re)opens the breaker; an
+ * answer to the probe, even an error, closes it. */
+static void gate_leave(struct pg_store *ps, int probe)
+{
+	if (tl_timed_out) {
+		atomic_store(&ps->down_until, mono_ms() + QUIET_MS);
+		atomic_store(&ps->down, 1);
+	} else if (probe) {
+		atomic_store(&ps->down, 0);
+	}
+	if (probe)
+		atomic_store(&ps->probing, 0);
 }
 
 /* The failure of the current call on c: a call that ran out of time says so (its
@@ -197,7 +236,7 @@ static int conn_flush(struct pg_conn *c)
 		if (ready <= 0) {
 			conn_drop(c);
 			c->timed_out = ready == 0;
-			c->gave_up = ready == 0 ? mono_ms() : c->gave_up;
+			tl_timed_out |= ready == 0;
 			return -1;
 		}
 		if (!PQconsumeInput(
@@ -223,7 +262,7 @@ static PGresult *conn_wait(struct pg_conn *c)
 				PQclear(keep);
 				conn_drop(c);
 				c->timed_out = ready == 0;
-				c->gave_up = ready == 0 ? mono_ms() : c->gave_up;
+				tl_timed_out |= ready == 0;
 				return NULL;
 			}
 			if (!PQconsumeInput(c->db))
@@ -461,7 +500,7 @@ static int conn_connect(struct pg_conn *c, struct err *e)
 			rc = err_set(e, MC_ERR_UNAVAILABLE,
 			             "cannot connect to PostgreSQL: no answer within %d ms",
 			             (int)(c->deadline - start));
-			c->gave_up = mono_ms();
+			tl_timed_out = 1;
 			c->deadline = saved;
 			return rc;
 		}
@@ -556,11 +595,6 @@ static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 			return 0;
 		if (c->in_tx)
 			c->tx_lost = 1;
-		if (c->gave_up && mono_ms() - c->gave_up < QUIET_MS)
-			return err_set(
-			        e, MC_ERR_UNAVAILABLE,
-			        "PostgreSQL did not answer a moment ago (pg_timeout_ms); not "
-			        "waiting again yet");
 		return conn_connect(c, e);
 	}
 	rc = conn_new(ps, deadline, &c, e);
@@ -690,7 +724,7 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
            const char *what, struct err *e)
 {
 	struct pg_store *ps = (struct pg_store *)st;
-	int again = 0, rc;
+	int again = 0, probe, rc;
 
 	*out = NULL;
 	for (int i = 0; p && i < p->n; i++)
@@ -699,33 +733,43 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 			               ? err_set(e, MC_ERR_INVALID, "%s: text is not valid UTF-8",
 			                         what)
 			               : err_set(e, MC_ERR_NOT_FOUND, "%s: no such record", what);
+	if ((rc = gate_enter(ps, &probe, what, e)) != 0)
+		return rc;
 	rc = run_once(ps, sql, flags, p, out, what, &again, e);
 	if (again) /* once, on a new connection (conn_get reconnects) */
 		rc = run_once(ps, sql, flags, p, out, what, &again, e);
+	gate_leave(ps, probe);
 	return rc;
 }
 
 int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
 {
+	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
-	int rc;
+	int probe, rc;
 
+	if ((rc = gate_enter(ps, &probe, what, e)) != 0)
+		return rc;
 	for (int attempt = 0;; attempt++) {
-		rc = conn_get((struct pg_store *)st, &c, e);
+		rc = conn_get(ps, &c, e);
 		if (rc)
-			return rc;
-		if (c->tx_lost)
-			return err_set(
+			break;
+		if (c->tx_lost) {
+			rc = err_set(
 			        e, MC_ERR_UNAVAILABLE,
 			        "%s: the connection to PostgreSQL broke inside the transaction",
 			        what);
+			break;
+		}
 		rc = exec_simple(c, sql, what, e);
 		/* once more on a new connection only for SQL that opens a transaction (the SIEM
 		 * horizon's BEGIN): whatever else it holds cannot have committed */
 		if (!rc || attempt || rc != MC_ERR_UNAVAILABLE || c->timed_out || c->fresh ||
 		    c->in_tx || PQstatus(c->db) == CONNECTION_OK || strncmp(sql, "BEGIN", 5) != 0)
-			return rc;
+			break;
 	}
+	gate_leave(ps, probe);
+	return rc;
 }
 
 int pg_in_tx(struct store *st)
@@ -740,68 +784,99 @@ int pg_in_tx(struct store *st)
 /* BEGIN, once more on a new connection when an old one was found broken (nothing ran). */
 static int pg_tx_begin(struct store *st, struct err *e)
 {
+	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
-	int rc;
+	int probe, rc;
 
+	if ((rc = gate_enter(ps, &probe, "begin transaction", e)) != 0)
+		return rc;
 	for (int attempt = 0;; attempt++) {
-		rc = conn_get((struct pg_store *)st, &c, e);
+		rc = conn_get(ps, &c, e);
 		if (rc)
-			return rc;
-		if (c->in_tx)
-			return err_set(e, MC_ERR_INTERNAL,
-			               "a transaction is already open on this thread");
+			break;
+		if (c->in_tx) {
+			rc = err_set(e, MC_ERR_INTERNAL,
+			             "a transaction is already open on this thread");
+			break;
+		}
 		c->tx_lost = 0;
 		rc = exec_simple(c, sql_begin, "begin transaction", e);
-		if (!rc)
+		if (!rc) {
+			c->in_tx = 1;
 			break;
+		}
 		if (c->db && PQtransactionStatus(c->db) != PQTRANS_IDLE)
 			exec_simple(c, "ROLLBACK", "rollback", NULL);
 		if (attempt || rc != MC_ERR_UNAVAILABLE || c->timed_out || c->fresh ||
 		    PQstatus(c->db) == CONNECTION_OK)
-			return rc;
+			break;
 	}
-	c->in_tx = 1;
+	gate_leave(ps, probe);
+	return rc;
+}
+
+/* Ends c's transaction. Without the server's answer a ROLLBACK cannot be known to have
+ * happened, so when the breaker refuses the call the connection is dropped instead. */
+static void tx_end(struct pg_conn *c, int may_talk)
+{
+	c->deadline = mono_ms() + c->ps->timeout_ms;
+	c->timed_out = 0;
+	if (c->db && PQstatus(c->db) == CONNECTION_OK &&
+	    PQtransactionStatus(c->db) != PQTRANS_IDLE) {
+		if (may_talk)
+			exec_simple(c, "ROLLBACK", "rollback", NULL);
+		else
+			conn_drop(c);
+	}
+	c->in_tx = 0;
 	c->tx_lost = 0;
-	return 0;
 }
 
 static void pg_tx_rollback(struct store *st)
 {
-	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
+	struct pg_store *ps = (struct pg_store *)st;
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	int probe;
 
 	if (!c)
 		return;
-	c->deadline = mono_ms() + c->ps->timeout_ms;
-	c->timed_out = 0;
-	if (c->db && PQstatus(c->db) == CONNECTION_OK && PQtransactionStatus(c->db) != PQTRANS_IDLE)
-		exec_simple(c, "ROLLBACK", "rollback", NULL);
-	c->in_tx = 0;
-	c->tx_lost = 0;
+	if (gate_enter(ps, &probe, "rollback", NULL) != 0) {
+		tx_end(c, 0);
+		return;
+	}
+	tx_end(c, 1);
+	gate_leave(ps, probe);
 }
 
 static int pg_tx_commit(struct store *st, struct err *e)
 {
-	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
-	int rc;
+	struct pg_store *ps = (struct pg_store *)st;
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	int probe, rc;
 
 	if (!c || !c->in_tx)
 		return err_set(e, MC_ERR_INTERNAL, "no transaction open on this thread");
+	if ((rc = gate_enter(ps, &probe, "commit", e)) != 0) {
+		tx_end(c, 0);
+		return rc;
+	}
 	c->deadline = mono_ms() + c->ps->timeout_ms;
 	c->timed_out = 0;
 	if (c->tx_lost || PQstatus(c->db) != CONNECTION_OK) {
-		pg_tx_rollback(st);
-		return err_set(e, MC_ERR_UNAVAILABLE,
-		               "commit: the connection to PostgreSQL broke inside the transaction");
+		tx_end(c, 1);
+		rc = err_set(e, MC_ERR_UNAVAILABLE,
+		             "commit: the connection to PostgreSQL broke inside the transaction");
+	} else if (PQtransactionStatus(c->db) != PQTRANS_INTRANS) {
+		tx_end(c, 1);
+		rc = err_set(e, MC_ERR_STORE,
+		             "commit: the transaction was rolled back by an earlier error");
+	} else {
+		rc = exec_simple(c, "COMMIT", "commit", e);
+		if (rc)
+			tx_end(c, !tl_timed_out);
+		c->in_tx = 0;
 	}
-	if (PQtransactionStatus(c->db) != PQTRANS_INTRANS) {
-		pg_tx_rollback(st);
-		return err_set(e, MC_ERR_STORE,
-		               "commit: the transaction was rolled back by an earlier error");
-	}
-	rc = exec_simple(c, "COMMIT", "commit", e);
-	if (rc)
-		pg_tx_rollback(st);
-	c->in_tx = 0;
+	gate_leave(ps, probe);
 	return rc;
 }
 
