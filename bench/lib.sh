@@ -95,7 +95,7 @@ stop_pid() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # Starts mcapid (--dev) on a free loopback port with a fresh data dir, or on $REUSE_DATA if set,
-# and waits for /healthz on its plain listener; sets MC_PID, MC_PORT, MC_DATA. Access log off,
+# and waits for /readyz on its plain listener; sets MC_PID, MC_PORT, MC_DATA. Access log off,
 # log level warn, no per-IP limits; extra flags in "$@" (without --tls-listen, --dev would also
 # listen for HTTPS on 127.0.0.1:8443: callers that do not want HTTPS pass --tls-listen off).
 start_mcapid() {
@@ -106,9 +106,10 @@ start_mcapid() {
 		>"$MC_DATA/stdout.log" 2>"$MC_DATA/stderr.log" &
 	MC_PID=$!
 	PIDS+=("$MC_PID")
-	if ! wait_ready "http://127.0.0.1:$MC_PORT/healthz" "$MC_PID" 20; then
+	# /readyz: the store is open (/healthz answers as soon as the process listens)
+	if ! wait_ready "http://127.0.0.1:$MC_PORT/readyz" "$MC_PID" 20; then
 		tail -n 20 "$MC_DATA/stderr.log" "$MC_DATA/stdout.log" >&2 || true
-		die "mcapid did not answer /healthz on 127.0.0.1:$MC_PORT within 20 s"
+		die "mcapid did not answer /readyz on 127.0.0.1:$MC_PORT within 20 s"
 	fi
 	[ -s "$MC_DATA/dev-credentials.json" ] || die "mcapid wrote no $MC_DATA/dev-credentials.json"
 }

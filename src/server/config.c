@@ -69,6 +69,14 @@ static const struct cfg_opt opts[] = {
         S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
         I(db_busy_timeout_ms, "5000", 1, 600000,
           "ms a write waits for the store's lock before the call gets 503"),
+        I(pg_timeout_ms, "5000", 100, 600000,
+          "ms one PostgreSQL store call may take (statement_timeout, and the client's bound "
+          "on a server that does not answer) before the call gets 503"),
+        I(pg_connect_timeout_ms, "3000", 100, 600000,
+          "ms one attempt to connect to PostgreSQL may take"),
+        S(trusted_proxies, "",
+          "IPs or CIDRs of proxies whose X-Forwarded-For / Forwarded names the client "
+          "(comma-separated; none by default)"),
         S(key_file, "",
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),

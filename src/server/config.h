@@ -25,8 +25,11 @@ struct config {
 	char store[16];    /* sqlite | postgres */
 	char db_path[512]; /* default <data_dir>/mcapid.db */
 	char pg_dsn[512];
-	int db_busy_timeout_ms; /* how long a writer waits for the store's write lock */
-	char key_file[512];     /* default <data_dir>/server.key */
+	int db_busy_timeout_ms;     /* how long a writer waits for the store's write lock */
+	int pg_timeout_ms;          /* bound of one PostgreSQL store call */
+	int pg_connect_timeout_ms;  /* bound of one connection attempt */
+	char trusted_proxies[1024]; /* IPs/CIDRs whose forwarding headers name the client */
+	char key_file[512];         /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;
 	int log_flush_ms;    /* buffered log lines are written at least this often (0 = direct) */

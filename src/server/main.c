@@ -20,6 +20,7 @@
 #include "server/ratelimit.h"
 #include "server/listen.h"
 #include "server/nodes.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "server/smtp/smtp.h"
 #include "server/store/keyfile.h"
@@ -29,7 +30,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +131,8 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	sc.dsn = cfg->pg_dsn;
 	sc.key = key;
 	sc.busy_timeout_ms = cfg->db_busy_timeout_ms;
+	sc.timeout_ms = cfg->pg_timeout_ms;
+	sc.connect_timeout_ms = cfg->pg_connect_timeout_ms;
 	sc.must_exist = !create;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));
@@ -283,22 +288,149 @@ static void dev_credentials(const struct config *cfg, const char *url, const cha
 	}
 }
 
+/* Start-up's work on the store: done on the main thread before the front starts when the
+ * store opens at once, else by the starter thread once it opens (start_deferred). */
+struct boot {
+	struct config *cfg;
+	struct server *srv;
+	struct front *front;
+	struct smtp_front *smtp;
+	char url[sizeof(((struct config *)0)->public_base_url) + 16];
+	pthread_t thread;
+	int thread_started;
+	atomic_int stop;   /* main: give up waiting */
+	atomic_int failed; /* the starter met an error that waiting does not cure */
+	struct err e;      /* ... that error */
+	char *dev_json;    /* --dev credentials made by this start, not shown yet */
+	int dev_created;
+};
+
+/* Development credentials on an empty store (--dev). */
+static int dev_bootstrap(struct boot *b, struct err *e)
+{
+	struct admin_defaults defs = {b->cfg->region, b->srv->default_ttl_ms, b->cfg->max_bindings,
+	                              b->cfg};
+
+	if (!b->cfg->dev)
+		return 0;
+	return admin_bootstrap_dev(b->srv->store, &defs, b->cfg->public_base_url, b->cfg->cred_file,
+	                           &b->dev_created, &b->dev_json, e);
+}
+
+/* The mail side's workers; they take work any node stored. */
+static int start_workers(struct boot *b, struct err *e)
+{
+	struct server *srv = b->srv;
+
+	if (store_mail_reclaim(srv->store, now_ms(), e) != 0)
+		return -1;
+	if (!(srv->delivery = delivery_start(srv, e)) || !(srv->mail = mail_start(srv, e)))
+		return -1;
+	delivery_set_transform(srv->delivery, process_delivery_transform, srv);
+	if (!(srv->clicks = clicks_start(srv, e)))
+		return -1;
+	return 0;
+}
+
+/* Once the front listens: the SMTP listener (it needs the mail side), the development
+ * credentials file, then ready. */
+static int finish_start(struct boot *b, struct err *e)
+{
+	if (*b->cfg->smtp_listen && !b->smtp && !(b->smtp = smtp_start(b->srv, b->srv->mail, e)))
+		return -1;
+	if (b->cfg->dev) {
+		dev_credentials(b->cfg, b->url, b->srv->emu ? emu_token(b->srv->emu) : NULL,
+		                b->dev_created, b->dev_json);
+		if (b->dev_json) {
+			secure_zero(b->dev_json, strlen(b->dev_json));
+			free(b->dev_json);
+			b->dev_json = NULL;
+		}
+	}
+	if (b->smtp) {
+		log_info("msg=\"smtp listening\" listen=%s port=%u", b->cfg->smtp_listen,
+		         smtp_port(b->smtp));
+		printf("SMTP gateway on %s (port %u)\n", b->cfg->smtp_listen, smtp_port(b->smtp));
+	}
+	atomic_store_explicit(&b->srv->ready, 1, memory_order_release);
+	notify_systemd("STATUS=ready");
+	return 0;
+}
+
+/* The starter thread (a store that could not be opened at start-up, PostgreSQL down):
+ * retries with a back-off of up to 5 s until the store opens or main stops it, then does
+ * the rest of start-up. An error that waiting does not cure (a wrong server key, a database
+ * newer than this binary) stops the process as a failed start. */
+static void *starter(void *arg)
+{
+	struct boot *b = arg;
+	struct server *scratch;
+	int64_t delay = 250;
+	char q[400];
+
+	for (;;) {
+		struct err e = {0};
+		int64_t until;
+		int rc;
+
+		if (atomic_load(&b->stop))
+			return NULL;
+		/* into a scratch server: open_store derives the keys again, and the front's
+		 * threads read srv's copies (made by main's first attempt) all the while */
+		if (!(scratch = calloc(1, sizeof(*scratch)))) {
+			err_set(&b->e, MC_ERR_NOMEM, "out of memory");
+			goto fatal;
+		}
+		rc = open_store(b->cfg, scratch, 1, &e);
+		b->srv->store = scratch->store;
+		secure_zero(scratch, sizeof(*scratch));
+		free(scratch);
+		if (rc == 0)
+			break;
+		if (rc != MC_ERR_UNAVAILABLE) {
+			b->e = e;
+			goto fatal;
+		}
+		log_warn("msg=\"waiting for the store\" op=open retry_ms=%lld error=%s",
+		         (long long)delay, log_quote(e.msg, q, sizeof(q)));
+		for (until = mono_ms() + delay; mono_ms() < until && !atomic_load(&b->stop);)
+			usleep(50000);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+	if (nodes_start(b->srv, &b->e) != 0 || dev_bootstrap(b, &b->e) != 0 ||
+	    start_workers(b, &b->e) != 0 || finish_start(b, &b->e) != 0)
+		goto fatal;
+	log_info("msg=ready store=%s", b->cfg->store);
+	printf("store open: ready\n");
+	if (b->cfg->dev)
+		print_dev_usage(b->cfg, b->front, b->smtp ? smtp_port(b->smtp) : 0);
+	fflush(stdout);
+	return NULL;
+fatal:
+	log_error("msg=\"start-up failed\" error=%s", log_quote(b->e.msg, q, sizeof(q)));
+	atomic_store(&b->failed, 1);
+	kill(getpid(), SIGTERM); /* main's sigwait takes it and stops the server */
+	return NULL;
+}
+
 static int serve(struct config *cfg)
 {
+	struct boot b;
 	struct server srv = {0};
 	struct front *front = NULL;
-	struct smtp_front *smtp = NULL;
 	struct err e = {0};
 	sigset_t set;
-	char url[sizeof(cfg->public_base_url) + 16];
-	char *dev_json = NULL;
-	int sig = 0, code = 1, dev_created = 0;
+	char q[400];
+	int sig = 0, code = 1, deferred = 0, rc;
 
 	/* SIGHUP is only logged (below), also when it comes while the server starts */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	memset(&b, 0, sizeof(b));
 	srv.cfg = cfg;
+	b.cfg = cfg;
+	b.srv = &srv;
 	/* Before anything else: every call the previous process accepted was dated before this */
 	srv.started_ms = now_ms();
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
@@ -307,15 +439,21 @@ static int serve(struct config *cfg)
 	if (region_table_parse(&srv.regions, cfg->regions, cfg->region, cfg->public_base_url, &e) !=
 	    0)
 		goto out;
-	if (open_store(cfg, &srv, 1, &e) != 0)
+	/* A database that is down or does not answer is waited for, with the front up (it
+	 * answers /healthz, and 503 until ready); anything else stops the start. */
+	rc = open_store(cfg, &srv, 1, &e);
+	if (rc == MC_ERR_UNAVAILABLE) {
+		deferred = 1;
+		log_warn("msg=\"store unavailable at start-up; starting without it\" op=open "
+		         "error=%s",
+		         log_quote(e.msg, q, sizeof(q)));
+		fprintf(stderr, "mcapid: %s; waiting for it\n", e.msg);
+		e = (struct err){0};
+	} else if (rc) {
 		goto out;
-	if (cfg->dev) {
-		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings,
-		                              cfg};
-		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file,
-		                        &dev_created, &dev_json, &e) != 0)
-			goto out;
 	}
+	if (!deferred && dev_bootstrap(&b, &e) != 0)
+		goto out;
 	if (cfg->tls_dev && dev_certificates(cfg, &e) != 0)
 		goto out;
 	srv.dns = dns_new(cfg->dns_servers, cfg->dns_timeout_ms, &e);
@@ -334,8 +472,6 @@ static int serve(struct config *cfg)
 		goto out;
 	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
 		goto out;
-	if (nodes_start(&srv, &e) != 0) /* a shared store: limits and cache invalidation */
-		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
 	sigemptyset(&set);
@@ -344,20 +480,19 @@ static int serve(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* a shared store: limits and cache invalidation; its listener thread inherits the signal
+	 * mask (a deferred store: by the starter, before ready, so no front thread uses the
+	 * limiters it replaces) */
+	if (!deferred && nodes_start(&srv, &e) != 0)
+		goto out;
 	/* Buffered logging from here (its writer thread inherits the signal mask) */
 	if (cfg->log_flush_ms > 0 && log_async_start(cfg->log_flush_ms) != 0)
 		log_warn("msg=\"log writer thread did not start; lines are written directly\"");
 
-	/* the gateway's workers run on every node: they take work any node stored */
-	if (store_mail_reclaim(srv.store, now_ms(), &e) != 0)
-		goto out;
-	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
-		goto out;
-	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
 	if (!strcmp(cfg->control, "on") &&
 	    !(srv.emu = emu_new(&srv, srv.control_key, cfg->journal_max, &e)))
 		goto out;
-	if (!(srv.clicks = clicks_start(&srv, &e)))
+	if (!deferred && start_workers(&b, &e) != 0)
 		goto out;
 	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
 	 * first call is answered in the next second, so a client with a good clock that signs
@@ -370,42 +505,48 @@ static int serve(struct config *cfg)
 	}
 	if (!(front = front_start(&srv, &e)))
 		goto out;
-	if (*cfg->smtp_listen && !(smtp = smtp_start(&srv, srv.mail, &e)))
-		goto out;
-	base_url(cfg, front_port(front), url, sizeof(url));
-	if (cfg->dev) {
-		dev_credentials(cfg, url, srv.emu ? emu_token(srv.emu) : NULL, dev_created,
-		                dev_json);
-		if (dev_json) {
-			secure_zero(dev_json, strlen(dev_json));
-			free(dev_json);
-			dev_json = NULL;
-		}
-	}
+	b.front = front;
+	base_url(cfg, front_port(front), b.url, sizeof(b.url));
 	log_info("msg=listening listen=%s port=%u store=%s version=%s", cfg->listen,
 	         front_port(front), cfg->store, MCAPI_VERSION);
-	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, url, cfg->store,
+	printf("mcapid %s listening on %s (store %s %s)\n", MCAPI_VERSION, b.url, cfg->store,
 	       strcmp(cfg->store, "postgres") == 0 ? "database" : cfg->db_path);
-	if (smtp) {
-		log_info("msg=\"smtp listening\" listen=%s port=%u", cfg->smtp_listen,
-		         smtp_port(smtp));
-		printf("SMTP gateway on %s (port %u)\n", cfg->smtp_listen, smtp_port(smtp));
+	if (!deferred && finish_start(&b, &e) != 0)
+		goto out;
+	if (deferred) {
+		/* SMTP sessions get 421 until the store opens (a sending MTA retries later) */
+		if (*cfg->smtp_listen && !(b.smtp = smtp_start(&srv, NULL, &e)))
+			goto out;
+		printf("waiting for the store: /healthz answers, /readyz and API calls get 503 "
+		       "(SMTP 421) until it opens\n");
+		if (pthread_create(&b.thread, NULL, starter, &b) != 0) {
+			err_set(&e, MC_ERR_NOMEM, "cannot start the starter thread");
+			goto out;
+		}
+		b.thread_started = 1;
 	}
 	if (srv.emu)
 		printf("control plane: %s/__mcapi/ with 'Authorization: Bearer %s'%s "
 		       "(docs/emulator.md)\n",
-		       url, emu_token(srv.emu),
+		       b.url, emu_token(srv.emu),
 		       cfg->dev ? " (control_token in the credentials)" : "");
-	if (cfg->dev)
-		print_dev_usage(cfg, front, smtp ? smtp_port(smtp) : 0);
+	if (cfg->dev && !deferred)
+		print_dev_usage(cfg, front, b.smtp ? smtp_port(b.smtp) : 0);
 	fflush(stdout);
+	notify_systemd(deferred ? "READY=1\nSTATUS=waiting for the store" : "READY=1");
 
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		log_warn("msg=\"SIGHUP ignored: configuration is read at start-up; logs go to "
 		         "stderr\"");
 	log_info("msg=stopping signal=%d", sig);
-	if (smtp)
-		smtp_quiesce(smtp);
+	notify_systemd("STOPPING=1");
+	atomic_store(&b.stop, 1);
+	if (b.thread_started) { /* it waits at most one connection attempt, then stops */
+		pthread_join(b.thread, NULL);
+		b.thread_started = 0;
+	}
+	if (b.smtp)
+		smtp_quiesce(b.smtp);
 	front_quiesce(front);
 	emu_quiesce(srv.emu); /* calls delayed by a fault rule are answered now */
 	int left = front_drain(front, cfg->shutdown_grace * 1000);
@@ -413,15 +554,19 @@ static int serve(struct config *cfg)
 	srv.dns = NULL;
 	if (left)
 		front_drain(front, 2000);
-	smtp_stop(smtp);
-	smtp = NULL;
+	smtp_stop(b.smtp);
+	b.smtp = NULL;
 	front_stop(front);
 	front = NULL;
 	code = 0;
+	if (atomic_load(&b.failed)) {
+		code = 1;
+		e = b.e;
+	}
 out:
 	if (code && e.msg[0])
 		fprintf(stderr, "mcapid: %s\n", e.msg);
-	smtp_stop(smtp);
+	smtp_stop(b.smtp);
 	front_stop(front);
 	clicks_stop(srv.clicks); /* after the front: clicks waiting on it are answered first */
 	emu_free(srv.emu);       /* after the front, which records calls in its journal */
@@ -435,11 +580,11 @@ out:
 	authcache_free(srv.authcache);
 	listcache_free(srv.listcache);
 	store_close(srv.store);
-	if (dev_json) { /* made by this start, which failed before showing them */
+	if (b.dev_json) { /* made by this start, which failed before showing them */
 		printf("development credentials (shown once; also in %s, mode 0600):\n%s\n",
-		       cfg->cred_file, dev_json);
-		secure_zero(dev_json, strlen(dev_json));
-		free(dev_json);
+		       cfg->cred_file, b.dev_json);
+		secure_zero(b.dev_json, strlen(b.dev_json));
+		free(b.dev_json);
 	}
 	if (code == 0)
 		log_info("msg=stopped");

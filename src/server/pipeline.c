@@ -346,9 +346,10 @@ void pipeline_finish(struct request *req, struct response *res)
 		auth_unclaim(req);
 	if (!srv)
 		return;
-	if (!res->rate_set) {
+	if (!res->rate_set && atomic_load_explicit(&srv->ready, memory_order_acquire)) {
 		/* Every /api answer carries the X-RateLimit-* headers (§7): the user's bucket
-		 * once the signature has named the user, the client IP's before that. */
+		 * once the signature has named the user, the client IP's before that. (Not while
+		 * the server waits for its store: the limiters are not set up yet.) */
 		if (req->user_known && srv->rl)
 			ratelimit_peek(srv->rl, req->who.user.id, req->path, now, &v);
 		else if (srv->ipl)

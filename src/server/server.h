@@ -1,11 +1,14 @@
 /* The server context: everything a request needs that lives as long as the process.
  * Built by main.c before the HTTP front starts and read-only afterwards (the objects it
- * points to are thread-safe themselves). */
+ * points to are thread-safe themselves) — except when the store cannot be opened at
+ * start-up: the front then starts first, and main.c's starter thread sets the store and
+ * the mail side's workers before it sets ready, which publishes them (release/acquire). */
 #ifndef MCAPI_SERVER_SERVER_H
 #define MCAPI_SERVER_SERVER_H
 
 #include "server/region.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct config;
@@ -51,6 +54,8 @@ struct server {
 	struct emu *emu;              /* the control plane /__mcapi/ (emu/emu.h), or NULL = off */
 	unsigned char control_key[32];   /* what the control token encodes, derived likewise */
 	struct store_listener *listener; /* cache invalidation of a shared store (nodes.h) */
+	atomic_int ready;                /* 1: the store is open and the fields above are set; until
+	                                  * then API calls and clicks get 503, /readyz 503 */
 };
 
 #endif

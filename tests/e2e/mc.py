@@ -127,7 +127,9 @@ class Server:
     def admin_json(self, *args):
         return json.loads(self.admin(*args).stdout)
 
-    def start(self, port=None):
+    def start(self, port=None, ready=True):
+        """Starts mcapid and waits until /readyz answers 200 (ready=False: /healthz, the
+        process is up; its store may not be open yet)."""
         self.port = port or self.port or free_port()
         cmd = [MCAPID, "serve", "--dev", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir, "--public-base-url", "http://127.0.0.1:%d" % self.port,
@@ -152,7 +154,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError("mcapid exited %d: %s" % (self.proc.returncode, self.read_log()))
             try:
-                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                if requests.get(self.base + ("/readyz" if ready else "/healthz"),
+                                timeout=1).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

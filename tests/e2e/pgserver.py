@@ -64,23 +64,60 @@ class PgServer:
         last = ""
         for _ in range(5):  # the free port may be taken between the check and the bind
             self.port = _free_port()
-            log = open(os.path.join(self.dir, "postgres.log"), "ab")
-            self.proc = subprocess.Popen(
-                [os.path.join(PG_BIN, "postgres"), "-D", data, "-k", self.dir,
-                 "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-                 "-c", "fsync=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"],
-                stdout=log, stderr=log, cwd=self.dir, **self._user())
-            log.close()
-            deadline = time.time() + 30
-            while time.time() < deadline and self.proc.poll() is None:
-                if self.psql("SELECT 1", check=False).returncode == 0:
-                    atexit.register(self.stop)
-                    return self
-                time.sleep(0.1)
+            if self._spawn():
+                atexit.register(self.stop)
+                return self
             last = self.read_log()
             self.stop_proc()
         self.stop()
         raise RuntimeError("postgres did not start: " + last)
+
+    def _spawn(self):
+        """Runs postgres on this data directory and port; True once it answers (30 s)."""
+        log = open(os.path.join(self.dir, "postgres.log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(PG_BIN, "postgres"), "-D", os.path.join(self.dir, "data"),
+             "-k", self.dir, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+             "-c", "fsync=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"],
+            stdout=log, stderr=log, cwd=self.dir, **self._user())
+        log.close()
+        deadline = time.time() + 30
+        while time.time() < deadline and self.proc.poll() is None:
+            if self.psql("SELECT 1", check=False).returncode == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def restart_proc(self):
+        """Starts postgres again after stop_proc, on the same data and port."""
+        if not self._spawn():
+            raise RuntimeError("postgres did not restart: " + self.read_log())
+
+    def pids(self):
+        """The postmaster and every process it started (backends, background workers)."""
+        if not self.proc:
+            return []
+        found = {self.proc.pid}
+        for _ in range(3):  # children of children (none today, but cheap)
+            for d in os.listdir("/proc"):
+                if not d.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid in found:
+                    found.add(int(d))
+        return sorted(found)
+
+    def signal_all(self, sig):
+        """Sends sig to the postmaster and all its processes (SIGSTOP: a hung server)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
     def read_log(self):
         try:

@@ -97,4 +97,12 @@ int api_ttp_managed_url_create(struct request *req, struct response *res);
 int api_ttp_managed_url_get_all(struct request *req, struct response *res);
 int api_ttp_managed_url_delete(struct request *req, struct response *res);
 
+/* storelog.c: logs a failed store operation of req on one line, "<area> msg="store
+ * failure" op=<op> req_id=<id> rc=<code> error=<message>", the backend's message escaped
+ * (a PostgreSQL message may hold quotes and line breaks) or the code's name when the store
+ * gave none. e may be NULL. */
+struct err;
+void api_log_store_error(const struct request *req, const char *area, const char *op, int rc,
+                         const struct err *e);
+
 #endif

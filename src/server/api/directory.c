@@ -53,8 +53,7 @@
 
 static void log_store_error(struct request *req, const char *what, int rc, const struct err *e)
 {
-	log_error("directory op=%s req_id=%s rc=%s msg=\"%s\"", what, req->req_id, err_name(rc),
-	          e && e->code ? e->msg : "");
+	api_log_store_error(req, "directory", what, rc, e);
 }
 
 static void fail(struct response *res, json_t *key, const char *code, const char *field,

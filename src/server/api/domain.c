@@ -34,8 +34,7 @@ static _Atomic int64_t last_purge_ms;
 
 static void log_store_error(struct request *req, const char *what, int rc, const struct err *e)
 {
-	log_error("domain op=%s req_id=%s rc=%s msg=\"%s\"", what, req->req_id, err_name(rc),
-	          e && e->code ? e->msg : "");
+	api_log_store_error(req, "domain", what, rc, e);
 }
 
 /* Removes pending claims past the purge horizon, at most once a minute per process, inside

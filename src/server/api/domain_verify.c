@@ -234,8 +234,7 @@ out:
 	if (in_tx)
 		store_tx_rollback(st);
 	if (rc)
-		log_error("domain op=verify-domain req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
+		api_log_store_error(req, "domain", "verify-domain", rc, &e);
 	return rc;
 }
 

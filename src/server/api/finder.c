@@ -300,8 +300,7 @@ static int info_one(struct request *req, struct response *res, json_t *item, int
 	response_add_data(res, out);
 out:
 	if (rc)
-		log_error("finder op=get-message-info req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
+		api_log_store_error(req, "finder", "get-message-info", rc, &e);
 	free(body);
 	msg_rcpts_release(&r);
 	message_release(&m);

@@ -279,8 +279,7 @@ invalid:
 	rc = page_finish(req, res, &pg, 0, NULL, -1); /* §8: pagination even then */
 out:
 	if (rc && rc != MC_ERR_NOMEM)
-		log_error("hold op=list req_id=%s rc=%s msg=\"%s\"", req->req_id, err_name(rc),
-		          e.code ? e.msg : "");
+		api_log_store_error(req, "hold", "list", rc, &e);
 	json_decref(next);
 	page_release(&pg);
 	return rc;
@@ -502,8 +501,7 @@ static const char *read_id(struct response *res, json_t *item, json_t *v, const 
 
 static void log_store_error(struct request *req, const char *op, int rc, const struct err *e)
 {
-	log_error("hold op=%s req_id=%s rc=%s msg=\"%s\"", op, req->req_id, err_name(rc),
-	          e->code ? e->msg : "");
+	api_log_store_error(req, "hold", op, rc, e);
 }
 
 static void wake_delivery(struct request *req)

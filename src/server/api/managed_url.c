@@ -206,8 +206,7 @@ int api_ttp_managed_url_create(struct request *req, struct response *res)
 		response_add_data(res, o);
 	}
 	if (rc)
-		log_error("managed-url op=create req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
+		api_log_store_error(req, "managed-url", "create", rc, &e);
 	free(u);
 	return rc;
 }
@@ -355,7 +354,6 @@ int api_ttp_managed_url_delete(struct request *req, struct response *res)
 			store_tx_rollback(st);
 	}
 	if (rc)
-		log_error("managed-url op=delete req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
+		api_log_store_error(req, "managed-url", "delete", rc, &e);
 	return rc;
 }

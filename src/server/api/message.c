@@ -2,6 +2,7 @@
  * order of the real service's answers (jansson objects keep insertion order), so a client
  * that prints or diffs an answer sees what it would see from the real service. */
 #include "message.h"
+#include "api.h"
 #include "paginate.h"
 
 #include "common/date.h"
@@ -933,8 +934,7 @@ invalid:
 	rc = page_finish(req, res, &pg, 0, NULL, -1);
 out:
 	if (rc)
-		log_error("op=%s req_id=%s rc=%s msg=\"%s\"", l->fn, req->req_id, err_name(rc),
-		          e.code ? e.msg : "");
+		api_log_store_error(req, "message", l->fn, rc, &e);
 	json_decref(*l->records);
 	*l->records = NULL;
 	json_decref(next);

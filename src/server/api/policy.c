@@ -54,8 +54,7 @@ static int fail(struct response *res, json_t *key, const char *code, const char 
 
 static void log_store_error(struct request *req, const char *what, int rc, const struct err *e)
 {
-	log_error("policy op=%s req_id=%s rc=%s msg=\"%s\"", what, req->req_id, err_name(rc),
-	          e && e->code ? e->msg : "");
+	api_log_store_error(req, "policy", what, rc, e);
 }
 
 static int check_items(struct request *req, struct response *res)

@@ -361,8 +361,7 @@ int api_queues_get(struct request *req, struct response *res)
 	response_add_data(res, wrap);
 done:
 	if (rc)
-		log_error("queues op=get-email-queues req_id=%s rc=%s msg=\"%s\"", req->req_id,
-		          err_name(rc), e.code ? e.msg : "");
+		api_log_store_error(req, "queues", "get-email-queues", rc, &e);
 	json_decref(in);
 	json_decref(out);
 	return rc;

@@ -544,8 +544,7 @@ invalid:
 	rc = page_finish(req, res, &pg, 0, NULL, -1); /* §8: pagination even then */
 out:
 	if (rc)
-		log_error("ttp op=%s req_id=%s rc=%s msg=\"%s\"", k->fn, req->req_id, err_name(rc),
-		          e.code ? e.msg : "");
+		api_log_store_error(req, "ttp", k->fn, rc, &e);
 	json_decref(c.records);
 	json_decref(c.users);
 	json_decref(next);

@@ -11,6 +11,7 @@
 #include "server/auth/authcache.h"
 #include "server/auth/replay.h"
 #include "server/auth/sig.h"
+#include "server/api/api.h"
 #include "server/config.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -26,6 +27,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 	struct server *srv = req->srv;
 	const char *app_id = request_header(req, "x-mc-app-id");
 	int64_t t = mono_ms(); /* before the read: authcache_flush */
+	struct err e = {0};
 	int rc;
 
 	if (!app_id || !*app_id) {
@@ -36,7 +38,7 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 	if (authcache_get_app(srv->authcache, app_id, t, &req->who.app)) {
 		rc = 0;
 	} else {
-		rc = store_app_get(srv->store, app_id, &req->who.app, NULL);
+		rc = store_app_get(srv->store, app_id, &req->who.app, &e);
 		if (rc == 0)
 			authcache_put_app(srv->authcache, &req->who.app, t);
 	}
@@ -48,21 +50,26 @@ static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 		          log_quote(app_id, q, sizeof(q)));
 		return API_DEVELOPER_KEY;
 	}
-	if (rc)
+	if (rc) {
+		api_log_store_error(req, "auth", "app_get", rc, &e);
 		return api_error_from_mc(rc);
+	}
 	return API_OK;
 }
 
 enum api_error auth_app(struct request *req, char *msg, size_t msg_size)
 {
 	enum api_error ae = load_app(req, msg, msg_size);
+	struct err e = {0};
 	int rc;
 
 	if (ae != API_OK)
 		return ae;
-	rc = store_account_get(req->srv->store, req->who.app.account_id, &req->who.account, NULL);
-	if (rc)
+	rc = store_account_get(req->srv->store, req->who.app.account_id, &req->who.account, &e);
+	if (rc) {
+		api_log_store_error(req, "auth", "account_get", rc, &e);
 		return api_error_from_mc(rc);
+	}
 	return API_OK;
 }
 
@@ -72,6 +79,7 @@ static enum api_error load_rows(struct request *req, const char *access_key)
 	struct server *srv = req->srv;
 	struct principal *who = &req->who;
 	struct auth_rows rows;
+	struct err e = {0};
 	int64_t t = mono_ms();
 	int rc;
 
@@ -82,18 +90,22 @@ static enum api_error load_rows(struct request *req, const char *access_key)
 		secure_zero(&rows, sizeof(rows));
 		return API_OK;
 	}
-	rc = store_binding_get(srv->store, access_key, &who->binding, NULL);
+	rc = store_binding_get(srv->store, access_key, &who->binding, &e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return API_INVALID_SIGNATURE;
+	if (rc)
+		api_log_store_error(req, "auth", "binding_get", rc, &e);
 	if (rc == MC_ERR_UNAVAILABLE)
 		return API_UNAVAILABLE;
 	if (rc) /* e.g. a secret that does not open with this server key */
 		return API_INVALID_SIGNATURE;
-	rc = store_user_get(srv->store, who->binding.user_id, &who->user, NULL);
+	rc = store_user_get(srv->store, who->binding.user_id, &who->user, &e);
 	if (rc == 0)
-		rc = store_account_get(srv->store, who->user.account_id, &who->account, NULL);
-	if (rc)
+		rc = store_account_get(srv->store, who->user.account_id, &who->account, &e);
+	if (rc) {
+		api_log_store_error(req, "auth", "user_get", rc, &e);
 		return api_error_from_mc(rc);
+	}
 	rows.binding = who->binding;
 	rows.user = who->user;
 	rows.account = who->account;

@@ -395,6 +395,9 @@ static int accounts(struct emu *emu, const char *method, const char *body, size_
 
 	if (strcmp(method, "POST") != 0)
 		return method_not_allowed(a, "POST");
+	if (!atomic_load_explicit(&emu->srv->ready, memory_order_acquire))
+		return fail(a, 503, "starting",
+		            "the server is starting: its store is not open yet");
 	if (len && !(o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je)))
 		return fail(a, 400, "invalid_json", "the body is not JSON: %s", je.text);
 	if (o && (!json_is_object(o) || get_str(o, "name", name, sizeof(name)) ||

@@ -21,6 +21,7 @@
 #include "server/http/connect.h"
 #include "server/http/framing.h"
 #include "server/http/guard.h"
+#include "server/http/proxyaddr.h"
 #include "server/response.h"
 #include "server/api/api.h"
 #include "server/listen.h"
@@ -54,6 +55,7 @@ struct front {
 	struct connect_sorter *sorter; /* accepts for d when the CONNECT proxy is on */
 	struct guard *guard;           /* deadlines and the body budget, for both daemons */
 	char *tls_cert, *tls_key;      /* PEM text handed to libmicrohttpd */
+	struct proxyaddr *proxies;     /* trusted_proxies, or NULL */
 	atomic_int inflight;
 	unsigned port, tls_port;
 	atomic_int quiescing; /* stopping: connections accepted from now on are closed at once */
@@ -78,7 +80,7 @@ struct front_req {
 	int refused;      /* chunked body over the body budget: GUARD_BUDGET_GLOBAL or _IP; drain */
 	size_t budget_ip; /* bytes reserved in the body budget */
 	struct guard_conn *gc; /* the connection's entry in the guard, or NULL */
-	int health;            /* GET /healthz */
+	int health;            /* GET /healthz (1) or /readyz (2) */
 	int control;           /* /__mcapi/...: the control plane (emu/emu.h) */
 	int journaled;         /* recorded in the control plane's journal */
 	/* an answer decided from the headers (404, 405), given once the body is read so that
@@ -280,21 +282,68 @@ static enum MHD_Result respond_error(struct front_req *fr, enum api_error ae, co
 	return respond(fr);
 }
 
+static int ready(const struct front *f)
+{
+	return atomic_load_explicit(&f->srv->ready, memory_order_acquire);
+}
+
+/* /healthz is liveness: the process answers, from memory, whatever the store does (a load
+ * balancer or systemd must not restart a node because its database hangs). /readyz is
+ * readiness: the store is open and answers now (within pg_timeout_ms). */
 static enum MHD_Result health(struct front_req *fr)
 {
-	int ok;
-	const char *text;
+	const char *text = "{\"status\":\"ok\"}";
+	int status = 200;
 	char *body;
 
 	if (strcmp(fr->req.method, "GET") != 0 && strcmp(fr->req.method, "HEAD") != 0) {
 		body = strdup("{\"status\":\"method not allowed\"}");
 		return body ? send_body(fr, 405, body, strlen(body), &fr->res, "GET") : MHD_NO;
 	}
-	ok = store_ping(fr->front->srv->store) == 0;
-	text = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+	if (fr->health == 2 && !ready(fr->front))
+		status = 503, text = "{\"status\":\"starting\",\"reason\":\"the store is not open "
+		                     "yet (is the database up?)\"}";
+	else if (fr->health == 2 && store_ping(fr->front->srv->store) != 0)
+		status = 503,
+		text = "{\"status\":\"unavailable\",\"reason\":\"the store does not answer\"}";
+	else if (fr->health == 2)
+		text = "{\"status\":\"ready\"}";
 	if (!(body = strdup(text)))
 		return MHD_NO;
-	return send_body(fr, ok ? 200 : 503, body, strlen(body), NULL, NULL);
+	fr->res.status = status; /* send_body adds Retry-After to a 503 */
+	return send_body(fr, status, body, strlen(body), &fr->res, NULL);
+}
+
+/* Appends v to the list h of at most 8 header lines, dropping the first when full: the
+ * proxy's own line is the last (HAProxy adds a line), and what comes first is the client's. */
+static void keep_last(struct proxyaddr_hdr *h, size_t *n, const char *v, size_t len)
+{
+	if (*n == 8) {
+		memmove(h, h + 1, 7 * sizeof(*h));
+		*n = 7;
+	}
+	h[(*n)++] = (struct proxyaddr_hdr){v, len};
+}
+
+/* The client address behind trusted proxies (proxyaddr.h), for per-IP limits, the access
+ * log and audit events. */
+static void forwarded_client(struct front_req *fr, const struct framing_header *hs, size_t n)
+{
+	struct proxyaddr_hdr xff[8], fwd[8];
+	size_t nx = 0, nf = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (hs[i].name_len == 15 && strncasecmp(hs[i].name, "X-Forwarded-For", 15) == 0)
+			keep_last(xff, &nx, hs[i].value, hs[i].value_len);
+		else if (hs[i].name_len == 9 && strncasecmp(hs[i].name, "Forwarded", 9) == 0)
+			keep_last(fwd, &nf, hs[i].value, hs[i].value_len);
+	}
+	if (nx || nf) {
+		char peer[sizeof(fr->req.client_ip)];
+		memcpy(peer, fr->req.client_ip, sizeof(peer));
+		proxyaddr_client(fr->front->proxies, peer, xff, nx, fwd, nf, fr->req.client_ip,
+		                 sizeof(fr->req.client_ip));
+	}
 }
 
 /* A control call (emu.h), once its body is in. */
@@ -389,7 +438,7 @@ static void click_decided(struct click *c)
 /* The request is complete: the click goes to the logger and the connection waits. */
 static enum MHD_Result click_submit(struct front_req *fr)
 {
-	struct clicks *cl = fr->front->srv->clicks;
+	struct clicks *cl = ready(fr->front) ? fr->front->srv->clicks : NULL;
 	struct click *c = fr->click;
 	char *page;
 
@@ -491,6 +540,8 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	MHD_get_connection_values_n(fr->conn, MHD_HEADER_KIND, collect_header, &hl);
 	if (hl.overflow)
 		return respond_error(fr, API_HEADERS_TOO_LARGE, "too many request headers", 1);
+	if (fr->front->proxies)
+		forwarded_client(fr, hl.hs, hl.n);
 	framing_check(version, hl.hs, hl.n, &fres);
 	if (!fres.ok)
 		return respond_error(fr, API_BAD_REQUEST, fres.reason, 1);
@@ -503,10 +554,10 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 		        1);
 	if (strncmp(path, "/s/", 3) == 0 && strcmp(method, "GET") == 0)
 		return click_begin(fr);
-	if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
 		/* answered once the (empty) body is read: an answer queued now would close
 		 * the connection, and load balancers keep theirs open */
-		fr->health = 1;
+		fr->health = path[1] == 'h' ? 1 : 2;
 	} else if (fr->front->srv->emu &&
 	           (strncmp(path, "/__mcapi/", 9) == 0 || strcmp(path, "/__mcapi") == 0)) {
 		if (path[8] == '\0')
@@ -525,6 +576,10 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 			                       : API_TOO_LARGE;
 		return respond_error(fr, fr->deferred ? fr->deferred : API_TOO_LARGE, NULL, 1);
 	}
+	if (fr->req.route && !ready(fr->front))
+		return respond_error(fr, API_UNAVAILABLE,
+		                     "the server is starting: its store is not open yet",
+		                     fres.has_length || fres.chunked);
 	if (fr->req.route) {
 		/* Credentials, rate limit and permission from the headers, before any body byte
 		 * is read: a refused caller is answered now and its body never buffered. */
@@ -548,6 +603,9 @@ static enum MHD_Result run(struct front_req *fr, int continuing)
 	struct request *req = &fr->req;
 	int rc;
 
+	if (!continuing && !ready(fr->front))
+		return respond_error(fr, API_UNAVAILABLE,
+		                     "the server is starting: its store is not open yet", 0);
 	if (continuing)
 		rc = req->finish(req, &fr->res);
 	else
@@ -906,6 +964,8 @@ struct front *front_start(struct server *srv, struct err *e)
 		if (!(f->guard = guard_new(&gc, e)))
 			goto fail;
 	}
+	if (proxyaddr_parse(cfg->trusted_proxies, &f->proxies, e) != 0)
+		goto fail;
 	if (srv->api_fd > 0) {
 		fd = srv->api_fd; /* bound already; the front owns it from here */
 		f->port = srv->api_port;
@@ -1025,5 +1085,6 @@ void front_stop(struct front *f)
 	guard_free(f->guard); /* after the daemons: their connections have left it */
 	devca_pem_free(f->tls_key);
 	devca_pem_free(f->tls_cert);
+	proxyaddr_free(f->proxies);
 	free(f);
 }

@@ -158,7 +158,10 @@ static int reply(struct mail_reply *r, int code, const char *fmt, ...)
 /* A lookup that failed: never a 5xx (a store hiccup must not bounce mail). */
 static int tempfail(struct mail_reply *r, const struct err *e)
 {
-	log_warn("msg=\"mail check failed\" error=\"%s\"", e && e->msg[0] ? e->msg : "store");
+	char q[400];
+
+	log_warn("msg=\"mail check failed\" error=%s",
+	         log_quote(e && e->msg[0] ? e->msg : "store", q, sizeof(q)));
 	return reply(r, 451, "4.3.0 temporary failure, please try again later");
 }
 
@@ -316,8 +319,12 @@ static void record_blocked(struct store *st, const struct mail_txn *t, int64_t a
 	json_decref(o);
 	ev.type = "receipt";
 	ev.data = json;
-	if (!json || store_message_accept(st, &msg, &one, 1, &ev, 1, &e) != 0)
-		log_warn("msg=\"cannot record a blocked sender\" error=\"%s\"", e.msg);
+	if (!json || store_message_accept(st, &msg, &one, 1, &ev, 1, &e) != 0) {
+		char q[400];
+
+		log_warn("msg=\"cannot record a blocked sender\" error=%s",
+		         log_quote(e.msg[0] ? e.msg : "no message", q, sizeof(q)));
+	}
 	free(json);
 	message_release(&msg);
 }
@@ -556,8 +563,12 @@ static int accept_raw(struct mail *m, struct mail_txn *t, char *raw, int64_t siz
 		if (nev >= 0)
 			nev = av_event(t, &msg, in.virus, json, ev, nev);
 		if (nev < 0 ||
-		    store_message_accept(srv->store, &msg, t->rcpts, t->nrcpt, ev, nev, &e) != 0)
-			log_warn("msg=\"cannot record a rejected message\" error=\"%s\"", e.msg);
+		    store_message_accept(srv->store, &msg, t->rcpts, t->nrcpt, ev, nev, &e) != 0) {
+			char q[400];
+
+			log_warn("msg=\"cannot record a rejected message\" error=%s",
+			         log_quote(e.msg[0] ? e.msg : "no message", q, sizeof(q)));
+		}
 		reply(r, 554, "5.7.1 message rejected: virus %s detected", in.virus);
 		goto out;
 	}
@@ -620,8 +631,12 @@ static void housekeeping(struct mail *m, int64_t *last)
 		return;
 	*last = now;
 	if (store_mail_gc(m->srv->store, now, (int64_t)m->srv->cfg->mail_retention_days * 86400000,
-	                  &e) != 0)
-		log_warn("msg=\"mail purge failed\" error=\"%s\"", e.msg);
+	                  &e) != 0) {
+		char q[400];
+
+		log_warn("msg=\"mail purge failed\" error=%s",
+		         log_quote(e.msg[0] ? e.msg : "no message", q, sizeof(q)));
+	}
 }
 
 static void *worker(void *arg)

@@ -388,9 +388,12 @@ int process_one(struct server *srv, struct mail *mail)
 		log_info("msg=processed acode=%s action=%s spam=%d", m.acode,
 		         checks_action_name(v.action), v.spam_score);
 out:
-	if (rc && rc != MC_ERR_STATE)
-		log_warn("msg=\"cannot process a message\" acode=%s error=\"%s\"", m.acode,
-		         e.msg[0] ? e.msg : err_name(rc));
+	if (rc && rc != MC_ERR_STATE) {
+		char q[400];
+
+		log_warn("msg=\"cannot process a message\" acode=%s error=%s", m.acode,
+		         log_quote(e.msg[0] ? e.msg : err_name(rc), q, sizeof(q)));
+	}
 	events_free(&ev);
 	checks_verdict_release(&v);
 	mime_msg_free(mm);

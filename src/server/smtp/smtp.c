@@ -69,9 +69,9 @@ struct smtp_conn {
 
 struct smtp_front {
 	const struct config *cfg;
-	struct mail *mail;
-	struct emu *emu; /* the control plane's SMTP fault rules, or NULL */
-	SSL_CTX *ssl;    /* NULL: no STARTTLS */
+	struct server *srv;
+	struct mail *mail; /* NULL: started before the store opened; srv->mail once ready */
+	SSL_CTX *ssl;      /* NULL: no STARTTLS */
 	int lfd;
 	unsigned port;
 	int quiesce_fd, stop_fd; /* eventfds: written once, never read */
@@ -445,9 +445,14 @@ static int session_wait_next(struct smtp_front *f, struct smtp_conn *c)
 static void session_serve(struct smtp_conn *c)
 {
 	struct smtp_front *f = c->f;
+	/* a node that started while its store was down says so until the store is open */
+	struct mail *mail = f->mail ? f->mail
+	                    : atomic_load_explicit(&f->srv->ready, memory_order_acquire)
+	                            ? f->srv->mail
+	                            : NULL;
 	struct smtp_session_params p = {.cfg = f->cfg,
-	                                .mail = f->mail,
-	                                .emu = f->emu,
+	                                .mail = mail,
+	                                .emu = f->srv->emu,
 	                                .client_ip = c->ip,
 	                                .spool_dir = f->spool_dir,
 	                                .spool_pool = f->spools,
@@ -457,6 +462,14 @@ static void session_serve(struct smtp_conn *c)
 	struct err e = {0};
 	int fd;
 
+	if (io && !mail) {
+		static const char wait[] = "421 4.3.2 service not ready (the store is not open "
+		                           "yet), try again later\r\n";
+		(void)!send(c->fd, wait, sizeof(wait) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(io);
+		io = NULL;
+		goto done;
+	}
 	if (io) {
 		io->f = f;
 		io->c = c;
@@ -479,6 +492,7 @@ static void session_serve(struct smtp_conn *c)
 		smtp_session_free(io->s);
 		free(io);
 	}
+done:
 	/* the slot is free before the client sees the connection close */
 	conn_release(f, c);
 	fd = c->fd;
@@ -757,7 +771,7 @@ struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err 
 		return NULL;
 	}
 	f->cfg = cfg;
-	f->emu = srv->emu;
+	f->srv = srv;
 	f->mail = mail;
 	f->lfd = f->quiesce_fd = f->stop_fd = -1;
 	/* Process-wide, set here because the mail side is what makes large short-lived

@@ -11,7 +11,8 @@ struct server;
 struct smtp_front;
 
 /* Listens on srv->cfg->smtp_listen (a port in use is an error) and serves sessions that
- * call into mail. NULL + e on error. */
+ * call into mail. mail NULL: the store is not open yet (main.c's deferred start); sessions
+ * get 421 4.3.2 until srv->ready, then use srv->mail. NULL + e on error. */
 struct smtp_front *smtp_start(struct server *srv, struct mail *mail, struct err *e);
 
 /* The port actually bound. */

@@ -4,6 +4,11 @@
  * as pg_migrations, applied under an advisory lock and recorded in schema_migrations; and
  * the sealed marker row that tells at open whether the server key is the right one.
  *
+ * Failure is bounded: every store call ends within pg_timeout_ms, also when the server does
+ * not answer at all (statements are sent and awaited without blocking, conn_wait; connecting
+ * likewise, conn_connect), and a connection found broken is replaced and the call run again
+ * once when it cannot have run (run_once). docs/postgres.md tells the whole story.
+ *
  * Isolation: SQLite's BEGIN IMMEDIATE gives one writer at a time, so a transaction that
  * reads then writes sees no other write in between. The same here: every store transaction
  * (and every write made outside one, in an implicit transaction) runs at READ COMMITTED and
@@ -29,9 +34,14 @@
 
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/date.h"
 #include "common/err.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +49,18 @@
 #include "common/banned.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
-#define KEY_CHECK_TEXT          "mcapi store key check"
-#define IDLE_CONNS              32         /* connections of exited threads kept (see conn_park) */
-#define LOCK_CLASS              1835229552 /* "mcap": the first key of our advisory locks */
-#define LOCK_WRITE              1          /* transaction-level: the store's write lock */
-#define LOCK_MIGRATE            2          /* session-level: migrations and the key check */
+#define DEFAULT_TIMEOUT_MS      5000 /* pg_timeout_ms: one store call, client side */
+/* The breaker: after a call ran out of time, calls fail at once for this long (the answer's
+ * Retry-After: 1), then one call at a time tries the server while the others keep failing
+ * at once, until one gets an answer. So a hung server holds at most one worker thread at a
+ * time (the others answer 503, and /healthz, at once), and a handler that goes on to a
+ * second store call after the first failed is not held for a second timeout. */
+#define QUIET_MS       1000
+#define KEY_CHECK_TEXT "mcapi store key check"
+#define IDLE_CONNS     32         /* connections of exited threads kept (see conn_park) */
+#define LOCK_CLASS     1835229552 /* "mcap": the first key of our advisory locks */
+#define LOCK_WRITE     1          /* transaction-level: the store's write lock */
+#define LOCK_MIGRATE   2          /* session-level: migrations and the key check */
 /* 3: the event write lock, PG_EVENT_LOCK_KEYS in pg_int.h */
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -61,9 +78,12 @@ struct pg_store;
 struct pg_conn {
 	struct connreg_node node; /* first: the registry hands connections back as nodes */
 	struct pg_store *ps;
-	PGconn *db;
-	int in_tx;   /* store_tx_begin was called */
-	int tx_lost; /* the connection broke inside that transaction */
+	PGconn *db;       /* NULL after a call ran out of time (conn_drop) */
+	int in_tx;        /* store_tx_begin was called */
+	int tx_lost;      /* the connection broke inside that transaction */
+	int64_t deadline; /* mono_ms by which the current call must end (0: none, migrations) */
+	int timed_out;    /* the current call ran out of time; the connection was dropped */
+	int fresh;        /* conn_get connected it for the current call */
 	struct pg_stmt *stmts;
 	size_t nstmts, cap;
 };
@@ -72,8 +92,13 @@ struct pg_store {
 	struct store base;
 	char *dsn;
 	int busy_timeout_ms;
+	int timeout_ms;         /* one store call, from connecting to the last result */
+	int connect_timeout_ms; /* one connection attempt */
 	int schema_version;
-	struct connreg conns; /* one connection per calling thread */
+	struct connreg conns;       /* one connection per calling thread */
+	atomic_int down;            /* a call ran out of time and none was answered since */
+	_Atomic int64_t down_until; /* mono_ms until which calls fail at once */
+	atomic_int probing;         /* a call is trying the server while it is down */
 };
 
 static const char sql_begin[] =
@@ -86,14 +111,21 @@ static const char sql_begin[] =
 static int pg_fail(PGconn *db, const PGresult *r, const char *what, struct err *e)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = r ? PQresultErrorMessage(r) : NULL;
-	char text[256];
+	/* the primary message alone ("relation "x" does not exist"), with its SQLSTATE: the
+	 * full text adds a severity prefix and LINE/caret lines meant for a terminal */
+	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char text[320];
 	size_t n;
 
 	if (!msg || !*msg)
+		msg = r ? PQresultErrorMessage(r) : NULL;
+	if (!msg || !*msg)
 		msg = db ? PQerrorMessage(db) : "no connection";
-	n = strnlen(msg, sizeof(text) - 1);
-	memcpy(text, msg, n);
+	if (state)
+		snprintf(text, sizeof(text), "%s (SQLSTATE %s)", msg, state);
+	else
+		snprintf(text, sizeof(text), "%s", msg);
+	n = strlen(text);
 	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
 		n--;
 	text[n] = '\0';
@@ -116,15 +148,152 @@ static int pg_fail(PGconn *db, const PGresult *r, const char *what, struct err *
 	return err_set(e, MC_ERR_STORE, "%s: %s", what, text);
 }
 
-/* Runs sql (no parameters, possibly several statements) with the simple protocol. */
-static int exec_simple(PGconn *db, const char *sql, const char *what, struct err *e)
+/* Set when a wait of the calling thread's current store call ran out of time. */
+static _Thread_local int tl_timed_out;
+
+/* Entry of a store call (the breaker, QUIET_MS): 0 to go ahead (*probe: this call is the
+ * one that tries a server that was down), else MC_ERR_UNAVAILABLE at once. */
+static int gate_enter(struct pg_store *ps, int *probe, const char *what, struct err *e)
 {
-	PGresult *r = PQexec(db, sql);
-	ExecStatusType s = PQresultStatus(r);
+	*probe = 0;
+	tl_timed_out = 0;
+	if (!atomic_load(&ps->down))
+		return 0;
+	if (mono_ms() < atomic_load(&ps->down_until) || atomic_exchange(&ps->probing, 1))
+		return err_set(e, MC_ERR_UNAVAILABLE,
+		               "%s: PostgreSQL did not answer a moment ago (pg_timeout_ms); not "
+		               "waiting again yet",
+		               what);
+	*probe = 1;
+	return 0;
+}
+
+/* Exit of a store call that went ahead: one that ran out of time (re)opens the breaker; an
+ * answer to the probe, even an error, closes it. */
+static void gate_leave(struct pg_store *ps, int probe)
+{
+	if (tl_timed_out) {
+		atomic_store(&ps->down_until, mono_ms() + QUIET_MS);
+		atomic_store(&ps->down, 1);
+	} else if (probe) {
+		atomic_store(&ps->down, 0);
+	}
+	if (probe)
+		atomic_store(&ps->probing, 0);
+}
+
+/* The failure of the current call on c: a call that ran out of time says so (its
+ * connection is gone, so libpq has nothing to tell), anything else is pg_fail's. */
+static int call_fail(const struct pg_conn *c, const PGresult *r, const char *what, struct err *e)
+{
+	if (c->timed_out)
+		return err_set(e, MC_ERR_UNAVAILABLE,
+		               "%s: PostgreSQL did not answer within %d ms (pg_timeout_ms)", what,
+		               c->ps->timeout_ms);
+	return pg_fail(c->db, r, what, e);
+}
+
+/* Closes c's connection without a word to the server: after a deadline the server may be
+ * frozen or unreachable, and a cancel request (PQcancel) would wait on it just as long. Its
+ * own statement_timeout ends whatever it still runs once it moves again. */
+static void conn_drop(struct pg_conn *c)
+{
+	if (c->db)
+		PQfinish(c->db);
+	c->db = NULL;
+	c->nstmts = 0;
+}
+
+/* Waits until fd is ready for events or c's deadline passes: 1 ready, 0 out of time,
+ * -1 poll failed. */
+static int conn_poll(struct pg_conn *c, int fd, short events)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int64_t left = c->deadline ? c->deadline - mono_ms() : -1;
+		int n;
+
+		if (c->deadline && left <= 0)
+			return 0;
+		n = poll(&pfd, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sends what libpq still holds of the query just queued on c (the connection is
+ * non-blocking: a large parameter to a server that stopped reading would otherwise block
+ * the write for ever). 0, or -1 with the connection dropped (c->timed_out when out of
+ * time) or broken. */
+static int conn_flush(struct pg_conn *c)
+{
+	int r;
+
+	while ((r = PQflush(c->db)) == 1) {
+		int ready = conn_poll(c, PQsocket(c->db), POLLOUT | POLLIN);
+		if (ready <= 0) {
+			conn_drop(c);
+			c->timed_out = ready == 0;
+			tl_timed_out |= ready == 0;
+			return -1;
+		}
+		if (!PQconsumeInput(
+		            c->db)) /* the server may answer (an error) before it reads all */
+			return -1;
+	}
+	return r == 0 ? 0 : -1;
+}
+
+/* Collects the results of the query just sent on c as PQexec does (the last result, or the
+ * first failed one), but waits no longer than c->deadline: PQexec would wait for ever on a
+ * server that accepted the query and then stopped (SIGSTOP, a hung host), since its
+ * statement_timeout never fires then. Out of time: NULL, the connection dropped and
+ * c->timed_out set. A connection that breaks gives libpq's failed result. */
+static PGresult *conn_wait(struct pg_conn *c)
+{
+	PGresult *keep = NULL, *r;
+
+	for (;;) {
+		while (PQisBusy(c->db)) {
+			int ready = conn_poll(c, PQsocket(c->db), POLLIN);
+			if (ready == 0 || (ready < 0 && PQstatus(c->db) == CONNECTION_OK)) {
+				PQclear(keep);
+				conn_drop(c);
+				c->timed_out = ready == 0;
+				tl_timed_out |= ready == 0;
+				return NULL;
+			}
+			if (!PQconsumeInput(c->db))
+				break; /* broken: PQgetResult returns the failure at once */
+		}
+		r = PQgetResult(c->db);
+		if (!r)
+			break;
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+		} else {
+			PQclear(keep);
+			keep = r;
+		}
+	}
+	return keep;
+}
+
+/* Runs sql (no parameters, possibly several statements) with the simple protocol. */
+static int exec_simple(struct pg_conn *c, const char *sql, const char *what, struct err *e)
+{
+	PGresult *r = NULL;
+	ExecStatusType s;
 	int rc = 0;
 
+	if (!c->db || !PQsendQuery(c->db, sql) || conn_flush(c) != 0)
+		return call_fail(c, NULL, what, e);
+	r = conn_wait(c);
+	s = PQresultStatus(r);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-		rc = pg_fail(db, r, what, e);
+		rc = call_fail(c, r, what, e);
 	PQclear(r);
 	return rc;
 }
@@ -293,26 +462,70 @@ static void notice_ignore(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Connects c->db afresh (dropping any old connection and its prepared statements). */
+/* Connects c->db afresh (dropping any old connection and its prepared statements), within
+ * pg_connect_timeout_ms and c's deadline. Without blocking libpq calls: a server that
+ * accepts the TCP connection and then says nothing (frozen) would hold PQconnectdb for
+ * ever. Keepalives let the kernel find a dead peer of an idle connection; the client
+ * encoding comes after the DSN so that it wins over one given there. */
 static int conn_connect(struct pg_conn *c, struct err *e)
 {
-	char set[96];
-	int rc;
+	static const char *const keys[] = {"keepalives",
+	                                   "keepalives_idle",
+	                                   "keepalives_interval",
+	                                   "keepalives_count",
+	                                   "dbname",
+	                                   "client_encoding",
+	                                   NULL};
+	const char *vals[] = {"1", "30", "10", "3", c->ps->dsn, "UTF8", NULL};
+	int64_t start = mono_ms(), saved = c->deadline, bound = start + c->ps->connect_timeout_ms;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	char set[160];
+	int rc = 0;
 
-	if (c->db)
-		PQfinish(c->db);
-	c->nstmts = 0;
-	c->db = PQconnectdb(c->ps->dsn);
+	conn_drop(c);
+	c->fresh = 1;
+	c->db = PQconnectStartParams(keys, vals, 1);
 	if (!c->db)
 		return err_set(e, MC_ERR_NOMEM, "out of memory");
-	if (PQstatus(c->db) != CONNECTION_OK)
-		return pg_fail(c->db, NULL, "cannot connect to PostgreSQL", e);
+	if (!c->deadline || bound < c->deadline)
+		c->deadline = bound;
+	while (st != PGRES_POLLING_OK && PQstatus(c->db) != CONNECTION_BAD) {
+		int ready;
+		if (st == PGRES_POLLING_FAILED)
+			break;
+		ready = conn_poll(c, PQsocket(c->db),
+		                  st == PGRES_POLLING_READING ? POLLIN : POLLOUT);
+		if (ready <= 0) {
+			conn_drop(c);
+			rc = err_set(e, MC_ERR_UNAVAILABLE,
+			             "cannot connect to PostgreSQL: no answer within %d ms",
+			             (int)(c->deadline - start));
+			tl_timed_out = 1;
+			c->deadline = saved;
+			return rc;
+		}
+		st = PQconnectPoll(c->db);
+	}
+	if (PQstatus(c->db) != CONNECTION_OK) {
+		rc = pg_fail(c->db, NULL, "cannot connect to PostgreSQL", e);
+		conn_drop(c);
+		c->deadline = saved;
+		return rc;
+	}
 	PQsetNoticeProcessor(c->db, notice_ignore, NULL);
-	if (PQsetClientEncoding(c->db, "UTF8") != 0)
-		return pg_fail(c->db, NULL, "set client encoding", e);
-	snprintf(set, sizeof(set), "SET lock_timeout = %d; SET TIME ZONE 'UTC'",
-	         c->ps->busy_timeout_ms);
-	rc = exec_simple(c->db, set, "configure connection", e);
+	c->deadline = saved;
+	/* writes never block (conn_flush); PQexec, used by migrations only, ignores this */
+	if (PQsetnonblocking(c->db, 1) != 0) {
+		rc = pg_fail(c->db, NULL, "cannot connect to PostgreSQL", e);
+		conn_drop(c);
+		return rc;
+	}
+	/* statement_timeout: the server ends a statement that runs too long (and its locks)
+	 * by itself; the client's deadline covers a server that does not answer at all */
+	snprintf(set, sizeof(set),
+	         "SET lock_timeout = %d; SET statement_timeout = %d; SET TIME ZONE 'UTC'",
+	         c->ps->busy_timeout_ms, c->ps->timeout_ms);
+	rc = exec_simple(c, set, "configure connection", e);
 	return rc;
 }
 
@@ -326,7 +539,7 @@ static void conn_free(struct pg_conn *c)
 	free(c);
 }
 
-static int conn_new(struct pg_store *ps, struct pg_conn **out, struct err *e)
+static int conn_new(struct pg_store *ps, int64_t deadline, struct pg_conn **out, struct err *e)
 {
 	struct pg_conn *c = calloc(1, sizeof(*c));
 	int rc;
@@ -335,6 +548,7 @@ static int conn_new(struct pg_store *ps, struct pg_conn **out, struct err *e)
 	if (!c)
 		return err_set(e, MC_ERR_NOMEM, "out of memory");
 	c->ps = ps;
+	c->deadline = deadline;
 	rc = conn_connect(c, e);
 	if (rc) {
 		conn_free(c);
@@ -362,23 +576,28 @@ static int conn_park(struct connreg_node *n)
 
 /* The calling thread's connection (its own, or one parked by a thread that exited), opened
  * on first use and reopened after it broke (a transaction that was open on it is lost: the
- * rest of it fails until rollback). */
+ * rest of it fails until rollback). Starts a store call: its deadline is set, and
+ * c->fresh says whether the connection was opened for it. */
 static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 {
 	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	int64_t deadline = mono_ms() + ps->timeout_ms;
 	int rc;
 
 	if (!c)
 		c = (struct pg_conn *)connreg_reuse(&ps->conns);
 	if (c) {
 		*out = c;
+		c->deadline = deadline;
+		c->timed_out = 0;
+		c->fresh = 0;
 		if (PQstatus(c->db) == CONNECTION_OK)
 			return 0;
 		if (c->in_tx)
 			c->tx_lost = 1;
 		return conn_connect(c, e);
 	}
-	rc = conn_new(ps, &c, e);
+	rc = conn_new(ps, deadline, &c, e);
 	if (rc)
 		return rc;
 	if (connreg_attach(&ps->conns, &c->node) != 0) {
@@ -411,9 +630,11 @@ static int stmt_name(struct pg_conn *c, const char *sql, const char **name, stru
 	}
 	s = &c->stmts[c->nstmts];
 	snprintf(s->name, sizeof(s->name), "mc_%zx", (size_t)(uintptr_t)sql);
-	r = PQprepare(c->db, s->name, sql, 0, NULL);
+	if (!PQsendPrepare(c->db, s->name, sql, 0, NULL) || conn_flush(c) != 0)
+		return call_fail(c, NULL, "prepare statement", e);
+	r = conn_wait(c);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = pg_fail(c->db, r, "prepare statement", e);
+		rc = call_fail(c, r, "prepare statement", e);
 	PQclear(r);
 	if (rc)
 		return rc;
@@ -423,23 +644,22 @@ static int stmt_name(struct pg_conn *c, const char *sql, const char **name, stru
 	return 0;
 }
 
-int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
-           const char *what, struct err *e)
+/* One attempt of pg_run. *again: it failed in a way that a second attempt on a new
+ * connection may cure without doing anything twice. That is an old connection found
+ * broken (the server restarted while it was idle, say: each worker's first call would
+ * fail) outside a transaction, and either a read or a write whose statement was not sent
+ * yet. Not a call that ran out of time: the server is there but does not answer, and a
+ * second wait would only double the caller's. */
+static int run_once(struct pg_store *ps, const char *sql, int flags, const struct pg_params *p,
+                    PGresult **out, const char *what, int *again, struct err *e)
 {
-	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
 	const char *name = NULL;
 	PGresult *r = NULL;
 	ExecStatusType s;
-	int implicit = 0, guard = 0, rc;
+	int implicit = 0, guard = 0, sent = 0, rc;
 
-	*out = NULL;
-	for (int i = 0; p && i < p->n; i++)
-		if (p->fmt[i] < 0)
-			return (flags & PG_WRITE)
-			               ? err_set(e, MC_ERR_INVALID, "%s: text is not valid UTF-8",
-			                         what)
-			               : err_set(e, MC_ERR_NOT_FOUND, "%s: no such record", what);
+	*again = 0;
 	rc = conn_get(ps, &c, e);
 	if (rc)
 		return rc;
@@ -449,58 +669,107 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
 		               what);
 	rc = stmt_name(c, sql, &name, e);
 	if (rc)
-		return rc;
+		goto out;
 	if (flags & PG_WRITE) {
 		implicit = !c->in_tx;
 		guard = c->in_tx;
-		rc = exec_simple(c->db, implicit ? sql_begin : "SAVEPOINT mc_write", what, e);
+		rc = exec_simple(c, implicit ? sql_begin : "SAVEPOINT mc_write", what, e);
 		if (rc) {
-			if (implicit && PQtransactionStatus(c->db) != PQTRANS_IDLE)
-				exec_simple(c->db, "ROLLBACK", "rollback", NULL);
-			return rc;
+			if (implicit && c->db && PQtransactionStatus(c->db) != PQTRANS_IDLE)
+				exec_simple(c, "ROLLBACK", "rollback", NULL);
+			goto out;
 		}
 	}
-	r = PQexecPrepared(c->db, name, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
-	                   p ? p->fmt : NULL, 1);
+	sent = 1;
+	if (!PQsendQueryPrepared(c->db, name, p ? p->n : 0, p ? p->val : NULL, p ? p->len : NULL,
+	                         p ? p->fmt : NULL, 1) ||
+	    conn_flush(c) != 0) {
+		rc = call_fail(c, NULL, what, e);
+		goto out;
+	}
+	r = conn_wait(c);
 	s = PQresultStatus(r);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		rc = pg_fail(c->db, r, what, e);
+		rc = call_fail(c, r, what, e);
 		PQclear(r);
 		r = NULL;
+		if (!c->db)
+			goto out;
 		if (guard)
-			exec_simple(c->db,
-			            "ROLLBACK TO SAVEPOINT mc_write; RELEASE SAVEPOINT mc_write",
+			exec_simple(c, "ROLLBACK TO SAVEPOINT mc_write; RELEASE SAVEPOINT mc_write",
 			            "rollback", NULL);
 		else if (implicit)
-			exec_simple(c->db, "ROLLBACK", "rollback", NULL);
-		return rc;
+			exec_simple(c, "ROLLBACK", "rollback", NULL);
+		goto out;
 	}
 	if (guard)
-		rc = exec_simple(c->db, "RELEASE SAVEPOINT mc_write", what, e);
+		rc = exec_simple(c, "RELEASE SAVEPOINT mc_write", what, e);
 	else if (implicit)
-		rc = exec_simple(c->db, "COMMIT", what, e);
+		rc = exec_simple(c, "COMMIT", what, e);
 	if (rc) {
-		if (implicit && PQtransactionStatus(c->db) != PQTRANS_IDLE)
-			exec_simple(c->db, "ROLLBACK", "rollback", NULL);
+		if (implicit && c->db && PQtransactionStatus(c->db) != PQTRANS_IDLE)
+			exec_simple(c, "ROLLBACK", "rollback", NULL);
 		PQclear(r);
-		return rc;
+		goto out;
 	}
 	*out = r;
 	return 0;
+out:
+	*again = rc == MC_ERR_UNAVAILABLE && !c->timed_out && !c->fresh && !c->in_tx &&
+	         PQstatus(c->db) != CONNECTION_OK && (!(flags & PG_WRITE) || !sent);
+	return rc;
+}
+
+int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
+           const char *what, struct err *e)
+{
+	struct pg_store *ps = (struct pg_store *)st;
+	int again = 0, probe, rc;
+
+	*out = NULL;
+	for (int i = 0; p && i < p->n; i++)
+		if (p->fmt[i] < 0)
+			return (flags & PG_WRITE)
+			               ? err_set(e, MC_ERR_INVALID, "%s: text is not valid UTF-8",
+			                         what)
+			               : err_set(e, MC_ERR_NOT_FOUND, "%s: no such record", what);
+	if ((rc = gate_enter(ps, &probe, what, e)) != 0)
+		return rc;
+	rc = run_once(ps, sql, flags, p, out, what, &again, e);
+	if (again) /* once, on a new connection (conn_get reconnects) */
+		rc = run_once(ps, sql, flags, p, out, what, &again, e);
+	gate_leave(ps, probe);
+	return rc;
 }
 
 int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
 {
+	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
-	int rc = conn_get((struct pg_store *)st, &c, e);
+	int probe, rc;
 
-	if (rc)
+	if ((rc = gate_enter(ps, &probe, what, e)) != 0)
 		return rc;
-	if (c->tx_lost)
-		return err_set(e, MC_ERR_UNAVAILABLE,
-		               "%s: the connection to PostgreSQL broke inside the transaction",
-		               what);
-	return exec_simple(c->db, sql, what, e);
+	for (int attempt = 0;; attempt++) {
+		rc = conn_get(ps, &c, e);
+		if (rc)
+			break;
+		if (c->tx_lost) {
+			rc = err_set(
+			        e, MC_ERR_UNAVAILABLE,
+			        "%s: the connection to PostgreSQL broke inside the transaction",
+			        what);
+			break;
+		}
+		rc = exec_simple(c, sql, what, e);
+		/* once more on a new connection only for SQL that opens a transaction (the SIEM
+		 * horizon's BEGIN): whatever else it holds cannot have committed */
+		if (!rc || attempt || rc != MC_ERR_UNAVAILABLE || c->timed_out || c->fresh ||
+		    c->in_tx || PQstatus(c->db) == CONNECTION_OK || strncmp(sql, "BEGIN", 5) != 0)
+			break;
+	}
+	gate_leave(ps, probe);
+	return rc;
 }
 
 const char *pg_dsn(struct store *st)
@@ -517,59 +786,102 @@ int pg_in_tx(struct store *st)
 
 /* ---- transactions ---- */
 
+/* BEGIN, once more on a new connection when an old one was found broken (nothing ran). */
 static int pg_tx_begin(struct store *st, struct err *e)
 {
+	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c = NULL;
-	int rc = conn_get((struct pg_store *)st, &c, e);
+	int probe, rc;
 
-	if (rc)
+	if ((rc = gate_enter(ps, &probe, "begin transaction", e)) != 0)
 		return rc;
-	if (c->in_tx)
-		return err_set(e, MC_ERR_INTERNAL, "a transaction is already open on this thread");
-	rc = exec_simple(c->db, sql_begin, "begin transaction", e);
-	if (rc) {
-		if (PQtransactionStatus(c->db) != PQTRANS_IDLE)
-			exec_simple(c->db, "ROLLBACK", "rollback", NULL);
-		return rc;
+	for (int attempt = 0;; attempt++) {
+		rc = conn_get(ps, &c, e);
+		if (rc)
+			break;
+		if (c->in_tx) {
+			rc = err_set(e, MC_ERR_INTERNAL,
+			             "a transaction is already open on this thread");
+			break;
+		}
+		c->tx_lost = 0;
+		rc = exec_simple(c, sql_begin, "begin transaction", e);
+		if (!rc) {
+			c->in_tx = 1;
+			break;
+		}
+		if (c->db && PQtransactionStatus(c->db) != PQTRANS_IDLE)
+			exec_simple(c, "ROLLBACK", "rollback", NULL);
+		if (attempt || rc != MC_ERR_UNAVAILABLE || c->timed_out || c->fresh ||
+		    PQstatus(c->db) == CONNECTION_OK)
+			break;
 	}
-	c->in_tx = 1;
+	gate_leave(ps, probe);
+	return rc;
+}
+
+/* Ends c's transaction. Without the server's answer a ROLLBACK cannot be known to have
+ * happened, so when the breaker refuses the call the connection is dropped instead. */
+static void tx_end(struct pg_conn *c, int may_talk)
+{
+	c->deadline = mono_ms() + c->ps->timeout_ms;
+	c->timed_out = 0;
+	if (c->db && PQstatus(c->db) == CONNECTION_OK &&
+	    PQtransactionStatus(c->db) != PQTRANS_IDLE) {
+		if (may_talk)
+			exec_simple(c, "ROLLBACK", "rollback", NULL);
+		else
+			conn_drop(c);
+	}
+	c->in_tx = 0;
 	c->tx_lost = 0;
-	return 0;
 }
 
 static void pg_tx_rollback(struct store *st)
 {
-	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
+	struct pg_store *ps = (struct pg_store *)st;
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	int probe;
 
 	if (!c)
 		return;
-	if (c->db && PQstatus(c->db) == CONNECTION_OK && PQtransactionStatus(c->db) != PQTRANS_IDLE)
-		exec_simple(c->db, "ROLLBACK", "rollback", NULL);
-	c->in_tx = 0;
-	c->tx_lost = 0;
+	if (gate_enter(ps, &probe, "rollback", NULL) != 0) {
+		tx_end(c, 0);
+		return;
+	}
+	tx_end(c, 1);
+	gate_leave(ps, probe);
 }
 
 static int pg_tx_commit(struct store *st, struct err *e)
 {
-	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
-	int rc;
+	struct pg_store *ps = (struct pg_store *)st;
+	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	int probe, rc;
 
 	if (!c || !c->in_tx)
 		return err_set(e, MC_ERR_INTERNAL, "no transaction open on this thread");
+	if ((rc = gate_enter(ps, &probe, "commit", e)) != 0) {
+		tx_end(c, 0);
+		return rc;
+	}
+	c->deadline = mono_ms() + c->ps->timeout_ms;
+	c->timed_out = 0;
 	if (c->tx_lost || PQstatus(c->db) != CONNECTION_OK) {
-		pg_tx_rollback(st);
-		return err_set(e, MC_ERR_UNAVAILABLE,
-		               "commit: the connection to PostgreSQL broke inside the transaction");
+		tx_end(c, 1);
+		rc = err_set(e, MC_ERR_UNAVAILABLE,
+		             "commit: the connection to PostgreSQL broke inside the transaction");
+	} else if (PQtransactionStatus(c->db) != PQTRANS_INTRANS) {
+		tx_end(c, 1);
+		rc = err_set(e, MC_ERR_STORE,
+		             "commit: the transaction was rolled back by an earlier error");
+	} else {
+		rc = exec_simple(c, "COMMIT", "commit", e);
+		if (rc)
+			tx_end(c, !tl_timed_out);
+		c->in_tx = 0;
 	}
-	if (PQtransactionStatus(c->db) != PQTRANS_INTRANS) {
-		pg_tx_rollback(st);
-		return err_set(e, MC_ERR_STORE,
-		               "commit: the transaction was rolled back by an earlier error");
-	}
-	rc = exec_simple(c->db, "COMMIT", "commit", e);
-	if (rc)
-		pg_tx_rollback(st);
-	c->in_tx = 0;
+	gate_leave(ps, probe);
 	return rc;
 }
 
@@ -604,15 +916,16 @@ static int applied_version(PGconn *db, int *out, struct err *e)
 
 /* Applies the missing migrations, each in its own transaction; the caller holds the
  * migration lock, so several nodes starting at once apply each exactly once. */
-static int migrate(struct pg_store *ps, PGconn *db, struct err *e)
+static int migrate(struct pg_store *ps, struct pg_conn *c, struct err *e)
 {
+	PGconn *db = c->db;
 	const struct schema_migration *m;
 	int last = 0, cur = 0, rc;
 	char what[160];
 
 	if ((rc = store_migrations_check(pg_migrations, &last, e)) != 0)
 		return rc;
-	rc = exec_simple(db,
+	rc = exec_simple(c,
 	                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY "
 	                 "KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now())",
 	                 "create schema_migrations", e);
@@ -632,9 +945,9 @@ static int migrate(struct pg_store *ps, PGconn *db, struct err *e)
 		if (m->version <= cur)
 			continue;
 		snprintf(what, sizeof(what), "schema migration '%s'", m->name);
-		rc = exec_simple(db, "BEGIN", what, e);
+		rc = exec_simple(c, "BEGIN", what, e);
 		if (!rc)
-			rc = exec_simple(db, m->sql, what, e);
+			rc = exec_simple(c, m->sql, what, e);
 		if (rc)
 			goto fail;
 		snprintf(ver, sizeof(ver), "%d", m->version);
@@ -646,7 +959,7 @@ static int migrate(struct pg_store *ps, PGconn *db, struct err *e)
 			rc = pg_fail(db, r, what, e);
 		PQclear(r);
 		if (!rc)
-			rc = exec_simple(db, "COMMIT", what, e);
+			rc = exec_simple(c, "COMMIT", what, e);
 		if (rc)
 			goto fail;
 		cur = m->version;
@@ -655,14 +968,15 @@ static int migrate(struct pg_store *ps, PGconn *db, struct err *e)
 	return 0;
 fail:
 	if (PQtransactionStatus(db) != PQTRANS_IDLE)
-		exec_simple(db, "ROLLBACK", "rollback", NULL);
+		exec_simple(c, "ROLLBACK", "rollback", NULL);
 	return rc;
 }
 
 /* Seals a known text under the key on first open; later opens must be able to unseal it,
  * which catches a replaced or mistyped key file before any request fails obscurely. */
-static int key_check(struct pg_store *ps, PGconn *db, struct err *e)
+static int key_check(struct pg_store *ps, struct pg_conn *c, struct err *e)
 {
+	PGconn *db = c->db;
 	PGresult *r = PQexecParams(db, "SELECT value FROM store_meta WHERE name = 'key_check'", 0,
 	                           NULL, NULL, NULL, NULL, 1);
 	unsigned char plain[64];
@@ -787,6 +1101,9 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	memcpy(ps->base.key, cfg->key, STORE_KEY_LEN);
 	ps->busy_timeout_ms =
 	        cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+	ps->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	ps->connect_timeout_ms =
+	        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : ps->timeout_ms;
 	ps->dsn = strdup(cfg->dsn);
 	if (!ps->dsn) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
@@ -797,26 +1114,29 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 		goto out;
 	}
 	connreg_set_reuse(&ps->conns, conn_park, IDLE_CONNS);
-	rc = conn_new(ps, &c, e);
+	/* connecting is bounded (pg_connect_timeout_ms); the rest is not: a node starting next
+	 * to a migrating one waits for it, and a migration may take long */
+	rc = conn_new(ps, 0, &c, e);
 	if (rc)
 		goto out;
-	/* no lock_timeout here: a node starting next to a migrating one waits for it */
-	rc = exec_simple(c->db,
-	                 "SET lock_timeout = 0; SELECT pg_advisory_lock(" STR(LOCK_CLASS) ", " STR(
-	                         LOCK_MIGRATE) ")",
-	                 "take the migration lock", e);
+	rc = exec_simple(
+	        c,
+	        "SET lock_timeout = 0; SET statement_timeout = 0; SELECT pg_advisory_lock(" STR(
+	                LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
+	        "take the migration lock", e);
 	if (rc)
 		goto out;
 	locked = 1;
-	rc = migrate(ps, c->db, e);
+	rc = migrate(ps, c, e);
 	if (!rc)
-		rc = key_check(ps, c->db, e);
+		rc = key_check(ps, c, e);
 	if (rc)
 		goto out;
 	{
-		char set[64];
-		snprintf(set, sizeof(set), "SET lock_timeout = %d", ps->busy_timeout_ms);
-		rc = exec_simple(c->db, set, "configure connection", e);
+		char set[96];
+		snprintf(set, sizeof(set), "SET lock_timeout = %d; SET statement_timeout = %d",
+		         ps->busy_timeout_ms, ps->timeout_ms);
+		rc = exec_simple(c, set, "configure connection", e);
 	}
 	if (rc)
 		goto out;
@@ -824,7 +1144,7 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 		rc = err_set(e, MC_ERR_NOMEM, "cannot attach a connection to this thread");
 		goto out;
 	}
-	exec_simple(c->db, "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
+	exec_simple(c, "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
 	            "release the migration lock", NULL);
 	locked = 0;
 	c = NULL;
@@ -832,7 +1152,7 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	ps = NULL;
 out:
 	if (c && locked)
-		exec_simple(c->db,
+		exec_simple(c,
 		            "SELECT pg_advisory_unlock(" STR(LOCK_CLASS) ", " STR(LOCK_MIGRATE) ")",
 		            "release the migration lock", NULL);
 	conn_free(c);

@@ -58,7 +58,10 @@ void pg_p_bytea(struct pg_params *p, const void *data, size_t n);
 
 /* Runs the prepared statement for sql (a static string) on the calling thread's connection
  * and sets *out to its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK; the caller clears it).
- * On error *out is NULL and the code is pg_fail's mapping; what names the operation. */
+ * On error *out is NULL and the code is pg_fail's mapping; what names the operation. The
+ * whole call takes at most pg_timeout_ms (then MC_ERR_UNAVAILABLE, the connection dropped);
+ * a connection found broken is replaced and the call run once more when it cannot have
+ * run already (a read outside a transaction, a write whose statement was not sent). */
 int pg_run(struct store *st, const char *sql, int flags, const struct pg_params *p, PGresult **out,
            const char *what, struct err *e);
 

@@ -48,8 +48,12 @@ int store_open(const struct store_config *cfg, struct store **out, struct err *e
 	{
 		struct err fe = {0};
 		/* not fatal: until their keys are there, such users are compared one by one */
-		if (store_user_name_keys_fill(*out, &fe) != 0)
-			log_warn("msg=\"cannot compute users' name keys\" error=\"%s\"", fe.msg);
+		if (store_user_name_keys_fill(*out, &fe) != 0) {
+			char q[400];
+
+			log_warn("msg=\"cannot compute users' name keys\" error=%s",
+			         log_quote(fe.msg, q, sizeof(q)));
+		}
 	}
 	return 0;
 }

@@ -33,6 +33,8 @@ struct store_config {
 	const char *dsn;          /* postgres: connection string */
 	const unsigned char *key; /* STORE_KEY_LEN bytes; copied */
 	int busy_timeout_ms;      /* how long a writer waits for the lock */
+	int timeout_ms;           /* postgres: bound of one store call (0: 5000) */
+	int connect_timeout_ms;   /* postgres: bound of one connection attempt (0: timeout_ms) */
 	int must_exist;           /* sqlite: never create the database file (admin) */
 };
 

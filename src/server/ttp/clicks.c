@@ -335,9 +335,12 @@ static int commit(void *arg, struct batch_item **items, int n)
 		memset(&e, 0, sizeof(e));
 		rc = commit_once(cl, items, n, &e);
 	}
-	if (rc)
-		log_warn("msg=\"cannot log clicks\" clicks=%d error=\"%s\"", n,
-		         e.msg[0] ? e.msg : err_name(rc));
+	if (rc) {
+		char q[400];
+
+		log_warn("msg=\"cannot log clicks\" clicks=%d error=%s", n,
+		         log_quote(e.msg[0] ? e.msg : err_name(rc), q, sizeof(q)));
+	}
 	return rc;
 }
 
