@@ -382,8 +382,13 @@ def test_password_never_an_argument(cli, server):
                           "--password-stdin", "--base-url", server.base, "--app-id", c["app_id"]],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=cli_env(cli), text=True)
-    with open("/proc/%d/cmdline" % p.pid, "rb") as f:
-        argv = f.read().decode()
+    argv = ""
+    for _ in range(200):  # the child may not have exec'd yet (its cmdline is empty until then)
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            argv = f.read().decode()
+        if "login" in argv:
+            break
+        time.sleep(0.01)
     out, err = p.communicate(c["password"] + "\n", timeout=60)
     assert p.returncode == 0, err
     assert "--password-stdin" in argv and c["password"] not in argv
