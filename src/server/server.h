@@ -19,6 +19,7 @@ struct listcache;
 struct mail;
 struct delivery;
 struct clicks;
+struct hashpool;
 
 struct server {
 	const struct config *cfg;
@@ -46,6 +47,8 @@ struct server {
 	                               * region table and links name the real port); 0 = none */
 	unsigned api_port;            /* ... and its port */
 	struct clicks *clicks;        /* the TTP click logger (ttp/clicks.h), or NULL */
+	struct hashpool *hashpool;    /* Argon2id threads (auth/hashpool.h); NULL = hash on the
+	                               * calling thread (unit tests) */
 };
 
 #endif
