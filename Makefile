@@ -62,7 +62,7 @@ tsan: deps node-deps
 		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
 
 # Builds the libFuzzer targets with clang and runs each briefly from the committed corpus
-# (fuzz_front drives a real server over sockets, some 30 runs a second: fewer runs).
+# (fuzz_front drives a real server over sockets, some 30-60 runs a second: fewer runs).
 fuzz-smoke: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMCAPI_FUZZ=ON -DMCAPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets

@@ -27,7 +27,7 @@
 
 #define DEADLINE_MS 20000 /* a half-closed connection still open after this is a hang */
 #define ANSWER_MAX  (8 << 20)
-#define QUIET_MS    30 /* after whole answers: nothing more within this ends the read */
+#define QUIET_MS    10 /* after whole answers: nothing more within this ends the read */
 
 static struct front *front;
 static unsigned port;
