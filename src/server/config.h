@@ -67,6 +67,8 @@ struct config {
 	int max_bindings;
 	int lockout_failures;
 	int lockout_minutes;
+	int hash_threads;    /* Argon2id threads (auth/hashpool.h) */
+	int hash_queue;      /* jobs that may wait for them; beyond: 503 */
 	char cred_file[512]; /* default <data_dir>/dev-credentials.json */
 
 	/* the mail gateway (API.md §13) */

@@ -8,6 +8,7 @@
 #include "server/admin.h"
 #include "server/api/listcache.h"
 #include "server/auth/authcache.h"
+#include "server/auth/hashpool.h"
 #include "server/auth/replay.h"
 #include "server/config.h"
 #include "server/dns/dns.h"
@@ -459,6 +460,8 @@ static int serve(struct config *cfg)
 	srv.dns = dns_new(cfg->dns_servers, cfg->dns_timeout_ms, &e);
 	if (!srv.dns)
 		goto out;
+	if (!(srv.hashpool = hashpool_new(cfg->hash_threads, cfg->hash_queue, &e)))
+		goto out;
 	srv.replay = replay_new((size_t)cfg->replay_max, (size_t)cfg->replay_per_user, cfg->skew,
 	                        srv.replay_key);
 	srv.ipl = iplimit_new(cfg->ip_limit);
@@ -552,6 +555,8 @@ static int serve(struct config *cfg)
 	int left = front_drain(front, cfg->shutdown_grace * 1000);
 	dns_free(srv.dns); /* fails outstanding lookups: their requests resume and answer */
 	srv.dns = NULL;
+	hashpool_free(srv.hashpool); /* runs the queued password checks: their requests answer */
+	srv.hashpool = NULL;
 	if (left)
 		front_drain(front, 2000);
 	smtp_stop(b.smtp);
@@ -574,6 +579,7 @@ out:
 	delivery_stop(srv.delivery);
 	dns_free(srv.dns);
 	nodes_stop(&srv);
+	hashpool_free(srv.hashpool);
 	ratelimit_free(srv.rl);
 	iplimit_free(srv.ipl);
 	replay_free(srv.replay);

@@ -24,6 +24,7 @@ struct mail;
 struct delivery;
 struct clicks;
 struct emu;
+struct hashpool;
 
 struct server {
 	const struct config *cfg;
@@ -56,6 +57,8 @@ struct server {
 	struct store_listener *listener; /* cache invalidation of a shared store (nodes.h) */
 	atomic_int ready;                /* 1: the store is open and the fields above are set; until
 	                                  * then API calls and clicks get 503, /readyz 503 */
+	struct hashpool *hashpool;       /* Argon2id threads (auth/hashpool.h); NULL = hash on the
+	                                  * calling thread (unit tests) */
 };
 
 #endif

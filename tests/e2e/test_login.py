@@ -423,3 +423,126 @@ def test_admin_user_profile(server):
                  "flag1@dev.mcapi.local", "--extend-on-validate")
     users = {u["email"]: u for u in server.admin_json("user", "list")}
     assert users["flag1@dev.mcapi.local"]["extend_on_validate"] is True
+
+
+# ---- issue 4 (workers): item caps, bounded answers, Argon2id off the HTTP workers ----
+
+def discover(server, items, raw=None):
+    body = raw if raw is not None else json.dumps({"data": items})
+    return requests.post(server.base + "/api/login/discover-authentication", data=body,
+                         headers={"x-mc-app-id": server.creds["app_id"]}, timeout=60)
+
+
+def test_discover_takes_1_to_50_items_and_answers_an_address_once(server):
+    r = discover(server, [{"emailAddress": "a%d@x.example" % i} for i in range(51)])
+    assert r.status_code == 200 and r.json()["data"] == []
+    assert err(r.json())["code"] == "err_validation_too_many_items"
+    assert "at most 50 items" in err(r.json())["message"]
+    r = discover(server, [])
+    assert r.status_code == 200 and err(r.json())["code"] == "err_validation_null"
+    assert r.json()["fail"][0]["errors"][0]["field"] == "data"
+    r = discover(server, [{"emailAddress": "a%d@x.example" % i} for i in range(50)])
+    assert len(r.json()["data"]) == 50 and r.json()["fail"] == []
+    # duplicates (any case) are answered once, in the order first asked
+    r = discover(server, [{"emailAddress": "Dup@X.example"}, {"emailAddress": "other@x.example"},
+                          {"emailAddress": "dup@x.example"}, {"emailAddress": "DUP@x.example"}])
+    assert [d["emailAddress"] for d in r.json()["data"]] == ["Dup@X.example", "other@x.example"]
+
+
+def test_discover_answer_is_not_larger_than_a_large_request(server):
+    """980 KB of tiny items once came back as 5.2 MB."""
+    body = json.dumps({"data": [{"emailAddress": "a"}] * 45000})
+    assert len(body) > 900000
+    r = discover(server, None, raw=body)
+    assert r.status_code == 200 and err(r.json())["code"] == "err_validation_too_many_items"
+    assert len(r.content) < 1000
+
+
+def test_every_answer_stays_near_its_request_size(server):
+    """Per-item calls cap their items, so a body of many tiny items is never answered many
+    times larger (decode-url answered one fail entry per empty item, 40 times the body)."""
+    c = server.client()
+    routes = ["/api/ttp/url/decode-url", "/api/login/logout", "/api/domain/create-domain",
+              "/api/gateway/hold-release", "/api/user/create-user",
+              "/api/managedsender/permit-or-block-sender", "/api/ttp/url/create-managed-url",
+              "/api/message-finder/get-message-info", "/api/directory/create-group"]
+    body = '{"data":[' + ",".join(["{}"] * 20000) + "]}"
+    for uri in routes:
+        r = c.post(uri, raw=body)
+        assert r.status_code == 200, (uri, r.text[:200])
+        assert len(r.content) < len(body), (uri, len(r.content))
+        assert err(r.json())["code"] == "err_validation_too_many_items", (uri, r.text[:200])
+    r = c.post("/api/ttp/url/decode-url", raw='{"data":[' + ",".join(["{}"] * 50) + "]}")
+    assert len(r.json()["fail"]) == 50
+
+
+def test_logout_takes_at_most_50_items(server):
+    email, pw = new_user(server, "capped@dev.mcapi.local")
+    keys = login(server, email, pw).json()["data"][0]
+    other = login(server, email, pw).json()["data"][0]
+    items = [{"accessKey": other["accessKey"]}] * 51
+    r = signed(server, keys, "/api/login/logout", json.dumps({"data": items}))
+    assert r.status_code == 200 and err(r.json())["code"] == "err_validation_too_many_items"
+    # nothing was done: both keys still work
+    assert signed(server, other, "/api/account/get-account").status_code == 200
+    assert signed(server, keys, "/api/account/get-account").status_code == 200
+    r = signed(server, keys, "/api/login/logout", json.dumps({"data": items[:50]}))
+    assert r.status_code == 200 and r.json()["fail"] == []
+    assert signed(server, other, "/api/account/get-account").status_code == 418
+    # no item still ends the calling key, and so does a form body
+    assert signed(server, keys, "/api/login/logout", "a=b").status_code == 200
+    assert signed(server, keys, "/api/account/get-account").status_code == 418
+
+
+def _login_many(server, n, password="wrong-password"):
+    """n logins at once, each from its own name (no lock-out); returns the responses."""
+    import threading
+    out = [None] * n
+
+    def one(i):
+        out[i] = login(server, "many%d-%s@dev.mcapi.local" % (i, uuid.uuid4().hex[:6]), password)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return out
+
+
+def test_full_hash_queue_answers_503_retryable():
+    s = Server(args=["--ip-limit", "100000", "--hash-threads", "1", "--hash-queue", "0"]).start()
+    try:
+        rs = _login_many(s, 12)
+        codes = sorted(r.status_code for r in rs)
+        assert set(codes) <= {401, 503}, codes
+        assert 401 in codes and 503 in codes, codes
+        busy = [r for r in rs if r.status_code == 503][0]
+        assert busy.headers["Retry-After"] == "1"
+        e = err(busy.json())
+        assert e["code"] == "err_xdk_unavailable" and e["retryable"] is True
+        # a refused login checked nothing and counted nothing: the real user still logs in
+        assert login(s, s.creds["email"], s.creds["password"]).status_code == 200
+    finally:
+        assert s.stop() == 0, s.read_log()
+    assert "login=busy" in s.read_log()
+
+
+def test_password_checks_do_not_hold_the_http_worker():
+    """One HTTP worker, one hash thread: while eight logins wait for their Argon2id checks
+    one after another, discovery is still answered at once."""
+    import threading
+    s = Server(args=["--ip-limit", "100000", "--threads", "1", "--hash-threads", "1",
+                     "--hash-queue", "16"]).start()
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.extend(_login_many(s, 8)))
+        t.start()
+        time.sleep(0.15)
+        r = discover(s, [{"emailAddress": "x@y.example"}])
+        answered_while_busy = t.is_alive()
+        t.join(120)
+        assert r.status_code == 200 and len(done) == 8
+        assert all(x.status_code == 401 for x in done), [x.status_code for x in done]
+        assert answered_while_busy
+    finally:
+        assert s.stop() == 0, s.read_log()

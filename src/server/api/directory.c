@@ -15,6 +15,8 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/crypto.h"
+#include "server/auth/hashpool.h"
 #include "server/auth/password.h"
 #include "server/server.h"
 #include "server/store/store.h"
@@ -786,10 +788,123 @@ out:
 
 /* Reads the optional name and password of a create/update item. 1 when good, 0 after a
  * fail entry. The password (if any) is hashed into hash. */
-static int name_password(struct response *res, json_t *item, const char **name, char *hash,
-                         int *has_password, struct err *e)
+/* The passwords of a create-user or update-user call are hashed before its transaction, on a
+ * hash thread (auth/hashpool.h): Argon2id costs ~0.1 s and 64 MiB each, which must hold
+ * neither an HTTP worker nor the store's write lock. One job hashes every password of the
+ * call, so a call takes one place in the pool's queue. */
+struct pw_hashes {
+	struct hashpool_job job; /* first: the pool hands this back */
+	struct request *req;
+	handler_fn finish; /* the transaction, once hashed */
+	size_t n;          /* items of data */
+	struct pw_hash {
+		int want; /* the item has a password to hash */
+		int rc;   /* password_hash's result */
+		char hash[PASSWORD_HASH_MAX];
+		char msg[sizeof(((struct err *)0)->msg)];
+	} h[];
+};
+
+static void pw_hashes_free(void *p)
+{
+	struct pw_hashes *ph = p;
+
+	if (!ph)
+		return;
+	secure_zero(ph->h, ph->n * sizeof(ph->h[0]));
+	free(ph);
+}
+
+static void pw_hash_all(struct pw_hashes *ph)
+{
+	for (size_t i = 0; i < ph->n; i++) {
+		struct pw_hash *h = &ph->h[i];
+		json_t *v;
+		struct err e = {0};
+
+		if (!h->want)
+			continue;
+		v = json_get_ci(json_array_get(ph->req->data, i), "password");
+		h->rc = password_hash(json_string_value(v), json_string_length(v), h->hash, &e);
+		snprintf(h->msg, sizeof(h->msg), "%s", e.msg);
+	}
+}
+
+static void pw_job_run(struct hashpool_job *job)
+{
+	struct pw_hashes *ph = (struct pw_hashes *)job;
+
+	pw_hash_all(ph);
+	request_async_end(ph->req);
+}
+
+static int pw_finish(struct request *req, struct response *res)
+{
+	struct pw_hashes *ph = req->async_ctx;
+
+	return ph->finish(req, res);
+}
+
+/* Hashes the call's passwords (see above), then runs finish: at once when there is nothing
+ * to hash or no pool, else asynchronously (MC_ERR_ASYNC). A full pool answers 503. */
+static int with_hashed_passwords(struct request *req, struct response *res, handler_fn finish)
+{
+	size_t n = json_array_size(req->data), want = 0;
+	struct pw_hashes *ph;
+
+	if (items_check(req, res, 1))
+		return 0;
+	if (!(ph = calloc(1, sizeof(*ph) + n * sizeof(ph->h[0]))))
+		return MC_ERR_NOMEM;
+	req->async_ctx = ph;
+	req->async_free = pw_hashes_free;
+	ph->req = req;
+	ph->finish = finish;
+	ph->n = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_get_ci(json_array_get(req->data, i), "password");
+		/* what get_text will accept; the rest fails there without a hash */
+		ph->h[i].want = json_is_string(v) &&
+		                !domain_name_is_blank(json_string_value(v), json_string_length(v));
+		want += (size_t)ph->h[i].want;
+	}
+	if (want == 0)
+		return finish(req, res);
+	if (!req->srv->hashpool) {
+		pw_hash_all(ph);
+		return finish(req, res);
+	}
+	request_go_async(req, pw_finish);
+	request_async_begin(req);
+	ph->job.run = pw_job_run;
+	if (hashpool_submit(req->srv->hashpool, &ph->job) != 0) {
+		log_warn(
+		        "req_id=%s directory=busy msg=\"every hash thread is busy and the queue is "
+		        "full\"",
+		        req->req_id);
+		response_call_error(res, API_UNAVAILABLE,
+		                    "too many password hashes at once; please retry in a second");
+		return 0;
+	}
+	return MC_ERR_ASYNC;
+}
+
+/* The hash made for item by with_hashed_passwords, or NULL. */
+static const struct pw_hash *pw_hash_of(struct request *req, json_t *item)
+{
+	struct pw_hashes *ph = req->async_ctx;
+
+	for (size_t i = 0; ph && req->async_free == pw_hashes_free && i < ph->n; i++)
+		if (json_array_get(req->data, i) == item)
+			return ph->h[i].want ? &ph->h[i] : NULL;
+	return NULL;
+}
+
+static int name_password(struct request *req, struct response *res, json_t *item, const char **name,
+                         char *hash, int *has_password)
 {
 	const char *pw = NULL;
+	const struct pw_hash *h;
 	json_t *v;
 
 	*has_password = 0;
@@ -809,11 +924,12 @@ static int name_password(struct response *res, json_t *item, const char **name, 
 	if (get_text(res, item, "password", &pw) < 0)
 		return 0;
 	if (pw) {
-		if (password_hash(pw, strlen(pw), hash, e) != 0) {
+		if (!(h = pw_hash_of(req, item)) || h->rc != 0) {
 			fail(res, item, E_INVALID, "password", "the password cannot be used: %s",
-			     e->msg);
+			     h ? h->msg : "it was not hashed");
 			return 0;
 		}
+		memcpy(hash, h->hash, PASSWORD_HASH_MAX);
 		*has_password = 1;
 	}
 	return 1;
@@ -837,7 +953,7 @@ static int create_user_one(struct request *req, struct response *res, json_t *it
 		fail(res, item, E_INVALID, "emailAddress", "'%s' is not valid: %s", email, why);
 		return 0;
 	}
-	if (!name_password(res, item, &name, hash, &has_pw, e))
+	if (!name_password(req, res, item, &name, hash, &has_pw))
 		return 0;
 	if ((rc = is_internal(req, dom, &internal, e)) != 0)
 		return rc;
@@ -873,9 +989,14 @@ static int create_user_one(struct request *req, struct response *res, json_t *it
 	return 0;
 }
 
-int api_user_create_user(struct request *req, struct response *res)
+static int create_user_tx(struct request *req, struct response *res)
 {
 	return items_in_tx(req, res, "create-user", create_user_one);
+}
+
+int api_user_create_user(struct request *req, struct response *res)
+{
+	return with_hashed_passwords(req, res, create_user_tx);
 }
 
 static int update_user_one(struct request *req, struct response *res, json_t *item, int64_t now,
@@ -904,7 +1025,7 @@ static int update_user_one(struct request *req, struct response *res, json_t *it
 		     got_dis < 0 ? "accountDisabled" : "accountLocked");
 		return 0;
 	}
-	if (!name_password(res, item, &name, hash, &has_pw, e))
+	if (!name_password(req, res, item, &name, hash, &has_pw))
 		return 0;
 	rc = store_user_get_by_email(req->srv->store, addr, &u, e);
 	if (rc == MC_ERR_NOT_FOUND || (!rc && u.account_id != req->who.account.id)) {
@@ -955,7 +1076,12 @@ static int update_user_one(struct request *req, struct response *res, json_t *it
 	return 0;
 }
 
-int api_user_update_user(struct request *req, struct response *res)
+static int update_user_tx(struct request *req, struct response *res)
 {
 	return items_in_tx(req, res, "update-user", update_user_one);
+}
+
+int api_user_update_user(struct request *req, struct response *res)
+{
+	return with_hashed_passwords(req, res, update_user_tx);
 }

@@ -53,6 +53,10 @@ int domain_items_check(struct request *req, struct response *res, size_t min);
 void domain_arg_read(json_t *item, enum domain_inbound_rule rule, int by_id, struct domain_arg *a);
 void domain_arg_release(struct domain_arg *a);
 
+/* 1 if the TXT record rec[0..len), with surrounding whitespace ignored, is exactly token
+ * (domain_verify.c; exposed for the DNS fuzz target). */
+int domain_txt_matches(const char *rec, size_t len, const char *token);
+
 /* Adds a->key's validation failure to res. */
 void domain_arg_fail(struct response *res, const struct domain_arg *a);
 

@@ -57,8 +57,7 @@ static int is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-/* 1 if the record, with surrounding whitespace ignored, is exactly the token. */
-static int txt_matches(const char *rec, size_t len, const char *token)
+int domain_txt_matches(const char *rec, size_t len, const char *token)
 {
 	size_t tlen = strlen(token);
 
@@ -76,7 +75,7 @@ static void on_txt(void *arg, const struct dns_txt_result *r)
 
 	it->status = r->status;
 	for (size_t i = 0; r->status == DNS_OK && i < r->count && !it->matched; i++)
-		it->matched = txt_matches(r->records[i], r->lengths[i], it->token);
+		it->matched = domain_txt_matches(r->records[i], r->lengths[i], it->token);
 	request_async_end(it->ctx->req);
 }
 

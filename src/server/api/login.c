@@ -18,6 +18,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/auth/authcache.h"
+#include "server/auth/basic_cloud.h"
+#include "server/auth/hashpool.h"
 #include "server/auth/password.h"
 #include "server/config.h"
 #include "server/region.h"
@@ -27,20 +29,22 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/banned.h"
 
-#define SCHEME           "Basic-Cloud"
+#define SCHEME           BASIC_CLOUD_SCHEME
 #define METHOD           "Method: Cloud" /* the real service's word for a password login */
 #define ACCESS_KEY_BYTES 32              /* 43 base64url characters */
 #define SECRET_BYTES     32              /* clients get standard base64: 44 characters */
 #define DEFAULT_TTL_MS   (3 * 86400000LL)
-#define EMAIL_MAX        255
+#define EMAIL_MAX        BASIC_CLOUD_EMAIL_MAX
 #define ACCESS_KEY_MAX   sizeof(((struct binding *)0)->access_key)
-#define CRED_MAX         (EMAIL_MAX + 1 + PASSWORD_MAX + 1)
+#define ITEMS_MAX        50 /* items of a discovery or logout call */
+#define E_TOO_MANY       "err_validation_too_many_items"
 
 #define CAT_AUTH           "authentication_logs"
 #define CAT_API            "integrations_and_apis"
@@ -119,6 +123,29 @@ static int host_is_mimecast(const char *host)
 	return region_is_mimecast_host(h);
 }
 
+/* 0 when data holds min..ITEMS_MAX items, else 1 after the one call-wide fail entry (the
+ * handler then does nothing else). The cap keeps an answer near the size of its request:
+ * each item's answer is bounded, so a call can no longer turn a large body of tiny items
+ * into a many times larger answer. */
+static int items_check(struct request *req, struct response *res, size_t min)
+{
+	size_t n = json_array_size(req->data);
+	char msg[96];
+
+	if (n > ITEMS_MAX) {
+		snprintf(msg, sizeof(msg), "at most %d items per call, %zu given; nothing was done",
+		         ITEMS_MAX, n);
+		response_fail_item(res, NULL, E_TOO_MANY, msg, NULL, 0);
+		return 1;
+	}
+	if (n < min) {
+		response_fail_item(res, NULL, "err_validation_null",
+		                   "'data' needs at least one item", "data", 0);
+		return 1;
+	}
+	return 0;
+}
+
 int api_login_discover(struct request *req, struct response *res)
 {
 	const struct config *cfg = req->srv->cfg;
@@ -136,11 +163,14 @@ int api_login_discover(struct request *req, struct response *res)
 	if (req->tls && host_is_mimecast(request_header(req, "host")) &&
 	    region_mimecast_url(code, mimecast, sizeof(mimecast)) == 0)
 		url = mimecast; /* came through the development proxy: stay on Mimecast names */
+	if (items_check(req, res, 1))
+		return 0;
 	json_array_foreach(req->data, i, item)
 	{
 		json_t *v = json_get_ci(item, "emailAddress");
 		const char *email;
 		char tok[48];
+		size_t j;
 
 		if (!v) {
 			response_fail_item(res, item, "err_validation_null",
@@ -159,6 +189,13 @@ int api_login_discover(struct request *req, struct response *res)
 			                   "emailAddress is empty", "emailAddress", 0);
 			continue;
 		}
+		for (j = 0; j < i; j++) { /* an address asked twice is answered once */
+			json_t *w = json_get_ci(json_array_get(req->data, j), "emailAddress");
+			if (json_is_string(w) && strcasecmp(json_string_value(w), email) == 0)
+				break;
+		}
+		if (j < i)
+			continue;
 		email_token(req, email, tok);
 		json_t *out = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s}}", "emailAddress", email,
 		                        "emailToken", tok, "authenticate", SCHEME, "region", "code",
@@ -184,27 +221,6 @@ struct login {
 	int32_t failures;       /* the count including this attempt (login_reserve) */
 	int locks;              /* this attempt reached lockout_failures and set the lock */
 };
-
-/* Splits "Basic-Cloud base64" into the scheme and the trimmed credentials. */
-static void split_authorization(const char *h, const char **scheme, size_t *scheme_n,
-                                const char **cred, size_t *cred_n)
-{
-	const char *p = h, *end;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	*scheme = p;
-	while (*p && *p != ' ' && *p != '\t')
-		p++;
-	*scheme_n = (size_t)(p - *scheme);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	end = p + strlen(p);
-	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
-		end--;
-	*cred = p;
-	*cred_n = (size_t)(end - p);
-}
 
 static void name_key(const struct request *req, const char *email, char dst[LOGIN_KEY_SIZE])
 {
@@ -538,76 +554,142 @@ static int read_item(struct login *lg, struct response *res, int *mismatch)
 	return 0;
 }
 
+/* A login that has its user and passed the lock check waits here for its Argon2id check on
+ * a hash thread (auth/hashpool.h); the request owns it (async_ctx). */
+struct login_job {
+	struct hashpool_job job; /* first: the pool hands this back */
+	struct login lg;
+	struct basic_cloud bc;            /* the password; wiped once checked */
+	char new_hash[PASSWORD_HASH_MAX]; /* a rehash to store, or "" */
+	int ok;                           /* the password is the known user's */
+	int locked;                       /* login_reserve found the lock */
+	int reserve_rc;                   /* login_reserve's error, or 0 */
+};
+
+static void login_job_free(void *p)
+{
+	struct login_job *lj = p;
+
+	if (!lj)
+		return;
+	secure_zero(lj, sizeof(*lj));
+	free(lj);
+}
+
+/* The Argon2id part: verifies (against the dummy hash for an unknown name, so both cost the
+ * same) and re-hashes a hash made with older parameters. */
+static void login_check(struct login_job *lj)
+{
+	struct login *lg = &lj->lg;
+
+	lj->ok = password_verify(lg->known ? lg->user.password_hash : NULL, lj->bc.pw,
+	                         lj->bc.pw_n) == 0 &&
+	         lg->known;
+	if (lj->ok && password_needs_rehash(lg->user.password_hash) &&
+	    password_hash(lj->bc.pw, lj->bc.pw_n, lj->new_hash, NULL) != 0)
+		lj->new_hash[0] = '\0'; /* keep the old hash; it still verifies */
+	basic_cloud_clear(&lj->bc);
+}
+
+/* The attempt is counted, atomically with reading the lock (login_reserve), and only then
+ * is the password checked: on the hash thread, so that a login refused because the pool is
+ * full (503) has counted nothing. */
+static void login_job_work(struct login_job *lj)
+{
+	lj->reserve_rc = login_reserve(&lj->lg, &lj->locked);
+	if (!lj->reserve_rc && !lj->locked)
+		login_check(lj);
+	else
+		basic_cloud_clear(&lj->bc);
+}
+
+/* Hash thread: count and check, then let the request finish on a worker. */
+static void login_job_run(struct hashpool_job *job)
+{
+	struct login_job *lj = (struct login_job *)job;
+
+	login_job_work(lj);
+	request_async_end(lj->lg.req);
+}
+
+/* Worker thread, after the check: the outcome's transaction and answer. */
+static int login_finish(struct request *req, struct response *res)
+{
+	struct login_job *lj = req->async_ctx;
+
+	if (lj->reserve_rc)
+		return lj->reserve_rc;
+	if (lj->locked) /* locked by concurrent attempts since the first look */
+		return login_locked(&lj->lg, res);
+	return lj->ok ? login_ok(&lj->lg, lj->new_hash, res) : login_failed(&lj->lg, res);
+}
+
 int api_login_login(struct request *req, struct response *res)
 {
 	struct store *st = req->srv->store;
-	const char *h = request_header(req, "authorization"), *scheme, *cred, *colon;
-	char new_hash[PASSWORD_HASH_MAX] = "";
-	unsigned char plain[CRED_MAX];
-	size_t scheme_n, cred_n, plain_n = 0, email_n;
-	struct login lg;
-	int rc, mismatch, locked, ok;
+	struct login_job *lj;
+	struct login *lg;
+	struct login_failure f;
+	int rc, mismatch, locked;
 
-	memset(&lg, 0, sizeof(lg));
-	lg.req = req;
-	if (!h) {
+	if (!(lj = calloc(1, sizeof(*lj))))
+		return MC_ERR_NOMEM;
+	req->async_ctx = lj; /* freed (and wiped) with the request, whatever happens */
+	req->async_free = login_job_free;
+	lg = &lj->lg;
+	lg->req = req;
+	switch (basic_cloud_parse(request_header(req, "authorization"), &lj->bc)) {
+	case BASIC_CLOUD_OK:
+		break;
+	case BASIC_CLOUD_MISSING:
 		response_call_error(res, API_CREDENTIALS_MISSING, NULL);
 		return 0;
-	}
-	split_authorization(h, &scheme, &scheme_n, &cred, &cred_n);
-	if (scheme_n == 0 || cred_n == 0) {
-		response_call_error(res, API_CREDENTIALS_MISSING, NULL);
-		return 0;
-	}
-	if (scheme_n != strlen(SCHEME) || strncasecmp(scheme, SCHEME, scheme_n) != 0) {
+	case BASIC_CLOUD_OTHER_SCHEME:
 		response_call_error(res, API_AUTH_TYPE_UNSUPPORTED, NULL);
 		return 0;
-	}
-	if (b64_decode(cred, cred_n, plain, sizeof(plain) - 1, &plain_n) != 0 ||
-	    !(colon = memchr(plain, ':', plain_n)) ||
-	    (email_n = (size_t)((const unsigned char *)colon - plain)) == 0 ||
-	    email_n > EMAIL_MAX || memchr(plain, '\0', email_n)) {
-		secure_zero(plain, sizeof(plain));
+	case BASIC_CLOUD_MALFORMED:
 		response_call_error(res, API_AUTH_FAILED,
 		                    "the Authorization header must be 'Basic-Cloud "
 		                    "base64(email:password)'");
 		return 0;
 	}
-	memcpy(lg.email, plain, email_n);
-	lg.email[email_n] = '\0';
-	lower_ascii(lg.email);
-	const char *pw = colon + 1;
-	size_t pw_n = plain_n - email_n - 1;
-
-	if (read_item(&lg, res, &mismatch) != 0) {
-		rc = 0;
-		goto out;
-	}
-	lg.now = now_ms();
-	rc = mismatch ? MC_ERR_NOT_FOUND : store_user_get_by_email(st, lg.email, &lg.user, NULL);
+	memcpy(lg->email, lj->bc.email, sizeof(lg->email));
+	if (read_item(lg, res, &mismatch) != 0)
+		return 0;
+	lg->now = now_ms();
+	rc = mismatch ? MC_ERR_NOT_FOUND : store_user_get_by_email(st, lg->email, &lg->user, NULL);
 	if (rc && rc != MC_ERR_NOT_FOUND)
-		goto out;
-	lg.known = rc == 0 && !lg.user.disabled && lg.user.account_id == req->who.app.account_id;
-	if (!lg.known) {
-		memset(&lg.user, 0, sizeof(lg.user));
-		name_key(req, lg.email, lg.name_key);
+		return rc;
+	lg->known = rc == 0 && !lg->user.disabled && lg->user.account_id == req->who.app.account_id;
+	if (!lg->known) {
+		memset(&lg->user, 0, sizeof(lg->user));
+		name_key(req, lg->email, lg->name_key);
+		if ((rc = store_login_failure_get(st, lg->name_key, &f, NULL)) != 0)
+			return rc;
+		locked = f.locked_until > lg->now;
+	} else {
+		locked = lg->user.locked_until > lg->now;
 	}
-	if ((rc = login_reserve(&lg, &locked)) != 0)
-		goto out;
-	if (locked) {
-		rc = login_locked(&lg, res);
-		goto out;
+	if (locked)
+		return login_locked(lg, res);
+	if (!req->srv->hashpool) { /* unit tests: no pool, the check runs here */
+		login_job_work(lj);
+		return login_finish(req, res);
 	}
-	ok = password_verify(lg.known ? lg.user.password_hash : NULL, pw, pw_n) == 0 && lg.known;
-	if (ok && password_needs_rehash(lg.user.password_hash) &&
-	    password_hash(pw, pw_n, new_hash, NULL) != 0)
-		new_hash[0] = '\0'; /* keep the old hash; it still verifies */
-	rc = ok ? login_ok(&lg, new_hash, res) : login_failed(&lg, res);
-out:
-	secure_zero(plain, sizeof(plain));
-	secure_zero(new_hash, sizeof(new_hash));
-	secure_zero(&lg.user, sizeof(lg.user));
-	return rc;
+	/* Off the worker: the connection waits while a hash thread checks the password. */
+	request_go_async(req, login_finish);
+	request_async_begin(req);
+	lj->job.run = login_job_run;
+	if (hashpool_submit(req->srv->hashpool, &lj->job) != 0) {
+		/* not queued: answered now, so the guards above are left as they are */
+		log_warn("req_id=%s login=busy msg=\"every hash thread is busy and the queue is "
+		         "full\"",
+		         req->req_id);
+		response_call_error(res, API_UNAVAILABLE,
+		                    "too many logins at once; please retry in a second");
+		return 0;
+	}
+	return MC_ERR_ASYNC;
 }
 
 /* ---- logout ---- */
@@ -644,6 +726,8 @@ int api_login_logout(struct request *req, struct response *res)
 	json_t *item;
 	int rc = 0;
 
+	if (items_check(req, res, 0))
+		return 0;
 	if (json_array_size(req->data) == 0)
 		return end_binding(req, &req->who.binding, now);
 	json_array_foreach(req->data, i, item)

@@ -7,6 +7,7 @@
  * as c-ares only bounds single tries: when it passes the caller hears DNS_TIMEOUT at once, and the
  * c-ares query (which cannot be cancelled on its own) ends later without a second callback. */
 #include "dns.h"
+#include "dns_int.h"
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -147,7 +148,7 @@ static enum dns_status dns_map_status(int status)
 	}
 }
 
-static void dns_result_release(struct dns_txt_result *res)
+void dns_txt_result_release(struct dns_txt_result *res)
 {
 	size_t i;
 
@@ -204,29 +205,37 @@ static int dns_join(const struct ares_txt_ext *txt, struct dns_txt_result *res)
 	return 0;
 }
 
-/* Calls the user back once with the outcome of a c-ares status and answer. */
-static void dns_deliver(struct dns_query *q, int status, const unsigned char *abuf, int alen)
+void dns_txt_parse(int status, const unsigned char *abuf, int alen, struct dns_txt_result *res)
 {
-	struct dns_txt_result res = {.status = dns_map_status(status)};
 	struct ares_txt_ext *txt = NULL;
 	int rc;
 
-	if (status == ARES_SUCCESS) {
-		rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
-		if (rc == ARES_SUCCESS) {
-			if (dns_join(txt, &res) < 0) {
-				dns_result_release(&res);
-				res.status = DNS_ERROR;
-			}
-		} else if (rc != ARES_ENODATA) {
-			res.status = DNS_ERROR;
+	memset(res, 0, sizeof(*res));
+	res->status = dns_map_status(status);
+	if (status != ARES_SUCCESS)
+		return;
+	rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
+	if (rc == ARES_SUCCESS) {
+		if (dns_join(txt, res) < 0) {
+			dns_txt_result_release(res);
+			res->status = DNS_ERROR;
 		}
+	} else if (rc != ARES_ENODATA) {
+		res->status = DNS_ERROR;
 	}
-	q->answered = 1;
-	q->cb(q->arg, &res);
-	dns_result_release(&res);
 	if (txt)
 		ares_free_data(txt);
+}
+
+/* Calls the user back once with the outcome of a c-ares status and answer. */
+static void dns_deliver(struct dns_query *q, int status, const unsigned char *abuf, int alen)
+{
+	struct dns_txt_result res;
+
+	dns_txt_parse(status, abuf, alen, &res);
+	q->answered = 1;
+	q->cb(q->arg, &res);
+	dns_txt_result_release(&res);
 }
 
 static void dns_query_free(struct dns *d, struct dns_query *q)
