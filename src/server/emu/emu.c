@@ -5,6 +5,8 @@
 #include "common/b64.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "server/server.h"
+#include "server/store/store_snapshot.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -112,6 +114,13 @@ struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int j
 	}
 	emu->srv = srv;
 	emu->journal_max = journal_max;
+	/* the state POST /__mcapi/reset returns to: the store as start-up left it */
+	if (srv->store &&
+	    store_snapshot_export(srv->store, &emu->baseline, &emu->baseline_len, e) != 0) {
+		free(emu->journal);
+		free(emu);
+		return NULL;
+	}
 	/* the token is a key derived from the server key: the same on every start and node */
 	memcpy(emu->token, "mcc_", 4);
 	b64url_encode(token_key, 32, emu->token + 4);
@@ -129,6 +138,7 @@ struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int j
 		pthread_mutex_destroy(&emu->timer_mu);
 		pthread_mutex_destroy(&emu->fault_mu);
 		pthread_mutex_destroy(&emu->journal_mu);
+		free(emu->baseline);
 		free(emu->journal);
 		free(emu);
 		return NULL;
@@ -157,6 +167,9 @@ void emu_free(struct emu *emu)
 	pthread_mutex_destroy(&emu->fault_mu);
 	pthread_mutex_destroy(&emu->journal_mu);
 	sodium_memzero(emu->token, sizeof(emu->token));
+	if (emu->baseline)
+		sodium_memzero(emu->baseline, emu->baseline_len);
+	free(emu->baseline);
 	free(emu->journal);
 	free(emu);
 }
