@@ -289,10 +289,6 @@ static int import_table(PGconn *db, const char *table, json_t *t, struct err *e)
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (json_array_size(rows) == 0) {
-		rc = 0;
-		goto out;
-	}
 	rc = columns(db, table, &have, e);
 	if (rc)
 		goto out;
@@ -318,6 +314,8 @@ static int import_table(PGconn *db, const char *table, json_t *t, struct err *e)
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if (json_array_size(rows) == 0) /* its columns are checked all the same */
+		goto out;
 	json_array_foreach(rows, i, row)
 	{
 		json_t *x = row_for_pg(row);
