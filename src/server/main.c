@@ -283,6 +283,22 @@ static void dev_credentials(const struct config *cfg, const char *url, const cha
 	}
 }
 
+static int stop_at_first(void *arg, const struct account *a)
+{
+	(void)arg;
+	(void)a;
+	return 1;
+}
+
+/* A seed file is written at the first start only: when the store holds no account yet. */
+static int seed_wanted(struct store *st, int *wanted, struct err *e)
+{
+	int rc = store_account_list(st, stop_at_first, NULL, e);
+
+	*wanted = rc == 0;
+	return rc == 1 ? 0 : rc;
+}
+
 static int serve(struct config *cfg)
 {
 	struct server srv = {0};
@@ -292,7 +308,7 @@ static int serve(struct config *cfg)
 	sigset_t set;
 	char url[sizeof(cfg->public_base_url) + 16];
 	char *dev_json = NULL;
-	int sig = 0, code = 1, dev_created = 0;
+	int sig = 0, code = 1, dev_created = 0, seed_now = 0;
 
 	/* SIGHUP is only logged (below), also when it comes while the server starts */
 	sigemptyset(&set);
@@ -309,12 +325,20 @@ static int serve(struct config *cfg)
 		goto out;
 	if (open_store(cfg, &srv, 1, &e) != 0)
 		goto out;
+	if (*cfg->seed && seed_wanted(srv.store, &seed_now, &e) != 0)
+		goto out;
 	if (cfg->dev) {
 		struct admin_defaults defs = {cfg->region, srv.default_ttl_ms, cfg->max_bindings,
 		                              cfg};
 		if (admin_bootstrap_dev(srv.store, &defs, cfg->public_base_url, cfg->cred_file,
 		                        &dev_created, &dev_json, &e) != 0)
 			goto out;
+	}
+	if (seed_now) { /* after --dev's account: both are the state a reset returns to */
+		struct emu_seed_defaults sd = {cfg->region, cfg->pending_ttl_days};
+		if (emu_seed(srv.store, &sd, cfg->seed, &e) != 0)
+			goto out;
+		log_info("msg=\"seed file applied\" file=\"%s\"", cfg->seed);
 	}
 	if (cfg->tls_dev && dev_certificates(cfg, &e) != 0)
 		goto out;

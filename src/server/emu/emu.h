@@ -100,4 +100,21 @@ int emu_control(struct emu *emu, const char *method, const char *path, const cha
                 const char *authorization, const char *body, size_t body_len, int *status,
                 char **out, const char **allow);
 
+/* ---- seed files ---- */
+
+struct store;
+
+/* What a seed takes from the configuration. */
+struct emu_seed_defaults {
+	const char *region;   /* of every account */
+	int pending_ttl_days; /* a pending domain's verification period */
+};
+
+/* Writes the seed file path (docs/emulator.md, "Seed files") to st in one transaction: all
+ * of it, or nothing. 0; MC_ERR_INVALID with e naming the file's member at fault (a malformed
+ * file, a bad value, a duplicate); a store error. The caller applies it to an empty store
+ * only. */
+int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char *path,
+             struct err *e);
+
 #endif
