@@ -242,12 +242,21 @@ def test_a_snapshot_moves_to_a_server_with_the_same_key(server, ctl, tmp_path):
     twin_dir = tmp_path / "twin"
     twin_dir.mkdir()
     shutil.copy(os.path.join(server.data_dir, "server.key"), twin_dir / "server.key")
-    twin = Server(data_dir=str(twin_dir), args=NO_CACHE).start()
+    # on a PostgreSQL run the twin is on SQLite: the document is the same for both backends
+    twin = Server(data_dir=str(twin_dir), args=NO_CACHE,
+                  env={"MCAPID_STORE": "sqlite"} if PG else None).start()
     try:
+        assert (twin_dir / "mcapid.db").exists()
         r = control(twin)("PUT", "snapshot", data=text)
         assert r.status_code == 200, r.text
         moved = [Client(twin.base, c.app_id, c.app_key, c.access_key, c.secret_key)
                  for c in (server.client(), other)]
         assert answers(moved) == before
+        ok(moved[1], CREATE_DOMAIN, [{"domain": "made-on-twin.example", "inboundType": "any"}])
+        back = control(twin)("GET", "snapshot").text
     finally:
         assert twin.stop() == 0
+    # and back: the twin's state (with its change) imports here
+    assert ctl("PUT", "snapshot", data=back).status_code == 200
+    names = [d["domain"] for d in ok(other, PENDING)["data"]]
+    assert sorted(names) == ["made-on-twin.example", "moving-pending.example"]
