@@ -378,6 +378,8 @@ static int serve(struct config *cfg)
 	if (!(srv.delivery = delivery_start(&srv, &e)) || !(srv.mail = mail_start(&srv, &e)))
 		goto out;
 	delivery_set_transform(srv.delivery, process_delivery_transform, &srv);
+	if (seed_now && emu_seed_messages(&srv, cfg->seed, &e) != 0)
+		goto out;
 	if (!strcmp(cfg->control, "on") &&
 	    !(srv.emu = emu_new(&srv, srv.control_key, cfg->journal_max, &e)))
 		goto out;

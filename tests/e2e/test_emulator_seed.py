@@ -44,7 +44,16 @@ SEED = {
         "policies": [{"sender": "spam@bad.example", "to": "ann@acme.example",
                       "action": "block"}],
     }],
+    "messages": [{"file": "hello.eml", "from": "friend@outside.example",
+                  "to": ["ann@acme.example"]}],
 }
+HELLO = ("From: Friend <friend@outside.example>\nTo: <ann@acme.example>\n"
+         "Subject: Seeded hello\nMessage-ID: <seeded-1@outside.example>\n\nHello Ann.\n")
+
+
+def seeded_messages(server):
+    return db_rows(server, "SELECT subject, processed FROM messages WHERE subject = ?",
+                   ("Seeded hello",))
 
 
 def seeded_client(server):
@@ -68,6 +77,7 @@ def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("seeded")
     seed = d / "seed.json"
     seed.write_text(json.dumps(SEED))
+    (d / "hello.eml").write_text(HELLO)
     s = Server(data_dir=str(d), args=["--seed", str(seed), "--auth-cache-ms", "0",
                                       "--list-cache-ms", "0"]).start()
     yield s
@@ -106,6 +116,8 @@ def test_the_seed_is_there_with_the_keys_it_gave(server):
     assert r.status_code == 200 and r.json()["fail"] == [], r.text
     # and the --dev account is there as well
     ok(server.client(), ACCOUNT)
+    # the message went through the gateway and its process stage before start-up ended
+    assert seeded_messages(server) == [("Seeded hello", 1)]
 
 
 def test_reset_returns_to_the_seed(server):
@@ -119,6 +131,7 @@ def test_reset_returns_to_the_seed(server):
     users = ok(c, USERS)["data"][0]["users"]
     assert sorted(u["emailAddress"] for u in users) == ["admin@acme.example", "ann@acme.example"]
     ok(server.client(), ACCOUNT)  # the dev credentials still work
+    assert seeded_messages(server) == [("Seeded hello", 1)]
 
 
 def test_the_seed_is_written_once(server):
@@ -141,12 +154,15 @@ def test_the_seed_is_written_once(server):
      "accounts[0].groups[1]: 'parent' names no group"),
     (lambda s: s["accounts"][0].update(colour="red"),
      "accounts[0]: unknown member 'colour'"),
+    (lambda s: s["messages"][0].update(file="missing.eml"),
+     "messages[0]: cannot read"),
 ])
 def test_a_bad_seed_stops_the_start_and_writes_nothing(tmp_path, change, message):
     seed = json.loads(json.dumps(SEED))
     change(seed)
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))
+    (tmp_path / "hello.eml").write_text(HELLO)
     env = dict(os.environ, **store_env(str(tmp_path)))
     p = subprocess.run([MCAPID, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path),
                         "--seed", str(path), "--smtp-listen", "off"],
@@ -156,3 +172,17 @@ def test_a_bad_seed_stops_the_start_and_writes_nothing(tmp_path, change, message
     # one transaction: no account of the file was written
     assert db_rows(types.SimpleNamespace(data_dir=str(tmp_path)),
                    "SELECT count(*) FROM accounts")[0][0] == 0
+
+
+def test_a_message_the_gateway_refuses_stops_the_start(tmp_path):
+    seed = json.loads(json.dumps(SEED))
+    seed["messages"][0]["to"] = ["someone@elsewhere.example"]  # relaying is denied
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(seed))
+    (tmp_path / "hello.eml").write_text(HELLO)
+    env = dict(os.environ, **store_env(str(tmp_path)))
+    p = subprocess.run([MCAPID, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path),
+                        "--seed", str(path), "--smtp-listen", "off"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode != 0
+    assert "messages[0]: the gateway answered 550" in p.stderr, p.stderr

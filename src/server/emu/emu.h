@@ -117,4 +117,10 @@ struct emu_seed_defaults {
 int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char *path,
              struct err *e);
 
+/* Feeds the seed file's "messages" (.eml files) through the gateway's checks and accept, as
+ * an SMTP session would (srv->mail: the running pipeline), then waits (at most 15 s) until
+ * the pipeline has taken them (no recipient of theirs pending). After emu_seed, at the same
+ * first start. 0, or MC_ERR_INVALID naming the message the gateway refused. */
+int emu_seed_messages(struct server *srv, const char *path, struct err *e);
+
 #endif

@@ -18,12 +18,17 @@
 #include "server/store/store_directory.h"
 #include "server/store/store_domain.h"
 #include "server/store/store_policy.h"
+#include "server/config.h"
+#include "server/mail/mail.h"
+#include "server/server.h"
+#include "common/buf.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/banned.h"
 
@@ -470,10 +475,54 @@ out:
 	return rc;
 }
 
+/* The directory of path (for the messages' files), into dir. */
+static void dir_of(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, size, ".");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
+}
+
+/* One message: {"file" (an .eml, relative to the seed file), "from", "to": [...],
+ * "client_ip"}: the shape, and that the file can be read. */
+static int message_ok(struct seed *s, json_t *o, const char *dir, char *file, size_t size,
+                      char *from, char *ip)
+{
+	static const char *const known[] = {"file", "from", "to", "client_ip", NULL};
+	char name[512];
+	json_t *to = json_object_get(o, "to"), *x;
+	size_t i;
+	int rc;
+
+	if ((rc = members_known(s, o, known)) || (rc = str(s, o, "file", 1, name, sizeof(name))) ||
+	    (rc = str(s, o, "from", 0, from, MAIL_ADDR_SIZE)) ||
+	    (rc = str(s, o, "client_ip", 0, ip, 64)))
+		return rc;
+	if (!json_is_array(to) || json_array_size(to) == 0)
+		return bad(s, "'to' must be a list of one or more addresses");
+	json_array_foreach(
+	        to, i,
+	        x) if (!json_is_string(x) ||
+	               !email_ok(json_string_value(
+	                       x))) return bad(s, "'to' must be a list of one or more addresses");
+	if (name[0] == '/')
+		snprintf(file, size, "%s", name);
+	else
+		snprintf(file, size, "%s/%s", dir, name);
+	FILE *fp = fopen(file, "rb");
+	if (!fp)
+		return bad(s, "cannot read '%s'", file);
+	fclose(fp);
+	return 0;
+}
+
 int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char *path,
              struct err *e)
 {
-	static const char *const known[] = {"accounts", NULL};
+	static const char *const known[] = {"accounts", "messages", NULL};
 	struct seed s = {st, defs, now_ms(), "the file", e};
 	json_error_t je;
 	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *accounts, *x;
@@ -483,8 +532,19 @@ int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char 
 	if (!doc)
 		return err_set(e, MC_ERR_INVALID, "seed file '%s': %s (line %d)", path, je.text,
 		               je.line);
-	if ((rc = members_known(&s, doc, known)) || (rc = list(&s, doc, "accounts", &accounts)))
+	if ((rc = members_known(&s, doc, known)) || (rc = list(&s, doc, "accounts", &accounts)) ||
+	    (rc = list(&s, doc, "messages", &x)))
 		goto done;
+	{ /* the messages come later (emu_seed_messages): their mistakes are found now */
+		char dir[512], file[1024], from[MAIL_ADDR_SIZE], ip[64];
+		dir_of(path, dir, sizeof(dir));
+		json_array_foreach(json_object_get(doc, "messages"), i, x)
+		{
+			snprintf(s.where, sizeof(s.where), "messages[%zu]", i);
+			if ((rc = message_ok(&s, x, dir, file, sizeof(file), from, ip)))
+				goto done;
+		}
+	}
 	if ((rc = store_tx_begin(st, e)))
 		goto done;
 	json_array_foreach(accounts, i, x)
@@ -497,6 +557,115 @@ int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char 
 	else
 		rc = store_tx_commit(st, e);
 done:
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- messages ---- */
+
+/* Reads file into b with CRLF line ends and a final CRLF, as an SMTP session spools a
+ * message (its dots are not stuffed: DATA's unstuffing is already undone). */
+static int read_eml(const char *file, struct buf *b, struct err *e)
+{
+	FILE *fp = fopen(file, "rb");
+	int c, prev = 0, rc = 0;
+
+	if (!fp)
+		return err_set(e, MC_ERR_IO, "seed: cannot read '%s'", file);
+	while (rc == 0 && (c = fgetc(fp)) != EOF) {
+		if (c == '\n' && prev != '\r')
+			rc = buf_addc(b, '\r');
+		if (rc == 0)
+			rc = buf_addc(b, (char)c);
+		prev = c;
+	}
+	fclose(fp);
+	if (rc == 0 && (b->len < 2 || memcmp(b->data + b->len - 2, "\r\n", 2) != 0))
+		rc = buf_add(b, "\r\n", 2);
+	return rc ? err_set(e, MC_ERR_TOO_LARGE, "seed: '%s' is too large", file) : 0;
+}
+
+static int pending_cb(void *arg, int route, const char *bucket, int64_t n)
+{
+	(void)route;
+	if (strcmp(bucket, "pending") == 0)
+		*(int64_t *)arg += n;
+	return 0;
+}
+
+int emu_seed_messages(struct server *srv, const char *path, struct err *e)
+{
+	struct seed s = {srv->store, NULL, now_ms(), "the file", e};
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL), *msgs, *x, *y, *to;
+	struct mail_txn t = {0};
+	int64_t accounts[64];
+	size_t i, j, naccounts = 0;
+	char dir[512];
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, (size_t)srv->cfg->smtp_max_size + 2);
+	if (!doc)
+		return err_set(e, MC_ERR_INVALID, "seed file '%s' cannot be read again", path);
+	msgs = json_object_get(doc, "messages");
+	if (!json_array_size(msgs))
+		goto out;
+	if (mail_txn_init(&t, srv->cfg->smtp_max_rcpts) != 0) {
+		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	dir_of(path, dir, sizeof(dir));
+	json_array_foreach(msgs, i, x)
+	{
+		char file[1024], from[MAIL_ADDR_SIZE], ip[64];
+		struct mail_reply r = {0};
+
+		snprintf(s.where, sizeof(s.where), "messages[%zu]", i);
+		if ((rc = message_ok(&s, x, dir, file, sizeof(file), from, ip)))
+			goto out;
+		mail_txn_reset(&t);
+		snprintf(t.client_ip, sizeof(t.client_ip), "%s", ip[0] ? ip : "127.0.0.1");
+		snprintf(t.helo, sizeof(t.helo), "mcapid-seed");
+		buf_reset(&b);
+		if ((rc = read_eml(file, &b, e)))
+			goto out;
+		to = json_object_get(x, "to");
+		if (mail_check_sender(srv->mail, &t, from, &r) != 0 || r.code)
+			goto refused;
+		json_array_foreach(to, j, y)
+		{
+			if (mail_check_rcpt(srv->mail, &t, json_string_value(y), &r) != 0 || r.code)
+				goto refused;
+		}
+		mail_accept_mem(srv->mail, &t, b.data, (int64_t)b.len, &r);
+		if (r.code != 250)
+			goto refused;
+		for (j = 0; j < naccounts && accounts[j] != t.account_id; j++)
+			;
+		if (j == naccounts && naccounts < sizeof(accounts) / sizeof(accounts[0]))
+			accounts[naccounts++] = t.account_id;
+		continue;
+	refused:
+		rc = bad(&s, "the gateway answered %d %s", r.code ? r.code : 451, r.text);
+		goto out;
+	}
+	/* the state a reset returns to is the state after the pipeline took them: wait (a
+	 * bounded while) until no recipient of theirs is pending */
+	mail_kick(srv->mail);
+	for (int64_t until = mono_ms() + 15000; mono_ms() < until;) {
+		int64_t pending = 0;
+		for (j = 0; j < naccounts; j++)
+			if (store_mail_queue_counts(srv->store, accounts[j], 0, 0, pending_cb,
+			                            &pending, NULL) != 0)
+				pending++;
+		if (!pending)
+			break;
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+out:
+	mail_txn_release(&t);
+	buf_release(&b);
 	json_decref(doc);
 	return rc;
 }
