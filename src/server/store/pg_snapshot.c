@@ -343,7 +343,8 @@ out:
 	return rc;
 }
 
-/* Each id sequence past the document's value and the largest id (nothing is reused). */
+/* Each id sequence to the largest of the document's value, the largest id and its own
+ * value: it never goes back, so no id the API has shown is given to another record. */
 static int import_seq(PGconn *db, const char *table, json_t *seqs, struct err *e)
 {
 	char sql[512], v[24];
@@ -352,7 +353,9 @@ static int import_seq(PGconn *db, const char *table, json_t *seqs, struct err *e
 	snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(json_object_get(seqs, table)));
 	snprintf(sql, sizeof(sql),
 	         "SELECT setval(pg_get_serial_sequence($1, 'id'), greatest(x.v, 1), x.v >= 1) "
-	         "FROM (SELECT greatest($2::bigint, coalesce(max(id), 0)) AS v FROM \"%s\") x",
+	         "FROM (SELECT greatest($2::bigint, coalesce(max(id), 0), coalesce("
+	         "pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass), 0)) AS v "
+	         "FROM \"%s\") x",
 	         table);
 	return run(db, sql, 2, vals, NULL, "snapshot: set a sequence", e);
 }

@@ -293,8 +293,8 @@ out:
 	return rc;
 }
 
-/* The document's high-water marks, for the tables that keep one (AUTOINCREMENT); the
- * inserts have already raised each to the largest id. */
+/* The document's high-water marks, for the tables that keep one (AUTOINCREMENT), where
+ * they are higher than the current ones (which the inserts raised to the largest id). */
 static int import_seqs(sqlite3 *db, json_t *seqs, struct err *e)
 {
 	static const char sql_auto[] = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
@@ -350,8 +350,8 @@ static int sqlite_snapshot_import(struct store *st, json_t *tables, json_t *seqs
 		snprintf(sql, sizeof(sql), "DELETE FROM \"%s\"", store_snapshot_tables[i]);
 		rc = run(db, sql, "snapshot: empty a table", e);
 	}
-	if (!rc)
-		rc = run(db, "DELETE FROM sqlite_sequence", "snapshot: reset the sequences", e);
+	/* sqlite_sequence stays: a sequence never goes back (the inserts and import_seqs only
+	 * raise it), so no id the API has shown is given to another record */
 	for (size_t i = 0; !rc && i < store_snapshot_ntables; i++)
 		rc = import_table(db, store_snapshot_tables[i],
 		                  json_object_get(tables, store_snapshot_tables[i]), e);
