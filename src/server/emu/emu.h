@@ -3,13 +3,17 @@
  * --dev (control = auto) and off otherwise unless configured; every control call carries
  * `Authorization: Bearer <control token>` (an API key never opens it).
  *
- * Three parts, one object:
+ * Four parts, one object:
  *   - the journal: the last journal_max API calls (method, path, status, error code, and
  *     for a refused signature which check failed), never a secret;
  *   - fault rules: by path, account and probability, an API call is answered with a chosen
  *     error (429 with its headers, 418, 500, 503, err_developer_key at HTTP 200, ...) or
  *     delayed; an SMTP command gets a chosen 4xx/5xx reply;
- *   - the control calls themselves (emu_control), JSON in and out.
+ *   - the start-up state: a snapshot of the store (store_snapshot.h) taken by emu_new,
+ *     which POST /__mcapi/reset imports again;
+ *   - the control calls themselves (emu_control), JSON in and out, among them GET/PUT
+ *     /__mcapi/snapshot.
+ * Seed files (emu_seed, seed.c) fill an empty store at first start, before that snapshot.
  * Thread-safe: the front's workers and the SMTP sessions call in concurrently. With no fault
  * rule a call costs one atomic load. */
 #ifndef MCAPI_SERVER_EMU_EMU_H
@@ -27,7 +31,9 @@ struct request;
 
 struct emu;
 
-/* A new control plane for srv (whose store and configuration it uses); token_key is the
+/* A new control plane for srv (whose store and configuration it uses), holding a snapshot
+ * of srv->store as it is now (the reset state: call it once start-up has written everything,
+ * seed included); token_key is the
  * 32-byte key derived from the server key that the control token encodes (the same server
  * key gives the same token on every start and every node). journal_max: most calls kept (oldest
  * dropped). NULL with e filled on failure. Free with emu_free. */
