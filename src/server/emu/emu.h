@@ -33,10 +33,10 @@ struct emu;
 
 /* A new control plane for srv (whose store and configuration it uses), holding a snapshot
  * of srv->store as it is now (the reset state: call it once start-up has written everything,
- * seed included); token_key is the
- * 32-byte key derived from the server key that the control token encodes (the same server
- * key gives the same token on every start and every node). journal_max: most calls kept (oldest
- * dropped). NULL with e filled on failure. Free with emu_free. */
+ * seed included); token_key is the 32-byte key derived from the server key that the control
+ * token encodes (the same server key gives the same token on every start and every node).
+ * journal_max: most calls kept (oldest dropped). NULL with e filled on failure (also when
+ * the snapshot cannot be made). Free with emu_free. */
 struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int journal_max,
                     struct err *e);
 
