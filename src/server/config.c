@@ -63,6 +63,11 @@ static const struct cfg_opt opts[] = {
           "(journal, fault rules, accounts per test; docs/emulator.md), opened with the control "
           "token"),
         I(journal_max, "1000", 10, 1000000, "API calls the control plane's journal keeps"),
+        S(seed, "",
+          "JSON seed file (accounts, applications, users with passwords and keys, domains, "
+          "groups, managed senders, .eml messages) written to an empty store at first start; part "
+          "of the "
+          "state POST /__mcapi/reset returns to (docs/emulator.md)"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
         S(store, "sqlite", "store backend: sqlite, postgres, or a postgres:// URL (= pg_dsn)"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),

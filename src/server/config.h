@@ -20,6 +20,7 @@ struct config {
 	int head_check;        /* the acceptor checks first heads (http/connect.h) */
 	char control[8];       /* on | off: the control plane /__mcapi/ (auto resolved at load) */
 	int journal_max;       /* calls in the control plane's journal */
+	char seed[512];        /* seed file applied at first start on an empty store, or "" */
 	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */

@@ -289,6 +289,22 @@ static void dev_credentials(const struct config *cfg, const char *url, const cha
 	}
 }
 
+static int stop_at_first(void *arg, const struct account *a)
+{
+	(void)arg;
+	(void)a;
+	return 1;
+}
+
+/* A seed file is written at the first start only: when the store holds no account yet. */
+static int seed_wanted(struct store *st, int *wanted, struct err *e)
+{
+	int rc = store_account_list(st, stop_at_first, NULL, e);
+
+	*wanted = rc == 0;
+	return rc == 1 ? 0 : rc;
+}
+
 /* Start-up's work on the store: done on the main thread before the front starts when the
  * store opens at once, else by the starter thread once it opens (start_deferred). */
 struct boot {
@@ -304,18 +320,28 @@ struct boot {
 	struct err e;      /* ... that error */
 	char *dev_json;    /* --dev credentials made by this start, not shown yet */
 	int dev_created;
+	int seed_now; /* the seed file is applied by this start (an empty store) */
 };
 
-/* Development credentials on an empty store (--dev). */
+/* An empty store's first contents: development credentials (--dev), then the seed file;
+ * both are the state a reset returns to. */
 static int dev_bootstrap(struct boot *b, struct err *e)
 {
-	struct admin_defaults defs = {b->cfg->region, b->srv->default_ttl_ms, b->cfg->max_bindings,
-	                              b->cfg};
+	const struct config *cfg = b->cfg;
+	struct admin_defaults defs = {cfg->region, b->srv->default_ttl_ms, cfg->max_bindings, cfg};
+	struct emu_seed_defaults sd = {cfg->region, cfg->pending_ttl_days};
 
-	if (!b->cfg->dev)
-		return 0;
-	return admin_bootstrap_dev(b->srv->store, &defs, b->cfg->public_base_url, b->cfg->cred_file,
-	                           &b->dev_created, &b->dev_json, e);
+	if (*cfg->seed && seed_wanted(b->srv->store, &b->seed_now, e) != 0)
+		return -1;
+	if (cfg->dev && admin_bootstrap_dev(b->srv->store, &defs, cfg->public_base_url,
+	                                    cfg->cred_file, &b->dev_created, &b->dev_json, e) != 0)
+		return -1;
+	if (b->seed_now) {
+		if (emu_seed(b->srv->store, &sd, cfg->seed, e) != 0)
+			return -1;
+		log_info("msg=\"seed file applied\" file=\"%s\"", cfg->seed);
+	}
+	return 0;
 }
 
 /* The mail side's workers; they take work any node stored. */
@@ -328,6 +354,8 @@ static int start_workers(struct boot *b, struct err *e)
 	if (!(srv->delivery = delivery_start(srv, e)) || !(srv->mail = mail_start(srv, e)))
 		return -1;
 	delivery_set_transform(srv->delivery, process_delivery_transform, srv);
+	if (b->seed_now && emu_seed_messages(srv, b->cfg->seed, e) != 0)
+		return -1;
 	if (!(srv->clicks = clicks_start(srv, e)))
 		return -1;
 	return 0;
@@ -353,6 +381,8 @@ static int finish_start(struct boot *b, struct err *e)
 		         smtp_port(b->smtp));
 		printf("SMTP gateway on %s (port %u)\n", b->cfg->smtp_listen, smtp_port(b->smtp));
 	}
+	if (b->srv->emu && emu_set_baseline(b->srv->emu, e) != 0)
+		return -1;
 	atomic_store_explicit(&b->srv->ready, 1, memory_order_release);
 	notify_systemd("STATUS=ready");
 	return 0;

@@ -24,6 +24,11 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def ctl(server):
+    # mcapid adds the token to the credentials file once it listens, a moment after
+    # /healthz first answers (which is when Server.start returns)
+    deadline = time.monotonic() + 10
+    while "control_token" not in server.creds and time.monotonic() < deadline:
+        time.sleep(0.02)
     token = server.creds["control_token"]
     sess = requests.Session()
     sess.headers["Authorization"] = "Bearer " + token

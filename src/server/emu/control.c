@@ -6,10 +6,14 @@
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "server/admin.h"
 #include "server/api/domain_name.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "server/api/listcache.h"
+#include "server/auth/authcache.h"
+#include "server/store/store_snapshot.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -23,6 +27,7 @@
 struct answer {
 	int status;
 	json_t *body; /* owned */
+	char *raw;    /* owned: a JSON text answered as it is (a snapshot), instead of body */
 	const char *allow;
 };
 
@@ -431,23 +436,116 @@ static int accounts(struct emu *emu, const char *method, const char *body, size_
 	return creds ? ok(a, 201, creds) : MC_ERR_NOMEM;
 }
 
+/* ---- /__mcapi/snapshot and /__mcapi/reset ---- */
+
+/* Whatever this node keeps of the store in memory is stale after an import. A shared store
+ * (PostgreSQL) also tells the other nodes: the import's deletes fire the notifications that
+ * make their listeners flush (nodes.c). */
+static void flush_caches(struct emu *emu)
+{
+	listcache_invalidate(emu->srv->listcache);
+	authcache_flush(emu->srv->authcache, mono_ms());
+}
+
+/* An import that failed: the status and code that say why (nothing was changed). */
+static int import_failed(struct answer *a, int rc, const struct err *e)
+{
+	switch (rc) {
+	case MC_ERR_INVALID:
+		return fail(a, 400, "invalid_snapshot", "%s", e->msg);
+	case MC_ERR_STATE:
+		return fail(a, 409, "schema_mismatch", "%s", e->msg);
+	case MC_ERR_CRYPTO:
+		return fail(a, 409, "key_mismatch", "%s", e->msg);
+	case MC_ERR_UNAVAILABLE:
+		return fail(a, 503, "unavailable", "the store is busy; try again");
+	case MC_ERR_NOMEM:
+		return rc;
+	default:
+		return fail(a, 500, "store_error",
+		            "the snapshot could not be imported (see the log)");
+	}
+}
+
+static int snapshot(struct emu *emu, const char *method, const char *body, size_t len,
+                    struct answer *a)
+{
+	struct err e = {0};
+	int64_t t0 = mono_ms();
+	size_t n = 0;
+	int rc;
+
+	if (strcmp(method, "GET") == 0) {
+		rc = store_snapshot_export(emu->srv->store, &a->raw, &n, &e);
+		if (rc == 0) {
+			a->status = 200;
+			return 0;
+		}
+		log_warn("msg=\"snapshot export failed\" error=\"%s\"", e.msg);
+		if (rc == MC_ERR_UNAVAILABLE)
+			return fail(a, 503, "unavailable", "the store is busy; try again");
+		return rc == MC_ERR_NOMEM ? rc
+		                          : fail(a, 500, "store_error",
+		                                 "the snapshot could not be made (see the log)");
+	}
+	if (strcmp(method, "PUT") != 0)
+		return method_not_allowed(a, "GET, PUT");
+	rc = store_snapshot_import(emu->srv->store, body, len, &e);
+	if (rc) {
+		if (rc != MC_ERR_INVALID && rc != MC_ERR_STATE && rc != MC_ERR_CRYPTO)
+			log_warn("msg=\"snapshot import failed\" error=\"%s\"", e.msg);
+		return import_failed(a, rc, &e);
+	}
+	flush_caches(emu);
+	log_info("msg=\"snapshot imported\" ms=%lld", (long long)(mono_ms() - t0));
+	return ok(a, 200,
+	          json_pack("{s:b, s:I}", "imported", 1, "ms", (json_int_t)(mono_ms() - t0)));
+}
+
+static int reset(struct emu *emu, const char *method, struct answer *a)
+{
+	struct err e = {0};
+	int64_t t0 = mono_ms();
+	int rc;
+
+	if (strcmp(method, "POST") != 0)
+		return method_not_allowed(a, "POST");
+	rc = store_snapshot_import(emu->srv->store, emu->baseline, emu->baseline_len, &e);
+	if (rc) {
+		log_warn("msg=\"reset failed\" error=\"%s\"", e.msg);
+		return import_failed(a, rc, &e);
+	}
+	flush_caches(emu);
+	/* a reset starts a test afresh: no call recorded, no rule left */
+	pthread_mutex_lock(&emu->journal_mu);
+	memset(emu->journal, 0, (size_t)emu->journal_max * sizeof(*emu->journal));
+	pthread_mutex_unlock(&emu->journal_mu);
+	pthread_mutex_lock(&emu->fault_mu);
+	emu->nrules = 0;
+	atomic_store(&emu->nrules_pub, 0);
+	pthread_mutex_unlock(&emu->fault_mu);
+	log_info("msg=\"reset to the start-up state\" ms=%lld", (long long)(mono_ms() - t0));
+	return ok(a, 200, json_pack("{s:b, s:I}", "reset", 1, "ms", (json_int_t)(mono_ms() - t0)));
+}
+
 /* ---- the index and the dispatch ---- */
 
 static int index_page(struct answer *a)
 {
 	return ok(a, 200,
-	          json_pack("{s:s, s:[s,s,s,s,s,s,s]}", "service", "mcapid control plane", "calls",
-	                    "GET /__mcapi/requests?since=ID&limit=N", "DELETE /__mcapi/requests",
-	                    "GET /__mcapi/faults", "POST /__mcapi/faults",
-	                    "DELETE /__mcapi/faults[/ID]", "POST /__mcapi/accounts",
-	                    "GET /readyz"));
+	          json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s]}", "service", "mcapid control plane",
+	                    "calls", "GET /__mcapi/requests?since=ID&limit=N",
+	                    "DELETE /__mcapi/requests", "GET /__mcapi/faults",
+	                    "POST /__mcapi/faults", "DELETE /__mcapi/faults[/ID]",
+	                    "POST /__mcapi/accounts", "GET /__mcapi/snapshot",
+	                    "PUT /__mcapi/snapshot", "POST /__mcapi/reset", "GET /readyz"));
 }
 
 int emu_control(struct emu *emu, const char *method, const char *path, const char *query,
                 const char *authorization, const char *body, size_t body_len, int *status,
                 char **out, const char **allow)
 {
-	struct answer a = {0, NULL, NULL};
+	struct answer a = {0, NULL, NULL, NULL};
 	const char *p = path + strlen("/__mcapi/");
 	int rc;
 
@@ -468,12 +566,25 @@ int emu_control(struct emu *emu, const char *method, const char *path, const cha
 		rc = faults(emu, method, p + 7, body, body_len, &a);
 	} else if (strcmp(p, "accounts") == 0) {
 		rc = accounts(emu, method, body, body_len, &a);
+	} else if ((strcmp(p, "snapshot") == 0 || strcmp(p, "reset") == 0) &&
+	           !atomic_load_explicit(&emu->srv->ready, memory_order_acquire)) {
+		rc = fail(&a, 503, "starting", "the server is starting: its store is not open yet");
+	} else if (strcmp(p, "snapshot") == 0) {
+		rc = snapshot(emu, method, body, body_len, &a);
+	} else if (strcmp(p, "reset") == 0) {
+		rc = reset(emu, method, &a);
 	} else {
 		rc = fail(&a, 404, "not_found", "no control call at '%.80s'", path);
 	}
 	*out = NULL;
-	if (rc == 0 && a.body)
+	if (rc == 0 && a.raw)
+		*out = a.raw;
+	else if (rc == 0 && a.body)
 		*out = json_dumps(a.body, JSON_COMPACT);
+	if (a.raw && *out != a.raw) {
+		secure_zero(a.raw, strlen(a.raw));
+		free(a.raw);
+	}
 	json_decref(a.body);
 	if (!*out)
 		return MC_ERR_NOMEM;

@@ -5,6 +5,8 @@
 #include "common/b64.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "server/server.h"
+#include "server/store/store_snapshot.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -129,11 +131,18 @@ struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int j
 		pthread_mutex_destroy(&emu->timer_mu);
 		pthread_mutex_destroy(&emu->fault_mu);
 		pthread_mutex_destroy(&emu->journal_mu);
+		free(emu->baseline);
 		free(emu->journal);
 		free(emu);
 		return NULL;
 	}
 	return emu;
+}
+
+int emu_set_baseline(struct emu *emu, struct err *e)
+{
+	/* the state POST /__mcapi/reset returns to: the store as start-up left it */
+	return store_snapshot_export(emu->srv->store, &emu->baseline, &emu->baseline_len, e);
 }
 
 void emu_quiesce(struct emu *emu)
@@ -157,6 +166,9 @@ void emu_free(struct emu *emu)
 	pthread_mutex_destroy(&emu->fault_mu);
 	pthread_mutex_destroy(&emu->journal_mu);
 	sodium_memzero(emu->token, sizeof(emu->token));
+	if (emu->baseline)
+		sodium_memzero(emu->baseline, emu->baseline_len);
+	free(emu->baseline);
 	free(emu->journal);
 	free(emu);
 }

@@ -3,13 +3,17 @@
  * --dev (control = auto) and off otherwise unless configured; every control call carries
  * `Authorization: Bearer <control token>` (an API key never opens it).
  *
- * Three parts, one object:
+ * Four parts, one object:
  *   - the journal: the last journal_max API calls (method, path, status, error code, and
  *     for a refused signature which check failed), never a secret;
  *   - fault rules: by path, account and probability, an API call is answered with a chosen
  *     error (429 with its headers, 418, 500, 503, err_developer_key at HTTP 200, ...) or
  *     delayed; an SMTP command gets a chosen 4xx/5xx reply;
- *   - the control calls themselves (emu_control), JSON in and out.
+ *   - the start-up state: a snapshot of the store (store_snapshot.h) taken by emu_new,
+ *     which POST /__mcapi/reset imports again;
+ *   - the control calls themselves (emu_control), JSON in and out, among them GET/PUT
+ *     /__mcapi/snapshot.
+ * Seed files (emu_seed, seed.c) fill an empty store at first start, before that snapshot.
  * Thread-safe: the front's workers and the SMTP sessions call in concurrently. With no fault
  * rule a call costs one atomic load. */
 #ifndef MCAPI_SERVER_EMU_EMU_H
@@ -27,12 +31,18 @@ struct request;
 
 struct emu;
 
-/* A new control plane for srv (whose store and configuration it uses); token_key is the
- * 32-byte key derived from the server key that the control token encodes (the same server
- * key gives the same token on every start and every node). journal_max: most calls kept (oldest
- * dropped). NULL with e filled on failure. Free with emu_free. */
+/* A new control plane for srv (whose store and configuration it uses; the store may open
+ * later); token_key is the 32-byte key derived from the server key that the control token
+ * encodes (the same server key gives the same token on every start and every node).
+ * journal_max: most calls kept (oldest dropped). NULL with e filled on failure. Free with
+ * emu_free. */
 struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int journal_max,
                     struct err *e);
+
+/* Takes the snapshot of srv->store that POST /__mcapi/reset returns to: call it once
+ * start-up has written everything (--dev's account, the seed and its messages), before the
+ * server is ready. 0, or a store error with e filled. */
+int emu_set_baseline(struct emu *emu, struct err *e);
 
 /* The server is stopping: every delayed call is released now, and later ones at once (so
  * the front can drain). NULL is harmless. */
@@ -99,5 +109,28 @@ int emu_delay(struct emu *emu, int ms, void (*done)(void *arg), void *arg);
 int emu_control(struct emu *emu, const char *method, const char *path, const char *query,
                 const char *authorization, const char *body, size_t body_len, int *status,
                 char **out, const char **allow);
+
+/* ---- seed files ---- */
+
+struct store;
+
+/* What a seed takes from the configuration. */
+struct emu_seed_defaults {
+	const char *region;   /* of every account */
+	int pending_ttl_days; /* a pending domain's verification period */
+};
+
+/* Writes the seed file path (docs/emulator.md, "Seed files") to st in one transaction: all
+ * of it, or nothing. 0; MC_ERR_INVALID with e naming the file's member at fault (a malformed
+ * file, a bad value, a duplicate); a store error. The caller applies it to an empty store
+ * only. */
+int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char *path,
+             struct err *e);
+
+/* Feeds the seed file's "messages" (.eml files) through the gateway's checks and accept, as
+ * an SMTP session would (srv->mail: the running pipeline), then waits (at most 15 s) until
+ * the pipeline has taken them (no recipient of theirs pending). After emu_seed, at the same
+ * first start. 0, or MC_ERR_INVALID naming the message the gateway refused. */
+int emu_seed_messages(struct server *srv, const char *path, struct err *e);
 
 #endif

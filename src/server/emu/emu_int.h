@@ -58,6 +58,9 @@ struct emu {
 	atomic_int nrules_pub; /* nrules, read without the lock by the fast path */
 	unsigned next_rule;    /* for ids */
 
+	char *baseline; /* the store's snapshot at start (store_snapshot.h): reset's state */
+	size_t baseline_len;
+
 	pthread_t timer;
 	pthread_mutex_t timer_mu;
 	pthread_cond_t timer_cv;

@@ -29,6 +29,7 @@
 #include "store_mail_int.h"
 #include "store_policy_int.h"
 #include "store_ttp_int.h"
+#include "store_snapshot_int.h"
 #include "store_urls_int.h"
 #include "store_siem_int.h"
 
@@ -772,6 +773,20 @@ int pg_exec(struct store *st, const char *sql, const char *what, struct err *e)
 	return rc;
 }
 
+PGconn *pg_conn_db(struct store *st, struct err *e)
+{
+	struct pg_conn *c = NULL;
+
+	if (conn_get((struct pg_store *)st, &c, e) != 0)
+		return NULL;
+	if (c->tx_lost) {
+		err_set(e, MC_ERR_UNAVAILABLE,
+		        "the connection to PostgreSQL broke inside the transaction");
+		return NULL;
+	}
+	return c->db;
+}
+
 const char *pg_dsn(struct store *st)
 {
 	return ((struct pg_store *)st)->dsn;
@@ -1081,6 +1096,7 @@ static const struct store_ops pg_ops = {
         .siem = &pg_siem_ops,
         .directory = &pg_directory_ops,
         .urls = &pg_urls_ops,
+        .snapshot = &pg_snapshot_ops,
         .shared = &pg_shared_ops,
 };
 

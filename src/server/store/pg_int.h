@@ -69,6 +69,10 @@ int pg_run(struct store *st, const char *sql, int flags, const struct pg_params 
  * calling thread's connection with the simple protocol. 0 or pg_fail's mapping. */
 int pg_exec(struct store *st, const char *sql, const char *what, struct err *e);
 
+/* The calling thread's connection (opened on first use), for statements built at run time
+ * (pg_snapshot.c), which the prepared-statement cache does not take; NULL + e on failure. */
+PGconn *pg_conn_db(struct store *st, struct err *e);
+
 /* The connection string the store was opened with (pg_shared.c opens its listener). */
 const char *pg_dsn(struct store *st);
 

@@ -18,6 +18,7 @@
 #include "store_mail_int.h"
 #include "store_policy_int.h"
 #include "store_ttp_int.h"
+#include "store_snapshot_int.h"
 #include "store_urls_int.h"
 #include "store_siem_int.h"
 
@@ -704,6 +705,7 @@ static const struct store_ops sqlite_ops = {
         .siem = &sqlite_siem_ops,
         .directory = &sqlite_directory_ops,
         .urls = &sqlite_urls_ops,
+        .snapshot = &sqlite_snapshot_ops,
 };
 
 /* Before SQLite initialises: no global memory statistics, whose mutex every allocation of
