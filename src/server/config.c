@@ -69,6 +69,12 @@ static const struct cfg_opt opts[] = {
         S(pg_dsn, "", "PostgreSQL connection string (store = postgres)"),
         I(db_busy_timeout_ms, "5000", 1, 600000,
           "ms a write waits for the store's lock before the call gets 503"),
+        I(pg_gate_batch, "32", 1, 256,
+          "postgres: most signed calls whose replay and rate-limit gate one statement carries "
+          "(calls waiting at the same moment are combined; 1 = one statement per call)"),
+        I(pg_gate_leaders, "2", 1, 64,
+          "postgres: gate statements this node runs at once (calls beyond wait and join the "
+          "next one)"),
         S(key_file, "",
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),

@@ -26,6 +26,8 @@ struct config {
 	char db_path[512]; /* default <data_dir>/mcapid.db */
 	char pg_dsn[512];
 	int db_busy_timeout_ms; /* how long a writer waits for the store's write lock */
+	int pg_gate_batch;      /* most signed calls one gate statement carries */
+	int pg_gate_leaders;    /* gate statements in flight at once */
 	char key_file[512];     /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;

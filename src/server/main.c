@@ -128,6 +128,8 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	sc.dsn = cfg->pg_dsn;
 	sc.key = key;
 	sc.busy_timeout_ms = cfg->db_busy_timeout_ms;
+	sc.gate_batch = cfg->pg_gate_batch;
+	sc.gate_leaders = cfg->pg_gate_leaders;
 	sc.must_exist = !create;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));

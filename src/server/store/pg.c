@@ -73,7 +73,8 @@ struct pg_store {
 	char *dsn;
 	int busy_timeout_ms;
 	int schema_version;
-	struct connreg conns; /* one connection per calling thread */
+	struct connreg conns;   /* one connection per calling thread */
+	struct pg_gates *gates; /* the gate batcher (pg_shared.c) */
 };
 
 static const char sql_begin[] =
@@ -508,6 +509,11 @@ const char *pg_dsn(struct store *st)
 	return ((struct pg_store *)st)->dsn;
 }
 
+struct pg_gates *pg_gates(struct store *st)
+{
+	return ((struct pg_store *)st)->gates;
+}
+
 int pg_in_tx(struct store *st)
 {
 	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
@@ -721,6 +727,7 @@ static void pg_close(struct store *st)
 	if (ps->dsn)
 		secure_zero(ps->dsn, strlen(ps->dsn)); /* may hold a password */
 	free(ps->dsn);
+	pg_gates_free(ps->gates);
 	secure_zero(ps->base.key, sizeof(ps->base.key));
 	free(ps);
 }
@@ -788,7 +795,9 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	ps->busy_timeout_ms =
 	        cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
 	ps->dsn = strdup(cfg->dsn);
-	if (!ps->dsn) {
+	ps->gates = pg_gates_new(cfg->gate_batch > 0 ? cfg->gate_batch : 32,
+	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 2);
+	if (!ps->dsn || !ps->gates) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}

@@ -34,6 +34,8 @@ struct store_config {
 	const unsigned char *key; /* STORE_KEY_LEN bytes; copied */
 	int busy_timeout_ms;      /* how long a writer waits for the lock */
 	int must_exist;           /* sqlite: never create the database file (admin) */
+	int gate_batch;           /* postgres: most signed calls per gate statement (0 = 32) */
+	int gate_leaders;         /* postgres: gate statements a node runs at once (0 = 2) */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:
