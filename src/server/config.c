@@ -72,7 +72,7 @@ static const struct cfg_opt opts[] = {
         I(pg_gate_batch, "32", 1, 256,
           "postgres: most signed calls whose replay and rate-limit gate one statement carries "
           "(calls waiting at the same moment are combined; 1 = one statement per call)"),
-        I(pg_gate_leaders, "2", 1, 64,
+        I(pg_gate_leaders, "1", 1, 64,
           "postgres: gate statements this node runs at once (calls beyond wait and join the "
           "next one)"),
         S(key_file, "",

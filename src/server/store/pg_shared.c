@@ -100,7 +100,7 @@ static const char sql_gate_batch[] =
         "g AS (SELECT s.k, count(*) AS n, (array_agg(s.lim ORDER BY s.i))[1] AS lim, "
         "(array_agg(s.rf ORDER BY s.i))[1] AS rf FROM s WHERE NOT s.seen GROUP BY s.k), "
         "lk AS (SELECT b.key, b.tokens, b.last_ms FROM rl_buckets b WHERE b.kind = 1 "
-        "AND b.key IN (SELECT g.k FROM g) ORDER BY b.key FOR UPDATE), "
+        "AND b.key = ANY (ARRAY(SELECT g.k FROM g)) ORDER BY b.key FOR UPDATE), "
         "v AS (SELECT g.k, g.n, g.lim, g.rf, lk.key IS NOT NULL AS had, "
         "CASE WHEN lk.key IS NULL THEN g.lim ELSE " AV " END AS av, "
         "CASE WHEN lk.key IS NULL THEN t.now_ms ELSE " LAST " END AS nl "
@@ -278,15 +278,18 @@ static int gate_batch(struct store *st, struct store_gate_call *calls, size_t n,
 /* ---- the batcher ----
  * A thread that needs a gate queues its call. If fewer than `leaders` statements are in
  * flight it leads: it takes up to `batch` queued calls (its own among them when it is near
- * the head) and runs them as one statement on its own connection, then wakes the waiters.
- * Otherwise it waits until a leader has run its call or a leader's place is free. Nothing
+ * the head) and runs them as one statement on its own connection, then wakes their threads
+ * and, when calls are still queued, the thread at the head, which leads the next statement.
+ * Otherwise it sleeps on its own condition variable until either happens (each thread has
+ * its own so that a finished statement wakes only the threads it concerns, not all). Nothing
  * waits for more calls to come: a lone call runs at once as sql_gate, and calls that queued
- * while a statement was in flight go together in the next. A call whose pair is already in
- * the batch being formed stays queued for the next statement, which then sees the first
+ * while statements were in flight go together in the next. A call whose pair is already in
+ * the batch being formed stays queued for a later statement, which then sees the first
  * one's claim (the second of two identical requests is a replay, as one after another). */
 
 struct gate_wait {
 	struct store_gate_call *call;
+	pthread_cond_t cv;
 	int done;
 	int rc;
 	struct err err;
@@ -295,7 +298,6 @@ struct gate_wait {
 
 struct pg_gates {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct gate_wait *head; /* in arrival order */
 	size_t batch;
 	int leaders;
@@ -313,7 +315,6 @@ struct pg_gates *pg_gates_new(int batch, int leaders)
 	                                          : (size_t)batch;
 	q->leaders = leaders < 1 ? 1 : leaders;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
 	return q;
 }
 
@@ -321,7 +322,6 @@ void pg_gates_free(struct pg_gates *q)
 {
 	if (!q)
 		return;
-	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
 }
@@ -337,7 +337,7 @@ static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
 		size_t k = 0;
 		while (k < n && memcmp(take[k]->call->pair, w->call->pair, STORE_PAIR_LEN))
 			k++;
-		if (k < n) { /* a second call with that pair: the next statement */
+		if (k < n) { /* a second call with that pair: a later statement */
 			pp = &w->next;
 			continue;
 		}
@@ -347,6 +347,7 @@ static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
 	return n;
 }
 
+/* Runs the taken calls (q->mu not held) and records each one's outcome. */
 static void gates_lead(struct store *st, struct gate_wait **take, size_t n)
 {
 	struct store_gate_call *calls[STORE_GATE_BATCH_MAX];
@@ -384,6 +385,7 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		return gate_one(st, pair, expires_s, now_s, claim, bucket, limit, refill_ms, out,
 		                e);
 	memcpy(call.pair, pair, STORE_PAIR_LEN);
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&q->mu);
 	for (pp = &q->head; *pp; pp = &(*pp)->next)
 		;
@@ -393,7 +395,7 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		size_t n;
 
 		if (q->running >= q->leaders || !q->head) {
-			pthread_cond_wait(&q->cv, &q->mu);
+			pthread_cond_wait(&w.cv, &q->mu);
 			continue;
 		}
 		n = gates_take(q, take);
@@ -401,12 +403,16 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		pthread_mutex_unlock(&q->mu);
 		gates_lead(st, take, n);
 		pthread_mutex_lock(&q->mu);
-		for (size_t i = 0; i < n; i++)
-			take[i]->done = 1;
 		q->running--;
-		pthread_cond_broadcast(&q->cv);
+		for (size_t i = 0; i < n; i++) {
+			take[i]->done = 1;
+			pthread_cond_signal(&take[i]->cv);
+		}
+		if (q->head) /* the next statement's leader */
+			pthread_cond_signal(&q->head->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
+	pthread_cond_destroy(&w.cv);
 	*out = call.out;
 	if (w.rc && e)
 		*e = w.err;

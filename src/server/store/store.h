@@ -35,7 +35,7 @@ struct store_config {
 	int busy_timeout_ms;      /* how long a writer waits for the lock */
 	int must_exist;           /* sqlite: never create the database file (admin) */
 	int gate_batch;           /* postgres: most signed calls per gate statement (0 = 32) */
-	int gate_leaders;         /* postgres: gate statements a node runs at once (0 = 2) */
+	int gate_leaders;         /* postgres: gate statements a node runs at once (0 = 1) */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:
