@@ -82,6 +82,12 @@ static const struct cfg_opt opts[] = {
         S(trusted_proxies, "",
           "IPs or CIDRs of proxies whose X-Forwarded-For / Forwarded names the client "
           "(comma-separated; none by default)"),
+        I(pg_gate_batch, "32", 1, 256,
+          "postgres: most signed calls whose replay and rate-limit gate one statement carries "
+          "(calls waiting at the same moment are combined; 1 = one statement per call)"),
+        I(pg_gate_leaders, "1", 1, 64,
+          "postgres: gate statements this node runs at once (calls beyond wait and join the "
+          "next one)"),
         S(key_file, "",
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),

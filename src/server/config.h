@@ -30,6 +30,8 @@ struct config {
 	int pg_timeout_ms;          /* bound of one PostgreSQL store call */
 	int pg_connect_timeout_ms;  /* bound of one connection attempt */
 	char trusted_proxies[1024]; /* IPs/CIDRs whose forwarding headers name the client */
+	int pg_gate_batch;          /* most signed calls one gate statement carries */
+	int pg_gate_leaders;        /* gate statements in flight at once */
 	char key_file[512];         /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;

@@ -134,6 +134,8 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	sc.busy_timeout_ms = cfg->db_busy_timeout_ms;
 	sc.timeout_ms = cfg->pg_timeout_ms;
 	sc.connect_timeout_ms = cfg->pg_connect_timeout_ms;
+	sc.gate_batch = cfg->pg_gate_batch;
+	sc.gate_leaders = cfg->pg_gate_leaders;
 	sc.must_exist = !create;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));

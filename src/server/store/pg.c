@@ -100,6 +100,7 @@ struct pg_store {
 	atomic_int down;            /* a call ran out of time and none was answered since */
 	_Atomic int64_t down_until; /* mono_ms until which calls fail at once */
 	atomic_int probing;         /* a call is trying the server while it is down */
+	struct pg_gates *gates;     /* the gate batcher (pg_shared.c) */
 };
 
 static const char sql_begin[] =
@@ -792,6 +793,11 @@ const char *pg_dsn(struct store *st)
 	return ((struct pg_store *)st)->dsn;
 }
 
+struct pg_gates *pg_gates(struct store *st)
+{
+	return ((struct pg_store *)st)->gates;
+}
+
 int pg_in_tx(struct store *st)
 {
 	struct pg_conn *c = (struct pg_conn *)connreg_get(&((struct pg_store *)st)->conns);
@@ -1050,6 +1056,7 @@ static void pg_close(struct store *st)
 	if (ps->dsn)
 		secure_zero(ps->dsn, strlen(ps->dsn)); /* may hold a password */
 	free(ps->dsn);
+	pg_gates_free(ps->gates);
 	secure_zero(ps->base.key, sizeof(ps->base.key));
 	free(ps);
 }
@@ -1121,7 +1128,9 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	ps->connect_timeout_ms =
 	        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : ps->timeout_ms;
 	ps->dsn = strdup(cfg->dsn);
-	if (!ps->dsn) {
+	ps->gates = pg_gates_new(cfg->gate_batch > 0 ? cfg->gate_batch : 32,
+	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 1);
+	if (!ps->dsn || !ps->gates) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}

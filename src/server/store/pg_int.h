@@ -76,6 +76,14 @@ PGconn *pg_conn_db(struct store *st, struct err *e);
 /* The connection string the store was opened with (pg_shared.c opens its listener). */
 const char *pg_dsn(struct store *st);
 
+/* pg_shared.c: the batcher that combines the gates of calls waiting at the same moment
+ * into one statement (at most batch calls each, at most leaders statements at once). Owned
+ * by the store; NULL on lack of memory. */
+struct pg_gates;
+struct pg_gates *pg_gates_new(int batch, int leaders);
+void pg_gates_free(struct pg_gates *g);
+struct pg_gates *pg_gates(struct store *st);
+
 /* 1 if the calling thread has a store transaction open (store_tx_begin). */
 int pg_in_tx(struct store *st);
 

@@ -36,6 +36,8 @@ struct store_config {
 	int timeout_ms;           /* postgres: bound of one store call (0: 5000) */
 	int connect_timeout_ms;   /* postgres: bound of one connection attempt (0: timeout_ms) */
 	int must_exist;           /* sqlite: never create the database file (admin) */
+	int gate_batch;           /* postgres: most signed calls per gate statement (0 = 32) */
+	int gate_leaders;         /* postgres: gate statements a node runs at once (0 = 1) */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:

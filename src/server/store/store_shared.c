@@ -25,6 +25,17 @@ int store_shared_gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN]
 	                             out, e);
 }
 
+int store_shared_gate_batch(struct store *st, struct store_gate_call *calls, size_t n,
+                            struct err *e)
+{
+	if (!store_shared(st))
+		return err_set(e, MC_ERR_INTERNAL, "the store is not shared");
+	if (n < 1 || n > STORE_GATE_BATCH_MAX)
+		return err_set(e, MC_ERR_INVALID, "a batch of gates holds 1 to %d calls",
+		               STORE_GATE_BATCH_MAX);
+	return st->ops->shared->gate_batch(st, calls, n, e);
+}
+
 int store_shared_forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e)
 {
 	if (!store_shared(st))

@@ -43,6 +43,30 @@ int store_shared_gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN]
                       int64_t now_s, int claim, uint64_t bucket, int64_t limit, int64_t refill_ms,
                       struct store_gate *out, struct err *e);
 
+/* One call of store_shared_gate_batch: the arguments of store_shared_gate and its result. */
+struct store_gate_call {
+	unsigned char pair[STORE_PAIR_LEN];
+	int64_t expires_s;
+	int64_t now_s;
+	int claim;
+	uint64_t bucket;
+	int64_t limit;
+	int64_t refill_ms;
+	struct store_gate out;
+};
+
+#define STORE_GATE_BATCH_MAX 256
+
+/* The gates of n calls (1..STORE_GATE_BATCH_MAX, distinct pairs) in one statement: each
+ * call's out is what store_shared_gate would have given had the calls run one after another
+ * in array order at one instant (calls of one bucket take its calls in that order and share
+ * the limit of the first of them). One failure fails them all: nothing is taken or claimed
+ * and the code is store_shared_gate's. Two calls with one pair: MC_ERR_INVALID. On a shared
+ * store store_shared_gate combines the calls of threads that wait at the same moment into
+ * one such batch (docs/postgres.md); this entry point is for tests and tools. */
+int store_shared_gate_batch(struct store *st, struct store_gate_call *calls, size_t n,
+                            struct err *e);
+
 /* Removes pair again (a call that failed without doing anything: 500/503). */
 int store_shared_forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e);
 

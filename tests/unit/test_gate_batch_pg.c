@@ -1,0 +1,275 @@
+/* Unit tests of the batched gate on PostgreSQL (store_shared_gate_batch, and the batcher
+ * behind store_shared_gate, docs/postgres.md): a batch gives each call what the same calls
+ * one after another give (mixed users, a bucket that runs dry in the middle, a pair that ran
+ * before); two calls with one pair are refused in a direct batch, and through the batcher
+ * the second is a replay; threads that gate at once take exactly the bucket's calls and
+ * claim each pair once; one failing statement (a bucket row held by another connection
+ * past the lock timeout) fails every call of its batch and takes or claims nothing. Runs
+ * under tests/e2e/pgserver.py as the other *_pg tests do. */
+#include "tap.h"
+
+#include "server/store/store.h"
+#include "server/store/store_shared.h"
+
+#include "common/date.h"
+#include "common/err.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "pg_unit.h"
+
+/* A call of bucket key with pair bytes (tag, n). */
+static void call_set(struct store_gate_call *c, unsigned char tag, int n, uint64_t key,
+                     int64_t limit, int claim)
+{
+	int64_t now = now_ms() / 1000;
+
+	memset(c, 0, sizeof(*c));
+	memset(c->pair, tag, sizeof(c->pair));
+	c->pair[0] = (unsigned char)n;
+	c->pair[1] = (unsigned char)(n >> 8);
+	c->expires_s = now + 60;
+	c->now_s = now;
+	c->claim = claim;
+	c->bucket = key;
+	c->limit = limit;
+	c->refill_ms = 600000;
+}
+
+/* Runs calls one after another through store_shared_gate (a lone call: sql_gate). */
+static void run_serial(struct store *st, struct store_gate_call *c, size_t n)
+{
+	struct err e;
+
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(store_shared_gate(st, c[i].pair, c[i].expires_s, c[i].now_s, c[i].claim,
+		                            c[i].bucket, c[i].limit, c[i].refill_ms, &c[i].out, &e),
+		          0);
+}
+
+/* The same scenario as a batch and one after another (on other buckets and pairs): each
+ * call's verdict must be the same. */
+static void check_like_serial(struct store *st, struct store_gate_call *b, size_t n)
+{
+	struct store_gate_call s[16];
+	struct err e;
+
+	for (size_t i = 0; i < n; i++) {
+		s[i] = b[i];
+		s[i].bucket += 1;      /* keys are user << 8 | class: another bucket */
+		s[i].pair[15] ^= 0x5a; /* other pairs */
+	}
+	CHECK_INT(store_shared_gate_batch(st, b, n, &e), 0);
+	run_serial(st, s, n);
+	for (size_t i = 0; i < n; i++) {
+		printf("# call %zu: batch r%d a%d c%d rem %lld / serial r%d a%d c%d rem %lld\n", i,
+		       b[i].out.replayed, b[i].out.allowed, b[i].out.claimed,
+		       (long long)b[i].out.remaining, s[i].out.replayed, s[i].out.allowed,
+		       s[i].out.claimed, (long long)s[i].out.remaining);
+		CHECK_INT(b[i].out.replayed, s[i].out.replayed);
+		CHECK_INT(b[i].out.allowed, s[i].out.allowed);
+		CHECK_INT(b[i].out.claimed, s[i].out.claimed);
+		CHECK_INT(b[i].out.remaining, s[i].out.remaining);
+		CHECK((b[i].out.reset_ms == 0) == (s[i].out.reset_ms == 0));
+		CHECK(b[i].out.gen > 0);
+	}
+}
+
+static void test_mixed(struct store *st)
+{
+	struct store_gate_call c[6];
+
+	/* user 1: 3 calls; user 2: 100; interleaved, one of user 1's only looks (claim 0) */
+	call_set(&c[0], 0x11, 0, 1u << 8, 3, 1);
+	call_set(&c[1], 0x11, 1, 2u << 8, 100, 1);
+	call_set(&c[2], 0x11, 2, 1u << 8, 3, 0);
+	call_set(&c[3], 0x11, 3, 2u << 8, 100, 1);
+	call_set(&c[4], 0x11, 4, 1u << 8, 3, 1);
+	call_set(&c[5], 0x11, 5, 1u << 8, 3, 1); /* user 1's bucket is dry by now */
+	check_like_serial(st, c, 6);
+	CHECK(c[0].out.allowed && c[0].out.claimed && c[0].out.remaining == 2);
+	CHECK(c[2].out.allowed && !c[2].out.claimed && c[2].out.remaining == 1);
+	CHECK(c[4].out.allowed && c[4].out.claimed && c[4].out.remaining == 0);
+	CHECK(!c[5].out.allowed && !c[5].out.claimed && !c[5].out.replayed);
+	CHECK(c[5].out.reset_ms > 0 && c[5].out.reset_ms <= 600000);
+	CHECK(c[1].out.claimed && c[1].out.remaining == 99);
+	CHECK(c[3].out.claimed && c[3].out.remaining == 98);
+}
+
+static void test_dry_mid_batch(struct store *st)
+{
+	struct store_gate_call c[5];
+
+	/* an existing bucket (one call taken before) with 2 left: calls 3..5 are refused */
+	call_set(&c[0], 0x22, 0, 4u << 8, 3, 1);
+	call_set(&c[1], 0x22, 100, (4u << 8) + 1, 3, 1); /* the serial twin's bucket */
+	run_serial(st, c, 2);
+	for (int i = 0; i < 5; i++)
+		call_set(&c[i], 0x22, i + 1, 4u << 8, 3, 1);
+	check_like_serial(st, c, 5);
+	CHECK(c[0].out.allowed && c[1].out.allowed && !c[2].out.allowed && !c[4].out.allowed);
+	CHECK_INT(c[1].out.remaining, 0);
+	/* a refused call claimed nothing: the same pair may run once the bucket has calls */
+	call_set(&c[0], 0x22, 3, 6u << 8, 3, 1);
+	run_serial(st, c, 1);
+	CHECK(c[0].out.claimed && !c[0].out.replayed);
+}
+
+static void test_seen(struct store *st)
+{
+	struct store_gate_call c[3];
+	struct err e;
+
+	call_set(&c[0], 0x33, 1, 7u << 8, 5, 1);
+	run_serial(st, c, 1);
+	CHECK(c[0].out.claimed);
+	/* the pair that ran, between two new ones: a replay that takes nothing */
+	call_set(&c[0], 0x33, 0, 7u << 8, 5, 1);
+	call_set(&c[1], 0x33, 1, 7u << 8, 5, 1);
+	call_set(&c[2], 0x33, 2, 7u << 8, 5, 1);
+	CHECK_INT(store_shared_gate_batch(st, c, 3, &e), 0);
+	CHECK(c[0].out.claimed && c[0].out.remaining == 3);
+	CHECK(c[1].out.replayed && !c[1].out.allowed && !c[1].out.claimed);
+	CHECK(c[2].out.claimed && c[2].out.remaining == 2);
+	/* a pair twice in one direct batch is the caller's mistake */
+	call_set(&c[0], 0x33, 7, 7u << 8, 5, 1);
+	call_set(&c[1], 0x33, 7, 7u << 8, 5, 1);
+	CHECK_INT(store_shared_gate_batch(st, c, 2, &e), MC_ERR_INVALID);
+}
+
+/* ---- threads through the batcher ---- */
+
+#define THREADS 8
+#define CALLS   25
+
+struct runner {
+	struct store *st;
+	int id;
+	int same_pair; /* every call of every thread has one pair */
+	uint64_t key;
+	int64_t limit;
+	int allowed, claimed, replayed, failed;
+};
+
+static void *run(void *arg)
+{
+	struct runner *r = arg;
+
+	for (int i = 0; i < CALLS; i++) {
+		struct store_gate_call c;
+		struct err e;
+		call_set(&c, r->same_pair ? 0x44 : 0x55, r->same_pair ? 0 : r->id * CALLS + i,
+		         r->key, r->limit, 1);
+		if (store_shared_gate(r->st, c.pair, c.expires_s, c.now_s, 1, c.bucket, c.limit,
+		                      c.refill_ms, &c.out, &e) != 0) {
+			r->failed++;
+			continue;
+		}
+		r->allowed += c.out.allowed;
+		r->claimed += c.out.claimed;
+		r->replayed += c.out.replayed;
+	}
+	return NULL;
+}
+
+static void run_threads(struct store *st, int same_pair, uint64_t key, int64_t limit,
+                        struct runner *sum)
+{
+	struct runner r[THREADS];
+	pthread_t t[THREADS];
+
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < THREADS; i++) {
+		r[i] = (struct runner){
+		        .st = st, .id = i, .same_pair = same_pair, .key = key, .limit = limit};
+		pthread_create(&t[i], NULL, run, &r[i]);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		sum->allowed += r[i].allowed;
+		sum->claimed += r[i].claimed;
+		sum->replayed += r[i].replayed;
+		sum->failed += r[i].failed;
+	}
+}
+
+static void test_threads(struct store *st)
+{
+	struct runner sum;
+
+	/* 200 calls of one user with 150 in the bucket: exactly 150 run */
+	run_threads(st, 0, 8u << 8, 150, &sum);
+	CHECK_INT(sum.failed, 0);
+	CHECK_INT(sum.allowed, 150);
+	CHECK_INT(sum.claimed, 150);
+	CHECK_INT(sum.replayed, 0);
+	/* 200 copies of one request: one runs, every other one is a replay */
+	run_threads(st, 1, 9u << 8, 1000, &sum);
+	CHECK_INT(sum.failed, 0);
+	CHECK_INT(sum.claimed, 1);
+	CHECK_INT(sum.replayed, THREADS * CALLS - 1);
+}
+
+/* ---- a failing statement ---- */
+
+static void test_failure(const char *dsn)
+{
+	static unsigned char key[STORE_KEY_LEN];
+	struct store_config cfg = {0};
+	struct store *st = NULL;
+	struct store_gate_call c[3];
+	PGconn *db = PQconnectdb(dsn);
+	PGresult *r;
+	struct err e;
+
+	memset(key, 7, sizeof(key));
+	cfg.backend = "postgres";
+	cfg.dsn = dsn;
+	cfg.key = key;
+	cfg.busy_timeout_ms = 300; /* the statement's lock_timeout */
+	CHECK_INT(store_open(&cfg, &st, &e), 0);
+	CHECK(PQstatus(db) == CONNECTION_OK);
+	if (!st || PQstatus(db) != CONNECTION_OK)
+		goto out;
+	/* user 10's bucket exists and another connection holds its row */
+	call_set(&c[0], 0x66, 0, 10u << 8, 5, 1);
+	run_serial(st, c, 1);
+	r = PQexec(db, "BEGIN; SELECT 1 FROM rl_buckets WHERE kind = 1 AND key = 2560 FOR UPDATE");
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+	PQclear(r);
+	call_set(&c[0], 0x66, 1, 11u << 8, 5, 1); /* a user nobody holds */
+	call_set(&c[1], 0x66, 2, 10u << 8, 5, 1);
+	call_set(&c[2], 0x66, 3, 11u << 8, 5, 1);
+	CHECK_INT(store_shared_gate_batch(st, c, 3, &e), MC_ERR_UNAVAILABLE);
+	for (int i = 0; i < 3; i++)
+		CHECK(!c[i].out.allowed && !c[i].out.claimed && !c[i].out.replayed);
+	r = PQexec(db, "ROLLBACK");
+	PQclear(r);
+	/* nothing was taken or claimed: user 11's calls run as if they had never come */
+	CHECK_INT(store_shared_gate_batch(st, c, 3, &e), 0);
+	CHECK(c[0].out.claimed && c[0].out.remaining == 4);
+	CHECK(c[1].out.claimed && c[1].out.remaining == 3);
+	CHECK(c[2].out.claimed && c[2].out.remaining == 3);
+out:
+	PQfinish(db);
+	store_close(st);
+}
+
+int main(int argc, char **argv)
+{
+	struct store *st;
+
+	(void)argc;
+	st = pg_unit_open(argv, 13);
+	if (!st)
+		return tap_done();
+	test_mixed(st);
+	test_dry_mid_batch(st);
+	test_seen(st);
+	test_threads(st);
+	test_failure(getenv("MCAPI_TEST_PG_DSN"));
+	store_close(st);
+	return tap_done();
+}
