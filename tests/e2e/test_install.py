@@ -155,9 +155,9 @@ def test_completion_scripts_parse(staged):
         return subprocess.run([inst(staged, "bin/mcapi"), "completion"] + list(args),
                               capture_output=True, text=True, env=env, check=True).stdout.split()
 
-    assert words("words", "domain") == ["create", "pending", "verify", "code", "status",
+    assert words("words", "domain") == ["create", "pending", "verify", "code", "dns", "status",
                                         "internal", "delete"]
-    assert words("words", "profile") == ["set", "show", "list"]
+    assert words("words", "profile") == ["set", "show", "list", "delete"]
     assert words("words", "account") == []
     assert {"--all", "--page-size", "--inbound", "--help"} <= set(words("options", "domain"))
     # the names of the table are in the bash script, and the zsh one has their summaries
