@@ -53,6 +53,8 @@ struct request {
 	 * computed it (pair_set), for the claim to reuse (auth.c) */
 	unsigned char pair[16];
 	int pair_set;
+	int64_t date_ms; /* x-mc-date, once authentication has parsed it (date_set) */
+	int date_set;
 	struct principal who;
 	const char *auth_check; /* why authentication refused the call (a static reason), or NULL */
 	char fault_id[16];      /* the control plane's fault rule that answered it, or "" */

@@ -153,11 +153,13 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	if (empty(authz) || empty(date) || empty(req_id))
 		return refused(req, API_CREDENTIALS_MISSING, "credentials_missing", NULL, 0);
 
-	if (date_parse_rfc1123(date, strlen(date), &date_ms) != 0) {
+	if (date_parse_rfc1123(date, strlen(date), &req->date_ms) != 0) {
 		snprintf(msg, msg_size,
 		         "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
 		return refused(req, API_DATE_INVALID, "date_unparseable", NULL, 0);
 	}
+	date_ms = req->date_ms;
+	req->date_set = 1; /* the claim (auth_take) needs it again */
 	int64_t skew = (int64_t)srv->cfg->skew * 1000;
 	if (date_ms < now - skew || date_ms > now + skew) {
 		snprintf(msg, msg_size,
@@ -218,6 +220,16 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	return API_OK;
 }
 
+/* x-mc-date as auth_signed parsed it, or parsed now. */
+static int date_of(const struct request *req, const char *date, int64_t *ms)
+{
+	if (req->date_set) {
+		*ms = req->date_ms;
+		return 0;
+	}
+	return date_parse_rfc1123(date, strlen(date), ms);
+}
+
 enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *retry_after_s)
 {
 	struct server *srv = req->srv;
@@ -227,7 +239,7 @@ enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *
 	int64_t date_ms, now = now_ms(), until = 0;
 	int rc;
 
-	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
+	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
 		return API_INTERNAL;
 	/* Dated ahead of the clock: a restart after now would not refuse it by its date
 	 * (auth_signed), so it goes to the journal, kept while the date is valid. */
@@ -299,7 +311,7 @@ static enum api_error shared_take(struct request *req, int run, struct rl_verdic
 	uint64_t key;
 	int rc;
 
-	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
+	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
 		return API_INTERNAL;
 	if (req->pair_set)
 		memcpy(pair, req->pair, sizeof(pair));
