@@ -41,7 +41,8 @@ static int buf_grow(struct buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->alloc)
 		return 0;
-	n = b->alloc ? b->alloc : 64;
+	/* 256 to start: most buffers hold a response or a log line, and each doubling copies */
+	n = b->alloc ? b->alloc : 256;
 	while (n < need)
 		n = n > ((size_t)-1) / 2 ? need : n * 2;
 	if (n > b->cap + 1)
@@ -54,6 +55,11 @@ static int buf_grow(struct buf *b, size_t extra)
 	b->data = p;
 	b->alloc = n;
 	return 0;
+}
+
+int buf_reserve(struct buf *b, size_t n)
+{
+	return buf_grow(b, n);
 }
 
 int buf_add_slow(struct buf *b, const void *p, size_t n)

@@ -23,6 +23,10 @@ void buf_release(struct buf *b);
 /* Empties the buffer, keeping its storage. */
 void buf_reset(struct buf *b);
 
+/* Makes room for n more bytes at once (one allocation for what many appends will write).
+ * Returns 0, MC_ERR_TOO_LARGE past the cap or MC_ERR_NOMEM. */
+int buf_reserve(struct buf *b, size_t n);
+
 /* Appends; return 0, MC_ERR_TOO_LARGE past the cap or MC_ERR_NOMEM. */
 int buf_add_slow(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);

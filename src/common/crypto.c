@@ -1,10 +1,12 @@
 /* HMAC, constant-time comparison and randomness; see crypto.h. */
+/* the SHA-1 block functions (see hmac_sha1_key_init) */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto.h"
 
 #include "b64.h"
 #include "err.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -26,69 +28,73 @@ int crypto_init(void)
 	return sodium_rc;
 }
 
-/* HMAC (RFC 2104) over a SHA-1 implementation fetched once, with one digest context per
- * thread: OpenSSL 3's one-shot HMAC() fetches the algorithm again on every call, which
- * costs more than the hashing itself on the request path. */
-static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha1_md;
-static pthread_key_t ctx_key;
+/* HMAC (RFC 2104) over libcrypto's SHA-1 block functions. Their context is a plain struct,
+ * so the states after the padded key blocks can be computed once per key and copied: a
+ * signed call then hashes its message and two final blocks, not the two key blocks as
+ * well, and skips the EVP layer, whose per-call cost in OpenSSL 3 is larger than the
+ * hashing of such short messages. (SHA1_Init and friends are deprecated in OpenSSL 3 in
+ * favour of EVP, not removed; EVP contexts cannot be copied without an allocation.) */
+_Static_assert(sizeof(SHA_CTX) <= sizeof(((struct hmac_sha1_key *)0)->inner),
+               "struct hmac_sha1_key too small for SHA_CTX");
 
-static void free_ctx(void *p)
+int hmac_sha1_key_init(struct hmac_sha1_key *hk, const unsigned char *key, size_t key_len)
 {
-	EVP_MD_CTX_free(p);
-}
-
-static void sha1_setup(void)
-{
-	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
-	pthread_key_create(&ctx_key, free_ctx);
-}
-
-static int digest2(EVP_MD_CTX *ctx, const void *a, size_t an, const void *b, size_t bn,
-                   unsigned char out[HMAC_SHA1_LEN])
-{
-	unsigned int len = 0;
-
-	if (EVP_DigestInit_ex(ctx, sha1_md, NULL) != 1 || EVP_DigestUpdate(ctx, a, an) != 1 ||
-	    (bn && EVP_DigestUpdate(ctx, b, bn) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1 ||
-	    len != HMAC_SHA1_LEN)
-		return MC_ERR_CRYPTO;
-	return 0;
-}
-
-int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
-              unsigned char mac[HMAC_SHA1_LEN])
-{
-	unsigned char k[64] = {0}, pad[64], inner[HMAC_SHA1_LEN];
-	EVP_MD_CTX *ctx;
+	unsigned char k[SHA_CBLOCK] = {0}, pad[SHA_CBLOCK];
+	SHA_CTX *in = (SHA_CTX *)(void *)hk->inner, *out = (SHA_CTX *)(void *)hk->outer;
 	int rc = MC_ERR_CRYPTO;
 
-	pthread_once(&sha1_once, sha1_setup);
-	if (!sha1_md)
-		return MC_ERR_CRYPTO;
-	ctx = pthread_getspecific(ctx_key);
-	if (!ctx) {
-		if (!(ctx = EVP_MD_CTX_new()))
-			return MC_ERR_NOMEM;
-		pthread_setspecific(ctx_key, ctx);
-	}
 	if (key_len > sizeof(k)) {
-		if (digest2(ctx, key, key_len, NULL, 0, k) != 0)
+		if (!SHA1(key, key_len, k))
 			goto out;
 	} else if (key_len) {
 		memcpy(k, key, key_len);
 	}
 	for (size_t i = 0; i < sizeof(k); i++)
 		pad[i] = k[i] ^ 0x36;
-	if (digest2(ctx, pad, sizeof(pad), msg, msg_len, inner) != 0)
+	if (SHA1_Init(in) != 1 || SHA1_Update(in, pad, sizeof(pad)) != 1)
 		goto out;
 	for (size_t i = 0; i < sizeof(k); i++)
 		pad[i] = k[i] ^ 0x5c;
-	rc = digest2(ctx, pad, sizeof(pad), inner, sizeof(inner), mac);
+	if (SHA1_Init(out) != 1 || SHA1_Update(out, pad, sizeof(pad)) != 1)
+		goto out;
+	rc = 0;
 out:
 	secure_zero(k, sizeof(k));
 	secure_zero(pad, sizeof(pad));
+	if (rc)
+		secure_zero(hk, sizeof(*hk));
+	return rc;
+}
+
+int hmac_sha1_with(const struct hmac_sha1_key *hk, const void *msg, size_t msg_len,
+                   unsigned char mac[HMAC_SHA1_LEN])
+{
+	SHA_CTX c;
+	unsigned char inner[SHA_DIGEST_LENGTH];
+	int rc = MC_ERR_CRYPTO;
+
+	memcpy(&c, hk->inner, sizeof(c));
+	if (SHA1_Update(&c, msg, msg_len) != 1 || SHA1_Final(inner, &c) != 1)
+		goto out;
+	memcpy(&c, hk->outer, sizeof(c));
+	if (SHA1_Update(&c, inner, sizeof(inner)) != 1 || SHA1_Final(mac, &c) != 1)
+		goto out;
+	rc = 0;
+out:
+	secure_zero(&c, sizeof(c));
 	secure_zero(inner, sizeof(inner));
+	return rc;
+}
+
+int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
+              unsigned char mac[HMAC_SHA1_LEN])
+{
+	struct hmac_sha1_key hk;
+	int rc = hmac_sha1_key_init(&hk, key, key_len);
+
+	if (rc == 0)
+		rc = hmac_sha1_with(&hk, msg, msg_len, mac);
+	secure_zero(&hk, sizeof(hk));
 	return rc;
 }
 

@@ -15,6 +15,20 @@ int crypto_init(void);
 int hmac_sha1(const unsigned char *key, size_t key_len, const void *msg, size_t msg_len,
               unsigned char mac[HMAC_SHA1_LEN]);
 
+/* An HMAC-SHA1 key made ready: the hash states after its inner and outer padded blocks.
+ * It is as secret as the key (wipe it with secure_zero); a plain value that may be copied. */
+struct hmac_sha1_key {
+	_Alignas(8) unsigned char inner[128];
+	_Alignas(8) unsigned char outer[128];
+};
+
+/* Prepares hk from key. Returns 0 or MC_ERR_CRYPTO (hk is then zeroed). */
+int hmac_sha1_key_init(struct hmac_sha1_key *hk, const unsigned char *key, size_t key_len);
+
+/* mac = HMAC-SHA1(key of hk, msg). Returns 0 or MC_ERR_CRYPTO. */
+int hmac_sha1_with(const struct hmac_sha1_key *hk, const void *msg, size_t msg_len,
+                   unsigned char mac[HMAC_SHA1_LEN]);
+
 /* 1 if a[0..an) equals b[0..bn), in time that depends only on the lengths. */
 int ct_equal(const void *a, size_t an, const void *b, size_t bn);
 

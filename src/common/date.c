@@ -105,10 +105,11 @@ static int64_t to_ms(long y, long mo, long d, long h, long mi, long s)
 
 int date_parse_rfc1123(const char *s, size_t n, int64_t *ms)
 {
-	static const char *months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-	                               "jul", "aug", "sep", "oct", "nov", "dec"};
+	/* three letters at a time, lower-cased (every signed call parses one date) */
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
 	struct cur c = {s, s + n};
 	long day, year, h, mi, sec, mon = 0;
+	char m[3];
 
 	skip_spaces(&c);
 	/* optional weekday "Tue," */
@@ -121,8 +122,10 @@ int date_parse_rfc1123(const char *s, size_t n, int64_t *ms)
 	skip_spaces(&c);
 	if (c.end - c.p < 3)
 		return MC_ERR_INVALID;
-	for (int i = 0; i < 12; i++)
-		if (strncasecmp(c.p, months[i], 3) == 0)
+	for (int i = 0; i < 3; i++)
+		m[i] = (char)(c.p[i] >= 'A' && c.p[i] <= 'Z' ? c.p[i] + ('a' - 'A') : c.p[i]);
+	for (int i = 0; i < 12 && !mon; i++)
+		if (memcmp(m, months + 3 * i, 3) == 0)
 			mon = i + 1;
 	if (!mon)
 		return MC_ERR_INVALID;

@@ -5,6 +5,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,54 @@ static const unsigned char needs_escape[256] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
 };
 
+/* Word-at-a-time tests: a byte < k (k <= 128), a byte == k. */
+#define ONES           0x0101010101010101ULL
+#define HIGHS          0x8080808080808080ULL
+#define HAS_LESS(x, k) (((x)-ONES * (k)) & ~(x)&HIGHS)
+#define HAS_BYTE(x, k) HAS_LESS((x) ^ (ONES * (k)), 1)
+
+/* The length of the leading run of s[0..n) that needs no escape. */
+static size_t plain_run(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) { /* eight bytes at a time */
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		if (HAS_LESS(x, 0x20) | HAS_BYTE(x, '"') | HAS_BYTE(x, '\\'))
+			break;
+	}
+	while (i < n && !needs_escape[(unsigned char)s[i]])
+		i++;
+	return i;
+}
+
+/* Room for n more bytes (and the NUL) without growing. */
+static char *room(struct buf *b, size_t n)
+{
+	if (b->alloc > n && b->len < b->alloc - n && b->len + n <= b->cap)
+		return b->data + b->len;
+	return NULL;
+}
+
 static int write_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
+	size_t plain = plain_run(s, n), run = 0;
+	char *w;
 	int rc;
 
+	if (plain == n && (w = room(b, n + 2))) { /* the common case: one copy */
+		*w++ = '"';
+		memcpy(w, s, n);
+		w[n] = '"';
+		b->len += n + 2;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	if ((rc = buf_add(b, "\"", 1)) != 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = plain; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
 		size_t en = 2;
@@ -156,12 +196,28 @@ int json_write_string(struct buf *b, const char *s, size_t n)
 
 int json_write_member(struct buf *b, int first, const char *key, const char *value)
 {
+	size_t kn = strlen(key), vn = strlen(value);
+	char *w;
 	int rc;
 
-	if ((!first && (rc = buf_addc(b, ',')) != 0) ||
-	    (rc = write_string(b, key, strlen(key))) != 0 || (rc = buf_addc(b, ':')) != 0)
+	/* the common case, a member with nothing to escape, in one piece: ,"key":"value" */
+	if (plain_run(key, kn) == kn && plain_run(value, vn) == vn && (w = room(b, kn + vn + 6))) {
+		char *start = w;
+		if (!first)
+			*w++ = ',';
+		*w++ = '"';
+		memcpy(w, key, kn), w += kn;
+		memcpy(w, "\":\"", 3), w += 3;
+		memcpy(w, value, vn), w += vn;
+		*w++ = '"';
+		b->len += (size_t)(w - start);
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	if ((!first && (rc = buf_addc(b, ',')) != 0) || (rc = write_string(b, key, kn)) != 0 ||
+	    (rc = buf_addc(b, ':')) != 0)
 		return rc;
-	return write_string(b, value, strlen(value));
+	return write_string(b, value, vn);
 }
 
 void json_strip_nulls(json_t *v)

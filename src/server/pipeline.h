@@ -35,7 +35,8 @@ int pipeline_run(struct request *req, const char *body, size_t body_len, struct 
 void pipeline_finish(struct request *req, struct response *res);
 
 /* Normalises a raw body into req->body/meta/data (API.md §4). Returns API_OK or
- * API_MALFORMED_BODY with a message in msg. Exposed for tests and fuzzing. */
+ * API_MALFORMED_BODY with a message in msg (API_INTERNAL when out of memory). Exposed for
+ * tests and fuzzing. */
 enum api_error pipeline_parse_body(struct request *req, const char *body, size_t len, char *msg,
                                    size_t msg_size);
 

@@ -49,6 +49,12 @@ struct request {
 	int user_known;     /* the signature verified: who.user is the caller (maybe refused) */
 	int replay_claimed; /* the request id was recorded as executed (§2.2) */
 	int ran;            /* the function was called (a claimed id is kept only then) */
+	/* replay_pair_hash of (who.binding.access_key, x-mc-req-id) once authentication has
+	 * computed it (pair_set), for the claim to reuse (auth.c) */
+	unsigned char pair[16];
+	int pair_set;
+	int64_t date_ms; /* x-mc-date, once authentication has parsed it (date_set) */
+	int date_set;
 	struct principal who;
 	const char *auth_check; /* why authentication refused the call (a static reason), or NULL */
 	char fault_id[16];      /* the control plane's fault rule that answered it, or "" */

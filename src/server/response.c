@@ -80,7 +80,8 @@ enum api_error api_error_from_mc(int mc_err)
 
 int response_init(struct response *res)
 {
-	memset(res, 0, sizeof(*res));
+	/* not the header slots (4 KiB, on every call): only those below nheaders are read */
+	memset(res, 0, offsetof(struct response, headers));
 	res->status = 200;
 	res->data = json_array();
 	res->fail = json_array();
@@ -218,6 +219,9 @@ char *response_serialise(const struct response *res, size_t *len)
 	}
 	/* The envelope is written around its parts: no temporary objects on every response. */
 	buf_init(&b, (size_t)1 << 30);
+	/* the pre-serialised items and the envelope around them in one allocation */
+	if (res->raw.len && buf_reserve(&b, res->raw.len + 256) != 0)
+		goto fail;
 	if (buf_adds(&b, "{\"meta\":{\"status\":") != 0 || buf_add_i64(&b, res->status) != 0)
 		goto fail;
 	if (res->pagination &&

@@ -53,7 +53,7 @@ struct response {
 	int rate_set;             /* the X-RateLimit-* headers are set (pipeline.c) */
 	int64_t rate_reset_ms;    /* ... and their X-RateLimit-Reset, for Retry-After */
 	int retry_after_s;        /* > 0: Retry-After of a 429 when it is not the bucket's reset */
-	int nheaders;
+	int nheaders;             /* headers[] past nheaders are not initialised: keep them last */
 	struct {
 		char name[32];
 		char value[512]; /* long enough for an mc-siem-token */

@@ -64,6 +64,20 @@ static void test_crypto(void)
 			snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 		CHECK_STR(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
 	}
+	/* a key made ready once gives the same MACs (the authentication cache keeps one) */
+	{
+		struct hmac_sha1_key hk;
+		unsigned char mac2[HMAC_SHA1_LEN];
+		CHECK_INT(hmac_sha1_key_init(&hk, (const unsigned char *)"SecretKey", 9), 0);
+		for (int i = 0; i < 2; i++) {
+			CHECK_INT(hmac_sha1_with(&hk, msg, strlen(msg), mac2), 0);
+			b64_encode(mac2, sizeof(mac2), out);
+			CHECK_STR(out, "WOywLsnZlsE+D6bp/ug6uch5kxc=");
+		}
+		CHECK_INT(hmac_sha1_with(&hk, "", 0, mac2), 0);
+		CHECK_INT(hmac_sha1((const unsigned char *)"SecretKey", 9, "", 0, mac), 0);
+		CHECK(memcmp(mac, mac2, sizeof(mac)) == 0);
+	}
 	CHECK(ct_equal("abc", 3, "abc", 3));
 	CHECK(!ct_equal("abc", 3, "abd", 3));
 	CHECK(!ct_equal("abc", 3, "ab", 2));
@@ -90,6 +104,15 @@ static void test_date(void)
 	CHECK_INT(date_parse_rfc1123("Tue, 4 Nov 2025 09:05:01 gmt", 28, &ms2), 0);
 	CHECK_INT(ms, ms2);
 	CHECK_INT(date_parse_rfc1123("4 Nov 2025 09:05:01 UTC", 23, &ms2), 0);
+	CHECK_INT(date_parse_rfc1123("4 NOV 2025 09:05:01 UTC", 23, &ms), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_rfc1123("4 nOv 2025 09:05:01 UTC", 23, &ms), 0);
+	CHECK_INT(ms, ms2);
+	CHECK_INT(date_parse_rfc1123("4 Dec 2025 09:05:01 UTC", 23, &ms), 0);
+	CHECK_INT(ms - ms2, 30LL * 86400 * 1000);
+	CHECK_INT(date_parse_rfc1123("4 Jan 2025 09:05:01 UTC", 23, &ms), 0);
+	CHECK_INT(date_parse_rfc1123("4 Nov. 2025 09:05:01 UTC", 24, &ms), MC_ERR_INVALID);
+	CHECK_INT(date_parse_rfc1123("4 No\xc3 2025 09:05:01 UTC", 23, &ms), MC_ERR_INVALID);
 	CHECK_INT(date_parse_rfc1123("Tue, 31 Nov 2025 09:05:01 UTC", 29, &ms2), MC_ERR_INVALID);
 	CHECK_INT(date_parse_rfc1123("Tue, 04 Nov 2025 09:05:01 CET", 29, &ms2), MC_ERR_INVALID);
 	CHECK_INT(date_parse_rfc1123("yesterday", 9, &ms2), MC_ERR_INVALID);
@@ -113,6 +136,18 @@ static void test_log(void)
 	CHECK_STR(log_quote("abc", out, sizeof(out)), "abc");
 	CHECK_STR(log_quote("a b\"", out, sizeof(out)), "\"a b\\\"\"");
 	CHECK_STR(log_quote("", out, sizeof(out)), "\"\"");
+	/* each byte that needs quoting, at every position of a string longer than a word */
+	for (size_t at = 0; at < 19; at++) {
+		static const char bad[] = {' ', '"', '\\', '=', 0x7f, (char)0xc3, '\t'};
+		char s[20];
+		memset(s, 'a', sizeof(s) - 1);
+		s[19] = '\0';
+		CHECK_STR(log_quote(s, out, sizeof(out)), s);
+		for (size_t k = 0; k < sizeof(bad); k++) {
+			s[at] = bad[k];
+			CHECK(log_quote(s, out, sizeof(out))[0] == '"');
+		}
+	}
 	CHECK_STR(log_quote("a\nb", out, sizeof(out)), "\"a\\x0ab\"");
 }
 

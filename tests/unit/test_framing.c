@@ -74,6 +74,46 @@ static void test_framing(void)
 	CHECK(r.ok);
 }
 
+/* The word-at-a-time screens: a bad byte is found at every position of a long name or value,
+ * and what the exact checks allow (a tab or UTF-8 in a value, UTF-8 in a name) still passes. */
+static void test_framing_positions(void)
+{
+	static const char bad_value[] = {'\r', '\n', '\0', 0x1f, 0x7f};
+	static const char bad_name[] = {' ', ':', '\t', '\0', 0x7f};
+	struct framing_result r;
+
+	for (size_t len = 1; len <= 20; len++) {
+		for (size_t at = 0; at < len; at++) {
+			char name[24], value[24];
+			struct framing_header hs[2] = {{"Host", 4, "x", 1},
+			                               {name, len, value, len}};
+
+			memset(name, 'n', sizeof(name));
+			memset(value, 'v', sizeof(value));
+			for (size_t k = 0; k < sizeof(bad_value); k++) {
+				value[at] = bad_value[k];
+				framing_check("HTTP/1.1", hs, 2, &r);
+				CHECK(!r.ok && strstr(r.reason, "control character"));
+			}
+			value[at] = '\t';
+			framing_check("HTTP/1.1", hs, 2, &r);
+			CHECK(r.ok);
+			value[at] = (char)0xc3;
+			framing_check("HTTP/1.1", hs, 2, &r);
+			CHECK(r.ok);
+			value[at] = 'v';
+			for (size_t k = 0; k < sizeof(bad_name); k++) {
+				name[at] = bad_name[k];
+				framing_check("HTTP/1.1", hs, 2, &r);
+				CHECK(!r.ok && strstr(r.reason, "header name"));
+			}
+			name[at] = (char)0xc3;
+			framing_check("HTTP/1.1", hs, 2, &r);
+			CHECK(r.ok);
+		}
+	}
+}
+
 /* framing_head over s: its kind, and the reason must contain want (NULL: no reason). */
 static void head_is(const char *s, size_t n, enum framing_head_kind kind, const char *want,
                     int line)
@@ -225,6 +265,7 @@ static void test_ratelimit(void)
 int main(void)
 {
 	test_framing();
+	test_framing_positions();
 	test_head();
 	test_ratelimit();
 	return tap_done();

@@ -60,6 +60,53 @@ static void test_write(void)
 	buf_release(&b);
 }
 
+/* The word-at-a-time scan of write_string and json_write_member: an escaped byte at every
+ * position of strings around the word size, and a buffer filled up to its cap. */
+static void test_write_positions(void)
+{
+	static const char esc[] = {'"', '\\', '\n', 0x01};
+	static const char *want[] = {"\\\"", "\\\\", "\\n", "\\u0001"};
+	struct buf b;
+
+	for (size_t len = 1; len <= 20; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (size_t k = 0; k < sizeof(esc); k++) {
+				char s[24], expect[64], *w = expect;
+				json_t *v;
+
+				memset(s, 'a', len);
+				s[len] = '\0';
+				s[at] = esc[k];
+				*w++ = '"';
+				memset(w, 'a', at), w += at;
+				memcpy(w, want[k], strlen(want[k])), w += strlen(want[k]);
+				memset(w, 'a', len - at - 1), w += len - at - 1;
+				*w++ = '"';
+				*w = '\0';
+				buf_init(&b, 1 << 20);
+				v = json_string(s);
+				CHECK_INT(json_write(&b, v), 0);
+				CHECK_STR(b.data, expect);
+				json_decref(v);
+				buf_reset(&b);
+				CHECK_INT(json_write_member(&b, 1, s, "x"), 0);
+				CHECK(strncmp(b.data, expect, strlen(expect)) == 0 &&
+				      strcmp(b.data + strlen(expect), ":\"x\"") == 0);
+				buf_release(&b);
+			}
+		}
+	}
+	buf_init(&b, 1 << 20);
+	CHECK_INT(json_write_member(&b, 1, "k", "v"), 0);
+	CHECK_INT(json_write_member(&b, 0, "long key of more than eight", "é and more"), 0);
+	CHECK_STR(b.data, "\"k\":\"v\",\"long key of more than eight\":\"é and more\"");
+	buf_release(&b);
+	buf_init(&b, 9); /* "k":"12" fits, one more byte does not */
+	CHECK_INT(json_write_member(&b, 1, "k", "12"), 0);
+	CHECK_INT(json_write_member(&b, 0, "k", "1"), MC_ERR_TOO_LARGE);
+	buf_release(&b);
+}
+
 static void test_getters(void)
 {
 	json_t *o =
@@ -90,6 +137,7 @@ static void test_getters(void)
 int main(void)
 {
 	test_write();
+	test_write_positions();
 	test_getters();
 	return tap_done();
 }

@@ -22,6 +22,8 @@
 
 #include "common/banned.h"
 
+_Static_assert(sizeof(((struct request *)0)->pair) == REPLAY_PAIR_LEN, "request pair size");
+
 static enum api_error load_app(struct request *req, char *msg, size_t msg_size)
 {
 	struct server *srv = req->srv;
@@ -73,8 +75,10 @@ enum api_error auth_app(struct request *req, char *msg, size_t msg_size)
 	return API_OK;
 }
 
-/* The binding of access_key with its user and account, from the cache or the store. */
-static enum api_error load_rows(struct request *req, const char *access_key)
+/* The binding of access_key with its user and account, and (when key is not NULL) its
+ * secret made ready for the signature check, from the cache or the store. */
+static enum api_error load_rows(struct request *req, const char *access_key,
+                                struct hmac_sha1_key *key)
 {
 	struct server *srv = req->srv;
 	struct principal *who = &req->who;
@@ -83,13 +87,9 @@ static enum api_error load_rows(struct request *req, const char *access_key)
 	int64_t t = mono_ms();
 	int rc;
 
-	if (authcache_get_rows(srv->authcache, access_key, t, &rows)) {
-		who->binding = rows.binding;
-		who->user = rows.user;
-		who->account = rows.account;
-		secure_zero(&rows, sizeof(rows));
+	if (authcache_get_rows(srv->authcache, access_key, t, &who->binding, &who->user,
+	                       &who->account, key))
 		return API_OK;
-	}
 	rc = store_binding_get(srv->store, access_key, &who->binding, &e);
 	if (rc == MC_ERR_NOT_FOUND)
 		return API_INVALID_SIGNATURE;
@@ -109,9 +109,14 @@ static enum api_error load_rows(struct request *req, const char *access_key)
 	rows.binding = who->binding;
 	rows.user = who->user;
 	rows.account = who->account;
-	authcache_put_rows(srv->authcache, &rows, t);
+	rc = hmac_sha1_key_init(&rows.key, who->binding.secret, who->binding.secret_len);
+	if (rc == 0) {
+		authcache_put_rows(srv->authcache, &rows, t);
+		if (key)
+			*key = rows.key;
+	}
 	secure_zero(&rows, sizeof(rows));
-	return API_OK;
+	return rc ? api_error_from_mc(rc) : API_OK;
 }
 
 static int empty(const char *s)
@@ -145,7 +150,9 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	const char *authz, *date, *req_id;
 	struct sig_slice ak, sig;
 	char ak_buf[sizeof(who->binding.access_key)];
+	struct hmac_sha1_key key;
 	int64_t date_ms, now = now_ms();
+	int other_app, good;
 	enum api_error ae;
 
 	msg[0] = '\0';
@@ -158,11 +165,13 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	if (empty(authz) || empty(date) || empty(req_id))
 		return refused(req, API_CREDENTIALS_MISSING, "credentials_missing", NULL, 0);
 
-	if (date_parse_rfc1123(date, strlen(date), &date_ms) != 0) {
+	if (date_parse_rfc1123(date, strlen(date), &req->date_ms) != 0) {
 		snprintf(msg, msg_size,
 		         "x-mc-date is not a date like 'Tue, 24 Nov 2015 12:50:11 UTC'");
 		return refused(req, API_DATE_INVALID, "date_unparseable", NULL, 0);
 	}
+	date_ms = req->date_ms;
+	req->date_set = 1; /* the claim (auth_take) needs it again */
 	int64_t skew = (int64_t)srv->cfg->skew * 1000;
 	if (date_ms < now - skew || date_ms > now + skew) {
 		snprintf(msg, msg_size,
@@ -174,15 +183,18 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		return refused(req, API_INVALID_SIGNATURE, "authorization_malformed", NULL, 0);
 	memcpy(ak_buf, ak.p, ak.n);
 	ak_buf[ak.n] = '\0';
-	if ((ae = load_rows(req, ak_buf)) != API_OK)
+	if ((ae = load_rows(req, ak_buf, &key)) != API_OK)
 		return ae == API_INVALID_SIGNATURE
 		               ? refused(req, ae, "access_key_unknown", ak_buf, ak.n)
 		               : ae;
-	if (who->binding.app_row_id != who->app.id)
+	other_app = who->binding.app_row_id != who->app.id;
+	good = !other_app &&
+	       sig_verify_key(&key, date, req_id, req->path, req->query, who->app.app_key, sig);
+	secure_zero(&key, sizeof(key));
+	if (other_app)
 		return refused(req, API_INVALID_SIGNATURE, "access_key_of_another_application",
 		               ak_buf, ak.n);
-	if (!sig_verify(who->binding.secret, who->binding.secret_len, date, req_id, req->path,
-	                req->query, who->app.app_key, sig))
+	if (!good)
 		return refused(req, API_INVALID_SIGNATURE, "signature_mismatch", ak_buf, ak.n);
 	req->user_known = 1; /* the answer shows this user's rate-limit bucket */
 
@@ -207,12 +219,27 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 		return refused(req, API_UNAVAILABLE, "date_before_start", ak_buf, ak.n);
 	}
 
-	/* Only a look: the id is used up when the function runs (auth_claim). */
-	if (replay_seen(srv->replay, ak.p, ak.n, req_id, mono_ms() / 1000))
+	/* Only a look: the id is used up when the function runs (auth_claim). The binding's
+	 * access key is the one sent (looked up by exact match), so the claim reuses the
+	 * hash. */
+	replay_pair_hash(srv->replay, who->binding.access_key, strlen(who->binding.access_key),
+	                 req_id, req->pair);
+	req->pair_set = 1;
+	if (replay_seen_pair(srv->replay, req->pair, mono_ms() / 1000))
 		return refused(req, API_REPLAYED, "request_id_replayed", ak_buf, ak.n);
 
 	req->authenticated = 1;
 	return API_OK;
+}
+
+/* x-mc-date as auth_signed parsed it, or parsed now. */
+static int date_of(const struct request *req, const char *date, int64_t *ms)
+{
+	if (req->date_set) {
+		*ms = req->date_ms;
+		return 0;
+	}
+	return date_parse_rfc1123(date, strlen(date), ms);
 }
 
 enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *retry_after_s)
@@ -224,14 +251,18 @@ enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *
 	int64_t date_ms, now = now_ms(), until = 0;
 	int rc;
 
-	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
+	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
 		return API_INTERNAL;
 	/* Dated ahead of the clock: a restart after now would not refuse it by its date
 	 * (auth_signed), so it goes to the journal, kept while the date is valid. */
 	if (date_ms > now)
 		until = date_ms / 1000 + srv->cfg->skew + 1;
-	rc = replay_check_insert(srv->replay, req->who.user.id, ak, strlen(ak), req_id,
-	                         mono_ms() / 1000, until, retry_after_s);
+	if (req->pair_set)
+		rc = replay_check_insert_pair(srv->replay, req->who.user.id, req->pair,
+		                              mono_ms() / 1000, until, retry_after_s);
+	else
+		rc = replay_check_insert(srv->replay, req->who.user.id, ak, strlen(ak), req_id,
+		                         mono_ms() / 1000, until, retry_after_s);
 	if (rc == MC_ERR_EXISTS) /* the same request, let through concurrently, won */
 		return refused(req, API_REPLAYED, "request_id_replayed", ak, strlen(ak));
 	if (rc == MC_ERR_TOO_LARGE) {
@@ -262,7 +293,7 @@ static enum api_error recheck(struct request *req, char *msg, size_t msg_size)
 
 	memcpy(ak_buf, ak, sizeof(ak_buf));
 	if ((ae = load_app(req, msg, msg_size)) == API_OK)
-		ae = load_rows(req, ak_buf);
+		ae = load_rows(req, ak_buf, NULL);
 	if (ae == API_OK && (who->binding.app_row_id != who->app.id))
 		ae = API_INVALID_SIGNATURE;
 	if (ae == API_OK && (who->binding.revoked || who->user.disabled ||
@@ -292,9 +323,12 @@ static enum api_error shared_take(struct request *req, int run, struct rl_verdic
 	uint64_t key;
 	int rc;
 
-	if (!req_id || !date || date_parse_rfc1123(date, strlen(date), &date_ms) != 0)
+	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
 		return API_INTERNAL;
-	replay_pair_hash(srv->replay, ak, strlen(ak), req_id, pair);
+	if (req->pair_set)
+		memcpy(pair, req->pair, sizeof(pair));
+	else
+		replay_pair_hash(srv->replay, ak, strlen(ak), req_id, pair);
 	ratelimit_bucket(srv->rl, req->who.user.id, req->path, &key, &limit, &refill);
 	rc = store_shared_gate(srv->store, pair, date_ms / 1000 + srv->cfg->skew + 1,
 	                       now_ms() / 1000, run, key, limit, refill, &g, &e);

@@ -75,8 +75,11 @@ static void map_release(struct map *m)
 	}
 }
 
-static int map_get(struct authcache *c, struct map *m, const char *key, int64_t now, void *out,
-                   size_t size)
+/* Copies a found entry's value out (under the shard's lock). */
+typedef void (*copy_fn)(const void *val, void *arg);
+
+static int map_get(struct authcache *c, struct map *m, const char *key, int64_t now, size_t size,
+                   copy_fn copy, void *arg)
 {
 	uint64_t h = hash(key);
 	int si = (int)(h % SHARDS), found = 0;
@@ -87,7 +90,7 @@ static int map_get(struct authcache *c, struct map *m, const char *key, int64_t 
 		if (e->h == h && strcmp(e->key, key) == 0) {
 			if (now - e->at < c->ttl && e->size == size &&
 			    e->at > atomic_load_explicit(&c->flushed, memory_order_acquire)) {
-				memcpy(out, e + 1, size);
+				copy(e + 1, arg);
 				found = 1;
 			}
 			break;
@@ -207,10 +210,33 @@ void authcache_free(struct authcache *c)
 	free(c);
 }
 
-int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
-                       struct auth_rows *out)
+struct rows_out {
+	struct binding *b;
+	struct user *u;
+	struct account *a;
+	struct hmac_sha1_key *k;
+};
+
+/* Straight into the caller's structs: no intermediate copy that would need wiping. */
+static void copy_rows(const void *val, void *arg)
 {
-	return c ? map_get(c, &c->rows, access_key, now, out, sizeof(*out)) : 0;
+	const struct auth_rows *r = val;
+	const struct rows_out *o = arg;
+
+	*o->b = r->binding;
+	*o->u = r->user;
+	*o->a = r->account;
+	if (o->k)
+		*o->k = r->key;
+}
+
+int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now, struct binding *b,
+                       struct user *u, struct account *a, struct hmac_sha1_key *k)
+{
+	struct rows_out o = {b, u, a, k};
+
+	return c ? map_get(c, &c->rows, access_key, now, sizeof(struct auth_rows), copy_rows, &o)
+	         : 0;
 }
 
 void authcache_put_rows(struct authcache *c, const struct auth_rows *rows, int64_t now)
@@ -248,9 +274,14 @@ int authcache_sync(struct authcache *c, int64_t gen, int64_t since, int64_t now)
 	return since <= atomic_load_explicit(&c->flushed, memory_order_acquire);
 }
 
+static void copy_app(const void *val, void *arg)
+{
+	memcpy(arg, val, sizeof(struct application));
+}
+
 int authcache_get_app(struct authcache *c, const char *app_id, int64_t now, struct application *out)
 {
-	return c ? map_get(c, &c->apps, app_id, now, out, sizeof(*out)) : 0;
+	return c ? map_get(c, &c->apps, app_id, now, sizeof(*out), copy_app, out) : 0;
 }
 
 void authcache_put_app(struct authcache *c, const struct application *app, int64_t now)

@@ -9,6 +9,7 @@
 #ifndef MCAPI_SERVER_AUTH_AUTHCACHE_H
 #define MCAPI_SERVER_AUTH_AUTHCACHE_H
 
+#include "common/crypto.h"
 #include "server/store/store.h"
 
 #include <stdint.h>
@@ -19,15 +20,17 @@ struct auth_rows {
 	struct binding binding;
 	struct user user;
 	struct account account;
+	struct hmac_sha1_key key; /* binding.secret made ready for signature checks */
 };
 
 /* ttl_ms 0 returns NULL: no caching. max_entries bounds each of the two maps. */
 struct authcache *authcache_new(int ttl_ms, size_t max_entries);
 void authcache_free(struct authcache *c);
 
-/* 1 and *out filled if a fresh entry exists, else 0. now: monotonic ms. */
-int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now,
-                       struct auth_rows *out);
+/* 1 and *b, *u, *a, *k filled if a fresh entry exists, else 0 (nothing written). now:
+ * monotonic ms. k may be NULL. */
+int authcache_get_rows(struct authcache *c, const char *access_key, int64_t now, struct binding *b,
+                       struct user *u, struct account *a, struct hmac_sha1_key *k);
 void authcache_put_rows(struct authcache *c, const struct auth_rows *rows, int64_t now);
 /* Drops the entry of access_key (after this process changed the binding). */
 void authcache_forget(struct authcache *c, const char *access_key);

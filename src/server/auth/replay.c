@@ -204,14 +204,20 @@ void replay_pair_hash(const struct replay *r, const char *ak, size_t ak_len, con
 	crypto_generichash_final(&st, out, REPLAY_PAIR_LEN);
 }
 
+static uint64_t pair_h(const unsigned char pair[REPLAY_PAIR_LEN])
+{
+	uint64_t h;
+
+	memcpy(&h, pair, sizeof(h));
+	return h ? h : 1;
+}
+
 static uint64_t pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id)
 {
 	unsigned char out[REPLAY_PAIR_LEN];
-	uint64_t h;
 
 	replay_pair_hash(r, ak, ak_len, req_id, out);
-	memcpy(&h, out, sizeof(h));
-	return h ? h : 1;
+	return pair_h(out);
 }
 
 /* Drops the tables older than the previous epoch and makes gen[e & 1] epoch e's
@@ -494,11 +500,9 @@ static int journal_append(struct replay *r, uint64_t h, int64_t until_s)
 
 static void forget_hash(struct replay *r, int64_t user_id, uint64_t h);
 
-int replay_check_insert(struct replay *r, int64_t user_id, const char *access_key, size_t ak_len,
-                        const char *req_id, int64_t now_s, int64_t journal_until_s,
-                        int *retry_after_s)
+static int check_insert(struct replay *r, int64_t user_id, uint64_t h, int64_t now_s,
+                        int64_t journal_until_s, int *retry_after_s)
 {
-	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
 	int rc = insert_hash(r, h, user_id, now_s, 1, retry_after_s);
 
 	if (rc == 0 && journal_until_s > 0 && r->j.on && journal_append(r, h, journal_until_s)) {
@@ -508,10 +512,23 @@ int replay_check_insert(struct replay *r, int64_t user_id, const char *access_ke
 	return rc;
 }
 
-int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
-                int64_t now_s)
+int replay_check_insert(struct replay *r, int64_t user_id, const char *access_key, size_t ak_len,
+                        const char *req_id, int64_t now_s, int64_t journal_until_s,
+                        int *retry_after_s)
 {
-	uint64_t h = pair_hash(r, access_key, ak_len, req_id);
+	return check_insert(r, user_id, pair_hash(r, access_key, ak_len, req_id), now_s,
+	                    journal_until_s, retry_after_s);
+}
+
+int replay_check_insert_pair(struct replay *r, int64_t user_id,
+                             const unsigned char pair[REPLAY_PAIR_LEN], int64_t now_s,
+                             int64_t journal_until_s, int *retry_after_s)
+{
+	return check_insert(r, user_id, pair_h(pair), now_s, journal_until_s, retry_after_s);
+}
+
+static int held(struct replay *r, uint64_t h, int64_t now_s)
+{
 	struct shard *s = &r->shards[h >> 58];
 	size_t dummy;
 	int seen;
@@ -521,6 +538,17 @@ int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const c
 	seen = lookup(&s->gen[0], h, &dummy) || lookup(&s->gen[1], h, &dummy);
 	pthread_mutex_unlock(&s->mu);
 	return seen;
+}
+
+int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
+                int64_t now_s)
+{
+	return held(r, pair_hash(r, access_key, ak_len, req_id), now_s);
+}
+
+int replay_seen_pair(struct replay *r, const unsigned char pair[REPLAY_PAIR_LEN], int64_t now_s)
+{
+	return held(r, pair_h(pair), now_s);
 }
 
 /* Removes h from t by backward-shift deletion (linear probing keeps no tombstones). */

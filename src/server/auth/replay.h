@@ -29,6 +29,8 @@ struct replay;
  * bounds the pairs one user holds (0 = no bound); key (REPLAY_KEY_LEN bytes) keys the pair
  * hash and must stay the same across restarts for the journal to mean anything (derived
  * from the server key); NULL = a random key (tests). */
+#define REPLAY_PAIR_LEN 16 /* see replay_pair_hash */
+
 struct replay *replay_new(size_t max_entries, size_t per_user, int skew_s,
                           const unsigned char *key);
 void replay_free(struct replay *r);
@@ -52,6 +54,13 @@ int replay_check_insert(struct replay *r, int64_t user_id, const char *access_ke
 int replay_seen(struct replay *r, const char *access_key, size_t ak_len, const char *req_id,
                 int64_t now_s);
 
+/* replay_check_insert and replay_seen for a pair hashed beforehand (replay_pair_hash): a
+ * call looks at its pair and claims it with one hash. */
+int replay_check_insert_pair(struct replay *r, int64_t user_id,
+                             const unsigned char pair[REPLAY_PAIR_LEN], int64_t now_s,
+                             int64_t journal_until_s, int *retry_after_s);
+int replay_seen_pair(struct replay *r, const unsigned char pair[REPLAY_PAIR_LEN], int64_t now_s);
+
 /* Removes the pair again (a call that failed without doing anything) and gives the slot
  * back to user_id. A journal record stays (the pair is then refused after a restart). */
 void replay_forget(struct replay *r, int64_t user_id, const char *access_key, size_t ak_len,
@@ -60,7 +69,6 @@ void replay_forget(struct replay *r, int64_t user_id, const char *access_key, si
 /* The keyed hash of (access key, request id) that identifies a pair (REPLAY_PAIR_LEN
  * bytes): also the key of the replay set that nodes on a shared store keep there
  * (store_shared.h), the same on every node that has the same server key. */
-#define REPLAY_PAIR_LEN 16
 void replay_pair_hash(const struct replay *r, const char *ak, size_t ak_len, const char *req_id,
                       unsigned char out[REPLAY_PAIR_LEN]);
 

@@ -48,8 +48,9 @@ int sig_parse_authorization(const char *value, struct sig_slice *access_key, str
 	return 0;
 }
 
-int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
-             const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1])
+static int sign_with(const struct hmac_sha1_key *hk, const char *date, const char *req_id,
+                     const char *uri, size_t uri_len, const char *app_key,
+                     char out[SIG_B64_LEN + 1])
 {
 	unsigned char mac[HMAC_SHA1_LEN];
 	char stack[1024];
@@ -74,7 +75,7 @@ int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, c
 			goto out;
 		msg = b.data;
 	}
-	rc = hmac_sha1(secret, secret_len, msg, n, mac);
+	rc = hmac_sha1_with(hk, msg, n, mac);
 	if (rc == 0)
 		b64_encode(mac, sizeof(mac), out);
 out:
@@ -82,13 +83,24 @@ out:
 	return rc;
 }
 
-static int match(const unsigned char *secret, size_t secret_len, const char *date,
-                 const char *req_id, const char *uri, size_t uri_len, const char *app_key,
-                 struct sig_slice sig)
+int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
+             const char *uri, size_t uri_len, const char *app_key, char out[SIG_B64_LEN + 1])
+{
+	struct hmac_sha1_key hk;
+	int rc = hmac_sha1_key_init(&hk, secret, secret_len);
+
+	if (rc == 0)
+		rc = sign_with(&hk, date, req_id, uri, uri_len, app_key, out);
+	secure_zero(&hk, sizeof(hk));
+	return rc;
+}
+
+static int match(const struct hmac_sha1_key *hk, const char *date, const char *req_id,
+                 const char *uri, size_t uri_len, const char *app_key, struct sig_slice sig)
 {
 	char want[SIG_B64_LEN + 1];
 
-	if (sig_sign(secret, secret_len, date, req_id, uri, uri_len, app_key, want) != 0)
+	if (sign_with(hk, date, req_id, uri, uri_len, app_key, want) != 0)
 		return 0;
 	return ct_equal(want, SIG_B64_LEN, sig.p, sig.n);
 }
@@ -96,14 +108,25 @@ static int match(const unsigned char *secret, size_t secret_len, const char *dat
 int sig_verify(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
                const char *path, const char *query, const char *app_key, struct sig_slice sig)
 {
-	int ok = match(secret, secret_len, date, req_id, path, strlen(path), app_key, sig);
+	struct hmac_sha1_key hk;
+	int ok = hmac_sha1_key_init(&hk, secret, secret_len) == 0 &&
+	         sig_verify_key(&hk, date, req_id, path, query, app_key, sig);
+
+	secure_zero(&hk, sizeof(hk));
+	return ok;
+}
+
+int sig_verify_key(const struct hmac_sha1_key *hk, const char *date, const char *req_id,
+                   const char *path, const char *query, const char *app_key, struct sig_slice sig)
+{
+	int ok = match(hk, date, req_id, path, strlen(path), app_key, sig);
 
 	if (query) {
 		/* One Go client signs path?query; accept that form too. */
 		struct buf b;
 		buf_init(&b, 16384);
 		if (buf_adds(&b, path) == 0 && buf_addc(&b, '?') == 0 && buf_adds(&b, query) == 0)
-			ok |= match(secret, secret_len, date, req_id, b.data, b.len, app_key, sig);
+			ok |= match(hk, date, req_id, b.data, b.len, app_key, sig);
 		buf_release(&b);
 	}
 	return ok;

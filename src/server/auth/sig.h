@@ -4,6 +4,8 @@
 #ifndef MCAPI_SERVER_AUTH_SIG_H
 #define MCAPI_SERVER_AUTH_SIG_H
 
+#include "common/crypto.h"
+
 #include <stddef.h>
 
 #define SIG_B64_LEN 28 /* base64 of 20 bytes */
@@ -26,5 +28,10 @@ int sig_sign(const unsigned char *secret, size_t secret_len, const char *date, c
  * NULL; compared in constant time. 0 otherwise. */
 int sig_verify(const unsigned char *secret, size_t secret_len, const char *date, const char *req_id,
                const char *path, const char *query, const char *app_key, struct sig_slice sig);
+
+/* sig_verify with the secret made ready beforehand (hmac_sha1_key_init), as the
+ * authentication cache keeps it. */
+int sig_verify_key(const struct hmac_sha1_key *hk, const char *date, const char *req_id,
+                   const char *path, const char *query, const char *app_key, struct sig_slice sig);
 
 #endif

@@ -88,6 +88,10 @@ struct front_req {
 	enum api_error deferred;
 	size_t drained; /* body bytes discarded after an early 413 */
 	char *raw_uri;
+	/* the headers authentication reads (fixed_names), found once in the header stage:
+	 * request_header then needs no search of libmicrohttpd's list (have_fixed) */
+	const char *fixed[4];
+	int have_fixed;
 	struct buf body;
 	struct click *click; /* GET /s/{token}: the click, from its headers to its answer */
 };
@@ -106,9 +110,17 @@ static void fr_free(struct front_req *fr)
 	free(fr);
 }
 
+static const char *const fixed_names[4] = {"x-mc-app-id", "authorization", "x-mc-date",
+                                           "x-mc-req-id"};
+
 const char *request_header(struct request *req, const char *name)
 {
 	struct front_req *fr = req->front;
+
+	if (fr->have_fixed)
+		for (int i = 0; i < 4; i++)
+			if (strcmp(name, fixed_names[i]) == 0)
+				return fr->fixed[i];
 	return MHD_lookup_connection_value(fr->conn, MHD_HEADER_KIND, name);
 }
 
@@ -163,7 +175,23 @@ static void client_ip(struct MHD_Connection *conn, char *dst, size_t size)
 	dst[0] = '\0';
 	if (!ci || !ci->client_addr)
 		return;
-	if (ci->client_addr->sa_family == AF_INET)
+	if (ci->client_addr->sa_family == AF_INET && size >= INET_ADDRSTRLEN) {
+		/* by hand: glibc's inet_ntop goes through sprintf, on every request */
+		const unsigned char *a =
+		        (const unsigned char *)&((const struct sockaddr_in *)ci->client_addr)
+		                ->sin_addr;
+		char *w = dst;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a[i];
+			if (v >= 100)
+				*w++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*w++ = (char)('0' + v / 10 % 10);
+			*w++ = (char)('0' + v % 10);
+			*w++ = i < 3 ? '.' : '\0';
+		}
+	} else if (ci->client_addr->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, dst,
 		          (socklen_t)size);
 	else if (ci->client_addr->sa_family == AF_INET6)
@@ -175,12 +203,15 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	const struct listener_ctx *lc = cls;
 	struct front *f = lc->front;
-	struct front_req *fr = calloc(1, sizeof(*fr));
+	/* malloc, not calloc: fr->res (its 4 KiB of header slots) is response_init's */
+	struct front_req *fr = malloc(sizeof(*fr));
 	const union MHD_ConnectionInfo *ci;
 	char *q;
 
 	if (!fr)
 		return NULL;
+	memset(fr, 0, offsetof(struct front_req, res));
+	memset(&fr->res + 1, 0, sizeof(*fr) - offsetof(struct front_req, res) - sizeof(fr->res));
 	fr->front = f;
 	fr->conn = conn;
 	fr->raw_uri = strdup(uri ? uri : "");
@@ -534,12 +565,23 @@ static enum MHD_Result on_headers(struct front_req *fr, const char *method, cons
 	const char *rid;
 
 	fr->req.method = method;
-	rid = MHD_lookup_connection_value(fr->conn, MHD_HEADER_KIND, "x-mc-req-id");
+	MHD_get_connection_values_n(fr->conn, MHD_HEADER_KIND, collect_header, &hl);
+	if (hl.overflow) {
+		rid = MHD_lookup_connection_value(fr->conn, MHD_HEADER_KIND, "x-mc-req-id");
+		if (rid && *rid)
+			fr->req.req_id = rid;
+		return respond_error(fr, API_HEADERS_TOO_LARGE, "too many request headers", 1);
+	}
+	/* the first of each name, as libmicrohttpd's look-up finds it */
+	for (size_t i = 0; i < hl.n; i++)
+		for (int k = 0; k < 4; k++)
+			if (!fr->fixed[k] && hl.hs[i].name_len == strlen(fixed_names[k]) &&
+			    strncasecmp(hl.hs[i].name, fixed_names[k], hl.hs[i].name_len) == 0)
+				fr->fixed[k] = hl.hs[i].value;
+	fr->have_fixed = 1;
+	rid = fr->fixed[3];
 	if (rid && *rid)
 		fr->req.req_id = rid;
-	MHD_get_connection_values_n(fr->conn, MHD_HEADER_KIND, collect_header, &hl);
-	if (hl.overflow)
-		return respond_error(fr, API_HEADERS_TOO_LARGE, "too many request headers", 1);
 	if (fr->front->proxies)
 		forwarded_client(fr, hl.hs, hl.n);
 	framing_check(version, hl.hs, hl.n, &fres);
