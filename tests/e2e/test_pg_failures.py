@@ -86,7 +86,8 @@ def test_store_failure_is_logged_on_one_line():
 
 @needs_pg
 def test_frozen_postgres_gives_bounded_503_and_recovers(own_pg):
-    s = pg_node(own_pg).start()
+    # the default thread count on PostgreSQL (eight per core; mc.Server passes 2 otherwise)
+    s = pg_node(own_pg, args=["--threads", str(8 * (os.cpu_count() or 1))]).start()
     try:
         cl = s.client()
         assert pending(cl).status_code == 200

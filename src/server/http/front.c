@@ -918,8 +918,12 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 static struct MHD_Daemon *start_daemon(struct front *f, int listen_fd, int tls)
 {
 	const struct config *cfg = f->srv->cfg;
-	unsigned threads =
-	        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	/* 0: one per core on SQLite, whose calls do not wait; eight per core on PostgreSQL, whose
+	 * calls wait for round trips (the gate batches what waits together) and which, while the
+	 * database hangs, must leave workers free for /healthz (docs/postgres.md) */
+	unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads
+	                                    : (unsigned)sysconf(_SC_NPROCESSORS_ONLN) *
+	                                              (strcmp(cfg->store, "postgres") ? 1 : 8);
 	/* TURBO: read and write opportunistically before asking epoll, saving system calls.
 	 * ITC: connections handed over by the CONNECT acceptor are taken up at once. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
