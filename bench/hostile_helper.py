@@ -144,14 +144,18 @@ def cmd_slowloris(a):
         if not open_:
             time.sleep(0.05)
             continue
-        for i in range(0, len(open_), 500):
-            r, _, _ = select.select(open_[i:i + 500], [], [], 0)
-            for s in r:
-                try:
-                    if s.recv(4096) == b"":
-                        alive[s] = time.monotonic() - t0
-                except OSError:
+        # poll, not select: descriptors above 1023 are the rule with 4,200 connections
+        poller, by_fd = select.poll(), {}
+        for s in open_:
+            poller.register(s, select.POLLIN)
+            by_fd[s.fileno()] = s
+        for fd, _ in poller.poll(0):
+            s = by_fd[fd]
+            try:
+                if s.recv(4096) == b"":
                     alive[s] = time.monotonic() - t0
+            except OSError:
+                alive[s] = time.monotonic() - t0
         if time.monotonic() - last_feed >= a.every:
             last_feed = time.monotonic()
             for s in open_:

@@ -102,6 +102,35 @@ static void test_sweep(void)
 	}
 }
 
+/* Under pressure (enough connections open) slow heads get the short deadline. */
+static void test_pressure(void)
+{
+	struct guard_cfg pc = cfg;
+	struct err e;
+	struct guard *g;
+	int a[2], b[2];
+	struct guard_conn *ca, *cb;
+
+	pc.pressure_conns = 2;
+	pc.pressure_header_ms = 2000;
+	g = guard_new(&pc, &e);
+	CHECK(g != NULL);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0);
+	ca = guard_conn_open(g, a[0], NULL, 0);
+	CHECK_INT(guard_sweep(g, 2500), 0); /* one connection: no pressure, 10 s apply */
+	cb = guard_conn_open(g, b[0], NULL, 1000);
+	CHECK_INT(guard_sweep(g, 2500), 1); /* two: the first is past 2 s, the second is not */
+	CHECK_INT(guard_sweep(g, 3100), 1);
+	guard_conn_close(g, ca);
+	guard_conn_close(g, cb);
+	guard_free(g);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
 static void test_budget(void)
 {
 	struct err e;
@@ -149,6 +178,7 @@ int main(void)
 {
 	test_decide();
 	test_sweep();
+	test_pressure();
 	test_budget();
 	test_thread();
 	return tap_done();

@@ -30,6 +30,7 @@
 struct pending {
 	int fd; /* -1 = free slot */
 	int64_t deadline;
+	int64_t accepted; /* mono_ms of the accept */
 	struct sockaddr_storage sa;
 	socklen_t len;
 };
@@ -338,7 +339,8 @@ static void accept_all(struct connect_sorter *c)
 			continue;
 		}
 		s->fd = fd;
-		s->deadline = mono_ms() + c->cfg.timeout_ms;
+		s->accepted = mono_ms();
+		s->deadline = s->accepted + c->cfg.timeout_ms;
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.u64 = (uint64_t)(s - c->slots);
 		if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -353,9 +355,12 @@ static void accept_all(struct connect_sorter *c)
 
 static void expire(struct connect_sorter *c, int64_t now)
 {
+	int pressed = c->cfg.pressure_timeout_ms > 0 && c->npending >= c->cfg.max_pending / 2;
+
 	for (int i = 0; i < c->cfg.max_pending; i++) {
 		struct pending *s = &c->slots[i];
-		if (s->fd >= 0 && s->deadline <= now) {
+		if (s->fd >= 0 && (s->deadline <= now ||
+		                   (pressed && now - s->accepted >= c->cfg.pressure_timeout_ms))) {
 			int fd = s->fd;
 			slot_free(c, s);
 			close(fd);

@@ -24,8 +24,11 @@ struct err;
 struct connect_sorter;
 
 struct connect_cfg {
-	int listen_fd;   /* taken over: closed by connect_stop */
-	int timeout_ms;  /* for the first bytes and for a whole CONNECT head */
+	int listen_fd;  /* taken over: closed by connect_stop */
+	int timeout_ms; /* for the first bytes and for a whole CONNECT head */
+	/* while at least half of max_pending wait, a connection may wait this long at most
+	 * (slow heads must not hold the acceptor's slots; 0 = timeout_ms always) */
+	int pressure_timeout_ms;
 	int max_pending; /* connections waiting to be sorted; more wait in the kernel backlog */
 	int per_ip;      /* of those, most from one client address (0 = no limit); more: closed */
 	int check_heads; /* 0: plain connections are handed on unchecked (option head_check) */

@@ -48,6 +48,9 @@
 
 #include "common/banned.h"
 
+/* The header deadline while the server is under pressure (guard.h, connect.h). */
+#define PRESSURE_HEADER_MS 2000
+
 struct front {
 	struct server *srv;
 	struct MHD_Daemon *d;          /* plain HTTP */
@@ -1006,6 +1009,9 @@ struct front *front_start(struct server *srv, struct err *e)
 		        .body_budget = cfg->body_budget,
 		        .body_budget_per_ip = cfg->body_budget_per_ip,
 		        .sweep_ms = 200,
+		        /* three quarters full: slow heads get 2 s (docs/api.md §1.1) */
+		        .pressure_conns = (int64_t)cfg->max_connections * 3 / 4,
+		        .pressure_header_ms = PRESSURE_HEADER_MS,
 		};
 		if (!(f->guard = guard_new(&gc, e)))
 			goto fail;
@@ -1044,6 +1050,7 @@ struct front *front_start(struct server *srv, struct err *e)
 		                                                : cfg->conn_timeout) *
 		                                       1000,
 		                         .max_pending = 1024,
+		                         .pressure_timeout_ms = PRESSURE_HEADER_MS,
 		                         .per_ip = cfg->per_ip_connections,
 		                         .check_heads = cfg->head_check,
 		                         .head_max = (size_t)cfg->conn_memory / 2,

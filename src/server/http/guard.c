@@ -71,8 +71,12 @@ int guard_sweep(struct guard *g, int64_t now_ms)
 {
 	static const char *const why[] = {"", "header_deadline", "idle_deadline", "body_too_slow"};
 	struct guard_conn *c;
+	struct guard_cfg cfg = g->cfg;
 	int n = 0;
 
+	if (cfg.pressure_conns > 0 && atomic_load(&g->conns) >= cfg.pressure_conns &&
+	    cfg.pressure_header_ms < cfg.header_timeout_ms)
+		cfg.header_timeout_ms = cfg.pressure_header_ms;
 	pthread_mutex_lock(&g->mu);
 	for (c = g->head; c; c = c->next) {
 		enum guard_phase ph;
@@ -81,8 +85,7 @@ int guard_sweep(struct guard *g, int64_t now_ms)
 		if (c->cut)
 			continue;
 		ph = (enum guard_phase)atomic_load_explicit(&c->phase, memory_order_acquire);
-		cut = guard_decide(&g->cfg, ph,
-		                   atomic_load_explicit(&c->since, memory_order_relaxed),
+		cut = guard_decide(&cfg, ph, atomic_load_explicit(&c->since, memory_order_relaxed),
 		                   atomic_load_explicit(&c->bytes, memory_order_relaxed), now_ms);
 		if (cut == GUARD_KEEP)
 			continue;

@@ -48,6 +48,12 @@ struct guard_cfg {
 	int64_t body_budget;       /* bytes of bodies in memory, server-wide */
 	int64_t body_budget_per_ip;
 	int sweep_ms; /* how often the reaper looks (0: no reaper thread, for tests) */
+	/* Under pressure: while at least pressure_conns connections are open (0 = never), a
+	 * header block is due pressure_header_ms after the accept / request line instead of
+	 * header_timeout_ms. A real client sends its headers in one go, so a short deadline
+	 * costs it nothing, while slots held by slow heads come back at once. */
+	int64_t pressure_conns;
+	int64_t pressure_header_ms;
 };
 
 enum guard_phase {
