@@ -42,14 +42,20 @@ static struct mail_double {
 
 static pthread_mutex_t mail_double_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Forgets what was handed over and the steering; the init/release counts stay. */
+/* Forgets what was handed over and the steering; the init/release counts stay. Under the
+ * lock: a session thread may still be releasing its transaction. */
 static void mail_double_reset(void)
 {
-	int inits = mail_double.inits, releases = mail_double.releases;
+	int inits, releases;
+
+	pthread_mutex_lock(&mail_double_mu);
+	inits = mail_double.inits;
+	releases = mail_double.releases;
 	free(mail_double.body);
 	memset(&mail_double, 0, sizeof(mail_double));
 	mail_double.inits = inits;
 	mail_double.releases = releases;
+	pthread_mutex_unlock(&mail_double_mu);
 }
 
 int mail_txn_init(struct mail_txn *t, int max_rcpts)
