@@ -168,6 +168,26 @@ static int table_op(void *state, uint64_t key, int64_t limit, int64_t refill_ms,
 	return allowed;
 }
 
+/* Forgets every bucket: a forgotten bucket is a full one. */
+static void table_clear(void *state)
+{
+	struct table *t = state;
+
+	for (int i = 0; i < SHARDS; i++) {
+		pthread_mutex_lock(&t->shard[i].mu);
+		for (int j = 0; j < SHARD_BUCKETS; j++) {
+			struct bucket *b = t->shard[i].slots[j], *n;
+			for (; b; b = n) {
+				n = b->next;
+				free(b);
+			}
+			t->shard[i].slots[j] = NULL;
+		}
+		t->shard[i].count = 0;
+		pthread_mutex_unlock(&t->shard[i].mu);
+	}
+}
+
 int rl_memory_backend(struct rl_backend *out)
 {
 	struct table *t = calloc(1, sizeof(*t));
@@ -179,6 +199,7 @@ int rl_memory_backend(struct rl_backend *out)
 		lock_init(&t->shard[i].mu);
 	out->op = table_op;
 	out->free = table_free;
+	out->clear = table_clear;
 	out->state = t;
 	return 0;
 }
@@ -327,6 +348,12 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+void ratelimit_clear(struct ratelimit *rl)
+{
+	if (rl && rl->b.clear)
+		rl->b.clear(rl->b.state);
+}
+
 void ratelimit_bucket(const struct ratelimit *rl, int64_t user_id, const char *path, uint64_t *key,
                       int64_t *limit, int64_t *refill_ms)
 {
@@ -404,6 +431,12 @@ void iplimit_free(struct iplimit *l)
 		return;
 	backend_release(&l->b);
 	free(l);
+}
+
+void iplimit_clear(struct iplimit *l)
+{
+	if (l && l->b.clear)
+		l->b.clear(l->b.state);
 }
 
 /* FNV-1a of the address bytes, then mixed. IPv6 counts per /64 (IPv4-mapped addresses

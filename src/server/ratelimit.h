@@ -47,6 +47,7 @@ struct rl_backend {
 	int (*op)(void *state, uint64_t key, int64_t limit, int64_t refill_ms, int take,
 	          int64_t now, struct rl_verdict *v);
 	void (*free)(void *state);
+	void (*clear)(void *state); /* every bucket full again; NULL: the backend's own business */
 	void *state;
 };
 
@@ -68,6 +69,9 @@ struct ratelimit *ratelimit_new_backend(const struct config *cfg, const struct r
                                         struct err *e);
 void ratelimit_free(struct ratelimit *rl);
 
+/* Every bucket full again (the emulator's reset, docs/emulator.md). NULL is harmless. */
+void ratelimit_clear(struct ratelimit *rl);
+
 /* Takes one call from the bucket of user for endpoint path (now: the clock of the
  * backend, monotonic ms for the memory one). Fills out; out->allowed = 0 means 429. */
 void ratelimit_take(struct ratelimit *rl, int64_t user_id, const char *path, int64_t now,
@@ -88,6 +92,9 @@ struct iplimit *iplimit_new(int per_minute);
 /* The same on backend b (taken over: freed with the limiter, also on failure). */
 struct iplimit *iplimit_new_backend(int per_minute, const struct rl_backend *b);
 void iplimit_free(struct iplimit *l);
+
+/* Every address's bucket full again. NULL is harmless. */
+void iplimit_clear(struct iplimit *l);
 
 /* 1 if ip has calls left (nothing is taken), 0 if it is over its limit. */
 int iplimit_allowed(struct iplimit *l, const char *ip, int64_t now);

@@ -260,3 +260,27 @@ def test_a_snapshot_moves_to_a_server_with_the_same_key(server, ctl, tmp_path):
     assert ctl("PUT", "snapshot", data=back).status_code == 200
     names = [d["domain"] for d in ok(other, PENDING)["data"]]
     assert sorted(names) == ["made-on-twin.example", "moving-pending.example"]
+
+
+def test_reset_refills_the_rate_limit_buckets(tmp_path):
+    """A test starts afresh after a reset: a bucket drained before it is full again (user ids
+    may be handed out again after a reset, and a drained bucket must not outlive its state);
+    the replay set is kept, so a request that ran still cannot run again."""
+    s = Server(data_dir=str(tmp_path),
+               args=NO_CACHE + ["--rate-limit", "3", "--rate-refill-ms", "600000"]).start()
+    try:
+        c, dev = control(s), s.client()
+        for _ in range(3):
+            assert dev.call(ACCOUNT)[0].status_code == 200
+        r, _ = dev.call(ACCOUNT)
+        assert r.status_code == 429
+        h = dev.headers(ACCOUNT)  # ran below, before the reset
+        assert dev.post(ACCOUNT, headers=h).status_code == 429  # refused: its id stays free
+        assert c("POST", "reset").status_code == 200
+        r = dev.post(ACCOUNT, headers=h)
+        assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "2"
+        r = dev.post(ACCOUNT, headers=h)  # the same request again: a replay, reset or not
+        assert r.status_code == 401
+        assert r.json()["fail"][0]["errors"][0]["code"] == "err_xdk_request_replayed"
+    finally:
+        assert s.stop() == 0, s.read_log()

@@ -91,6 +91,15 @@ static void test_per_user(void)
 	/* another user is untouched */
 	ratelimit_take(rl, 8, "/api/account/get-account", 1010, &v);
 	CHECK(v.allowed && v.remaining == 4);
+	/* cleared (the emulator's reset): every bucket full again */
+	ratelimit_take(rl, 7, "/api/domain/verify-domain", 1010, &v);
+	CHECK(!v.allowed);
+	ratelimit_clear(rl);
+	ratelimit_take(rl, 7, "/api/domain/verify-domain", 1010, &v);
+	CHECK(v.allowed && v.remaining == 1);
+	ratelimit_take(rl, 8, "/api/account/get-account", 1010, &v);
+	CHECK(v.allowed && v.remaining == 4);
+	ratelimit_clear(NULL);
 	ratelimit_free(rl);
 }
 
@@ -151,7 +160,7 @@ static void test_backend(void)
 	struct config cfg;
 	struct err e;
 	struct rl_verdict v;
-	struct rl_backend b = {counting_op, counting_free, NULL};
+	struct rl_backend b = {.op = counting_op, .free = counting_free};
 	struct ratelimit *rl;
 
 	config_defaults(&cfg);
@@ -189,6 +198,9 @@ static void test_iplimit(void)
 		iplimit_count(ipl, "::ffff:10.0.0.1", 0);
 	CHECK(!iplimit_allowed(ipl, "::ffff:10.0.0.1", 0));
 	CHECK(iplimit_allowed(ipl, "::ffff:10.0.0.2", 0));
+	iplimit_clear(ipl);
+	CHECK(iplimit_allowed(ipl, "1.2.3.4", 0));
+	CHECK(iplimit_allowed(ipl, "::ffff:10.0.0.1", 0));
 	iplimit_free(ipl);
 }
 

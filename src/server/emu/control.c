@@ -10,6 +10,7 @@
 #include "server/admin.h"
 #include "server/api/domain_name.h"
 #include "server/config.h"
+#include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/api/listcache.h"
 #include "server/auth/authcache.h"
@@ -445,6 +446,10 @@ static void flush_caches(struct emu *emu)
 {
 	listcache_invalidate(emu->srv->listcache);
 	authcache_flush(emu->srv->authcache, mono_ms());
+	/* a test starts afresh: user ids may be handed out again (SQLite), and a drained bucket
+	 * must not outlive the state it was drained in (PostgreSQL's are emptied by the import) */
+	ratelimit_clear(emu->srv->rl);
+	iplimit_clear(emu->srv->ipl);
 }
 
 /* An import that failed: the status and code that say why (nothing was changed). */

@@ -380,6 +380,11 @@ static int pg_snapshot_import(struct store *st, json_t *tables, json_t *seqs, st
 		snprintf(sql, sizeof(sql), "DELETE FROM \"%s\"", store_snapshot_tables[i]);
 		rc = run(db, sql, 0, NULL, NULL, "snapshot: empty a table", e);
 	}
+	/* the shared rate-limit buckets start full, as after a restart of every node (the replay
+	 * set is kept: a request that ran still cannot run again) */
+	if (!rc)
+		rc = run(db, "DELETE FROM rl_buckets", 0, NULL, NULL,
+		         "snapshot: refill the buckets", e);
 	for (size_t i = 0; !rc && i < store_snapshot_ntables; i++) {
 		const char *t = store_snapshot_tables[i];
 		PGresult *cols = NULL;
