@@ -4,6 +4,7 @@
  * --email or --domain. List sub-commands take --all (every page) and --page-size. Passwords
  * are read from stdin (--password-stdin), never from the command line. */
 #include "cli.h"
+#include "subcmd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -243,14 +244,10 @@ out:
 static int dispatch(struct cli *cli, int argc, char **argv, const char *usage, const char *what,
                     const struct dir_sub *subs, size_t n)
 {
-	if (argc < 2 || (argc == 2 && cli_wants_help(argc, argv)) || !strcmp(argv[1], "help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
-	if (cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
+	int rc = sub_help(argc, argv, usage);
+
+	if (rc >= 0)
+		return rc;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(subs[i].name, argv[1]) == 0)
 			return run_sub(cli, usage, what, &subs[i], argc, argv);

@@ -2,6 +2,7 @@
  * recipient (managed senders), and the blocked-senders policies (list, create, delete).
  * Each sub-command builds the request items from its arguments and prints the answer. */
 #include "cli.h"
+#include "subcmd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -142,14 +143,8 @@ int cmd_senders(struct cli *cli, int argc, char **argv)
 	json_t *req = NULL, *data;
 	int rc;
 
-	if (argc < 2 || (argc == 2 && cli_wants_help(argc, argv)) || !strcmp(argv[1], "help")) {
-		fputs(senders_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
-	if (cli_wants_help(argc, argv)) {
-		fputs(senders_usage, stdout);
-		return CLI_OK;
-	}
+	if ((rc = sub_help(argc, argv, senders_usage)) >= 0)
+		return rc;
 	req = json_object();
 	data = json_array();
 	if (!req || !data || json_object_set_new(req, "data", data)) {

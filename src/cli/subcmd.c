@@ -154,8 +154,7 @@ out:
 	return rc;
 }
 
-int sub_dispatch(struct cli *cli, int argc, char **argv, const char *usage, const char *what,
-                 const struct sub_cmd *subs, size_t n)
+int sub_help(int argc, char **argv, const char *usage)
 {
 	if (argc < 2 || (argc == 2 && cli_wants_help(argc, argv)) || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
@@ -165,6 +164,16 @@ int sub_dispatch(struct cli *cli, int argc, char **argv, const char *usage, cons
 		fputs(usage, stdout);
 		return CLI_OK;
 	}
+	return -1;
+}
+
+int sub_dispatch(struct cli *cli, int argc, char **argv, const char *usage, const char *what,
+                 const struct sub_cmd *subs, size_t n)
+{
+	int rc = sub_help(argc, argv, usage);
+
+	if (rc >= 0)
+		return rc;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(subs[i].name, argv[1]) == 0)
 			return run_row(cli, usage, what, &subs[i], argc, argv);

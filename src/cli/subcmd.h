@@ -44,4 +44,9 @@ struct sub_cmd {
 int sub_dispatch(struct cli *cli, int argc, char **argv, const char *usage, const char *what,
                  const struct sub_cmd *subs, size_t n);
 
+/* What every command group does before it looks its sub-command up: no sub-command prints
+ * usage to stderr (CLI_USAGE); help (`help`, `--help`) prints it to stdout (CLI_OK). Returns
+ * that exit code, or -1 when argv[1] is a sub-command to look up. */
+int sub_help(int argc, char **argv, const char *usage);
+
 #endif
