@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* nothing the client sends may break the server */
 	out = res.body ? NULL : response_serialise(&res, &len);
 	if (out) {
-		j = json_loadb(out, len, 0, NULL);
+		j = json_loadb(out, len, JSON_ALLOW_NUL, NULL); /* "\u0000" is valid JSON */
 		if (!j || !json_is_object(json_object_get(j, "meta")) ||
 		    !json_is_array(json_object_get(j, "data")) ||
 		    !json_is_array(json_object_get(j, "fail")))
