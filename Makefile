@@ -6,6 +6,10 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
+# e2e tests run in parallel (pytest-xdist), a whole file per worker: each file starts its own
+# servers on ports of its worker's own range (tests/e2e/ports.py). TEST_JOBS=0 runs them in one process.
+TEST_JOBS  ?= $(JOBS)
+PYTEST     := $(PYTHON) -m pytest -q -p no:cacheprovider $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
@@ -43,14 +47,14 @@ unit: build
 
 e2e: build node-deps
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+		$(PYTEST) tests/e2e
 
 # The PostgreSQL backend: its unit test and the whole e2e suite on a throw-away PostgreSQL 15
 # (tests/e2e/pgserver.py starts and stops it; see docs/postgres.md).
 pg: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -R 'unit\.test_store_pg$$'
 	MCAPI_E2E_STORE=postgres MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+		$(PYTEST) tests/e2e
 
 asan: deps node-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCAPI_SANITIZE=ON >/dev/null
@@ -59,7 +63,7 @@ asan: deps node-deps
 		ctest --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MCAPI_E2E_SLOW=1 \
 		MCAPID=$(CURDIR)/$(ASAN_BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(ASAN_BUILD)/mcapi \
-		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
+		$(PYTEST) -m "not nosan" tests/e2e
 
 # The same tests under ThreadSanitizer: the server is multi-threaded (workers, resolver).
 tsan: deps node-deps
@@ -68,7 +72,7 @@ tsan: deps node-deps
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=0 MCAPI_E2E_SLOW=1 \
 		MCAPID=$(CURDIR)/$(TSAN_BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(TSAN_BUILD)/mcapi \
-		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not nosan" tests/e2e
+		$(PYTEST) -m "not nosan" tests/e2e
 
 # Builds the libFuzzer targets with clang and runs each briefly from the committed corpus
 # (fuzz_front drives a real server over sockets, some 30-60 runs a second: fewer runs).
@@ -91,7 +95,7 @@ fuzz: deps
 test: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	MCAPID=$(CURDIR)/$(BUILD)/mcapid MCAPI_CLI=$(CURDIR)/$(BUILD)/mcapi \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+		$(PYTEST) tests/e2e
 	$(MAKE) --no-print-directory pg
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory tsan

@@ -28,6 +28,8 @@ import tempfile
 import threading
 import time
 
+import ports
+
 DNSMASQ = os.environ.get("MCAPI_DNSMASQ", "/usr/sbin/dnsmasq")
 UNBOUND = os.environ.get("MCAPI_UNBOUND", "/usr/sbin/unbound")
 UNBOUND_CONTROL = os.environ.get("MCAPI_UNBOUND_CONTROL", "/usr/sbin/unbound-control")
@@ -40,20 +42,7 @@ _last_unbound = None
 
 def free_port():
     """A port of 127.0.0.1 that is free for both UDP and TCP right now."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free loopback port")
+    return ports.free_port(udp=True)
 
 
 def _die_with_parent():

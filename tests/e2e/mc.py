@@ -16,6 +16,8 @@ import uuid
 
 import requests
 
+import ports
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MCAPID = os.environ.get("MCAPID", os.path.join(ROOT, "build", "mcapid"))
 SLOW = os.environ.get("MCAPI_E2E_SLOW") == "1"  # sanitizer builds: allow more time
@@ -78,11 +80,7 @@ def db_exec(server, sql, args=()):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return ports.free_port()
 
 
 def mc_date(when=None):

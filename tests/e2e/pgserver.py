@@ -13,21 +13,18 @@ import atexit
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+import ports
+
 PG_BIN = os.environ.get("MCAPI_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 
 def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return ports.free_port()
 
 
 class PgServer:
