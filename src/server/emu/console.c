@@ -357,7 +357,7 @@ struct ctx {
 		int64_t id;
 		char code[32];
 		char name[128];
-	} *accts;
+	} * accts;
 	int naccts;
 };
 
@@ -443,7 +443,7 @@ static const char CSS[] =
         ".txt th{background:#ffe}";
 
 static const char *const NAV[][2] = {
-        {"/", "Accounts"},        {"/domains", "Domains"}, {"/held", "Hold queue"},
+        {"/", "Accounts"},         {"/domains", "Domains"}, {"/held", "Hold queue"},
         {"/messages", "Messages"}, {"/journal", "Journal"}, {"/faults", "Fault rules"},
 };
 
@@ -484,8 +484,8 @@ static void page_head(struct ctx *c, const char *title, const char *here)
 		          "id=\"credentials\">");
 		json_object_foreach(o, k, v)
 		{
-			pf(&c->p, "<tr><th>%s</th><td><code data-key=\"%s\">%s</code></td></tr>", k, k,
-			   json_is_string(v) ? json_string_value(v) : "");
+			pf(&c->p, "<tr><th>%s</th><td><code data-key=\"%s\">%s</code></td></tr>", k,
+			   k, json_is_string(v) ? json_string_value(v) : "");
 		}
 		pf(&c->p, "</table></div>");
 		json_decref(o);
@@ -519,8 +519,7 @@ static void account_select(struct ctx *c, const char *selected, int with_all)
 		   strcmp(selected, c->accts[i].code) == 0
 		           ? "<option value=\"%s\" selected>%s (%s)</option>"
 		           : "<option value=\"%s\">%s (%s)</option>",
-		   c->accts[i].code,
-		   c->accts[i].code, c->accts[i].name);
+		   c->accts[i].code, c->accts[i].code, c->accts[i].name);
 	pf(&c->p, "</select>");
 }
 
@@ -582,8 +581,9 @@ static int app_row(void *arg, const struct application *a)
 	char created[DATE_ISO_LEN];
 
 	iso(a->created, created);
-	pf(&c->p, "<tr><td><code>%s</code></td><td>%s</td><td class=\"muted\">hidden</td>"
-	          "<td>%s</td><td>%s</td></tr>",
+	pf(&c->p,
+	   "<tr><td><code>%s</code></td><td>%s</td><td class=\"muted\">hidden</td>"
+	   "<td>%s</td><td>%s</td></tr>",
 	   a->app_id, a->name, created, a->revoked ? "revoked" : "active");
 	return 0;
 }
@@ -797,8 +797,9 @@ static int messages_page(struct ctx *c, int held)
 	q.held_only = held;
 	page_head(c, held ? "Hold queue" : "Messages", held ? "/held" : "/messages");
 	account_filter(c, held ? "/held" : "/messages", code, &q.account_id);
-	pf(&c->p, "<table id=\"%s\"><tr><th>Received</th><th>Account</th><th>Sender</th>"
-	          "<th>Recipients</th><th>Subject</th><th>Route</th>",
+	pf(&c->p,
+	   "<table id=\"%s\"><tr><th>Received</th><th>Account</th><th>Sender</th>"
+	   "<th>Recipients</th><th>Subject</th><th>Route</th>",
 	   held ? "held" : "messages");
 	pf(&c->p, held ? "<th>Reason</th><th></th></tr>" : "<th>Status</th><th>Held for</th></tr>");
 	store_message_list(c->req->srv->store, &q, 0, 0, MAX_ROWS, message_row, &mp, NULL);
@@ -844,10 +845,9 @@ static int journal_page(struct ctx *c)
 		   "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%L</td></tr>",
 		   (int64_t)json_integer_value(json_object_get(e, "id")), jstr(e, "at"),
 		   jstr(e, "method"), jstr(e, "path"),
-		   (int64_t)json_integer_value(json_object_get(e, "status")),
-		   jstr(e, "error_code"), jstr(e, "auth_check"), jstr(e, "fault"),
-		   jstr(e, "client_ip"), jstr(e, "app_id"), jstr(e, "user"),
-		   (int64_t)json_integer_value(json_object_get(e, "ms")));
+		   (int64_t)json_integer_value(json_object_get(e, "status")), jstr(e, "error_code"),
+		   jstr(e, "auth_check"), jstr(e, "fault"), jstr(e, "client_ip"), jstr(e, "app_id"),
+		   jstr(e, "user"), (int64_t)json_integer_value(json_object_get(e, "ms")));
 	}
 	json_decref(j);
 	pf(&c->p, "</tbody></table>");
@@ -870,9 +870,13 @@ static int faults_page(struct ctx *c)
 		const struct emu_rule *r = &rules[i];
 		char prob[32];
 		snprintf(prob, sizeof(prob), "%g", r->probability);
-		pf(&c->p, "<tr class=\"rule\" data-id=\"%s\"><td>%s</td><td>%s</td><td>%s</td>"
-		          "<td>%s</td><td>",
-		   r->id, r->id, r->smtp ? "(SMTP)" : r->path[0] ? r->path : "*",
+		pf(&c->p,
+		   "<tr class=\"rule\" data-id=\"%s\"><td>%s</td><td>%s</td><td>%s</td>"
+		   "<td>%s</td><td>",
+		   r->id, r->id,
+		   r->smtp      ? "(SMTP)"
+		   : r->path[0] ? r->path
+		                : "*",
 		   r->account[0] ? r->account : "any", prob);
 		if (r->count < 0)
 			pf(&c->p, "unlimited");
@@ -891,8 +895,9 @@ static int faults_page(struct ctx *c)
 			pf(&c->p, "after %d ms", r->latency_ms);
 		pf(&c->p, "</td><td>");
 		form_open(c, "/faults/delete", 1);
-		pf(&c->p, "<input type=\"hidden\" name=\"id\" value=\"%s\"><button>Delete</button>"
-		          "</form></td></tr>",
+		pf(&c->p,
+		   "<input type=\"hidden\" name=\"id\" value=\"%s\"><button>Delete</button>"
+		   "</form></td></tr>",
 		   r->id);
 	}
 	free(rules);
@@ -1012,18 +1017,18 @@ static int act_domain_create(struct ctx *c)
 		domain[0] = '\0';
 	if (form_get(c->body, c->len, "inbound", inbound, sizeof(inbound)) != 1 || !inbound[0])
 		memcpy(inbound, "any", 4);
-	rc = run_api(c, &a,
-	             json_pack("[{s:s, s:s}]", "domain", domain, "inboundType", inbound),
+	rc = run_api(c, &a, json_pack("[{s:s, s:s}]", "domain", domain, "inboundType", inbound),
 	             api_domain_create);
 	if (rc == MC_ERR_NOMEM)
 		return rc;
 	if (outcome(c->res, rc, msg, sizeof(msg))) {
 		json_t *d = json_array_get(c->res->data, 0);
 		if (*jstr(d, "token"))
-			flash_set(c->emu, c->sid, FLASH_DONE,
-			          "'%s' registered for %s: publish the TXT record shown below, then "
-			          "verify.",
-			          jstr(d, "domain"), a.code);
+			flash_set(
+			        c->emu, c->sid, FLASH_DONE,
+			        "'%s' registered for %s: publish the TXT record shown below, then "
+			        "verify.",
+			        jstr(d, "domain"), a.code);
 		else
 			flash_set(c->emu, c->sid, FLASH_DONE,
 			          "'%s' registered for %s, internal at once (its parent is).",
@@ -1093,8 +1098,7 @@ static int act_hold(struct ctx *c, int release)
 /* A form field as a rule member: a whole number as an integer, probability as a number,
  * other text as a string (emu_rule_parse then says what is wrong); empty fields are left
  * out. */
-static void rule_member(struct ctx *c, json_t *o, const char *field, const char *member,
-                        int number)
+static void rule_member(struct ctx *c, json_t *o, const char *field, const char *member, int number)
 {
 	char v[256], *end = NULL;
 
@@ -1275,8 +1279,9 @@ static int post(struct ctx *c, const char *p)
 	/* the form's token must be the session's: a page of another site cannot know it */
 	if (form_get(c->body, c->len, "csrf", csrf, sizeof(csrf)) != 1 ||
 	    !ct_equal(csrf, strlen(csrf), c->csrf, EMU_SID_LEN))
-		return refused(c, 403, "The form's CSRF token is missing or wrong: reload the "
-		                       "page and try again.");
+		return refused(c, 403,
+		               "The form's CSRF token is missing or wrong: reload the "
+		               "page and try again.");
 	if (strcmp(p, "/logout") == 0) {
 		session_end(c->emu, c->sid);
 		snprintf(c->pg->cookie, sizeof(c->pg->cookie),

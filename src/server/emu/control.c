@@ -132,15 +132,17 @@ json_t *emu_journal_json(struct emu *emu, uint64_t since, int limit, int newest_
 	if (since + 1 > first)
 		first = since + 1;
 	if (newest_first) {
-		for (uint64_t s = last; s >= first && s > 0 && json_array_size(list) < (size_t)limit;
-		     s--) {
-			const struct emu_entry *x = &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
+		for (uint64_t s = last;
+		     s >= first && s > 0 && json_array_size(list) < (size_t)limit; s--) {
+			const struct emu_entry *x =
+			        &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
 			if (x->seq == s) /* 0 after a clear */
 				json_array_append_new(list, entry_json(x));
 		}
 	} else {
 		for (uint64_t s = first; s <= last && json_array_size(list) < (size_t)limit; s++) {
-			const struct emu_entry *x = &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
+			const struct emu_entry *x =
+			        &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
 			if (x->seq == s)
 				json_array_append_new(list, entry_json(x));
 		}
@@ -274,8 +276,9 @@ int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size)
 	}
 	if (get_str(o, "path", r->path, sizeof(r->path)) ||
 	    (r->path[0] && r->path[0] != '/' && strcmp(r->path, "*") != 0))
-		return bad(why, why_size, "'path' must be a path starting with '/' "
-		              "(a trailing '*' matches a prefix)");
+		return bad(why, why_size,
+		           "'path' must be a path starting with '/' "
+		           "(a trailing '*' matches a prefix)");
 	if (strcmp(r->path, "*") == 0)
 		r->path[0] = '\0';
 	if (get_str(o, "account", r->account, sizeof(r->account)))
@@ -284,7 +287,8 @@ int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size)
 	if (v && !json_is_null(v)) {
 		if (!json_is_number(v) || !(json_number_value(v) > 0.0) ||
 		    json_number_value(v) > 1.0)
-			return bad(why, why_size, "'probability' must be a number above 0 and at most 1");
+			return bad(why, why_size,
+			           "'probability' must be a number above 0 and at most 1");
 		r->probability = json_number_value(v);
 	}
 	if (get_int(o, "count", 1, 1000000000, &r->count))
@@ -296,7 +300,8 @@ int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size)
 		return bad(why, why_size, "'error' can only be 'err_developer_key'");
 	r->developer_key = error[0] != '\0';
 	if (r->developer_key && r->status)
-		return bad(why, why_size, "'error' (answered at HTTP 200) and 'status' exclude each other");
+		return bad(why, why_size,
+		           "'error' (answered at HTTP 200) and 'status' exclude each other");
 	if (get_int(o, "latency_ms", 0, 60000, &r->latency_ms))
 		return bad(why, why_size, "'latency_ms' must be from 0 to 60000");
 	if (get_int(o, "retry_after", 0, 3600, &r->retry_after_s))
@@ -318,7 +323,8 @@ int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size)
 		     i++)
 			;
 		if (i == sizeof(stages) / sizeof(stages[0]))
-			return bad(why, why_size, "'smtp.stage' must be connect, helo, mail, rcpt or data");
+			return bad(why, why_size,
+			           "'smtp.stage' must be connect, helo, mail, rcpt or data");
 		if (strpbrk(r->smtp_text, "\r\n"))
 			return bad(why, why_size, "'smtp.text' must be one line");
 		if (!r->smtp_text[0])
@@ -459,8 +465,8 @@ int emu_mint(struct emu *emu, const char *name_in, const char *domain_in, char *
 		return 400;
 	}
 	snprintf(base, sizeof(base), "%s", cfg->public_base_url);
-	rc = admin_mint_account(emu->srv->store, &defs, name, domain_in && *domain_in ? domain : NULL,
-	                        base, creds, &e);
+	rc = admin_mint_account(emu->srv->store, &defs, name,
+	                        domain_in && *domain_in ? domain : NULL, base, creds, &e);
 	if (rc == 0)
 		return 201;
 	*code = rc == MC_ERR_EXISTS        ? "domain_taken"

@@ -119,11 +119,11 @@ struct emu_page {
 	int status;
 	char *body; /* malloc'd (the front frees it); len bytes */
 	size_t len;
-	const char *type;      /* Content-Type (static) */
-	char location[256];    /* a redirect's Location, or "" */
-	char cookie[160];      /* Set-Cookie, or "" */
-	char allow[16];        /* a 405's Allow, or "" */
-	int bearer_challenge;  /* a 401: send WWW-Authenticate: Bearer */
+	const char *type;     /* Content-Type (static) */
+	char location[256];   /* a redirect's Location, or "" */
+	char cookie[160];     /* Set-Cookie, or "" */
+	char allow[16];       /* a 405's Allow, or "" */
+	int bearer_challenge; /* a 401: send WWW-Authenticate: Bearer */
 };
 
 /* 1 if path (without the query) is the console's: /__mcapi/ui and below. */

@@ -12,10 +12,10 @@
 
 /* The web console's sessions (console.c): few operators, so a small table; a login past it
  * takes the slot of the session that ends first. */
-#define EMU_SESSIONS      32
-#define EMU_SESSION_MS    (12LL * 3600 * 1000) /* a session lasts 12 h from its login */
-#define EMU_SID_LEN       43                   /* base64url of 32 random bytes */
-#define EMU_FLASH_SIZE    4096
+#define EMU_SESSIONS   32
+#define EMU_SESSION_MS (12LL * 3600 * 1000) /* a session lasts 12 h from its login */
+#define EMU_SID_LEN    43                   /* base64url of 32 random bytes */
+#define EMU_FLASH_SIZE 4096
 
 /* One console session: its id (the cookie), its CSRF token, and the message the next page
  * shows once (an action's outcome; a minted account's credentials). */
@@ -109,7 +109,7 @@ void emu_journal_clear(struct emu *emu);
 /* Mints an account as POST /__mcapi/accounts does (name "" = "Test <random>", domain "" =
  * none). Returns 201 with *creds the credentials' JSON text (caller wipes and frees), or
  * the HTTP status of the refusal with *code and why filled. */
-int emu_mint(struct emu *emu, const char *name, const char *domain, char **creds,
-             const char **code, char *why, size_t why_size);
+int emu_mint(struct emu *emu, const char *name, const char *domain, char **creds, const char **code,
+             char *why, size_t why_size);
 
 #endif
