@@ -55,32 +55,39 @@ struct page {
 	int rc;
 };
 
-/* The one escaping function: every value a page shows or puts in an attribute. */
-static void esc(struct page *p, const char *s)
+int emu_html_escape(struct buf *b, const char *s)
 {
-	if (!s)
-		return;
-	for (; *s && !p->rc; s++) {
+	int rc = 0;
+
+	for (; s && *s && !rc; s++) {
 		switch (*s) {
 		case '&':
-			p->rc = buf_adds(&p->b, "&amp;");
+			rc = buf_add(b, "&amp;", 5);
 			break;
 		case '<':
-			p->rc = buf_adds(&p->b, "&lt;");
+			rc = buf_add(b, "&lt;", 4);
 			break;
 		case '>':
-			p->rc = buf_adds(&p->b, "&gt;");
+			rc = buf_add(b, "&gt;", 4);
 			break;
 		case '"':
-			p->rc = buf_adds(&p->b, "&quot;");
+			rc = buf_add(b, "&quot;", 6);
 			break;
 		case '\'':
-			p->rc = buf_adds(&p->b, "&#39;");
+			rc = buf_add(b, "&#39;", 5);
 			break;
 		default:
-			p->rc = buf_addc(&p->b, *s);
+			rc = buf_addc(b, *s);
 		}
 	}
+	return rc;
+}
+
+/* Every value a page shows or puts in an attribute goes through here. */
+static void esc(struct page *p, const char *s)
+{
+	if (!p->rc)
+		p->rc = emu_html_escape(&p->b, s);
 }
 
 /* A query value: unreserved characters as they are, the rest %XX (safe in HTML too). */
@@ -154,9 +161,7 @@ static int hexval(char c)
 	return -1;
 }
 
-/* The value of name in an application/x-www-form-urlencoded text (a body or a query),
- * decoded into out. 1 if present, 0 if absent, -1 if too long or malformed (out is ""). */
-static int form_get(const char *s, size_t len, const char *name, char *out, size_t size)
+int emu_form_get(const char *s, size_t len, const char *name, char *out, size_t size)
 {
 	size_t nl = strlen(name), i = 0;
 
@@ -198,7 +203,7 @@ static int form_get(const char *s, size_t len, const char *name, char *out, size
 
 static int query_get(const struct request *req, const char *name, char *out, size_t size)
 {
-	return req->query ? form_get(req->query, strlen(req->query), name, out, size)
+	return req->query ? emu_form_get(req->query, strlen(req->query), name, out, size)
 	                  : (out[0] = '\0', 0);
 }
 
@@ -933,7 +938,7 @@ static int form_account(struct ctx *c, struct account *a)
 {
 	char code[64];
 
-	if (form_get(c->body, c->len, "account", code, sizeof(code)) != 1 || !code[0] ||
+	if (emu_form_get(c->body, c->len, "account", code, sizeof(code)) != 1 || !code[0] ||
 	    store_account_get_by_code(c->req->srv->store, code, a, NULL) != 0) {
 		flash_set(c->emu, c->sid, FLASH_REFUSED, "No account '%.60s'.", code);
 		return -1;
@@ -992,8 +997,8 @@ static int act_mint(struct ctx *c)
 	char *creds = NULL;
 	int status;
 
-	form_get(c->body, c->len, "name", name, sizeof(name));
-	form_get(c->body, c->len, "domain", domain, sizeof(domain));
+	emu_form_get(c->body, c->len, "name", name, sizeof(name));
+	emu_form_get(c->body, c->len, "domain", domain, sizeof(domain));
 	status = emu_mint(c->emu, name, domain, &creds, &code, why, sizeof(why));
 	if (status == 201) {
 		flash_set(c->emu, c->sid, FLASH_CREDS, "%s", creds);
@@ -1013,9 +1018,9 @@ static int act_domain_create(struct ctx *c)
 
 	if (form_account(c, &a) != 0)
 		return redirect(c, "/domains");
-	if (form_get(c->body, c->len, "domain", domain, sizeof(domain)) != 1)
+	if (emu_form_get(c->body, c->len, "domain", domain, sizeof(domain)) != 1)
 		domain[0] = '\0';
-	if (form_get(c->body, c->len, "inbound", inbound, sizeof(inbound)) != 1 || !inbound[0])
+	if (emu_form_get(c->body, c->len, "inbound", inbound, sizeof(inbound)) != 1 || !inbound[0])
 		memcpy(inbound, "any", 4);
 	rc = run_api(c, &a, json_pack("[{s:s, s:s}]", "domain", domain, "inboundType", inbound),
 	             api_domain_create);
@@ -1062,7 +1067,7 @@ static int act_domain_verify(struct ctx *c)
 
 	if (form_account(c, &a) != 0)
 		return redirect(c, "/domains");
-	if (form_get(c->body, c->len, "domain", domain, sizeof(domain)) != 1)
+	if (emu_form_get(c->body, c->len, "domain", domain, sizeof(domain)) != 1)
 		domain[0] = '\0';
 	rc = run_api(c, &a, json_pack("[{s:s}]", "domain", domain), api_domain_verify);
 	if (rc == MC_ERR_ASYNC)
@@ -1079,9 +1084,9 @@ static int act_hold(struct ctx *c, int release)
 
 	if (form_account(c, &a) != 0)
 		return redirect(c, "/held");
-	if (form_get(c->body, c->len, "id", id, sizeof(id)) != 1)
+	if (emu_form_get(c->body, c->len, "id", id, sizeof(id)) != 1)
 		id[0] = '\0';
-	notify = form_get(c->body, c->len, "notify", msg, sizeof(msg)) == 1;
+	notify = emu_form_get(c->body, c->len, "notify", msg, sizeof(msg)) == 1;
 	item = release ? json_pack("[{s:s}]", "id", id)
 	               : json_pack("[{s:[s], s:b}]", "ids", id, "notify", notify);
 	rc = run_api(c, &a, item, release ? api_hold_release : api_hold_reject);
@@ -1102,7 +1107,7 @@ static void rule_member(struct ctx *c, json_t *o, const char *field, const char 
 {
 	char v[256], *end = NULL;
 
-	if (form_get(c->body, c->len, field, v, sizeof(v)) != 1 || !v[0])
+	if (emu_form_get(c->body, c->len, field, v, sizeof(v)) != 1 || !v[0])
 		return;
 	if (number == 2) {
 		double d = strtod(v, &end);
@@ -1160,7 +1165,7 @@ static int act_fault_delete(struct ctx *c)
 {
 	char id[32];
 
-	if (form_get(c->body, c->len, "id", id, sizeof(id)) == 1 && emu_rule_delete(c->emu, id))
+	if (emu_form_get(c->body, c->len, "id", id, sizeof(id)) == 1 && emu_rule_delete(c->emu, id))
 		flash_set(c->emu, c->sid, FLASH_DONE, "Rule %s deleted.", id);
 	else
 		flash_set(c->emu, c->sid, FLASH_REFUSED, "No rule '%s'.", id);
@@ -1248,7 +1253,7 @@ static int login(struct ctx *c)
 {
 	char token[128];
 
-	if (form_get(c->body, c->len, "token", token, sizeof(token)) != 1 ||
+	if (emu_form_get(c->body, c->len, "token", token, sizeof(token)) != 1 ||
 	    !ct_equal(token, strlen(token), emu_token(c->emu), EMU_TOKEN_LEN)) {
 		secure_zero(token, sizeof(token));
 		log_info("msg=\"console login refused\" client_ip=%s", c->req->client_ip);
@@ -1277,7 +1282,7 @@ static int post(struct ctx *c, const char *p)
 		                       : "No console session (it ended, or the server restarted): "
 		                         "log in again.");
 	/* the form's token must be the session's: a page of another site cannot know it */
-	if (form_get(c->body, c->len, "csrf", csrf, sizeof(csrf)) != 1 ||
+	if (emu_form_get(c->body, c->len, "csrf", csrf, sizeof(csrf)) != 1 ||
 	    !ct_equal(csrf, strlen(csrf), c->csrf, EMU_SID_LEN))
 		return refused(c, 403,
 		               "The form's CSRF token is missing or wrong: reload the "

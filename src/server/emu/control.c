@@ -615,12 +615,13 @@ static int reset(struct emu *emu, const char *method, struct answer *a)
 static int index_page(struct answer *a)
 {
 	return ok(a, 200,
-	          json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s]}", "service", "mcapid control plane",
+	          json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s,s]}", "service", "mcapid control plane",
 	                    "calls", "GET /__mcapi/requests?since=ID&limit=N",
 	                    "DELETE /__mcapi/requests", "GET /__mcapi/faults",
 	                    "POST /__mcapi/faults", "DELETE /__mcapi/faults[/ID]",
 	                    "POST /__mcapi/accounts", "GET /__mcapi/snapshot",
-	                    "PUT /__mcapi/snapshot", "POST /__mcapi/reset", "GET /readyz"));
+	                    "PUT /__mcapi/snapshot", "POST /__mcapi/reset", "GET /readyz",
+	                    "GET /__mcapi/ui/ (the web console)"));
 }
 
 int emu_control(struct emu *emu, const char *method, const char *path, const char *query,

@@ -112,4 +112,15 @@ void emu_journal_clear(struct emu *emu);
 int emu_mint(struct emu *emu, const char *name, const char *domain, char **creds, const char **code,
              char *why, size_t why_size);
 
+/* ---- console.c's parts with unit tests (tests/unit/test_console.c) ---- */
+
+struct buf;
+/* Appends s to b with & < > " ' as entities: the one escaping function of every value the
+ * console shows. 0 or a buf error. */
+int emu_html_escape(struct buf *b, const char *s);
+/* The first value of name in an application/x-www-form-urlencoded text s[0..len) (a form
+ * body or a query), '+' and %XX decoded, into out. 1 if present, 0 if absent, -1 if longer
+ * than size - 1 or malformed (a bad %XX, a NUL); out is "" unless 1. */
+int emu_form_get(const char *s, size_t len, const char *name, char *out, size_t size);
+
 #endif
