@@ -6,6 +6,7 @@ markup (shown as text), and watches the journal update itself. Every page the br
 checked for console errors and kept as a screenshot in $MCAPI_ARTIFACTS (default
 tests/artifacts/). Plain HTTP checks the CSRF tokens, the session cookie's attributes, and that
 an API key never opens the console. Skipped only when chromium or chromedriver is missing."""
+import datetime
 import os
 import re
 import shutil
@@ -39,6 +40,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 LIST = "/api/gateway/get-hold-message-list"
 CODE = "/api/domain/get-verification-code"
 STATUS = "/api/domain/get-provision-status"
+AUDIT = "/api/audit/get-audit-events"
+ISO = "%Y-%m-%dT%H:%M:%S+0000"
 
 
 @pytest.fixture(scope="module")
@@ -183,28 +186,56 @@ def test_domain_txt_record_and_verify_now(browser, server, client, dns):
     assert row.find_element(By.CLASS_NAME, "state").text == "verified"
     r, b = client.call(STATUS, [{"domain": "console.test"}])
     assert b["data"][0]["status"] == "verified", b
+    rows = audit(client, "Domain Verified")
+    assert any("console.test" in e["eventInfo"] and e["user"] == "mcapid-console"
+               for e in rows), rows
 
 
-def test_release_a_held_message(browser, server, client, tmp_path):
+def audit(client, audit_type):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    item = {"startDateTime": (now - datetime.timedelta(minutes=30)).strftime(ISO),
+            "endDateTime": (now + datetime.timedelta(minutes=1)).strftime(ISO)}
+    r, b = client.call(AUDIT, [item])
+    return [e for e in b["data"] if e["auditType"] == audit_type]
+
+
+def test_release_and_reject_held_messages(browser, server, client, tmp_path):
     make_internal(server, client, "held-console.test")
-    inject(server, tmp_path, "sender@outside.example", ["ann@held-console.test"],
-           "held for the console", test="hold")
+    for who in ("ann", "bob"):
+        inject(server, tmp_path, "sender@outside.example", ["%s@held-console.test" % who],
+               "held for %s" % who, test="hold")
 
     def held():
         r, b = client.call(LIST, [{"admin": True}])
-        return [i for i in b["data"] if i["subject"] == "held for the console"]
+        return {i["subject"]: i for i in b["data"] if i["subject"].startswith("held for ")}
 
-    (item,) = wait_for(held, what="the held message")
-    browser.open("/held", "held-one")
-    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % item["id"])
-    assert row.find_element(By.CLASS_NAME, "subject").text == "held for the console"
+    items = wait_for(lambda: len(held()) == 2 and held(), what="the held messages")
+    ann, bob = items["held for ann"], items["held for bob"]
+    browser.open("/held", "held-two")
+    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % ann["id"])
+    assert row.find_element(By.CLASS_NAME, "subject").text == "held for ann"
     browser.submit(row.find_element(By.CSS_SELECTOR, "button.release"), "released")
-    assert "released" in browser.flash() and item["id"] in browser.flash()
-    assert held() == []  # the API agrees
-    assert not browser.d.find_elements(By.CSS_SELECTOR, 'tr[data-id="%s"]' % item["id"])
+    assert "released" in browser.flash() and ann["id"] in browser.flash()
+    assert list(held()) == ["held for bob"]  # the API agrees
+    assert not browser.d.find_elements(By.CSS_SELECTOR, 'tr[data-id="%s"]' % ann["id"])
+    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % bob["id"])
+    row.find_element(By.NAME, "notify").click()
+    browser.submit(row.find_element(By.CSS_SELECTOR, "button.reject"), "rejected")
+    assert "rejected" in browser.flash() and bob["id"] in browser.flash()
+    assert held() == {}
+    assert browser.d.find_element(By.ID, "none").text == "No message is held."
+    # done by the API's handlers: their audit rows, naming the console
+    rows = audit(client, "Held Message Released")
+    assert any(ann["id"] in e["eventInfo"] and "Application: mcapid console" in e["eventInfo"]
+               and e["user"] == "mcapid-console" for e in rows), rows
+    rows = audit(client, "Held Message Rejected")
+    assert any(bob["id"] in e["eventInfo"] and "Sender Notified: True" in e["eventInfo"]
+               for e in rows), rows
     browser.open("/messages", "messages-after-release")
-    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % item["id"])
+    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % ann["id"])
     assert row.find_element(By.CLASS_NAME, "status").text != "held"
+    row = browser.d.find_element(By.CSS_SELECTOR, 'tr[data-id="%s"]' % bob["id"])
+    assert row.find_element(By.CLASS_NAME, "status").text == "rejected"
 
 
 def test_markup_is_shown_as_text(browser):
