@@ -455,7 +455,10 @@ static const char *const NAV[][2] = {
 static void page_head(struct ctx *c, const char *title, const char *here)
 {
 	char flash[EMU_FLASH_SIZE];
-	int kind = c->who == WHO_SESSION ? flash_take(c->emu, c->sid, flash) : FLASH_NONE;
+	/* a HEAD request leaves the message for the GET that shows it */
+	int kind = c->who == WHO_SESSION && strcmp(c->req->method, "HEAD") != 0
+	                   ? flash_take(c->emu, c->sid, flash)
+	                   : FLASH_NONE;
 
 	pf(&c->p,
 	   "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -1077,7 +1080,7 @@ static int act_domain_verify(struct ctx *c)
 
 static int act_hold(struct ctx *c, int release)
 {
-	char id[128], msg[400];
+	char id[128], msg[400], yes[8];
 	struct account a;
 	json_t *item;
 	int rc, notify;
@@ -1086,7 +1089,7 @@ static int act_hold(struct ctx *c, int release)
 		return redirect(c, "/held");
 	if (emu_form_get(c->body, c->len, "id", id, sizeof(id)) != 1)
 		id[0] = '\0';
-	notify = emu_form_get(c->body, c->len, "notify", msg, sizeof(msg)) == 1;
+	notify = emu_form_get(c->body, c->len, "notify", yes, sizeof(yes)) == 1; /* checked */
 	item = release ? json_pack("[{s:s}]", "id", id)
 	               : json_pack("[{s:[s], s:b}]", "ids", id, "notify", notify);
 	rc = run_api(c, &a, item, release ? api_hold_release : api_hold_reject);
@@ -1318,7 +1321,7 @@ static int post(struct ctx *c, const char *p)
 static int get(struct ctx *c, const char *p)
 {
 	if (strcmp(p, "/login") == 0)
-		return login_page(c, 200, NULL);
+		return c->who == WHO_SESSION ? redirect(c, "/") : login_page(c, 200, NULL);
 	if (c->who == WHO_NONE)
 		return redirect(c, "/login");
 	if (strcmp(p, "/journal.json") == 0) {
