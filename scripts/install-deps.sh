@@ -8,7 +8,7 @@ libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libpq-dev libc-ares-d
 libidn2-dev libsodium-dev libcurl4-openssl-dev libgmime-3.0-dev libzip-dev libicu-dev tzdata
 python3 python3-pytest python3-pytest-xdist python3-requests python3-aiosmtpd swaks libnet-ssleay-perl
 dnsmasq-base unbound postgresql-15 wrk nginx-light sqlite3 procps scdoc man-db tmux zsh
-curl ca-certificates"
+curl ca-certificates chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PKGS; do

@@ -119,16 +119,53 @@ static json_t *entry_json(const struct emu_entry *x)
 	                 (json_int_t)x->ms);
 }
 
+json_t *emu_journal_json(struct emu *emu, uint64_t since, int limit, int newest_first)
+{
+	json_t *list = json_array(), *body;
+	uint64_t first, last;
+
+	if (!list)
+		return NULL;
+	pthread_mutex_lock(&emu->journal_mu);
+	last = emu->journal_seq;
+	first = last > (uint64_t)emu->journal_max ? last - (uint64_t)emu->journal_max + 1 : 1;
+	if (since + 1 > first)
+		first = since + 1;
+	if (newest_first) {
+		for (uint64_t s = last;
+		     s >= first && s > 0 && json_array_size(list) < (size_t)limit; s--) {
+			const struct emu_entry *x =
+			        &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
+			if (x->seq == s) /* 0 after a clear */
+				json_array_append_new(list, entry_json(x));
+		}
+	} else {
+		for (uint64_t s = first; s <= last && json_array_size(list) < (size_t)limit; s++) {
+			const struct emu_entry *x =
+			        &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
+			if (x->seq == s)
+				json_array_append_new(list, entry_json(x));
+		}
+	}
+	pthread_mutex_unlock(&emu->journal_mu);
+	body = json_pack("{s:o, s:I}", "requests", list, "last_id", (json_int_t)last);
+	return body;
+}
+
+void emu_journal_clear(struct emu *emu)
+{
+	pthread_mutex_lock(&emu->journal_mu);
+	memset(emu->journal, 0, (size_t)emu->journal_max * sizeof(*emu->journal));
+	pthread_mutex_unlock(&emu->journal_mu);
+}
+
 static int requests(struct emu *emu, const char *method, const char *query, struct answer *a)
 {
 	long long since = query_num(query, "since", 0), limit = query_num(query, "limit", 100);
-	json_t *list, *body;
-	uint64_t first, last;
+	json_t *body;
 
 	if (strcmp(method, "DELETE") == 0) {
-		pthread_mutex_lock(&emu->journal_mu);
-		memset(emu->journal, 0, (size_t)emu->journal_max * sizeof(*emu->journal));
-		pthread_mutex_unlock(&emu->journal_mu);
+		emu_journal_clear(emu);
 		return ok(a, 200, json_pack("{s:b}", "cleared", 1));
 	}
 	if (strcmp(method, "GET") != 0)
@@ -137,20 +174,7 @@ static int requests(struct emu *emu, const char *method, const char *query, stru
 		return fail(a, 400, "invalid_query",
 		            "since must be a number >= 0 and limit a number from 1 to %d",
 		            emu->journal_max);
-	if (!(list = json_array()))
-		return MC_ERR_NOMEM;
-	pthread_mutex_lock(&emu->journal_mu);
-	last = emu->journal_seq;
-	first = last > (uint64_t)emu->journal_max ? last - (uint64_t)emu->journal_max + 1 : 1;
-	if ((uint64_t)since + 1 > first)
-		first = (uint64_t)since + 1;
-	for (uint64_t s = first; s <= last && json_array_size(list) < (size_t)limit; s++) {
-		const struct emu_entry *x = &emu->journal[(s - 1) % (uint64_t)emu->journal_max];
-		if (x->seq == s) /* 0 after a clear */
-			json_array_append_new(list, entry_json(x));
-	}
-	pthread_mutex_unlock(&emu->journal_mu);
-	body = json_pack("{s:o, s:I}", "requests", list, "last_id", (json_int_t)last);
+	body = emu_journal_json(emu, (uint64_t)since, (int)limit, 0);
 	return body ? ok(a, 200, body) : MC_ERR_NOMEM;
 }
 
@@ -209,18 +233,16 @@ static int get_str(json_t *o, const char *key, char *dst, size_t size)
 	return 0;
 }
 
-/* A refused rule: the answer is a 400 naming what is wrong; returns -1. */
-static int bad(struct answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A refused rule: why names what is wrong; returns -1. */
+static int bad(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int bad(struct answer *a, const char *fmt, ...)
+static int bad(char *why, size_t size, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(why, size, fmt, ap);
 	va_end(ap);
-	fail(a, 400, "invalid_rule", "%s", msg);
 	return -1;
 }
 
@@ -229,8 +251,7 @@ static int known_status(int s)
 	return s == 401 || s == 403 || s == 418 || s == 429 || s == 500 || s == 503;
 }
 
-/* Reads one rule; 0, or fails the answer (a->status 400) and returns -1. */
-static int parse_rule(json_t *o, struct emu_rule *r, struct answer *a)
+int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size)
 {
 	const char *key;
 	json_t *v, *smtp;
@@ -244,64 +265,68 @@ static int parse_rule(json_t *o, struct emu_rule *r, struct answer *a)
 	r->count = -1;
 	r->retry_after_s = 1;
 	if (!json_is_object(o))
-		return bad(a, "a fault rule is a JSON object");
+		return bad(why, why_size, "a fault rule is a JSON object");
 	json_object_foreach(o, key, v)
 	{
 		size_t i;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]); i++)
 			;
 		if (i == sizeof(known) / sizeof(known[0]))
-			return bad(a, "unknown member '%.40s'", key);
+			return bad(why, why_size, "unknown member '%.40s'", key);
 	}
 	if (get_str(o, "path", r->path, sizeof(r->path)) ||
 	    (r->path[0] && r->path[0] != '/' && strcmp(r->path, "*") != 0))
-		return bad(a, "'path' must be a path starting with '/' "
-		              "(a trailing '*' matches a prefix)");
+		return bad(why, why_size,
+		           "'path' must be a path starting with '/' "
+		           "(a trailing '*' matches a prefix)");
 	if (strcmp(r->path, "*") == 0)
 		r->path[0] = '\0';
 	if (get_str(o, "account", r->account, sizeof(r->account)))
-		return bad(a, "'account' must be an account code");
+		return bad(why, why_size, "'account' must be an account code");
 	v = json_object_get(o, "probability");
 	if (v && !json_is_null(v)) {
 		if (!json_is_number(v) || !(json_number_value(v) > 0.0) ||
 		    json_number_value(v) > 1.0)
-			return bad(a, "'probability' must be a number above 0 and at most 1");
+			return bad(why, why_size,
+			           "'probability' must be a number above 0 and at most 1");
 		r->probability = json_number_value(v);
 	}
 	if (get_int(o, "count", 1, 1000000000, &r->count))
-		return bad(a, "'count' must be a whole number from 1");
+		return bad(why, why_size, "'count' must be a whole number from 1");
 	if (get_int(o, "status", 100, 599, &r->status) || (r->status && !known_status(r->status)))
-		return bad(a, "'status' must be one of 401, 403, 418, 429, 500, 503");
+		return bad(why, why_size, "'status' must be one of 401, 403, 418, 429, 500, 503");
 	if (get_str(o, "error", error, sizeof(error)) ||
 	    (error[0] && strcmp(error, "err_developer_key") != 0))
-		return bad(a, "'error' can only be 'err_developer_key'");
+		return bad(why, why_size, "'error' can only be 'err_developer_key'");
 	r->developer_key = error[0] != '\0';
 	if (r->developer_key && r->status)
-		return bad(a, "'error' (answered at HTTP 200) and 'status' exclude each other");
+		return bad(why, why_size,
+		           "'error' (answered at HTTP 200) and 'status' exclude each other");
 	if (get_int(o, "latency_ms", 0, 60000, &r->latency_ms))
-		return bad(a, "'latency_ms' must be from 0 to 60000");
+		return bad(why, why_size, "'latency_ms' must be from 0 to 60000");
 	if (get_int(o, "retry_after", 0, 3600, &r->retry_after_s))
-		return bad(a, "'retry_after' must be from 0 to 3600 seconds");
+		return bad(why, why_size, "'retry_after' must be from 0 to 3600 seconds");
 	smtp = json_object_get(o, "smtp");
 	if (smtp && !json_is_null(smtp)) {
 		static const char *const stages[] = {"connect", "helo", "mail", "rcpt", "data"};
 		size_t i;
 		if (r->status || r->developer_key || r->latency_ms || r->path[0] || r->account[0])
-			return bad(a,
+			return bad(why, why_size,
 			           "an 'smtp' rule has no path, account, status, error or latency");
 		if (!json_is_object(smtp) || get_str(smtp, "stage", r->stage, sizeof(r->stage)) ||
 		    get_int(smtp, "code", 400, 599, &r->smtp_code) || !r->smtp_code ||
 		    get_str(smtp, "text", r->smtp_text, sizeof(r->smtp_text)))
-			return bad(a,
+			return bad(why, why_size,
 			           "'smtp' is {\"stage\": connect|helo|mail|rcpt|data, \"code\": "
 			           "400-599, \"text\": \"...\"}");
 		for (i = 0; i < sizeof(stages) / sizeof(stages[0]) && strcmp(r->stage, stages[i]);
 		     i++)
 			;
 		if (i == sizeof(stages) / sizeof(stages[0]))
-			return bad(a, "'smtp.stage' must be connect, helo, mail, rcpt or data");
+			return bad(why, why_size,
+			           "'smtp.stage' must be connect, helo, mail, rcpt or data");
 		if (strpbrk(r->smtp_text, "\r\n"))
-			return bad(a, "'smtp.text' must be one line");
+			return bad(why, why_size, "'smtp.text' must be one line");
 		if (!r->smtp_text[0])
 			snprintf(r->smtp_text, sizeof(r->smtp_text), "%s",
 			         r->smtp_code < 500 ? "4.3.0 fault injected, try again later"
@@ -310,29 +335,62 @@ static int parse_rule(json_t *o, struct emu_rule *r, struct answer *a)
 		return 0;
 	}
 	if (!r->status && !r->developer_key && !r->latency_ms)
-		return bad(a, "a rule needs 'status', 'error', 'latency_ms' or 'smtp'");
+		return bad(why, why_size, "a rule needs 'status', 'error', 'latency_ms' or 'smtp'");
 	return 0;
+}
+
+int emu_rule_delete(struct emu *emu, const char *id)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&emu->fault_mu);
+	for (int i = 0; i < emu->nrules; i++) {
+		if (strcmp(emu->rules[i].id, id) == 0) {
+			memmove(&emu->rules[i], &emu->rules[i + 1],
+			        (size_t)(emu->nrules - i - 1) * sizeof(emu->rules[0]));
+			atomic_store(&emu->nrules_pub, --emu->nrules);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&emu->fault_mu);
+	return found;
+}
+
+int emu_rule_add(struct emu *emu, struct emu_rule *r)
+{
+	int full;
+
+	pthread_mutex_lock(&emu->fault_mu);
+	full = emu->nrules == EMU_MAX_RULES;
+	if (!full) {
+		snprintf(r->id, sizeof(r->id), "f%u", ++emu->next_rule);
+		r->created_ms = now_ms();
+		emu->rules[emu->nrules] = *r;
+		atomic_store(&emu->nrules_pub, ++emu->nrules);
+	}
+	pthread_mutex_unlock(&emu->fault_mu);
+	return full ? MC_ERR_TOO_LARGE : 0;
+}
+
+int emu_rules_copy(struct emu *emu, struct emu_rule *out)
+{
+	int n;
+
+	pthread_mutex_lock(&emu->fault_mu);
+	n = emu->nrules;
+	memcpy(out, emu->rules, (size_t)n * sizeof(out[0]));
+	pthread_mutex_unlock(&emu->fault_mu);
+	return n;
 }
 
 static int faults(struct emu *emu, const char *method, const char *rest, const char *body,
                   size_t len, struct answer *a)
 {
 	if (*rest) { /* /__mcapi/faults/{id} */
-		int found = 0;
 		if (strcmp(method, "DELETE") != 0)
 			return method_not_allowed(a, "DELETE");
-		pthread_mutex_lock(&emu->fault_mu);
-		for (int i = 0; i < emu->nrules; i++) {
-			if (strcmp(emu->rules[i].id, rest) == 0) {
-				memmove(&emu->rules[i], &emu->rules[i + 1],
-				        (size_t)(emu->nrules - i - 1) * sizeof(emu->rules[0]));
-				atomic_store(&emu->nrules_pub, --emu->nrules);
-				found = 1;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&emu->fault_mu);
-		if (!found)
+		if (!emu_rule_delete(emu, rest))
 			return fail(a, 404, "not_found", "no fault rule '%.20s'", rest);
 		return ok(a, 200, json_pack("{s:s}", "deleted", rest));
 	}
@@ -359,25 +417,16 @@ static int faults(struct emu *emu, const char *method, const char *rest, const c
 	json_error_t je;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	struct emu_rule r;
-	int full;
+	char why[256];
 
 	if (!o)
 		return fail(a, 400, "invalid_json", "the body is not JSON: %s", je.text);
-	if (parse_rule(o, &r, a) != 0) {
+	if (emu_rule_parse(o, &r, why, sizeof(why)) != 0) {
 		json_decref(o);
-		return 0;
+		return fail(a, 400, "invalid_rule", "%s", why);
 	}
 	json_decref(o);
-	pthread_mutex_lock(&emu->fault_mu);
-	full = emu->nrules == EMU_MAX_RULES;
-	if (!full) {
-		snprintf(r.id, sizeof(r.id), "f%u", ++emu->next_rule);
-		r.created_ms = now_ms();
-		emu->rules[emu->nrules] = r;
-		atomic_store(&emu->nrules_pub, ++emu->nrules);
-	}
-	pthread_mutex_unlock(&emu->fault_mu);
-	if (full)
+	if (emu_rule_add(emu, &r) != 0)
 		return fail(a, 409, "too_many_rules", "at most %d fault rules at once",
 		            EMU_MAX_RULES);
 	return ok(a, 201, rule_json(&r));
@@ -385,19 +434,62 @@ static int faults(struct emu *emu, const char *method, const char *rest, const c
 
 /* ---- /__mcapi/accounts ---- */
 
-static int accounts(struct emu *emu, const char *method, const char *body, size_t len,
-                    struct answer *a)
+int emu_mint(struct emu *emu, const char *name_in, const char *domain_in, char **creds,
+             const char **code, char *why, size_t why_size)
 {
 	const struct config *cfg = emu->srv->cfg;
-	char name[65] = "", domain_in[256] = "", domain[DOMAIN_NAME_MAX + 1], base[600];
+	char name[65], domain[DOMAIN_NAME_MAX + 1], base[600];
 	struct admin_defaults defs = {cfg->region, emu->srv->default_ttl_ms, cfg->max_bindings,
 	                              cfg};
 	struct err e = {0};
+	const char *reason = NULL;
+	int rc;
+
+	*creds = NULL;
+	if (!name_in || !*name_in) {
+		char tag[16];
+		random_token(6, tag, sizeof(tag));
+		snprintf(name, sizeof(name), "Test %s", tag);
+	} else if (strlen(name_in) >= sizeof(name)) {
+		*code = "invalid_account";
+		snprintf(why, why_size, "the name is longer than 64 characters");
+		return 400;
+	} else {
+		snprintf(name, sizeof(name), "%s", name_in);
+	}
+	if (domain_in && *domain_in &&
+	    (strlen(domain_in) > 255 ||
+	     domain_name_normalise(domain_in, strlen(domain_in), domain, &reason) != 0)) {
+		*code = "invalid_domain";
+		snprintf(why, why_size, "'domain': %s", reason ? reason : "not a domain");
+		return 400;
+	}
+	snprintf(base, sizeof(base), "%s", cfg->public_base_url);
+	rc = admin_mint_account(emu->srv->store, &defs, name,
+	                        domain_in && *domain_in ? domain : NULL, base, creds, &e);
+	if (rc == 0)
+		return 201;
+	*code = rc == MC_ERR_EXISTS        ? "domain_taken"
+	        : rc == MC_ERR_UNAVAILABLE ? "unavailable"
+	                                   : "store_error";
+	if (rc == MC_ERR_EXISTS)
+		snprintf(why, why_size, "'%s' is verified in another account", domain);
+	else if (rc == MC_ERR_UNAVAILABLE)
+		snprintf(why, why_size, "the store is busy; try again");
+	else
+		snprintf(why, why_size, "the account could not be made (see the log)");
+	return rc == MC_ERR_EXISTS ? 409 : rc == MC_ERR_UNAVAILABLE ? 503 : 500;
+}
+
+static int accounts(struct emu *emu, const char *method, const char *body, size_t len,
+                    struct answer *a)
+{
+	char name[65] = "", domain_in[256] = "", why[300];
+	const char *code = NULL;
 	json_error_t je;
 	json_t *o = NULL, *creds;
 	char *text = NULL;
-	const char *why = NULL;
-	int rc;
+	int status;
 
 	if (strcmp(method, "POST") != 0)
 		return method_not_allowed(a, "POST");
@@ -415,22 +507,9 @@ static int accounts(struct emu *emu, const char *method, const char *body, size_
 		        "both optional");
 	}
 	json_decref(o);
-	if (!name[0]) {
-		char tag[16];
-		random_token(6, tag, sizeof(tag));
-		snprintf(name, sizeof(name), "Test %s", tag);
-	}
-	if (domain_in[0] && domain_name_normalise(domain_in, strlen(domain_in), domain, &why) != 0)
-		return fail(a, 400, "invalid_domain", "'domain': %s", why ? why : "not a domain");
-	snprintf(base, sizeof(base), "%s", cfg->public_base_url);
-	rc = admin_mint_account(emu->srv->store, &defs, name, domain_in[0] ? domain : NULL, base,
-	                        &text, &e);
-	if (rc == MC_ERR_EXISTS)
-		return fail(a, 409, "domain_taken", "'%s' is verified in another account", domain);
-	if (rc == MC_ERR_UNAVAILABLE)
-		return fail(a, 503, "unavailable", "the store is busy; try again");
-	if (rc)
-		return fail(a, 500, "store_error", "the account could not be made (see the log)");
+	status = emu_mint(emu, name, domain_in, &text, &code, why, sizeof(why));
+	if (status != 201)
+		return fail(a, status, code, "%s", why);
 	creds = json_loads(text, 0, NULL);
 	secure_zero(text, strlen(text));
 	free(text);
@@ -522,9 +601,7 @@ static int reset(struct emu *emu, const char *method, struct answer *a)
 	}
 	flush_caches(emu);
 	/* a reset starts a test afresh: no call recorded, no rule left */
-	pthread_mutex_lock(&emu->journal_mu);
-	memset(emu->journal, 0, (size_t)emu->journal_max * sizeof(*emu->journal));
-	pthread_mutex_unlock(&emu->journal_mu);
+	emu_journal_clear(emu);
 	pthread_mutex_lock(&emu->fault_mu);
 	emu->nrules = 0;
 	atomic_store(&emu->nrules_pub, 0);
@@ -538,12 +615,13 @@ static int reset(struct emu *emu, const char *method, struct answer *a)
 static int index_page(struct answer *a)
 {
 	return ok(a, 200,
-	          json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s]}", "service", "mcapid control plane",
+	          json_pack("{s:s, s:[s,s,s,s,s,s,s,s,s,s,s]}", "service", "mcapid control plane",
 	                    "calls", "GET /__mcapi/requests?since=ID&limit=N",
 	                    "DELETE /__mcapi/requests", "GET /__mcapi/faults",
 	                    "POST /__mcapi/faults", "DELETE /__mcapi/faults[/ID]",
 	                    "POST /__mcapi/accounts", "GET /__mcapi/snapshot",
-	                    "PUT /__mcapi/snapshot", "POST /__mcapi/reset", "GET /readyz"));
+	                    "PUT /__mcapi/snapshot", "POST /__mcapi/reset", "GET /readyz",
+	                    "GET /__mcapi/ui/ (the web console)"));
 }
 
 int emu_control(struct emu *emu, const char *method, const char *path, const char *query,

@@ -121,6 +121,7 @@ struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int j
 	pthread_mutex_init(&emu->journal_mu, NULL);
 	pthread_mutex_init(&emu->fault_mu, NULL);
 	pthread_mutex_init(&emu->timer_mu, NULL);
+	pthread_mutex_init(&emu->ui_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&emu->timer_cv, &ca);
@@ -129,6 +130,7 @@ struct emu *emu_new(struct server *srv, const unsigned char token_key[32], int j
 		err_set(e, MC_ERR_IO, "cannot start the control plane's timer thread");
 		pthread_cond_destroy(&emu->timer_cv);
 		pthread_mutex_destroy(&emu->timer_mu);
+		pthread_mutex_destroy(&emu->ui_mu);
 		pthread_mutex_destroy(&emu->fault_mu);
 		pthread_mutex_destroy(&emu->journal_mu);
 		free(emu->baseline);
@@ -163,9 +165,11 @@ void emu_free(struct emu *emu)
 	pthread_join(emu->timer, NULL);
 	pthread_cond_destroy(&emu->timer_cv);
 	pthread_mutex_destroy(&emu->timer_mu);
+	pthread_mutex_destroy(&emu->ui_mu);
 	pthread_mutex_destroy(&emu->fault_mu);
 	pthread_mutex_destroy(&emu->journal_mu);
 	sodium_memzero(emu->token, sizeof(emu->token));
+	sodium_memzero(emu->sessions, sizeof(emu->sessions));
 	if (emu->baseline)
 		sodium_memzero(emu->baseline, emu->baseline_len);
 	free(emu->baseline);

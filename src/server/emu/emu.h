@@ -110,6 +110,38 @@ int emu_control(struct emu *emu, const char *method, const char *path, const cha
                 const char *authorization, const char *body, size_t body_len, int *status,
                 char **out, const char **allow);
 
+/* ---- the web console (console.c; docs/emulator.md, "The web console") ---- */
+
+struct response;
+
+/* A console answer, for the front to send. */
+struct emu_page {
+	int status;
+	char *body; /* malloc'd (the front frees it); len bytes */
+	size_t len;
+	const char *type;     /* Content-Type (static) */
+	char location[256];   /* a redirect's Location, or "" */
+	char cookie[160];     /* Set-Cookie, or "" */
+	char allow[16];       /* a 405's Allow, or "" */
+	int bearer_challenge; /* a 401: send WWW-Authenticate: Bearer */
+};
+
+/* 1 if path (without the query) is the console's: /__mcapi/ui and below. */
+int emu_console_path(const char *path);
+
+/* Answers a console request. req is the front's request (its server, method, path, query,
+ * client address, headers through request_header) and res its response, which an action
+ * hands to the API's handler it runs (docs/emulator.md); body is the request's body.
+ * 0 with *page filled; MC_ERR_ASYNC when an action waits on DNS (verify now): the front
+ * suspends the connection as for an API call (request.h) and calls emu_console_resume once
+ * it resumes; MC_ERR_NOMEM when no answer could be made. */
+int emu_console(struct emu *emu, struct request *req, struct response *res, const char *body,
+                size_t len, struct emu_page *page);
+
+/* Finishes an action that returned MC_ERR_ASYNC: 0 with *page filled, or MC_ERR_NOMEM. */
+int emu_console_resume(struct emu *emu, struct request *req, struct response *res,
+                       struct emu_page *page);
+
 /* ---- seed files ---- */
 
 struct store;

@@ -4,10 +4,28 @@
 
 #include "emu.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #define EMU_MAX_RULES 64
+
+/* The web console's sessions (console.c): few operators, so a small table; a login past it
+ * takes the slot of the session that ends first. */
+#define EMU_SESSIONS   32
+#define EMU_SESSION_MS (12LL * 3600 * 1000) /* a session lasts 12 h from its login */
+#define EMU_SID_LEN    43                   /* base64url of 32 random bytes */
+#define EMU_FLASH_SIZE 4096
+
+/* One console session: its id (the cookie), its CSRF token, and the message the next page
+ * shows once (an action's outcome; a minted account's credentials). */
+struct emu_session {
+	char id[EMU_SID_LEN + 1]; /* "" = free slot */
+	char csrf[EMU_SID_LEN + 1];
+	int64_t expires; /* monotonic ms */
+	int flash_kind;  /* 0 none, 1 done, 2 refused, 3 credentials (JSON text) */
+	char flash[EMU_FLASH_SIZE];
+};
 
 /* One journal entry: fixed-size copies, so the ring never allocates. */
 struct emu_entry {
@@ -61,11 +79,48 @@ struct emu {
 	char *baseline; /* the store's snapshot at start (store_snapshot.h): reset's state */
 	size_t baseline_len;
 
+	pthread_mutex_t ui_mu; /* sessions */
+	struct emu_session sessions[EMU_SESSIONS];
+
 	pthread_t timer;
 	pthread_mutex_t timer_mu;
 	pthread_cond_t timer_cv;
 	struct delayed *due; /* sorted by due time */
 	int stopping;
 };
+
+/* ---- shared by control.c (the JSON calls) and console.c (the web console) ---- */
+
+/* Reads one fault rule from its JSON object (docs/emulator.md). 0, or -1 with why naming
+ * what is wrong. */
+int emu_rule_parse(json_t *o, struct emu_rule *r, char *why, size_t why_size);
+/* Adds r (its id and creation time are set). 0, or MC_ERR_TOO_LARGE at EMU_MAX_RULES. */
+int emu_rule_add(struct emu *emu, struct emu_rule *r);
+/* Removes the rule id: 1 if there was one, else 0. */
+int emu_rule_delete(struct emu *emu, const char *id);
+/* Copies the rules (at most EMU_MAX_RULES) into out; returns how many. */
+int emu_rules_copy(struct emu *emu, struct emu_rule *out);
+
+/* The journal after since as {"requests": [...], "last_id": N}, at most limit entries,
+ * oldest first or newest first. NULL when out of memory. */
+json_t *emu_journal_json(struct emu *emu, uint64_t since, int limit, int newest_first);
+void emu_journal_clear(struct emu *emu);
+
+/* Mints an account as POST /__mcapi/accounts does (name "" = "Test <random>", domain "" =
+ * none). Returns 201 with *creds the credentials' JSON text (caller wipes and frees), or
+ * the HTTP status of the refusal with *code and why filled. */
+int emu_mint(struct emu *emu, const char *name, const char *domain, char **creds, const char **code,
+             char *why, size_t why_size);
+
+/* ---- console.c's parts with unit tests (tests/unit/test_console.c) ---- */
+
+struct buf;
+/* Appends s to b with & < > " ' as entities: the one escaping function of every value the
+ * console shows. 0 or a buf error. */
+int emu_html_escape(struct buf *b, const char *s);
+/* The first value of name in an application/x-www-form-urlencoded text s[0..len) (a form
+ * body or a query), '+' and %XX decoded, into out. 1 if present, 0 if absent, -1 if longer
+ * than size - 1 or malformed (a bad %XX, a NUL); out is "" unless 1. */
+int emu_form_get(const char *s, size_t len, const char *name, char *out, size_t size);
 
 #endif

@@ -380,6 +380,57 @@ static void forwarded_client(struct front_req *fr, const struct framing_header *
 	}
 }
 
+/* A page or action of the web console (emu.h), once its body is in; resuming: an action
+ * that waited on DNS is finished. */
+static enum MHD_Result console(struct front_req *fr, int resuming)
+{
+	struct emu *emu = fr->front->srv->emu;
+	struct emu_page pg;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	int rc;
+
+	rc = resuming ? emu_console_resume(emu, &fr->req, &fr->res, &pg)
+	              : emu_console(emu, &fr->req, &fr->res, fr->body.data ? fr->body.data : "",
+	                            fr->body.len, &pg);
+	if (rc == MC_ERR_ASYNC) { /* as run() does for an API call */
+		fr->state = FR_ASYNC;
+		MHD_suspend_connection(fr->conn);
+		request_async_end(&fr->req);
+		return MHD_YES;
+	}
+	if (rc != 0)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(pg.len, pg.body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(pg.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", pg.type ? pg.type : "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	/* no inline script, no other origin: an escaping mistake could not run a script */
+	MHD_add_response_header(r, "Content-Security-Policy",
+	                        "default-src 'none'; script-src 'self'; connect-src 'self'; "
+	                        "style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+	                        "frame-ancestors 'none'; base-uri 'none'");
+	if (pg.location[0])
+		MHD_add_response_header(r, "Location", pg.location);
+	if (pg.cookie[0])
+		MHD_add_response_header(r, "Set-Cookie", pg.cookie);
+	if (pg.allow[0])
+		MHD_add_response_header(r, "Allow", pg.allow);
+	if (pg.bearer_challenge)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"mcapid control\"");
+	fr->status = pg.status;
+	fr->state = FR_DONE;
+	ok = MHD_queue_response(fr->conn, (unsigned)pg.status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
 /* A control call (emu.h), once its body is in. */
 static enum MHD_Result control(struct front_req *fr)
 {
@@ -389,6 +440,8 @@ static enum MHD_Result control(struct front_req *fr)
 	char *body = NULL;
 	int status = 500;
 
+	if (emu_console_path(fr->req.path))
+		return console(fr, 0);
 	if (emu_control(fr->front->srv->emu, fr->req.method, fr->req.path, fr->req.query,
 	                request_header(&fr->req, "authorization"),
 	                fr->body.data ? fr->body.data : "", fr->body.len, &status, &body,
@@ -750,7 +803,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return respond_error(fr, fr->deferred, NULL, 0);
 		return run(fr, 0);
 	case FR_ASYNC:
-		return run(fr, 1);
+		return fr->control ? console(fr, 1) : run(fr, 1);
 	case FR_CLICK:
 		return click_finish(fr);
 	case FR_DONE:
