@@ -446,6 +446,34 @@ fatal:
 	return NULL;
 }
 
+/* --deterministic SEED (tests only): every random value from streams derived from SEED,
+ * and the record clock standing still at clock_start, so that the same calls get the same
+ * answers on every run. Said loudly: keys and tokens are predictable from the seed. */
+static int deterministic_setup(const struct config *cfg, struct err *e)
+{
+	int64_t start;
+
+	if (!cfg->deterministic[0])
+		return 0;
+	if (date_parse_iso(cfg->clock_start, strlen(cfg->clock_start), &start) != 0 || start <= 0)
+		return err_set(e, MC_ERR_INVALID,
+		               "clock_start '%s' is not an ISO 8601 date after 1970 "
+		               "(2026-01-01T00:00:00Z)",
+		               cfg->clock_start);
+	if (crypto_deterministic(cfg->deterministic, strlen(cfg->deterministic)) != 0)
+		return err_set(e, MC_ERR_CRYPTO, "libsodium failed to initialise");
+	date_freeze(start);
+	log_warn("msg=\"deterministic mode: every key and token is predictable from the seed; "
+	         "for tests only, never for production\" clock_start=%s",
+	         cfg->clock_start);
+	fprintf(stderr,
+	        "mcapid: WARNING: deterministic mode (--deterministic): ids, tokens and keys, the "
+	        "server key among them, follow from the seed and the clock stands at %s; for "
+	        "tests only, never for production\n",
+	        cfg->clock_start);
+	return 0;
+}
+
 static int serve(struct config *cfg)
 {
 	struct boot b;
@@ -464,8 +492,11 @@ static int serve(struct config *cfg)
 	srv.cfg = cfg;
 	b.cfg = cfg;
 	b.srv = &srv;
+	/* Before anything random is made */
+	if (deterministic_setup(cfg, &e) != 0)
+		goto out;
 	/* Before anything else: every call the previous process accepted was dated before this */
-	srv.started_ms = now_ms();
+	srv.started_ms = real_now_ms();
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
 	if (bind_port_zero(cfg, &srv, &e) != 0)
 		goto out;
@@ -505,7 +536,7 @@ static int serve(struct config *cfg)
 	}
 	if (!(srv.rl = ratelimit_new(cfg, &e)))
 		goto out;
-	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
+	if (replay_journal_open(srv.replay, cfg->replay_dir, real_now_ms() / 1000, &e) != 0)
 		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
@@ -532,7 +563,7 @@ static int serve(struct config *cfg)
 	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
 	 * first call is answered in the next second, so a client with a good clock that signs
 	 * then is never refused for it. */
-	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - now_ms();
+	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - real_now_ms();
 	if (wait_ms > 0) {
 		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

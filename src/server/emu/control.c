@@ -417,7 +417,7 @@ static int accounts(struct emu *emu, const char *method, const char *body, size_
 	json_decref(o);
 	if (!name[0]) {
 		char tag[16];
-		random_token(6, tag, sizeof(tag));
+		random_token(RND_NAME, 6, tag, sizeof(tag));
 		snprintf(name, sizeof(name), "Test %s", tag);
 	}
 	if (domain_in[0] && domain_name_normalise(domain_in, strlen(domain_in), domain, &why) != 0)

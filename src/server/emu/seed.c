@@ -167,7 +167,7 @@ static int seed_domain(struct seed *s, int64_t account_id, json_t *o)
 		} else {
 			size_t p = strlen(TOKEN_PREFIX);
 			memcpy(d.token, TOKEN_PREFIX, p);
-			random_token(24, d.token + p, sizeof(d.token) - p);
+			random_token(RND_DOMAIN_TOKEN, 24, d.token + p, sizeof(d.token) - p);
 		}
 	}
 	rc = store_domain_create(s->st, &d, s->e);
