@@ -6,6 +6,7 @@
  * is checked as the API would check it; the first problem stops the start with the path
  * of the offending member ("accounts[0].users[1].email"). */
 #include "emu.h"
+#include "seed_doc.h"
 
 #include "common/b64.h"
 #include "common/crypto.h"
@@ -475,17 +476,6 @@ out:
 	return rc;
 }
 
-/* The directory of path (for the messages' files), into dir. */
-static void dir_of(const char *path, char *dir, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(dir, size, ".");
-	else
-		snprintf(dir, size, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
-}
-
 /* One message: {"file" (an .eml, relative to the seed file), "from", "to": [...],
  * "client_ip"}: the shape, and that the file can be read. */
 static int message_ok(struct seed *s, json_t *o, const char *dir, char *file, size_t size,
@@ -524,20 +514,18 @@ int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char 
 {
 	static const char *const known[] = {"accounts", "messages", NULL};
 	struct seed s = {st, defs, now_ms(), "the file", e};
-	json_error_t je;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *accounts, *x;
+	json_t *doc = NULL, *accounts, *x;
+	char dir[512];
 	size_t i;
 	int rc;
 
-	if (!doc)
-		return err_set(e, MC_ERR_INVALID, "seed file '%s': %s (line %d)", path, je.text,
-		               je.line);
+	if ((rc = seed_doc_load(path, &doc, dir, sizeof(dir), e)) != 0)
+		return rc;
 	if ((rc = members_known(&s, doc, known)) || (rc = list(&s, doc, "accounts", &accounts)) ||
 	    (rc = list(&s, doc, "messages", &x)))
 		goto done;
 	{ /* the messages come later (emu_seed_messages): their mistakes are found now */
-		char dir[512], file[1024], from[MAIL_ADDR_SIZE], ip[64];
-		dir_of(path, dir, sizeof(dir));
+		char file[1024], from[MAIL_ADDR_SIZE], ip[64];
 		json_array_foreach(json_object_get(doc, "messages"), i, x)
 		{
 			snprintf(s.where, sizeof(s.where), "messages[%zu]", i);
@@ -596,7 +584,7 @@ static int pending_cb(void *arg, int route, const char *bucket, int64_t n)
 int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 {
 	struct seed s = {srv->store, NULL, now_ms(), "the file", e};
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL), *msgs, *x, *y, *to;
+	json_t *doc = NULL, *msgs, *x, *y, *to;
 	struct mail_txn t = {0};
 	int64_t accounts[64];
 	size_t i, j, naccounts = 0;
@@ -604,9 +592,9 @@ int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 	struct buf b;
 	int rc = 0;
 
+	if ((rc = seed_doc_load(path, &doc, dir, sizeof(dir), e)) != 0)
+		return rc;
 	buf_init(&b, (size_t)srv->cfg->smtp_max_size + 2);
-	if (!doc)
-		return err_set(e, MC_ERR_INVALID, "seed file '%s' cannot be read again", path);
 	msgs = json_object_get(doc, "messages");
 	if (!json_array_size(msgs))
 		goto out;
@@ -614,7 +602,6 @@ int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	dir_of(path, dir, sizeof(dir));
 	json_array_foreach(msgs, i, x)
 	{
 		char file[1024], from[MAIL_ADDR_SIZE], ip[64];
