@@ -421,6 +421,46 @@ static int seed_policy(struct seed *s, int64_t account_id, json_t *o)
 	return store_policy_put(s->st, &p, s->e);
 }
 
+/* An audit event of the account's history: {"user" (an address), "category" (as
+ * get-audit-events shows them), "type" (auditType), "info" (eventInfo), "time" (ISO 8601,
+ * default: the clock)}, written as given (the seed's own events come before it). */
+static int seed_audit_event(struct seed *s, int64_t account_id, json_t *o)
+{
+	static const char *const known[] = {"user", "category", "type", "info", "time", NULL};
+	static const char *const categories[] = {"authentication_logs", "account_logs",
+	                                         "integrations_and_apis",
+	                                         "user_account_and_role_logs", NULL};
+	char user[256], category[32], type[128], info[768], when[64];
+	struct audit_event ev;
+	size_t i;
+	int rc;
+
+	if ((rc = members_known(s, o, known)) || (rc = str(s, o, "user", 1, user, sizeof(user))) ||
+	    (rc = str(s, o, "category", 1, category, sizeof(category))) ||
+	    (rc = str(s, o, "type", 1, type, sizeof(type))) ||
+	    (rc = str(s, o, "info", 0, info, sizeof(info))) ||
+	    (rc = str(s, o, "time", 0, when, sizeof(when))))
+		return rc;
+	lower(user);
+	if (!email_ok(user))
+		return bad(s, "'user' is not an address");
+	for (i = 0; categories[i] && strcmp(categories[i], category) != 0; i++)
+		;
+	if (!categories[i])
+		return bad(s, "'category' must be authentication_logs, account_logs, "
+		              "integrations_and_apis or user_account_and_role_logs");
+	memset(&ev, 0, sizeof(ev));
+	ev.time = s->now;
+	if (when[0] && date_parse_iso(when, strlen(when), &ev.time) != 0)
+		return bad(s, "'time' is not an ISO 8601 date (2026-01-01T00:00:00Z)");
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	return store_audit_add(s->st, &ev, s->e);
+}
+
 /* Runs body (an int expression on item) for each item of the list member key of o, naming
  * each in s->where; leaves through out: on the first failure. */
 #define EACH(s, o, key, base, item, body)                                                          \
@@ -440,8 +480,9 @@ static int seed_policy(struct seed *s, int64_t account_id, json_t *o)
 
 static int seed_account(struct seed *s, json_t *o, size_t n)
 {
-	static const char *const known[] = {"name",  "code",   "domains",  "applications",
-	                                    "users", "groups", "policies", NULL};
+	static const char *const known[] = {"name",   "code",     "domains",      "applications",
+	                                    "users",  "groups",   "policies",     "audit_events",
+	                                    NULL};
 	json_t *app_ids = json_object(), *groups = json_object(), *x;
 	char base[32];
 	struct account a;
@@ -470,6 +511,7 @@ static int seed_account(struct seed *s, json_t *o, size_t n)
 	EACH(s, o, "users", base, x, seed_user(s, a.id, x, app_ids, first_app));
 	EACH(s, o, "groups", base, x, seed_group(s, a.id, x, groups));
 	EACH(s, o, "policies", base, x, seed_policy(s, a.id, x));
+	EACH(s, o, "audit_events", base, x, seed_audit_event(s, a.id, x));
 out:
 	json_decref(app_ids);
 	json_decref(groups);
