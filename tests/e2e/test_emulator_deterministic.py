@@ -115,13 +115,13 @@ def run(tmp_path, name, det, kind, port, smtp_port):
         c = Client(s.base, m["app_id"], m["app_key"], m["access_key"], m["secret_key"])
 
         def call(uri, data=None):
-            resp, _ = c.call(uri, data)
-            assert resp.status_code == 200, (uri, resp.text)
+            resp, body = c.call(uri, data)
+            assert resp.status_code == 200 and body["fail"] == [], (uri, resp.text)
             out.append((uri, resp.content))
             return resp.json()
 
         call("/api/account/get-account")
-        call("/api/domain/create-domain", [{"domain": "new.minted.example"}])
+        call("/api/domain/create-domain", [{"domain": "new.minted.example", "inboundType": "any"}])
         call("/api/domain/get-pending-domain")
         call("/api/domain/get-internal-domain")
         call("/api/user/create-user", [{"emailAddress": "bob@minted.example", "name": "Bob"}])
@@ -284,3 +284,32 @@ accounts:
                        ("Deterministic hello",)) == [(1,)]
     finally:
         assert s.stop() == 0, s.read_log()
+
+
+def test_a_restart_on_the_same_store_mints_new_values(tmp_path):
+    """The streams of a second start on the same data directory are not the first's again
+    (the same audit ids and keys would collide with the stored ones); the warning says the
+    mode is on."""
+    d = tmp_path / "data"
+    d.mkdir()
+    minted = []
+    for _ in range(2):
+        s = Server(data_dir=str(d), args=["--deterministic", "seed-one"]).start()
+        try:
+            ctl = requests.Session()
+            ctl.headers["Authorization"] = "Bearer " + s.creds["control_token"]
+            r = ctl.post(s.base + "/__mcapi/accounts", json={"domain": "restart.example"
+                                                             if not minted else
+                                                             "restart2.example"}, timeout=60)
+            assert r.status_code == 201, r.text
+            m = r.json()
+            c = Client(s.base, m["app_id"], m["app_key"], m["access_key"], m["secret_key"])
+            resp, b = c.call("/api/domain/create-domain", [{"domain": "p.%s" % m["domain"],
+                                                            "inboundType": "any"}])
+            assert resp.status_code == 200 and b["fail"] == [], resp.text
+            minted.append(m)
+        finally:
+            assert s.stop() == 0, s.read_log()
+        assert "WARNING: deterministic mode" in s.read_log()
+    assert minted[0]["access_key"] != minted[1]["access_key"]
+    assert minted[0]["account_code"] != minted[1]["account_code"]
