@@ -171,8 +171,8 @@ int crypto_deterministic(const void *seed, size_t n)
 	/* before sodium_init, which stirs the implementation it finds */
 	if (randombytes_set_implementation(&det_impl) != 0 || crypto_init() != 0)
 		goto out;
-	if (crypto_generichash(master, sizeof(master), seed, n, (const unsigned char *)"mcapi-drbg-v1",
-	                       13) != 0)
+	if (crypto_generichash(master, sizeof(master), seed, n,
+	                       (const unsigned char *)"mcapi-drbg-v1", 13) != 0)
 		goto out;
 	for (int i = 0; i < RND_PURPOSES; i++) {
 		unsigned char label[16] = "mcapi-purpose-";

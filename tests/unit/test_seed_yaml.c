@@ -37,7 +37,8 @@ static void yaml_as_json(const char *y, char *out, size_t size)
 
 static void test_shapes(void)
 {
-	YAML_IS("a: 1\nb: [x, y]\nc:\n  d: e\n", "{\"a\":1,\"b\":[\"x\",\"y\"],\"c\":{\"d\":\"e\"}}");
+	YAML_IS("a: 1\nb: [x, y]\nc:\n  d: e\n",
+	        "{\"a\":1,\"b\":[\"x\",\"y\"],\"c\":{\"d\":\"e\"}}");
 	YAML_IS("- 1\n- {k: v}\n", "[1,{\"k\":\"v\"}]");
 	YAML_IS("{\"a\": [1, 2.5, \"3\"]}", "{\"a\":[1,2.5,\"3\"]}"); /* JSON is YAML */
 	YAML_IS("# only a comment\nx: |\n  two\n  lines\n", "{\"x\":\"two\\nlines\\n\"}");
@@ -50,8 +51,7 @@ static void test_scalars(void)
 	YAML_IS("a:\nb: ''\n", "{\"a\":null,\"b\":\"\"}");
 	YAML_IS("[true, False, TRUE, yes, no, on, off, y]",
 	        "[true,false,true,\"yes\",\"no\",\"on\",\"off\",\"y\"]");
-	YAML_IS("[0, -7, +3, 0x1f, 0o17, 012, 1.5, -2e3, .5]",
-	        "[0,-7,3,31,15,12,1.5,-2000.0,0.5]");
+	YAML_IS("[0, -7, +3, 0x1f, 0o17, 012, 1.5, -2e3, .5]", "[0,-7,3,31,15,12,1.5,-2000.0,0.5]");
 	YAML_IS("[\"1\", '2', !!str 3, \"true\", 1.2.3, 99999999999999999999, .inf, 1_000]",
 	        "[\"1\",\"2\",\"3\",\"true\",\"1.2.3\",\"99999999999999999999\",\".inf\","
 	        "\"1_000\"]");

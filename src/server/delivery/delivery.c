@@ -333,8 +333,9 @@ static void attempt_one(struct delivery *d, struct worker_cache *c, struct attem
 	} else if (cache_load(d, c, job, &e) != 0) {
 		deliv_result_set(&a->res, DELIV_DEFER, 451, 0, "4.3.0 cannot read the message: %s",
 		                 e.msg);
-	} else if (a->dest.kind == DEST_SMTP && penalty_check(&d->penalty, a->dest.name, real_now_ms(),
-	                                                      penalised, sizeof(penalised))) {
+	} else if (a->dest.kind == DEST_SMTP &&
+	           penalty_check(&d->penalty, a->dest.name, real_now_ms(), penalised,
+	                         sizeof(penalised))) {
 		deliv_result_set(&a->res, DELIV_DEFER, 451, 0,
 		                 "4.4.1 %s not tried: it failed less than a minute ago (%s)",
 		                 a->dest.name, penalised);
@@ -447,8 +448,8 @@ static void record_batch(struct delivery *d, struct worker_cache *c, struct atte
 	int64_t real = real_now_ms(), shift = real - now_ms();
 	for (int i = 0; i < n; i++)
 		a[i].state = retry_decide(a[i].res.status, a[i].number, real,
-		                          a[i].job->received + shift, cfg->retry_min, cfg->retry_max,
-		                          cfg->queue_max_age, &a[i].next);
+		                          a[i].job->received + shift, cfg->retry_min,
+		                          cfg->retry_max, cfg->queue_max_age, &a[i].next);
 	if (n > 1 && d->ops->tx_begin && d->ops->tx_begin(d->st, &e) == 0) {
 		batched = 1;
 		for (int i = 0; i < n && batched; i++) {

@@ -1,6 +1,7 @@
-/* Seed files (docs/emulator.md, "Seed files"): a JSON document of accounts with their
- * applications, users (passwords, permissions, keys given explicitly so that tests know
- * them), domains (verified or pending), groups and managed senders, written to an empty
+/* Seed files (docs/emulator.md, "Seed files"): a document of accounts (JSON, YAML or a
+ * directory of both, read by seed_doc.c) with their applications, users (passwords,
+ * permissions, keys given explicitly so that tests know them), domains (verified or
+ * pending), groups, managed senders and audit events, written to an empty
  * store at first start in one transaction. It then belongs to the state POST
  * /__mcapi/reset returns to (the control plane's snapshot is taken after it). Every value
  * is checked as the API would check it; the first problem stops the start with the path
@@ -480,9 +481,9 @@ static int seed_audit_event(struct seed *s, int64_t account_id, json_t *o)
 
 static int seed_account(struct seed *s, json_t *o, size_t n)
 {
-	static const char *const known[] = {"name",   "code",     "domains",      "applications",
-	                                    "users",  "groups",   "policies",     "audit_events",
-	                                    NULL};
+	static const char *const known[] = {"name",         "code",         "domains",
+	                                    "applications", "users",        "groups",
+	                                    "policies",     "audit_events", NULL};
 	json_t *app_ids = json_object(), *groups = json_object(), *x;
 	char base[32];
 	struct account a;

@@ -148,8 +148,10 @@ static int place(struct builder *b, json_t *v, const yaml_mark_t *m)
 	int rc = 0;
 
 	if (!v)
-		return err_set(b->e, MC_ERR_INVALID, "seed file '%s': a value is not valid UTF-8 or "
-		                                     "memory ran out", b->name);
+		return err_set(b->e, MC_ERR_INVALID,
+		               "seed file '%s': a value is not valid UTF-8 or "
+		               "memory ran out",
+		               b->name);
 	if (++b->nodes > SEED_DOC_MAX_NODES) {
 		json_decref(v);
 		return where(b, m, "more than %s values", "1,000,000");
@@ -160,8 +162,9 @@ static int place(struct builder *b, json_t *v, const yaml_mark_t *m)
 	}
 	f = &b->stack[b->depth - 1];
 	if (json_is_array(f->node))
-		return json_array_append_new(f->node, v) ? err_set(b->e, MC_ERR_NOMEM, "out of memory")
-		                                         : 0;
+		return json_array_append_new(f->node, v)
+		               ? err_set(b->e, MC_ERR_NOMEM, "out of memory")
+		               : 0;
 	if (json_object_get(f->node, f->key))
 		rc = where(b, m, "the key '%.60s' is there twice", f->key);
 	else if (json_object_set_new(f->node, f->key, v) != 0)
@@ -228,7 +231,8 @@ static int event(struct builder *b, const yaml_event_t *ev, int *done)
 	case YAML_SEQUENCE_START_EVENT:
 		if (top && json_is_object(top->node) && !top->key)
 			return where(b, m, "%s", "a key that is a list or a mapping");
-		return push(b, ev->type == YAML_MAPPING_START_EVENT ? json_object() : json_array(), m);
+		return push(b, ev->type == YAML_MAPPING_START_EVENT ? json_object() : json_array(),
+		            m);
 	case YAML_MAPPING_END_EVENT:
 	case YAML_SEQUENCE_END_EVENT:
 		if (top) {
@@ -258,8 +262,9 @@ int seed_yaml_parse(const char *name, const char *text, size_t len, json_t **out
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	while (!done && rc == 0) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = err_set(e, MC_ERR_INVALID, "seed file '%s': line %zu column %zu: %s%s%s",
-			             name, p.problem_mark.line + 1, p.problem_mark.column + 1,
+			rc = err_set(e, MC_ERR_INVALID,
+			             "seed file '%s': line %zu column %zu: %s%s%s", name,
+			             p.problem_mark.line + 1, p.problem_mark.column + 1,
 			             p.problem ? p.problem : "not YAML", p.context ? " " : "",
 			             p.context ? p.context : "");
 			break;
