@@ -31,6 +31,11 @@ void date_freeze(int64_t ms)
 	frozen_ms = ms;
 }
 
+int date_frozen(void)
+{
+	return frozen_ms != 0;
+}
+
 int64_t mono_ms(void)
 {
 	struct timespec ts;

@@ -21,6 +21,10 @@ int64_t real_now_ms(void);
  * when a call ran). Call once before threads start; 0 = the wall clock again. */
 void date_freeze(int64_t ms);
 
+/* 1 when the record clock stands still (date_freeze): durations that answers show (a
+ * delivery's latency) are then 0, as measured on it. */
+int date_frozen(void);
+
 /* Monotonic ms, for timeouts and rate limits. */
 int64_t mono_ms(void);
 

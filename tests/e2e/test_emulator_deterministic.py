@@ -9,6 +9,7 @@ import base64
 import datetime
 import json
 import os
+import shutil
 import smtplib
 import subprocess
 import time
@@ -93,13 +94,17 @@ def write_seed(d, kind):
 
 
 def run(tmp_path, name, det, kind, port, smtp_port):
-    """Starts a fresh server, makes the same calls, stops it: the answers' bodies."""
+    """Starts a fresh server, makes the same calls, stops it: the answers' bodies. Every run
+    has the same ports and maildir path (both show in answers: base_url, a delivery's
+    route)."""
     d = tmp_path / name
     d.mkdir()
     seed = write_seed(str(d), kind)
+    maildir = tmp_path / "maildir"
+    shutil.rmtree(str(maildir), ignore_errors=True)
     s = Server(data_dir=str(d), smtp=True,
                args=["--seed", seed, "--deterministic", det, "--auth-cache-ms", "0",
-                     "--list-cache-ms", "0"])
+                     "--list-cache-ms", "0", "--maildir-root", str(maildir)])
     s.smtp_port = smtp_port
     s.start(port=port)
     out = []
@@ -148,9 +153,21 @@ def run(tmp_path, name, det, kind, port, smtp_port):
             "advancedTrackAndTraceOptions": {"from": "carol@outside.example"}}])
         call("/api/audit/get-audit-events", [{"startDateTime": "2000-01-01T00:00:00+0000",
                                               "endDateTime": "2099-01-01T00:00:00+0000"}])
-        r = c.post("/api/audit/get-siem-logs", {"data": [{"type": "MTA"}]})
-        assert r.status_code == 200, r.text
-        out.append(("siem", r.content))
+        # every SIEM file up to the last token (receipt, process and delivery logs)
+        token = None
+        for n in range(30):
+            item = {"type": "MTA"}
+            if token:
+                item["token"] = token
+            r = c.post("/api/audit/get-siem-logs", {"data": [item]})
+            assert r.status_code == 200, r.text
+            out.append(("siem %d" % n, r.content))
+            if r.headers.get("Content-Type", "").startswith("application/json") and \
+                    r.json().get("meta", {}).get("isLastToken") is True:
+                break
+            token = r.headers["mc-siem-token"]
+        else:
+            raise AssertionError("no last SIEM token")
         # discovery and login with the minted password
         r = requests.post(s.base + "/api/login/discover-authentication",
                           data=json.dumps({"data": [{"emailAddress": m["email"]}]}),
@@ -182,6 +199,18 @@ def run(tmp_path, name, det, kind, port, smtp_port):
             resp, _ = sc.call(uri, data)
             assert resp.status_code == 200, (uri, resp.text)
             out.append(("seed " + uri, resp.content))
+        # the whole state as the control plane exports it: sealed values and password
+        # hashes too (their nonces and salts come from the streams)
+        # (but for recipients.next_attempt: the delivery queue's lease times, which follow
+        # real time, docs/emulator.md)
+        r = ctl.get(s.base + "/__mcapi/snapshot", timeout=60)
+        assert r.status_code == 200, r.text
+        snap = r.json()
+        rcpts = snap["tables"]["recipients"]
+        at = rcpts["columns"].index("next_attempt")
+        for row in rcpts["rows"]:
+            row[at] = None
+        out.append(("snapshot", json.dumps(snap).encode()))
     finally:
         assert s.stop() == 0, s.read_log()
     return out
