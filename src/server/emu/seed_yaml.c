@@ -262,11 +262,13 @@ int seed_yaml_parse(const char *name, const char *text, size_t len, json_t **out
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	while (!done && rc == 0) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = err_set(e, MC_ERR_INVALID,
-			             "seed file '%s': line %zu column %zu: %s%s%s", name,
+			char ctx[160] = "";
+			if (p.context)
+				snprintf(ctx, sizeof(ctx), " %s (from line %zu column %zu)", p.context,
+				         p.context_mark.line + 1, p.context_mark.column + 1);
+			rc = err_set(e, MC_ERR_INVALID, "seed file '%s': line %zu column %zu: %s%s", name,
 			             p.problem_mark.line + 1, p.problem_mark.column + 1,
-			             p.problem ? p.problem : "not YAML", p.context ? " " : "",
-			             p.context ? p.context : "");
+			             p.problem ? p.problem : "not YAML", ctx);
 			break;
 		}
 		rc = event(&b, &ev, &done);
