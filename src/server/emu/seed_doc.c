@@ -32,22 +32,31 @@ static int slurp(const char *path, char **text, size_t *len, struct err *e)
 {
 	FILE *fp = fopen(path, "rb");
 	char *buf = NULL;
-	size_t n = 0;
+	size_t n = 0, cap;
+	struct stat st;
 	int rc = 0;
 
 	*text = NULL;
 	if (!fp)
 		return err_set(e, MC_ERR_IO, "seed file '%s': %s", path, strerror(errno));
-	if (!(buf = malloc(SEED_DOC_MAX_BYTES + 1))) {
+	/* the size it has now, capped; one byte more shows a file that grew past the cap */
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = err_set(e, MC_ERR_IO, "seed file '%s': not a regular file", path);
+		goto out;
+	}
+	cap = st.st_size < SEED_DOC_MAX_BYTES ? (size_t)st.st_size : SEED_DOC_MAX_BYTES;
+	if (!(buf = malloc(cap + 2))) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	n = fread(buf, 1, SEED_DOC_MAX_BYTES + 1, fp);
+	n = fread(buf, 1, cap + 1, fp);
 	if (ferror(fp))
 		rc = err_set(e, MC_ERR_IO, "seed file '%s': %s", path, strerror(errno));
-	else if (n > SEED_DOC_MAX_BYTES)
+	else if (n > SEED_DOC_MAX_BYTES || st.st_size > SEED_DOC_MAX_BYTES)
 		rc = err_set(e, MC_ERR_TOO_LARGE, "seed file '%s': larger than %d MiB", path,
 		             SEED_DOC_MAX_BYTES >> 20);
+	else if (n > cap)
+		rc = err_set(e, MC_ERR_IO, "seed file '%s': it changed while it was read", path);
 out:
 	fclose(fp);
 	if (rc) {
