@@ -264,10 +264,11 @@ int seed_yaml_parse(const char *name, const char *text, size_t len, json_t **out
 		if (!yaml_parser_parse(&p, &ev)) {
 			char ctx[160] = "";
 			if (p.context)
-				snprintf(ctx, sizeof(ctx), " %s (from line %zu column %zu)", p.context,
-				         p.context_mark.line + 1, p.context_mark.column + 1);
-			rc = err_set(e, MC_ERR_INVALID, "seed file '%s': line %zu column %zu: %s%s", name,
-			             p.problem_mark.line + 1, p.problem_mark.column + 1,
+				snprintf(ctx, sizeof(ctx), " %s (from line %zu column %zu)",
+				         p.context, p.context_mark.line + 1,
+				         p.context_mark.column + 1);
+			rc = err_set(e, MC_ERR_INVALID, "seed file '%s': line %zu column %zu: %s%s",
+			             name, p.problem_mark.line + 1, p.problem_mark.column + 1,
 			             p.problem ? p.problem : "not YAML", ctx);
 			break;
 		}
