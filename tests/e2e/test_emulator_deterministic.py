@@ -342,3 +342,16 @@ def test_a_restart_on_the_same_store_mints_new_values(tmp_path):
         assert "WARNING: deterministic mode" in s.read_log()
     assert minted[0]["access_key"] != minted[1]["access_key"]
     assert minted[0]["account_code"] != minted[1]["account_code"]
+
+
+def test_a_bad_clock_start_stops_the_start(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    env = dict(os.environ)
+    env.update(store_env(str(d)))
+    p = subprocess.run([MCAPID, "serve", "--listen", "127.0.0.1:%d" % free_port(),
+                        "--data-dir", str(d), "--tls-listen", "off", "--smtp-listen", "off",
+                        "--deterministic", "x", "--clock-start", "soon"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 1 and "clock_start 'soon' is not an ISO 8601 date" in p.stderr, \
+        p.stderr
