@@ -183,7 +183,7 @@ static long jitter_ms(long upto)
 
 	if (upto <= 0)
 		return 0;
-	random_bytes(&r, sizeof(r));
+	random_bytes(RND_CLIENT, &r, sizeof(r));
 	return (long)(r % (unsigned)(upto + 1));
 }
 

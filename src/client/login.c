@@ -32,7 +32,7 @@ static int login_post(CURL *h, const struct mcapi_options *o, const char *base, 
 
 	*root = NULL;
 	date_format_rfc1123(now_ms(), date, sizeof(date));
-	random_guid(guid);
+	random_guid(RND_CLIENT, guid);
 	url_len = strlen(base) + strlen(path) + 1;
 	url = malloc(url_len);
 	body = json_dumps(body_json, JSON_COMPACT);

@@ -126,7 +126,7 @@ int sign_headers(const unsigned char *key, size_t key_len, const char *app_id, c
 		date = now;
 	}
 	if (!req_id) {
-		random_guid(guid);
+		random_guid(RND_CLIENT, guid);
 		req_id = guid;
 	}
 	if ((rc = copy_field(out->app_id, sizeof(out->app_id), app_id, "app_id", msg, msg_size)) ||

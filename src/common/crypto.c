@@ -8,6 +8,7 @@
 
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,17 +110,117 @@ int ct_equal(const void *a, size_t an, const void *b, size_t bn)
 	return d == 0;
 }
 
-void random_bytes(void *p, size_t n)
+/* Deterministic mode: a master key from the seed, a key per purpose from it, and each
+ * call takes the ChaCha20 keystream under its purpose's key with the purpose's next
+ * counter as nonce. Set once before threads start; read-only afterwards but for the
+ * counters. */
+static int det_on;
+static unsigned char det_keys[RND_PURPOSES][crypto_stream_chacha20_ietf_KEYBYTES];
+static _Atomic uint64_t det_ctr[RND_PURPOSES];
+
+static void det_bytes(enum rnd_purpose purpose, void *p, size_t n)
 {
-	crypto_init();
-	randombytes_buf(p, n);
+	unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
+	uint64_t c = atomic_fetch_add(&det_ctr[purpose], 1);
+
+	for (size_t i = 0; i < 8; i++)
+		nonce[i] = (unsigned char)(c >> (8 * i));
+	crypto_stream_chacha20_ietf(p, n, nonce, det_keys[purpose]);
 }
 
-void random_guid(char dst[GUID_STR_LEN])
+static const char *det_impl_name(void)
+{
+	return "mcapi-deterministic";
+}
+
+static uint32_t det_impl_random(void)
+{
+	uint32_t r;
+	det_bytes(RND_SODIUM, &r, sizeof(r));
+	return r;
+}
+
+static void det_impl_stir(void)
+{
+}
+
+static void det_impl_buf(void *const p, const size_t n)
+{
+	det_bytes(RND_SODIUM, p, n);
+}
+
+static int det_impl_close(void)
+{
+	return 0;
+}
+
+static randombytes_implementation det_impl = {
+        .implementation_name = det_impl_name,
+        .random = det_impl_random,
+        .stir = det_impl_stir,
+        .uniform = NULL, /* libsodium's rejection sampling over det_impl_random */
+        .buf = det_impl_buf,
+        .close = det_impl_close,
+};
+
+int crypto_deterministic(const void *seed, size_t n)
+{
+	unsigned char master[crypto_generichash_KEYBYTES];
+	int rc = MC_ERR_CRYPTO;
+
+	/* before sodium_init, which stirs the implementation it finds */
+	if (randombytes_set_implementation(&det_impl) != 0 || crypto_init() != 0)
+		goto out;
+	if (crypto_generichash(master, sizeof(master), seed, n,
+	                       (const unsigned char *)"mcapi-drbg-v1", 13) != 0)
+		goto out;
+	for (int i = 0; i < RND_PURPOSES; i++) {
+		unsigned char label[16] = "mcapi-purpose-";
+		label[14] = (unsigned char)i;
+		if (crypto_generichash(det_keys[i], sizeof(det_keys[i]), label, 15, master,
+		                       sizeof(master)) != 0)
+			goto out;
+		atomic_store(&det_ctr[i], 0);
+	}
+	det_on = 1;
+	rc = 0;
+out:
+	secure_zero(master, sizeof(master));
+	return rc;
+}
+
+int crypto_is_deterministic(void)
+{
+	return det_on;
+}
+
+void random_bytes(enum rnd_purpose purpose, void *p, size_t n)
+{
+	crypto_init();
+	if (det_on && purpose != RND_CLIENT && (unsigned)purpose < RND_PURPOSES)
+		det_bytes(purpose, p, n);
+	else
+		randombytes_buf(p, n);
+}
+
+uint32_t random_uniform(enum rnd_purpose purpose, uint32_t upper)
+{
+	uint32_t limit, r;
+
+	if (upper < 2)
+		return 0;
+	limit = UINT32_MAX - UINT32_MAX % upper;
+	do
+		random_bytes(purpose, &r, sizeof(r));
+	while (r >= limit);
+	return r % upper;
+}
+
+void random_guid(enum rnd_purpose purpose, char dst[GUID_STR_LEN])
 {
 	unsigned char r[16];
 
-	random_bytes(r, sizeof(r));
+	random_bytes(purpose, r, sizeof(r));
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
 	snprintf(dst, GUID_STR_LEN,
@@ -128,7 +229,7 @@ void random_guid(char dst[GUID_STR_LEN])
 	         r[15]);
 }
 
-size_t random_token(size_t nbytes, char *dst, size_t dst_size)
+size_t random_token(enum rnd_purpose purpose, size_t nbytes, char *dst, size_t dst_size)
 {
 	unsigned char r[128];
 
@@ -137,7 +238,7 @@ size_t random_token(size_t nbytes, char *dst, size_t dst_size)
 			dst[0] = '\0';
 		return 0;
 	}
-	random_bytes(r, nbytes);
+	random_bytes(purpose, r, nbytes);
 	size_t n = b64url_encode(r, nbytes, dst);
 	secure_zero(r, sizeof(r));
 	return n;

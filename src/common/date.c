@@ -11,11 +11,29 @@
 
 #include "banned.h"
 
-int64_t now_ms(void)
+/* 0, or the instant the record clock stands at (set once before threads start) */
+static int64_t frozen_ms;
+
+int64_t real_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_ms(void)
+{
+	return frozen_ms ? frozen_ms : real_now_ms();
+}
+
+void date_freeze(int64_t ms)
+{
+	frozen_ms = ms;
+}
+
+int date_frozen(void)
+{
+	return frozen_ms != 0;
 }
 
 int64_t mono_ms(void)

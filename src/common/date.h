@@ -8,8 +8,22 @@
 
 #define DATE_ISO_LEN 25 /* "2015-04-02T15:58:47+0000" + NUL */
 
-/* Wall-clock now in ms (CLOCK_REALTIME). */
+/* The record clock in ms: what is stamped on stored records and shown in answers. The
+ * wall clock (CLOCK_REALTIME), or the instant date_freeze set. */
 int64_t now_ms(void);
+
+/* The wall clock in ms (CLOCK_REALTIME) always: for what must follow real time even when
+ * the record clock stands still (clients' signature dates, rate limits, leases, retries,
+ * logs). */
+int64_t real_now_ms(void);
+
+/* Makes now_ms answer ms from now on (mcapid --deterministic: answers must not depend on
+ * when a call ran). Call once before threads start; 0 = the wall clock again. */
+void date_freeze(int64_t ms);
+
+/* 1 when the record clock stands still (date_freeze): durations that answers show (a
+ * delivery's latency) are then 0, as measured on it. */
+int date_frozen(void);
 
 /* Monotonic ms, for timeouts and rate limits. */
 int64_t mono_ms(void);

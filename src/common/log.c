@@ -288,7 +288,7 @@ static size_t prefix(char *dst, enum log_level lvl)
 {
 	static _Thread_local int64_t cached_s = -1;
 	static _Thread_local char cached[24]; /* "ts=YYYY-MM-DDTHH:MM:SS" */
-	int64_t ms = now_ms();
+	int64_t ms = real_now_ms();
 	unsigned frac = (unsigned)(ms % 1000);
 	size_t nl = strlen(names[lvl]);
 	char *p = dst;

@@ -36,7 +36,7 @@ char *seal_json(const unsigned char key[32], const json_t *obj, size_t max_len)
 		token = NULL;
 		goto out;
 	}
-	random_bytes(box, crypto_secretbox_NONCEBYTES);
+	random_bytes(RND_SEAL, box, crypto_secretbox_NONCEBYTES);
 	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain,
 	                      plain_len, box, key);
 	token[b64url_encode(box, box_len, token)] = '\0';

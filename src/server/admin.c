@@ -1129,8 +1129,8 @@ static int mint_binding(struct admin_ctx *cx, const struct user *u, const struct
 	memset(b, 0, sizeof(*b));
 	b->user_id = u->id;
 	b->app_row_id = app->id;
-	random_token(ACCESS_KEY_BYTES, b->access_key, sizeof(b->access_key));
-	random_bytes(b->secret, SECRET_BYTES);
+	random_token(RND_ACCESS_KEY, ACCESS_KEY_BYTES, b->access_key, sizeof(b->access_key));
+	random_bytes(RND_SECRET_KEY, b->secret, SECRET_BYTES);
 	b->secret_len = SECRET_BYTES;
 	b64_encode(b->secret, SECRET_BYTES, secret_b64);
 	b->created = cx->now;
@@ -1644,7 +1644,7 @@ int admin_bootstrap_dev(struct store *st, const struct admin_defaults *defs, con
 	rc = store_is_empty(st, &empty, e);
 	if (rc || !empty)
 		return rc;
-	random_token(18, password, sizeof(password));
+	random_token(RND_PASSWORD, 18, password, sizeof(password));
 	rc = password_hash(password, strlen(password), hash, e);
 	if (rc)
 		goto out;
@@ -1718,14 +1718,14 @@ int admin_mint_account(struct store *st, const struct admin_defaults *defs, cons
 	cx.st = st;
 	cx.defs = defs;
 	cx.now = now_ms();
-	random_token(6, tag, sizeof(tag));
+	random_token(RND_NAME, 6, tag, sizeof(tag));
 	admin_lower_ascii(tag);
 	/* the administrator's address: at the account's domain, or a unique one of its own */
 	if (domain)
 		snprintf(email, sizeof(email), "admin@%s", domain);
 	else
 		snprintf(email, sizeof(email), "admin-%s@dev.mcapi.local", tag);
-	random_token(18, password, sizeof(password));
+	random_token(RND_PASSWORD, 18, password, sizeof(password));
 	if ((rc = password_hash(password, strlen(password), hash, e)))
 		goto out;
 	if ((rc = store_tx_begin(st, e)))

@@ -64,10 +64,16 @@ static const struct cfg_opt opts[] = {
           "token"),
         I(journal_max, "1000", 10, 1000000, "API calls the control plane's journal keeps"),
         S(seed, "",
-          "JSON seed file (accounts, applications, users with passwords and keys, domains, "
-          "groups, managed senders, .eml messages) written to an empty store at first start; part "
-          "of the "
-          "state POST /__mcapi/reset returns to (docs/emulator.md)"),
+          "seed file (JSON or YAML) or directory of them (accounts, applications, users with "
+          "passwords and keys, domains, groups, managed senders, audit events, .eml messages) "
+          "written to an empty store at first start; part of the state POST /__mcapi/reset "
+          "returns to (docs/emulator.md)"),
+        S(deterministic, "",
+          "TESTS ONLY: every id, token and key (the server key too) comes from streams derived "
+          "from this seed, and the record clock stands still at clock_start, so the same calls "
+          "get byte-identical answers on every run (docs/emulator.md)"),
+        S(clock_start, "2026-01-01T00:00:00Z",
+          "with deterministic: the instant (ISO 8601) every stored and answered time shows"),
         S(data_dir, "./var", "directory for the store, server key and dev credentials"),
         S(store, "sqlite", "store backend: sqlite, postgres, or a postgres:// URL (= pg_dsn)"),
         S(db_path, "", "SQLite database file (default <data_dir>/mcapid.db)"),

@@ -20,7 +20,9 @@ struct config {
 	int head_check;        /* the acceptor checks first heads (http/connect.h) */
 	char control[8];       /* on | off: the control plane /__mcapi/ (auto resolved at load) */
 	int journal_max;       /* calls in the control plane's journal */
-	char seed[512];        /* seed file applied at first start on an empty store, or "" */
+	char seed[512];        /* seed file or directory applied at first start on an empty store */
+	char deterministic[256]; /* tests only: the seed of every random value, or "" */
+	char clock_start[64];    /* with deterministic: the instant the record clock stands at */
 	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */

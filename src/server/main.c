@@ -4,6 +4,7 @@
 #include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "server/admin.h"
 #include "server/api/listcache.h"
@@ -446,6 +447,74 @@ fatal:
 	return NULL;
 }
 
+/* --deterministic SEED (tests only): every random value from streams derived from SEED,
+ * and the record clock standing still at clock_start, so that the same calls get the same
+ * answers on every run. Said loudly: keys and tokens are predictable from the seed. */
+/* How many deterministic starts <data_dir>/deterministic.runs has counted before this one
+ * (0 for a new data directory), into *run; counts this one. */
+static int deterministic_run(const struct config *cfg, long long *run, struct err *e)
+{
+	char path[600], text[32];
+	FILE *fp;
+	int n;
+
+	*run = 0;
+	snprintf(path, sizeof(path), "%s/deterministic.runs", cfg->data_dir);
+	if ((fp = fopen(path, "r")) != NULL) {
+		char *end;
+		size_t len = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+		text[len] = '\0';
+		errno = 0;
+		*run = strtoll(text, &end, 10);
+		if (errno || end == text || *run < 0 || *run > 1000000000LL)
+			return err_set(e, MC_ERR_INVALID, "'%s' does not hold a count of starts",
+			               path);
+	} else if (errno != ENOENT) {
+		return err_set(e, MC_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+	}
+	n = snprintf(text, sizeof(text), "%lld\n", *run + 1);
+	return file_write_atomic(path, text, (size_t)n, 0600, 1, e);
+}
+
+static int deterministic_setup(const struct config *cfg, struct err *e)
+{
+	char material[sizeof(cfg->deterministic) + 32];
+	long long run = 0;
+	int64_t start;
+	int n, rc;
+
+	if (!cfg->deterministic[0])
+		return 0;
+	if (date_parse_iso(cfg->clock_start, strlen(cfg->clock_start), &start) != 0 || start <= 0)
+		return err_set(e, MC_ERR_INVALID,
+		               "clock_start '%s' is not an ISO 8601 date after 1970 "
+		               "(2026-01-01T00:00:00Z)",
+		               cfg->clock_start);
+	if ((rc = make_dir(cfg->data_dir, e)) != 0 || (rc = deterministic_run(cfg, &run, e)) != 0)
+		return rc;
+	/* the first start on a data directory uses the seed as given; a restart on the same
+	 * store must not mint the same audit ids and keys again */
+	if (run == 0)
+		n = snprintf(material, sizeof(material), "%s", cfg->deterministic);
+	else
+		n = snprintf(material, sizeof(material), "%s\nrun %lld", cfg->deterministic, run);
+	rc = crypto_deterministic(material, (size_t)n < sizeof(material) ? (size_t)n : 0);
+	secure_zero(material, sizeof(material));
+	if (rc != 0)
+		return err_set(e, MC_ERR_CRYPTO, "libsodium failed to initialise");
+	date_freeze(start);
+	log_warn("msg=\"deterministic mode: every key and token is predictable from the seed; "
+	         "for tests only, never for production\" clock_start=%s run=%lld",
+	         cfg->clock_start, run);
+	fprintf(stderr,
+	        "mcapid: WARNING: deterministic mode (--deterministic): ids, tokens and keys, the "
+	        "server key among them, follow from the seed (start %lld on this data directory) "
+	        "and the clock stands at %s; for tests only, never for production\n",
+	        run + 1, cfg->clock_start);
+	return 0;
+}
+
 static int serve(struct config *cfg)
 {
 	struct boot b;
@@ -464,8 +533,11 @@ static int serve(struct config *cfg)
 	srv.cfg = cfg;
 	b.cfg = cfg;
 	b.srv = &srv;
+	/* Before anything random is made */
+	if (deterministic_setup(cfg, &e) != 0)
+		goto out;
 	/* Before anything else: every call the previous process accepted was dated before this */
-	srv.started_ms = now_ms();
+	srv.started_ms = real_now_ms();
 	config_parse_ttl(cfg->binding_ttl, &srv.default_ttl_ms);
 	if (bind_port_zero(cfg, &srv, &e) != 0)
 		goto out;
@@ -505,7 +577,7 @@ static int serve(struct config *cfg)
 	}
 	if (!(srv.rl = ratelimit_new(cfg, &e)))
 		goto out;
-	if (replay_journal_open(srv.replay, cfg->replay_dir, now_ms() / 1000, &e) != 0)
+	if (replay_journal_open(srv.replay, cfg->replay_dir, real_now_ms() / 1000, &e) != 0)
 		goto out;
 
 	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
@@ -532,7 +604,7 @@ static int serve(struct config *cfg)
 	/* Calls dated before started_ms are refused (auth.c) and dates have whole seconds: the
 	 * first call is answered in the next second, so a client with a good clock that signs
 	 * then is never refused for it. */
-	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - now_ms();
+	int64_t wait_ms = (srv.started_ms / 1000 + 1) * 1000 - real_now_ms();
 	if (wait_ms > 0) {
 		struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

@@ -87,12 +87,12 @@ static struct server *fuzz_server(void)
 	f->srv.cfg = &f->cfg;
 	f->srv.started_ms = now_ms() - 2000;
 	f->srv.default_ttl_ms = 3 * 86400000LL;
-	random_bytes(key, sizeof(key));
-	random_bytes(f->srv.page_key, sizeof(f->srv.page_key));
-	random_bytes(f->srv.id_key, sizeof(f->srv.id_key));
-	random_bytes(f->srv.url_key, sizeof(f->srv.url_key));
-	random_bytes(f->srv.siem_key, sizeof(f->srv.siem_key));
-	random_bytes(f->srv.replay_key, sizeof(f->srv.replay_key));
+	random_bytes(RND_INTERNAL, key, sizeof(key));
+	random_bytes(RND_INTERNAL, f->srv.page_key, sizeof(f->srv.page_key));
+	random_bytes(RND_INTERNAL, f->srv.id_key, sizeof(f->srv.id_key));
+	random_bytes(RND_INTERNAL, f->srv.url_key, sizeof(f->srv.url_key));
+	random_bytes(RND_INTERNAL, f->srv.siem_key, sizeof(f->srv.siem_key));
+	random_bytes(RND_INTERNAL, f->srv.replay_key, sizeof(f->srv.replay_key));
 	sc.backend = "sqlite";
 	sc.path = db;
 	sc.key = key;

@@ -81,10 +81,10 @@ static void test_crypto(void)
 	CHECK(ct_equal("abc", 3, "abc", 3));
 	CHECK(!ct_equal("abc", 3, "abd", 3));
 	CHECK(!ct_equal("abc", 3, "ab", 2));
-	random_guid(guid);
+	random_guid(RND_INTERNAL, guid);
 	CHECK_INT(strlen(guid), 36);
 	CHECK(guid[14] == '4');
-	CHECK_INT(random_token(32, tok, sizeof(tok)), 43);
+	CHECK_INT(random_token(RND_INTERNAL, 32, tok, sizeof(tok)), 43);
 }
 
 static void test_date(void)

@@ -144,8 +144,8 @@ static void test_ids(void)
 	char id[DOMAIN_ID_SIZE], id2[DOMAIN_ID_SIZE];
 	int64_t row = 0;
 
-	random_bytes(k1, sizeof(k1));
-	random_bytes(k2, sizeof(k2));
+	random_bytes(RND_INTERNAL, k1, sizeof(k1));
+	random_bytes(RND_INTERNAL, k2, sizeof(k2));
 	domain_id_encode(k1, 1, id);
 	CHECK_INT(strlen(id), DOMAIN_ID_LEN);
 	CHECK(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
@@ -181,7 +181,7 @@ int main(void)
 	char cmd[128];
 
 	crypto_init();
-	random_bytes(key, sizeof(key));
+	random_bytes(RND_INTERNAL, key, sizeof(key));
 	snprintf(dir, sizeof(dir), "/tmp/mcapi-test-domain-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;

@@ -589,7 +589,7 @@ static void test_queue_point(void)
 
 int main(void)
 {
-	random_bytes(srv.id_key, sizeof(srv.id_key));
+	random_bytes(RND_INTERNAL, srv.id_key, sizeof(srv.id_key));
 	req.srv = &srv;
 	test_ids();
 	test_perms();

@@ -257,7 +257,7 @@ static void test_begin_finish(void)
 int main(void)
 {
 	crypto_init();
-	random_bytes(srv.page_key, sizeof(srv.page_key));
+	random_bytes(RND_INTERNAL, srv.page_key, sizeof(srv.page_key));
 	test_sizes();
 	test_round_trip();
 	test_begin_finish();

@@ -199,7 +199,7 @@ int main(void)
 
 	crypto_init();
 	test_sides();
-	random_bytes(key, sizeof(key));
+	random_bytes(RND_INTERNAL, key, sizeof(key));
 	snprintf(dir, sizeof(dir), "/tmp/mcapi-test-policy-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;

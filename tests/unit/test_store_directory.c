@@ -16,7 +16,7 @@ int main(void)
 	struct err e;
 
 	crypto_init();
-	random_bytes(key, sizeof(key));
+	random_bytes(RND_INTERNAL, key, sizeof(key));
 	snprintf(dir, sizeof(dir), "/tmp/mcapi-test-directory-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;

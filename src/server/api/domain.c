@@ -54,7 +54,7 @@ static void new_token(char dst[DOMAIN_TOKEN_SIZE])
 	size_t p = strlen(TOKEN_PREFIX);
 
 	memcpy(dst, TOKEN_PREFIX, p);
-	random_token(TOKEN_BYTES, dst + p, DOMAIN_TOKEN_SIZE - p);
+	random_token(RND_DOMAIN_TOKEN, TOKEN_BYTES, dst + p, DOMAIN_TOKEN_SIZE - p);
 }
 
 /* ---- create-domain ---- */

@@ -316,8 +316,9 @@ static int issue_binding(struct login *lg, struct binding *b)
 		memset(b, 0, sizeof(*b));
 		b->user_id = lg->user.id;
 		b->app_row_id = app->id;
-		random_token(ACCESS_KEY_BYTES, b->access_key, sizeof(b->access_key));
-		random_bytes(b->secret, SECRET_BYTES);
+		random_token(RND_ACCESS_KEY, ACCESS_KEY_BYTES, b->access_key,
+		             sizeof(b->access_key));
+		random_bytes(RND_SECRET_KEY, b->secret, SECRET_BYTES);
 		b->secret_len = SECRET_BYTES;
 		b->created = lg->now;
 		b->ttl_ms = ttl;

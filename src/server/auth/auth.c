@@ -151,7 +151,8 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	struct sig_slice ak, sig;
 	char ak_buf[sizeof(who->binding.access_key)];
 	struct hmac_sha1_key key;
-	int64_t date_ms, now = now_ms();
+	/* now stamps records (binding expiry); real checks the client's clock */
+	int64_t date_ms, now = now_ms(), real = real_now_ms();
 	int other_app, good;
 	enum api_error ae;
 
@@ -173,10 +174,10 @@ enum api_error auth_signed(struct request *req, char *msg, size_t msg_size)
 	date_ms = req->date_ms;
 	req->date_set = 1; /* the claim (auth_take) needs it again */
 	int64_t skew = (int64_t)srv->cfg->skew * 1000;
-	if (date_ms < now - skew || date_ms > now + skew) {
+	if (date_ms < real - skew || date_ms > real + skew) {
 		snprintf(msg, msg_size,
 		         "x-mc-date is %s the server time by more than %d seconds; check the clock",
-		         date_ms < now ? "behind" : "ahead of", srv->cfg->skew);
+		         date_ms < real ? "behind" : "ahead of", srv->cfg->skew);
 		return refused(req, API_DATE_INVALID, "date_outside_window", NULL, 0);
 	}
 	if (sig_parse_authorization(authz, &ak, &sig) != 0 || ak.n >= sizeof(ak_buf))
@@ -248,7 +249,7 @@ enum api_error auth_claim(struct request *req, char *msg, size_t msg_size, int *
 	const char *ak = req->who.binding.access_key;
 	const char *req_id = request_header(req, "x-mc-req-id");
 	const char *date = request_header(req, "x-mc-date");
-	int64_t date_ms, now = now_ms(), until = 0;
+	int64_t date_ms, now = real_now_ms(), until = 0;
 	int rc;
 
 	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
@@ -331,7 +332,7 @@ static enum api_error shared_take(struct request *req, int run, struct rl_verdic
 		replay_pair_hash(srv->replay, ak, strlen(ak), req_id, pair);
 	ratelimit_bucket(srv->rl, req->who.user.id, req->path, &key, &limit, &refill);
 	rc = store_shared_gate(srv->store, pair, date_ms / 1000 + srv->cfg->skew + 1,
-	                       now_ms() / 1000, run, key, limit, refill, &g, &e);
+	                       real_now_ms() / 1000, run, key, limit, refill, &g, &e);
 	if (rc) {
 		log_warn("msg=\"shared replay set unavailable\" req_id=%s error=\"%s\"",
 		         req->req_id, e.msg);

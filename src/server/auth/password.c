@@ -39,7 +39,7 @@ static void make_dummy(void)
 {
 	char pw[32];
 
-	random_bytes(pw, sizeof(pw));
+	random_bytes(RND_INTERNAL, pw, sizeof(pw));
 	if (crypto_pwhash_str_alg(dummy_hash, pw, sizeof(pw), OPS, MEM,
 	                          crypto_pwhash_ALG_ARGON2ID13) != 0)
 		dummy_hash[0] = '\0';

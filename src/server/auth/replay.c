@@ -95,7 +95,7 @@ struct replay *replay_new(size_t max_entries, size_t per_user, int skew_s, const
 	if (key)
 		memcpy(r->key, key, sizeof(r->key));
 	else
-		random_bytes(r->key, sizeof(r->key));
+		random_bytes(RND_INTERNAL, r->key, sizeof(r->key));
 	r->max_entries = max_entries;
 	r->per_user = per_user;
 	r->skew = skew_s > 0 ? skew_s : 1;
@@ -490,7 +490,7 @@ static int journal_append(struct replay *r, uint64_t h, int64_t until_s)
 			j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		j->bucket = bucket;
 		if (j->fd >= 0) /* a new bucket: the oldest file may have expired */
-			journal_scan(r, now_ms() / 1000, 0, NULL);
+			journal_scan(r, real_now_ms() / 1000, 0, NULL);
 	}
 	if (j->fd < 0 || file_write_all(j->fd, rec, sizeof(rec)) != 0)
 		rc = MC_ERR_UNAVAILABLE;

@@ -261,9 +261,9 @@ static void session_new(struct emu *emu, char sid[EMU_SID_LEN + 1], char csrf[EM
 	char t[B64_ENCODED_SIZE(32)];
 
 	/* 256 random bits each, base64url without padding: EMU_SID_LEN characters */
-	random_token(32, t, sizeof(t));
+	random_token(RND_INTERNAL, 32, t, sizeof(t));
 	memcpy(sid, t, EMU_SID_LEN + 1);
-	random_token(32, t, sizeof(t));
+	random_token(RND_INTERNAL, 32, t, sizeof(t));
 	memcpy(csrf, t, EMU_SID_LEN + 1);
 	secure_zero(t, sizeof(t));
 	pthread_mutex_lock(&emu->ui_mu);

@@ -448,7 +448,7 @@ int emu_mint(struct emu *emu, const char *name_in, const char *domain_in, char *
 	*creds = NULL;
 	if (!name_in || !*name_in) {
 		char tag[16];
-		random_token(6, tag, sizeof(tag));
+		random_token(RND_NAME, 6, tag, sizeof(tag));
 		snprintf(name, sizeof(name), "Test %s", tag);
 	} else if (strlen(name_in) >= sizeof(name)) {
 		*code = "invalid_account";

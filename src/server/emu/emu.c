@@ -3,6 +3,7 @@
 #include "emu_int.h"
 
 #include "common/b64.h"
+#include "common/crypto.h"
 #include "common/date.h"
 #include "common/err.h"
 #include "server/server.h"
@@ -237,7 +238,7 @@ static int chance(double p)
 		return 1;
 	if (p <= 0.0)
 		return 0;
-	return (double)randombytes_uniform(1000000) < p * 1000000.0;
+	return (double)random_uniform(RND_FAULT, 1000000) < p * 1000000.0;
 }
 
 int emu_fault_api(struct emu *emu, const char *path, const char *account_code,

@@ -152,10 +152,10 @@ struct emu_seed_defaults {
 	int pending_ttl_days; /* a pending domain's verification period */
 };
 
-/* Writes the seed file path (docs/emulator.md, "Seed files") to st in one transaction: all
- * of it, or nothing. 0; MC_ERR_INVALID with e naming the file's member at fault (a malformed
- * file, a bad value, a duplicate); a store error. The caller applies it to an empty store
- * only. */
+/* Writes the seed at path, a JSON or YAML file or a directory of them (docs/emulator.md,
+ * "Seed files"; seed_doc.h), to st in one transaction: all of it, or nothing. 0; MC_ERR_INVALID
+ * with e naming the file's member at fault (a malformed file, a bad value, a duplicate); a store
+ * error. The caller applies it to an empty store only. */
 int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char *path,
              struct err *e);
 

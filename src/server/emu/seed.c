@@ -1,11 +1,13 @@
-/* Seed files (docs/emulator.md, "Seed files"): a JSON document of accounts with their
- * applications, users (passwords, permissions, keys given explicitly so that tests know
- * them), domains (verified or pending), groups and managed senders, written to an empty
+/* Seed files (docs/emulator.md, "Seed files"): a document of accounts (JSON, YAML or a
+ * directory of both, read by seed_doc.c) with their applications, users (passwords,
+ * permissions, keys given explicitly so that tests know them), domains (verified or
+ * pending), groups, managed senders and audit events, written to an empty
  * store at first start in one transaction. It then belongs to the state POST
  * /__mcapi/reset returns to (the control plane's snapshot is taken after it). Every value
  * is checked as the API would check it; the first problem stops the start with the path
  * of the offending member ("accounts[0].users[1].email"). */
 #include "emu.h"
+#include "seed_doc.h"
 
 #include "common/b64.h"
 #include "common/crypto.h"
@@ -167,7 +169,7 @@ static int seed_domain(struct seed *s, int64_t account_id, json_t *o)
 		} else {
 			size_t p = strlen(TOKEN_PREFIX);
 			memcpy(d.token, TOKEN_PREFIX, p);
-			random_token(24, d.token + p, sizeof(d.token) - p);
+			random_token(RND_DOMAIN_TOKEN, 24, d.token + p, sizeof(d.token) - p);
 		}
 	}
 	rc = store_domain_create(s->st, &d, s->e);
@@ -420,6 +422,46 @@ static int seed_policy(struct seed *s, int64_t account_id, json_t *o)
 	return store_policy_put(s->st, &p, s->e);
 }
 
+/* An audit event of the account's history: {"user" (an address), "category" (as
+ * get-audit-events shows them), "type" (auditType), "info" (eventInfo), "time" (ISO 8601,
+ * default: the clock)}, written as given (the seed's own events come before it). */
+static int seed_audit_event(struct seed *s, int64_t account_id, json_t *o)
+{
+	static const char *const known[] = {"user", "category", "type", "info", "time", NULL};
+	static const char *const categories[] = {"authentication_logs", "account_logs",
+	                                         "integrations_and_apis",
+	                                         "user_account_and_role_logs", NULL};
+	char user[256], category[32], type[128], info[768], when[64];
+	struct audit_event ev;
+	size_t i;
+	int rc;
+
+	if ((rc = members_known(s, o, known)) || (rc = str(s, o, "user", 1, user, sizeof(user))) ||
+	    (rc = str(s, o, "category", 1, category, sizeof(category))) ||
+	    (rc = str(s, o, "type", 1, type, sizeof(type))) ||
+	    (rc = str(s, o, "info", 0, info, sizeof(info))) ||
+	    (rc = str(s, o, "time", 0, when, sizeof(when))))
+		return rc;
+	lower(user);
+	if (!email_ok(user))
+		return bad(s, "'user' is not an address");
+	for (i = 0; categories[i] && strcmp(categories[i], category) != 0; i++)
+		;
+	if (!categories[i])
+		return bad(s, "'category' must be authentication_logs, account_logs, "
+		              "integrations_and_apis or user_account_and_role_logs");
+	memset(&ev, 0, sizeof(ev));
+	ev.time = s->now;
+	if (when[0] && date_parse_iso(when, strlen(when), &ev.time) != 0)
+		return bad(s, "'time' is not an ISO 8601 date (2026-01-01T00:00:00Z)");
+	ev.account_id = account_id;
+	ev.user = user;
+	ev.audit_type = type;
+	ev.category = category;
+	ev.info = info;
+	return store_audit_add(s->st, &ev, s->e);
+}
+
 /* Runs body (an int expression on item) for each item of the list member key of o, naming
  * each in s->where; leaves through out: on the first failure. */
 #define EACH(s, o, key, base, item, body)                                                          \
@@ -439,8 +481,9 @@ static int seed_policy(struct seed *s, int64_t account_id, json_t *o)
 
 static int seed_account(struct seed *s, json_t *o, size_t n)
 {
-	static const char *const known[] = {"name",  "code",   "domains",  "applications",
-	                                    "users", "groups", "policies", NULL};
+	static const char *const known[] = {"name",         "code",         "domains",
+	                                    "applications", "users",        "groups",
+	                                    "policies",     "audit_events", NULL};
 	json_t *app_ids = json_object(), *groups = json_object(), *x;
 	char base[32];
 	struct account a;
@@ -469,21 +512,11 @@ static int seed_account(struct seed *s, json_t *o, size_t n)
 	EACH(s, o, "users", base, x, seed_user(s, a.id, x, app_ids, first_app));
 	EACH(s, o, "groups", base, x, seed_group(s, a.id, x, groups));
 	EACH(s, o, "policies", base, x, seed_policy(s, a.id, x));
+	EACH(s, o, "audit_events", base, x, seed_audit_event(s, a.id, x));
 out:
 	json_decref(app_ids);
 	json_decref(groups);
 	return rc;
-}
-
-/* The directory of path (for the messages' files), into dir. */
-static void dir_of(const char *path, char *dir, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(dir, size, ".");
-	else
-		snprintf(dir, size, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
 }
 
 /* One message: {"file" (an .eml, relative to the seed file), "from", "to": [...],
@@ -524,20 +557,18 @@ int emu_seed(struct store *st, const struct emu_seed_defaults *defs, const char 
 {
 	static const char *const known[] = {"accounts", "messages", NULL};
 	struct seed s = {st, defs, now_ms(), "the file", e};
-	json_error_t je;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *accounts, *x;
+	json_t *doc = NULL, *accounts, *x;
+	char dir[512];
 	size_t i;
 	int rc;
 
-	if (!doc)
-		return err_set(e, MC_ERR_INVALID, "seed file '%s': %s (line %d)", path, je.text,
-		               je.line);
+	if ((rc = seed_doc_load(path, &doc, dir, sizeof(dir), e)) != 0)
+		return rc;
 	if ((rc = members_known(&s, doc, known)) || (rc = list(&s, doc, "accounts", &accounts)) ||
 	    (rc = list(&s, doc, "messages", &x)))
 		goto done;
 	{ /* the messages come later (emu_seed_messages): their mistakes are found now */
-		char dir[512], file[1024], from[MAIL_ADDR_SIZE], ip[64];
-		dir_of(path, dir, sizeof(dir));
+		char file[1024], from[MAIL_ADDR_SIZE], ip[64];
 		json_array_foreach(json_object_get(doc, "messages"), i, x)
 		{
 			snprintf(s.where, sizeof(s.where), "messages[%zu]", i);
@@ -596,7 +627,7 @@ static int pending_cb(void *arg, int route, const char *bucket, int64_t n)
 int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 {
 	struct seed s = {srv->store, NULL, now_ms(), "the file", e};
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL), *msgs, *x, *y, *to;
+	json_t *doc = NULL, *msgs, *x, *y, *to;
 	struct mail_txn t = {0};
 	int64_t accounts[64];
 	size_t i, j, naccounts = 0;
@@ -604,9 +635,9 @@ int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 	struct buf b;
 	int rc = 0;
 
+	if ((rc = seed_doc_load(path, &doc, dir, sizeof(dir), e)) != 0)
+		return rc;
 	buf_init(&b, (size_t)srv->cfg->smtp_max_size + 2);
-	if (!doc)
-		return err_set(e, MC_ERR_INVALID, "seed file '%s' cannot be read again", path);
 	msgs = json_object_get(doc, "messages");
 	if (!json_array_size(msgs))
 		goto out;
@@ -614,7 +645,6 @@ int emu_seed_messages(struct server *srv, const char *path, struct err *e)
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	dir_of(path, dir, sizeof(dir));
 	json_array_foreach(msgs, i, x)
 	{
 		char file[1024], from[MAIL_ADDR_SIZE], ip[64];

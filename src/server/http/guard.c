@@ -138,7 +138,7 @@ struct guard *guard_new(const struct guard_cfg *cfg, struct err *e)
 		return NULL;
 	}
 	g->cfg = *cfg;
-	random_bytes(&g->seed, sizeof(g->seed));
+	random_bytes(RND_INTERNAL, &g->seed, sizeof(g->seed));
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -428,7 +428,7 @@ int mail_check_rcpt(struct mail *m, struct mail_txn *t, const char *rcpt, struct
 static void new_acode(char out[MAIL_ACODE_SIZE])
 {
 	unsigned char raw[16];
-	random_bytes(raw, sizeof(raw));
+	random_bytes(RND_MESSAGE, raw, sizeof(raw));
 	b64url_encode(raw, sizeof(raw), out); /* 22 characters, as the real aCode */
 }
 

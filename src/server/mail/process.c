@@ -310,8 +310,9 @@ int process_one(struct server *srv, struct mail *mail)
 	int rc;
 
 	memset(&v, 0, sizeof(v));
+	/* leases follow real time (a stopped record clock must not keep them forever) */
 	rc = store_message_lease_unprocessed(
-	        srv->store, now,
+	        srv->store, real_now_ms(),
 	        srv->cfg->mail_lease > 0 && srv->cfg->mail_lease * 1000LL < LEASE_MS
 	                ? srv->cfg->mail_lease * 1000LL
 	                : LEASE_MS,

@@ -10,6 +10,7 @@
 #include "server/emu/emu.h"
 
 #include "common/crypto.h"
+#include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "server/config.h"
@@ -425,7 +426,7 @@ static void rfc5322_date(char *dst, size_t size)
 	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t t = time(NULL);
+	time_t t = (time_t)(now_ms() / 1000); /* the record clock: it goes into the message */
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
@@ -1210,7 +1211,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_params *p, struc
 	snprintf(s->spool_dir, sizeof(s->spool_dir), "%s", p->spool_dir ? p->spool_dir : ".");
 	s->spool_pool = p->spool_pool;
 	s->gate = p->gate;
-	random_bytes(rnd, sizeof(rnd));
+	random_bytes(RND_SMTP, rnd, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
 	if (mail_txn_init(&s->txn, p->cfg->smtp_max_rcpts) != 0) {

@@ -79,7 +79,7 @@ static int create_key(const char *path, unsigned char key[STORE_KEY_LEN], struct
 	char text[HEX_LEN + 2];
 	int rc;
 
-	random_bytes(key, STORE_KEY_LEN);
+	random_bytes(RND_SERVER_KEY, key, STORE_KEY_LEN);
 	sodium_bin2hex(text, sizeof(text), key, STORE_KEY_LEN);
 	text[HEX_LEN] = '\n';
 	/* linked into place: never replaces a key another process created meanwhile */
@@ -144,7 +144,7 @@ int seal(const unsigned char key[STORE_KEY_LEN], const char *ad, const void *pla
 	if (!blob)
 		return MC_ERR_NOMEM;
 	blob[0] = SEAL_FORMAT;
-	random_bytes(blob + 1, NONCE_LEN);
+	random_bytes(RND_SEAL, blob + 1, NONCE_LEN);
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
 	            blob + 1 + NONCE_LEN, &clen, plain, n, (const unsigned char *)ad,
 	            ad ? strlen(ad) : 0, NULL, blob + 1, key) != 0 ||

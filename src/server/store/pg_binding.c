@@ -210,7 +210,7 @@ int pg_audit_add(struct store *st, const struct audit_event *ev, struct err *e)
 	clean_text(ev->info, info, sizeof(info));
 	/* a clash of 128 random bits does not happen; retry once anyway rather than fail */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		random_token(AUDIT_ID_BYTES, id, sizeof(id));
+		random_token(RND_AUDIT_ID, AUDIT_ID_BYTES, id, sizeof(id));
 		pg_p_init(&p);
 		pg_p_text(&p, id, sizeof(id));
 		if (ev->account_id)

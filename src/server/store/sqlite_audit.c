@@ -26,7 +26,7 @@ int sqlite_audit_add(struct store *st, const struct audit_event *ev, struct err 
 		goto out;
 	/* a clash of 128 random bits does not happen; retry once anyway rather than fail */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		random_token(AUDIT_ID_BYTES, id, sizeof(id));
+		random_token(RND_AUDIT_ID, AUDIT_ID_BYTES, id, sizeof(id));
 		if (sqlite3_bind_text(q.s, 1, id, -1, SQLITE_STATIC) ||
 		    (ev->account_id ? sqlite3_bind_int64(q.s, 2, ev->account_id)
 		                    : sqlite3_bind_null(q.s, 2)) ||

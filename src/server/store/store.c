@@ -144,7 +144,7 @@ static unsigned random_in(unsigned lo, unsigned hi)
 	uint32_t span = hi - lo + 1, limit = UINT32_MAX - UINT32_MAX % span, r;
 
 	do
-		random_bytes(&r, sizeof(r));
+		random_bytes(RND_ACCOUNT, &r, sizeof(r));
 	while (r >= limit);
 	return lo + r % span;
 }
@@ -300,12 +300,12 @@ int store_app_create(struct store *st, struct application *app, struct err *e)
 	CHECK_TEXT(app, app_key);
 	CHECK_TEXT(app, name);
 	if (gen_key)
-		random_guid(app->app_key);
+		random_guid(RND_APP, app->app_key);
 	app->created = now_ms();
 	app->revoked = 0;
 	for (int i = 0; i < GEN_ATTEMPTS && rc == MC_ERR_EXISTS; i++) {
 		if (gen_id)
-			random_guid(app->app_id);
+			random_guid(RND_APP, app->app_id);
 		rc = st->ops->app_create(st, app, e);
 		if (!gen_id)
 			break;

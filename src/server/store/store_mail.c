@@ -358,7 +358,7 @@ static int accept_req(struct store *st, struct message *m, const void *body, siz
 	if (!m->acode[0]) {
 		/* 16 random bytes in base64url: 22 characters, as the real aCodes */
 		char code[B64_ENCODED_SIZE(16)];
-		random_token(16, code, sizeof(code));
+		random_token(RND_MESSAGE, 16, code, sizeof(code));
 		snprintf(m->acode, sizeof(m->acode), "%.22s", code);
 	}
 	memset(&req, 0, sizeof(req));
