@@ -23,7 +23,7 @@ struct config {
 	char seed[512];        /* seed file or directory applied at first start on an empty store */
 	char deterministic[256]; /* tests only: the seed of every random value, or "" */
 	char clock_start[64];    /* with deterministic: the instant the record clock stands at */
-	int tls_dev;           /* tls_cert/tls_key are the development CA's: main makes them */
+	int tls_dev;             /* tls_cert/tls_key are the development CA's: main makes them */
 	char data_dir[512];
 	char store[16];    /* sqlite | postgres */
 	char db_path[512]; /* default <data_dir>/mcapid.db */
