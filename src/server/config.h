@@ -32,6 +32,7 @@ struct config {
 	char trusted_proxies[1024]; /* IPs/CIDRs whose forwarding headers name the client */
 	int pg_gate_batch;          /* most signed calls one gate statement carries */
 	int pg_gate_leaders;        /* gate statements in flight at once */
+	int pg_gate_lease;          /* most rate-limit calls leased per bucket (0 = none) */
 	char key_file[512];         /* default <data_dir>/server.key */
 	char log_level[16];
 	int access_log;
