@@ -1129,7 +1129,8 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : ps->timeout_ms;
 	ps->dsn = strdup(cfg->dsn);
 	ps->gates = pg_gates_new(cfg->gate_batch > 0 ? cfg->gate_batch : 32,
-	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 1, cfg->gate_lease);
+	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 1, cfg->gate_lease,
+	                         cfg->gate_wait_us);
 	if (!ps->dsn || !ps->gates) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;

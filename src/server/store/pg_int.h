@@ -80,7 +80,7 @@ const char *pg_dsn(struct store *st);
  * into one statement (at most batch calls each, at most leaders statements at once). Owned
  * by the store; NULL on lack of memory. */
 struct pg_gates;
-struct pg_gates *pg_gates_new(int batch, int leaders, int lease);
+struct pg_gates *pg_gates_new(int batch, int leaders, int lease, int wait_us);
 void pg_gates_free(struct pg_gates *g);
 struct pg_gates *pg_gates(struct store *st);
 

@@ -3,8 +3,10 @@
  * on the calling thread's connection, outside the store's write lock (pg.c): the functions
  * they call lock one row at a time, so calls of different users never wait for each other
  * nor for a store transaction. Gates of calls that wait at the same moment are combined into
- * one statement (the batcher below, "group commit"). The listener is a thread with a connection of
- * its own that LISTENs on mcapi_cache; it also purges expired pairs and full buckets. */
+ * one statement (the batcher below, "group commit"), and under load a batch leases a few of a
+ * bucket's calls to the node so that its next calls need only the claim of their request id
+ * (leases, below). The listener is a thread with a connection of its own that LISTENs on
+ * mcapi_cache; it also purges expired pairs and full buckets. */
 #include "pg_int.h"
 #include "store_shared_int.h"
 
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,7 +81,10 @@ static const char sql_gate[] =
  * key (lk, FOR UPDATE above the sort); then the new ones, by key (bi); then the pairs, by
  * pair (cl); a single gate takes one bucket, then one pair. A new bucket that another
  * transaction created after this statement's snapshot is not touched (DO NOTHING): its calls
- * come back undone and run again through sql_gate. The inserted row's ok is not read. */
+ * come back undone and run again through sql_gate. The inserted row's ok is not read.
+ * $8: calls to lease per call's bucket (the first call's counts, as for the limit); gr, the
+ * calls leased, is taken from the bucket after the batch's own calls when at least half the
+ * limit is then left, and is reported (last column) on each of the bucket's rows. */
 #define TK0 "least(lk.tokens, g.lim)"
 #define ADD "((t.now_ms - lk.last_ms) / g.rf)"
 #define AV                                                                                         \
@@ -408,11 +414,16 @@ struct pg_gates {
 	int leaders;
 	int running;
 	int64_t lease_max; /* pg_gate_lease; 0: no leases */
+	int64_t wait_us;   /* pg_gate_wait_us; 0: a leader never waits for more calls */
+	size_t queued;     /* calls in the queue */
+	size_t last_n;     /* calls of the last statement */
+	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
+	size_t want;
 	unsigned lease_gen;
 	struct lease leases[LEASE_SLOTS];
 };
 
-struct pg_gates *pg_gates_new(int batch, int leaders, int lease)
+struct pg_gates *pg_gates_new(int batch, int leaders, int lease, int wait_us)
 {
 	struct pg_gates *q = calloc(1, sizeof(*q));
 
@@ -423,6 +434,7 @@ struct pg_gates *pg_gates_new(int batch, int leaders, int lease)
 	                                          : (size_t)batch;
 	q->leaders = leaders < 1 ? 1 : leaders;
 	q->lease_max = lease > 0 ? lease : 0;
+	q->wait_us = wait_us > 0 ? wait_us : 0;
 	pthread_mutex_init(&q->mu, NULL);
 	return q;
 }
@@ -555,6 +567,7 @@ static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
 			lease_take(q, w);
 		take[n++] = w;
 		*pp = w->next;
+		q->queued--;
 	}
 	return n;
 }
@@ -615,7 +628,7 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 	                               .limit = limit,
 	                               .refill_ms = refill_ms};
 	struct gate_wait w = {.call = &call}, **pp;
-	int taken = 0, posts;
+	int taken = 0, posts, lingered = 0;
 
 	/* inside a transaction the statement would commit with it: not for others' calls */
 	if (q->batch <= 1 || pg_in_tx(st))
@@ -628,10 +641,41 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 	for (pp = &q->head; *pp; pp = &(*pp)->next)
 		;
 	*pp = &w;
+	if (++q->queued >= q->want && q->lingering) { /* the waiting leader has its batch */
+		q->lingering->posts++;
+		sem_post(&q->lingering->sem);
+		q->lingering = NULL;
+	}
 	while (!w.done) {
 		struct gate_wait *take[STORE_GATE_BATCH_MAX];
 		size_t n;
 
+		if (q->running < q->leaders && q->head && !lingered && q->wait_us &&
+		    q->last_n >= 2 && q->queued < q->last_n + 1 && q->queued < q->batch) {
+			/* Under load (the last statement carried several calls) a leader
+			 * waits up to wait_us for one call more than that statement had:
+			 * batches then grow to what the node's threads bring, and the
+			 * database's cost per call falls with the batch. It keeps the
+			 * leader's place (running) meanwhile. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)q->wait_us * 1000;
+			until.tv_sec += until.tv_nsec / 1000000000;
+			until.tv_nsec %= 1000000000;
+			lingered = 1;
+			q->running++;
+			q->lingering = &w;
+			q->want = q->last_n + 1;
+			pthread_mutex_unlock(&q->mu);
+			if (sem_timedwait(&w.sem, &until) == 0)
+				taken++;
+			pthread_mutex_lock(&q->mu);
+			if (q->lingering == &w)
+				q->lingering = NULL;
+			q->want = 0;
+			q->running--;
+			continue;
+		}
 		if (q->running >= q->leaders || !q->head) {
 			pthread_mutex_unlock(&q->mu);
 			while (sem_wait(&w.sem) != 0) /* EINTR */
@@ -646,6 +690,8 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		gates_lead(st, take, n);
 		pthread_mutex_lock(&q->mu);
 		q->running--;
+		q->last_n = n;
+		lingered = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (take[i]->leased && (take[i]->rc || take[i]->call->out.replayed))
 				lease_refund(q, take[i]);
