@@ -376,12 +376,12 @@ static int claim_many(struct store *st, struct store_gate_call **calls, size_t n
 /* ---- the batcher ----
  * A thread that needs a gate queues its call. If fewer than `leaders` statements are in
  * flight it leads: it takes up to `batch` queued calls (its own among them when it is near
- * the head) and runs them as one statement on its own connection (two when some of them
+ * the head) and runs them as one statement on a leader connection (two when some of them
  * hold leased calls: sql_claim for those), then wakes their threads and, when calls are
  * still queued, the thread at the head, which leads the next statement. Otherwise it sleeps
- * on its own semaphore until either happens. Nothing waits for more calls to come: a lone
- * call runs at once, and calls that queued while statements were in flight go together in
- * the next. A call whose pair is already in the batch being formed stays queued for a later
+ * on its own semaphore until either happens. A lone call runs at once; calls that queued
+ * while statements were in flight go together in the next, and under load (the last
+ * statement carried several) a leader waits up to wait_us for one call more than that. A call whose pair is already in the batch being formed stays queued for a later
  * statement, which then sees the first one's claim (the second of two identical requests is
  * a replay, as one after another).
  *
@@ -418,6 +418,7 @@ struct pg_gates {
 	size_t queued;     /* calls in the queue */
 	size_t last_n;     /* calls of the last statement */
 	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
+	uint64_t conns;              /* the leader connections in use (pg_gate_conn) */
 	size_t want;
 	unsigned lease_gen;
 	struct lease leases[LEASE_SLOTS];
@@ -628,7 +629,7 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 	                               .limit = limit,
 	                               .refill_ms = refill_ms};
 	struct gate_wait w = {.call = &call}, **pp;
-	int taken = 0, posts, lingered = 0;
+	int taken = 0, posts, lingered = 0, slot;
 
 	/* inside a transaction the statement would commit with it: not for others' calls */
 	if (q->batch <= 1 || pg_in_tx(st))
@@ -686,9 +687,19 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		}
 		n = gates_take(q, take);
 		q->running++;
+		/* the first free leader connection (leaders <= PG_GATE_CONNS): the same few
+		 * backends serve every batch and stay warm, where the leaders' own thread
+		 * connections would take turns */
+		slot = 0;
+		while (slot < PG_GATE_CONNS - 1 && (q->conns >> slot & 1))
+			slot++;
+		q->conns |= (uint64_t)1 << slot;
 		pthread_mutex_unlock(&q->mu);
+		pg_gate_conn(st, slot);
 		gates_lead(st, take, n);
+		pg_gate_conn(st, -1);
 		pthread_mutex_lock(&q->mu);
+		q->conns &= ~((uint64_t)1 << slot);
 		q->running--;
 		q->last_n = n;
 		lingered = 0;
