@@ -419,6 +419,7 @@ struct pg_gates {
 	size_t last_n;     /* calls of the last statement */
 	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
 	uint64_t conns;              /* the leader connections in use (pg_gate_conn) */
+	size_t inside, peak;         /* threads in gate() now, and the most seen at once */
 	size_t want;
 	unsigned lease_gen;
 	struct lease leases[LEASE_SLOTS];
@@ -642,6 +643,8 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 	for (pp = &q->head; *pp; pp = &(*pp)->next)
 		;
 	*pp = &w;
+	if (++q->inside > q->peak)
+		q->peak = q->inside;
 	if (++q->queued >= q->want && q->lingering) { /* the waiting leader has its batch */
 		q->lingering->posts++;
 		sem_post(&q->lingering->sem);
@@ -652,12 +655,15 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		size_t n;
 
 		if (q->running < q->leaders && q->head && !lingered && q->wait_us &&
-		    q->last_n >= 2 && q->queued < q->last_n + 1 && q->queued < q->batch) {
+		    q->last_n >= 2 && q->queued < q->last_n + 1 && q->queued < q->batch &&
+		    q->queued < q->peak) {
 			/* Under load (the last statement carried several calls) a leader
 			 * waits up to wait_us for one call more than that statement had:
 			 * batches then grow to what the node's threads bring, and the
-			 * database's cost per call falls with the batch. It keeps the
-			 * leader's place (running) meanwhile. */
+			 * database's cost per call falls with the batch. Not when as many
+			 * calls are queued as threads were ever in here at once: nobody
+			 * else is likely to come. It keeps the leader's place (running)
+			 * meanwhile. */
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += (long)q->wait_us * 1000;
@@ -727,6 +733,7 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 		pthread_mutex_lock(&q->mu);
 	}
 	posts = w.posts;
+	q->inside--;
 	pthread_mutex_unlock(&q->mu);
 	while (taken < posts) /* the posts still due, the last from its leader */
 		if (sem_wait(&w.sem) == 0)
