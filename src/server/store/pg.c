@@ -586,8 +586,8 @@ static int conn_park(struct connreg_node *n)
  * c->fresh says whether the connection was opened for it. */
 static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 {
-	struct pg_conn *c = tl_gate_slot ? *tl_gate_slot
-	                                 : (struct pg_conn *)connreg_get(&ps->conns);
+	struct pg_conn *c =
+	        tl_gate_slot ? *tl_gate_slot : (struct pg_conn *)connreg_get(&ps->conns);
 	int64_t deadline = mono_ms() + ps->timeout_ms;
 	int rc;
 

@@ -238,8 +238,8 @@ static int gate_many(struct store *st, struct store_gate_call **calls, size_t n,
 		for (size_t i = 0; i < n; i++)
 			b += snprintf(b, (size_t)(end - b), "%s%lld", i ? "," : "",
 			              (long long)(col < 6 ? call_col(calls[i], col)
-			                          : wish ? wish[i]
-			                                 : 0));
+			                          : wish  ? wish[i]
+			                                  : 0));
 		b += snprintf(b, (size_t)(end - b), "}");
 		pg_p_text(&p, arr, (size_t)(b - arr));
 		b++; /* past the NUL */
@@ -381,9 +381,10 @@ static int claim_many(struct store *st, struct store_gate_call **calls, size_t n
  * still queued, the thread at the head, which leads the next statement. Otherwise it sleeps
  * on its own semaphore until either happens. A lone call runs at once; calls that queued
  * while statements were in flight go together in the next, and under load (the last
- * statement carried several) a leader waits up to wait_us for one call more than that. A call whose pair is already in the batch being formed stays queued for a later
- * statement, which then sees the first one's claim (the second of two identical requests is
- * a replay, as one after another).
+ * statement carried several) a leader waits up to wait_us for one call more than that. A
+ * call whose pair is already in the batch being formed stays queued for a later statement,
+ * which then sees the first one's claim (the second of two identical requests is a replay,
+ * as one after another).
  *
  * Wake-ups cost: each waiter sleeps once per statement it waits for, so a finished
  * statement posts its callers' semaphores after it let go of the queue's mutex (a
@@ -395,9 +396,9 @@ static int claim_many(struct store *st, struct store_gate_call **calls, size_t n
 struct gate_wait {
 	struct store_gate_call *call;
 	sem_t sem;
-	int done;      /* q->mu: the call ran (rc, err, call->out are set) */
-	int posts;     /* q->mu: posts made to sem, the last one included once done */
-	int leased;    /* its bucket call came from lease slot `slot` of generation `gen` */
+	int done;   /* q->mu: the call ran (rc, err, call->out are set) */
+	int posts;  /* q->mu: posts made to sem, the last one included once done */
+	int leased; /* its bucket call came from lease slot `slot` of generation `gen` */
 	int slot;
 	unsigned gen;
 	int64_t wish;  /* calls to lease for its bucket (0: none) */
@@ -413,10 +414,10 @@ struct pg_gates {
 	size_t batch;
 	int leaders;
 	int running;
-	int64_t lease_max; /* pg_gate_lease; 0: no leases */
-	int64_t wait_us;   /* pg_gate_wait_us; 0: a leader never waits for more calls */
-	size_t queued;     /* calls in the queue */
-	size_t last_n;     /* calls of the last statement */
+	int64_t lease_max;           /* pg_gate_lease; 0: no leases */
+	int64_t wait_us;             /* pg_gate_wait_us; 0: a leader never waits for more calls */
+	size_t queued;               /* calls in the queue */
+	size_t last_n;               /* calls of the last statement */
 	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
 	uint64_t conns;              /* the leader connections in use (pg_gate_conn) */
 	size_t inside, peak;         /* threads in gate() now, and the most seen at once */
