@@ -122,8 +122,9 @@ int main(int argc, char **argv)
 	double c0, s0, s1;
 
 	if (!dsn || threads < 1 || threads > 256 || users < 1) {
-		fprintf(stderr, "usage: MCAPI_TEST_PG_DSN=... pggate [--threads T] [--seconds D] "
-		                "[--users U] [--batch N] [--leaders L]\n");
+		fprintf(stderr,
+		        "usage: MCAPI_TEST_PG_DSN=... pggate [--threads T] [--seconds D] "
+		        "[--users U] [--batch N] [--leaders L] [--lease K] [--wait-us W]\n");
 		return 2;
 	}
 	memset(key, 7, sizeof(key));
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
 	cfg.key = key;
 	cfg.gate_batch = (int)arg(argc, argv, "--batch", 32);
 	cfg.gate_leaders = (int)arg(argc, argv, "--leaders", 1);
+	cfg.gate_lease = (int)arg(argc, argv, "--lease", 256);
+	cfg.gate_wait_us = (int)arg(argc, argv, "--wait-us", 200);
 	if (store_open(&cfg, &st, &e) != 0) {
 		fprintf(stderr, "pggate: %s\n", e.msg);
 		return 1;
@@ -151,10 +154,11 @@ int main(int argc, char **argv)
 	}
 	t1 = mono_ms();
 	s1 = server_cpu(dsn);
-	printf("batch=%d leaders=%d threads=%d users=%d calls=%ld failed=%ld calls_per_s=%.0f "
+	printf("batch=%d leaders=%d lease=%d wait_us=%d threads=%d users=%d calls=%ld failed=%ld "
+	       "calls_per_s=%.0f "
 	       "client_cpu_us_per_call=%.1f server_cpu_us_per_call=%.1f\n",
-	       cfg.gate_batch, cfg.gate_leaders, threads, users, calls, failed,
-	       (double)calls * 1000.0 / (double)(t1 - t0),
+	       cfg.gate_batch, cfg.gate_leaders, cfg.gate_lease, cfg.gate_wait_us, threads, users,
+	       calls, failed, (double)calls * 1000.0 / (double)(t1 - t0),
 	       calls ? (self_cpu() - c0) * 1e6 / (double)calls : 0.0,
 	       calls ? (s1 - s0) * 1e6 / (double)calls : 0.0);
 	store_close(st);

@@ -8,6 +8,11 @@
 #   default), requests/s against nginx answering the same body from memory
 #                                                                     (target >= 0.40 x nginx)
 #
+#   and the CPU time per call of mcapid (cpu_us), wrk (client_us) and PostgreSQL (db_us: every
+#   process of the server, backends, WAL writer and the rest, read from /proc, so only when
+#   the database runs on this machine; "?" otherwise). On two shared cores the sum of mcapid's
+#   and the database's CPU per call is what sets the pace.
+#
 # PostgreSQL: BENCH_PG_DSN (a database the run may fill), else a throw-away PostgreSQL 15 that
 # tests/e2e/pgserver.py starts (and removes) around the run. One user makes every call, so all
 # calls queue on one bucket row: the worst case for the shared limit.
@@ -65,13 +70,45 @@ BODY=$WORK/get-account.json
 start_nginx "$BODY"
 NG_URL=http://127.0.0.1:$NG_PORT$PATH_API
 
+# The PostgreSQL server's processes: the postmaster (the checkpointer's parent) and its
+# children, found after the warm-up so that mcapid's connections exist.
+pg_pids() {
+	local ck pm
+	ck=$(psql -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" "$DSN" 2>/dev/null) || return 0
+	[ -n "$ck" ] && [ -r "/proc/$ck/stat" ] || return 0
+	pm=$(sed 's/.*) //' "/proc/$ck/stat" | awk '{print $2}')
+	echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+# CPU ticks of the processes $@ that still exist (a backend may end during the run).
+pg_ticks() {
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+	done
+	echo "$t"
+}
+# run_wrk for mcapid, with db_us (the database's CPU per call) added to its result line.
+run_mcapid() {
+	local d0
+	d0=$(pg_ticks $PG_PIDS)
+	CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$@"
+	if [ -n "$PG_PIDS" ]; then
+		awk -v t=$(($(pg_ticks $PG_PIDS) - d0)) -v hz="$(getconf CLK_TCK)" -v n="$(field "$RES" requests)" \
+			'BEGIN {n = n ? n : 1; printf " db_us=%.1f", t * 1e6 / hz / n}' >>"$RES"
+		say "   database CPU per call: $(field "$RES" db_us) us"
+	fi
+}
+
 say_cpu_busy
+PG_PIDS=
 CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$WARMUP" 1 warm-up
 check_run mcapid
+PG_PIDS=$(pg_pids)
+[ -n "$PG_PIDS" ] || say "-- PostgreSQL's processes not found on this machine: no db_us"
 CPU_PIDS=$NG_PIDS run_wrk nginx "$NG_URL" "$WARMUP" 0 warm-up
 check_run nginx
 for r in $(seq "$ROUNDS"); do
-	CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$DURATION" 0 "round$r"
+	run_mcapid "$DURATION" 0 "round$r"
 	check_run mcapid
 	CPU_PIDS=$NG_PIDS run_wrk nginx "$NG_URL" "$DURATION" 0 "round$r"
 	check_run nginx
@@ -106,9 +143,13 @@ print(f"signed get-account on one PostgreSQL node (request ids in replay_ids aft
 print(f"{'':22}{'mcapid':>10}{'nginx':>10}{'mcapid/nginx':>14}   target")
 print(f"{'requests/s':22}{mc['rps']:10.0f}{ng['rps']:10.0f}{ratio:14.2f}   >= {target:.2f} x nginx  "
       f"{'ok' if ratio >= target else 'BELOW TARGET'}")
-for k in ("p50_us", "p99_us", "cpu_us"):
+for k in ("p50_us", "p99_us", "cpu_us", "client_us"):
     if k in mc and k in ng:
         print(f"{k:22}{mc[k]:10.1f}{ng[k]:10.1f}")
+if "db_us" in mc:
+    print(f"{'db_us':22}{mc['db_us']:10.1f}{'':10}   (PostgreSQL's CPU per call)")
+    print(f"{'cpu_us + db_us':22}{mc['cpu_us'] + mc['db_us']:10.1f}{ng['cpu_us']:10.1f}"
+          "   (server side CPU per call, shared-machine figure)")
 for s in ("mcapid", "nginx"):
     print(f"  {s} rounds: " + ", ".join(f"{x['rps']:.0f}/s" for x in runs[s]))
 PYEOF

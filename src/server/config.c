@@ -94,6 +94,12 @@ static const struct cfg_opt opts[] = {
         I(pg_gate_leaders, "1", 1, 64,
           "postgres: gate statements this node runs at once (calls beyond wait and join the "
           "next one)"),
+        I(pg_gate_lease, "256", 0, 65536,
+          "postgres: most rate-limit calls of a bucket a gate statement leases to this node "
+          "(at most limit/16, only while half the bucket is left; 0 = none)"),
+        I(pg_gate_wait_us, "200", 0, 100000,
+          "postgres: longest a gate statement waits for more calls when the last one carried "
+          "several (0 = never)"),
         S(key_file, "",
           "server key file, kept outside the database (default <data_dir>/server.key)"),
         S(log_level, "info", "error, warn, info or debug"),

@@ -137,6 +137,8 @@ static int open_store(const struct config *cfg, struct server *srv, int create, 
 	sc.connect_timeout_ms = cfg->pg_connect_timeout_ms;
 	sc.gate_batch = cfg->pg_gate_batch;
 	sc.gate_leaders = cfg->pg_gate_leaders;
+	sc.gate_lease = cfg->pg_gate_lease;
+	sc.gate_wait_us = cfg->pg_gate_wait_us;
 	sc.must_exist = !create;
 	rc = store_open(&sc, &srv->store, e);
 	secure_zero(key, sizeof(key));

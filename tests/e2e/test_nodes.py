@@ -73,6 +73,16 @@ def limited(tmp_path_factory):
     stop_pair(a, b)
 
 
+@pytest.fixture(scope="module")
+def leasing(tmp_path_factory):
+    """Two nodes with a user limit of 64 calls (none back for 10 minutes): a busy node may
+    lease 4 (64/16) of them at a time (docs/postgres.md, Rate-limit leases)."""
+    a, b = start_pair(tmp_path_factory, ["--rate-limit", "64", "--rate-refill-ms", "600000",
+                                         "--ip-limit", "100000", "--pg-gate-lease", "256"])
+    yield a, b
+    stop_pair(a, b)
+
+
 def on(node, client):
     """The same client (application and binding) talking to another node."""
     return mc.Client(node.base, client.app_id, client.app_key, client.access_key,
@@ -137,6 +147,26 @@ def test_a_limit_drained_on_a_leaves_b_empty(limited):
         assert 0 < int(r.headers["X-RateLimit-Reset"]) <= 60000
     # another user is not affected
     assert on(b, new_client(a)).post(URI).status_code == 200
+
+
+def test_leases_never_let_two_busy_nodes_pass_the_limit(leasing):
+    a, b = leasing
+    ca = new_client(a)
+    clients = [on(a, ca), on(b, ca)] * 8
+
+    def call(i):
+        return clients[i % len(clients)].post(URI).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(call, range(160)))
+    # then each node's rest, if it holds leased calls (at most one lease: 4)
+    for c in (on(a, ca), on(b, ca)):
+        got += [c.post(URI).status_code for _ in range(5)]
+        assert got[-1] == 429
+    assert set(got) <= {200, 429}, got
+    # never more than the limit over both nodes; fewer only by leased calls dropped unused
+    # (a lease lasts 1 s)
+    assert 64 - 2 * 4 <= got.count(200) <= 64, got.count(200)
 
 
 def test_the_per_ip_limit_is_one_for_both(limited):

@@ -4,8 +4,10 @@
  * before); two calls with one pair are refused in a direct batch, and through the batcher
  * the second is a replay; threads that gate at once take exactly the bucket's calls and
  * claim each pair once; one failing statement (a bucket row held by another connection
- * past the lock timeout) fails every call of its batch and takes or claims nothing. Runs
- * under tests/e2e/pgserver.py as the other *_pg tests do. */
+ * past the lock timeout) fails every call of its batch and takes or claims nothing. With
+ * rate-limit leases (pg_gate_lease): threads still get exactly the bucket's calls, the
+ * shared bucket is never short by more than one lease, and a replay gives its leased call
+ * back. Runs under tests/e2e/pgserver.py as the other *_pg tests do. */
 #include "tap.h"
 
 #include "server/store/store.h"
@@ -153,6 +155,8 @@ struct runner {
 	int allowed, claimed, replayed, failed;
 };
 
+static unsigned char run_tag = 0x55; /* the pairs' tag of run(): a new one, new pairs */
+
 static void *run(void *arg)
 {
 	struct runner *r = arg;
@@ -160,7 +164,7 @@ static void *run(void *arg)
 	for (int i = 0; i < CALLS; i++) {
 		struct store_gate_call c;
 		struct err e;
-		call_set(&c, r->same_pair ? 0x44 : 0x55, r->same_pair ? 0 : r->id * CALLS + i,
+		call_set(&c, r->same_pair ? 0x44 : run_tag, r->same_pair ? 0 : r->id * CALLS + i,
 		         r->key, r->limit, 1);
 		if (store_shared_gate(r->st, c.pair, c.expires_s, c.now_s, 1, c.bucket, c.limit,
 		                      c.refill_ms, &c.out, &e) != 0) {
@@ -210,6 +214,77 @@ static void test_threads(struct store *st)
 	CHECK_INT(sum.failed, 0);
 	CHECK_INT(sum.claimed, 1);
 	CHECK_INT(sum.replayed, THREADS * CALLS - 1);
+}
+
+/* ---- leases ---- */
+
+/* The shared bucket's token count (no refill in these tests: 600 s per call). */
+static long long bucket_tokens(PGconn *db, uint64_t key)
+{
+	char sql[128];
+	PGresult *r;
+	long long v = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT tokens FROM rl_buckets WHERE kind = 1 AND key = %llu",
+	         (unsigned long long)key);
+	r = PQexec(db, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static void test_leases(const char *dsn)
+{
+	static unsigned char key[STORE_KEY_LEN];
+	struct store_config cfg = {0};
+	struct store *st = NULL;
+	struct store_gate_call a, b, c;
+	PGconn *db = PQconnectdb(dsn);
+	struct runner sum;
+	long long tokens;
+	struct err e;
+
+	memset(key, 7, sizeof(key));
+	cfg.backend = "postgres";
+	cfg.dsn = dsn;
+	cfg.key = key;
+	cfg.gate_lease = 64;
+	CHECK_INT(store_open(&cfg, &st, &e), 0);
+	CHECK(PQstatus(db) == CONNECTION_OK);
+	if (!st || PQstatus(db) != CONNECTION_OK)
+		goto out;
+	/* 200 calls with 150 in the bucket: leases while half is left, then call by call;
+	 * the last lease is used before the bucket itself, so exactly 150 run */
+	run_tag = 0x58;
+	run_threads(st, 0, 20u << 8, 150, &sum);
+	CHECK_INT(sum.failed, 0);
+	CHECK_INT(sum.allowed, 150);
+	CHECK_INT(sum.claimed, 150);
+	CHECK_INT(bucket_tokens(db, 20u << 8), 0);
+	/* a large bucket: every call runs; the shared bucket lacks at most one lease (62 =
+	 * 1000/16) beyond the calls made */
+	run_tag = 0x59;
+	run_threads(st, 0, 21u << 8, 1000, &sum);
+	CHECK_INT(sum.failed, 0);
+	CHECK_INT(sum.allowed, THREADS * CALLS);
+	CHECK_INT(sum.claimed, THREADS * CALLS);
+	tokens = bucket_tokens(db, 21u << 8);
+	CHECK(tokens <= 1000 - THREADS * CALLS && tokens >= 1000 - THREADS * CALLS - 62);
+	/* a replay gives its call back: a, a again (replay), b: b has one call fewer than a */
+	call_set(&a, 0x77, 1, 21u << 8, 1000, 1);
+	call_set(&b, 0x77, 1, 21u << 8, 1000, 1);
+	call_set(&c, 0x77, 2, 21u << 8, 1000, 1);
+	run_serial(st, &a, 1);
+	run_serial(st, &b, 1);
+	run_serial(st, &c, 1);
+	CHECK(a.out.allowed && a.out.claimed && !a.out.replayed);
+	CHECK(!b.out.allowed && !b.out.claimed && b.out.replayed);
+	CHECK(c.out.allowed && c.out.claimed);
+	CHECK_INT(c.out.remaining, a.out.remaining - 1);
+out:
+	PQfinish(db);
+	store_close(st);
 }
 
 /* ---- a failing statement ---- */
@@ -270,6 +345,7 @@ int main(int argc, char **argv)
 	test_seen(st);
 	test_threads(st);
 	test_failure(getenv("MCAPI_TEST_PG_DSN"));
+	test_leases(getenv("MCAPI_TEST_PG_DSN"));
 	store_close(st);
 	return tap_done();
 }

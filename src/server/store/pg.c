@@ -101,7 +101,11 @@ struct pg_store {
 	_Atomic int64_t down_until; /* mono_ms until which calls fail at once */
 	atomic_int probing;         /* a call is trying the server while it is down */
 	struct pg_gates *gates;     /* the gate batcher (pg_shared.c) */
+	struct pg_conn *gate_conns[PG_GATE_CONNS]; /* the leaders' (pg_gate_conn) */
 };
+
+/* The connection slot this thread runs gate statements on (pg_gate_conn), or NULL. */
+static _Thread_local struct pg_conn **tl_gate_slot;
 
 static const char sql_begin[] =
         "BEGIN ISOLATION LEVEL READ COMMITTED; "
@@ -582,10 +586,19 @@ static int conn_park(struct connreg_node *n)
  * c->fresh says whether the connection was opened for it. */
 static int conn_get(struct pg_store *ps, struct pg_conn **out, struct err *e)
 {
-	struct pg_conn *c = (struct pg_conn *)connreg_get(&ps->conns);
+	struct pg_conn *c =
+	        tl_gate_slot ? *tl_gate_slot : (struct pg_conn *)connreg_get(&ps->conns);
 	int64_t deadline = mono_ms() + ps->timeout_ms;
 	int rc;
 
+	if (!c && tl_gate_slot) { /* a leader's connection: the batcher's, not the thread's */
+		rc = conn_new(ps, deadline, &c, e);
+		if (rc)
+			return rc;
+		*tl_gate_slot = c;
+		*out = c;
+		return 0;
+	}
 	if (!c)
 		c = (struct pg_conn *)connreg_reuse(&ps->conns);
 	if (c) {
@@ -796,6 +809,13 @@ const char *pg_dsn(struct store *st)
 struct pg_gates *pg_gates(struct store *st)
 {
 	return ((struct pg_store *)st)->gates;
+}
+
+void pg_gate_conn(struct store *st, int slot)
+{
+	struct pg_store *ps = (struct pg_store *)st;
+
+	tl_gate_slot = slot >= 0 && slot < PG_GATE_CONNS ? &ps->gate_conns[slot] : NULL;
 }
 
 int pg_in_tx(struct store *st)
@@ -1057,6 +1077,8 @@ static void pg_close(struct store *st)
 		secure_zero(ps->dsn, strlen(ps->dsn)); /* may hold a password */
 	free(ps->dsn);
 	pg_gates_free(ps->gates);
+	for (int i = 0; i < PG_GATE_CONNS; i++)
+		conn_free(ps->gate_conns[i]);
 	secure_zero(ps->base.key, sizeof(ps->base.key));
 	free(ps);
 }
@@ -1129,7 +1151,8 @@ int pg_store_open(const struct store_config *cfg, struct store **out, struct err
 	        cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : ps->timeout_ms;
 	ps->dsn = strdup(cfg->dsn);
 	ps->gates = pg_gates_new(cfg->gate_batch > 0 ? cfg->gate_batch : 32,
-	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 1);
+	                         cfg->gate_leaders > 0 ? cfg->gate_leaders : 1, cfg->gate_lease,
+	                         cfg->gate_wait_us);
 	if (!ps->dsn || !ps->gates) {
 		rc = err_set(e, MC_ERR_NOMEM, "out of memory");
 		goto out;

@@ -80,9 +80,14 @@ const char *pg_dsn(struct store *st);
  * into one statement (at most batch calls each, at most leaders statements at once). Owned
  * by the store; NULL on lack of memory. */
 struct pg_gates;
-struct pg_gates *pg_gates_new(int batch, int leaders);
+struct pg_gates *pg_gates_new(int batch, int leaders, int lease, int wait_us);
 void pg_gates_free(struct pg_gates *g);
 struct pg_gates *pg_gates(struct store *st);
+/* Gate statements of this thread run on the store's leader connection `slot` (0 ..
+ * PG_GATE_CONNS-1; one thread at a time per slot, the batcher sees to it) instead of the
+ * thread's own, until called with -1. One warm backend serves every batch of a leader. */
+#define PG_GATE_CONNS 64
+void pg_gate_conn(struct store *st, int slot);
 
 /* 1 if the calling thread has a store transaction open (store_tx_begin). */
 int pg_in_tx(struct store *st);

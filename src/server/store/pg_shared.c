@@ -3,8 +3,10 @@
  * on the calling thread's connection, outside the store's write lock (pg.c): the functions
  * they call lock one row at a time, so calls of different users never wait for each other
  * nor for a store transaction. Gates of calls that wait at the same moment are combined into
- * one statement (the batcher below, "group commit"). The listener is a thread with a connection of
- * its own that LISTENs on mcapi_cache; it also purges expired pairs and full buckets. */
+ * one statement (the batcher below, "group commit"), and under load a batch leases a few of a
+ * bucket's calls to the node so that its next calls need only the claim of their request id
+ * (leases, below). The listener is a thread with a connection of its own that LISTENs on
+ * mcapi_cache; it also purges expired pairs and full buckets. */
 #include "pg_int.h"
 #include "store_shared_int.h"
 
@@ -17,6 +19,8 @@
 #include <poll.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,7 +81,10 @@ static const char sql_gate[] =
  * key (lk, FOR UPDATE above the sort); then the new ones, by key (bi); then the pairs, by
  * pair (cl); a single gate takes one bucket, then one pair. A new bucket that another
  * transaction created after this statement's snapshot is not touched (DO NOTHING): its calls
- * come back undone and run again through sql_gate. The inserted row's ok is not read. */
+ * come back undone and run again through sql_gate. The inserted row's ok is not read.
+ * $8: calls to lease per call's bucket (the first call's counts, as for the limit); gr, the
+ * calls leased, is taken from the bucket after the batch's own calls when at least half the
+ * limit is then left, and is reported (last column) on each of the bucket's rows. */
 #define TK0 "least(lk.tokens, g.lim)"
 #define ADD "((t.now_ms - lk.last_ms) / g.rf)"
 #define AV                                                                                         \
@@ -92,26 +99,30 @@ static const char sql_gate_batch[] =
         "WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms, "
         "set_config('synchronous_commit', 'off', true) AS sc), "
         "c AS (SELECT a.i, substring($1::bytea FROM (a.i * 16 - 15)::int FOR 16) AS pair, "
-        "a.xp, a.ns, a.cl, a.k, a.lim, a.rf FROM unnest($2::bigint[], $3::bigint[], "
-        "$4::int[], $5::bigint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY "
-        "AS a(xp, ns, cl, k, lim, rf, i)), "
+        "a.xp, a.ns, a.cl, a.k, a.lim, a.rf, a.ls FROM unnest($2::bigint[], $3::bigint[], "
+        "$4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY "
+        "AS a(xp, ns, cl, k, lim, rf, ls, i)), "
         "s AS (SELECT c.*, EXISTS (SELECT 1 FROM replay_ids r WHERE r.pair = c.pair "
         "AND r.expires >= c.ns) AS seen FROM c), "
         "g AS (SELECT s.k, count(*) AS n, (array_agg(s.lim ORDER BY s.i))[1] AS lim, "
-        "(array_agg(s.rf ORDER BY s.i))[1] AS rf FROM s WHERE NOT s.seen GROUP BY s.k), "
+        "(array_agg(s.rf ORDER BY s.i))[1] AS rf, (array_agg(s.ls ORDER BY s.i))[1] AS ls "
+        "FROM s WHERE NOT s.seen GROUP BY s.k), "
         "lk AS (SELECT b.key, b.tokens, b.last_ms FROM rl_buckets b WHERE b.kind = 1 "
         "AND b.key = ANY (ARRAY(SELECT g.k FROM g)) ORDER BY b.key FOR UPDATE), "
-        "v AS (SELECT g.k, g.n, g.lim, g.rf, lk.key IS NOT NULL AS had, "
+        "v0 AS (SELECT g.k, g.n, g.lim, g.rf, g.ls, lk.key IS NOT NULL AS had, "
         "CASE WHEN lk.key IS NULL THEN g.lim ELSE " AV " END AS av, "
         "CASE WHEN lk.key IS NULL THEN t.now_ms ELSE " LAST " END AS nl "
         "FROM g CROSS JOIN t LEFT JOIN lk ON lk.key = g.k), "
-        "bu AS (UPDATE rl_buckets AS b SET tokens = v.av - least(v.av, v.n), last_ms = v.nl, "
+        "v AS (SELECT v0.*, CASE WHEN v0.ls > 0 AND v0.av - v0.n - v0.ls >= v0.lim / 2 "
+        "THEN v0.ls ELSE 0 END AS gr FROM v0), "
+        "bu AS (UPDATE rl_buckets AS b SET tokens = v.av - least(v.av, v.n) - v.gr, "
+        "last_ms = v.nl, "
         "lim = v.lim, refill_ms = v.rf, ok = v.av >= v.n FROM v "
         "WHERE v.had AND b.kind = 1 AND b.key = v.k RETURNING b.key), "
         "bi AS (INSERT INTO rl_buckets (kind, key, tokens, last_ms, lim, refill_ms, ok) "
-        "SELECT 1, v.k, v.lim - least(v.lim, v.n), v.nl, v.lim, v.rf, true FROM v "
+        "SELECT 1, v.k, v.lim - least(v.lim, v.n) - v.gr, v.nl, v.lim, v.rf, true FROM v "
         "WHERE NOT v.had ORDER BY v.k ON CONFLICT (kind, key) DO NOTHING RETURNING key), "
-        "w AS (SELECT s.i, s.pair, s.xp, s.ns, s.cl, s.seen, v.lim, v.rf, v.av, v.nl, "
+        "w AS (SELECT s.i, s.pair, s.xp, s.ns, s.cl, s.seen, v.lim, v.rf, v.av, v.nl, v.gr, "
         "(s.seen OR d.key IS NOT NULL) AS done, "
         "row_number() OVER (PARTITION BY s.seen, s.k ORDER BY s.i) AS j "
         "FROM s LEFT JOIN v ON v.k = s.k AND NOT s.seen "
@@ -127,7 +138,8 @@ static const char sql_gate_batch[] =
         "x.ok::int, " LEFT "::bigint, "
         "CASE WHEN x.done AND NOT x.seen AND " LEFT " < x.lim "
         "THEN greatest(x.rf - greatest(t.now_ms - x.nl, 0), 0) ELSE 0 END::bigint, "
-        "(cl.pair IS NOT NULL)::int, (SELECT gen FROM cache_gen WHERE id = 1), x.done::int "
+        "(cl.pair IS NOT NULL)::int, (SELECT gen FROM cache_gen WHERE id = 1), x.done::int, "
+        "CASE WHEN x.done AND NOT x.seen THEN coalesce(x.gr, 0) ELSE 0 END::bigint "
         "FROM x CROSS JOIN t LEFT JOIN cl ON cl.pair = x.pair ORDER BY x.i";
 #undef LEFT
 #undef LAST
@@ -203,10 +215,10 @@ static int64_t call_col(const struct store_gate_call *c, int col)
  * is set for a call it left undone (its bucket was created meanwhile by another
  * transaction): the caller runs that one alone. On error every out is zero. */
 static int gate_many(struct store *st, struct store_gate_call **calls, size_t n,
-                     unsigned char *redo, struct err *e)
+                     const int64_t *wish, int64_t *grant, unsigned char *redo, struct err *e)
 {
 	unsigned char pairs[STORE_GATE_BATCH_MAX * STORE_PAIR_LEN];
-	size_t cap = 6 * (n * 22 + 4);
+	size_t cap = 7 * (n * 22 + 4);
 	char *txt = malloc(cap), *b = txt, *end = txt + cap;
 	struct pg_params p;
 	PGresult *r = NULL;
@@ -220,12 +232,14 @@ static int gate_many(struct store *st, struct store_gate_call **calls, size_t n,
 		memset(&calls[i]->out, 0, sizeof(calls[i]->out));
 	}
 	pg_p_bytea(&p, pairs, n * STORE_PAIR_LEN);
-	for (int col = 0; col < 6; col++) { /* "{v1,v2,...}": int arrays in text form */
+	for (int col = 0; col < 7; col++) { /* "{v1,v2,...}": int arrays in text form */
 		char *arr = b;
 		b += snprintf(b, (size_t)(end - b), "{");
 		for (size_t i = 0; i < n; i++)
 			b += snprintf(b, (size_t)(end - b), "%s%lld", i ? "," : "",
-			              (long long)call_col(calls[i], col));
+			              (long long)(col < 6 ? call_col(calls[i], col)
+			                          : wish  ? wish[i]
+			                                  : 0));
 		b += snprintf(b, (size_t)(end - b), "}");
 		pg_p_text(&p, arr, (size_t)(b - arr));
 		b++; /* past the NUL */
@@ -243,8 +257,11 @@ static int gate_many(struct store *st, struct store_gate_call **calls, size_t n,
 		o->claimed = (int)pg_col_int(r, (int)i, 5);
 		o->gen = pg_col_int(r, (int)i, 6);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		redo[i] = !rc && !pg_col_int(r, (int)i, 7);
+		if (grant)
+			grant[i] = rc ? 0 : pg_col_int(r, (int)i, 8);
+	}
 	PQclear(r);
 	free(txt);
 	if (rc)
@@ -268,29 +285,124 @@ static int gate_batch(struct store *st, struct store_gate_call *calls, size_t n,
 	}
 	if (n == 1)
 		return call_one(st, &calls[0], e);
-	rc = gate_many(st, ptrs, n, redo, e);
+	rc = gate_many(st, ptrs, n, NULL, NULL, redo, e);
 	for (size_t i = 0; !rc && i < n; i++)
 		if (redo[i])
 			rc = call_one(st, &calls[i], e);
 	return rc;
 }
 
+/* ---- rate-limit leases ----
+ * When a batch's bucket has plenty left (at least half its limit after the batch), the
+ * batch statement also takes `lease` more calls from it for this node (sql_gate_batch's gr,
+ * at most limit/16 and pg_gate_lease). The node's next calls on that bucket take from the
+ * lease in memory and need only the claim of their request id (sql_claim: one insert per
+ * call, none of the bucket arithmetic): the statement that costs the database most per call
+ * runs once per lease instead of once per batch. The leased calls were taken from the
+ * shared bucket, so all nodes together never admit more than the limit; a lease's unused
+ * calls are dropped after LEASE_MS (the bucket refills as usual), so another node may be
+ * refused while this one holds up to `lease` calls it has not used, for at most LEASE_MS.
+ * Near the limit (under half left) every call takes from the bucket itself, as before. A
+ * call that proves a replay gives its leased call back. */
+
+#define LEASE_SLOTS 64
+#define LEASE_MS    1000
+
+struct lease {
+	uint64_t key;
+	int64_t lim, rf;    /* the bucket's as the lease was granted */
+	int64_t left;       /* leased calls not used yet */
+	int64_t base;       /* the shared bucket's count after the granting statement */
+	int64_t reset_ms;   /* reset_ms of the bucket then */
+	int64_t granted_ms; /* mono_ms */
+	int64_t until_ms;   /* mono_ms after which the lease is void (0: free slot) */
+	unsigned gen;       /* tells a refund from a reused slot */
+};
+
+/* The claim alone, for calls whose bucket call came from a lease (the pairs are distinct):
+ * the request ids that are new or whose row expired before $3 (seconds) are recorded until
+ * their $2; the others are replays. cache_gen rides along as in sql_gate. Locks: pairs in
+ * order, as the last step of sql_gate_batch. */
+static const char sql_claim[] =
+        "WITH t AS (SELECT set_config('synchronous_commit', 'off', true) AS sc), "
+        "c AS (SELECT a.i, substring($1::bytea FROM (a.i * 16 - 15)::int FOR 16) AS pair, "
+        "a.xp FROM unnest($2::bigint[]) WITH ORDINALITY AS a(xp, i)), "
+        "cl AS (INSERT INTO replay_ids AS r (pair, expires) SELECT c.pair, c.xp FROM c, t "
+        "ORDER BY c.pair ON CONFLICT (pair) DO UPDATE SET expires = excluded.expires "
+        "WHERE r.expires < $3::bigint RETURNING r.pair) "
+        "SELECT (cl.pair IS NOT NULL)::int, (SELECT gen FROM cache_gen WHERE id = 1) "
+        "FROM c LEFT JOIN cl ON cl.pair = c.pair ORDER BY c.i";
+
+/* sql_claim on calls[0..n): sets claimed, replayed and gen of each out (the bucket fields
+ * were set from the lease). On error nothing was claimed. */
+static int claim_many(struct store *st, struct store_gate_call **calls, size_t n, struct err *e)
+{
+	unsigned char pairs[STORE_GATE_BATCH_MAX * STORE_PAIR_LEN];
+	char txt[STORE_GATE_BATCH_MAX * 22 + 4], *b = txt, *end = txt + sizeof(txt);
+	int64_t now_s = calls[0]->now_s;
+	struct pg_params p;
+	PGresult *r = NULL;
+	int rc;
+
+	pg_p_init(&p);
+	b += snprintf(b, (size_t)(end - b), "{");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(pairs + i * STORE_PAIR_LEN, calls[i]->pair, STORE_PAIR_LEN);
+		b += snprintf(b, (size_t)(end - b), "%s%lld", i ? "," : "",
+		              (long long)calls[i]->expires_s);
+		if (calls[i]->now_s < now_s) /* the earliest: an expiry is never early */
+			now_s = calls[i]->now_s;
+	}
+	b += snprintf(b, (size_t)(end - b), "}");
+	pg_p_bytea(&p, pairs, n * STORE_PAIR_LEN);
+	pg_p_text(&p, txt, (size_t)(b - txt));
+	pg_p_int(&p, now_s);
+	rc = pg_run(st, sql_claim, PG_READ, &p, &r, "claim the request ids", e);
+	if (!rc && PQntuples(r) != (int)n)
+		rc = err_set(e, MC_ERR_STORE, "claim the request ids: %d rows for %zu calls",
+		             PQntuples(r), n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct store_gate *o = &calls[i]->out;
+		o->claimed = (int)pg_col_int(r, (int)i, 0);
+		o->replayed = !o->claimed;
+		o->gen = pg_col_int(r, (int)i, 1);
+		if (o->replayed) /* a replay takes nothing */
+			o->allowed = 0, o->remaining = 0, o->reset_ms = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* ---- the batcher ----
  * A thread that needs a gate queues its call. If fewer than `leaders` statements are in
  * flight it leads: it takes up to `batch` queued calls (its own among them when it is near
- * the head) and runs them as one statement on its own connection, then wakes their threads
- * and, when calls are still queued, the thread at the head, which leads the next statement.
- * Otherwise it sleeps on its own condition variable until either happens (each thread has
- * its own so that a finished statement wakes only the threads it concerns, not all). Nothing
- * waits for more calls to come: a lone call runs at once as sql_gate, and calls that queued
- * while statements were in flight go together in the next. A call whose pair is already in
- * the batch being formed stays queued for a later statement, which then sees the first
- * one's claim (the second of two identical requests is a replay, as one after another). */
+ * the head) and runs them as one statement on a leader connection (two when some of them
+ * hold leased calls: sql_claim for those), then wakes their threads and, when calls are
+ * still queued, the thread at the head, which leads the next statement. Otherwise it sleeps
+ * on its own semaphore until either happens. A lone call runs at once; calls that queued
+ * while statements were in flight go together in the next, and under load (the last
+ * statement carried several) a leader waits up to wait_us for one call more than that. A
+ * call whose pair is already in the batch being formed stays queued for a later statement,
+ * which then sees the first one's claim (the second of two identical requests is a replay,
+ * as one after another).
+ *
+ * Wake-ups cost: each waiter sleeps once per statement it waits for, so a finished
+ * statement posts its callers' semaphores after it let go of the queue's mutex (a
+ * condition variable signalled under the mutex woke each caller only for it to sleep again
+ * on that mutex: one more context switch per call). The "lead" post to the queue's head is
+ * made under the mutex, and counted, so that a waiter knows how many posts it has yet to
+ * take before its semaphore may go. */
 
 struct gate_wait {
 	struct store_gate_call *call;
-	pthread_cond_t cv;
-	int done;
+	sem_t sem;
+	int done;   /* q->mu: the call ran (rc, err, call->out are set) */
+	int posts;  /* q->mu: posts made to sem, the last one included once done */
+	int leased; /* its bucket call came from lease slot `slot` of generation `gen` */
+	int slot;
+	unsigned gen;
+	int64_t wish;  /* calls to lease for its bucket (0: none) */
+	int64_t grant; /* calls the statement leased for its bucket */
 	int rc;
 	struct err err;
 	struct gate_wait *next;
@@ -302,9 +414,19 @@ struct pg_gates {
 	size_t batch;
 	int leaders;
 	int running;
+	int64_t lease_max;           /* pg_gate_lease; 0: no leases */
+	int64_t wait_us;             /* pg_gate_wait_us; 0: a leader never waits for more calls */
+	size_t queued;               /* calls in the queue */
+	size_t last_n;               /* calls of the last statement */
+	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
+	uint64_t conns;              /* the leader connections in use (pg_gate_conn) */
+	size_t inside, peak;         /* threads in gate() now, and the most seen at once */
+	size_t want;
+	unsigned lease_gen;
+	struct lease leases[LEASE_SLOTS];
 };
 
-struct pg_gates *pg_gates_new(int batch, int leaders)
+struct pg_gates *pg_gates_new(int batch, int leaders, int lease, int wait_us)
 {
 	struct pg_gates *q = calloc(1, sizeof(*q));
 
@@ -314,6 +436,8 @@ struct pg_gates *pg_gates_new(int batch, int leaders)
 	           : batch > STORE_GATE_BATCH_MAX ? STORE_GATE_BATCH_MAX
 	                                          : (size_t)batch;
 	q->leaders = leaders < 1 ? 1 : leaders;
+	q->lease_max = lease > 0 ? lease : 0;
+	q->wait_us = wait_us > 0 ? wait_us : 0;
 	pthread_mutex_init(&q->mu, NULL);
 	return q;
 }
@@ -324,6 +448,105 @@ void pg_gates_free(struct pg_gates *q)
 		return;
 	pthread_mutex_destroy(&q->mu);
 	free(q);
+}
+
+/* The live lease of bucket (key, lim, rf) or NULL (q->mu held). */
+static struct lease *lease_find(struct pg_gates *q, uint64_t key, int64_t lim, int64_t rf,
+                                int64_t now)
+{
+	for (int i = 0; i < LEASE_SLOTS; i++) {
+		struct lease *l = &q->leases[i];
+		if (l->until_ms > now && l->key == key && l->lim == lim && l->rf == rf)
+			return l;
+	}
+	return NULL;
+}
+
+/* Takes w's bucket call from a lease if there is one with a call left, and sets the
+ * bucket fields of its out; else sets w->wish (q->mu held). */
+static void lease_take(struct pg_gates *q, struct gate_wait *w)
+{
+	struct store_gate_call *c = w->call;
+	struct store_gate *o = &c->out;
+	int64_t now, wish = c->limit / 16, rf = c->refill_ms > 0 ? c->refill_ms : 1, r;
+	struct lease *l;
+
+	if (!q->lease_max || !c->claim)
+		return;
+	now = mono_ms();
+	l = lease_find(q, c->bucket, c->limit, c->refill_ms, now);
+	if (l && l->left > 0) {
+		l->left--;
+		w->leased = 1;
+		w->slot = (int)(l - q->leases);
+		w->gen = l->gen;
+		o->allowed = 1;
+		o->remaining = l->base + l->left;
+		/* the bucket's reset as granted, moved on by the time since, one refill period
+		 * at a time (the bucket refills while the lease lasts) */
+		r = l->reset_ms ? l->reset_ms - (now - l->granted_ms) : 0;
+		if (r < 0)
+			r = rf - (-r) % rf;
+		o->reset_ms = r;
+		return;
+	}
+	if (wish > q->lease_max)
+		wish = q->lease_max;
+	w->wish = wish >= 2 ? wish : 0;
+}
+
+/* Records the lease that the statement granted for w's bucket (q->mu held). The shared
+ * bucket's count after it: what the bucket's calls of the batch saw left, less the lease. A
+ * lease still running on that bucket (another leader's statement granted it meanwhile)
+ * keeps its calls: the node then holds up to pg_gate_leaders leases' worth. */
+static void lease_grant(struct pg_gates *q, struct gate_wait **take, size_t n, size_t at)
+{
+	struct store_gate_call *c = take[at]->call;
+	int64_t now = mono_ms(), base = c->out.remaining;
+	struct lease *l = NULL;
+
+	for (size_t i = at + 1; i < n; i++)
+		if (!take[i]->leased && take[i]->call->bucket == c->bucket) {
+			take[i]->grant = 0; /* one lease per bucket and statement */
+			if (take[i]->call->out.allowed && take[i]->call->out.remaining < base)
+				base = take[i]->call->out.remaining;
+		}
+	l = lease_find(q, c->bucket, c->limit, c->refill_ms, now);
+	if (l) {
+		l->left += take[at]->grant;
+		l->base = base - take[at]->grant > 0 ? base - take[at]->grant : 0;
+		l->reset_ms = c->out.reset_ms;
+		l->granted_ms = now;
+		l->until_ms = now + LEASE_MS;
+		return;
+	}
+	for (int i = 0; i < LEASE_SLOTS && !l; i++)
+		if (q->leases[i].key == c->bucket || q->leases[i].until_ms <= now)
+			l = &q->leases[i];
+	for (int i = 0; i < LEASE_SLOTS && !l; i++) /* all live: the one that ends first */
+		if (!l || q->leases[i].until_ms < l->until_ms)
+			l = &q->leases[i];
+	if (!l)
+		l = &q->leases[0];
+	*l = (struct lease){.key = c->bucket,
+	                    .lim = c->limit,
+	                    .rf = c->refill_ms,
+	                    .left = take[at]->grant,
+	                    .base = base - take[at]->grant > 0 ? base - take[at]->grant : 0,
+	                    .reset_ms = c->out.reset_ms,
+	                    .granted_ms = now,
+	                    .until_ms = now + LEASE_MS,
+	                    .gen = ++q->lease_gen};
+}
+
+/* Gives a leased call back (a replay, or a failed claim) (q->mu held). */
+static void lease_refund(struct pg_gates *q, struct gate_wait *w)
+{
+	struct lease *l = &q->leases[w->slot];
+
+	if (w->leased && l->gen == w->gen && l->until_ms > mono_ms())
+		l->left++;
+	w->leased = 0;
 }
 
 /* Moves up to q->batch queued calls with distinct pairs into take (q->mu held). */
@@ -341,29 +564,58 @@ static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
 			pp = &w->next;
 			continue;
 		}
+		/* a lease granted since the call queued serves it now: without this, every
+		 * statement of calls queued while the lease was empty would grant one more */
+		if (!w->leased && w->wish)
+			lease_take(q, w);
 		take[n++] = w;
 		*pp = w->next;
+		q->queued--;
 	}
 	return n;
 }
 
-/* Runs the taken calls (q->mu not held) and records each one's outcome. */
+/* Runs the taken calls (q->mu not held) and records each one's outcome: those with a
+ * leased call through sql_claim, the others through the gate. */
 static void gates_lead(struct store *st, struct gate_wait **take, size_t n)
 {
-	struct store_gate_call *calls[STORE_GATE_BATCH_MAX];
+	struct store_gate_call *calls[STORE_GATE_BATCH_MAX], *claims[STORE_GATE_BATCH_MAX];
+	struct gate_wait *tw[STORE_GATE_BATCH_MAX], *cw[STORE_GATE_BATCH_MAX];
+	int64_t wish[STORE_GATE_BATCH_MAX], grant[STORE_GATE_BATCH_MAX] = {0};
 	unsigned char redo[STORE_GATE_BATCH_MAX] = {0};
 	struct err e = {0};
+	size_t nt = 0, nc = 0;
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		calls[i] = take[i]->call;
-	rc = n == 1 ? call_one(st, calls[0], &e) : gate_many(st, calls, n, redo, &e);
 	for (size_t i = 0; i < n; i++) {
-		take[i]->rc = rc;
-		if (rc)
-			take[i]->err = e;
-		else if (redo[i])
-			take[i]->rc = call_one(st, calls[i], &take[i]->err);
+		if (take[i]->leased) {
+			cw[nc] = take[i];
+			claims[nc++] = take[i]->call;
+		} else {
+			tw[nt] = take[i];
+			wish[nt] = take[i]->wish;
+			calls[nt++] = take[i]->call;
+		}
+	}
+	if (nt) {
+		rc = nt == 1 ? call_one(st, calls[0], &e)
+		             : gate_many(st, calls, nt, wish, grant, redo, &e);
+		for (size_t i = 0; i < nt; i++) {
+			tw[i]->rc = rc;
+			tw[i]->grant = grant[i];
+			if (rc)
+				tw[i]->err = e;
+			else if (redo[i])
+				tw[i]->rc = call_one(st, calls[i], &tw[i]->err);
+		}
+	}
+	if (nc) {
+		rc = claim_many(st, claims, nc, &e);
+		for (size_t i = 0; i < nc; i++) {
+			cw[i]->rc = rc;
+			if (rc)
+				cw[i]->err = e;
+		}
 	}
 }
 
@@ -379,40 +631,115 @@ static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int6
 	                               .limit = limit,
 	                               .refill_ms = refill_ms};
 	struct gate_wait w = {.call = &call}, **pp;
+	int taken = 0, posts, lingered = 0, slot;
 
 	/* inside a transaction the statement would commit with it: not for others' calls */
 	if (q->batch <= 1 || pg_in_tx(st))
 		return gate_one(st, pair, expires_s, now_s, claim, bucket, limit, refill_ms, out,
 		                e);
 	memcpy(call.pair, pair, STORE_PAIR_LEN);
-	pthread_cond_init(&w.cv, NULL);
+	sem_init(&w.sem, 0, 0);
 	pthread_mutex_lock(&q->mu);
+	lease_take(q, &w);
 	for (pp = &q->head; *pp; pp = &(*pp)->next)
 		;
 	*pp = &w;
+	if (++q->inside > q->peak)
+		q->peak = q->inside;
+	if (++q->queued >= q->want && q->lingering) { /* the waiting leader has its batch */
+		q->lingering->posts++;
+		sem_post(&q->lingering->sem);
+		q->lingering = NULL;
+	}
 	while (!w.done) {
 		struct gate_wait *take[STORE_GATE_BATCH_MAX];
 		size_t n;
 
+		if (q->running < q->leaders && q->head && !lingered && q->wait_us &&
+		    q->last_n >= 2 && q->queued < q->last_n + 1 && q->queued < q->batch &&
+		    q->queued < q->peak) {
+			/* Under load (the last statement carried several calls) a leader
+			 * waits up to wait_us for one call more than that statement had:
+			 * batches then grow to what the node's threads bring, and the
+			 * database's cost per call falls with the batch. Not when as many
+			 * calls are queued as threads were ever in here at once: nobody
+			 * else is likely to come. It keeps the leader's place (running)
+			 * meanwhile. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)q->wait_us * 1000;
+			until.tv_sec += until.tv_nsec / 1000000000;
+			until.tv_nsec %= 1000000000;
+			lingered = 1;
+			q->running++;
+			q->lingering = &w;
+			q->want = q->last_n + 1;
+			pthread_mutex_unlock(&q->mu);
+			if (sem_timedwait(&w.sem, &until) == 0)
+				taken++;
+			pthread_mutex_lock(&q->mu);
+			if (q->lingering == &w)
+				q->lingering = NULL;
+			q->want = 0;
+			q->running--;
+			continue;
+		}
 		if (q->running >= q->leaders || !q->head) {
-			pthread_cond_wait(&w.cv, &q->mu);
+			pthread_mutex_unlock(&q->mu);
+			while (sem_wait(&w.sem) != 0) /* EINTR */
+				;
+			taken++;
+			pthread_mutex_lock(&q->mu);
 			continue;
 		}
 		n = gates_take(q, take);
 		q->running++;
+		/* the first free leader connection (leaders <= PG_GATE_CONNS): the same few
+		 * backends serve every batch and stay warm, where the leaders' own thread
+		 * connections would take turns */
+		slot = 0;
+		while (slot < PG_GATE_CONNS - 1 && (q->conns >> slot & 1))
+			slot++;
+		q->conns |= (uint64_t)1 << slot;
 		pthread_mutex_unlock(&q->mu);
+		pg_gate_conn(st, slot);
 		gates_lead(st, take, n);
+		pg_gate_conn(st, -1);
 		pthread_mutex_lock(&q->mu);
+		q->conns &= ~((uint64_t)1 << slot);
 		q->running--;
+		q->last_n = n;
+		lingered = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (take[i]->leased && (take[i]->rc || take[i]->call->out.replayed))
+				lease_refund(q, take[i]);
+			if (!take[i]->rc && take[i]->grant > 0)
+				lease_grant(q, take, n, i);
+		}
 		for (size_t i = 0; i < n; i++) {
 			take[i]->done = 1;
-			pthread_cond_signal(&take[i]->cv);
+			if (take[i] != &w)
+				take[i]->posts++; /* its post below */
 		}
-		if (q->head) /* the next statement's leader */
-			pthread_cond_signal(&q->head->cv);
+		if (q->head && q->head != &w) { /* the next statement's leader */
+			q->head->posts++;
+			sem_post(&q->head->sem);
+		}
+		pthread_mutex_unlock(&q->mu);
+		/* once done, a waiter gets no post but this one: a post under q->mu goes to
+		 * the queue's head, and a done call has left the queue */
+		for (size_t i = 0; i < n; i++)
+			if (take[i] != &w)
+				sem_post(&take[i]->sem);
+		pthread_mutex_lock(&q->mu);
 	}
+	posts = w.posts;
+	q->inside--;
 	pthread_mutex_unlock(&q->mu);
-	pthread_cond_destroy(&w.cv);
+	while (taken < posts) /* the posts still due, the last from its leader */
+		if (sem_wait(&w.sem) == 0)
+			taken++;
+	sem_destroy(&w.sem);
 	*out = call.out;
 	if (w.rc && e)
 		*e = w.err;

@@ -38,6 +38,10 @@ struct store_config {
 	int must_exist;           /* sqlite: never create the database file (admin) */
 	int gate_batch;           /* postgres: most signed calls per gate statement (0 = 32) */
 	int gate_leaders;         /* postgres: gate statements a node runs at once (0 = 1) */
+	int gate_lease;           /* postgres: most rate-limit calls a node leases per bucket
+	                           * (0 = none: every call takes from the shared bucket) */
+	int gate_wait_us;         /* postgres: longest a gate leader waits for more calls under
+	                           * load (0 = never) */
 };
 
 /* Opens (creating and migrating as needed) the store. *out owned by the caller:
