@@ -299,34 +299,62 @@ static void conn_free(struct conns *cs, struct conn *c)
 static const char *phrase(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Content Too Large";
-	case 418: return "I'm a teapot";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Content Too Large";
+	case 418:
+		return "I'm a teapot";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
 	}
 }
 
@@ -456,8 +484,7 @@ static void answer_framing(struct conn *c, enum api_error ae, const char *reason
 	body = n > 0 && (size_t)n < sizeof(tmp) ? strdup(tmp) : NULL;
 	c->keep_alive = 0;
 	c->head_only = 0;
-	conn_answer(c, api_error_status(ae), hdrs, sizeof(hdrs) - 1, body, body ? (size_t)n : 0,
-	            1);
+	conn_answer(c, api_error_status(ae), hdrs, sizeof(hdrs) - 1, body, body ? (size_t)n : 0, 1);
 }
 
 void conn_park(struct conn *c)
@@ -523,8 +550,8 @@ static int token_in(const char *v, const char *word)
 	for (const char *p = v; *p;) {
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
-		if (strncasecmp(p, word, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' ||
-		                                     p[n] == '\t'))
+		if (strncasecmp(p, word, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
 			return 1;
 		while (*p && *p != ',')
 			p++;
@@ -579,9 +606,10 @@ static int parse_head(struct conn *c)
 		if (!lf || memchr(c->in + c->rq.head_len, '\r', n) ||
 		    framing_chunk_size(c->in + c->rq.head_len, n, &size, &reason) != 0) {
 			answer_framing(c, API_BAD_REQUEST,
-			               !lf || n > FRAMING_CHUNK_LINE_MAX ? "chunk extension too long"
-			               : reason                           ? reason
-			                                                  : "malformed chunk size line");
+			               !lf || n > FRAMING_CHUNK_LINE_MAX
+			                       ? "chunk extension too long"
+			               : reason ? reason
+			                        : "malformed chunk size line");
 			return 1;
 		}
 	}
@@ -709,7 +737,8 @@ static int feed_body(struct conn *c)
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = (unsigned char)c->in[c->pos + i];
 			if ((ch < ' ' && ch != '\t') || ch == 0x7f) {
-				answer_framing(c, API_BAD_REQUEST, "control character in a trailer");
+				answer_framing(c, API_BAD_REQUEST,
+				               "control character in a trailer");
 				return 1;
 			}
 		}
@@ -769,8 +798,9 @@ static int flush(struct conn *c)
 				iov[m.msg_iovlen++] = (struct iovec){c->body + c->body_off, b};
 			r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 			if (r < 0)
-				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0
-				                                                                  : -1;
+				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+				               ? 0
+				               : -1;
 		}
 		c->last_ms = c->w->now;
 		if ((size_t)r <= a) {
@@ -881,8 +911,8 @@ static void drive(struct conn *c)
 				return;
 			}
 			continue;
-		case CS_BUSY:    /* the request layer neither answered nor parked: a bug */
-		case CS_PARKED:  /* its handler brings it back */
+		case CS_BUSY:   /* the request layer neither answered nor parked: a bug */
+		case CS_PARKED: /* its handler brings it back */
 		case CS_CLOSED:
 			return;
 		}
@@ -933,9 +963,9 @@ static void sweep(struct worker *w)
 
 	for (struct conn *c = w->list, *next; c; c = next) {
 		next = c->next;
-		if (c->st == CS_LINGER ? w->now >= c->linger_until
-		                       : c->st != CS_PARKED && c->st != CS_BUSY &&
-		                                 w->now - c->last_ms > idle)
+		if (c->st == CS_LINGER
+		            ? w->now >= c->linger_until
+		            : c->st != CS_PARKED && c->st != CS_BUSY && w->now - c->last_ms > idle)
 			conn_close(c);
 	}
 }
@@ -997,7 +1027,8 @@ struct conns *conns_start(const struct conns_cfg *cfg, struct err *e)
 		pthread_mutex_init(&w->mu, NULL);
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (w->ep < 0 || w->wake < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev) != 0 ||
+		if (w->ep < 0 || w->wake < 0 ||
+		    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev) != 0 ||
 		    pthread_create(&w->thread, NULL, worker_run, w) != 0) {
 			err_set(e, MC_ERR_IO, "cannot start the HTTP workers: %s", strerror(errno));
 			conns_stop(cs);

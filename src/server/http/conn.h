@@ -49,9 +49,9 @@ struct conn_ops {
 
 struct conns_cfg {
 	int threads;
-	size_t conn_memory;     /* read buffer per connection; a head may use half */
-	int64_t idle_ms;        /* no progress this long on a connection (not a parked one): closed */
-	int max_connections;    /* both listeners together */
+	size_t conn_memory;  /* read buffer per connection; a head may use half */
+	int64_t idle_ms;     /* no progress this long on a connection (not a parked one): closed */
+	int max_connections; /* both listeners together */
 	int per_ip_connections; /* 0 = no limit */
 	struct guard *guard;    /* deadlines (guard.h); may be NULL */
 	const struct conn_ops *ops;

@@ -623,6 +623,10 @@ static void req_begin(void *arg, struct conn *c, struct front_req **slot,
 	fr->req.path = fr->raw_uri;
 	fr->is_api = strncmp(fr->raw_uri, "/api/", 5) == 0;
 	on_headers(fr, fres);
+	/* a body of known length kept: one allocation of its size, not a chain of doublings */
+	if (fr->state == FR_BODY && (fr->req.route || fr->control) && fres->has_length &&
+	    fres->content_length > 0)
+		(void)buf_reserve(&fr->body, (size_t)fres->content_length);
 	if (fr->state == FR_BODY)
 		guard_conn_body(conn_guard(c), mono_ms());
 	else

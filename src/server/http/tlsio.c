@@ -54,9 +54,9 @@ SSL_CTX *tlsio_ctx_new(const char *cert_pem, const char *key_pem, struct err *e)
 	return ctx;
 fail:
 	err_set(e, MC_ERR_CRYPTO, "cannot use the TLS certificate and key: %s",
-	        ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(
-	                                                                 ERR_peek_last_error())
-	                                                       : "unknown error");
+	        ERR_reason_error_string(ERR_peek_last_error())
+	                ? ERR_reason_error_string(ERR_peek_last_error())
+	                : "unknown error");
 	ERR_clear_error();
 	X509_free(x);
 	EVP_PKEY_free(k);
