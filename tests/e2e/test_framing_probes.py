@@ -545,3 +545,14 @@ def test_head_check_off_with_the_connect_proxy_on():
         assert status == 403
     finally:
         assert s.stop() == 0
+
+
+def test_malformed_chunk_line_mid_body_is_logged_as_its_400(server):
+    """A chunk line refused while the body streams in ends the request in the access log with
+    the 400 it got (not as a cut), and the connection closes."""
+    path = b"/api/no/such-%d" % int(time.time() * 1000)
+    payload = post(b"Transfer-Encoding: chunked\r\n", b"1\r\n{\r\nzz\r\n}\r\n0\r\n\r\n", path)
+    status, head, body, after = probe(server.port, payload)
+    check_ours("chunk line mid-body", status, head, body, 400, after, "close", "env")
+    line = [x for x in server.read_log().splitlines() if "path=" + path.decode() in x]
+    assert line and " status=400 " in line[-1] and "aborted=1" not in line[-1], line

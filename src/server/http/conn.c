@@ -74,6 +74,7 @@ struct conn {
 	char *body;
 	size_t body_len, body_off;
 	int continuing; /* the output is "100 Continue" */
+	int refused;    /* the status of a framing answer given during the request, or 0 */
 	int close_after;
 };
 
@@ -262,7 +263,7 @@ static void conn_close(struct conn *c)
 		return;
 	if (c->req_on) {
 		c->req_on = 0;
-		cs->cfg.ops->req_done(c->fr, 0);
+		cs->cfg.ops->req_done(c->fr, 0, c->refused);
 	}
 	guard_conn_close(cs->cfg.guard, c->gc); /* before the socket number can be reused */
 	c->gc = NULL;
@@ -482,6 +483,7 @@ static void answer_framing(struct conn *c, enum api_error ae, const char *reason
 	             api_error_status(ae), api_error_code(ae),
 	             reason ? reason : api_error_message(ae));
 	body = n > 0 && (size_t)n < sizeof(tmp) ? strdup(tmp) : NULL;
+	c->refused = api_error_status(ae);
 	c->keep_alive = 0;
 	c->head_only = 0;
 	conn_answer(c, api_error_status(ae), hdrs, sizeof(hdrs) - 1, body, body ? (size_t)n : 0, 1);
@@ -637,6 +639,7 @@ static int parse_head(struct conn *c)
 	c->chunked = c->fres.chunked;
 	c->left = c->fres.has_length ? c->fres.content_length : 0;
 	c->ch = CH_SIZE;
+	c->refused = 0;
 	c->body_pending = c->chunked || c->left > 0;
 	c->st = CS_BUSY;
 	c->req_on = 1;
@@ -826,7 +829,7 @@ static void written(struct conn *c)
 	c->body = NULL;
 	if (c->req_on) {
 		c->req_on = 0;
-		ops->req_done(c->fr, 1);
+		ops->req_done(c->fr, 1, c->refused);
 	}
 	if (c->close_after) {
 		/* read on a little before closing: closing with unread bytes resets the

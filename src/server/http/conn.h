@@ -35,7 +35,8 @@ typedef struct ssl_ctx_st SSL_CTX;
  * answers it at once (conn_answer) or lets its body come. req_body: body bytes (decoded).
  * req_end: the body is complete: answer now or park (conn_park). req_resume: a parked
  * request was resumed. req_done: the request is over, its answer sent (completed 1) or the
- * connection cut (0). conn_free: the connection closes; *slot is the request layer's memory
+ * connection cut (0); status: what this layer answered instead of the request layer (400 for
+ * a malformed chunk line in the body), else 0. conn_free: the connection closes; *slot is the request layer's memory
  * for it (kept from one request to the next). */
 struct conn_ops {
 	void (*req_begin)(void *arg, struct conn *c, struct front_req **slot,
@@ -43,7 +44,7 @@ struct conn_ops {
 	void (*req_body)(struct front_req *fr, const char *p, size_t n);
 	void (*req_end)(struct front_req *fr);
 	void (*req_resume)(struct front_req *fr);
-	void (*req_done)(struct front_req *fr, int completed);
+	void (*req_done)(struct front_req *fr, int completed, int status);
 	void (*conn_free)(struct front_req *fr);
 };
 

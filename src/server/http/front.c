@@ -771,9 +771,15 @@ static void journal(struct front_req *fr)
 }
 
 /* conn_ops.req_done: the answer went out (completed) or the connection was cut. */
-static void req_done(struct front_req *fr, int completed)
+static void req_done(struct front_req *fr, int completed, int status)
 {
 	struct front *f = fr->front;
+
+	if (status) {
+		fr->status = status;
+		if (fr->alloc_ok)
+			response_call_error(&fr->res, API_BAD_REQUEST, NULL); /* for the journal */
+	}
 
 	if (f->srv->cfg->access_log && log_level_current >= LOG_INFO)
 		access_line(fr, completed);
