@@ -4,7 +4,7 @@
 # See bench/README.md.
 #
 # Makes a throw-away CA and server certificate (EC P-256) with openssl, starts mcapid with its
-# HTTPS listener (libmicrohttpd + GnuTLS) on a free loopback port and nginx (OpenSSL) listening
+# HTTPS listener (its own HTTP/1.1 server over OpenSSL) on a free loopback port and nginx (OpenSSL) listening
 # with TLS on another, with the same certificate, TLS 1.2 and 1.3 only, keep-alive, answering the
 # bytes of mcapid's HTTPS get-account answer from memory. Prints the TLS version, cipher suite and
 # key-exchange group each one negotiates with OpenSSL's default client (wrk's), then drives both in

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -225,6 +226,9 @@ void conn_accept(struct conns *cs, int fd, const struct sockaddr *sa, socklen_t 
 	if (!(c = calloc(1, sizeof(*c))) || !(c->in = malloc(cs->cfg.conn_memory)))
 		goto refuse;
 	c->fd = fd;
+	/* an answer may take two writes (TLS: head and body records): Nagle would hold the
+	 * second until the client's delayed ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	memcpy(c->ip, ip, sizeof(ip));
 	if (tls && !(c->ssl = tlsio_new(tls, fd)))
 		goto refuse;
