@@ -267,7 +267,8 @@ static void conn_close(struct conn *c)
 		return;
 	if (c->req_on) {
 		c->req_on = 0;
-		cs->cfg.ops->req_done(c->fr, 0, c->refused);
+		if (c->fr) /* NULL: the request layer had no memory for it */
+			cs->cfg.ops->req_done(c->fr, 0, c->refused);
 	}
 	guard_conn_close(cs->cfg.guard, c->gc); /* before the socket number can be reused */
 	c->gc = NULL;
@@ -423,7 +424,8 @@ void conn_answer(struct conn *c, int status, const char *hdrs, size_t hlen, char
 		c->body = NULL;
 		return;
 	}
-	if (c->body_pending || !c->keep_alive || atomic_load(&c->w->cs->stop))
+	/* stopping (front_quiesce): clients are told to go elsewhere for their next request */
+	if (c->body_pending || !c->keep_alive || atomic_load(&c->w->cs->quiesce))
 		close = 1;
 	out_str(c, "HTTP/1.1 ");
 	out_num(c, (unsigned)status);
@@ -833,7 +835,8 @@ static void written(struct conn *c)
 	c->body = NULL;
 	if (c->req_on) {
 		c->req_on = 0;
-		ops->req_done(c->fr, 1, c->refused);
+		if (c->fr)
+			ops->req_done(c->fr, 1, c->refused);
 	}
 	if (c->close_after) {
 		/* read on a little before closing: closing with unread bytes resets the
