@@ -53,7 +53,7 @@ static void test_framing(void)
 	framing_check("HTTP/1.1", neg, 2, &r);
 	CHECK(!r.ok);
 
-	/* libmicrohttpd keeps trailing whitespace and then does not take the body as chunked */
+	/* trailing whitespace is kept in values: "chunked " is refused, not guessed at */
 	struct framing_header te_sp[] = {H("Host", "x"), H("Transfer-Encoding", "chunked ")};
 	struct framing_header te_tab[] = {H("Host", "x"), H("Transfer-Encoding", "chunked\t")};
 	struct framing_header cl_sp[] = {H("Host", "x"), H("Content-Length", "2 ")};
