@@ -912,11 +912,11 @@ static void drive(struct conn *c)
 			written(c);
 			continue;
 		case CS_LINGER:
-			c->pos = c->len = c->keep = 0;
-			r = fill(c);
-			if (r == 0)
+			/* raw bytes, also over TLS (close_notify is sent): only drained */
+			r = recv(c->fd, c->in, c->w->cs->cfg.conn_memory, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 				return;
-			if (r < 0 || (c->lingered += (size_t)r) > LINGER_BYTES) {
+			if (r <= 0 || (c->lingered += (size_t)r) > LINGER_BYTES) {
 				conn_close(c);
 				return;
 			}
