@@ -2,9 +2,9 @@
  * verifying against the CA for every name under OpenSSL's strict RFC 5280 checks, and not
  * for other names; reuse of valid files byte for byte; reissue for a new name, a corrupted
  * or mismatched file, a certificate near its end; a new CA when its own end nears; refusal
- * of malformed names and loose key modes; devca_load_pem. Last, the front's TLS layer (OpenSSL, http/tlsio.h)
- * serves the chain and key as the server will, and tests/unit/devca_clients.sh drives real
- * clients (openssl, curl, Python with strict flags, Node.js, Java) against it. */
+ * of malformed names and loose key modes; devca_load_pem. Last, the front's TLS layer (OpenSSL,
+ * http/tlsio.h) serves the chain and key as the server will, and tests/unit/devca_clients.sh drives
+ * real clients (openssl, curl, Python with strict flags, Node.js, Java) against it. */
 #include "server/tls/devca.h"
 #include "common/err.h"
 #include "tap.h"
@@ -577,7 +577,8 @@ struct tls_srv {
 static void *tls_serve(void *arg)
 {
 	struct tls_srv *t = arg;
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+	static const char ok[] =
+	        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
 
 	while (!atomic_load(&t->stop)) {
 		int fd = accept(t->lfd, NULL, NULL);

@@ -237,8 +237,8 @@ static void test_request(void)
 	/* the second head alone is incomplete */
 	CHECK(framing_request(two + rq.head_len, sizeof(two) - 1 - rq.head_len, 4096, &reason, &fr,
 	                      &rq) == FRAMING_HEAD_MORE);
-	CHECK(framing_request("GET / HTTP/1.1\r\nContent-Length: 1x\r\nHost: x\r\n\r\n", 49,
-	                      4096, &reason, &fr, &rq) == FRAMING_HEAD_BAD);
+	CHECK(framing_request("GET / HTTP/1.1\r\nContent-Length: 1x\r\nHost: x\r\n\r\n", 49, 4096,
+	                      &reason, &fr, &rq) == FRAMING_HEAD_BAD);
 }
 
 static void test_chunk_size(void)

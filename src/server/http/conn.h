@@ -36,8 +36,8 @@ typedef struct ssl_ctx_st SSL_CTX;
  * req_end: the body is complete: answer now or park (conn_park). req_resume: a parked
  * request was resumed. req_done: the request is over, its answer sent (completed 1) or the
  * connection cut (0); status: what this layer answered instead of the request layer (400 for
- * a malformed chunk line in the body), else 0. conn_free: the connection closes; *slot is the request layer's memory
- * for it (kept from one request to the next). */
+ * a malformed chunk line in the body), else 0. conn_free: the connection closes; *slot is the
+ * request layer's memory for it (kept from one request to the next). */
 struct conn_ops {
 	void (*req_begin)(void *arg, struct conn *c, struct front_req **slot,
 	                  const struct framing_request *rq, const struct framing_result *fres);

@@ -312,7 +312,7 @@ static void accept_all(struct connect_sorter *c)
 		fd = accept4(c->cfg.listen_fd, (struct sockaddr *)&s->sa, &s->len,
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
-			return; /* EAGAIN, or a connection reset before it was taken */
+			return;        /* EAGAIN, or a connection reset before it was taken */
 		if (!c->cfg.allowed) { /* nothing to sort: straight to the server */
 			c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&s->sa, s->len);
 			continue;

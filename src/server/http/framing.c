@@ -286,8 +286,9 @@ static enum framing_head_kind parse_head(const char *p, size_t n, size_t max, co
 	rq->method = p + i;
 	rq->method_len = (size_t)((const char *)memchr(p + i, ' ', e - i) - (p + i));
 	rq->target = rq->method + rq->method_len + 1;
-	rq->target_len = (size_t)((const char *)memchr(rq->target, ' ', (size_t)(p + e - rq->target)) -
-	                          rq->target);
+	rq->target_len =
+	        (size_t)((const char *)memchr(rq->target, ' ', (size_t)(p + e - rq->target)) -
+	                 rq->target);
 	i = e + 1;
 	for (;;) {
 		size_t s = i, len, c;

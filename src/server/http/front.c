@@ -51,8 +51,8 @@
 
 struct front {
 	struct server *srv;
-	struct conns *conns;               /* the workers and their connections (conn.h) */
-	struct connect_sorter *sorter;     /* accepts on the plain listener (and the CONNECT proxy) */
+	struct conns *conns;           /* the workers and their connections (conn.h) */
+	struct connect_sorter *sorter; /* accepts on the plain listener (and the CONNECT proxy) */
 	struct connect_sorter *tls_sorter; /* accepts on the HTTPS listener, or NULL */
 	SSL_CTX *tls;                      /* tls_cert and tls_key, or NULL */
 	struct guard *guard;               /* deadlines and the body budget */
@@ -76,9 +76,9 @@ struct front_req {
 	int chunked;      /* the body's bytes are reserved in the budget as they come */
 	int refused;      /* chunked body over the body budget: GUARD_BUDGET_GLOBAL or _IP; drain */
 	size_t budget_ip; /* bytes reserved in the body budget */
-	int health;            /* GET /healthz (1) or /readyz (2) */
-	int control;           /* /__mcapi/...: the control plane (emu/emu.h) */
-	int journaled;         /* recorded in the control plane's journal */
+	int health;       /* GET /healthz (1) or /readyz (2) */
+	int control;      /* /__mcapi/...: the control plane (emu/emu.h) */
+	int journaled;    /* recorded in the control plane's journal */
 	/* an answer decided from the headers (404, 405), given once the body is read so that
 	 * the connection stays open (an answer before the body closes it) */
 	enum api_error deferred;
@@ -531,7 +531,8 @@ static void on_headers(struct front_req *fr, const struct framing_result *fres)
 		return;
 	}
 	if (fr->req.route && !ready(fr->front)) {
-		respond_error(fr, API_UNAVAILABLE, "the server is starting: its store is not open yet",
+		respond_error(fr, API_UNAVAILABLE,
+		              "the server is starting: its store is not open yet",
 		              fres->has_length || fres->chunked);
 		return;
 	}
@@ -561,8 +562,8 @@ static void run(struct front_req *fr, int continuing)
 	int rc;
 
 	if (!continuing && !ready(fr->front)) {
-		respond_error(fr, API_UNAVAILABLE, "the server is starting: its store is not open yet",
-		              0);
+		respond_error(fr, API_UNAVAILABLE,
+		              "the server is starting: its store is not open yet", 0);
 		return;
 	}
 	if (continuing)
@@ -913,7 +914,8 @@ struct front *front_start(struct server *srv, struct err *e)
 		devca_pem_free(cert);
 		if (!f->tls) {
 			err_set(e, MC_ERR_IO,
-			        "cannot start HTTPS on '%s' (is tls_cert/tls_key a valid PEM pair?)",
+			        "cannot start HTTPS on '%s' (is tls_cert/tls_key a valid PEM "
+			        "pair?)",
 			        cfg->tls_listen);
 			goto fail;
 		}
