@@ -4,7 +4,7 @@
 # See bench/README.md.
 #
 # Makes a throw-away CA and server certificate (EC P-256) with openssl, starts mcapid with its
-# HTTPS listener (libmicrohttpd + GnuTLS) on a free loopback port and nginx (OpenSSL) listening
+# HTTPS listener (its own HTTP/1.1 server over OpenSSL) on a free loopback port and nginx (OpenSSL) listening
 # with TLS on another, with the same certificate, TLS 1.2 and 1.3 only, keep-alive, answering the
 # bytes of mcapid's HTTPS get-account answer from memory. Prints the TLS version, cipher suite and
 # key-exchange group each one negotiates with OpenSSL's default client (wrk's), then drives both in
@@ -15,8 +15,8 @@
 #
 # Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2), BENCH_THREADS (2), BENCH_CONNECTIONS (50),
 # BENCH_REPLAY_MAX (4000000), BENCH_MC_THREADS (mcapid --threads; default one per core),
-# BENCH_NGINX_SSL (more nginx directives for its TLS server; default "ssl_ecdh_curve prime256v1;",
-# the key-exchange group GnuTLS picks; e.g. add "ssl_conf_command Ciphersuites
+# BENCH_NGINX_SSL (more nginx directives for its TLS server; default none: both servers are
+# OpenSSL with its default groups and suites; e.g. "ssl_conf_command Ciphersuites
 # TLS_AES_128_GCM_SHA256;" to try another cipher), BENCH_PERF=1 (perf record mcapid during its first round; with
 # BENCH_PERF_CALLERS=1 also inclusive times), BENCH_BUILD (build dir), BENCH_NO_BUILD=1,
 # MCAPID (a binary to use).
@@ -76,10 +76,9 @@ if ! "$PY" "$BENCH/mcclient.py" probe --creds "$CREDS" --url "$MC_URL" --cacert 
 fi
 BODY_BYTES=$(wc -c <"$BODY")
 
-# GnuTLS (server precedence, NORMAL priorities) picks P-256 for the key exchange where OpenSSL
-# picks X25519: nginx is told to do the same, so both handshakes are alike (there are only
-# CONNS of them per run with keep-alive; the cipher suites already agree).
-NG_SSL=${BENCH_NGINX_SSL-ssl_ecdh_curve prime256v1;}
+# Both servers use OpenSSL's defaults (X25519 for the key exchange), so both handshakes are alike
+# (there are only CONNS of them per run with keep-alive).
+NG_SSL=${BENCH_NGINX_SSL-}
 start_nginx "$BODY" "$TLSDIR/server.pem" "$TLSDIR/server.key" "$NG_SSL" "$CA"
 NG_URL=$NG_URL_BASE$PATH_API
 NG_BYTES=$(curl -s --max-time 2 --cacert "$CA" -X POST --data-binary '{"data":[]}' "$NG_URL" | wc -c)

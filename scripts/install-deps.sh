@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libpq-dev libc-ares-dev
+libjansson-dev libssl-dev libsqlite3-dev libpq-dev libc-ares-dev
 libidn2-dev libsodium-dev libcurl4-openssl-dev libgmime-3.0-dev libzip-dev libicu-dev libyaml-dev
 tzdata
 python3 python3-pytest python3-pytest-xdist python3-requests python3-aiosmtpd swaks libnet-ssleay-perl

@@ -55,9 +55,8 @@ static const struct cfg_opt opts[] = {
           "on, off or auto (= on with --dev): the plain listener tunnels CONNECT to the "
           "Mimecast API host names into the HTTPS listener"),
         B(head_check, "1",
-          "check the head of each plain-HTTP connection's first request strictly before "
-          "libmicrohttpd sees it (malformed: 400 with the JSON envelope); 0 = libmicrohttpd "
-          "accepts connections itself"),
+          "kept so that older configurations load; no effect: every request of every "
+          "connection, plain or HTTPS, is checked strictly (400 with the JSON envelope)"),
         S(control, "auto",
           "on, off or auto (= on with --dev): the emulator's control plane under /__mcapi/ "
           "(journal, fault rules, accounts per test; docs/emulator.md), opened with the control "

@@ -262,7 +262,7 @@ def test_huge_content_length_413_at_once(server):
 
 
 def test_header_block_too_large_431(server):
-    # libmicrohttpd answers 431 and closes with the rest of the block unread; a client that
+    # the server answers 431 and closes with the rest of the block unread; a client that
     # has sent everything at once may see the reset before the answer, so this one pauses
     # after the first 15 kB, as a slow client would, and then reads.
     block = (b"POST /api/account/get-account HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 40000 +

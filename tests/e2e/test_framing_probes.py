@@ -7,11 +7,14 @@ is proved by a second request on the same connection). nginx is the reference fo
 careful server answers; its column is printed, not asserted, and left empty when nginx is not
 installed. Also: later requests on a keep-alive connection, and a string holding \\u0000 as a
 per-item validation error."""
+import contextlib
+import glob
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -138,11 +141,13 @@ def read_answer(sock, deadline):
     return head, rest[:n], rest[n:]
 
 
-def probe(port, payload, timeout=5.0):
+def probe(port, payload, timeout=5.0, wrap=None):
     """Sends payload on a fresh connection; returns (status, head, body, after) where after
     is "close" (EOF after the answer), "keep" (a second request got its answer on the same
-    connection) or "open" (neither within the time)."""
+    connection) or "open" (neither within the time). wrap: e.g. TLS around the socket."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if wrap:
+        s = wrap(s)
     deadline = time.time() + timeout
     try:
         try:
@@ -200,11 +205,11 @@ def server():
     assert s.stop() == 0, s.read_log()
 
 
-@pytest.fixture(scope="module")
-def nginx():
-    """nginx on a free loopback port, or None when it is not installed. /api/ is proxied to
-    its own /ok so that it reads request bodies (and enforces client_max_body_size on
-    chunked ones) as a server behind it would."""
+@contextlib.contextmanager
+def run_nginx(cert=None, key=None):
+    """nginx on a free loopback port (HTTPS with cert and key), or None when it is not
+    installed. /api/ is proxied to its own /ok so that it reads request bodies (and enforces
+    client_max_body_size on chunked ones) as a server behind it would."""
     exe = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if not exe:
         yield None
@@ -229,15 +234,17 @@ http {
     scgi_temp_path %(d)s/scgi;
     client_max_body_size %(max)d;
     server {
-        listen 127.0.0.1:%(port)d;
+        listen 127.0.0.1:%(port)d%(ssl)s;
         default_type application/json;
         location = /healthz { return 200 '{"status":"ok"}'; }
         location = /ok { return 200 '{}'; }
-        location /api/account/ { proxy_pass http://127.0.0.1:%(port)d/ok; }
+        location /api/account/ { proxy_pass http%(s)s://127.0.0.1:%(port)d/ok; }
         location / { return 404 '{}'; }
     }
 }
-""" % {"d": d, "port": port, "max": MAX_BODY})
+""" % {"d": d, "port": port, "max": MAX_BODY,
+       "ssl": " ssl;\n        ssl_certificate %s;\n        ssl_certificate_key %s" % (cert, key) if cert else "",
+       "s": "s" if cert else ""})
     proc = subprocess.Popen([exe, "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     up = False
@@ -262,6 +269,24 @@ http {
         shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def nginx():
+    with run_nginx() as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def nginx_tls(tls_server):
+    """nginx over HTTPS with the development certificate of tls_server."""
+    certs = glob.glob(os.path.join(tls_server.data_dir, "**", "dev-server.pem"), recursive=True)
+    keys = glob.glob(os.path.join(tls_server.data_dir, "**", "dev-server.key"), recursive=True)
+    if not certs or not keys:
+        yield None
+        return
+    with run_nginx(certs[0], keys[0]) as port:
+        yield port
+
+
 @pytest.mark.parametrize("name", list(PROBES))
 def test_probe(server, nginx, name):
     payload, want, want_after, kind = PROBES[name]
@@ -273,11 +298,16 @@ def test_probe(server, nginx, name):
     check_ours(name, status, head, body, want, after, want_after, kind)
 
 
-def second_request(port, first, second):
+def second_request(port, first, second, wrap=None):
     """The answer to second, sent after first on one connection."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if wrap:
+        s = wrap(s)
     try:
-        s.sendall(first + second)
+        try:
+            s.sendall(first + second)
+        except OSError:
+            pass  # the server may answer and close before taking everything
         deadline = time.time() + 5
         _, _, rest = read_answer(s, deadline)
         data = rest
@@ -294,38 +324,93 @@ def second_request(port, first, second):
         s.close()
 
 
-# Later requests on a keep-alive connection skip the acceptor: libmicrohttpd parses them and
-# framing_check sees its header list. These are the cases answered with the envelope there too
-# (docs/api.md lists the ones that are not).
+# Every request is parsed and checked by the same code (src/server/http/conn.c), the first or a
+# later one on a keep-alive connection: these are answered with the envelope as a second request
+# too, the malformed Content-Length and the huge chunk extension included (which, when
+# libmicrohttpd parsed later requests, got its HTML page).
 LATER = {
     "TE 'chunked '": post(b"Transfer-Encoding: chunked \r\n", b"2\r\n{}\r\n0\r\n\r\n"),
     "bare CR": post(b"X-A: a\rb\r\nContent-Length: 2\r\n", b"{}"),
     "no Host": b"POST /api/account/get-account HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
     "space before the colon": b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n",
     "two Content-Length": post(b"Content-Length: 2\r\nContent-Length: 2\r\n", b"{}"),
+    "Content-Length: abc": PROBES["Content-Length: abc"][0],
+    "Content-Length: +2": PROBES["Content-Length: +2"][0],
+    "Content-Length over uint64": PROBES["Content-Length over uint64"][0],
+    "huge chunk extension": PROBES["huge chunk extension"][0],
+    "huge chunk extension on a later chunk": post(
+        b"Transfer-Encoding: chunked\r\n",
+        b"1\r\n{\r\n1;" + b"e" * 20000 + b"\r\n}\r\n0\r\n\r\n", b"/api/no/such"),
+    "NUL in a header value": PROBES["NUL in a header value"][0],
+    "folded header line": PROBES["folded header line"][0],
 }
 
 
-@pytest.mark.parametrize("name", list(LATER))
-def test_later_request_on_a_keep_alive_connection(server, name):
-    out = second_request(server.port, HEALTH, LATER[name])
+def second_status(port, name, payload, wrap=None):
+    """(status of the answer to payload sent as the second request, whole bytes received)."""
+    out = second_request(port, HEALTH, payload, wrap)
+    m = re.match(rb"HTTP/1\.1 ([0-9]{3}) ", out)
+    return (int(m.group(1)) if m else None), out
+
+
+def check_later(name, out):
     head, _, body = out.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 "), (name, out[:300])
     assert b"Connection: close" in head and out.count(b"HTTP/1.1") == 1, (name, out[:300])
+    assert b"<html" not in out.lower(), (name, out[:300])
     assert json.loads(body)["fail"][0]["errors"][0]["code"] == "err_xdk_bad_request"
 
 
-def test_acceptor_off_still_answers_what_framing_check_sees():
-    """head_check = 0: libmicrohttpd accepts connections itself; framing_check still answers
-    the cases it sees with the envelope."""
+@pytest.mark.parametrize("name", list(LATER))
+def test_later_request_on_a_keep_alive_connection(server, nginx, name):
+    status, out = second_status(server.port, name, LATER[name])
+    theirs = second_status(nginx, name, LATER[name])[0] if nginx else "(not installed)"
+    print("\n%-40s second request: mcapid %s | nginx %s" % (name, status, theirs))
+    check_later(name, out)
+
+
+def tls_wrap(sock):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx.wrap_socket(sock, server_hostname="localhost")
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    s = Server(tls=True, args=["--max-body", str(MAX_BODY)]).start()
+    yield s
+    assert s.stop() == 0, s.read_log()
+
+
+@pytest.mark.parametrize("name", ["Content-Length: abc", "Content-Length over uint64",
+                                  "huge chunk extension", "NUL in a header value",
+                                  "folded header line", "no Host on HTTP/1.1"])
+def test_probe_over_https(tls_server, nginx_tls, name):
+    """The same checks over HTTPS, first and second request on a connection (OpenSSL in the
+    front: the bytes are checked after decryption, by the same parser)."""
+    payload, want, want_after, kind = PROBES[name]
+    status, head, body, after = probe(tls_server.tls_port, payload, wrap=tls_wrap)
+    theirs = probe(nginx_tls, payload, wrap=tls_wrap) if nginx_tls else None
+    print("\n%-34s HTTPS mcapid %s %-5s | nginx %s" % (
+        name, status, after, "%s %s" % (theirs[0], theirs[3]) if theirs else "(not installed)"))
+    check_ours(name, status, head, body, want, after, want_after, kind)
+    s2, out = second_status(tls_server.tls_port, name, payload, tls_wrap)
+    theirs2 = second_status(nginx_tls, name, payload, tls_wrap)[0] if nginx_tls else None
+    print("%-34s HTTPS second request: mcapid %s | nginx %s" % (name, s2, theirs2))
+    check_later(name, out)
+
+
+def test_head_check_option_is_kept_and_every_request_is_checked():
+    """head_check (the old acceptor's switch) is still accepted so that configurations load,
+    and changes nothing: every request is checked."""
     s = Server(args=["--head-check", "0"]).start()
     try:
         status, head, body, after = probe(s.port, PROBES["TE 'chunked ' (trailing space)"][0])
         assert status == 400 and after == "close" and json.loads(body)["meta"]["status"] == 400
         status, _, _, after = probe(s.port, HEALTH)
         assert status == 200 and after == "keep"
-        # the option does switch the acceptor off: libmicrohttpd joins a folded line
-        assert probe(s.port, PROBES["folded header line"][0])[0] == 200
+        assert probe(s.port, PROBES["folded header line"][0])[0] == 400
     finally:
         assert s.stop() == 0
 
@@ -458,8 +543,19 @@ def test_expect_100_continue_is_not_held_back(server):
 def test_head_check_off_with_the_connect_proxy_on():
     s = Server(tls=True, args=["--head-check", "0"]).start()
     try:
-        assert probe(s.port, PROBES["folded header line"][0])[0] == 200  # unchecked
+        assert probe(s.port, PROBES["folded header line"][0])[0] == 400  # checked all the same
         status, head, body, after = probe(s.port, b"CONNECT nope:443 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status == 403
     finally:
         assert s.stop() == 0
+
+
+def test_malformed_chunk_line_mid_body_is_logged_as_its_400(server):
+    """A chunk line refused while the body streams in ends the request in the access log with
+    the 400 it got (not as a cut), and the connection closes."""
+    path = b"/api/no/such-%d" % int(time.time() * 1000)
+    payload = post(b"Transfer-Encoding: chunked\r\n", b"1\r\n{\r\nzz\r\n}\r\n0\r\n\r\n", path)
+    status, head, body, after = probe(server.port, payload)
+    check_ours("chunk line mid-body", status, head, body, 400, after, "close", "env")
+    line = [x for x in server.read_log().splitlines() if "path=" + path.decode() in x]
+    assert line and " status=400 " in line[-1] and "aborted=1" not in line[-1], line

@@ -27,9 +27,9 @@ def responses(raw):
     return out
 
 
-# fuzz_front found libmicrohttpd 0.9.75 sending the header block of its own 'Host required' 400
-# twice; the front now runs it with STRICT_FOR_CLIENT 0 and framing_check answers a missing
-# Host itself (docs/api.md §1)
+# fuzz_front found libmicrohttpd 0.9.75 (the front's HTTP server until 2026-12) sending the header
+# block of its own 'Host required' 400 twice; the front's own parser answers a missing Host with
+# one envelope 400 (docs/api.md §1)
 @pytest.mark.parametrize("payload", [
     b"GET / HTTP/1.1\r\n\r\n",
     b'POST /api/login/login HTTP/1.1\r\nHsot: 127.0.0.1\r\nContent-Length: 11\r\n\r\n{"data":[]}',

@@ -2,15 +2,18 @@
  * verifying against the CA for every name under OpenSSL's strict RFC 5280 checks, and not
  * for other names; reuse of valid files byte for byte; reissue for a new name, a corrupted
  * or mismatched file, a certificate near its end; a new CA when its own end nears; refusal
- * of malformed names and loose key modes; devca_load_pem. Last, libmicrohttpd (GnuTLS)
- * serves the chain and key as the server will, and tests/unit/devca_clients.sh drives real
- * clients (openssl, curl, Python with strict flags, Node.js, Java) against it. */
+ * of malformed names and loose key modes; devca_load_pem. Last, the front's TLS layer (OpenSSL,
+ * http/tlsio.h) serves the chain and key as the server will, and tests/unit/devca_clients.sh drives
+ * real clients (openssl, curl, Python with strict flags, Node.js, Java) against it. */
 #include "server/tls/devca.h"
 #include "common/err.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
+#include "server/http/tlsio.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -563,54 +566,72 @@ static void test_concurrent(void)
 	CHECK(verify_all(&p, names, NNAMES, time(NULL)));
 }
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **state)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
+/* A small HTTPS server on the front's TLS layer (http/tlsio.h): blocking, one connection at a
+ * time, "ok" to every request, until stop is set. */
+struct tls_srv {
+	SSL_CTX *ctx;
+	int lfd;
+	atomic_int stop;
+};
 
-	(void)cls, (void)url, (void)method, (void)version, (void)upload, (void)upload_size;
-	(void)state;
-	r = MHD_create_response_from_buffer(3, (void *)"ok\n", MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+static void *tls_serve(void *arg)
+{
+	struct tls_srv *t = arg;
+	static const char ok[] =
+	        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+
+	while (!atomic_load(&t->stop)) {
+		int fd = accept(t->lfd, NULL, NULL);
+		SSL *s;
+		char buf[4096];
+
+		if (fd < 0)
+			continue;
+		if ((s = tlsio_new(t->ctx, fd)) != NULL && tlsio_handshake(s) == 1 &&
+		    tlsio_read(s, buf, sizeof(buf)) > 0) {
+			(void)tlsio_write(s, ok, sizeof(ok) - 1);
+			tlsio_shutdown(s);
+		}
+		tlsio_free(s);
+		close(fd);
+	}
+	return NULL;
 }
 
-/* The chain and key served by libmicrohttpd from memory, as mcapid will, to real clients. */
+/* The chain and key served from memory through the front's TLS layer, to real clients. */
 static void test_tls_clients(const struct devca_paths *p)
 {
 	struct sockaddr_in sa;
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
+	socklen_t sl = sizeof(sa);
+	struct tls_srv t = {.lfd = -1};
+	pthread_t th;
 	char *cert = NULL, *key = NULL, cmd[4 * DEVCA_PATH_MAX];
 	const char *src = getenv("MCAPI_SOURCE_DIR");
 	struct err e;
 
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		printf("skip: libmicrohttpd has no TLS\n");
-		return;
-	}
 	CHECK_INT(devca_load_pem(p->server_cert, &cert, NULL, &e), 0);
 	CHECK_INT(devca_load_pem(p->server_key, &key, NULL, &e), 0);
+	t.ctx = tlsio_ctx_new(cert, key, &e);
+	CHECK(t.ctx != NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-	                     NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-	                     MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-	                     MHD_OPTION_END);
-	CHECK(d != NULL);
-	if (d) {
-		info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-		CHECK(info && info->port);
+	t.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (t.ctx && t.lfd >= 0 && bind(t.lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    listen(t.lfd, 16) == 0 && getsockname(t.lfd, (struct sockaddr *)&sa, &sl) == 0 &&
+	    pthread_create(&th, NULL, tls_serve, &t) == 0) {
 		snprintf(cmd, sizeof(cmd), "sh '%s/tests/unit/devca_clients.sh' '%s' '%s' %u",
-		         src ? src : ".", p->ca_cert, p->server_cert,
-		         info ? (unsigned)info->port : 0u);
+		         src ? src : ".", p->ca_cert, p->server_cert, (unsigned)ntohs(sa.sin_port));
 		CHECK(system(cmd) == 0);
-		MHD_stop_daemon(d);
+		atomic_store(&t.stop, 1);
+		shutdown(t.lfd, SHUT_RDWR); /* wakes the accept */
+		pthread_join(th, NULL);
+	} else {
+		CHECK(!"cannot start the test HTTPS server");
 	}
+	if (t.lfd >= 0)
+		close(t.lfd);
+	tlsio_ctx_free(t.ctx);
 	devca_pem_free(cert);
 	devca_pem_free(key);
 }

@@ -53,7 +53,7 @@ static void test_framing(void)
 	framing_check("HTTP/1.1", neg, 2, &r);
 	CHECK(!r.ok);
 
-	/* libmicrohttpd keeps trailing whitespace and then does not take the body as chunked */
+	/* trailing whitespace is kept in values: "chunked " is refused, not guessed at */
 	struct framing_header te_sp[] = {H("Host", "x"), H("Transfer-Encoding", "chunked ")};
 	struct framing_header te_tab[] = {H("Host", "x"), H("Transfer-Encoding", "chunked\t")};
 	struct framing_header cl_sp[] = {H("Host", "x"), H("Content-Length", "2 ")};
@@ -219,6 +219,49 @@ static void test_head(void)
 	CHECK(fr.ok && fr.has_length && fr.content_length == 7 && !fr.chunked);
 }
 
+/* framing_request: the parts of a head, and where it ends (pipelined bytes follow). */
+static void test_request(void)
+{
+	static const char two[] = "\r\nPOST http://a/b?c HTTP/1.0\r\nHost: x\r\nX-A:  v \r\n\r\n"
+	                          "GET / HTTP/1.1\r\n";
+	struct framing_request rq;
+	struct framing_result fr;
+	const char *reason;
+
+	CHECK(framing_request(two, sizeof(two) - 1, 4096, &reason, &fr, &rq) == FRAMING_HEAD_OK);
+	CHECK(rq.method_len == 4 && memcmp(rq.method, "POST", 4) == 0);
+	CHECK(rq.target_len == 12 && memcmp(rq.target, "http://a/b?c", 12) == 0);
+	CHECK(strcmp(rq.version, "HTTP/1.0") == 0 && rq.nh == 2);
+	CHECK(rq.hs[1].value_len == 2 && memcmp(rq.hs[1].value, "v ", 2) == 0);
+	CHECK(rq.head_len == (size_t)(strstr(two, "GET") - two));
+	/* the second head alone is incomplete */
+	CHECK(framing_request(two + rq.head_len, sizeof(two) - 1 - rq.head_len, 4096, &reason, &fr,
+	                      &rq) == FRAMING_HEAD_MORE);
+	CHECK(framing_request("GET / HTTP/1.1\r\nContent-Length: 1x\r\nHost: x\r\n\r\n", 49, 4096,
+	                      &reason, &fr, &rq) == FRAMING_HEAD_BAD);
+}
+
+static void test_chunk_size(void)
+{
+	char big[FRAMING_CHUNK_LINE_MAX + 2];
+	const char *reason;
+	uint64_t n = 0;
+
+	CHECK(framing_chunk_size("1A", 2, &n, &reason) == 0 && n == 26);
+	CHECK(framing_chunk_size("0;name=\"v\"\t", 10, &n, &reason) == 0 && n == 0);
+	CHECK(framing_chunk_size("ffffffffffffffff", 16, &n, &reason) == 0 && n == UINT64_MAX);
+	CHECK(framing_chunk_size("1ffffffffffffffff", 17, &n, &reason) != 0);
+	CHECK(framing_chunk_size("", 0, &n, &reason) != 0);
+	CHECK(framing_chunk_size("-1", 2, &n, &reason) != 0);
+	CHECK(framing_chunk_size("1x", 2, &n, &reason) != 0);
+	CHECK(framing_chunk_size("1;a\x01", 4, &n, &reason) != 0);
+	memset(big, 'e', sizeof(big));
+	big[0] = '1';
+	big[1] = ';';
+	CHECK(framing_chunk_size(big, sizeof(big), &n, &reason) != 0 && strstr(reason, "too long"));
+	CHECK(framing_chunk_size(big, FRAMING_CHUNK_LINE_MAX, &n, &reason) == 0 && n == 1);
+}
+
 static void test_ratelimit(void)
 {
 	struct config cfg;
@@ -267,6 +310,8 @@ int main(void)
 	test_framing();
 	test_framing_positions();
 	test_head();
+	test_request();
+	test_chunk_size();
 	test_ratelimit();
 	return tap_done();
 }

@@ -6,7 +6,6 @@
 #include "common/date.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "server/http/framing.h"
 #include "server/response.h"
 
 #include <arpa/inet.h>
@@ -44,7 +43,7 @@ struct connect_sorter {
 	int listening; /* the listening socket is in the epoll set */
 	int npending;
 	struct pending *slots;
-	char *peek; /* head_max + a chunk line: what sort_one looks at */
+	char *peek; /* CONNECT_HEAD_MAX: what sort_one looks at */
 	size_t peek_size;
 };
 
@@ -137,7 +136,9 @@ static void put(int fd, const char *s)
 	(void)!send(fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void connect_answer(int fd, enum api_error ae, const char *message)
+/* A call-level error answer (the envelope, Connection: close) in one send; the write side is
+ * shut so the client sees the answer end. */
+static void connect_answer(int fd, enum api_error ae, const char *message)
 {
 	char body[512], head[768];
 	int status = api_error_status(ae), n;
@@ -194,37 +195,15 @@ static const char *ip_of(const struct pending *s, char *dst, size_t n)
 	return dst[0] ? dst : "-";
 }
 
-/* A connection that is not a tunnel: its first head is checked, then it goes to the plain
- * server (or is refused). */
-static void sort_plain(struct connect_sorter *c, struct pending *s, size_t n)
+/* A connection that is not a tunnel goes to the plain server as it is (its bytes were only
+ * peeked). */
+static void sort_plain(struct connect_sorter *c, struct pending *s)
 {
-	const char *reason = NULL;
 	int fd = s->fd;
-	struct pending copy;
-	char ip[64];
+	struct pending copy = *s;
 
-	switch (c->cfg.check_heads ? framing_head(c->peek, n, c->cfg.head_max, &reason, NULL)
-	                           : FRAMING_HEAD_OK) {
-	case FRAMING_HEAD_MORE:
-		return;
-	case FRAMING_HEAD_OK:
-		copy = *s;
-		slot_free(c, s);
-		c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&copy.sa, copy.len);
-		return;
-	case FRAMING_HEAD_BAD:
-		log_info("msg=\"malformed request head\" ip=%s reason=\"%s\"",
-		         ip_of(s, ip, sizeof(ip)), reason);
-		slot_free(c, s);
-		refuse(c, fd, API_BAD_REQUEST, reason);
-		return;
-	case FRAMING_HEAD_TOO_LARGE:
-		log_info("msg=\"request head too large\" ip=%s reason=\"%s\"",
-		         ip_of(s, ip, sizeof(ip)), reason);
-		slot_free(c, s);
-		refuse(c, fd, API_HEADERS_TOO_LARGE, reason);
-		return;
-	}
+	slot_free(c, s);
+	c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&copy.sa, copy.len);
 }
 
 /* Looks at what the socket of s has sent so far and hands it on, or waits for more. */
@@ -245,14 +224,14 @@ static void sort_one(struct connect_sorter *c, struct pending *s)
 		return;
 	}
 	if (!c->cfg.allowed) {
-		sort_plain(c, s, (size_t)r);
+		sort_plain(c, s);
 		return;
 	}
 	switch (connect_parse(c->peek, (size_t)r, host, sizeof(host), &port, &head)) {
 	case CONNECT_MORE:
 		return;
 	case CONNECT_PLAIN:
-		sort_plain(c, s, (size_t)r);
+		sort_plain(c, s);
 		return;
 	case CONNECT_BAD:
 		slot_free(c, s);
@@ -295,7 +274,7 @@ static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_stora
 	return 0;
 }
 
-/* One address may not hold every slot with slow heads (libmicrohttpd's per-IP limit
+/* One address may not hold every slot with slow heads (the workers' per-IP limit
  * applies only once a connection is handed over). */
 static int over_ip_limit(const struct connect_sorter *c, const struct pending *s)
 {
@@ -333,7 +312,11 @@ static void accept_all(struct connect_sorter *c)
 		fd = accept4(c->cfg.listen_fd, (struct sockaddr *)&s->sa, &s->len,
 		             SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
-			return; /* EAGAIN, or a connection reset before it was taken */
+			return;        /* EAGAIN, or a connection reset before it was taken */
+		if (!c->cfg.allowed) { /* nothing to sort: straight to the server */
+			c->cfg.plain(c->cfg.arg, fd, (struct sockaddr *)&s->sa, s->len);
+			continue;
+		}
 		if (over_ip_limit(c, s)) {
 			close(fd);
 			continue;
@@ -420,9 +403,7 @@ struct connect_sorter *connect_start(const struct connect_cfg *cfg, struct err *
 		goto fail;
 	for (int i = 0; i < c->cfg.max_pending; i++)
 		c->slots[i].fd = -1;
-	if (c->cfg.head_max < CONNECT_HEAD_MAX)
-		c->cfg.head_max = CONNECT_HEAD_MAX;
-	c->peek_size = c->cfg.head_max + FRAMING_CHUNK_LINE_MAX + 2;
+	c->peek_size = CONNECT_HEAD_MAX;
 	if (!(c->peek = malloc(c->peek_size)))
 		goto fail;
 	c->ep = epoll_create1(EPOLL_CLOEXEC);

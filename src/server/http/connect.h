@@ -1,17 +1,15 @@
-/* The plain listener's acceptor: it looks at the first bytes of every new connection
- * before libmicrohttpd does. The first request's head must pass framing_head (framing.h):
- * a malformed one is answered here, 400 (or 431 for a head over head_max) with the JSON
- * envelope and a close, instead of being accepted silently or answered with one of
- * libmicrohttpd's HTML pages. With the development proxy on, a connection that opens with
- * `CONNECT host:443 HTTP/1.x` is a proxy tunnel: for an allowed host (the Mimecast API
+/* The acceptors of the front: one thread per listener accepts connections and hands each
+ * to the workers (conn.h), which parse and check every request. With the development proxy
+ * on, the plain listener's acceptor first peeks at a new connection's bytes: one that opens
+ * with `CONNECT host:443 HTTP/1.x` is a proxy tunnel: for an allowed host (the Mimecast API
  * names) the acceptor answers `200 Connection established` and hands the socket to the
- * HTTPS listener, which then does the TLS handshake as if the client had connected to it
+ * HTTPS side, which then does the TLS handshake as if the client had connected to it
  * directly (no bytes are relayed); any other host gets 403 and is closed, so this is never
- * an open proxy. Every other connection is handed, unread, to the plain HTTP server: only
- * peeked bytes are examined, so nothing a client sent is lost, and the hop costs once per
- * connection, not per request. A connection that sends no complete head within the timeout
- * is closed. One thread, one epoll set, a bounded number of connections waiting to be
- * sorted, at most per_ip of them from one address. */
+ * an open proxy. Every other connection is handed on unread (only peeked bytes are
+ * examined, so nothing a client sent is lost). A connection that sends nothing within the
+ * timeout is closed. One thread, one epoll set, a bounded number of connections waiting to
+ * be sorted, at most per_ip of them from one address. Without the proxy, connections are
+ * handed on as they are accepted. */
 #ifndef MCAPI_SERVER_HTTP_CONNECT_H
 #define MCAPI_SERVER_HTTP_CONNECT_H
 
@@ -31,8 +29,6 @@ struct connect_cfg {
 	int pressure_timeout_ms;
 	int max_pending; /* connections waiting to be sorted; more wait in the kernel backlog */
 	int per_ip;      /* of those, most from one client address (0 = no limit); more: closed */
-	int check_heads; /* 0: plain connections are handed on unchecked (option head_check) */
-	size_t head_max; /* a longer first request head is refused with 431 */
 	/* 1 if a tunnel to host:port may be opened; NULL = no proxy: a CONNECT request is
 	 * checked and handed on like any other */
 	int (*allowed)(void *arg, const char *host, unsigned port);
@@ -53,13 +49,6 @@ void connect_quiesce(struct connect_sorter *c);
 /* Stops the thread and closes the listening socket and every connection not yet handed
  * off; frees c. NULL is fine. */
 void connect_stop(struct connect_sorter *c);
-
-/* Writes a call-level error answer (the envelope of response.c, Connection: close) to the
- * plain socket fd in one send and shuts its write side, so the client sees the answer end;
- * closing fd stays the caller's. message: static text without quotes or backslashes, NULL =
- * the table's. For answers libmicrohttpd cannot give at that point (front.c: a chunked
- * body over max_body). */
-void connect_answer(int fd, enum api_error ae, const char *message);
 
 /* The parser, on its own (unit tests, fuzzing): looks at the first n bytes of a connection.
  * Returns CONNECT_PLAIN (not a CONNECT request), CONNECT_MORE (a prefix of one: read more),

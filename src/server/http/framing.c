@@ -12,8 +12,8 @@ static int name_is(const struct framing_header *h, const char *name)
 	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
 }
 
-/* Leading whitespace only: libmicrohttpd compares the rest with "chunked" as it is, so
- * "chunked " would be framed as a body read to the end of the connection. */
+/* Leading whitespace only: "chunked " is refused rather than guessed at (a server that took
+ * it for something else would frame the body differently from one that trims it). */
 static int value_is(const char *v, size_t n, const char *word)
 {
 	while (n && (*v == ' ' || *v == '\t'))
@@ -71,8 +71,7 @@ static int parse_length(const char *v, size_t n, uint64_t *out)
 	uint64_t x = 0;
 	size_t i = 0;
 
-	/* Digits only after the leading whitespace: libmicrohttpd refuses anything else with
-	 * an HTML page of its own. */
+	/* Digits only after the leading whitespace. */
 	while (i < n && (v[i] == ' ' || v[i] == '\t'))
 		i++;
 	if (i == n)
@@ -221,7 +220,7 @@ static int request_line(const char *l, size_t n, const char **reason, char versi
 }
 
 /* The first chunk-size line at p[i..n): 1*HEXDIG [ ";" extensions ]. While it is incomplete:
- * MORE when wait, else OK (libmicrohttpd reads the rest). */
+ * MORE when wait, else OK (the connection parser checks the rest). */
 static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, int wait,
                                           const char **reason)
 {
@@ -260,18 +259,17 @@ static enum framing_head_kind first_chunk(const char *p, size_t i, size_t n, int
 	return FRAMING_HEAD_OK;
 }
 
-enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const char **reason,
-                                    struct framing_result *fr)
+/* The head at p[0..n): framing_head without the chunk line. rq receives the parts. */
+static enum framing_head_kind parse_head(const char *p, size_t n, size_t max, const char **reason,
+                                         struct framing_result *fr, struct framing_request *rq,
+                                         int *expect_out)
 {
-	struct framing_header hs[FRAMING_MAX_HEADERS];
-	struct framing_result local;
+	struct framing_header *hs = rq->hs;
 	size_t i = 0, nh = 0, lim = n < max ? n : max, e;
-	char version[9];
+	char *version = rq->version;
 	int bad = 0, expect = 0;
 
 	*reason = NULL;
-	if (!fr)
-		fr = &local;
 	memset(fr, 0, sizeof(*fr));
 	/* empty lines before the request line */
 	while (i < lim && (p[i] == '\n' || (p[i] == '\r' && i + 1 < lim && p[i + 1] == '\n')))
@@ -285,6 +283,12 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 		goto incomplete;
 	if (request_line(p + i, content_len(p, i, e), reason, version) != 0)
 		return FRAMING_HEAD_BAD;
+	rq->method = p + i;
+	rq->method_len = (size_t)((const char *)memchr(p + i, ' ', e - i) - (p + i));
+	rq->target = rq->method + rq->method_len + 1;
+	rq->target_len =
+	        (size_t)((const char *)memchr(rq->target, ' ', (size_t)(p + e - rq->target)) -
+	                 rq->target);
 	i = e + 1;
 	for (;;) {
 		size_t s = i, len, c;
@@ -320,7 +324,7 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 		}
 		hs[nh].name = p + s;
 		hs[nh].name_len = c;
-		/* as libmicrohttpd passes it: without the leading whitespace */
+		/* without the leading whitespace */
 		for (c++; c < len && (p[s + c] == ' ' || p[s + c] == '\t'); c++)
 			;
 		hs[nh].value = p + s + c;
@@ -328,6 +332,9 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 		expect |= hs[nh].name_len == 6 && strncasecmp(hs[nh].name, "expect", 6) == 0;
 		nh++;
 	}
+	rq->nh = nh;
+	rq->head_len = i;
+	*expect_out = expect;
 	framing_check(version, hs, nh, fr);
 	if (!fr->ok) {
 		*reason = fr->reason;
@@ -338,10 +345,6 @@ enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const c
 		*reason = "Content-Length out of range";
 		return FRAMING_HEAD_BAD;
 	}
-	/* A chunked body's first line is waited for, unless the client waits for "100
-	 * Continue" before sending it (libmicrohttpd sends that). */
-	if (fr->chunked)
-		return first_chunk(p, i, n, !expect, reason);
 	return FRAMING_HEAD_OK;
 incomplete:
 	if (n >= max) {
@@ -349,4 +352,54 @@ incomplete:
 		return FRAMING_HEAD_TOO_LARGE;
 	}
 	return FRAMING_HEAD_MORE;
+}
+
+enum framing_head_kind framing_request(const char *p, size_t n, size_t max, const char **reason,
+                                       struct framing_result *fr, struct framing_request *rq)
+{
+	int expect;
+
+	return parse_head(p, n, max, reason, fr, rq, &expect);
+}
+
+enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const char **reason,
+                                    struct framing_result *fr)
+{
+	struct framing_request rq;
+	struct framing_result local;
+	enum framing_head_kind k;
+	int expect = 0;
+
+	if (!fr)
+		fr = &local;
+	k = parse_head(p, n, max, reason, fr, &rq, &expect);
+	/* A chunked body's first line is waited for, unless the client waits for "100
+	 * Continue" before sending it. */
+	if (k == FRAMING_HEAD_OK && fr->chunked)
+		return first_chunk(p, rq.head_len, n, !expect, reason);
+	return k;
+}
+
+int framing_chunk_size(const char *p, size_t len, uint64_t *size, const char **reason)
+{
+	uint64_t v = 0;
+	size_t j = 0;
+
+	*reason = "malformed chunk size line";
+	if (len > FRAMING_CHUNK_LINE_MAX) {
+		*reason = "chunk extension too long";
+		return -1;
+	}
+	for (; j < len && is_hex((unsigned char)p[j]); j++) {
+		unsigned char c = (unsigned char)p[j];
+		v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	if (j == 0 || j > 16 || (j < len && p[j] != ';' && p[j] != ' ' && p[j] != '\t'))
+		return -1;
+	for (; j < len; j++)
+		if (is_ctl((unsigned char)p[j]))
+			return -1;
+	*size = v;
+	*reason = NULL;
+	return 0;
 }

@@ -1,13 +1,12 @@
-/* Strict request framing (API.md §1), checked once the header block is in and before
- * any of the body is read: one Content-Length at most, never with Transfer-Encoding,
- * Transfer-Encoding only "chunked", exactly one Host on HTTP/1.1, no whitespace in
- * header names, no control character in header values, a Content-Length that is a plain
- * decimal number. Violations are answered 400 and the connection is closed (request
- * smuggling defence). Two layers use it: framing_check over the header list that
- * libmicrohttpd parsed (every request), and framing_head over the raw bytes of a
- * connection's first request head (the acceptor, connect.h), which also catches what
- * libmicrohttpd would otherwise accept silently (NUL, bare CR, folded lines) or answer
- * itself with an HTML page (a malformed Content-Length, a huge chunk extension). */
+/* Strict request framing (API.md §1), checked on the raw bytes of every request head before
+ * any of the body is read: the request-line shape, token header names, no NUL, bare CR or
+ * obs-fold, no control character in header values, one Content-Length at most (a plain
+ * decimal number), never with Transfer-Encoding, Transfer-Encoding only "chunked", exactly
+ * one Host on HTTP/1.1; and every chunk-size line of a chunked body (hex digits, extensions
+ * without control characters, at most FRAMING_CHUNK_LINE_MAX bytes). Violations are answered
+ * 400 and the connection is closed (request smuggling defence). framing_request is what the
+ * connection parser (conn.c) runs on every request; framing_check is its header-list part;
+ * framing_head is the whole-head check with the first chunk line (unit tests, fuzzing). */
 #ifndef MCAPI_SERVER_HTTP_FRAMING_H
 #define MCAPI_SERVER_HTTP_FRAMING_H
 
@@ -29,9 +28,8 @@ struct framing_result {
 	int chunked;
 };
 
-/* Checks the headers hs[0..n) of a request of HTTP version (e.g. "HTTP/1.1"). Values are
- * as libmicrohttpd hands them: leading whitespace removed, trailing kept (it does not take
- * "chunked " for chunked, so that is refused rather than left to hang). */
+/* Checks the headers hs[0..n) of a request of HTTP version (e.g. "HTTP/1.1"). Values have
+ * their leading whitespace removed, trailing kept ("chunked " is refused, not guessed at). */
 void framing_check(const char *version, const struct framing_header *hs, size_t n,
                    struct framing_result *out);
 
@@ -58,5 +56,28 @@ enum framing_head_kind {
  * no allocation, reads nothing past p[n). */
 enum framing_head_kind framing_head(const char *p, size_t n, size_t max, const char **reason,
                                     struct framing_result *fr);
+
+/* One parsed request head (framing_request): slices into the bytes given, valid while they
+ * are. head_len counts the bytes through the empty line, empty lines before the request line
+ * included. */
+struct framing_request {
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	char version[9]; /* "HTTP/1.1" or "HTTP/1.0" */
+	size_t nh;
+	size_t head_len;
+	struct framing_header hs[FRAMING_MAX_HEADERS];
+};
+
+/* framing_head without the chunk line: the head at p[0..n) (at most max bytes), its parts
+ * into rq when OK (rq's fields are undefined otherwise). Pure. */
+enum framing_head_kind framing_request(const char *p, size_t n, size_t max, const char **reason,
+                                       struct framing_result *fr, struct framing_request *rq);
+
+/* A chunk-size line p[0..len) without its line end: 0 and *size, or -1 and a static *reason
+ * (over FRAMING_CHUNK_LINE_MAX, not 1 to 16 hex digits, a control character in an extension). */
+int framing_chunk_size(const char *p, size_t len, uint64_t *size, const char **reason);
 
 #endif

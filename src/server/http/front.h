@@ -1,9 +1,12 @@
-/* The HTTP front: libmicrohttpd with its internal thread pool over epoll. It owns the
- * connections and the per-request memory, applies the framing checks and the body limit
- * before the body is read, runs the pipeline once the body is complete, suspends
- * connections whose handler went asynchronous, writes the response and one access-log
- * line per request. The same handlers serve plain HTTP and HTTPS (libmicrohttpd's TLS,
- * GnuTLS underneath, TLS 1.2 and 1.3); see connect.h for the development proxy. */
+/* The HTTP front: mcapid's own HTTP/1.1 server. Acceptors (connect.h) hand accepted
+ * connections to worker threads with an epoll set each (conn.h), which parse and check every
+ * request head on its raw bytes (framing.h; a framing error is answered 400 with the JSON
+ * envelope and a close, on any request of any connection), read bodies by Content-Length or
+ * chunks, and write answers with keep-alive and pipelining. The request layer (front.c)
+ * applies the body limit before the body is read, runs the pipeline once the body is
+ * complete, parks requests whose handler went asynchronous, and writes one access-log line
+ * per request. The same code serves plain HTTP and HTTPS (OpenSSL, TLS 1.2 and 1.3,
+ * tlsio.h); see connect.h for the development proxy. */
 #ifndef MCAPI_SERVER_HTTP_FRONT_H
 #define MCAPI_SERVER_HTTP_FRONT_H
 

@@ -90,7 +90,7 @@ int guard_sweep(struct guard *g, int64_t now_ms)
 		if (cut == GUARD_KEEP)
 			continue;
 		/* The socket is still open: its connection would have left the guard (under this
-		 * mutex) before libmicrohttpd closed it. libmicrohttpd sees the end of the stream
+		 * mutex) before its worker closed it. The worker sees the end of the stream
 		 * and closes the connection on its own thread. */
 		shutdown(c->fd, SHUT_RDWR);
 		c->cut = 1;

@@ -1,20 +1,20 @@
 /* The connection guard of the HTTP front: deadlines that activity does not extend, and a
  * budget for the bytes of request bodies held in memory.
  *
- * libmicrohttpd's connection timeout is an idle timeout: a client that sends one byte every
- * few seconds keeps its slot for ever. The guard tracks every connection from its accept
- * (MHD_OPTION_NOTIFY_CONNECTION) with the phase it is in and when that phase began, and a
- * reaper thread shuts down (shutdown(2), SHUT_RDWR) the socket of a connection that
- *   - has not delivered a complete header block header_timeout after its accept, or after its
- *     request line on a kept-alive connection;
+ * An idle timeout alone lets a client that sends one byte every few seconds keep its slot for
+ * ever. The guard tracks every connection from its accept (conn.c) with the phase it is in
+ * and when that phase began, and a reaper thread shuts down (shutdown(2), SHUT_RDWR) the
+ * socket of a connection that
+ *   - has not delivered a complete header block header_timeout after its accept (the TLS
+ *     handshake included), or after its request line on a kept-alive connection;
  *   - waits between requests longer than idle_timeout (the next request line must arrive in
- *     time; libmicrohttpd's idle timer closes a silent connection at the same moment);
+ *     time; the workers' idle timer closes a silent connection at the same moment);
  *   - sends its body slower than body_min_rate bytes per second after a grace period.
- * libmicrohttpd then sees the socket end and closes the connection itself (the request, if
- * any, ends as aborted). The reaper touches a socket only under the guard's mutex, and a
- * connection leaves the guard (guard_conn_close, from libmicrohttpd's CLOSED notification,
- * which comes before it closes the socket) under the same mutex, so a socket number reused by
- * a later connection is never shut down by mistake.
+ * The connection's worker then sees the socket end and closes the connection itself (the
+ * request, if any, ends as aborted). The reaper touches a socket only under the guard's
+ * mutex, and a connection leaves the guard (guard_conn_close, before its worker closes the
+ * socket) under the same mutex, so a socket number reused by a later connection is never
+ * shut down by mistake.
  *
  * The hot path takes no lock: a phase change is a relaxed atomic store on the connection's
  * own entry; the mutex is taken once per connection (open, close) and by the reaper.

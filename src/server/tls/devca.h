@@ -71,9 +71,9 @@ int devca_ensure_at(const char *dir, const char *const *names, size_t nnames, ti
 
 /* Reads the PEM file at path (a regular file, through symbolic links: operators' files, such
  * as an ACME client's, often are; at most DEVCA_PEM_MAX bytes, no NUL byte) into *pem,
- * NUL-terminated as MHD_OPTION_HTTPS_MEM_CERT and MHD_OPTION_HTTPS_MEM_KEY want, and sets *len (may
+ * NUL-terminated as the front's TLS layer wants (tlsio_ctx_new), and sets *len (may
  * be NULL) to its length. The caller owns *pem and releases it with devca_pem_free (which wipes it:
- * it may hold a key), after MHD_stop_daemon when MHD was given it. Returns 0, MC_ERR_NOT_FOUND,
+ * it may hold a key), once the TLS context is made. Returns 0, MC_ERR_NOT_FOUND,
  * MC_ERR_INVALID, MC_ERR_TOO_LARGE, MC_ERR_IO or MC_ERR_NOMEM; on error *pem is NULL. */
 int devca_load_pem(const char *path, char **pem, size_t *len, struct err *e);
 
