@@ -20,7 +20,9 @@ from test_cli import Cli, set_profile
 def access_lines(server, path):
     time.sleep(mc.LOG_FLUSH_WAIT)
     with open(server.log_path) as f:
-        return [ln for ln in f if "path=%s " % path in ln and "status=" in ln]
+        lines = [ln for ln in f if "path=%s " % path in ln and "status=" in ln]
+    # in time order: each worker thread's lines reach the file in batches of their own
+    return sorted(lines, key=lambda ln: ln.split(" ", 1)[0])
 
 
 def new_cli(server, name="dev"):

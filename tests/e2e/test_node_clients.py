@@ -76,8 +76,9 @@ def check_headers(seen, status):
 
 
 def access_lines(server, req_id):
-    return [ln for ln in server.read_log().splitlines()
-            if " access " in ln and "req_id=%s " % req_id in ln]
+    lines = [ln for ln in server.read_log().splitlines()
+             if " access " in ln and "req_id=%s " % req_id in ln]
+    return sorted(lines, key=lambda ln: ln.split(" ", 1)[0])  # workers' lines come in batches
 
 
 CLIENTS = {"got": "client_got.mjs", "axios": "client_axios.mjs"}
