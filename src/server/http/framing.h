@@ -72,7 +72,7 @@ struct framing_request {
 };
 
 /* framing_head without the chunk line: the head at p[0..n) (at most max bytes), its parts
- * into rq when OK (rq's fields are undefined otherwise). Pure. */
+ * into rq when OK (rq's fields are undefined otherwise); fr and rq may not be NULL. Pure. */
 enum framing_head_kind framing_request(const char *p, size_t n, size_t max, const char **reason,
                                        struct framing_result *fr, struct framing_request *rq);
 
