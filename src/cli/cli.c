@@ -38,6 +38,11 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+int cli_is_option(const char *arg)
+{
+	return arg[0] == '-' && (arg[1] == '-' || (arg[1] && !arg[2]));
+}
+
 int cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

@@ -82,6 +82,11 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "error: ..." then the usage text on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* 1 if arg is written as an option: "--name..." or a one-letter "-x". Anything else that
+ * starts with '-' is an operand: the server's opaque ids may begin with one
+ * ("-ZbRCDA2rYVV2mR-y86ouw"). */
+int cli_is_option(const char *arg);
+
 /* 1 if argv[1..argc) holds -h or --help (before a lone "--"). */
 int cli_wants_help(int argc, char **argv);
 

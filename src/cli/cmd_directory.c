@@ -188,7 +188,7 @@ static int run_sub(struct cli *cli, const char *usage, const char *what, const s
 				rc = cli_usage_error(usage, "'--page-size' must be 1..500");
 				goto out;
 			}
-		} else if (argv[i][0] == '-' || !sub->positional || positional) {
+		} else if (cli_is_option(argv[i]) || !sub->positional || positional) {
 			rc = cli_usage_error(usage, "unexpected argument '%s' for '%s %s'", argv[i],
 			                     what, sub->name);
 			goto out;

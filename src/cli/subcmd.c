@@ -101,7 +101,7 @@ static int run_row(struct cli *cli, const char *usage, const char *what, const s
 				rc = cli_usage_error(usage, "'--page-size' must be 1..500");
 				goto out;
 			}
-		} else if (argv[i][0] == '-' || !s->positional ||
+		} else if (cli_is_option(argv[i]) || !s->positional ||
 		           ((s->flags & SUB_ONE) && json_array_size(pos))) {
 			rc = cli_usage_error(usage, "unexpected argument '%s' for '%s %s'", argv[i],
 			                     what, s->name);

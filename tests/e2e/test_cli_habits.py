@@ -532,6 +532,10 @@ def test_managed_urls(cli):
     assert out["data"][0]["success"] is False
     cli.json("--profile", "dev", "urls", "delete", e["id"])
     assert e["id"] not in cli.json("--profile", "dev", "urls", "list", "--query", "data[*].id")
+    # an id may begin with '-' (base64url): an operand, not an option; the server answers
+    p = dev(cli, "urls", "delete", "-ZbRCDA2rYVV2mR-y86ouw", check=1)
+    assert "unexpected argument" not in p.stderr and "err_" in p.stderr, p.stderr
+    assert dev(cli, "urls", "delete", "--bogus", check=2).returncode == 2
 
 
 def test_hold_messages_logs(cli):
