@@ -11,6 +11,7 @@ from mc import Server  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "nosan: too slow or timing-bound to run under sanitizers")
+    config.addinivalue_line("markers", "serial: timing-bound; make test runs these files alone")
 
 
 @pytest.fixture(scope="module")

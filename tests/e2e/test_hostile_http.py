@@ -24,7 +24,8 @@ PER_IP_BUDGET_MB = 8
 PER_IP_CONNECTIONS = 64
 URI = "/api/account/get-account"
 
-pytestmark = pytest.mark.nosan  # latency and memory bounds: not under sanitizers
+# latency and memory bounds: not under sanitizers, and alone (make test runs serial files last)
+pytestmark = [pytest.mark.nosan, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

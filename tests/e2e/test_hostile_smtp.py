@@ -24,6 +24,8 @@ import mc
 from mc import Server
 from test_smtp import DOMAIN, Smtp, make_domain
 
+pytestmark = pytest.mark.serial  # timing bounds: alone, after the parallel files (Makefile)
+
 # The limits of the server under attack: short, so that each deadline is seen in seconds.
 TIMEOUT = 2        # smtp_timeout: a command line within 2 s of the last reply
 TXN = 4            # smtp_txn_timeout: DATA within 4 s of the greeting or the last message

@@ -23,6 +23,8 @@ import mc
 from mc import Server
 from msgapi import make_internal, wait_for
 
+pytestmark = pytest.mark.serial  # timing bounds: alone, after the parallel files (Makefile)
+
 ROUNDS = 4
 LOAD_S = 4.0
 DOMAIN = "soak.example"
