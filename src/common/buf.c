@@ -84,6 +84,34 @@ int buf_adds(struct buf *b, const char *s)
 	return buf_add(b, s, strlen(s));
 }
 
+int buf_add_html(struct buf *b, const char *s, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		switch (s[i]) {
+		case '&':
+			rc = buf_add(b, "&amp;", 5);
+			break;
+		case '<':
+			rc = buf_add(b, "&lt;", 4);
+			break;
+		case '>':
+			rc = buf_add(b, "&gt;", 4);
+			break;
+		case '"':
+			rc = buf_add(b, "&quot;", 6);
+			break;
+		case '\'':
+			rc = buf_add(b, "&#39;", 5);
+			break;
+		default:
+			rc = buf_addc(b, s[i]);
+		}
+	}
+	return rc;
+}
+
 int buf_addf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

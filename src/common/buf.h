@@ -32,6 +32,9 @@ int buf_add_slow(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) HTML-escaped: & < > " ' as entities, so the result is safe as element
+ * text and as a quoted attribute value (every HTML page the server writes uses it). */
+int buf_add_html(struct buf *b, const char *s, size_t n);
 /* Appends v in decimal (serialisers write numbers on every response: no printf). */
 int buf_add_i64(struct buf *b, long long v);
 

@@ -55,35 +55,6 @@ const char *api_click_busy_page(void)
 	return busy_page;
 }
 
-/* Appends s HTML-escaped (text and attribute safe). */
-static int add_escaped(struct buf *b, const char *s)
-{
-	int rc = 0;
-
-	for (; *s && !rc; s++) {
-		switch (*s) {
-		case '&':
-			rc = buf_addf(b, "&amp;");
-			break;
-		case '<':
-			rc = buf_addf(b, "&lt;");
-			break;
-		case '>':
-			rc = buf_addf(b, "&gt;");
-			break;
-		case '"':
-			rc = buf_addf(b, "&quot;");
-			break;
-		case '\'':
-			rc = buf_addf(b, "&#39;");
-			break;
-		default:
-			rc = buf_add(b, s, 1);
-		}
-	}
-	return rc;
-}
-
 int api_click_answer(const struct click *c, int *status, char **body, const char **location)
 {
 	struct buf b;
@@ -106,7 +77,7 @@ int api_click_answer(const struct click *c, int *status, char **body, const char
 	if (!rc)
 		rc = buf_addf(&b, "<h1>This link has been blocked</h1><p>The page at <code>");
 	if (!rc)
-		rc = add_escaped(&b, c->t.url);
+		rc = buf_add_html(&b, c->t.url, strlen(c->t.url));
 	if (!rc)
 		rc = buf_addf(&b,
 		              "</code> %s</p><p>If you think this is a mistake, contact your "

@@ -57,30 +57,7 @@ struct page {
 
 int emu_html_escape(struct buf *b, const char *s)
 {
-	int rc = 0;
-
-	for (; s && *s && !rc; s++) {
-		switch (*s) {
-		case '&':
-			rc = buf_add(b, "&amp;", 5);
-			break;
-		case '<':
-			rc = buf_add(b, "&lt;", 4);
-			break;
-		case '>':
-			rc = buf_add(b, "&gt;", 4);
-			break;
-		case '"':
-			rc = buf_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			rc = buf_add(b, "&#39;", 5);
-			break;
-		default:
-			rc = buf_addc(b, *s);
-		}
-	}
-	return rc;
+	return s ? buf_add_html(b, s, strlen(s)) : 0;
 }
 
 /* Every value a page shows or puts in an attribute goes through here. */

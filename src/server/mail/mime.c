@@ -1243,34 +1243,6 @@ fail:
 
 /* ---- mime_rewrite_urls ---- */
 
-static int add_html_escaped(struct buf *b, const char *s, size_t n)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		switch (s[i]) {
-		case '&':
-			rc = buf_add(b, "&amp;", 5);
-			break;
-		case '"':
-			rc = buf_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			rc = buf_add(b, "&#39;", 5);
-			break;
-		case '<':
-			rc = buf_add(b, "&lt;", 4);
-			break;
-		case '>':
-			rc = buf_add(b, "&gt;", 4);
-			break;
-		default:
-			rc = buf_add(b, s + i, 1);
-		}
-	}
-	return rc;
-}
-
 static int rewrite_span(void *arg, size_t start, size_t end, const char *url, size_t len)
 {
 	struct walk *w = arg;
@@ -1291,7 +1263,7 @@ static int rewrite_span(void *arg, size_t start, size_t end, const char *url, si
 	}
 	rc = buf_add(&w->text, w->src + w->pos, start - w->pos);
 	if (!rc)
-		rc = w->html ? add_html_escaped(&w->text, r, strlen(r)) : buf_adds(&w->text, r);
+		rc = w->html ? buf_add_html(&w->text, r, strlen(r)) : buf_adds(&w->text, r);
 	w->pos = end;
 	w->replaced++;
 	return rc;
