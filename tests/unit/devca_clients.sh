@@ -70,7 +70,7 @@ session.trust_env = False
 r = session.get("https://127.0.0.1:%d/" % port, verify=ca, timeout=10)
 print("ok" if r.status_code == 200 else "bad", "requests")
 EOF
-	/usr/bin/python3 "$work/client.py" "$ca" "$port" $hosts 127.0.0.1 evil.example \
+	timeout 60 /usr/bin/python3 "$work/client.py" "$ca" "$port" $hosts 127.0.0.1 evil.example \
 		>"$work/py" 2>&1
 	for h in $hosts 127.0.0.1; do
 		if grep -qx "ok $h" "$work/py"; then ok "python $h"; else bad "python $h"; fi
@@ -94,14 +94,15 @@ const lookup = (h, o, cb) => o && o.all ? cb(null, [{address: '127.0.0.1', famil
 (async () => {
   for (const host of hosts) {
     await new Promise(done => {
-      https.get({host, port: +port, lookup, agent: false}, res => {
+      https.get({host, port: +port, lookup, agent: false, timeout: 10000}, res => {
         console.log(res.statusCode === 200 ? 'ok' : 'bad', host); res.resume(); res.on('end', done);
-      }).on('error', e => { console.log('refused', host, e.code); done(); });
+      }).on('timeout', function () { this.destroy(new Error('timeout')); })
+        .on('error', e => { console.log('refused', host, e.code || e.message); done(); });
     });
   }
 })();
 EOF
-	NODE_EXTRA_CA_CERTS=$ca node "$work/client.js" "$port" $hosts 127.0.0.1 evil.example \
+	NODE_EXTRA_CA_CERTS=$ca timeout 60 node "$work/client.js" "$port" $hosts 127.0.0.1 evil.example \
 		>"$work/node" 2>&1
 	for h in $hosts 127.0.0.1; do
 		if grep -qx "ok $h" "$work/node"; then ok "node $h"; else bad "node $h"; fi
@@ -144,7 +145,7 @@ public class Client {
 	}
 }
 EOF
-	java -Djavax.net.ssl.trustStore="$work/trust.p12" -Djavax.net.ssl.trustStorePassword=changeit \
+	timeout 120 java -Djavax.net.ssl.trustStore="$work/trust.p12" -Djavax.net.ssl.trustStorePassword=changeit \
 		-Djavax.net.ssl.trustStoreType=PKCS12 "$work/Client.java" "$port" $hosts 127.0.0.1 \
 		evil.example >"$work/java" 2>&1
 	for h in $hosts 127.0.0.1; do

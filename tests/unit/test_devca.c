@@ -13,6 +13,7 @@
 #include "server/http/tlsio.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -641,6 +642,7 @@ int main(void)
 	struct devca_paths p;
 	char dir[128], cmd[160];
 
+	signal(SIGPIPE, SIG_IGN); /* as mcapid: a client that hangs up must not kill the server */
 	snprintf(tmp, sizeof(tmp), "/tmp/mcapi-devca-XXXXXX");
 	if (!mkdtemp(tmp)) {
 		perror("mkdtemp");
