@@ -617,7 +617,8 @@ static void test_tls_clients(const struct devca_paths *p)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	/* close-on-exec: the clients' shell must not hold it open if this process dies */
+	t.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (t.ctx && t.lfd >= 0 && bind(t.lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 	    listen(t.lfd, 16) == 0 && getsockname(t.lfd, (struct sockaddr *)&sa, &sl) == 0 &&
 	    pthread_create(&th, NULL, tls_serve, &t) == 0) {
