@@ -103,3 +103,14 @@ int b64url_decode(const char *src, size_t n, unsigned char *dst, size_t dst_size
 {
 	return decode(1, src, n, dst, dst_size, out_len);
 }
+
+int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

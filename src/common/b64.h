@@ -1,4 +1,5 @@
-/* Base64 (RFC 4648 §4, standard alphabet with padding) and base64url (§5, no padding). */
+/* Base64 (RFC 4648 §4, standard alphabet with padding) and base64url (§5, no padding), and
+ * the value of one hex digit (§8), which percent-decoding and \\u escapes share. */
 #ifndef MCAPI_COMMON_B64_H
 #define MCAPI_COMMON_B64_H
 
@@ -19,5 +20,8 @@ int b64_decode(const char *src, size_t n, unsigned char *dst, size_t dst_size, s
 
 /* The same for base64url. */
 int b64url_decode(const char *src, size_t n, unsigned char *dst, size_t dst_size, size_t *out_len);
+
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int hex_value(unsigned char c);
 
 #endif

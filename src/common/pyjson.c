@@ -5,6 +5,8 @@
  * Every input byte is looked at a constant number of times, so time is linear. */
 #include "pyjson.h"
 
+#include "b64.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +61,6 @@ static int pyjson_is_digit(unsigned char c)
 static int pyjson_is_word(unsigned char c)
 {
 	return pyjson_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int pyjson_hex_digit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void pyjson_skip_space(struct pyjson *p)
@@ -197,7 +188,7 @@ static int pyjson_hex(struct pyjson *p, size_t n, uint32_t *v)
 	if (p->len - p->pos < n)
 		return 0;
 	for (i = 0; i < n; i++) {
-		int d = pyjson_hex_digit(p->in[p->pos + i]);
+		int d = hex_value(p->in[p->pos + i]);
 		if (d < 0)
 			return 0;
 		x = x << 4 | (uint32_t)d;

@@ -127,17 +127,6 @@ static void pf(struct page *p, const char *fmt, ...)
 
 /* ---- forms and queries ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int emu_form_get(const char *s, size_t len, const char *name, char *out, size_t size)
 {
 	size_t nl = strlen(name), i = 0;
@@ -157,8 +146,8 @@ int emu_form_get(const char *s, size_t len, const char *name, char *out, size_t 
 					int h, l;
 					if (k + 2 >= end)
 						return out[0] = '\0', -1;
-					h = hexval(s[k + 1]);
-					l = hexval(s[k + 2]);
+					h = hex_value((unsigned char)s[k + 1]);
+					l = hex_value((unsigned char)s[k + 2]);
 					if (h < 0 || l < 0)
 						return out[0] = '\0', -1;
 					c = (char)(h * 16 + l);

@@ -4,6 +4,7 @@
  * decoded text for URLs and writes rewritten messages back through GMime. */
 #include "mime.h"
 
+#include "common/b64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -576,17 +577,6 @@ static const struct entity_name legacy[] = {
         {"AMP", '&'}, {"LT", '<'}, {"GT", '>'}, {"QUOT", '"'},
 };
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The character reference at s[i] == '&' (s ends at n): the bytes it takes (0 if it is
  * none) and its code point in *cp, as a browser reads it. */
 static size_t entity(const char *s, size_t n, size_t i, int in_attr, uint32_t *cp)
@@ -604,7 +594,7 @@ static size_t entity(const char *s, size_t n, size_t i, int in_attr, uint32_t *c
 			j++;
 		}
 		d0 = j;
-		while (j < n && (d = hexval((unsigned char)s[j])) >= 0 && (hex || d < 10)) {
+		while (j < n && (d = hex_value((unsigned char)s[j])) >= 0 && (hex || d < 10)) {
 			if (v <= 0x10FFFF)
 				v = v * (hex ? 16 : 10) + (uint32_t)d;
 			j++;
