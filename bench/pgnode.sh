@@ -19,7 +19,8 @@
 # Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2), BENCH_THREADS (2),
 # BENCH_CONNECTIONS (50), BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID (a
 # binary), BENCH_THREADS_MC (mcapid's --threads, 16: a worker waits for each round trip, see
-# docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags).
+# docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags), BENCH_PERF=1 (perf record of mcapid
+# during the first round, as run.sh).
 #
 #   bench/pgnode.sh                          # the full run (about 1 minute)
 #   BENCH_DURATION=2 BENCH_ROUNDS=1 bench/pgnode.sh   # a quick look
@@ -91,7 +92,9 @@ pg_ticks() {
 run_mcapid() {
 	local d0
 	d0=$(pg_ticks $PG_PIDS)
+	[ "$3" != round1 ] || perf_start "$MC_PID" "$1" "$3"
 	CPU_PIDS=$MC_PID run_wrk mcapid "$MC_URL" "$@"
+	[ "$3" != round1 ] || perf_report "$3"
 	if [ -n "$PG_PIDS" ]; then
 		awk -v t=$(($(pg_ticks $PG_PIDS) - d0)) -v hz="$(getconf CLK_TCK)" -v n="$(field "$RES" requests)" \
 			'BEGIN {n = n ? n : 1; printf " db_us=%.1f", t * 1e6 / hz / n}' >>"$RES"
