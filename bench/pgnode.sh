@@ -18,8 +18,8 @@
 # calls queue on one bucket row: the worst case for the shared limit.
 # Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2), BENCH_THREADS (2),
 # BENCH_CONNECTIONS (50), BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID (a
-# binary), BENCH_THREADS_MC (mcapid's --threads, 16: a worker waits for each round trip, see
-# docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags), BENCH_PERF=1 (perf record of mcapid
+# binary), BENCH_THREADS_MC (mcapid's --threads, 0: its default, two per core with PostgreSQL;
+# see docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags), BENCH_PERF=1 (perf record of mcapid
 # during the first round, as run.sh).
 #
 #   bench/pgnode.sh                          # the full run (about 1 minute)
@@ -61,7 +61,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck disable=SC2206 # BENCH_MC_FLAGS is a list of flags
 MC_FLAGS=(${BENCH_MC_FLAGS:-})
 start_mcapid --tls-listen off --smtp-listen off --store postgres --pg-dsn "$DSN" \
-	--threads "${BENCH_THREADS_MC:-16}" --rate-limit 1000000000 --rate-refill-ms 1 "${MC_FLAGS[@]}"
+	--threads "${BENCH_THREADS_MC:-0}" --rate-limit 1000000000 --rate-refill-ms 1 "${MC_FLAGS[@]}"
 CREDS=$MC_DATA/dev-credentials.json
 MC_URL=http://127.0.0.1:$MC_PORT$PATH_API
 say "-- mcapid pid $MC_PID on 127.0.0.1:$MC_PORT, store postgres"

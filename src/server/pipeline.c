@@ -195,6 +195,26 @@ static int is_auth_failure(enum api_error ae)
 	return ae != API_INTERNAL && ae != API_UNAVAILABLE;
 }
 
+/* The end of the header stage once the rate limit and claim (auth_take) answered ae with
+ * verdict v: 1 to go on, 0 with the refusal in res (the rate limit's, else the permission's
+ * when run is 0). */
+static int take_verdict(struct request *req, struct response *res, enum api_error ae,
+                        const struct rl_verdict *v, int run, char *msg)
+{
+	if (v->limit)
+		rate_headers(res, v);
+	if (ae == API_OK && !run) {
+		snprintf(msg, 256, "the user lacks the permission '%s'",
+		         perm_name(req->route->perm));
+		ae = API_FORBIDDEN;
+	}
+	if (ae != API_OK) {
+		response_call_error(res, ae, msg[0] ? msg : NULL);
+		return 0;
+	}
+	return 1;
+}
+
 int pipeline_headers(struct request *req, struct response *res)
 {
 	struct server *srv = req->srv;
@@ -228,18 +248,13 @@ int pipeline_headers(struct request *req, struct response *res)
 	 * function runs (§2.2): auth_take claims it with the call if run (one round trip on a
 	 * shared store). */
 	run = !r->perm || (perm_effective(req->who.user.perms) & r->perm);
-	ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
-	if (v.limit)
-		rate_headers(res, &v);
-	if (ae != API_OK)
-		goto fail;
-	if (!run) {
-		snprintf(msg, sizeof(msg), "the user lacks the permission '%s'",
-		         perm_name(r->perm));
-		ae = API_FORBIDDEN;
-		goto fail;
+	if (req->gate_defer && store_shared_gate_async(srv->store)) {
+		req->gate_deferred = 1; /* pipeline_body's first step */
+		req->gate_run = run;
+		return 1;
 	}
-	return 1;
+	ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
+	return take_verdict(req, res, ae, &v, run, msg);
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);
 	return 0;
@@ -321,10 +336,50 @@ static int fault(struct request *req, struct response *res)
 	return fault_answer(req, res);
 }
 
+/* The shared store's gate is done (on its thread). */
+static void gate_done(struct store_gate_job *job)
+{
+	request_async_end(job->arg);
+}
+
+/* After the deferred gate: the rest of the header stage, then the body stage. */
+static int after_gate(struct request *req, struct response *res)
+{
+	struct rl_verdict v;
+	char msg[256] = "";
+	enum api_error ae = auth_take_result(req, &req->gate, &v, msg, sizeof(msg));
+
+	if (!take_verdict(req, res, ae, &v, req->gate_run, msg))
+		return 0;
+	return pipeline_body(req, req->gate_body, req->gate_body_len, res);
+}
+
 int pipeline_body(struct request *req, const char *body, size_t body_len, struct response *res)
 {
 	enum api_error ae;
 	char msg[256] = "";
+
+	if (req->gate_deferred) {
+		/* The gate the header stage left: the worker serves other connections while the
+		 * store's thread runs it with others' (one statement for many calls). */
+		struct rl_verdict v;
+
+		req->gate_deferred = 0;
+		req->gate_body = body;
+		req->gate_body_len = body_len;
+		req->gate.done = gate_done;
+		req->gate.arg = req;
+		request_go_async(req, after_gate);
+		request_async_begin(req);
+		if (auth_take_submit(req, req->gate_run, &req->gate))
+			return MC_ERR_ASYNC;
+		atomic_store(&req->pending, 0); /* not submitted (the store is closing): here */
+		ae = auth_take(req, req->gate_run, mono_ms(), &v, msg, sizeof(msg),
+		               &res->retry_after_s);
+		if (!take_verdict(req, res, ae, &v, req->gate_run, msg))
+			return 0;
+		msg[0] = '\0';
+	}
 
 	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK) {
 		response_call_error(res, ae, msg[0] ? msg : NULL);

@@ -11,6 +11,7 @@
 #define MCAPI_SERVER_REQUEST_H
 
 #include "server/store/store.h"
+#include "server/store/store_shared.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -61,6 +62,17 @@ struct request {
 	int fault_status;       /* ... its forced answer after a delay (emu.h), 0 = none */
 	int fault_developer_key;
 	int fault_retry_after_s;
+
+	/* The shared store's gate (auth_take) of a call whose whole body came with its head
+	 * runs at the body stage without holding the worker (pipeline.c): the front allows it
+	 * (gate_defer), the header stage leaves it (gate_deferred, with the permission check's
+	 * outcome in gate_run), the body stage submits it and goes async. */
+	int gate_defer;
+	int gate_deferred;
+	int gate_run;
+	const char *gate_body; /* the raw body, for the body stage after the gate */
+	size_t gate_body_len;
+	struct store_gate_job gate;
 
 	/* async continuation (see above) */
 	handler_fn finish;

@@ -307,51 +307,91 @@ static enum api_error recheck(struct request *req, char *msg, size_t msg_size)
 	return ae;
 }
 
-/* The shared store's gate (store_shared.h): the replay check, the user's bucket and, when
- * run, the claim of the id, in one round trip. The pair is kept until the request's date
- * leaves the skew window (a date the others nodes refuse anyway). */
-static enum api_error shared_take(struct request *req, int run, struct rl_verdict *v, char *msg,
-                                  size_t msg_size)
+/* The arguments of the shared store's gate (store_shared.h) for req: the replay check, the
+ * user's bucket and, when run, the claim of the id, in one round trip. The pair is kept
+ * until the request's date leaves the skew window (a date the others nodes refuse anyway).
+ * API_OK or API_INTERNAL. */
+static enum api_error shared_call(struct request *req, int run, struct store_gate_call *c)
 {
 	struct server *srv = req->srv;
 	const char *ak = req->who.binding.access_key;
 	const char *req_id = request_header(req, "x-mc-req-id");
 	const char *date = request_header(req, "x-mc-date");
-	unsigned char pair[REPLAY_PAIR_LEN];
-	struct store_gate g;
-	struct err e = {0};
-	int64_t date_ms, limit, refill;
-	uint64_t key;
-	int rc;
+	int64_t date_ms;
 
 	if (!req_id || !date || date_of(req, date, &date_ms) != 0)
 		return API_INTERNAL;
+	memset(c, 0, sizeof(*c));
 	if (req->pair_set)
-		memcpy(pair, req->pair, sizeof(pair));
+		memcpy(c->pair, req->pair, sizeof(c->pair));
 	else
-		replay_pair_hash(srv->replay, ak, strlen(ak), req_id, pair);
-	ratelimit_bucket(srv->rl, req->who.user.id, req->path, &key, &limit, &refill);
-	rc = store_shared_gate(srv->store, pair, date_ms / 1000 + srv->cfg->skew + 1,
-	                       real_now_ms() / 1000, run, key, limit, refill, &g, &e);
+		replay_pair_hash(srv->replay, ak, strlen(ak), req_id, c->pair);
+	ratelimit_bucket(srv->rl, req->who.user.id, req->path, &c->bucket, &c->limit,
+	                 &c->refill_ms);
+	c->expires_s = date_ms / 1000 + srv->cfg->skew + 1;
+	c->now_s = real_now_ms() / 1000;
+	c->claim = run;
+	return API_OK;
+}
+
+/* What the gate of call c answered (rc, e, c->out): the verdict in v, and the refusal. */
+static enum api_error shared_result(struct request *req, const struct store_gate_call *c, int rc,
+                                    const struct err *e, struct rl_verdict *v, char *msg,
+                                    size_t msg_size)
+{
+	struct server *srv = req->srv;
+	const char *ak = req->who.binding.access_key;
+	const struct store_gate *g = &c->out;
+
 	if (rc) {
 		log_warn("msg=\"shared replay set unavailable\" req_id=%s error=\"%s\"",
-		         req->req_id, e.msg);
+		         req->req_id, e->msg);
 		return API_UNAVAILABLE;
 	}
-	if (g.allowed || !g.replayed) { /* the bucket was looked at */
-		v->allowed = g.allowed;
-		v->limit = limit;
-		v->remaining = g.remaining;
-		v->reset_ms = g.reset_ms;
+	if (g->allowed || !g->replayed) { /* the bucket was looked at */
+		v->allowed = g->allowed;
+		v->limit = c->limit;
+		v->remaining = g->remaining;
+		v->reset_ms = g->reset_ms;
 	}
-	if (g.replayed)
+	if (g->replayed)
 		return refused(req, API_REPLAYED, "request_id_replayed", ak, strlen(ak));
-	if (!g.allowed)
+	if (!g->allowed)
 		return API_RATE_LIMITED;
-	req->replay_claimed = g.claimed;
-	if (authcache_sync(srv->authcache, g.gen, req->started_ms, mono_ms()))
+	req->replay_claimed = g->claimed;
+	if (authcache_sync(srv->authcache, g->gen, req->started_ms, mono_ms()))
 		return recheck(req, msg, msg_size);
 	return API_OK;
+}
+
+static enum api_error shared_take(struct request *req, int run, struct rl_verdict *v, char *msg,
+                                  size_t msg_size)
+{
+	struct store_gate_call c;
+	struct err e = {0};
+	enum api_error ae;
+	int rc;
+
+	if ((ae = shared_call(req, run, &c)) != API_OK)
+		return ae;
+	rc = store_shared_gate(req->srv->store, c.pair, c.expires_s, c.now_s, c.claim, c.bucket,
+	                       c.limit, c.refill_ms, &c.out, &e);
+	return shared_result(req, &c, rc, &e, v, msg, msg_size);
+}
+
+int auth_take_submit(struct request *req, int run, struct store_gate_job *job)
+{
+	if (!store_shared_gate_async(req->srv->store) ||
+	    shared_call(req, run, &job->call) != API_OK)
+		return 0;
+	return store_shared_gate_submit(req->srv->store, job) == 0;
+}
+
+enum api_error auth_take_result(struct request *req, struct store_gate_job *job,
+                                struct rl_verdict *v, char *msg, size_t msg_size)
+{
+	memset(v, 0, sizeof(*v));
+	return shared_result(req, &job->call, job->rc, &job->err, v, msg, msg_size);
 }
 
 enum api_error auth_take(struct request *req, int run, int64_t now, struct rl_verdict *v, char *msg,

@@ -31,6 +31,16 @@ struct rl_verdict;
 enum api_error auth_take(struct request *req, int run, int64_t now, struct rl_verdict *v, char *msg,
                          size_t msg_size, int *retry_after_s);
 
+/* auth_take on a shared store whose gates run on the store's own threads
+ * (store_shared_gate_async), without holding the caller: fills job->call and submits it;
+ * the caller has set job->done and job->arg. 1 when submitted (done will be called), 0 when
+ * it was not (no such store, or it is closing): then call auth_take. */
+int auth_take_submit(struct request *req, int run, struct store_gate_job *job);
+
+/* After job's done: auth_take's result and verdict from the gate's answer. */
+enum api_error auth_take_result(struct request *req, struct store_gate_job *job,
+                                struct rl_verdict *v, char *msg, size_t msg_size);
+
 /* Frees the id again: the function failed without doing anything (500/503). */
 void auth_unclaim(struct request *req);
 

@@ -192,17 +192,23 @@ static void ip_text(const struct sockaddr *sa, char *dst, size_t size)
 static void inbox_put(struct worker *w, struct conn *c, int kind)
 {
 	uint64_t one = 1;
+	int first;
 
 	pthread_mutex_lock(&w->mu);
 	c->inkind = kind;
 	c->inext = NULL;
+	first = !w->inbox_tail;
 	if (w->inbox_tail)
 		w->inbox_tail->inext = c;
 	else
 		w->inbox = c;
 	w->inbox_tail = c;
 	pthread_mutex_unlock(&w->mu);
-	(void)!write(w->wake, &one, sizeof(one));
+	/* Only an empty inbox needs the wake-up: take_inbox reads the eventfd before it takes
+	 * the list, so what was put since is in the list it takes (a gate's batch resumes
+	 * many requests of one worker with one write). */
+	if (first)
+		(void)!write(w->wake, &one, sizeof(one));
 }
 
 void conn_accept(struct conns *cs, int fd, const struct sockaddr *sa, socklen_t len, SSL_CTX *tls)
@@ -509,6 +515,11 @@ const char *conn_ip(const struct conn *c)
 int conn_tls(const struct conn *c)
 {
 	return c->ssl != NULL;
+}
+
+int conn_body_in(const struct conn *c)
+{
+	return !c->chunked && c->len - c->pos >= c->left;
 }
 
 struct guard_conn *conn_guard(const struct conn *c)

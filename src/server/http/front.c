@@ -588,7 +588,11 @@ static void on_headers(struct front_req *fr, const struct framing_result *fres)
 	}
 	if (fr->req.route) {
 		/* Credentials, rate limit and permission from the headers, before any body byte
-		 * is read: a refused caller is answered now and its body never buffered. */
+		 * is read: a refused caller is answered now and its body never buffered. When the
+		 * whole body is in already, the shared store's gate (rate limit and claim) may
+		 * wait for the body stage, where the request parks while the store's thread runs
+		 * it (pipeline.c): nothing is read for it either way. */
+		fr->req.gate_defer = conn_body_in(fr->conn);
 		if (!pipeline_headers(&fr->req, &fr->res)) {
 			fr->res.close = fres->has_length || fres->chunked;
 			respond(fr);
@@ -904,12 +908,14 @@ struct front *front_start(struct server *srv, struct err *e)
 	const struct config *cfg = srv->cfg;
 	struct front *f = calloc(1, sizeof(*f));
 	int fd = -1, tfd = -1;
-	/* 0: one per core on SQLite, whose calls do not wait; eight per core on PostgreSQL, whose
-	 * calls wait for round trips (the gate batches what waits together) and which, while the
-	 * database hangs, must leave workers free for /healthz (docs/postgres.md) */
+	/* 0: one per core on SQLite, whose calls do not wait; two per core on PostgreSQL: a
+	 * signed call's gate parks its request instead of holding the worker (pipeline.c), but
+	 * handlers' own store calls wait for their round trips, and while the database hangs
+	 * a worker must stay free for /healthz (docs/postgres.md). More workers than that only
+	 * add wake-ups per gate statement (bench/README.md). */
 	int threads = cfg->threads > 0 ? cfg->threads
 	                               : (int)sysconf(_SC_NPROCESSORS_ONLN) *
-	                                         (strcmp(cfg->store, "postgres") ? 1 : 8);
+	                                         (strcmp(cfg->store, "postgres") ? 1 : 2);
 
 	if (!f) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");

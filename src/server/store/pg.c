@@ -1068,6 +1068,7 @@ static void pg_close(struct store *st)
 	struct pg_store *ps = (struct pg_store *)st;
 	struct pg_conn *c, *next;
 
+	pg_gates_free(ps->gates); /* its threads first: they use the store */
 	c = (struct pg_conn *)connreg_take_all(&ps->conns);
 	for (; c; c = next) {
 		next = (struct pg_conn *)c->node.next;
@@ -1076,7 +1077,6 @@ static void pg_close(struct store *st)
 	if (ps->dsn)
 		secure_zero(ps->dsn, strlen(ps->dsn)); /* may hold a password */
 	free(ps->dsn);
-	pg_gates_free(ps->gates);
 	for (int i = 0; i < PG_GATE_CONNS; i++)
 		conn_free(ps->gate_conns[i]);
 	secure_zero(ps->base.key, sizeof(ps->base.key));

@@ -374,53 +374,38 @@ static int claim_many(struct store *st, struct store_gate_call **calls, size_t n
 }
 
 /* ---- the batcher ----
- * A thread that needs a gate queues its call. If fewer than `leaders` statements are in
- * flight it leads: it takes up to `batch` queued calls (its own among them when it is near
- * the head) and runs them as one statement on a leader connection (two when some of them
- * hold leased calls: sql_claim for those), then wakes their threads and, when calls are
- * still queued, the thread at the head, which leads the next statement. Otherwise it sleeps
- * on its own semaphore until either happens. A lone call runs at once; calls that queued
- * while statements were in flight go together in the next, and under load (the last
- * statement carried several) a leader waits up to wait_us for one call more than that. A
+ * Gates queue as jobs (store_gate_job). `leaders` threads of the batcher's own, started with
+ * the first gate, each take up to `batch` queued calls and run them as one statement on a
+ * leader connection of their own (two statements when some calls hold leased calls:
+ * sql_claim for those), then call each job's done. A thread that calls store_shared_gate
+ * sleeps on a semaphore that its job's done posts; the HTTP front's workers submit jobs
+ * (store_shared_gate_submit) and serve their other connections meanwhile, so no worker
+ * sleeps through a round trip: a batch costs a wake-up per worker whose calls it carried
+ * instead of two context switches per call. A lone call is taken at once; calls that queued
+ * while a statement ran go together in the next one, and under load (the last statement
+ * carried several) a leader waits up to wait_us for one call more than that, so batches grow
+ * to what the node has in flight and the database's cost per call falls with the batch. A
  * call whose pair is already in the batch being formed stays queued for a later statement,
  * which then sees the first one's claim (the second of two identical requests is a replay,
- * as one after another).
- *
- * Wake-ups cost: each waiter sleeps once per statement it waits for, so a finished
- * statement posts its callers' semaphores after it let go of the queue's mutex (a
- * condition variable signalled under the mutex woke each caller only for it to sleep again
- * on that mutex: one more context switch per call). The "lead" post to the queue's head is
- * made under the mutex, and counted, so that a waiter knows how many posts it has yet to
- * take before its semaphore may go. */
-
-struct gate_wait {
-	struct store_gate_call *call;
-	sem_t sem;
-	int done;   /* q->mu: the call ran (rc, err, call->out are set) */
-	int posts;  /* q->mu: posts made to sem, the last one included once done */
-	int leased; /* its bucket call came from lease slot `slot` of generation `gen` */
-	int slot;
-	unsigned gen;
-	int64_t wish;  /* calls to lease for its bucket (0: none) */
-	int64_t grant; /* calls the statement leased for its bucket */
-	int rc;
-	struct err err;
-	struct gate_wait *next;
-};
+ * as one after another). */
 
 struct pg_gates {
 	pthread_mutex_t mu;
-	struct gate_wait *head; /* in arrival order */
+	pthread_cond_t cv; /* leaders wait here for calls (CLOCK_MONOTONIC) */
+	struct store *st;
+	struct store_gate_job *head, *tail; /* in arrival order */
 	size_t batch;
 	int leaders;
-	int running;
-	int64_t lease_max;           /* pg_gate_lease; 0: no leases */
-	int64_t wait_us;             /* pg_gate_wait_us; 0: a leader never waits for more calls */
-	size_t queued;               /* calls in the queue */
-	size_t last_n;               /* calls of the last statement */
-	struct gate_wait *lingering; /* a leader waiting for `want` queued calls */
-	uint64_t conns;              /* the leader connections in use (pg_gate_conn) */
-	size_t inside, peak;         /* threads in gate() now, and the most seen at once */
+	int started, stopping;
+	int idle;         /* leaders waiting for a first call */
+	int lingering;    /* leaders waiting for `want` queued calls */
+	pthread_t threads[PG_GATE_CONNS];
+	int nthreads, next_slot;
+	int64_t lease_max; /* pg_gate_lease; 0: no leases */
+	int64_t wait_us;   /* pg_gate_wait_us; 0: a leader never waits for more calls */
+	size_t queued;     /* calls in the queue */
+	size_t last_n;     /* calls of the last statement */
+	size_t inside, peak; /* calls submitted and not done, and the most seen at once */
 	size_t want;
 	unsigned lease_gen;
 	struct lease leases[LEASE_SLOTS];
@@ -429,23 +414,43 @@ struct pg_gates {
 struct pg_gates *pg_gates_new(int batch, int leaders, int lease, int wait_us)
 {
 	struct pg_gates *q = calloc(1, sizeof(*q));
+	pthread_condattr_t ca;
 
 	if (!q)
 		return NULL;
 	q->batch = batch < 1                      ? 1
 	           : batch > STORE_GATE_BATCH_MAX ? STORE_GATE_BATCH_MAX
 	                                          : (size_t)batch;
-	q->leaders = leaders < 1 ? 1 : leaders;
+	q->leaders = leaders < 1 ? 1 : leaders > PG_GATE_CONNS ? PG_GATE_CONNS : leaders;
 	q->lease_max = lease > 0 ? lease : 0;
 	q->wait_us = wait_us > 0 ? wait_us : 0;
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	return q;
 }
 
+/* Stops the leaders (a statement in flight ends first) and fails what is still queued. */
 void pg_gates_free(struct pg_gates *q)
 {
+	struct store_gate_job *j, *next;
+
 	if (!q)
 		return;
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->nthreads; i++)
+		pthread_join(q->threads[i], NULL);
+	for (j = q->head; j; j = next) {
+		next = j->next;
+		j->rc = err_set(&j->err, MC_ERR_UNAVAILABLE, "the store is closing");
+		j->done(j);
+	}
+	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
 }
@@ -464,9 +469,9 @@ static struct lease *lease_find(struct pg_gates *q, uint64_t key, int64_t lim, i
 
 /* Takes w's bucket call from a lease if there is one with a call left, and sets the
  * bucket fields of its out; else sets w->wish (q->mu held). */
-static void lease_take(struct pg_gates *q, struct gate_wait *w)
+static void lease_take(struct pg_gates *q, struct store_gate_job *w)
 {
-	struct store_gate_call *c = w->call;
+	struct store_gate_call *c = &w->call;
 	struct store_gate *o = &c->out;
 	int64_t now, wish = c->limit / 16, rf = c->refill_ms > 0 ? c->refill_ms : 1, r;
 	struct lease *l;
@@ -499,17 +504,17 @@ static void lease_take(struct pg_gates *q, struct gate_wait *w)
  * bucket's count after it: what the bucket's calls of the batch saw left, less the lease. A
  * lease still running on that bucket (another leader's statement granted it meanwhile)
  * keeps its calls: the node then holds up to pg_gate_leaders leases' worth. */
-static void lease_grant(struct pg_gates *q, struct gate_wait **take, size_t n, size_t at)
+static void lease_grant(struct pg_gates *q, struct store_gate_job **take, size_t n, size_t at)
 {
-	struct store_gate_call *c = take[at]->call;
+	struct store_gate_call *c = &take[at]->call;
 	int64_t now = mono_ms(), base = c->out.remaining;
 	struct lease *l = NULL;
 
 	for (size_t i = at + 1; i < n; i++)
-		if (!take[i]->leased && take[i]->call->bucket == c->bucket) {
+		if (!take[i]->leased && take[i]->call.bucket == c->bucket) {
 			take[i]->grant = 0; /* one lease per bucket and statement */
-			if (take[i]->call->out.allowed && take[i]->call->out.remaining < base)
-				base = take[i]->call->out.remaining;
+			if (take[i]->call.out.allowed && take[i]->call.out.remaining < base)
+				base = take[i]->call.out.remaining;
 		}
 	l = lease_find(q, c->bucket, c->limit, c->refill_ms, now);
 	if (l) {
@@ -540,7 +545,7 @@ static void lease_grant(struct pg_gates *q, struct gate_wait **take, size_t n, s
 }
 
 /* Gives a leased call back (a replay, or a failed claim) (q->mu held). */
-static void lease_refund(struct pg_gates *q, struct gate_wait *w)
+static void lease_refund(struct pg_gates *q, struct store_gate_job *w)
 {
 	struct lease *l = &q->leases[w->slot];
 
@@ -550,17 +555,19 @@ static void lease_refund(struct pg_gates *q, struct gate_wait *w)
 }
 
 /* Moves up to q->batch queued calls with distinct pairs into take (q->mu held). */
-static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
+static size_t gates_take(struct pg_gates *q, struct store_gate_job **take)
 {
-	struct gate_wait **pp = &q->head;
+	struct store_gate_job **pp = &q->head;
 	size_t n = 0;
 
-	while (*pp && n < q->batch) {
-		struct gate_wait *w = *pp;
+	q->tail = NULL;
+	while (*pp) {
+		struct store_gate_job *w = *pp;
 		size_t k = 0;
-		while (k < n && memcmp(take[k]->call->pair, w->call->pair, STORE_PAIR_LEN))
+		while (k < n && memcmp(take[k]->call.pair, w->call.pair, STORE_PAIR_LEN))
 			k++;
-		if (k < n) { /* a second call with that pair: a later statement */
+		if (k < n || n == q->batch) { /* a second call with that pair: a later statement */
+			q->tail = w;
 			pp = &w->next;
 			continue;
 		}
@@ -577,10 +584,10 @@ static size_t gates_take(struct pg_gates *q, struct gate_wait **take)
 
 /* Runs the taken calls (q->mu not held) and records each one's outcome: those with a
  * leased call through sql_claim, the others through the gate. */
-static void gates_lead(struct store *st, struct gate_wait **take, size_t n)
+static void gates_lead(struct store *st, struct store_gate_job **take, size_t n)
 {
 	struct store_gate_call *calls[STORE_GATE_BATCH_MAX], *claims[STORE_GATE_BATCH_MAX];
-	struct gate_wait *tw[STORE_GATE_BATCH_MAX], *cw[STORE_GATE_BATCH_MAX];
+	struct store_gate_job *tw[STORE_GATE_BATCH_MAX], *cw[STORE_GATE_BATCH_MAX];
 	int64_t wish[STORE_GATE_BATCH_MAX], grant[STORE_GATE_BATCH_MAX] = {0};
 	unsigned char redo[STORE_GATE_BATCH_MAX] = {0};
 	struct err e = {0};
@@ -588,13 +595,14 @@ static void gates_lead(struct store *st, struct gate_wait **take, size_t n)
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
+		take[i]->rc = 0;
 		if (take[i]->leased) {
 			cw[nc] = take[i];
-			claims[nc++] = take[i]->call;
+			claims[nc++] = &take[i]->call;
 		} else {
 			tw[nt] = take[i];
 			wish[nt] = take[i]->wish;
-			calls[nt++] = take[i]->call;
+			calls[nt++] = &take[i]->call;
 		}
 	}
 	if (nt) {
@@ -619,131 +627,152 @@ static void gates_lead(struct store *st, struct gate_wait **take, size_t n)
 	}
 }
 
+/* A leader thread: its own connection slot, batches until the store closes. */
+static void *gates_main(void *arg)
+{
+	struct pg_gates *q = arg;
+	struct store_gate_job *take[STORE_GATE_BATCH_MAX];
+	int lingered = 0, slot;
+
+	pthread_mutex_lock(&q->mu);
+	slot = q->next_slot++;
+	pthread_mutex_unlock(&q->mu);
+	pg_gate_conn(q->st, slot);
+	pthread_mutex_lock(&q->mu);
+	while (!q->stopping) {
+		size_t n;
+
+		if (!q->head) {
+			q->idle++;
+			pthread_cond_wait(&q->cv, &q->mu);
+			q->idle--;
+			continue;
+		}
+		if (!lingered && q->wait_us && q->last_n >= 2 && q->queued < q->last_n + 1 &&
+		    q->queued < q->batch && q->queued < q->peak) {
+			/* Under load (the last statement carried several calls) wait up to
+			 * wait_us for one call more than that statement had. Not when as many
+			 * calls are queued as were ever in flight at once: nobody else is
+			 * likely to come. */
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += (long)q->wait_us * 1000;
+			until.tv_sec += until.tv_nsec / 1000000000;
+			until.tv_nsec %= 1000000000;
+			lingered = 1;
+			q->want = q->last_n + 1;
+			q->lingering++;
+			pthread_cond_timedwait(&q->cv, &q->mu, &until);
+			q->lingering--;
+			continue;
+		}
+		n = gates_take(q, take);
+		pthread_mutex_unlock(&q->mu);
+		gates_lead(q->st, take, n);
+		pthread_mutex_lock(&q->mu);
+		q->last_n = n;
+		lingered = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (take[i]->leased && (take[i]->rc || take[i]->call.out.replayed))
+				lease_refund(q, take[i]);
+			if (!take[i]->rc && take[i]->grant > 0)
+				lease_grant(q, take, n, i);
+		}
+		q->inside -= n;
+		pthread_mutex_unlock(&q->mu);
+		for (size_t i = 0; i < n; i++)
+			take[i]->done(take[i]);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	pg_gate_conn(q->st, -1);
+	return NULL;
+}
+
+/* Starts the leaders (q->mu held): 0, or -1 when none could start. */
+static int gates_start(struct pg_gates *q, struct store *st)
+{
+	q->st = st;
+	q->started = 1;
+	while (q->nthreads < q->leaders &&
+	       pthread_create(&q->threads[q->nthreads], NULL, gates_main, q) == 0)
+		q->nthreads++;
+	if (q->nthreads == 0)
+		log_error("msg=\"cannot start the gate's threads\"");
+	return q->nthreads ? 0 : -1;
+}
+
+static int gate_async(struct store *st)
+{
+	return pg_gates(st)->batch > 1;
+}
+
+static int gate_submit(struct store *st, struct store_gate_job *j)
+{
+	struct pg_gates *q = pg_gates(st);
+
+	pthread_mutex_lock(&q->mu);
+	if (q->stopping || (!q->started && gates_start(q, st) != 0) || !q->nthreads) {
+		pthread_mutex_unlock(&q->mu);
+		return MC_ERR_UNAVAILABLE;
+	}
+	j->leased = 0;
+	j->wish = 0;
+	j->grant = 0;
+	j->rc = 0;
+	j->next = NULL;
+	lease_take(q, j);
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	if (++q->inside > q->peak)
+		q->peak = q->inside;
+	q->queued++;
+	if (q->idle || (q->lingering && q->queued >= q->want))
+		pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+static void sync_done(struct store_gate_job *j)
+{
+	sem_post(j->arg);
+}
+
 static int gate(struct store *st, const unsigned char pair[STORE_PAIR_LEN], int64_t expires_s,
                 int64_t now_s, int claim, uint64_t bucket, int64_t limit, int64_t refill_ms,
                 struct store_gate *out, struct err *e)
 {
 	struct pg_gates *q = pg_gates(st);
-	struct store_gate_call call = {.expires_s = expires_s,
-	                               .now_s = now_s,
-	                               .claim = claim,
-	                               .bucket = bucket,
-	                               .limit = limit,
-	                               .refill_ms = refill_ms};
-	struct gate_wait w = {.call = &call}, **pp;
-	int taken = 0, posts, lingered = 0, slot;
+	struct store_gate_job j = {.call = {.expires_s = expires_s,
+	                                    .now_s = now_s,
+	                                    .claim = claim,
+	                                    .bucket = bucket,
+	                                    .limit = limit,
+	                                    .refill_ms = refill_ms},
+	                           .done = sync_done};
+	sem_t sem;
 
 	/* inside a transaction the statement would commit with it: not for others' calls */
 	if (q->batch <= 1 || pg_in_tx(st))
 		return gate_one(st, pair, expires_s, now_s, claim, bucket, limit, refill_ms, out,
 		                e);
-	memcpy(call.pair, pair, STORE_PAIR_LEN);
-	sem_init(&w.sem, 0, 0);
-	pthread_mutex_lock(&q->mu);
-	lease_take(q, &w);
-	for (pp = &q->head; *pp; pp = &(*pp)->next)
+	memcpy(j.call.pair, pair, STORE_PAIR_LEN);
+	sem_init(&sem, 0, 0);
+	j.arg = &sem;
+	if (gate_submit(st, &j) != 0) {
+		sem_destroy(&sem);
+		return err_set(e, MC_ERR_UNAVAILABLE, "the gate's threads are not running");
+	}
+	while (sem_wait(&sem) != 0) /* EINTR */
 		;
-	*pp = &w;
-	if (++q->inside > q->peak)
-		q->peak = q->inside;
-	if (++q->queued >= q->want && q->lingering) { /* the waiting leader has its batch */
-		q->lingering->posts++;
-		sem_post(&q->lingering->sem);
-		q->lingering = NULL;
-	}
-	while (!w.done) {
-		struct gate_wait *take[STORE_GATE_BATCH_MAX];
-		size_t n;
-
-		if (q->running < q->leaders && q->head && !lingered && q->wait_us &&
-		    q->last_n >= 2 && q->queued < q->last_n + 1 && q->queued < q->batch &&
-		    q->queued < q->peak) {
-			/* Under load (the last statement carried several calls) a leader
-			 * waits up to wait_us for one call more than that statement had:
-			 * batches then grow to what the node's threads bring, and the
-			 * database's cost per call falls with the batch. Not when as many
-			 * calls are queued as threads were ever in here at once: nobody
-			 * else is likely to come. It keeps the leader's place (running)
-			 * meanwhile. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += (long)q->wait_us * 1000;
-			until.tv_sec += until.tv_nsec / 1000000000;
-			until.tv_nsec %= 1000000000;
-			lingered = 1;
-			q->running++;
-			q->lingering = &w;
-			q->want = q->last_n + 1;
-			pthread_mutex_unlock(&q->mu);
-			if (sem_timedwait(&w.sem, &until) == 0)
-				taken++;
-			pthread_mutex_lock(&q->mu);
-			if (q->lingering == &w)
-				q->lingering = NULL;
-			q->want = 0;
-			q->running--;
-			continue;
-		}
-		if (q->running >= q->leaders || !q->head) {
-			pthread_mutex_unlock(&q->mu);
-			while (sem_wait(&w.sem) != 0) /* EINTR */
-				;
-			taken++;
-			pthread_mutex_lock(&q->mu);
-			continue;
-		}
-		n = gates_take(q, take);
-		q->running++;
-		/* the first free leader connection (leaders <= PG_GATE_CONNS): the same few
-		 * backends serve every batch and stay warm, where the leaders' own thread
-		 * connections would take turns */
-		slot = 0;
-		while (slot < PG_GATE_CONNS - 1 && (q->conns >> slot & 1))
-			slot++;
-		q->conns |= (uint64_t)1 << slot;
-		pthread_mutex_unlock(&q->mu);
-		pg_gate_conn(st, slot);
-		gates_lead(st, take, n);
-		pg_gate_conn(st, -1);
-		pthread_mutex_lock(&q->mu);
-		q->conns &= ~((uint64_t)1 << slot);
-		q->running--;
-		q->last_n = n;
-		lingered = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (take[i]->leased && (take[i]->rc || take[i]->call->out.replayed))
-				lease_refund(q, take[i]);
-			if (!take[i]->rc && take[i]->grant > 0)
-				lease_grant(q, take, n, i);
-		}
-		for (size_t i = 0; i < n; i++) {
-			take[i]->done = 1;
-			if (take[i] != &w)
-				take[i]->posts++; /* its post below */
-		}
-		if (q->head && q->head != &w) { /* the next statement's leader */
-			q->head->posts++;
-			sem_post(&q->head->sem);
-		}
-		pthread_mutex_unlock(&q->mu);
-		/* once done, a waiter gets no post but this one: a post under q->mu goes to
-		 * the queue's head, and a done call has left the queue */
-		for (size_t i = 0; i < n; i++)
-			if (take[i] != &w)
-				sem_post(&take[i]->sem);
-		pthread_mutex_lock(&q->mu);
-	}
-	posts = w.posts;
-	q->inside--;
-	pthread_mutex_unlock(&q->mu);
-	while (taken < posts) /* the posts still due, the last from its leader */
-		if (sem_wait(&w.sem) == 0)
-			taken++;
-	sem_destroy(&w.sem);
-	*out = call.out;
-	if (w.rc && e)
-		*e = w.err;
-	return w.rc;
+	sem_destroy(&sem);
+	*out = j.call.out;
+	if (j.rc && e)
+		*e = j.err;
+	return j.rc;
 }
 
 static int forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e)
@@ -933,6 +962,8 @@ listen_start(struct store *st, void (*fn)(void *arg, const char *what), void *ar
 const struct store_shared_ops pg_shared_ops = {
         .gate = gate,
         .gate_batch = gate_batch,
+        .gate_async = gate_async,
+        .gate_submit = gate_submit,
         .forget = forget,
         .bucket = bucket,
         .listen_start = listen_start,

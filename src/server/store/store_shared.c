@@ -36,6 +36,18 @@ int store_shared_gate_batch(struct store *st, struct store_gate_call *calls, siz
 	return st->ops->shared->gate_batch(st, calls, n, e);
 }
 
+int store_shared_gate_async(struct store *st)
+{
+	return store_shared(st) && st->ops->shared->gate_async(st);
+}
+
+int store_shared_gate_submit(struct store *st, struct store_gate_job *job)
+{
+	if (!store_shared(st))
+		return MC_ERR_UNAVAILABLE;
+	return st->ops->shared->gate_submit(st, job);
+}
+
 int store_shared_forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e)
 {
 	if (!store_shared(st))

@@ -7,11 +7,12 @@
 #ifndef MCAPI_SERVER_STORE_STORE_SHARED_H
 #define MCAPI_SERVER_STORE_STORE_SHARED_H
 
+#include "common/err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 struct store;
-struct err;
 struct store_listener;
 
 #define STORE_PAIR_LEN 16 /* a keyed hash of (access key, request id): replay.h */
@@ -66,6 +67,33 @@ struct store_gate_call {
  * one such batch (docs/postgres.md); this entry point is for tests and tools. */
 int store_shared_gate_batch(struct store *st, struct store_gate_call *calls, size_t n,
                             struct err *e);
+
+/* A gate that does not hold the calling thread (store_shared_gate_submit): the caller
+ * fills call, done and arg; the store runs it in one of its batches on a thread of its own
+ * and then calls done(job) there, once, with rc (0, or store_shared_gate's codes) and err
+ * set, and call.out on success. The job must stay in place until then; the fields below
+ * the line are the store's. */
+struct store_gate_job {
+	struct store_gate_call call;
+	void (*done)(struct store_gate_job *job);
+	void *arg;
+	int rc;
+	struct err err;
+	/* ---- the store's ---- */
+	int leased; /* its bucket call came from lease slot `slot` of generation `gen` */
+	int slot;
+	unsigned gen;
+	int64_t wish;  /* calls to lease for its bucket (0: none) */
+	int64_t grant; /* calls the statement leased for its bucket */
+	struct store_gate_job *next;
+};
+
+/* 1 if st runs gates without holding the caller (a shared store batching its gates). */
+int store_shared_gate_async(struct store *st);
+
+/* Queues job (see above): 0, or MC_ERR_UNAVAILABLE when the store is closing or cannot
+ * start its thread (then done is not called). Any thread, never inside a transaction. */
+int store_shared_gate_submit(struct store *st, struct store_gate_job *job);
 
 /* Removes pair again (a call that failed without doing anything: 500/503). */
 int store_shared_forget(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e);

@@ -9,6 +9,8 @@ struct store_shared_ops {
 	            int64_t now_s, int claim, uint64_t bucket, int64_t limit, int64_t refill_ms,
 	            struct store_gate *out, struct err *e);
 	int (*gate_batch)(struct store *st, struct store_gate_call *calls, size_t n, struct err *e);
+	int (*gate_async)(struct store *st);
+	int (*gate_submit)(struct store *st, struct store_gate_job *job);
 	int (*forget)(struct store *st, const unsigned char pair[STORE_PAIR_LEN], struct err *e);
 	int (*bucket)(struct store *st, int kind, uint64_t key, int64_t limit, int64_t refill_ms,
 	              int take, struct store_gate *out, struct err *e);
