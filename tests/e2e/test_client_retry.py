@@ -1,10 +1,13 @@
 """libmcapi's retry paths end to end, through the mcapi CLI (which calls mcapi_call) against a
 real mcapid: a 429 retried once, after its X-RateLimit-Reset; a 503 from a store whose lock
 another process holds, retried after Retry-After until the lock goes; connection refused until the server comes up on the port, within the
-total timeout; the total timeout ending a call against a port nobody listens on; and TLS:
+total timeout; the total timeout ending a call against a port nobody listens on; the
+per-attempt and connect timeouts against a stopped mcapid (SIGSTOP: the kernel still accepts
+the connection, nobody answers), and a timed-out attempt retried until it resumes; and TLS:
 refused without the server's CA, accepted with ca_file."""
 import os
 import re
+import signal
 import sqlite3
 import tempfile
 import threading
@@ -150,6 +153,51 @@ def test_total_timeout_ends_the_retries():
     took = time.time() - start
     assert "total timeout of 1500 ms reached" in p.stderr, p.stderr
     assert took < 10, took  # 100 retries of back-off would take minutes
+
+
+def test_timeouts_against_a_stopped_mcapid():
+    s = Server(tls=True).start()
+    cli = new_cli(s)
+    set_profile(cli, s, "tls")
+    cli.run("profile", "set", "tls", "base_url=https://127.0.0.1:%d" % s.tls_port,
+            "ca_file=" + os.path.join(s.data_dir, "dev-ca.pem"), check=0)
+    cli.json("--profile", "tls", "account")  # the profile works while the server runs
+    os.kill(s.proc.pid, signal.SIGSTOP)
+    try:
+        # timeout_ms bounds one attempt: the request is sent, no answer comes
+        start = time.time()
+        p = cli.run("--profile", "dev", "account", env={"MCAPI_TIMEOUT_MS": "700",
+                                                        "MCAPI_MAX_RETRIES": "0"}, check=4)
+        took = time.time() - start
+        assert "timed out" in p.stderr.lower(), p.stderr
+        assert 0.6 <= took < 5, took
+        # connect_timeout_ms bounds the set-up (TCP and TLS): the handshake gets no answer,
+        # and the call ends long before timeout_ms
+        start = time.time()
+        p = cli.run("--profile", "tls", "account", env={"MCAPI_CONNECT_TIMEOUT_MS": "400",
+                                                        "MCAPI_TIMEOUT_MS": "30000",
+                                                        "MCAPI_MAX_RETRIES": "0"}, check=4)
+        took = time.time() - start
+        assert re.search(r"connection time(d )?out", p.stderr, re.I), p.stderr
+        assert 0.3 <= took < 5, took
+        # a timed-out attempt is retried (announced), and the call goes through once the
+        # server answers again
+        resumed = threading.Timer(2.0, os.kill, (s.proc.pid, signal.SIGCONT))
+        resumed.start()
+        start = time.time()
+        p = cli.run("--profile", "dev", "account", env={"MCAPI_TIMEOUT_MS": "600",
+                                                        "MCAPI_MAX_RETRIES": "20",
+                                                        "MCAPI_TOTAL_TIMEOUT_MS": "60000"})
+        took = time.time() - start
+        resumed.join()
+        assert p.returncode == 0, p.stderr
+        assert s.creds["account_code"] in p.stdout
+        assert re.search(r"^note: .*timed out.*; retrying in \d+\.\d s \(attempt 2 of 21\)$",
+                         p.stderr, re.M | re.I), p.stderr
+        assert took >= 1.5, took
+    finally:
+        os.kill(s.proc.pid, signal.SIGCONT)
+        assert s.stop() == 0
 
 
 def test_tls_verified_with_ca_file_only():
