@@ -137,6 +137,9 @@ def test_connection_refused_retried_until_the_server_comes_up():
         assert p.returncode == 0, p.stderr
         assert s.creds["account_code"] in p.stdout
         assert result["took"] >= 1.5
+        # every wait was announced on stderr before the library slept
+        assert re.search(r"^note: Failed to connect to 127\.0\.0\.1 port %d.*; retrying in "
+                         r"\d+\.\d s \(attempt 2 of 31\)$" % s.port, p.stderr, re.M), p.stderr
     finally:
         t.join(90)
         assert s.stop() == 0
