@@ -5,6 +5,7 @@ total timeout; the total timeout ending a call against a port nobody listens on;
 per-attempt and connect timeouts against a stopped mcapid (SIGSTOP: the kernel still accepts
 the connection, nobody answers), and a timed-out attempt retried until it resumes; and TLS:
 refused without the server's CA, accepted with ca_file."""
+import datetime
 import os
 import re
 import signal
@@ -89,6 +90,12 @@ def test_503_retried_after_retry_after_until_the_store_is_back():
         lines = access_lines(s, "/api/domain/create-domain")
         statuses = [re.search(r"status=(\d+)", ln).group(1) for ln in lines]
         assert statuses.count("503") >= 2 and statuses[-1] == "200", statuses
+        # each retry waited the answer's Retry-After (1 s; every API 503 carries it), not the
+        # back-off's first steps (125-250 ms, then 250-500 ms)
+        stamps = [datetime.datetime.strptime(re.search(r"ts=(\S+)Z", ln).group(1),
+                                             "%Y-%m-%dT%H:%M:%S.%f") for ln in lines]
+        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+        assert min(gaps) >= 0.95, gaps
         # each attempt was signed afresh: no replay refusal, distinct request ids
         ids = [re.search(r"req_id=(\S+)", ln) for ln in lines]
         ids = [m.group(1) for m in ids if m]
