@@ -1,10 +1,14 @@
 """libmcapi's retry paths end to end, through the mcapi CLI (which calls mcapi_call) against a
 real mcapid: a 429 retried once, after its X-RateLimit-Reset; a 503 from a store whose lock
 another process holds, retried after Retry-After until the lock goes; connection refused until the server comes up on the port, within the
-total timeout; the total timeout ending a call against a port nobody listens on; and TLS:
+total timeout; the total timeout ending a call against a port nobody listens on; the
+per-attempt and connect timeouts against a stopped mcapid (SIGSTOP: the kernel still accepts
+the connection, nobody answers), and a timed-out attempt retried until it resumes; and TLS:
 refused without the server's CA, accepted with ca_file."""
+import datetime
 import os
 import re
+import signal
 import sqlite3
 import tempfile
 import threading
@@ -86,6 +90,12 @@ def test_503_retried_after_retry_after_until_the_store_is_back():
         lines = access_lines(s, "/api/domain/create-domain")
         statuses = [re.search(r"status=(\d+)", ln).group(1) for ln in lines]
         assert statuses.count("503") >= 2 and statuses[-1] == "200", statuses
+        # each retry waited the answer's Retry-After (1 s; every API 503 carries it), not the
+        # back-off's first steps (125-250 ms, then 250-500 ms)
+        stamps = [datetime.datetime.strptime(re.search(r"ts=(\S+)Z", ln).group(1),
+                                             "%Y-%m-%dT%H:%M:%S.%f") for ln in lines]
+        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+        assert min(gaps) >= 0.95, gaps
         # each attempt was signed afresh: no replay refusal, distinct request ids
         ids = [re.search(r"req_id=(\S+)", ln) for ln in lines]
         ids = [m.group(1) for m in ids if m]
@@ -134,6 +144,9 @@ def test_connection_refused_retried_until_the_server_comes_up():
         assert p.returncode == 0, p.stderr
         assert s.creds["account_code"] in p.stdout
         assert result["took"] >= 1.5
+        # every wait was announced on stderr before the library slept
+        assert re.search(r"^note: Failed to connect to 127\.0\.0\.1 port %d.*; retrying in "
+                         r"\d+\.\d s \(attempt 2 of 31\)$" % s.port, p.stderr, re.M), p.stderr
     finally:
         t.join(90)
         assert s.stop() == 0
@@ -150,6 +163,51 @@ def test_total_timeout_ends_the_retries():
     took = time.time() - start
     assert "total timeout of 1500 ms reached" in p.stderr, p.stderr
     assert took < 10, took  # 100 retries of back-off would take minutes
+
+
+def test_timeouts_against_a_stopped_mcapid():
+    s = Server(tls=True).start()
+    cli = new_cli(s)
+    set_profile(cli, s, "tls")
+    cli.run("profile", "set", "tls", "base_url=https://127.0.0.1:%d" % s.tls_port,
+            "ca_file=" + os.path.join(s.data_dir, "dev-ca.pem"), check=0)
+    cli.json("--profile", "tls", "account")  # the profile works while the server runs
+    os.kill(s.proc.pid, signal.SIGSTOP)
+    try:
+        # timeout_ms bounds one attempt: the request is sent, no answer comes
+        start = time.time()
+        p = cli.run("--profile", "dev", "account", env={"MCAPI_TIMEOUT_MS": "700",
+                                                        "MCAPI_MAX_RETRIES": "0"}, check=4)
+        took = time.time() - start
+        assert "timed out" in p.stderr.lower(), p.stderr
+        assert 0.6 <= took < 5, took
+        # connect_timeout_ms bounds the set-up (TCP and TLS): the handshake gets no answer,
+        # and the call ends long before timeout_ms
+        start = time.time()
+        p = cli.run("--profile", "tls", "account", env={"MCAPI_CONNECT_TIMEOUT_MS": "400",
+                                                        "MCAPI_TIMEOUT_MS": "30000",
+                                                        "MCAPI_MAX_RETRIES": "0"}, check=4)
+        took = time.time() - start
+        assert re.search(r"connection time(d )?out", p.stderr, re.I), p.stderr
+        assert 0.3 <= took < 5, took
+        # a timed-out attempt is retried (announced), and the call goes through once the
+        # server answers again
+        resumed = threading.Timer(2.0, os.kill, (s.proc.pid, signal.SIGCONT))
+        resumed.start()
+        start = time.time()
+        p = cli.run("--profile", "dev", "account", env={"MCAPI_TIMEOUT_MS": "600",
+                                                        "MCAPI_MAX_RETRIES": "20",
+                                                        "MCAPI_TOTAL_TIMEOUT_MS": "60000"})
+        took = time.time() - start
+        resumed.join()
+        assert p.returncode == 0, p.stderr
+        assert s.creds["account_code"] in p.stdout
+        assert re.search(r"^note: .*timed out.*; retrying in \d+\.\d s \(attempt 2 of 21\)$",
+                         p.stderr, re.M | re.I), p.stderr
+        assert took >= 1.5, took
+    finally:
+        os.kill(s.proc.pid, signal.SIGCONT)
+        assert s.stop() == 0
 
 
 def test_tls_verified_with_ca_file_only():

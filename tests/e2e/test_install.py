@@ -241,9 +241,27 @@ def test_zsh_completes_a_command_in_tmux(staged):
 
 
 def test_systemd_unit_points_at_the_installed_mcapid(staged):
-    src = os.path.join(ROOT, "dist", "systemd", "mcapid.service")
-    if not os.path.exists(src):
-        pytest.skip("dist/systemd/mcapid.service is not in this tree")
     unit = open(inst(staged, "lib/systemd/system/mcapid.service")).read()
-    for m in re.finditer(r"^Exec\w+=\S*mcapid\b", unit, re.M):
-        assert "=" + PREFIX + "/sbin/mcapid" in m.group(0), m.group(0)
+    execs = re.findall(r"^Exec\w+=\S*mcapid\b", unit, re.M)
+    assert execs, unit
+    for e in execs:
+        assert "=" + PREFIX + "/sbin/mcapid" in e, e
+
+
+def test_example_configuration_is_installed_and_loads(staged, tmp_path):
+    conf = inst(staged, "share/doc/mcapi/mcapid.conf.example")
+    assert open(conf).read() == open(os.path.join(ROOT, "dist", "mcapid.conf.example")).read()
+    # the installed mcapid reads every line of it (an unknown or malformed option is an error
+    # naming the line); the flags keep the store local, so nothing is contacted
+    env = mc.clean_env({"LD_LIBRARY_PATH": libdir(staged)})
+    args = [inst(staged, "sbin/mcapid"), "--config-file", conf, "--store", "sqlite",
+            "--data-dir", str(tmp_path), "--key-file", str(tmp_path / "server.key")]
+    p = subprocess.run(args + ["admin", "help"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 0 and "usage: mcapid admin" in p.stdout, p.stdout + p.stderr
+    bad = tmp_path / "bad.conf"
+    bad.write_text(open(conf).read() + "no_such_option = 1\n")
+    args[2] = str(bad)
+    p = subprocess.run(args + ["admin", "help"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode != 0 and "unknown option 'no_such_option'" in p.stderr, p.stderr
