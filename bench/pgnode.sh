@@ -18,7 +18,7 @@
 # calls queue on one bucket row: the worst case for the shared limit.
 # Environment: BENCH_DURATION (s, 10), BENCH_ROUNDS (2), BENCH_THREADS (2),
 # BENCH_CONNECTIONS (50), BENCH_BUILD (build dir, build-bench), BENCH_NO_BUILD=1, MCAPID (a
-# binary), BENCH_THREADS_MC (mcapid's --threads, 0: its default, two per core with PostgreSQL;
+# binary), BENCH_THREADS_MC (mcapid's --threads, 0: its default, one per core, at least two;
 # see docs/postgres.md), BENCH_MC_FLAGS (more mcapid flags), BENCH_PERF=1 (perf record of mcapid
 # during the first round, as run.sh).
 #

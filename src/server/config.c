@@ -108,7 +108,7 @@ static const struct cfg_opt opts[] = {
           "written at once; SIGTERM writes all, kill -9 loses at most this much)"),
         B(dev, "0", "development mode: create and print credentials on an empty store"),
         I(threads, "0", 0, 256,
-          "HTTP worker threads (0 = one per core with SQLite, two per core with PostgreSQL)"),
+          "HTTP worker threads (0 = one per core; at least two with PostgreSQL)"),
         L(max_body, "1048576", 1024, 1073741824, "largest request body in bytes (413 above)"),
         L(conn_memory, "16384", 4096, 1048576,
           "memory per connection; bounds the header block (431 above)"),

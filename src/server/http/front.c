@@ -908,14 +908,16 @@ struct front *front_start(struct server *srv, struct err *e)
 	const struct config *cfg = srv->cfg;
 	struct front *f = calloc(1, sizeof(*f));
 	int fd = -1, tfd = -1;
-	/* 0: one per core on SQLite, whose calls do not wait; two per core on PostgreSQL: a
-	 * signed call's gate parks its request instead of holding the worker (pipeline.c), but
-	 * handlers' own store calls wait for their round trips, and while the database hangs
-	 * a worker must stay free for /healthz (docs/postgres.md). More workers than that only
-	 * add wake-ups per gate statement (bench/README.md). */
-	int threads = cfg->threads > 0 ? cfg->threads
-	                               : (int)sysconf(_SC_NPROCESSORS_ONLN) *
-	                                         (strcmp(cfg->store, "postgres") ? 1 : 2);
+	/* 0: one per core; on PostgreSQL at least two. A signed call's gate parks its request
+	 * instead of holding the worker (pipeline.c); handlers' own store calls wait for their
+	 * round trips, and while the database hangs a worker must stay free for /healthz
+	 * (docs/postgres.md). More workers only add wake-ups per gate statement: on two cores
+	 * 16 workers served half the signed calls of 2 (bench/README.md). */
+	int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = cfg->threads > 0                   ? cfg->threads
+	              : strcmp(cfg->store, "postgres") != 0 ? cores
+	              : cores < 2                         ? 2
+	                                                  : cores;
 
 	if (!f) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");
