@@ -914,10 +914,10 @@ struct front *front_start(struct server *srv, struct err *e)
 	 * (docs/postgres.md). More workers only add wake-ups per gate statement: on two cores
 	 * 16 workers served half the signed calls of 2 (bench/README.md). */
 	int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = cfg->threads > 0                   ? cfg->threads
+	int threads = cfg->threads > 0                      ? cfg->threads
 	              : strcmp(cfg->store, "postgres") != 0 ? cores
-	              : cores < 2                         ? 2
-	                                                  : cores;
+	              : cores < 2                           ? 2
+	                                                    : cores;
 
 	if (!f) {
 		err_set(e, MC_ERR_NOMEM, "out of memory");

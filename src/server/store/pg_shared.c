@@ -397,14 +397,14 @@ struct pg_gates {
 	size_t batch;
 	int leaders;
 	int started, stopping;
-	int idle;         /* leaders waiting for a first call */
-	int lingering;    /* leaders waiting for `want` queued calls */
+	int idle;      /* leaders waiting for a first call */
+	int lingering; /* leaders waiting for `want` queued calls */
 	pthread_t threads[PG_GATE_CONNS];
 	int nthreads, next_slot;
-	int64_t lease_max; /* pg_gate_lease; 0: no leases */
-	int64_t wait_us;   /* pg_gate_wait_us; 0: a leader never waits for more calls */
-	size_t queued;     /* calls in the queue */
-	size_t last_n;     /* calls of the last statement */
+	int64_t lease_max;   /* pg_gate_lease; 0: no leases */
+	int64_t wait_us;     /* pg_gate_wait_us; 0: a leader never waits for more calls */
+	size_t queued;       /* calls in the queue */
+	size_t last_n;       /* calls of the last statement */
 	size_t inside, peak; /* calls submitted and not done, and the most seen at once */
 	size_t want;
 	unsigned lease_gen;
