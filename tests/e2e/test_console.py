@@ -31,10 +31,10 @@ if not (CHROMIUM and CHROMEDRIVER):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402  (python3-selenium comes with them)
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException, StaleElementReferenceException, WebDriverException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 LIST = "/api/gateway/get-hold-message-list"
@@ -91,6 +91,23 @@ def driver():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def gone(element):
+    """EC.staleness_of, also when Chromium answers the look at an element of the page being
+    replaced with its inspector's "Node with given id does not belong to the document"
+    (a WebDriverException, not StaleElementReferenceException: met under load)."""
+    def check(_d):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return check
+
+
 class Browser:
     """The driver, with every page checked for console errors and kept as a screenshot."""
 
@@ -117,7 +134,7 @@ class Browser:
     def submit(self, button, name):
         """Clicks a form's button and waits for the page the redirect leads to."""
         button.click()
-        WebDriverWait(self.d, WAIT).until(EC.staleness_of(button))
+        WebDriverWait(self.d, WAIT).until(gone(button))
         WebDriverWait(self.d, WAIT).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
         self.checked(name)
