@@ -128,7 +128,7 @@ static int verify_one(struct request *req, struct response *res, struct verify_i
 	int64_t acct = req->who.account.id, owner;
 	const char *name = it->arg.name, *code;
 	struct domain d;
-	char msg[200];
+	char msg[DOMAIN_NAME_MAX + 200]; /* a long name's messages are not cut */
 	int rc;
 
 	rc = store_domain_get(st, acct, name, &d, NULL);

@@ -323,7 +323,7 @@ static int seed_user(struct seed *s, int64_t account_id, json_t *o, const json_t
 	memcpy(where, s->where, sizeof(where));
 	json_array_foreach(keys, i, k)
 	{
-		snprintf(s->where, sizeof(s->where), "%s.keys[%zu]", where, i);
+		snprintf(s->where, sizeof(s->where), "%.100s.keys[%zu]", where, i);
 		if ((rc = seed_key(s, &u, k, app_ids, first_app)))
 			goto out;
 	}
