@@ -4,6 +4,7 @@ items failed, 2 usage, 3 authentication, 4 network/server, 5 rate limited after 
 --verbose/--debug with secrets masked, waits announced, write errors (> /dev/full), progress
 on a terminal, configure (on a pty, and --from-dev), profile precedence (--effective),
 auth status, logout, and the commands of every endpoint family (docs/client.md, "CLI")."""
+import contextlib
 import http.server
 import json
 import os
@@ -125,19 +126,41 @@ def test_exit_3_authentication(cli, server):
             server.base, "--app-id", c["app_id"], input="wrong\n", check=3)
 
 
-class _Answer503(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b'{"meta":{"status":503},"data":[],"fail":[{"errors":[{"code":"err_xdk_unavailable","message":"down","retryable":true}]}]}'
-        self.send_response(503)
-        self.send_header("Retry-After", "0")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def stub_handler(status, code, message, headers):
+    """A handler that answers every POST with status and one error envelope, counting calls:
+    a server that is down (503) or rate limits everyone (429), as a client sees it."""
+    body = json.dumps({"meta": {"status": status}, "data": [], "fail": [
+        {"errors": [{"code": code, "message": message, "retryable": True}]}]}).encode()
 
-    def log_message(self, *a):
-        pass
+    class Handler(http.server.BaseHTTPRequestHandler):
+        calls = 0
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            type(self).calls += 1
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    return Handler
+
+
+@contextlib.contextmanager
+def stub_server(handler):
+    """Serves handler on a loopback port for the block; yields its base URL."""
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield "http://127.0.0.1:%d" % httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_exit_4_network_and_server(cli, server):
@@ -146,56 +169,26 @@ def test_exit_4_network_and_server(cli, server):
     p = cli.run("--profile", "refused", "account", "--max-retries", "0", check=4)
     assert "error: /api/account/get-account: " in p.stderr
     # a 5xx after every retry (the retry announced on stderr)
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), _Answer503)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        base = "http://127.0.0.1:%d" % httpd.server_address[1]
+    with stub_server(stub_handler(503, "err_xdk_unavailable", "down",
+                                  [("Retry-After", "0")])) as base:
         p = dev(cli, "account", "--base-url", base, "--max-retries", "1", check=4)
         assert re.search(r"note: HTTP 503; retrying in \d+\.\d s \(attempt 2 of 2\)", p.stderr), p.stderr
         assert "HTTP 503" in p.stderr.splitlines()[-1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class _Answer429(http.server.BaseHTTPRequestHandler):
-    """Always rate limited, asking for a short wait: what a client sees when other clients
-    of the same keys take every call the bucket adds back."""
-    calls = 0
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).calls += 1
-        body = b'{"meta":{"status":429},"data":[],"fail":[{"errors":[{"code":"err_xdk_rate_limit_exceeded","message":"rate limit exceeded","retryable":true}]}]}'
-        self.send_response(429)
-        self.send_header("X-RateLimit-Limit", "1")
-        self.send_header("X-RateLimit-Remaining", "0")
-        self.send_header("X-RateLimit-Reset", "50")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
 
 
 def test_exit_5_rate_limited_after_retries(cli):
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), _Answer429)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        base = "http://127.0.0.1:%d" % httpd.server_address[1]
+    # always rate limited, asking for a short wait: what a client sees when other clients of
+    # the same keys take every call the bucket adds back
+    h = stub_handler(429, "err_xdk_rate_limit_exceeded", "rate limit exceeded",
+                     [("X-RateLimit-Limit", "1"), ("X-RateLimit-Remaining", "0"),
+                      ("X-RateLimit-Reset", "50")])
+    with stub_server(h) as base:
         p = dev(cli, "account", "--base-url", base, "--max-retries", "2", check=5)
         notes = re.findall(r"^note: HTTP 429 \(rate limited\); retrying in \d+\.\d s "
                            r"\(attempt (\d) of 3\)$", p.stderr, re.M)
         assert notes == ["2", "3"], p.stderr
         assert "err_xdk_rate_limit_exceeded" in p.stderr.splitlines()[-1], p.stderr
-        assert _Answer429.calls == 3
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+        assert h.calls == 3
 
 
 def test_exit_5_rate_limited():
