@@ -63,10 +63,10 @@ struct request {
 	int fault_developer_key;
 	int fault_retry_after_s;
 
-	/* The shared store's gate (auth_take) of a call whose whole body came with its head
-	 * runs at the body stage without holding the worker (pipeline.c): the front allows it
-	 * (gate_defer), the header stage leaves it (gate_deferred, with the permission check's
-	 * outcome in gate_run), the body stage submits it and goes async. */
+	/* The shared store's gate (auth_take) of a call with a small body runs at the body
+	 * stage without holding the worker (pipeline.c): the front allows it (gate_defer), the
+	 * header stage leaves it (gate_deferred, with the permission check's outcome in
+	 * gate_run), the body stage submits it and goes async. */
 	int gate_defer;
 	int gate_deferred;
 	int gate_run;

@@ -517,11 +517,6 @@ int conn_tls(const struct conn *c)
 	return c->ssl != NULL;
 }
 
-int conn_body_in(const struct conn *c)
-{
-	return !c->chunked && c->len - c->pos >= c->left;
-}
-
 struct guard_conn *conn_guard(const struct conn *c)
 {
 	return c->gc;

@@ -78,9 +78,7 @@ void conns_stop(struct conns *cs);
 const char *conn_ip(const struct conn *c); /* the peer address as text */
 int conn_tls(const struct conn *c);
 struct guard_conn *conn_guard(const struct conn *c); /* its entry in the guard, or NULL */
-/* In req_begin: 1 when the request has no body or its whole body (by Content-Length) is
- * read already, so that req_body and req_end follow before anything else happens on c. */
-int conn_body_in(const struct conn *c);
+
 
 /* Answers the current request: status, header lines hdrs[0..hlen) ("Name: value\r\n" each),
  * body (taken: freed once written; NULL for none) of len bytes (sent for HEAD as its

@@ -588,11 +588,14 @@ static void on_headers(struct front_req *fr, const struct framing_result *fres)
 	}
 	if (fr->req.route) {
 		/* Credentials, rate limit and permission from the headers, before any body byte
-		 * is read: a refused caller is answered now and its body never buffered. When the
-		 * whole body is in already, the shared store's gate (rate limit and claim) may
-		 * wait for the body stage, where the request parks while the store's thread runs
-		 * it (pipeline.c): nothing is read for it either way. */
-		fr->req.gate_defer = conn_body_in(fr->conn);
+		 * is read: a refused caller is answered now and its body never buffered. The
+		 * shared store's gate (rate limit and claim) of a small body (every normal call;
+		 * the budget does not count it either) waits for the body stage instead, where
+		 * the request parks while the store's thread runs it (pipeline.c): a worker
+		 * never sleeps through the round trip, also when a client writes its head and
+		 * body apart (Python's http.client does). */
+		fr->req.gate_defer = !fres->chunked && (!fres->has_length ||
+		                                        fres->content_length <= GUARD_SMALL_BODY);
 		if (!pipeline_headers(&fr->req, &fr->res)) {
 			fr->res.close = fres->has_length || fres->chunked;
 			respond(fr);
