@@ -7,7 +7,9 @@
  * past the lock timeout) fails every call of its batch and takes or claims nothing. With
  * rate-limit leases (pg_gate_lease): threads still get exactly the bucket's calls, the
  * shared bucket is never short by more than one lease, and a replay gives its leased call
- * back. Runs under tests/e2e/pgserver.py as the other *_pg tests do. */
+ * back. Jobs submitted without holding the thread (store_shared_gate_submit) get the same
+ * verdicts, and closing the store completes the ones still queued. Runs under
+ * tests/e2e/pgserver.py as the other *_pg tests do. */
 #include "tap.h"
 
 #include "server/store/store.h"
@@ -18,7 +20,9 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pg_unit.h"
 
@@ -216,6 +220,85 @@ static void test_threads(struct store *st)
 	CHECK_INT(sum.replayed, THREADS * CALLS - 1);
 }
 
+/* ---- jobs that do not hold their thread (store_shared_gate_submit) ---- */
+
+#define JOBS 120
+
+static atomic_int jobs_done;
+
+static void job_done(struct store_gate_job *j)
+{
+	(void)j;
+	atomic_fetch_add(&jobs_done, 1);
+}
+
+/* Waits until n jobs are done (at most 10 s): 1 when they are. */
+static int jobs_wait(int n)
+{
+	for (int i = 0; i < 10000 && atomic_load(&jobs_done) < n; i++)
+		usleep(1000);
+	return atomic_load(&jobs_done) == n;
+}
+
+static void test_submit(const char *dsn)
+{
+	static unsigned char key[STORE_KEY_LEN];
+	static struct store_gate_job j[JOBS];
+	struct store_config cfg = {0};
+	struct store *st = NULL;
+	int allowed = 0, claimed = 0, replayed = 0, failed = 0, n;
+	struct err e;
+
+	memset(key, 7, sizeof(key));
+	cfg.backend = "postgres";
+	cfg.dsn = dsn;
+	cfg.key = key;
+	CHECK_INT(store_open(&cfg, &st, &e), 0);
+	if (!st)
+		return;
+	CHECK(store_shared_gate_async(st));
+	/* one thread submits 120 calls of one user with 90 in the bucket, every tenth a copy
+	 * of the call before it: the batches give each its verdict as one after another */
+	atomic_store(&jobs_done, 0);
+	for (int i = 0; i < JOBS; i++) {
+		memset(&j[i], 0, sizeof(j[i]));
+		call_set(&j[i].call, 0x4e, i % 10 == 9 ? i - 1 : i, 30u << 8, 90, 1);
+		j[i].done = job_done;
+		CHECK_INT(store_shared_gate_submit(st, &j[i]), 0);
+	}
+	CHECK(jobs_wait(JOBS));
+	for (int i = 0; i < JOBS; i++) {
+		/* a copy is a replay exactly when the call it copies ran */
+		if (i % 10 == 9)
+			CHECK_INT(j[i].call.out.replayed, j[i - 1].call.out.claimed);
+		else
+			CHECK(!j[i].call.out.replayed);
+		failed += j[i].rc != 0;
+		allowed += j[i].call.out.allowed;
+		claimed += j[i].call.out.claimed;
+		replayed += j[i].call.out.replayed;
+	}
+	CHECK_INT(failed, 0);
+	CHECK_INT(replayed, 10); /* the copies of 8, 18, ... 98; 108 and 118 found no call */
+	CHECK_INT(allowed, 90);
+	CHECK_INT(claimed, 90);
+	/* closing the store with jobs queued completes every one of them (a result, or
+	 * MC_ERR_UNAVAILABLE for those it did not run) */
+	atomic_store(&jobs_done, 0);
+	for (int i = 0; i < JOBS; i++) {
+		memset(&j[i], 0, sizeof(j[i]));
+		call_set(&j[i].call, 0x4f, i, 31u << 8, 1000, 1);
+		j[i].done = job_done;
+		CHECK_INT(store_shared_gate_submit(st, &j[i]), 0);
+	}
+	store_close(st);
+	CHECK_INT(atomic_load(&jobs_done), JOBS);
+	n = 0;
+	for (int i = 0; i < JOBS; i++)
+		n += j[i].rc == 0 || j[i].rc == MC_ERR_UNAVAILABLE;
+	CHECK_INT(n, JOBS);
+}
+
 /* ---- leases ---- */
 
 /* The shared bucket's token count (no refill in these tests: 600 s per call). */
@@ -345,6 +428,7 @@ int main(int argc, char **argv)
 	test_seen(st);
 	test_threads(st);
 	test_failure(getenv("MCAPI_TEST_PG_DSN"));
+	test_submit(getenv("MCAPI_TEST_PG_DSN"));
 	test_leases(getenv("MCAPI_TEST_PG_DSN"));
 	store_close(st);
 	return tap_done();
