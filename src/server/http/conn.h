@@ -79,7 +79,6 @@ const char *conn_ip(const struct conn *c); /* the peer address as text */
 int conn_tls(const struct conn *c);
 struct guard_conn *conn_guard(const struct conn *c); /* its entry in the guard, or NULL */
 
-
 /* Answers the current request: status, header lines hdrs[0..hlen) ("Name: value\r\n" each),
  * body (taken: freed once written; NULL for none) of len bytes (sent for HEAD as its
  * Content-Length only). close: the connection closes after it (also when the client asked
