@@ -199,12 +199,12 @@ static int is_auth_failure(enum api_error ae)
  * verdict v: 1 to go on, 0 with the refusal in res (the rate limit's, else the permission's
  * when run is 0). */
 static int take_verdict(struct request *req, struct response *res, enum api_error ae,
-                        const struct rl_verdict *v, int run, char *msg)
+                        const struct rl_verdict *v, int run, char *msg, size_t msg_size)
 {
 	if (v->limit)
 		rate_headers(res, v);
 	if (ae == API_OK && !run) {
-		snprintf(msg, 256, "the user lacks the permission '%s'",
+		snprintf(msg, msg_size, "the user lacks the permission '%s'",
 		         perm_name(req->route->perm));
 		ae = API_FORBIDDEN;
 	}
@@ -215,12 +215,21 @@ static int take_verdict(struct request *req, struct response *res, enum api_erro
 	return 1;
 }
 
+/* auth_take on this thread at now (mono_ms), then take_verdict. */
+static int take_now(struct request *req, struct response *res, int run, int64_t now)
+{
+	struct rl_verdict v;
+	char msg[256] = "";
+	enum api_error ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
+
+	return take_verdict(req, res, ae, &v, run, msg, sizeof(msg));
+}
+
 int pipeline_headers(struct request *req, struct response *res)
 {
 	struct server *srv = req->srv;
 	const struct route *r = req->route;
 	int64_t now = mono_ms();
-	struct rl_verdict v;
 	enum api_error ae;
 	char msg[256] = "";
 	int run;
@@ -253,8 +262,7 @@ int pipeline_headers(struct request *req, struct response *res)
 		req->gate_run = run;
 		return 1;
 	}
-	ae = auth_take(req, run, now, &v, msg, sizeof(msg), &res->retry_after_s);
-	return take_verdict(req, res, ae, &v, run, msg);
+	return take_now(req, res, run, now);
 fail:
 	response_call_error(res, ae, msg[0] ? msg : NULL);
 	return 0;
@@ -349,7 +357,7 @@ static int after_gate(struct request *req, struct response *res)
 	char msg[256] = "";
 	enum api_error ae = auth_take_result(req, &req->gate, &v, msg, sizeof(msg));
 
-	if (!take_verdict(req, res, ae, &v, req->gate_run, msg))
+	if (!take_verdict(req, res, ae, &v, req->gate_run, msg, sizeof(msg)))
 		return 0;
 	return pipeline_body(req, req->gate_body, req->gate_body_len, res);
 }
@@ -362,8 +370,6 @@ int pipeline_body(struct request *req, const char *body, size_t body_len, struct
 	if (req->gate_deferred) {
 		/* The gate the header stage left: the worker serves other connections while the
 		 * store's thread runs it with others' (one statement for many calls). */
-		struct rl_verdict v;
-
 		req->gate_deferred = 0;
 		req->gate_body = body;
 		req->gate_body_len = body_len;
@@ -374,11 +380,8 @@ int pipeline_body(struct request *req, const char *body, size_t body_len, struct
 		if (auth_take_submit(req, req->gate_run, &req->gate))
 			return MC_ERR_ASYNC;
 		atomic_store(&req->pending, 0); /* not submitted (the store is closing): here */
-		ae = auth_take(req, req->gate_run, mono_ms(), &v, msg, sizeof(msg),
-		               &res->retry_after_s);
-		if (!take_verdict(req, res, ae, &v, req->gate_run, msg))
+		if (!take_now(req, res, req->gate_run, mono_ms()))
 			return 0;
-		msg[0] = '\0';
 	}
 
 	if ((ae = pipeline_parse_body(req, body, body_len, msg, sizeof(msg))) != API_OK) {

@@ -381,8 +381,7 @@ static enum api_error shared_take(struct request *req, int run, struct rl_verdic
 
 int auth_take_submit(struct request *req, int run, struct store_gate_job *job)
 {
-	if (!store_shared_gate_async(req->srv->store) ||
-	    shared_call(req, run, &job->call) != API_OK)
+	if (shared_call(req, run, &job->call) != API_OK)
 		return 0;
 	return store_shared_gate_submit(req->srv->store, job) == 0;
 }

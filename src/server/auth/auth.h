@@ -34,7 +34,7 @@ enum api_error auth_take(struct request *req, int run, int64_t now, struct rl_ve
 /* auth_take on a shared store whose gates run on the store's own threads
  * (store_shared_gate_async), without holding the caller: fills job->call and submits it;
  * the caller has set job->done and job->arg. 1 when submitted (done will be called), 0 when
- * it was not (no such store, or it is closing): then call auth_take. */
+ * it was not (the store is closing): then call auth_take. */
 int auth_take_submit(struct request *req, int run, struct store_gate_job *job);
 
 /* After job's done: auth_take's result and verdict from the gate's answer. */

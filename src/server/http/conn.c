@@ -862,6 +862,15 @@ static void written(struct conn *c)
 		guard_conn_request(c->gc, c->w->now);
 }
 
+/* After an I/O step of drive that gave r (fill, flush: > 0 progress, 0 would block, < 0 the
+ * end or an error): 1 to go on, else 0 (the connection closed on r < 0). */
+static int went_on(struct conn *c, ssize_t r)
+{
+	if (r < 0)
+		conn_close(c);
+	return r > 0;
+}
+
 /* Runs c's state machine until it would block. */
 static void drive(struct conn *c)
 {
@@ -884,13 +893,8 @@ static void drive(struct conn *c)
 		case CS_HEAD:
 			if (parse_head(c))
 				continue;
-			r = fill(c);
-			if (r == 0)
+			if (!went_on(c, fill(c)))
 				return;
-			if (r < 0) {
-				conn_close(c);
-				return;
-			}
 			if (!c->head_started) {
 				c->head_started = 1;
 				guard_conn_request(c->gc, c->w->now);
@@ -899,22 +903,12 @@ static void drive(struct conn *c)
 		case CS_BODY:
 			if (feed_body(c))
 				continue;
-			r = fill(c);
-			if (r == 0)
+			if (!went_on(c, fill(c)))
 				return;
-			if (r < 0) {
-				conn_close(c);
-				return;
-			}
 			continue;
 		case CS_WRITE:
-			k = flush(c);
-			if (k == 0)
+			if (!went_on(c, flush(c)))
 				return;
-			if (k < 0) {
-				conn_close(c);
-				return;
-			}
 			written(c);
 			continue;
 		case CS_LINGER:

@@ -689,8 +689,8 @@ static void *gates_main(void *arg)
 	return NULL;
 }
 
-/* Starts the leaders (q->mu held): 0, or -1 when none could start. */
-static int gates_start(struct pg_gates *q, struct store *st)
+/* Starts the leaders, once (q->mu held); none started leaves nthreads 0. */
+static void gates_start(struct pg_gates *q, struct store *st)
 {
 	q->st = st;
 	q->started = 1;
@@ -699,7 +699,6 @@ static int gates_start(struct pg_gates *q, struct store *st)
 		q->nthreads++;
 	if (q->nthreads == 0)
 		log_error("msg=\"cannot start the gate's threads\"");
-	return q->nthreads ? 0 : -1;
 }
 
 static int gate_async(struct store *st)
@@ -712,7 +711,9 @@ static int gate_submit(struct store *st, struct store_gate_job *j)
 	struct pg_gates *q = pg_gates(st);
 
 	pthread_mutex_lock(&q->mu);
-	if (q->stopping || (!q->started && gates_start(q, st) != 0) || !q->nthreads) {
+	if (!q->started && !q->stopping)
+		gates_start(q, st);
+	if (q->stopping || !q->nthreads) {
 		pthread_mutex_unlock(&q->mu);
 		return MC_ERR_UNAVAILABLE;
 	}
